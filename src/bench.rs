@@ -1,0 +1,183 @@
+//! Throughput harness behind `boltzmann bench gibbs`.
+//!
+//! Measures block-Gibbs sweeps of a random RBM (weights `N(0, 0.01²)`, zero
+//! biases, the refbench model) over an ensemble of chains started uniformly
+//! at random, on a dedicated rayon pool of the requested size. Each of
+//! `repeats` timed runs does `sweeps` sweeps after one untimed warm-up run;
+//! the report gives the median and the range.
+//!
+//! With `breakdown`, further runs use [`Chains::sweep_timed`] (same code,
+//! same blocks, lap timers between stages), so a report says where a sweep's
+//! time goes: products, random bits, or fused sampling.
+
+use crate::error::{Error, Result};
+use crate::model::Rbm;
+use crate::sampler::Chains;
+use crate::simd::Isa;
+use std::time::Instant;
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct GibbsBenchConfig {
+    /// Visible units `D`.
+    pub n_visible: usize,
+    /// Hidden units `H`.
+    pub n_hidden: usize,
+    /// Chains `B`.
+    pub chains: usize,
+    /// Threads in the rayon pool.
+    pub threads: usize,
+    /// Sweeps per timed run; 0 picks a count that takes about 0.3 s.
+    pub sweeps: usize,
+    /// Timed runs.
+    pub repeats: usize,
+    /// Also time each stage alone.
+    pub breakdown: bool,
+    /// Seed for the model and the chains.
+    pub seed: u64,
+    /// SIMD path for the element-wise kernels (`None`: [`simd::active_isa`]).
+    pub isa: Option<Isa>,
+}
+
+impl Default for GibbsBenchConfig {
+    /// The headline shape: 784 × 500, 1000 chains, all cores.
+    fn default() -> Self {
+        GibbsBenchConfig {
+            n_visible: 784,
+            n_hidden: 500,
+            chains: 1000,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            sweeps: 0,
+            repeats: 7,
+            breakdown: false,
+            seed: 0,
+            isa: None,
+        }
+    }
+}
+
+/// Share of the sweep's thread time spent in each stage (from
+/// [`Chains::sweep_timed`], median run), fractions summing to 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Breakdown {
+    /// Both dense products (`V·W` and `H·Wᵀ`).
+    pub products: f64,
+    /// Random-bit generation for both half-steps.
+    pub rng: f64,
+    /// Fused bias + sigmoid + compare for both half-steps.
+    pub sampling: f64,
+}
+
+/// Results of [`gibbs`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct GibbsBenchReport {
+    /// SIMD path of the element-wise kernels.
+    pub isa: Isa,
+    /// Threads used.
+    pub threads: usize,
+    /// `D`, `H`, `B`.
+    pub shape: (usize, usize, usize),
+    /// Sweeps per timed run.
+    pub sweeps: usize,
+    /// Timed runs.
+    pub repeats: usize,
+    /// Median sweeps per second (all `B` chains advanced once).
+    pub sweeps_per_s: f64,
+    /// Slowest and fastest run, sweeps per second.
+    pub range: (f64, f64),
+    /// Rows per parallel block.
+    pub block_rows: usize,
+    /// Bytes of state per chain.
+    pub bytes_per_chain: usize,
+    /// Per-stage times, if requested.
+    pub breakdown: Option<Breakdown>,
+}
+
+impl GibbsBenchReport {
+    /// `B ·` sweeps/s.
+    pub fn chain_sweeps_per_s(&self) -> f64 {
+        self.sweeps_per_s * self.shape.2 as f64
+    }
+    /// `B·(D+H) ·` sweeps/s.
+    pub fn unit_updates_per_s(&self) -> f64 {
+        self.chain_sweeps_per_s() * (self.shape.0 + self.shape.1) as f64
+    }
+    /// Effective GFLOP/s of the two products, `4·B·D·H` per sweep.
+    pub fn gflops(&self) -> f64 {
+        4.0 * (self.shape.0 * self.shape.1) as f64 * self.chain_sweeps_per_s() / 1e9
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Runs the benchmark.
+///
+/// # Errors
+/// [`Error::InvalidParam`] for zero sizes, threads or repeats, or a thread
+/// pool that cannot be built; [`Error::TooLarge`] when the chains do not fit
+/// in memory; [`Error::IsaUnavailable`].
+pub fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
+    if cfg.threads == 0 || cfg.repeats == 0 {
+        return Err(Error::InvalidParam { name: "threads/repeats", reason: "must be ≥ 1".into() });
+    }
+    if cfg.threads > 4096 {
+        return Err(Error::InvalidParam {
+            name: "threads",
+            reason: format!("{} is absurd (max 4096)", cfg.threads),
+        });
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.threads)
+        .build()
+        .map_err(|e| Error::InvalidParam { name: "threads", reason: e.to_string() })?;
+    let rbm = Rbm::random(cfg.n_visible, cfg.n_hidden, 0.01, 0.0, cfg.seed)?;
+    let mut chains = Chains::new(&rbm, cfg.chains, cfg.seed ^ 0x5EED)?;
+    if let Some(isa) = cfg.isa {
+        chains.set_isa(isa)?;
+    }
+    pool.install(|| -> Result<GibbsBenchReport> {
+        // Warm-up, and calibration of the sweep count.
+        let t = Instant::now();
+        chains.sweep(&rbm, 1)?;
+        let one = t.elapsed().as_secs_f64().max(1e-7);
+        let sweeps =
+            if cfg.sweeps > 0 { cfg.sweeps } else { ((0.3 / one).ceil() as usize).clamp(1, 100_000) };
+        chains.sweep(&rbm, sweeps.min(3))?;
+        let mut rates = Vec::with_capacity(cfg.repeats);
+        for _ in 0..cfg.repeats {
+            let t = Instant::now();
+            chains.sweep(&rbm, sweeps)?;
+            rates.push(sweeps as f64 / t.elapsed().as_secs_f64());
+        }
+        let lo = rates.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = rates.iter().cloned().fold(0.0, f64::max);
+        let breakdown = if cfg.breakdown {
+            let mut fr = Vec::new();
+            for _ in 0..cfg.repeats {
+                fr.push(chains.sweep_timed(&rbm, sweeps)?);
+            }
+            // Median run by total, then each stage's share of thread time.
+            fr.sort_by(|a, b| a.total().total_cmp(&b.total()));
+            let t = fr[fr.len() / 2];
+            let tot = t.total().max(1e-300);
+            Some(Breakdown { products: t.products / tot, rng: t.rng / tot, sampling: t.sampling / tot })
+        } else {
+            None
+        };
+        Ok(GibbsBenchReport {
+            isa: chains.isa(),
+            threads: cfg.threads,
+            shape: (cfg.n_visible, cfg.n_hidden, cfg.chains),
+            sweeps,
+            repeats: cfg.repeats,
+            sweeps_per_s: median(&mut rates),
+            range: (lo, hi),
+            block_rows: chains.block_rows(cfg.threads),
+            bytes_per_chain: chains.bytes_per_chain(),
+            breakdown,
+        })
+    })
+}

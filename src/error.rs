@@ -1,0 +1,94 @@
+//! The crate's one error type.
+//!
+//! Everything that can go wrong because of what a caller passed in (shapes,
+//! non-finite numbers, non-binary states, absurd sizes, an unavailable SIMD
+//! path) is reported as an [`Error`] value. Hot loops are infallible: inputs
+//! are validated once, at construction or at the top of a public call.
+
+use std::fmt;
+
+/// Errors returned by `boltzmann`.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// A buffer or dimension does not have the size the operation needs.
+    ShapeMismatch {
+        /// What was being checked, e.g. `"weights"`.
+        what: &'static str,
+        /// The length or size that was required.
+        expected: usize,
+        /// The length or size that was passed.
+        got: usize,
+    },
+    /// A value that must be finite is NaN or infinite.
+    NonFinite {
+        /// What held the value, e.g. `"weights"`.
+        what: &'static str,
+        /// Its position (flat, row-major).
+        index: usize,
+    },
+    /// A state of binary units holds something other than 0 or 1.
+    NotBinary {
+        /// What held the value.
+        what: &'static str,
+        /// Its position (flat, row-major).
+        index: usize,
+        /// The offending value.
+        value: f32,
+    },
+    /// A parameter is outside the range the operation accepts.
+    InvalidParam {
+        /// The parameter's name.
+        name: &'static str,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A request would need more memory than this machine has (or than
+    /// `usize` can address).
+    TooLarge {
+        /// What was being allocated.
+        what: &'static str,
+        /// Bytes that would be needed (saturated at `u128::MAX` is not possible,
+        /// so this is the exact count).
+        bytes: u128,
+        /// Bytes of physical memory on this machine, when known.
+        available: Option<u64>,
+    },
+    /// A SIMD path was requested that this CPU (or this build) cannot run.
+    IsaUnavailable {
+        /// The requested path, e.g. `"avx512"`.
+        isa: &'static str,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::ShapeMismatch { what, expected, got } => {
+                write!(f, "shape mismatch for {what}: expected {expected}, got {got}")
+            }
+            Error::NonFinite { what, index } => {
+                write!(f, "{what} holds a non-finite value (NaN or inf) at index {index}")
+            }
+            Error::NotBinary { what, index, value } => {
+                write!(f, "{what} must hold binary values (0 or 1), but index {index} is {value}")
+            }
+            Error::InvalidParam { name, reason } => write!(f, "invalid {name}: {reason}"),
+            Error::TooLarge { what, bytes, available } => {
+                write!(f, "{what} would need {bytes} bytes")?;
+                match available {
+                    Some(a) => write!(f, ", but this machine has {a} bytes of memory"),
+                    None => write!(f, ", more than can be allocated"),
+                }
+            }
+            Error::IsaUnavailable { isa } => {
+                write!(f, "the {isa} code path is not available on this CPU")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// `Result` with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

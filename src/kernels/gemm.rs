@@ -1,0 +1,160 @@
+//! Dense products for the two Gibbs half-steps, over `matrixmultiply`.
+//!
+//! All matrices are row-major f32. `gemm_nn` computes `C = A·B` (the
+//! `V·W` step, `W` stored `n_visible × n_hidden`), `gemm_nt` computes
+//! `C = A·Bᵀ` (the `H·Wᵀ` step, reading the same `W` transposed through
+//! strides, no copy). The `par_` variants split the rows of `A` and `C` into
+//! blocks run in parallel on the current rayon pool.
+//!
+//! Each element of `C` is accumulated in the same order whatever the number
+//! of rows in the call (matrixmultiply blocks only the shared dimension in a
+//! row-independent way), so splitting rows over threads does not change any
+//! bit of the result; `tests/kernels.rs` checks this.
+
+use crate::error::Result;
+use rayon::prelude::*;
+
+use super::{check_len, mul_dims};
+
+fn check(m: usize, k: usize, n: usize, a: usize, b: usize, c: usize) -> Result<()> {
+    check_len("A (m × k)", mul_dims("m × k", m, k)?, a)?;
+    check_len("B (k × n)", mul_dims("k × n", k, n)?, b)?;
+    check_len("C (m × n)", mul_dims("m × n", m, n)?, c)
+}
+
+/// `C = A·B`: `A` is `m × k`, `B` is `k × n`, `C` is `m × n`, all row-major.
+///
+/// # Errors
+/// [`crate::Error::ShapeMismatch`] if a slice length is not the product of
+/// its dimensions.
+///
+/// # Examples
+/// ```
+/// let a = [1.0f32, 2.0, 3.0, 4.0]; // 2 × 2
+/// let b = [1.0f32, 0.0, 0.0, 1.0];
+/// let mut c = [0.0f32; 4];
+/// boltzmann::kernels::gemm_nn(2, 2, 2, &a, &b, &mut c).unwrap();
+/// assert_eq!(c, a);
+/// ```
+pub fn gemm_nn(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) -> Result<()> {
+    check(m, k, n, a.len(), b.len(), c.len())?;
+    gemm_nn_raw(m, k, n, a, b, c);
+    Ok(())
+}
+
+/// `C = A·Bᵀ`: `A` is `m × k`, `B` is `n × k`, `C` is `m × n`, all row-major.
+///
+/// # Errors
+/// [`crate::Error::ShapeMismatch`] if a slice length is not the product of
+/// its dimensions.
+pub fn gemm_nt(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) -> Result<()> {
+    check(m, k, n, a.len(), b.len(), c.len())?;
+    gemm_nt_raw(m, k, n, a, b, c);
+    Ok(())
+}
+
+/// [`gemm_nn`] with row blocks of `block_rows` (≥ 1) run in parallel.
+///
+/// # Errors
+/// As [`gemm_nn`].
+pub fn par_gemm_nn(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    block_rows: usize,
+) -> Result<()> {
+    check(m, k, n, a.len(), b.len(), c.len())?;
+    let br = block_rows.max(1);
+    if k == 0 || n == 0 {
+        return gemm_nn(m, k, n, a, b, c);
+    }
+    c.par_chunks_mut(br * n).zip(a.par_chunks(br * k)).for_each(|(cb, ab)| {
+        gemm_nn_raw(ab.len() / k, k, n, ab, b, cb);
+    });
+    Ok(())
+}
+
+/// [`gemm_nt`] with row blocks of `block_rows` (≥ 1) run in parallel.
+///
+/// # Errors
+/// As [`gemm_nt`].
+pub fn par_gemm_nt(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    block_rows: usize,
+) -> Result<()> {
+    check(m, k, n, a.len(), b.len(), c.len())?;
+    let br = block_rows.max(1);
+    if k == 0 || n == 0 {
+        return gemm_nt(m, k, n, a, b, c);
+    }
+    c.par_chunks_mut(br * n).zip(a.par_chunks(br * k)).for_each(|(cb, ab)| {
+        gemm_nt_raw(ab.len() / k, k, n, ab, b, cb);
+    });
+    Ok(())
+}
+
+/// Length-unchecked core (debug-asserted); lengths are invariants of callers.
+pub(crate) fn gemm_nn_raw(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    if k == 0 {
+        c[..m * n].fill(0.0);
+        return;
+    }
+    // SAFETY: the assert above bounds every access matrixmultiply makes
+    // through these row-major strides.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            k as isize,
+            1,
+            b.as_ptr(),
+            n as isize,
+            1,
+            0.0,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+}
+
+/// Length-unchecked core of [`gemm_nt`].
+pub(crate) fn gemm_nt_raw(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    if k == 0 {
+        c[..m * n].fill(0.0);
+        return;
+    }
+    // SAFETY: as in `gemm_nn_raw`; B is read as its transpose via
+    // (row stride 1, column stride k).
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            k as isize,
+            1,
+            b.as_ptr(),
+            1,
+            k as isize,
+            0.0,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+}

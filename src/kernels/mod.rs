@@ -1,0 +1,28 @@
+//! Safe, validated kernels: activations, fused Bernoulli sampling and the
+//! dense products of the Gibbs half-steps.
+//!
+//! Each function checks its slice lengths and returns [`crate::Error`] on a
+//! mismatch, then dispatches to the SIMD path chosen by
+//! [`crate::simd::active_isa`]. The `_on` variants take an explicit
+//! [`crate::Isa`] (tests and benchmarks run every path in one process). Each
+//! has a naive twin in [`crate::reference`].
+
+pub mod activation;
+pub mod bernoulli;
+pub mod gemm;
+
+pub use activation::{log_sigmoid, sigmoid, softplus};
+pub use bernoulli::{bernoulli_from_bits, sample_bernoulli};
+pub use gemm::{gemm_nn, gemm_nt, par_gemm_nn, par_gemm_nt};
+
+use crate::error::{Error, Result};
+
+pub(crate) fn check_len(what: &'static str, expected: usize, got: usize) -> Result<()> {
+    if expected == got { Ok(()) } else { Err(Error::ShapeMismatch { what, expected, got }) }
+}
+
+/// `a * b`, or an error naming `what` if it overflows.
+pub(crate) fn mul_dims(what: &'static str, a: usize, b: usize) -> Result<usize> {
+    a.checked_mul(b)
+        .ok_or_else(|| Error::InvalidParam { name: what, reason: format!("{a} × {b} overflows usize") })
+}

@@ -1,0 +1,76 @@
+//! # boltzmann
+//!
+//! Fast learning and sampling of energy-based models, `p(x) ∝ exp(−E(x))`.
+//! This release provides the core: runtime-dispatched SIMD kernels, the
+//! Bernoulli–Bernoulli [`Rbm`], and block-Gibbs [`Chains`] over many chains in
+//! parallel, reproducible bit for bit from a seed.
+//!
+//! ```
+//! use boltzmann::{Chains, Rbm};
+//! // A random 784 × 500 RBM (weights N(0, 0.01²)), 256 chains, 5 sweeps.
+//! let rbm = Rbm::random(784, 500, 0.01, 0.0, 1)?;
+//! let mut chains = Chains::new(&rbm, 256, 42)?;
+//! chains.sweep(&rbm, 5)?;
+//! let v = chains.visible(); // 256 × 784 row-major, 0.0 / 1.0
+//! assert!(v.iter().all(|&x| x == 0.0 || x == 1.0));
+//! # Ok::<(), boltzmann::Error>(())
+//! ```
+//!
+//! ## Layers
+//!
+//! Dependencies point one way: [`simd`] (the only `core::arch` code: CPU
+//! detection and kernel bodies) → [`kernels`] (safe, validated slice
+//! kernels: activations, fused Bernoulli sampling, products) and [`rng`]
+//! (per-chain streams) → [`model`] → [`sampler`]. [`reference`] holds a naive
+//! twin of every kernel; [`bench`] the throughput harness behind
+//! `boltzmann bench`.
+//!
+//! ## Data layout
+//!
+//! Matrices are row-major f32. A batch of states is `batch × units`; RBM
+//! weights are `n_visible × n_hidden` (`w[i·H + j]`), so `V·W` gives hidden
+//! pre-activations and `H·Wᵀ` visible ones (read through strides, no copy).
+//!
+//! ## SIMD dispatch
+//!
+//! A plain `cargo build --release` uses AVX-512 or AVX2+FMA when the CPU has
+//! them (checked at run time) and a scalar fallback otherwise.
+//! `BOLTZMANN_FORCE_ISA=scalar|avx2|avx512` forces a path,
+//! `BOLTZMANN_ENSURE_ISA=1` makes a missing forced path an error, and
+//! [`simd::active_isa`] reports the choice. The dense products use
+//! `matrixmultiply`, which does its own run-time detection.
+//!
+//! ## Threads and reproducibility
+//!
+//! Parallel work runs on the current rayon pool; wrap calls in
+//! `rayon::ThreadPoolBuilder::new().num_threads(n).build()?.install(..)` to
+//! choose `n`. Results depend on the seed only, not on the thread count (see
+//! [`sampler::chains`]). They can differ between SIMD paths by FMA rounding.
+//!
+//! ## Errors
+//!
+//! Bad input (wrong shapes, NaN, non-binary states, zero or absurd sizes)
+//! returns an [`Error`]; nothing panics or aborts on user input.
+//!
+//! ## Features and MSRV
+//!
+//! `cli` (default) builds the `boltzmann` binary and pulls in `clap`; depend
+//! with `default-features = false` for the library alone. MSRV 1.89 (stable
+//! AVX-512 intrinsics).
+
+#![deny(rustdoc::broken_intra_doc_links)]
+
+mod alloc;
+pub mod bench;
+pub mod error;
+pub mod kernels;
+pub mod model;
+pub mod reference;
+pub mod rng;
+pub mod sampler;
+pub mod simd;
+
+pub use error::{Error, Result};
+pub use model::Rbm;
+pub use sampler::Chains;
+pub use simd::{Isa, active_isa};

@@ -1,0 +1,138 @@
+//! Naive twins of every fast kernel: obviously correct, slow, in f64 where
+//! it matters. Tests, fuzz targets and benchmarks compare against these.
+
+use crate::model::Rbm;
+use crate::rng::{self, StreamState};
+use rand_core::Rng;
+
+/// `1 / (1 + exp(-x))` in f64, stable for all x.
+pub fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// `log(1 + exp(x))` in f64, stable for all x.
+pub fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// `log σ(x) = -softplus(-x)` in f64.
+pub fn log_sigmoid(x: f64) -> f64 {
+    -softplus(-x)
+}
+
+/// Triple-loop `C = A·B` (`m × k` times `k × n`), accumulated in f64.
+pub fn gemm_nn(m: usize, k: usize, n: usize, a: &[f32], b: &[f32]) -> Vec<f64> {
+    let mut c = vec![0.0f64; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let mut s = 0.0f64;
+            for p in 0..k {
+                s += a[i * k + p] as f64 * b[p * n + j] as f64;
+            }
+            c[i * n + j] = s;
+        }
+    }
+    c
+}
+
+/// Triple-loop `C = A·Bᵀ` (`A` is `m × k`, `B` is `n × k`), in f64.
+pub fn gemm_nt(m: usize, k: usize, n: usize, a: &[f32], b: &[f32]) -> Vec<f64> {
+    let mut c = vec![0.0f64; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let mut s = 0.0f64;
+            for p in 0..k {
+                s += a[i * k + p] as f64 * b[j * k + p] as f64;
+            }
+            c[i * n + j] = s;
+        }
+    }
+    c
+}
+
+/// The uniform that the `i`-th 32-bit word of a stream maps to, taken from
+/// `rand_xoshiro` one `next_u64` at a time (low half first).
+#[derive(Debug)]
+pub struct Uniforms {
+    g: rand_xoshiro::Xoshiro256PlusPlus,
+}
+
+impl Uniforms {
+    /// A reader over the stream with this raw state.
+    pub fn new(s: StreamState) -> Uniforms {
+        Uniforms { g: rng::to_generator(s) }
+    }
+    /// The next `n` uniforms, consuming `⌈n/2⌉` outputs.
+    pub fn take(&mut self, n: usize) -> Vec<f64> {
+        let mut out = Vec::with_capacity(n + 1);
+        for _ in 0..n.div_ceil(2) {
+            let x = self.g.next_u64();
+            out.push(rng::uniform_from_bits(x as u32) as f64);
+            out.push(rng::uniform_from_bits((x >> 32) as u32) as f64);
+        }
+        out.truncate(n);
+        out
+    }
+    /// The stream's current raw state.
+    pub fn state(&self) -> StreamState {
+        rng::from_generator(&self.g)
+    }
+}
+
+/// One naive Gibbs sweep of a single chain, in f64: `h ~ p(h|v)` then
+/// `v ~ p(v|h)`, drawing uniforms from `u` in the same order as the fast
+/// sampler. Returns the new `(v, h)`.
+pub fn gibbs_sweep(rbm: &Rbm, v: &[f32], u: &mut Uniforms) -> (Vec<f32>, Vec<f32>) {
+    let (d, nh) = (rbm.n_visible(), rbm.n_hidden());
+    let w = rbm.weights();
+    let uh = u.take(nh);
+    let h: Vec<f32> = (0..nh)
+        .map(|j| {
+            let x =
+                rbm.hidden_bias()[j] as f64 + (0..d).map(|i| v[i] as f64 * w[i * nh + j] as f64).sum::<f64>();
+            (uh[j] < sigmoid(x)) as u8 as f32
+        })
+        .collect();
+    let uv = u.take(d);
+    let v2: Vec<f32> = (0..d)
+        .map(|i| {
+            let x = rbm.visible_bias()[i] as f64
+                + (0..nh).map(|j| h[j] as f64 * w[i * nh + j] as f64).sum::<f64>();
+            (uv[i] < sigmoid(x)) as u8 as f32
+        })
+        .collect();
+    (v2, h)
+}
+
+/// Exact `log Z` and `p(v)` of a small RBM by enumerating all `2^D` visible
+/// states (`p(v) ∝ exp(−F(v))`, free energies in f64). Intended for `D ≤ 20`.
+///
+/// # Panics
+/// If `D > 24` (the table would be unreasonably large for a reference).
+pub fn exact_visible_distribution(rbm: &Rbm) -> (f64, Vec<f64>) {
+    let d = rbm.n_visible();
+    assert!(d <= 24, "exact enumeration is for tiny models");
+    let mut neg_f = Vec::with_capacity(1 << d);
+    let mut v = vec![0.0f32; d];
+    for s in 0..(1usize << d) {
+        for (i, x) in v.iter_mut().enumerate() {
+            *x = ((s >> i) & 1) as f32;
+        }
+        neg_f.push(-rbm.free_energy(&v).expect("valid state"));
+    }
+    let m = neg_f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let log_z = m + neg_f.iter().map(|x| (x - m).exp()).sum::<f64>().ln();
+    let p = neg_f.iter().map(|x| (x - log_z).exp()).collect();
+    (log_z, p)
+}
+
+/// The index of a binary visible vector in [`exact_visible_distribution`]'s
+/// table (unit `i` is bit `i`).
+pub fn state_index(v: &[f32]) -> usize {
+    v.iter().enumerate().fold(0, |acc, (i, &x)| acc | (((x != 0.0) as usize) << i))
+}

@@ -1,0 +1,321 @@
+//! Ensembles of block-Gibbs chains for an [`Rbm`].
+//!
+//! A [`Chains`] value holds `B` chains: their visible states (`B × D`),
+//! hidden states (`B × H`), both f32 0/1 row-major, and one xoshiro256++
+//! stream each. [`Chains::sweep`] runs `k` block-Gibbs sweeps on every chain:
+//!
+//! ```text
+//! h ~ p(h | v) = σ(c + vᵀW)      (uses ⌈H/2⌉ outputs of the chain's stream)
+//! v ~ p(v | h) = σ(b + W h)      (uses ⌈D/2⌉ outputs)
+//! ```
+//!
+//! # Parallelism and reproducibility
+//!
+//! Chains are split into row blocks that run in parallel on the current rayon
+//! pool (use [`rayon::ThreadPool::install`] to pick the thread count). A block
+//! runs all `k` sweeps of its chains back to back, so its states stay in
+//! cache and threads never wait for each other inside a call. The block size
+//! adapts to the thread count, but no result depends on it: each chain draws
+//! from its own stream, every element-wise kernel computes each element
+//! independently of its neighbours, and each product element is accumulated
+//! in an order fixed by the model's sizes. The same seed therefore gives
+//! bit-identical states for 1, 2 or 16 threads (`tests/determinism.rs`).
+//! Results may differ between ISAs (FMA rounding), which is why the ISA is
+//! recorded in every Chains value and can be fixed with [`Chains::set_isa`].
+
+use crate::alloc::try_vec;
+use crate::error::{Error, Result};
+use crate::kernels::bernoulli::bernoulli_rows;
+use crate::kernels::{check_len, gemm, mul_dims};
+use crate::model::Rbm;
+use crate::rng::{self, StreamState};
+use crate::simd::{self, Isa};
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// `B` block-Gibbs chains of a Bernoulli–Bernoulli RBM.
+///
+/// # Examples
+/// ```
+/// use boltzmann::{Chains, Rbm};
+/// let rbm = Rbm::random(784, 500, 0.01, 0.0, 1).unwrap();
+/// let mut chains = Chains::new(&rbm, 100, 42).unwrap();
+/// chains.sweep(&rbm, 10).unwrap();
+/// assert_eq!(chains.visible().len(), 100 * 784);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chains {
+    n_visible: usize,
+    n_hidden: usize,
+    batch: usize,
+    visible: Vec<f32>,
+    hidden: Vec<f32>,
+    streams: Vec<StreamState>,
+    isa: Isa,
+    sweeps: u64,
+}
+
+/// Per-block scratch: pre-activations and raw random bits.
+#[derive(Debug)]
+struct Workspace {
+    pre_h: Vec<f32>,
+    pre_v: Vec<f32>,
+    bits: Vec<u64>,
+}
+
+impl Workspace {
+    fn new(rows: usize, d: usize, h: usize) -> Workspace {
+        let words = d.div_ceil(2).max(h.div_ceil(2));
+        // Sizes were checked against memory when the Chains were built; a
+        // block is a small slice of that.
+        Workspace { pre_h: vec![0.0; rows * h], pre_v: vec![0.0; rows * d], bits: vec![0; rows * words] }
+    }
+}
+
+impl Chains {
+    /// `batch` chains for `rbm`'s sizes, with visible states drawn uniformly
+    /// at random (each unit 1 with probability ½) from each chain's stream,
+    /// and hidden states 0 (they are resampled by the first sweep).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for `batch == 0`, [`Error::TooLarge`] when the
+    /// states would not fit in memory.
+    pub fn new(rbm: &Rbm, batch: usize, seed: u64) -> Result<Chains> {
+        let mut c = Chains::empty(rbm, batch, seed)?;
+        // Uniform start: u < σ(0) = ½ with the fused kernel.
+        let d = c.n_visible;
+        let zeros = vec![0.0f32; d];
+        let isa = c.isa;
+        let words = d.div_ceil(2);
+        c.visible.par_chunks_mut(d * 64).zip(c.streams.par_chunks_mut(64)).for_each(|(v, s)| {
+            let mut bits = vec![0u64; s.len() * words];
+            simd::xoshiro_fill(isa, s, words, &mut bits);
+            let pre = vec![0.0f32; v.len()];
+            bernoulli_rows(isa, &pre, &zeros, bytemuck::cast_slice(&bits), 2 * words, v);
+        });
+        Ok(c)
+    }
+
+    /// Chains started at the given binary visible states (`batch × D`,
+    /// row-major, `batch = visible.len() / D`), e.g. rows of a data set.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if the length is not a positive multiple of
+    /// `D`, [`Error::NotBinary`] for values other than 0 and 1.
+    pub fn from_visible(rbm: &Rbm, visible: &[f32], seed: u64) -> Result<Chains> {
+        let d = rbm.n_visible();
+        let batch = visible.len() / d;
+        if batch == 0 || batch * d != visible.len() {
+            return Err(Error::ShapeMismatch {
+                what: "visible states (a positive multiple of n_visible)",
+                expected: batch.max(1) * d,
+                got: visible.len(),
+            });
+        }
+        if let Some(index) = visible.iter().position(|&x| x != 0.0 && x != 1.0) {
+            return Err(Error::NotBinary { what: "visible states", index, value: visible[index] });
+        }
+        let mut c = Chains::empty(rbm, batch, seed)?;
+        c.visible.copy_from_slice(visible);
+        Ok(c)
+    }
+
+    fn empty(rbm: &Rbm, batch: usize, seed: u64) -> Result<Chains> {
+        if batch == 0 {
+            return Err(Error::InvalidParam { name: "batch", reason: "need at least one chain".into() });
+        }
+        let (d, h) = (rbm.n_visible(), rbm.n_hidden());
+        let total = (batch as u128) * ((d + h) as u128 * 4 + 32);
+        crate::alloc::check_bytes("chain states", total, 1)?;
+        Ok(Chains {
+            n_visible: d,
+            n_hidden: h,
+            batch,
+            visible: try_vec(mul_dims("visible states", batch, d)?, 0.0, "visible states")?,
+            hidden: try_vec(mul_dims("hidden states", batch, h)?, 0.0, "hidden states")?,
+            streams: rng::chain_streams(seed, batch)?,
+            isa: simd::active_isa(),
+            sweeps: 0,
+        })
+    }
+
+    /// Uses `isa` for this ensemble's element-wise kernels from now on.
+    ///
+    /// # Errors
+    /// [`Error::IsaUnavailable`] if the CPU lacks it.
+    pub fn set_isa(&mut self, isa: Isa) -> Result<()> {
+        self.isa = isa.check()?;
+        Ok(())
+    }
+
+    /// The ISA used by [`Chains::sweep`].
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+    /// Number of chains `B`.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+    /// Number of visible units `D`.
+    pub fn n_visible(&self) -> usize {
+        self.n_visible
+    }
+    /// Number of hidden units `H`.
+    pub fn n_hidden(&self) -> usize {
+        self.n_hidden
+    }
+    /// Visible states, `B × D` row-major, each 0.0 or 1.0.
+    pub fn visible(&self) -> &[f32] {
+        &self.visible
+    }
+    /// Hidden states from the last half-step, `B × H` row-major.
+    pub fn hidden(&self) -> &[f32] {
+        &self.hidden
+    }
+    /// The chains' stream states (for checkpoints and replay).
+    pub fn streams(&self) -> &[StreamState] {
+        &self.streams
+    }
+    /// Total sweeps run so far.
+    pub fn sweeps_done(&self) -> u64 {
+        self.sweeps
+    }
+    /// Bytes of state per chain (visible + hidden f32, plus 32 bytes of RNG).
+    pub fn bytes_per_chain(&self) -> usize {
+        4 * (self.n_visible + self.n_hidden) + 32
+    }
+
+    /// Rows per parallel block for this ensemble on `threads` threads.
+    ///
+    /// Large blocks amortise the packing of `W` that each product call does
+    /// (≈ D·H floats per call); small ones keep a block's states in L2 and
+    /// balance the threads. Results do not depend on this choice.
+    pub fn block_rows(&self, threads: usize) -> usize {
+        let per_thread = self.batch.div_ceil(threads.max(1));
+        let l2_rows = (64 * 1024) / (self.n_visible + self.n_hidden).max(1);
+        per_thread.clamp(1, l2_rows.max(512))
+    }
+
+    /// Runs `k` block-Gibbs sweeps (`h ~ p(h|v)`, then `v ~ p(v|h)`) on
+    /// every chain, in parallel on the current rayon pool.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `rbm`'s sizes differ from the ensemble's.
+    pub fn sweep(&mut self, rbm: &Rbm, k: usize) -> Result<()> {
+        self.sweep_impl::<false>(rbm, k).map(|_| ())
+    }
+
+    /// [`Chains::sweep`], also returning the time spent in each stage,
+    /// summed over all blocks (thread-seconds). The states produced are the
+    /// same as [`Chains::sweep`]'s; the timers cost a few clock reads per
+    /// block and half-step.
+    ///
+    /// # Errors
+    /// As [`Chains::sweep`].
+    pub fn sweep_timed(&mut self, rbm: &Rbm, k: usize) -> Result<StageTimes> {
+        self.sweep_impl::<true>(rbm, k)
+    }
+
+    fn sweep_impl<const TIMED: bool>(&mut self, rbm: &Rbm, k: usize) -> Result<StageTimes> {
+        check_len("model n_visible", self.n_visible, rbm.n_visible())?;
+        check_len("model n_hidden", self.n_hidden, rbm.n_hidden())?;
+        if k == 0 {
+            return Ok(StageTimes::default());
+        }
+        let (d, h, isa) = (self.n_visible, self.n_hidden, self.isa);
+        let rows = self.block_rows(rayon::current_num_threads());
+        let times = self
+            .visible
+            .par_chunks_mut(rows * d)
+            .zip(self.hidden.par_chunks_mut(rows * h))
+            .zip(self.streams.par_chunks_mut(rows))
+            .map_init(
+                || Workspace::new(rows, d, h),
+                |ws, ((v, hs), s)| sweep_block::<TIMED>(isa, rbm, v, hs, s, ws, k),
+            )
+            .reduce(StageTimes::default, StageTimes::add);
+        self.sweeps += k as u64;
+        Ok(times)
+    }
+}
+
+/// Thread-seconds spent in each stage of a sweep, from [`Chains::sweep_timed`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimes {
+    /// The two dense products.
+    pub products: f64,
+    /// Random-bit generation.
+    pub rng: f64,
+    /// Fused bias + sigmoid + compare.
+    pub sampling: f64,
+}
+
+impl StageTimes {
+    fn add(self, o: StageTimes) -> StageTimes {
+        StageTimes {
+            products: self.products + o.products,
+            rng: self.rng + o.rng,
+            sampling: self.sampling + o.sampling,
+        }
+    }
+    /// Sum of the stages.
+    pub fn total(&self) -> f64 {
+        self.products + self.rng + self.sampling
+    }
+}
+
+/// `k` sweeps of one block of chains; with `TIMED`, also the stage times.
+fn sweep_block<const TIMED: bool>(
+    isa: Isa,
+    rbm: &Rbm,
+    v: &mut [f32],
+    h: &mut [f32],
+    streams: &mut [StreamState],
+    ws: &mut Workspace,
+    k: usize,
+) -> StageTimes {
+    let (d, nh, rows) = (rbm.n_visible(), rbm.n_hidden(), streams.len());
+    let (wh, wd) = (nh.div_ceil(2), d.div_ceil(2));
+    let pre_h = &mut ws.pre_h[..rows * nh];
+    let pre_v = &mut ws.pre_v[..rows * d];
+    let mut times = StageTimes::default();
+    let mut clock = Clock::<TIMED>::start();
+    for _ in 0..k {
+        gemm::gemm_nn_raw(rows, d, nh, v, rbm.weights(), pre_h);
+        clock.lap(&mut times.products);
+        let bits = &mut ws.bits[..rows * wh];
+        simd::xoshiro_fill(isa, streams, wh, bits);
+        clock.lap(&mut times.rng);
+        bernoulli_rows(isa, pre_h, rbm.hidden_bias(), bytemuck::cast_slice(bits), 2 * wh, h);
+        clock.lap(&mut times.sampling);
+
+        gemm::gemm_nt_raw(rows, nh, d, h, rbm.weights(), pre_v);
+        clock.lap(&mut times.products);
+        let bits = &mut ws.bits[..rows * wd];
+        simd::xoshiro_fill(isa, streams, wd, bits);
+        clock.lap(&mut times.rng);
+        bernoulli_rows(isa, pre_v, rbm.visible_bias(), bytemuck::cast_slice(bits), 2 * wd, v);
+        clock.lap(&mut times.sampling);
+    }
+    times
+}
+
+/// A lap timer that compiles to nothing when `ON` is false.
+struct Clock<const ON: bool>(Option<Instant>);
+
+impl<const ON: bool> Clock<ON> {
+    #[inline(always)]
+    fn start() -> Self {
+        Clock(if ON { Some(Instant::now()) } else { None })
+    }
+    #[inline(always)]
+    fn lap(&mut self, acc: &mut f64) {
+        if ON {
+            let now = Instant::now();
+            if let Some(t) = self.0 {
+                *acc += (now - t).as_secs_f64();
+            }
+            self.0 = Some(now);
+        }
+    }
+}

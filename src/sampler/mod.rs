@@ -1,0 +1,5 @@
+//! Samplers over ensembles of chains. For now block Gibbs for RBMs.
+
+pub mod chains;
+
+pub use chains::{Chains, StageTimes};

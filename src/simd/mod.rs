@@ -1,0 +1,260 @@
+//! CPU-feature detection, the `BOLTZMANN_FORCE_ISA` override, and the only
+//! home of `core::arch` in the crate.
+//!
+//! A plain `cargo build --release` (no `-C target-cpu`) reaches the AVX2 and
+//! AVX-512 code: each kernel body is compiled three times, inside functions
+//! marked `#[target_feature(enable = ...)]`, and the path is picked at run
+//! time with `is_x86_feature_detected!`. The choice is made once per process
+//! ([`active_isa`]) and can be forced for tests and benchmarks:
+//!
+//! * `BOLTZMANN_FORCE_ISA=scalar|avx2|avx512` forces a path. If the CPU lacks
+//!   it, the best available path is used instead and a warning is printed to
+//!   stderr once, unless
+//! * `BOLTZMANN_ENSURE_ISA=1` is also set, in which case [`active_isa`] panics
+//!   with a clear message (meant for CI jobs that must exercise one path).
+//!
+//! Layers above this module never see intrinsics: they call the safe
+//! dispatchers below with an [`Isa`] value.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+pub(crate) mod math;
+mod scalar;
+mod vector;
+
+use std::sync::OnceLock;
+
+pub(crate) use math::{LogSigmoid, Sigmoid, Softplus, Unary};
+
+/// An instruction-set path for the element-wise kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Isa {
+    /// Portable one-lane code; always available.
+    Scalar,
+    /// AVX2 + FMA, 8 × f32 per vector.
+    Avx2,
+    /// AVX-512F (+ AVX2, FMA), 16 × f32 per vector.
+    Avx512,
+}
+
+impl Isa {
+    /// Every path, slowest first.
+    pub const ALL: [Isa; 3] = [Isa::Scalar, Isa::Avx2, Isa::Avx512];
+
+    /// The lower-case name used by `BOLTZMANN_FORCE_ISA` and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+
+    /// Parses a name as accepted by `BOLTZMANN_FORCE_ISA`.
+    pub fn from_name(s: &str) -> Option<Isa> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "scalar" => Some(Isa::Scalar),
+            "avx2" => Some(Isa::Avx2),
+            "avx512" | "avx-512" => Some(Isa::Avx512),
+            _ => None,
+        }
+    }
+
+    /// Whether this CPU can run the path.
+    pub fn is_available(self) -> bool {
+        match self {
+            Isa::Scalar => true,
+            Isa::Avx2 => {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    (cfg!(target_feature = "avx2") && cfg!(target_feature = "fma"))
+                        || (std::arch::is_x86_feature_detected!("avx2")
+                            && std::arch::is_x86_feature_detected!("fma"))
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    false
+                }
+            }
+            Isa::Avx512 => {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    Isa::Avx2.is_available()
+                        && (cfg!(target_feature = "avx512f")
+                            || std::arch::is_x86_feature_detected!("avx512f"))
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    false
+                }
+            }
+        }
+    }
+
+    /// `Ok(self)` if available, otherwise [`crate::Error::IsaUnavailable`].
+    pub fn check(self) -> crate::Result<Isa> {
+        if self.is_available() { Ok(self) } else { Err(crate::Error::IsaUnavailable { isa: self.name() }) }
+    }
+
+    /// The paths this CPU can run, slowest first.
+    pub fn available() -> Vec<Isa> {
+        Isa::ALL.into_iter().filter(|i| i.is_available()).collect()
+    }
+}
+
+impl std::fmt::Display for Isa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The best path this CPU supports, ignoring the environment.
+///
+/// AVX-512 is preferred over AVX2 where both exist: on the machines measured
+/// so far it is faster for every kernel here (see perf-notes.md).
+pub fn detected_isa() -> Isa {
+    if Isa::Avx512.is_available() {
+        Isa::Avx512
+    } else if Isa::Avx2.is_available() {
+        Isa::Avx2
+    } else {
+        Isa::Scalar
+    }
+}
+
+/// The path the crate uses by default: [`detected_isa`], unless overridden
+/// by `BOLTZMANN_FORCE_ISA` (see the module docs). Decided once per process.
+///
+/// # Panics
+/// When `BOLTZMANN_ENSURE_ISA` is set and the forced path is unknown or not
+/// available on this CPU (a CI configuration error, not a user-input error).
+pub fn active_isa() -> Isa {
+    static ACTIVE: OnceLock<Isa> = OnceLock::new();
+    *ACTIVE.get_or_init(|| {
+        let ensure = std::env::var_os("BOLTZMANN_ENSURE_ISA").is_some_and(|v| v != "0");
+        match std::env::var("BOLTZMANN_FORCE_ISA") {
+            Ok(name) if !name.trim().is_empty() => match Isa::from_name(&name) {
+                Some(isa) if isa.is_available() => isa,
+                found => {
+                    let msg = match found {
+                        Some(isa) => format!("BOLTZMANN_FORCE_ISA={isa}: not available on this CPU"),
+                        None => format!("BOLTZMANN_FORCE_ISA={name}: unknown (use scalar, avx2 or avx512)"),
+                    };
+                    assert!(!ensure, "{msg} (BOLTZMANN_ENSURE_ISA is set)");
+                    let best = detected_isa();
+                    eprintln!("boltzmann: {msg}; using {best}");
+                    best
+                }
+            },
+            _ => detected_isa(),
+        }
+    })
+}
+
+/// Falls back to scalar for a path the CPU lacks, so the dispatchers below
+/// can never execute an unsupported instruction.
+#[inline]
+fn usable(isa: Isa) -> Isa {
+    if isa.is_available() { isa } else { Isa::Scalar }
+}
+
+/// `out[i] = F(x[i] + bias[i])`.
+///
+/// # Panics
+/// If the lengths differ (callers validate first).
+pub(crate) fn unary<F: Unary>(isa: Isa, x: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+    assert_eq!(x.len(), out.len());
+    let n = x.len();
+    let b = match bias {
+        Some(b) => {
+            assert_eq!(b.len(), n);
+            b.as_ptr()
+        }
+        None => std::ptr::null(),
+    };
+    // SAFETY: lengths checked above; `usable` guarantees the CPU has the ISA.
+    unsafe { unary_raw::<F>(usable(isa), x.as_ptr(), b, out.as_mut_ptr(), n) }
+}
+
+/// In-place `x[i] = F(x[i] + bias[i])`.
+///
+/// # Panics
+/// If the lengths differ (callers validate first).
+pub(crate) fn unary_in_place<F: Unary>(isa: Isa, x: &mut [f32], bias: Option<&[f32]>) {
+    let n = x.len();
+    let b = match bias {
+        Some(b) => {
+            assert_eq!(b.len(), n);
+            b.as_ptr()
+        }
+        None => std::ptr::null(),
+    };
+    let p = x.as_mut_ptr();
+    // SAFETY: the bodies load each vector before storing it, so `out == x` is
+    // allowed; `usable` guarantees the ISA.
+    unsafe { unary_raw::<F>(usable(isa), p, b, p, n) }
+}
+
+/// # Safety
+/// The CPU must support `isa`; pointer validity as in the bodies.
+unsafe fn unary_raw<F: Unary>(isa: Isa, x: *const f32, b: *const f32, out: *mut f32, n: usize) {
+    // SAFETY: forwarded.
+    unsafe {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => math::unary_avx512::<F>(x, b, out, n),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => math::unary_avx2::<F>(x, b, out, n),
+            _ => math::unary_scalar::<F>(x, b, out, n),
+        }
+    }
+}
+
+/// Fused Bernoulli sampling of a `rows × n` matrix (`n = bias.len()`):
+/// `out[r][i] = (u(bits[r·stride + i]) < σ(pre[r][i] + bias[i])) as f32`.
+///
+/// # Panics
+/// If the lengths are inconsistent (callers validate first).
+pub(crate) fn bernoulli(isa: Isa, pre: &[f32], bias: &[f32], bits: &[u32], bits_stride: usize, out: &mut [f32]) {
+    let n = bias.len();
+    let len = out.len();
+    assert!(pre.len() == len && bits_stride >= n);
+    if n == 0 || len == 0 {
+        return;
+    }
+    let rows = len / n;
+    assert!(rows * n == len && bits.len() >= (rows - 1) * bits_stride + n);
+    // SAFETY: bounds checked above; `usable` guarantees the ISA.
+    unsafe {
+        let (p, b, u, o) = (pre.as_ptr(), bias.as_ptr(), bits.as_ptr(), out.as_mut_ptr());
+        match usable(isa) {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => math::bernoulli_avx512(p, b, u, bits_stride, o, rows, n),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => math::bernoulli_avx2(p, b, u, bits_stride, o, rows, n),
+            _ => math::bernoulli_scalar(p, b, u, bits_stride, o, rows, n),
+        }
+    }
+}
+
+/// Advances every chain's xoshiro256++ state by `words` steps, writing the
+/// outputs row-major to `out` (`states.len() × words`).
+///
+/// # Panics
+/// If `out` is shorter than `states.len() * words`.
+pub(crate) fn xoshiro_fill(isa: Isa, states: &mut [[u64; 4]], words: usize, out: &mut [u64]) {
+    assert!(out.len() >= states.len() * words);
+    let o = out.as_mut_ptr();
+    // SAFETY: length checked above; `usable` guarantees the ISA.
+    unsafe {
+        match usable(isa) {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => math::xoshiro_fill_avx512(states, words, o),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => math::xoshiro_fill_avx2(states, words, o),
+            _ => math::xoshiro_fill_scalar(states, words, o),
+        }
+    }
+}
