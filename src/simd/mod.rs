@@ -217,7 +217,14 @@ unsafe fn unary_raw<F: Unary>(isa: Isa, x: *const f32, b: *const f32, out: *mut 
 ///
 /// # Panics
 /// If the lengths are inconsistent (callers validate first).
-pub(crate) fn bernoulli(isa: Isa, pre: &[f32], bias: &[f32], bits: &[u32], bits_stride: usize, out: &mut [f32]) {
+pub(crate) fn bernoulli(
+    isa: Isa,
+    pre: &[f32],
+    bias: &[f32],
+    bits: &[u32],
+    bits_stride: usize,
+    out: &mut [f32],
+) {
     let n = bias.len();
     let len = out.len();
     assert!(pre.len() == len && bits_stride >= n);

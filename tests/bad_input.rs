@@ -1,0 +1,43 @@
+//! Bad input gives a clear error value, never a panic or an abort.
+
+use boltzmann::{Chains, Error, Isa, Rbm};
+
+#[test]
+fn chains_reject_bad_input() {
+    let rbm = Rbm::random(8, 4, 0.1, 0.0, 1).unwrap();
+    assert!(matches!(Chains::new(&rbm, 0, 1), Err(Error::InvalidParam { name: "batch", .. })));
+    // Absurd chain counts: TooLarge, not an allocation abort.
+    assert!(matches!(Chains::new(&rbm, usize::MAX / 4, 1), Err(Error::TooLarge { .. })));
+    assert!(matches!(Chains::new(&rbm, 1 << 40, 1), Err(Error::TooLarge { .. })));
+    // Starting states: wrong length, empty, non-binary, NaN.
+    assert!(matches!(Chains::from_visible(&rbm, &[0.0; 7], 1), Err(Error::ShapeMismatch { .. })));
+    assert!(matches!(Chains::from_visible(&rbm, &[], 1), Err(Error::ShapeMismatch { .. })));
+    let mut v = vec![0.0f32; 16];
+    v[9] = 0.5;
+    assert!(matches!(Chains::from_visible(&rbm, &v, 1), Err(Error::NotBinary { index: 9, .. })));
+    v[9] = f32::NAN;
+    assert!(matches!(Chains::from_visible(&rbm, &v, 1), Err(Error::NotBinary { index: 9, .. })));
+    v[9] = 1.0;
+    let mut c = Chains::from_visible(&rbm, &v, 1).unwrap();
+    assert_eq!(c.batch(), 2);
+    assert_eq!(c.visible(), &v[..]);
+    // A model of other sizes.
+    let other = Rbm::random(8, 5, 0.1, 0.0, 1).unwrap();
+    assert!(matches!(c.sweep(&other, 1), Err(Error::ShapeMismatch { .. })));
+    let other = Rbm::random(9, 4, 0.1, 0.0, 1).unwrap();
+    assert!(c.sweep(&other, 1).is_err());
+    // k = 0 is a no-op.
+    c.sweep(&rbm, 0).unwrap();
+    assert_eq!(c.visible(), &v[..]);
+}
+
+#[test]
+fn error_messages_are_readable() {
+    let e = Rbm::new(2, 2, vec![0.0; 3], vec![0.0; 2], vec![0.0; 2]).unwrap_err();
+    assert_eq!(e.to_string(), "shape mismatch for weights (n_visible × n_hidden): expected 4, got 3");
+    let e = Chains::new(&Rbm::zeros(4, 4).unwrap(), 1 << 40, 0).unwrap_err();
+    assert!(e.to_string().contains("would need"), "{e}");
+    assert!(Isa::from_name("sse9").is_none());
+    assert_eq!(Isa::from_name("AVX512"), Some(Isa::Avx512));
+    assert!(Isa::Scalar.check().is_ok());
+}

@@ -1,0 +1,131 @@
+//! Statistical correctness of block Gibbs: on tiny RBMs whose visible
+//! distribution is computed exactly by enumeration, the empirical
+//! distribution of many independent chains must pass a chi-square
+//! goodness-of-fit test at α = 0.001. Seeds are fixed, so the outcome is
+//! deterministic; the threshold comes from the chi-square distribution for
+//! the number of cells and samples, not from tuning.
+
+use boltzmann::{Chains, Isa, Rbm, reference};
+
+/// Upper α = 0.001 quantile of χ²(df), Wilson–Hilferty approximation
+/// (accurate to < 1% for df ≥ 10).
+fn chi2_critical_001(df: usize) -> f64 {
+    let z = 3.090_232; // Φ⁻¹(0.999)
+    let k = df as f64;
+    let a = 2.0 / (9.0 * k);
+    k * (1.0 - a + z * a.sqrt()).powi(3)
+}
+
+/// Pearson's statistic with cells of expected count < 5 pooled; returns
+/// (statistic, degrees of freedom).
+fn chi_square(counts: &[u64], p: &[f64], n: u64) -> (f64, usize) {
+    let mut stat = 0.0;
+    let mut cells = 0usize;
+    let (mut pool_obs, mut pool_exp) = (0.0, 0.0);
+    for (&c, &pi) in counts.iter().zip(p) {
+        let e = pi * n as f64;
+        if e < 5.0 {
+            pool_obs += c as f64;
+            pool_exp += e;
+        } else {
+            stat += (c as f64 - e).powi(2) / e;
+            cells += 1;
+        }
+    }
+    if pool_exp > 0.0 {
+        stat += (pool_obs - pool_exp).powi(2) / pool_exp.max(1e-300);
+        cells += 1;
+    }
+    (stat, cells - 1)
+}
+
+/// `n` independent chains, each sampled once after `burn` sweeps.
+fn sample_counts(rbm: &Rbm, n: usize, burn: usize, seed: u64, isa: Isa) -> Vec<u64> {
+    let mut chains = Chains::new(rbm, n, seed).unwrap();
+    chains.set_isa(isa).unwrap();
+    chains.sweep(rbm, burn).unwrap();
+    let d = rbm.n_visible();
+    let mut counts = vec![0u64; 1 << d];
+    for v in chains.visible().chunks_exact(d) {
+        counts[reference::state_index(v)] += 1;
+    }
+    counts
+}
+
+fn check_model(rbm: &Rbm, name: &str, n: usize, burn: usize, seed: u64) {
+    let (_, p) = reference::exact_visible_distribution(rbm);
+    for isa in Isa::available() {
+        let counts = sample_counts(rbm, n, burn, seed, isa);
+        let (stat, df) = chi_square(&counts, &p, n as u64);
+        let crit = chi2_critical_001(df);
+        let tv: f64 =
+            counts.iter().zip(&p).map(|(&c, &q)| (c as f64 / n as f64 - q).abs()).sum::<f64>() / 2.0;
+        println!("{name}/{isa}: chi2 = {stat:.1} on {df} df (critical {crit:.1}), TV = {tv:.4}");
+        assert!(stat < crit, "{name}/{isa}: chi2 {stat:.1} ≥ {crit:.1} on {df} df");
+    }
+}
+
+#[test]
+fn weak_coupling_10x6() {
+    let rbm = Rbm::random(10, 6, 0.3, 0.3, 11).unwrap();
+    check_model(&rbm, "weak", 40_000, 50, 1);
+}
+
+#[test]
+fn moderate_coupling_10x6() {
+    let rbm = Rbm::random(10, 6, 1.0, 0.5, 12).unwrap();
+    check_model(&rbm, "moderate", 40_000, 100, 2);
+}
+
+#[test]
+fn strong_coupling_10x6() {
+    // Weights N(0, 2.5²): a rugged, peaked distribution; chains need many
+    // sweeps to forget the uniform start.
+    let rbm = Rbm::random(10, 6, 2.5, 1.0, 13).unwrap();
+    check_model(&rbm, "strong", 40_000, 8000, 3);
+}
+
+#[test]
+fn odd_sizes_12x7() {
+    let rbm = Rbm::random(12, 7, 0.8, 0.8, 14).unwrap();
+    check_model(&rbm, "12x7", 60_000, 200, 4);
+}
+
+/// The test has power: samples from one model are rejected against the
+/// exact distribution of a slightly different model.
+#[test]
+fn chi_square_rejects_wrong_model() {
+    let rbm = Rbm::random(10, 6, 1.0, 0.5, 12).unwrap();
+    let (w, b, mut c) = rbm.clone().into_parts();
+    c[0] += 0.3;
+    let other = Rbm::new(10, 6, w, b, c).unwrap();
+    let (_, p_other) = reference::exact_visible_distribution(&other);
+    let counts = sample_counts(&rbm, 40_000, 100, 2, boltzmann::active_isa());
+    let (stat, df) = chi_square(&counts, &p_other, 40_000);
+    assert!(stat > chi2_critical_001(df), "a wrong model passed: chi2 {stat:.1} on {df} df");
+}
+
+/// One fast sweep equals the naive f64 sweep from the same states and
+/// streams (decisions can only differ within a few ulp of the boundary).
+#[test]
+fn sweep_equals_reference_sweep() {
+    for (d, h) in [(10usize, 6usize), (17, 33), (65, 7)] {
+        let rbm = Rbm::random(d, h, 1.0, 1.0, d as u64).unwrap();
+        for isa in Isa::available() {
+            let mut chains = Chains::new(&rbm, 37, 5).unwrap();
+            chains.set_isa(isa).unwrap();
+            let v0 = chains.visible().to_vec();
+            let s0 = chains.streams().to_vec();
+            chains.sweep(&rbm, 1).unwrap();
+            let mut differ = 0;
+            for c in 0..37 {
+                let mut u = reference::Uniforms::new(s0[c]);
+                let (v, hh) = reference::gibbs_sweep(&rbm, &v0[c * d..(c + 1) * d], &mut u);
+                differ += v.iter().zip(&chains.visible()[c * d..(c + 1) * d]).filter(|(a, b)| a != b).count();
+                differ += hh.iter().zip(&chains.hidden()[c * h..(c + 1) * h]).filter(|(a, b)| a != b).count();
+                assert_eq!(u.state(), chains.streams()[c], "stream consumption, chain {c}");
+            }
+            assert_eq!(differ, 0, "{d}x{h}/{isa}: {differ} units differ from the reference sweep");
+        }
+    }
+}

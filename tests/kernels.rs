@@ -1,0 +1,400 @@
+//! Every fast kernel against its naive twin in `boltzmann::reference`, on
+//! every SIMD path this CPU has, over odd lengths, offsets and edge values.
+
+use boltzmann::kernels::{activation, bernoulli, gemm};
+use boltzmann::{Isa, reference, rng};
+use rand_core::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+const LENGTHS: &[usize] = &[0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 67, 257, 1000, 1031];
+
+fn isas() -> Vec<Isa> {
+    let all = Isa::available();
+    for isa in Isa::ALL {
+        if !all.contains(&isa) {
+            eprintln!("note: {isa} not available on this CPU, skipped");
+        }
+    }
+    all
+}
+
+fn edge_values() -> Vec<f32> {
+    let mut v = vec![
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+        f32::MIN,
+        1e30,
+        -1e30,
+        f32::MIN_POSITIVE,
+        -f32::MIN_POSITIVE,
+        1e-40,
+        -1e-40,
+        1e-45,
+        88.0,
+        -88.0,
+        88.8,
+        -88.8,
+        87.3,
+        -87.3,
+        103.0,
+        -103.0,
+        104.5,
+        -104.5,
+        150.0,
+        -150.0,
+        17.0,
+        -17.0,
+        1e-8,
+        -1e-8,
+        0.5,
+        -0.5,
+    ];
+    // A dense log-spaced sweep over both signs.
+    let mut x = 1e-12f64;
+    while x < 4e38 {
+        v.push(x as f32);
+        v.push(-x as f32);
+        x *= 1.013;
+    }
+    // And a fine linear sweep where the functions curve.
+    for i in -20000..=20000 {
+        v.push(i as f32 * 0.006);
+    }
+    v
+}
+
+/// Size of one ulp at `y` (as f32), in f64; subnormal spacing below.
+fn ulp(y: f64) -> f64 {
+    let a = (y.abs() as f32).max(f32::MIN_POSITIVE);
+    let e = a.to_bits() >> 23;
+    2f64.powi(e as i32 - 127 - 23)
+}
+
+type Fast = fn(Isa, &[f32], Option<&[f32]>, &mut [f32]) -> boltzmann::Result<()>;
+
+fn check_activation(name: &str, fast: Fast, exact: fn(f64) -> f64, max_ulps: f64) {
+    let xs = edge_values();
+    for isa in isas() {
+        let mut out = vec![f32::NAN; xs.len()];
+        fast(isa, &xs, None, &mut out).unwrap();
+        let mut worst = (0.0f64, 0.0f32);
+        let mut worst_abs_sub = 0.0f64;
+        for (&x, &y) in xs.iter().zip(&out) {
+            let r = exact(x as f64);
+            if x.is_nan() {
+                assert!(y.is_nan(), "{name}/{isa}: NaN in, {y} out");
+                continue;
+            }
+            assert!(!y.is_nan(), "{name}/{isa}({x}) = NaN");
+            if x.is_finite() {
+                assert!(y.is_finite() || r.abs() > f32::MAX as f64, "{name}/{isa}({x}) = {y} overflowed");
+            }
+            if r.is_infinite() || y.is_infinite() {
+                assert_eq!(y as f64, r, "{name}/{isa}({x})");
+                continue;
+            }
+            if r.abs() < f32::MIN_POSITIVE as f64 {
+                worst_abs_sub = worst_abs_sub.max((y as f64 - r).abs());
+                continue;
+            }
+            let e = (y as f64 - r).abs() / ulp(r);
+            if e > worst.0 {
+                worst = (e, x);
+            }
+        }
+        println!(
+            "{name}/{isa}: max error {:.2} ulp (at x = {:e}); subnormal outputs within {:e} absolute",
+            worst.0, worst.1, worst_abs_sub
+        );
+        assert!(worst.0 <= max_ulps, "{name}/{isa}: {:.2} ulp at x = {:e}", worst.0, worst.1);
+        assert!(worst_abs_sub <= 4.0 * 1.4e-45, "{name}/{isa}: subnormal error {worst_abs_sub:e}");
+    }
+}
+
+#[test]
+fn sigmoid_matches_f64_reference() {
+    check_activation("sigmoid", activation::sigmoid_on, reference::sigmoid, 3.0);
+}
+
+#[test]
+fn softplus_matches_f64_reference() {
+    check_activation("softplus", activation::softplus_on, reference::softplus, 3.0);
+}
+
+#[test]
+fn log_sigmoid_matches_f64_reference() {
+    check_activation("log_sigmoid", activation::log_sigmoid_on, reference::log_sigmoid, 3.0);
+}
+
+#[test]
+fn activations_limits_and_nan() {
+    let x = [f32::NEG_INFINITY, f32::INFINITY, f32::NAN, 0.0];
+    let mut o = [0.0f32; 4];
+    for isa in isas() {
+        activation::sigmoid_on(isa, &x, None, &mut o).unwrap();
+        assert_eq!(&o[..2], &[0.0, 1.0]);
+        assert!(o[2].is_nan());
+        assert_eq!(o[3], 0.5);
+        activation::softplus_on(isa, &x, None, &mut o).unwrap();
+        assert_eq!(&o[..2], &[0.0, f32::INFINITY]);
+        assert!(o[2].is_nan());
+        assert!((o[3] - std::f32::consts::LN_2).abs() <= f32::EPSILON);
+        activation::log_sigmoid_on(isa, &x, None, &mut o).unwrap();
+        assert_eq!(&o[..2], &[f32::NEG_INFINITY, 0.0]);
+        assert!(o[2].is_nan());
+    }
+}
+
+/// Each element's result is independent of slice length, offset, bias
+/// path and in-place use: the property chain reproducibility rests on.
+#[test]
+fn activations_position_independent_and_bias() {
+    let mut g = Xoshiro256PlusPlus::seed_from_u64(5);
+    let data: Vec<f32> = (0..1100).map(|_| (g.next_u64() as i64 >> 40) as f32 * 1e-5).collect();
+    let bias: Vec<f32> = (0..1100).map(|i| (i % 13) as f32 * 0.25 - 1.5).collect();
+    for isa in isas() {
+        let mut full = vec![0.0f32; data.len()];
+        activation::sigmoid_on(isa, &data, None, &mut full).unwrap();
+        for &n in LENGTHS.iter().filter(|&&n| n <= 1031) {
+            for off in 0..17 {
+                if off + n > data.len() {
+                    continue;
+                }
+                let mut out = vec![f32::NAN; n];
+                activation::sigmoid_on(isa, &data[off..off + n], None, &mut out).unwrap();
+                assert_eq!(out, full[off..off + n], "{isa} n={n} off={off}");
+            }
+        }
+        // Bias: equals adding first.
+        let summed: Vec<f32> = data.iter().zip(&bias).map(|(a, b)| a + b).collect();
+        let mut a = vec![0.0f32; data.len()];
+        let mut b = vec![0.0f32; data.len()];
+        activation::softplus_on(isa, &data, Some(&bias), &mut a).unwrap();
+        activation::softplus_on(isa, &summed, None, &mut b).unwrap();
+        assert_eq!(a, b);
+        // In place.
+        if isa == boltzmann::active_isa() {
+            let mut c = summed.clone();
+            activation::softplus_in_place(&mut c);
+            assert_eq!(c, b);
+        }
+    }
+}
+
+#[test]
+fn activation_shape_errors() {
+    let mut out = [0.0f32; 3];
+    assert!(matches!(
+        activation::sigmoid(&[1.0, 2.0], &mut out),
+        Err(boltzmann::Error::ShapeMismatch { .. })
+    ));
+    assert!(activation::softplus_on(Isa::Scalar, &[1.0; 3], Some(&[0.0; 2]), &mut out).is_err());
+}
+
+#[test]
+fn xoshiro_fill_equals_rand_xoshiro_on_every_path() {
+    for isa in isas() {
+        for chains in [1usize, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33] {
+            for words in [1usize, 2, 3, 7, 8, 9, 16, 17, 40] {
+                let mut states = rng::chain_streams(11, chains).unwrap();
+                let start = states.clone();
+                let mut out = vec![0u64; chains * words];
+                rng::fill_u64_on(isa, &mut states, words, &mut out).unwrap();
+                for c in 0..chains {
+                    let mut g = rng::to_generator(start[c]);
+                    for t in 0..words {
+                        assert_eq!(
+                            out[c * words + t],
+                            g.next_u64(),
+                            "{isa} chains={chains} words={words} c={c} t={t}"
+                        );
+                    }
+                    assert_eq!(states[c], rng::from_generator(&g), "{isa}: state after fill");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn chain_streams_are_jumped_seeded_generators() {
+    let s = rng::chain_streams(99, 4).unwrap();
+    let mut g = Xoshiro256PlusPlus::seed_from_u64(99);
+    for st in &s {
+        assert_eq!(*st, rng::from_generator(&g));
+        g.jump();
+    }
+    assert_ne!(s[0], s[1]);
+}
+
+#[test]
+fn fill_uniform_matches_reference_and_is_open_interval() {
+    let mut st = rng::chain_streams(3, 5).unwrap();
+    let start = st.clone();
+    let mut u = vec![0.0f32; 5 * 7];
+    rng::fill_uniform(&mut st, 7, &mut u).unwrap();
+    for c in 0..5 {
+        let r = reference::Uniforms::new(start[c]).take(7);
+        for i in 0..7 {
+            assert_eq!(u[c * 7 + i] as f64, r[i]);
+        }
+    }
+    assert!(u.iter().all(|&x| x > 0.0 && x < 1.0));
+    // The extreme words map strictly inside (0, 1), symmetrically.
+    assert_eq!(rng::uniform_from_bits(0), 1.0 / 16_777_216.0);
+    assert_eq!(rng::uniform_from_bits(u32::MAX), 1.0 - 1.0 / 16_777_216.0);
+    assert!(rng::fill_uniform(&mut st, 7, &mut u[..3]).is_err());
+}
+
+/// Over many uniforms, the mean and variance match U(0,1) within 5σ.
+#[test]
+fn uniforms_have_uniform_moments() {
+    let mut st = rng::chain_streams(17, 64).unwrap();
+    let n = 4096;
+    let mut u = vec![0.0f32; 64 * n];
+    rng::fill_uniform(&mut st, n, &mut u).unwrap();
+    let m = u.iter().map(|&x| x as f64).sum::<f64>() / u.len() as f64;
+    let v = u.iter().map(|&x| (x as f64 - m).powi(2)).sum::<f64>() / u.len() as f64;
+    let se_mean = (1.0f64 / 12.0 / u.len() as f64).sqrt();
+    assert!((m - 0.5).abs() < 5.0 * se_mean, "mean {m}");
+    let se_var = (1.0f64 / 180.0 / u.len() as f64).sqrt();
+    assert!((v - 1.0 / 12.0).abs() < 5.0 * se_var, "variance {v}");
+}
+
+#[test]
+fn bernoulli_matches_reference_on_every_path() {
+    let mut g = Xoshiro256PlusPlus::seed_from_u64(8);
+    for isa in isas() {
+        let mut boundary = 0usize;
+        let mut total = 0usize;
+        for &n in &[1usize, 7, 16, 17, 63, 65, 257] {
+            for rows in [1usize, 3] {
+                let stride = n + (n & 1) + 2;
+                let pre: Vec<f32> =
+                    (0..rows * n).map(|_| ((g.next_u64() >> 40) as f32 / 1.6e6) - 5.0).collect();
+                let bias: Vec<f32> = (0..n).map(|i| (i % 5) as f32 - 2.0).collect();
+                let bits: Vec<u32> = (0..rows * stride).map(|_| g.next_u64() as u32).collect();
+                let mut out = vec![f32::NAN; rows * n];
+                bernoulli::bernoulli_from_bits_on(isa, &pre, &bias, &bits, stride, &mut out).unwrap();
+                for r in 0..rows {
+                    for i in 0..n {
+                        let u = rng::uniform_from_bits(bits[r * stride + i]) as f64;
+                        let p = reference::sigmoid(pre[r * n + i] as f64 + bias[i] as f64);
+                        let want = (u < p) as u8 as f32;
+                        let got = out[r * n + i];
+                        assert!(got == 0.0 || got == 1.0);
+                        total += 1;
+                        if got != want {
+                            // Allowed only at the decision boundary.
+                            assert!((u - p).abs() < 1e-6 * p.max(1e-30) + 1e-12, "{isa}: u={u} p={p}");
+                            boundary += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(boundary <= 2, "{isa}: {boundary} of {total} samples differ at the boundary");
+    }
+}
+
+#[test]
+fn bernoulli_edge_inputs() {
+    let pre = [f32::INFINITY, f32::NEG_INFINITY, 1e30, -1e30, f32::NAN, 0.0, 0.0];
+    let bias = [0.0f32; 7];
+    let bits = [u32::MAX, 0, u32::MAX, 0, 0, 0, u32::MAX];
+    for isa in isas() {
+        let mut out = [0.5f32; 7];
+        bernoulli::bernoulli_from_bits_on(isa, &pre, &bias, &bits, 7, &mut out).unwrap();
+        // σ=1 → always 1; σ=0 → always 0; NaN → 0; σ(0)=½: smallest u → 1, largest → 0.
+        assert_eq!(out, [1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0], "{isa}");
+    }
+}
+
+#[test]
+fn bernoulli_shape_errors() {
+    let mut out = [0.0f32; 4];
+    assert!(bernoulli::bernoulli_from_bits(&[0.0; 4], &[0.0; 3], &[0; 4], 3, &mut out).is_err());
+    assert!(bernoulli::bernoulli_from_bits(&[0.0; 4], &[0.0; 2], &[0; 3], 2, &mut out).is_err());
+    assert!(bernoulli::bernoulli_from_bits(&[0.0; 4], &[0.0; 2], &[0; 4], 1, &mut out).is_err());
+    let mut st = rng::chain_streams(0, 3).unwrap();
+    assert!(bernoulli::sample_bernoulli(&[0.0; 4], &[0.0; 2], &mut st, &mut out).is_err());
+}
+
+fn int_matrix(g: &mut Xoshiro256PlusPlus, len: usize) -> Vec<f32> {
+    // Small integers: every product and sum is exact in f32.
+    (0..len).map(|_| (g.next_u64() % 7) as f32 - 3.0).collect()
+}
+
+#[test]
+fn gemm_exact_on_odd_shapes() {
+    let mut g = Xoshiro256PlusPlus::seed_from_u64(1);
+    let dims = [1usize, 7, 17, 63, 65, 257];
+    for &m in &dims {
+        for &k in &dims {
+            for &n in &[1usize, 7, 65] {
+                let a = int_matrix(&mut g, m * k);
+                let b = int_matrix(&mut g, k * n);
+                let mut c = vec![f32::NAN; m * n];
+                gemm::gemm_nn(m, k, n, &a, &b, &mut c).unwrap();
+                let r = reference::gemm_nn(m, k, n, &a, &b);
+                assert!(c.iter().zip(&r).all(|(&x, &y)| x as f64 == y), "nn {m}x{k}x{n}");
+                let bt = int_matrix(&mut g, n * k);
+                gemm::gemm_nt(m, k, n, &a, &bt, &mut c).unwrap();
+                let r = reference::gemm_nt(m, k, n, &a, &bt);
+                assert!(c.iter().zip(&r).all(|(&x, &y)| x as f64 == y), "nt {m}x{k}x{n}");
+            }
+        }
+    }
+    // One large shape.
+    let (m, k, n) = (129, 1031, 67);
+    let a = int_matrix(&mut g, m * k);
+    let b = int_matrix(&mut g, k * n);
+    let mut c = vec![0.0; m * n];
+    gemm::gemm_nn(m, k, n, &a, &b, &mut c).unwrap();
+    assert!(c.iter().zip(&reference::gemm_nn(m, k, n, &a, &b)).all(|(&x, &y)| x as f64 == y));
+}
+
+#[test]
+fn gemm_float_close_to_f64_and_row_split_invariant() {
+    let mut g = Xoshiro256PlusPlus::seed_from_u64(2);
+    let (m, k, n) = (301, 784, 500);
+    let a: Vec<f32> = (0..m * k).map(|_| (g.next_u64() & 1) as f32).collect();
+    let b: Vec<f32> = (0..k * n).map(|_| ((g.next_u64() >> 40) as f32 / 8.4e6) - 1.0).collect();
+    let mut c = vec![0.0; m * n];
+    gemm::gemm_nn(m, k, n, &a, &b, &mut c).unwrap();
+    let r = reference::gemm_nn(m, k, n, &a, &b);
+    for (x, y) in c.iter().zip(&r) {
+        assert!((*x as f64 - y).abs() <= 1e-4 * (1.0 + y.abs()), "{x} vs {y}");
+    }
+    // Every row split gives the same bits (what thread-count independence needs).
+    for rows in [1usize, 7, 64, 100, 301] {
+        let mut p = vec![0.0; m * n];
+        gemm::par_gemm_nn(m, k, n, &a, &b, &mut p, rows).unwrap();
+        assert_eq!(p, c, "nn block rows {rows}");
+    }
+    let bt = b.clone(); // read as n' = 784 rows of k' = 500
+    let (k2, n2) = (n, k);
+    let a2: Vec<f32> = (0..m * k2).map(|_| (g.next_u64() & 1) as f32).collect();
+    let mut c2 = vec![0.0; m * n2];
+    gemm::gemm_nt(m, k2, n2, &a2, &bt, &mut c2).unwrap();
+    for rows in [1usize, 13, 150] {
+        let mut p = vec![0.0; m * n2];
+        gemm::par_gemm_nt(m, k2, n2, &a2, &bt, &mut p, rows).unwrap();
+        assert_eq!(p, c2, "nt block rows {rows}");
+    }
+}
+
+#[test]
+fn gemm_shape_errors_and_empty() {
+    let mut c = [0.0f32; 4];
+    assert!(gemm::gemm_nn(2, 2, 2, &[0.0; 3], &[0.0; 4], &mut c).is_err());
+    assert!(gemm::gemm_nt(2, 2, 2, &[0.0; 4], &[0.0; 4], &mut c[..3]).is_err());
+    assert!(gemm::gemm_nn(usize::MAX, 2, 2, &[], &[], &mut c).is_err());
+    // k = 0 gives zeros.
+    let mut z = [5.0f32; 4];
+    gemm::gemm_nn(2, 0, 2, &[], &[], &mut z).unwrap();
+    assert_eq!(z, [0.0; 4]);
+}
