@@ -1,1 +1,152 @@
-fn main() {}
+//! Kernel benchmarks: every SIMD path beside its naive reference, in the
+//! same criterion group (`op/impl/size`). Results are checked before timing.
+//!
+//! `cargo bench --bench kernels` (add `-- sigmoid` etc. to filter).
+
+use boltzmann::kernels::{activation, bernoulli, gemm};
+use boltzmann::{Isa, reference, rng};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use rand_core::{Rng, SeedableRng};
+use std::hint::black_box;
+use std::time::Duration;
+
+fn data(n: usize, seed: u64) -> Vec<f32> {
+    let mut g = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    (0..n).map(|_| ((g.next_u64() >> 40) as f32 / 8.4e5) - 10.0).collect()
+}
+
+type Fast = fn(Isa, &[f32], Option<&[f32]>, &mut [f32]) -> boltzmann::Result<()>;
+type Exact = fn(f64) -> f64;
+
+fn activations(c: &mut Criterion) {
+    let n = 4096;
+    let x = data(n, 1);
+    let ops: [(&str, Fast, Exact); 3] = [
+        ("sigmoid", activation::sigmoid_on, reference::sigmoid),
+        ("softplus", activation::softplus_on, reference::softplus),
+        ("log_sigmoid", activation::log_sigmoid_on, reference::log_sigmoid),
+    ];
+    for (name, fast, exact) in ops {
+        let mut g = c.benchmark_group(name);
+        g.throughput(Throughput::Elements(n as u64));
+        let mut out = vec![0.0f32; n];
+        for isa in Isa::available() {
+            fast(isa, &x, None, &mut out).unwrap();
+            assert!((out[7] as f64 - exact(x[7] as f64)).abs() < 1e-5 * (1.0 + exact(x[7] as f64).abs()));
+            g.bench_function(BenchmarkId::new(isa.name(), n), |b| {
+                b.iter(|| fast(isa, black_box(&x), None, &mut out).unwrap())
+            });
+        }
+        g.bench_function(BenchmarkId::new("reference_f64", n), |b| {
+            b.iter(|| {
+                for (o, &v) in out.iter_mut().zip(black_box(&x)) {
+                    *o = exact(v as f64) as f32;
+                }
+            })
+        });
+        // What a user would write without this crate: f32 libm, no stability care.
+        if name == "sigmoid" {
+            g.bench_function(BenchmarkId::new("naive_f32_libm", n), |b| {
+                b.iter(|| {
+                    for (o, &v) in out.iter_mut().zip(black_box(&x)) {
+                        *o = 1.0 / (1.0 + (-v).exp());
+                    }
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
+fn bernoulli_sampling(c: &mut Criterion) {
+    let (rows, n) = (64usize, 500usize);
+    let pre = data(rows * n, 2);
+    let bias = data(n, 3);
+    let mut g0 = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(4);
+    let bits: Vec<u32> = (0..rows * n).map(|_| g0.next_u32()).collect();
+    let mut out = vec![0.0f32; rows * n];
+    let mut g = c.benchmark_group("bernoulli");
+    g.throughput(Throughput::Elements((rows * n) as u64));
+    for isa in Isa::available() {
+        g.bench_function(BenchmarkId::new(isa.name(), format!("{rows}x{n}")), |b| {
+            b.iter(|| {
+                bernoulli::bernoulli_from_bits_on(isa, black_box(&pre), &bias, &bits, n, &mut out).unwrap()
+            })
+        });
+    }
+    g.bench_function(BenchmarkId::new("reference_f64", format!("{rows}x{n}")), |b| {
+        b.iter(|| {
+            for r in 0..rows {
+                for i in 0..n {
+                    let p = reference::sigmoid(pre[r * n + i] as f64 + bias[i] as f64);
+                    out[r * n + i] = ((rng::uniform_from_bits(bits[r * n + i]) as f64) < p) as u8 as f32;
+                }
+            }
+        })
+    });
+    g.finish();
+}
+
+fn random_bits(c: &mut Criterion) {
+    let (chains, words) = (512usize, 392usize);
+    let mut out = vec![0u64; chains * words];
+    let mut g = c.benchmark_group("xoshiro_fill");
+    g.throughput(Throughput::Elements((chains * words) as u64));
+    for isa in Isa::available() {
+        let mut st = rng::chain_streams(1, chains).unwrap();
+        g.bench_function(BenchmarkId::new(isa.name(), format!("{chains}x{words}")), |b| {
+            b.iter(|| rng::fill_u64_on(isa, &mut st, words, &mut out).unwrap())
+        });
+    }
+    // The reference: one rand_xoshiro generator per chain, next_u64 in a loop.
+    let mut gens: Vec<_> =
+        rng::chain_streams(1, chains).unwrap().into_iter().map(rng::to_generator).collect();
+    g.bench_function(BenchmarkId::new("rand_xoshiro_scalar", format!("{chains}x{words}")), |b| {
+        b.iter(|| {
+            for (c, gn) in gens.iter_mut().enumerate() {
+                for t in 0..words {
+                    out[c * words + t] = gn.next_u64();
+                }
+            }
+        })
+    });
+    g.finish();
+}
+
+fn products(c: &mut Criterion) {
+    for (m, k, n) in [(100usize, 784usize, 500usize), (682, 64, 32)] {
+        let a: Vec<f32> = data(m * k, 5).iter().map(|&x| (x > 0.0) as u8 as f32).collect();
+        let b = data(k * n, 6);
+        let mut out = vec![0.0f32; m * n];
+        let mut g = c.benchmark_group("gemm_nn");
+        g.throughput(Throughput::Elements((2 * m * k * n) as u64)); // FLOP
+        let id = format!("{m}x{k}x{n}");
+        g.bench_function(BenchmarkId::new("matrixmultiply", &id), |bch| {
+            bch.iter(|| gemm::gemm_nn(m, k, n, black_box(&a), &b, &mut out).unwrap())
+        });
+        g.bench_function(BenchmarkId::new("naive_f32_ikj", &id), |bch| {
+            bch.iter(|| {
+                out.fill(0.0);
+                for i in 0..m {
+                    for p in 0..k {
+                        let av = a[i * k + p];
+                        for j in 0..n {
+                            out[i * n + j] += av * b[p * n + j];
+                        }
+                    }
+                }
+            })
+        });
+        g.finish();
+    }
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500))
+}
+
+criterion_group! { name = benches; config = config(); targets = activations, bernoulli_sampling, random_bits, products }
+criterion_main!(benches);

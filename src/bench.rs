@@ -35,7 +35,7 @@ pub struct GibbsBenchConfig {
     pub breakdown: bool,
     /// Seed for the model and the chains.
     pub seed: u64,
-    /// SIMD path for the element-wise kernels (`None`: [`simd::active_isa`]).
+    /// SIMD path for the element-wise kernels (`None`: [`crate::simd::active_isa`]).
     pub isa: Option<Isa>,
 }
 

@@ -21,8 +21,8 @@
 //! Dependencies point one way: [`simd`] (the only `core::arch` code: CPU
 //! detection and kernel bodies) → [`kernels`] (safe, validated slice
 //! kernels: activations, fused Bernoulli sampling, products) and [`rng`]
-//! (per-chain streams) → [`model`] → [`sampler`]. [`reference`] holds a naive
-//! twin of every kernel; [`bench`] the throughput harness behind
+//! (per-chain streams) → [`model`] → [`sampler`]. [`mod@reference`] holds a naive
+//! twin of every kernel; [`mod@bench`] the throughput harness behind
 //! `boltzmann bench`.
 //!
 //! ## Data layout

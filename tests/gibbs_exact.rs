@@ -4,6 +4,7 @@
 //! goodness-of-fit test at α = 0.001. Seeds are fixed, so the outcome is
 //! deterministic; the threshold comes from the chi-square distribution for
 //! the number of cells and samples, not from tuning.
+#![allow(clippy::needless_range_loop)] // index loops mirror the math
 
 use boltzmann::{Chains, Isa, Rbm, reference};
 
@@ -52,9 +53,9 @@ fn sample_counts(rbm: &Rbm, n: usize, burn: usize, seed: u64, isa: Isa) -> Vec<u
     counts
 }
 
-fn check_model(rbm: &Rbm, name: &str, n: usize, burn: usize, seed: u64) {
+fn check_model(rbm: &Rbm, name: &str, n: usize, burn: usize, seed: u64, isas: &[Isa]) {
     let (_, p) = reference::exact_visible_distribution(rbm);
-    for isa in Isa::available() {
+    for &isa in isas {
         let counts = sample_counts(rbm, n, burn, seed, isa);
         let (stat, df) = chi_square(&counts, &p, n as u64);
         let crit = chi2_critical_001(df);
@@ -68,27 +69,33 @@ fn check_model(rbm: &Rbm, name: &str, n: usize, burn: usize, seed: u64) {
 #[test]
 fn weak_coupling_10x6() {
     let rbm = Rbm::random(10, 6, 0.3, 0.3, 11).unwrap();
-    check_model(&rbm, "weak", 40_000, 50, 1);
+    check_model(&rbm, "weak", 40_000, 50, 1, &Isa::available());
 }
 
 #[test]
 fn moderate_coupling_10x6() {
     let rbm = Rbm::random(10, 6, 1.0, 0.5, 12).unwrap();
-    check_model(&rbm, "moderate", 40_000, 100, 2);
+    check_model(&rbm, "moderate", 40_000, 100, 2, &Isa::available());
 }
 
 #[test]
 fn strong_coupling_10x6() {
     // Weights N(0, 2.5²): a rugged, peaked distribution; chains need many
-    // sweeps to forget the uniform start.
+    // sweeps to forget the uniform start (at 2000 sweeps chi2 was 61.7 on
+    // 37 df, at 8000 it is 45.2). Costly, so on the default path and the
+    // scalar fallback only; the other models cover every path.
     let rbm = Rbm::random(10, 6, 2.5, 1.0, 13).unwrap();
-    check_model(&rbm, "strong", 40_000, 8000, 3);
+    let mut isas = vec![Isa::Scalar];
+    if boltzmann::active_isa() != Isa::Scalar {
+        isas.push(boltzmann::active_isa());
+    }
+    check_model(&rbm, "strong", 40_000, 8000, 3, &isas);
 }
 
 #[test]
 fn odd_sizes_12x7() {
     let rbm = Rbm::random(12, 7, 0.8, 0.8, 14).unwrap();
-    check_model(&rbm, "12x7", 60_000, 200, 4);
+    check_model(&rbm, "12x7", 60_000, 200, 4, &Isa::available());
 }
 
 /// The test has power: samples from one model are rejected against the

@@ -1,5 +1,6 @@
 //! Every fast kernel against its naive twin in `boltzmann::reference`, on
 //! every SIMD path this CPU has, over odd lengths, offsets and edge values.
+#![allow(clippy::needless_range_loop)] // index loops mirror the math
 
 use boltzmann::kernels::{activation, bernoulli, gemm};
 use boltzmann::{Isa, reference, rng};

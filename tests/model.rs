@@ -1,5 +1,6 @@
 //! `Rbm`: energies, free energies and conditionals against brute force, and
 //! parameter validation.
+#![allow(clippy::needless_range_loop)] // index loops mirror the math
 
 use boltzmann::{Error, Rbm, reference};
 

@@ -58,7 +58,7 @@ pub fn bernoulli_from_bits_on(
     if n == 0 {
         return check_len("pre-activations", 0, pre.len());
     }
-    if pre.len() % n != 0 {
+    if !pre.len().is_multiple_of(n) {
         return check_len("pre-activations (a multiple of bias length)", pre.len() / n * n, pre.len());
     }
     let rows = pre.len() / n;

@@ -55,7 +55,7 @@ unsafe fn exp_nonpos<V: FVec>(x: V) -> V {
         p = p.mul_add(r, V::splat(8.333_452e-3));
         p = p.mul_add(r, V::splat(4.166_579_6e-2));
         p = p.mul_add(r, V::splat(1.666_666_5e-1));
-        p = p.mul_add(r, V::splat(5.000_000_1e-1));
+        p = p.mul_add(r, V::splat(0.5));
         let r2 = r.mul(r);
         let p = p.mul_add(r2, r).add(V::splat(1.0));
         p.ldexp_nonpos(n)
@@ -296,12 +296,12 @@ unsafe fn xoshiro_fill_body<U: U64Vec>(states: &mut [[u64; 4]], words: usize, ou
             }
         }
         // Leftover chains, one lane at a time (same stream definition).
-        for c in groups * l..states.len() {
-            let mut s = [U1(states[c][0]), U1(states[c][1]), U1(states[c][2]), U1(states[c][3])];
+        for (c, st) in states.iter_mut().enumerate().skip(groups * l) {
+            let mut s = [U1(st[0]), U1(st[1]), U1(st[2]), U1(st[3])];
             for t in 0..words {
                 *out.add(c * words + t) = xoshiro_step(&mut s).0;
             }
-            states[c] = [s[0].0, s[1].0, s[2].0, s[3].0];
+            *st = [s[0].0, s[1].0, s[2].0, s[3].0];
         }
     }
 }
