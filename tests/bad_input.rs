@@ -41,3 +41,16 @@ fn error_messages_are_readable() {
     assert_eq!(Isa::from_name("AVX512"), Some(Isa::Avx512));
     assert!(Isa::Scalar.check().is_ok());
 }
+
+/// `BOLTZMANN_FORCE_ISA` is honoured (CI runs this file once per path).
+#[test]
+fn forced_isa_is_honoured() {
+    if let Ok(name) = std::env::var("BOLTZMANN_FORCE_ISA") {
+        let isa = Isa::from_name(&name).expect("a known ISA name");
+        if isa.is_available() {
+            assert_eq!(boltzmann::active_isa(), isa);
+            let rbm = Rbm::random(5, 3, 0.5, 0.0, 0).unwrap();
+            assert_eq!(Chains::new(&rbm, 2, 0).unwrap().isa(), isa);
+        }
+    }
+}

@@ -4,8 +4,9 @@
 //!
 //! A unit with total input `x = pre + bias` is on when `u < σ(x)`, `u` a
 //! uniform in (0, 1) from its chain's stream. The kernel never divides: with
-//! `e = exp(−|x|)` and `t = u + u·e`, the test is `t < 1` for `x ≥ 0` and
-//! `t < e` for `x < 0` (both sides of `u < σ(x)` multiplied by `1 + e`).
+//! `s = exp(−x)`, the test is `u + u·s < 1` (both sides of
+//! `u < 1/(1 + s)` multiplied by `1 + s`; `s = +inf` for very negative `x`
+//! makes it false, as it should be).
 //! Compared with `u < σ(x)` evaluated in f64, a sample can differ only when
 //! `u` lies within a few ulp of `σ(x)` (tests count those cases).
 

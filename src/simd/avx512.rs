@@ -101,7 +101,7 @@ impl FVec for F16 {
         }
     }
     #[inline(always)]
-    unsafe fn ldexp_nonpos(self, n: Self) -> Self {
+    unsafe fn ldexp(self, n: Self) -> Self {
         // SAFETY: see the impl comment.
         F16(unsafe { _mm512_scalef_ps(self.0, n.0) })
     }

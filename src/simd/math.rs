@@ -3,8 +3,8 @@
 //!
 //! # Formulas (all stable over the whole f32 range)
 //!
-//! * `e = exp(-|x|)` ∈ [0, 1] is the only exponential ever evaluated, so
-//!   nothing can overflow. It uses Cody–Waite range reduction
+//! * The activations evaluate only `e = exp(-|x|)` ∈ [0, 1], so nothing
+//!   can overflow. The exponential uses Cody–Waite range reduction
 //!   (`x = n·ln2 + r`, `|r| ≤ ln2/2`), the degree-6 Cephes `expf`
 //!   polynomial, and a two-step scaling `2^⌊n/2⌉ · 2^(n−⌊n/2⌉)` so results
 //!   stay accurate down into the subnormal range; inputs below −104 give 0.
@@ -14,7 +14,7 @@
 //!   relative).
 //! * `softplus(x) = max(x, 0) + log1p(e)`, `log_sigmoid(x) = min(x, 0) − log1p(e)`.
 //! * Bernoulli sampling `u < sigmoid(x)` without a division: with
-//!   `t = u + u·e`, it is `t < 1` when `x ≥ 0` and `t < e` when `x < 0`.
+//!   `s = exp(−x)` (+inf for x < −88.7), it is `u + u·s < 1`.
 //!
 //! NaN inputs give NaN outputs (and a 0 sample); ±inf give the limits.
 //! Measured errors against an f64 reference are in the crate docs and in
@@ -39,14 +39,13 @@ const LOG2E: f32 = std::f32::consts::LOG2_E;
 const LN2_HI: f32 = 0.693_359_4;
 const LN2_LO: f32 = -2.121_944_4e-4;
 
-/// `exp(x)` for `x ≤ 0` (and NaN). Larger inputs are not supported.
+/// `exp(x)` for `x ∈ [−104, 104]` (and NaN): Cody–Waite reduction, the
+/// degree-6 Cephes polynomial, and a scaling by `2^n` that reaches the
+/// subnormal range (and overflows to +inf above `ln(f32::MAX)`).
 #[inline(always)]
-unsafe fn exp_nonpos<V: FVec>(x: V) -> V {
+unsafe fn exp_core<V: FVec>(x: V) -> V {
     // SAFETY: the caller runs with V's instruction set enabled (trait contract).
     unsafe {
-        // Constant first: x86 max returns its second operand for NaN, so NaN
-        // propagates.
-        let x = V::splat(-104.0).max(x);
         let n = x.mul(V::splat(LOG2E)).round();
         let r = n.mul_add(V::splat(-LN2_HI), x);
         let r = n.mul_add(V::splat(-LN2_LO), r);
@@ -58,8 +57,23 @@ unsafe fn exp_nonpos<V: FVec>(x: V) -> V {
         p = p.mul_add(r, V::splat(0.5));
         let r2 = r.mul(r);
         let p = p.mul_add(r2, r).add(V::splat(1.0));
-        p.ldexp_nonpos(n)
+        p.ldexp(n)
     }
+}
+
+/// `exp(x)` for `x ≤ 0` (and NaN). Larger inputs are not supported.
+#[inline(always)]
+unsafe fn exp_nonpos<V: FVec>(x: V) -> V {
+    // SAFETY: forwarded from the caller. Constant first: x86 max returns its
+    // second operand for NaN, so NaN propagates.
+    unsafe { exp_core(V::splat(-104.0).max(x)) }
+}
+
+/// `exp(x)` for any x: 0 below −104, +inf above 88.7, NaN for NaN.
+#[inline(always)]
+unsafe fn exp_any<V: FVec>(x: V) -> V {
+    // SAFETY: forwarded from the caller; min/max keep NaN (constant first).
+    unsafe { exp_core(V::splat(104.0).min(V::splat(-104.0).max(x))) }
 }
 
 /// `log(1 + e)` for `e ∈ [0, 1]`.
@@ -191,11 +205,11 @@ unsafe fn bernoulli_body<V: FVec>(
     unsafe fn one<V: FVec>(pre: V, bias: V, u: V) -> V {
         // SAFETY: forwarded from the caller.
         unsafe {
-            let x = pre.add(bias);
-            let e = exp_nonpos(V::splat(0.0).sub(x.abs()));
-            let t = u.mul_add(e, u);
-            let thr = V::select(x.ge(V::splat(0.0)), V::splat(1.0), e);
-            V::select(t.lt(thr), V::splat(1.0), V::splat(0.0))
+            // u < σ(x) = 1/(1+s), s = exp(−x)  ⟺  u + u·s < 1. s = +inf
+            // (x < −88.7) gives +inf, never true; NaN compares false.
+            let s = exp_any(V::splat(0.0).sub(pre.add(bias)));
+            let t = u.mul_add(s, u);
+            V::select(t.lt(V::splat(1.0)), V::splat(1.0), V::splat(0.0))
         }
     }
     let l = V::LANES;
@@ -307,7 +321,7 @@ unsafe fn xoshiro_fill_body<U: U64Vec>(states: &mut [[u64; 4]], words: usize, ou
 }
 
 macro_rules! entry_points {
-    ($feature:literal, $fv:ty, $uv:ty, $unary:ident, $bern:ident, $fill:ident) => {
+    ($feature:literal, $fv:ty, $unary:ident, $bern:ident) => {
         /// # Safety
         /// The CPU must support the instruction set; pointers as in `unary_body`.
         #[target_feature(enable = $feature)]
@@ -332,22 +346,149 @@ macro_rules! entry_points {
             // SAFETY: as above.
             unsafe { bernoulli_body::<$fv>(pre, bias, bits, bits_stride, out, rows, n) }
         }
-
-        /// # Safety
-        /// The CPU must support the instruction set; `out` valid for
-        /// `states.len() * words` writes.
-        #[target_feature(enable = $feature)]
-        pub(crate) unsafe fn $fill(states: &mut [[u64; 4]], words: usize, out: *mut u64) {
-            // SAFETY: as above.
-            unsafe { xoshiro_fill_body::<$uv>(states, words, out) }
-        }
     };
 }
 
 #[cfg(target_arch = "x86_64")]
-entry_points!("avx2,fma", F8, U4, unary_avx2, bernoulli_avx2, xoshiro_fill_avx2);
+entry_points!("avx2,fma", F8, unary_avx2, bernoulli_avx2);
 #[cfg(target_arch = "x86_64")]
-entry_points!("avx512f,avx2,fma", F16, U8, unary_avx512, bernoulli_avx512, xoshiro_fill_avx512);
+entry_points!("avx512f,avx2,fma", F16, unary_avx512, bernoulli_avx512);
+
+/// AVX2 xoshiro fill: the generic body (4 chains per vector). An in-register
+/// 4 × 4 transpose was tried and was 4% slower (perf-notes.md).
+///
+/// # Safety
+/// The CPU must support AVX2; `out` valid for `states.len() * words` writes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn xoshiro_fill_avx2(states: &mut [[u64; 4]], words: usize, out: *mut u64) {
+    // SAFETY: AVX2 enabled by the attribute; pointer contract forwarded.
+    unsafe { xoshiro_fill_body::<U4>(states, words, out) }
+}
+
+/// Transposes an 8 × 8 tile of u64 (row `i` = step `i`, lane `j` = chain
+/// `j`) and stores column `j` (chain `j`'s 8 words) at `out + j·words`.
+///
+/// # Safety
+/// AVX-512F must be enabled; `out + j·words .. + 8` valid for `j < 8`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn store_transposed_8x8(r: &[core::arch::x86_64::__m512i; 8], out: *mut u64, words: usize) {
+    use core::arch::x86_64::*;
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        let t = [
+            _mm512_unpacklo_epi64(r[0], r[1]),
+            _mm512_unpackhi_epi64(r[0], r[1]),
+            _mm512_unpacklo_epi64(r[2], r[3]),
+            _mm512_unpackhi_epi64(r[2], r[3]),
+            _mm512_unpacklo_epi64(r[4], r[5]),
+            _mm512_unpackhi_epi64(r[4], r[5]),
+            _mm512_unpacklo_epi64(r[6], r[7]),
+            _mm512_unpackhi_epi64(r[6], r[7]),
+        ];
+        let u = [
+            _mm512_shuffle_i64x2::<0x88>(t[0], t[2]),
+            _mm512_shuffle_i64x2::<0xDD>(t[0], t[2]),
+            _mm512_shuffle_i64x2::<0x88>(t[1], t[3]),
+            _mm512_shuffle_i64x2::<0xDD>(t[1], t[3]),
+            _mm512_shuffle_i64x2::<0x88>(t[4], t[6]),
+            _mm512_shuffle_i64x2::<0xDD>(t[4], t[6]),
+            _mm512_shuffle_i64x2::<0x88>(t[5], t[7]),
+            _mm512_shuffle_i64x2::<0xDD>(t[5], t[7]),
+        ];
+        let cols = [
+            _mm512_shuffle_i64x2::<0x88>(u[0], u[4]),
+            _mm512_shuffle_i64x2::<0x88>(u[2], u[6]),
+            _mm512_shuffle_i64x2::<0x88>(u[1], u[5]),
+            _mm512_shuffle_i64x2::<0x88>(u[3], u[7]),
+            _mm512_shuffle_i64x2::<0xDD>(u[0], u[4]),
+            _mm512_shuffle_i64x2::<0xDD>(u[2], u[6]),
+            _mm512_shuffle_i64x2::<0xDD>(u[1], u[5]),
+            _mm512_shuffle_i64x2::<0xDD>(u[3], u[7]),
+        ];
+        for (j, col) in cols.iter().enumerate() {
+            _mm512_storeu_si512(out.add(j * words) as *mut __m512i, *col);
+        }
+    }
+}
+
+/// AVX-512 xoshiro fill: 8 chains at a time (one per u64 lane); every 8
+/// steps the 8 × 8 tile of outputs is transposed in registers so each
+/// chain's 8 new words go out in one 64-byte store. Streams are the generic
+/// body's exactly (tests compare both with `rand_xoshiro`).
+///
+/// # Safety
+/// The CPU must support AVX-512F; `out` valid for `states.len() * words`
+/// writes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub(crate) unsafe fn xoshiro_fill_avx512(states: &mut [[u64; 4]], words: usize, out: *mut u64) {
+    use core::arch::x86_64::*;
+    let groups = states.len() / 8;
+    let full = words / 8 * 8;
+    // SAFETY: AVX-512F is enabled by this function's attribute; loads and
+    // stores stay within the local arrays and within `out`'s
+    // `states.len() * words` elements (chain < groups·8, word < words).
+    unsafe {
+        // Lane indices for moving 8 chains' states ([c][k], 32 contiguous
+        // u64) to structure-of-arrays (vector k = word k of chains 0..8) and
+        // back, with two-source permutes instead of 64 scalar moves.
+        let lo = _mm512_setr_epi64(0, 4, 8, 12, 1, 5, 9, 13);
+        let hi = _mm512_setr_epi64(2, 6, 10, 14, 3, 7, 11, 15);
+        let il = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11);
+        let ih = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
+        let ql = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+        let qh = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+        for g in 0..groups {
+            let c0 = g * 8;
+            let base = states.as_mut_ptr().add(c0) as *mut u64;
+            let z = [0, 1, 2, 3].map(|i| _mm512_loadu_si512(base.add(8 * i) as *const __m512i));
+            let a01 = _mm512_permutex2var_epi64(z[0], lo, z[1]); // chains 0-3: s0, s1
+            let b01 = _mm512_permutex2var_epi64(z[2], lo, z[3]); // chains 4-7: s0, s1
+            let a23 = _mm512_permutex2var_epi64(z[0], hi, z[1]);
+            let b23 = _mm512_permutex2var_epi64(z[2], hi, z[3]);
+            let mut s = [
+                U8(_mm512_shuffle_i64x2::<0x44>(a01, b01)),
+                U8(_mm512_shuffle_i64x2::<0xEE>(a01, b01)),
+                U8(_mm512_shuffle_i64x2::<0x44>(a23, b23)),
+                U8(_mm512_shuffle_i64x2::<0xEE>(a23, b23)),
+            ];
+            let mut t0 = 0;
+            while t0 < full {
+                let mut r = [_mm512_setzero_si512(); 8];
+                for row in r.iter_mut() {
+                    *row = xoshiro_step(&mut s).0;
+                }
+                store_transposed_8x8(&r, out.add(c0 * words + t0), words);
+                t0 += 8;
+            }
+            // Remaining steps (< 8), lane by lane.
+            for t in t0..words {
+                let mut a = [0u64; 8];
+                xoshiro_step(&mut s).store(a.as_mut_ptr());
+                for (j, &x) in a.iter().enumerate() {
+                    *out.add((c0 + j) * words + t) = x;
+                }
+            }
+            let p01l = _mm512_permutex2var_epi64(s[0].0, il, s[1].0); // c0-3: s0 s1 pairs
+            let p23l = _mm512_permutex2var_epi64(s[2].0, il, s[3].0);
+            let p01h = _mm512_permutex2var_epi64(s[0].0, ih, s[1].0); // c4-7
+            let p23h = _mm512_permutex2var_epi64(s[2].0, ih, s[3].0);
+            let out_z = [
+                _mm512_permutex2var_epi64(p01l, ql, p23l),
+                _mm512_permutex2var_epi64(p01l, qh, p23l),
+                _mm512_permutex2var_epi64(p01h, ql, p23h),
+                _mm512_permutex2var_epi64(p01h, qh, p23h),
+            ];
+            for (i, v) in out_z.iter().enumerate() {
+                _mm512_storeu_si512(base.add(8 * i) as *mut __m512i, *v);
+            }
+        }
+        let rest = groups * 8;
+        xoshiro_fill_body::<U1>(&mut states[rest..], words, out.add(rest * words));
+    }
+}
 
 /// Scalar entry points (no target features needed).
 ///

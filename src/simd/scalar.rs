@@ -75,7 +75,10 @@ impl FVec for F1 {
     }
     #[inline(always)]
     unsafe fn round(self) -> Self {
-        F1(self.0.round_ties_even())
+        // Ties-to-even by the 1.5·2²³ trick (exact for |x| < 2²²; callers
+        // pass |x| ≤ 152). `round_ties_even` is a libm call on baseline x86-64.
+        const MAGIC: f32 = 12_582_912.0;
+        F1((self.0 + MAGIC) - MAGIC)
     }
     #[inline(always)]
     unsafe fn pow2i(self) -> Self {

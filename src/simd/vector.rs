@@ -74,14 +74,14 @@ pub(crate) trait FVec: Copy {
     /// # Safety
     /// See [`FVec::add`].
     unsafe fn pow2i(self) -> Self;
-    /// `self · 2^n` for integer-valued `n` in `[-252, 0]`, rounding once
-    /// into the subnormal range where the ISA can (AVX-512 `vscalefps`), or
-    /// in two exact steps `2^⌊n/2⌉ · 2^(n−⌊n/2⌉)` otherwise.
+    /// `self · 2^n` for integer-valued `n` in `[-252, 252]`, rounding once
+    /// into the subnormal range (AVX-512 `vscalefps`), or in two steps
+    /// `2^⌊n/2⌉ · 2^(n−⌊n/2⌉)` otherwise; overflow gives ±inf.
     ///
     /// # Safety
     /// See [`FVec::add`].
     #[inline(always)]
-    unsafe fn ldexp_nonpos(self, n: Self) -> Self {
+    unsafe fn ldexp(self, n: Self) -> Self {
         // SAFETY: forwarded from the caller.
         unsafe {
             let n1 = n.mul(Self::splat(0.5)).round();
