@@ -114,7 +114,14 @@ fn random_bits(c: &mut Criterion) {
 }
 
 fn products(c: &mut Criterion) {
-    for (m, k, n) in [(100usize, 784usize, 500usize), (682, 64, 32)] {
+    for (m, k, n) in [
+        (100usize, 784usize, 500usize),
+        (500, 784, 500),
+        (500, 500, 784),
+        (682, 64, 32),
+        (682, 32, 64),
+        (256, 256, 128),
+    ] {
         let a: Vec<f32> = data(m * k, 5).iter().map(|&x| (x > 0.0) as u8 as f32).collect();
         let b = data(k * n, 6);
         let mut out = vec![0.0f32; m * n];
@@ -124,6 +131,19 @@ fn products(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("matrixmultiply", &id), |bch| {
             bch.iter(|| gemm::gemm_nn(m, k, n, black_box(&a), &b, &mut out).unwrap())
         });
+        if Isa::Avx512.is_available() {
+            let (mut c1, mut c2) = (vec![0.0f32; m * n], vec![0.0f32; m * n]);
+            gemm::gemm_nn(m, k, n, &a, &b, &mut c1).unwrap();
+            gemm::gemm_nn_nopack(m, k, n, &a, &b, &mut c2).unwrap();
+            assert!(c2.iter().zip(&c1).all(|(x, y)| (x - y).abs() <= 1e-3 * (1.0 + y.abs())));
+            g.bench_function(BenchmarkId::new("nopack_avx512", &id), |bch| {
+                bch.iter(|| gemm::gemm_nn_nopack(m, k, n, black_box(&a), &b, &mut out).unwrap())
+            });
+        }
+        if m * k * n > 50_000_000 {
+            g.finish();
+            continue;
+        }
         g.bench_function(BenchmarkId::new("naive_f32_ikj", &id), |bch| {
             bch.iter(|| {
                 out.fill(0.0);

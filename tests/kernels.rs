@@ -399,3 +399,39 @@ fn gemm_shape_errors_and_empty() {
     gemm::gemm_nn(2, 0, 2, &[], &[], &mut z).unwrap();
     assert_eq!(z, [0.0; 4]);
 }
+
+#[test]
+fn nopack_gemm_exact_and_row_split_invariant() {
+    if !Isa::Avx512.is_available() {
+        eprintln!("note: avx512 not available, nopack kernel skipped");
+        assert!(gemm::gemm_nn_nopack(1, 1, 1, &[1.0], &[1.0], &mut [0.0]).is_err());
+        return;
+    }
+    let mut g = Xoshiro256PlusPlus::seed_from_u64(3);
+    // Widths around each tile shape (16, 32, 96 columns) and odd row counts.
+    for &m in &[1usize, 5, 7, 8, 9, 17, 63, 65] {
+        for &k in &[1usize, 7, 64, 65] {
+            for &n in &[1usize, 15, 16, 17, 31, 32, 33, 63, 64, 65, 97, 257] {
+                let a = int_matrix(&mut g, m * k);
+                let b = int_matrix(&mut g, k * n);
+                let mut c = vec![f32::NAN; m * n];
+                gemm::gemm_nn_nopack(m, k, n, &a, &b, &mut c).unwrap();
+                let r = reference::gemm_nn(m, k, n, &a, &b);
+                assert!(c.iter().zip(&r).all(|(&x, &y)| x as f64 == y), "{m}x{k}x{n}");
+            }
+        }
+    }
+    // Float inputs: every row subset gives the same bits.
+    let (m, k, n) = (37, 64, 33);
+    let a: Vec<f32> = (0..m * k).map(|_| (g.next_u64() & 1) as f32).collect();
+    let b: Vec<f32> = (0..k * n).map(|_| ((g.next_u64() >> 40) as f32 / 8.4e6) - 1.0).collect();
+    let mut full = vec![0.0; m * n];
+    gemm::gemm_nn_nopack(m, k, n, &a, &b, &mut full).unwrap();
+    for r0 in [0usize, 1, 8, 20] {
+        let rows = m - r0;
+        let mut part = vec![0.0; rows * n];
+        gemm::gemm_nn_nopack(rows, k, n, &a[r0 * k..], &b, &mut part).unwrap();
+        assert_eq!(part, full[r0 * n..], "rows from {r0}");
+    }
+    assert!(gemm::gemm_nn_nopack(2, 2, 2, &[0.0; 3], &[0.0; 4], &mut [0.0; 4]).is_err());
+}

@@ -53,6 +53,20 @@ pub fn gemm_nt(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]
     Ok(())
 }
 
+/// [`gemm_nn`] with the no-packing AVX-512 kernel meant for small models
+/// (`src/simd/gemm_avx512.rs`): each output is a sequential FMA sum over `k`.
+///
+/// # Errors
+/// As [`gemm_nn`], plus [`crate::Error::IsaUnavailable`] without AVX-512.
+pub fn gemm_nn_nopack(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) -> Result<()> {
+    check(m, k, n, a.len(), b.len(), c.len())?;
+    if crate::simd::gemm_nn_nopack(m, k, n, a, b, c) {
+        Ok(())
+    } else {
+        Err(crate::Error::IsaUnavailable { isa: "avx512" })
+    }
+}
+
 /// [`gemm_nn`] with row blocks of `block_rows` (≥ 1) run in parallel.
 ///
 /// # Errors
@@ -156,5 +170,53 @@ pub(crate) fn gemm_nt_raw(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c:
             n as isize,
             1,
         );
+    }
+}
+
+/// Largest `k·n` (weights of one half-step) for which the sampler uses the
+/// no-packing AVX-512 kernel instead of matrixmultiply: `B` then fits in L1
+/// (32 KiB). Measured crossover in perf-notes.md.
+pub(crate) const NOPACK_MAX_KN: usize = 8192;
+
+/// The two products of a Gibbs sweep for one model, with the algorithm
+/// chosen once per call from the ISA and the model size.
+#[derive(Debug)]
+pub(crate) struct HalfStepProducts<'a> {
+    d: usize,
+    h: usize,
+    w: &'a [f32],
+    /// `Wᵀ` (`H × D`), present when the no-packing kernel is used (it reads
+    /// its right-hand side row-major).
+    wt: Option<Vec<f32>>,
+}
+
+impl<'a> HalfStepProducts<'a> {
+    pub(crate) fn new(isa: crate::Isa, w: &'a [f32], d: usize, h: usize) -> Self {
+        let nopack = isa == crate::Isa::Avx512 && crate::Isa::Avx512.is_available() && d * h <= NOPACK_MAX_KN;
+        let wt = nopack.then(|| {
+            let mut t = vec![0.0f32; d * h];
+            for i in 0..d {
+                for j in 0..h {
+                    t[j * d + i] = w[i * h + j];
+                }
+            }
+            t
+        });
+        HalfStepProducts { d, h, w, wt }
+    }
+
+    /// `pre (rows × H) = V (rows × D) · W`.
+    pub(crate) fn visible_to_hidden(&self, rows: usize, v: &[f32], pre: &mut [f32]) {
+        if self.wt.is_none() || !crate::simd::gemm_nn_nopack(rows, self.d, self.h, v, self.w, pre) {
+            gemm_nn_raw(rows, self.d, self.h, v, self.w, pre);
+        }
+    }
+
+    /// `pre (rows × D) = H (rows × H) · Wᵀ`.
+    pub(crate) fn hidden_to_visible(&self, rows: usize, hs: &[f32], pre: &mut [f32]) {
+        match &self.wt {
+            Some(wt) if crate::simd::gemm_nn_nopack(rows, self.h, self.d, hs, wt, pre) => {}
+            _ => gemm_nt_raw(rows, self.h, self.d, hs, self.w, pre),
+        }
     }
 }

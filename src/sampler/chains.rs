@@ -26,7 +26,8 @@
 use crate::alloc::try_vec;
 use crate::error::{Error, Result};
 use crate::kernels::bernoulli::bernoulli_rows;
-use crate::kernels::{check_len, gemm, mul_dims};
+use crate::kernels::gemm::HalfStepProducts;
+use crate::kernels::{check_len, mul_dims};
 use crate::model::Rbm;
 use crate::rng::{self, StreamState};
 use crate::simd::{self, Isa};
@@ -224,6 +225,7 @@ impl Chains {
         }
         let (d, h, isa) = (self.n_visible, self.n_hidden, self.isa);
         let rows = self.block_rows(rayon::current_num_threads());
+        let products = HalfStepProducts::new(isa, rbm.weights(), d, h);
         let times = self
             .visible
             .par_chunks_mut(rows * d)
@@ -231,7 +233,7 @@ impl Chains {
             .zip(self.streams.par_chunks_mut(rows))
             .map_init(
                 || Workspace::new(rows, d, h),
-                |ws, ((v, hs), s)| sweep_block::<TIMED>(isa, rbm, v, hs, s, ws, k),
+                |ws, ((v, hs), s)| sweep_block::<TIMED>(isa, rbm, &products, v, hs, s, ws, k),
             )
             .reduce(StageTimes::default, StageTimes::add);
         self.sweeps += k as u64;
@@ -265,9 +267,11 @@ impl StageTimes {
 }
 
 /// `k` sweeps of one block of chains; with `TIMED`, also the stage times.
+#[allow(clippy::too_many_arguments)]
 fn sweep_block<const TIMED: bool>(
     isa: Isa,
     rbm: &Rbm,
+    products: &HalfStepProducts<'_>,
     v: &mut [f32],
     h: &mut [f32],
     streams: &mut [StreamState],
@@ -281,7 +285,7 @@ fn sweep_block<const TIMED: bool>(
     let mut times = StageTimes::default();
     let mut clock = Clock::<TIMED>::start();
     for _ in 0..k {
-        gemm::gemm_nn_raw(rows, d, nh, v, rbm.weights(), pre_h);
+        products.visible_to_hidden(rows, v, pre_h);
         clock.lap(&mut times.products);
         let bits = &mut ws.bits[..rows * wh];
         simd::xoshiro_fill(isa, streams, wh, bits);
@@ -289,7 +293,7 @@ fn sweep_block<const TIMED: bool>(
         bernoulli_rows(isa, pre_h, rbm.hidden_bias(), bytemuck::cast_slice(bits), 2 * wh, h);
         clock.lap(&mut times.sampling);
 
-        gemm::gemm_nt_raw(rows, nh, d, h, rbm.weights(), pre_v);
+        products.hidden_to_visible(rows, h, pre_v);
         clock.lap(&mut times.products);
         let bits = &mut ws.bits[..rows * wd];
         simd::xoshiro_fill(isa, streams, wd, bits);

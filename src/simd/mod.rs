@@ -20,6 +20,8 @@
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod gemm_avx512;
 pub(crate) mod math;
 mod scalar;
 mod vector;
@@ -264,4 +266,22 @@ pub(crate) fn xoshiro_fill(isa: Isa, states: &mut [[u64; 4]], words: usize, out:
             _ => math::xoshiro_fill_scalar(states, words, o),
         }
     }
+}
+
+/// `C = A·B` (row-major, `m × k` times `k × n`) with the no-packing AVX-512
+/// kernel. Returns `false` (and does nothing) when the CPU lacks AVX-512.
+///
+/// # Panics
+/// If a slice is shorter than its extent (callers validate first).
+pub(crate) fn gemm_nn_nopack(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) -> bool {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    if !Isa::Avx512.is_available() {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: AVX-512 checked above; extents asserted above.
+    unsafe {
+        gemm_avx512::gemm_nn(m, k, n, a.as_ptr(), k, b.as_ptr(), n, c.as_mut_ptr(), n);
+    }
+    true
 }
