@@ -11,6 +11,8 @@
 //!
 //! `kernels::gemm` decides when to use it (perf-notes.md has the crossover).
 
+#![allow(clippy::needless_range_loop)] // tile loops index register arrays by row and vector
+
 use core::arch::x86_64::*;
 
 /// One `R × 16·NV` tile of `C`, columns `j0..j0 + 16·NV` masked to `n`.
