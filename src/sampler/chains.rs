@@ -23,16 +23,15 @@
 //! Results may differ between ISAs (FMA rounding), which is why the ISA is
 //! recorded in every Chains value and can be fixed with [`Chains::set_isa`].
 
+use super::gibbs;
 use crate::alloc::try_vec;
 use crate::error::{Error, Result};
 use crate::kernels::bernoulli::bernoulli_rows;
-use crate::kernels::gemm::HalfStepProducts;
 use crate::kernels::{check_len, mul_dims};
 use crate::model::Rbm;
 use crate::rng::{self, StreamState};
 use crate::simd::{self, Isa};
 use rayon::prelude::*;
-use std::time::Instant;
 
 /// `B` block-Gibbs chains of a Bernoulli–Bernoulli RBM.
 ///
@@ -54,23 +53,6 @@ pub struct Chains {
     streams: Vec<StreamState>,
     isa: Isa,
     sweeps: u64,
-}
-
-/// Per-block scratch: pre-activations and raw random bits.
-#[derive(Debug)]
-struct Workspace {
-    pre_h: Vec<f32>,
-    pre_v: Vec<f32>,
-    bits: Vec<u64>,
-}
-
-impl Workspace {
-    fn new(rows: usize, d: usize, h: usize) -> Workspace {
-        let words = d.div_ceil(2).max(h.div_ceil(2));
-        // Sizes were checked against memory when the Chains were built; a
-        // block is a small slice of that.
-        Workspace { pre_h: vec![0.0; rows * h], pre_v: vec![0.0; rows * d], bits: vec![0; rows * words] }
-    }
 }
 
 impl Chains {
@@ -186,15 +168,10 @@ impl Chains {
         4 * (self.n_visible + self.n_hidden) + 32
     }
 
-    /// Rows per parallel block for this ensemble on `threads` threads.
-    ///
-    /// Large blocks amortise the packing of `W` that each product call does
-    /// (≈ D·H floats per call); small ones keep a block's states in L2 and
-    /// balance the threads. Results do not depend on this choice.
+    /// Rows per parallel block for this ensemble on `threads` threads (see
+    /// [`gibbs::block_rows`]). Results do not depend on this choice.
     pub fn block_rows(&self, threads: usize) -> usize {
-        let per_thread = self.batch.div_ceil(threads.max(1));
-        let l2_rows = (64 * 1024) / (self.n_visible + self.n_hidden).max(1);
-        per_thread.clamp(1, l2_rows.max(512))
+        gibbs::block_rows(self.batch, self.n_visible, self.n_hidden, threads)
     }
 
     /// Runs `k` block-Gibbs sweeps (`h ~ p(h|v)`, then `v ~ p(v|h)`) on
@@ -218,26 +195,116 @@ impl Chains {
     }
 
     fn sweep_impl<const TIMED: bool>(&mut self, rbm: &Rbm, k: usize) -> Result<StageTimes> {
-        check_len("model n_visible", self.n_visible, rbm.n_visible())?;
-        check_len("model n_hidden", self.n_hidden, rbm.n_hidden())?;
-        if k == 0 {
-            return Ok(StageTimes::default());
-        }
-        let (d, h, isa) = (self.n_visible, self.n_hidden, self.isa);
-        let rows = self.block_rows(rayon::current_num_threads());
-        let products = HalfStepProducts::new(isa, rbm.weights(), d, h);
-        let times = self
-            .visible
-            .par_chunks_mut(rows * d)
-            .zip(self.hidden.par_chunks_mut(rows * h))
-            .zip(self.streams.par_chunks_mut(rows))
-            .map_init(
-                || Workspace::new(rows, d, h),
-                |ws, ((v, hs), s)| sweep_block::<TIMED>(isa, rbm, &products, v, hs, s, ws, k),
-            )
-            .reduce(StageTimes::default, StageTimes::add);
+        self.check_model(rbm)?;
+        let t = gibbs::sweep_hv::<TIMED>(
+            self.isa,
+            rbm,
+            &mut self.visible,
+            &mut self.hidden,
+            &mut self.streams,
+            k,
+        );
         self.sweeps += k as u64;
-        Ok(times)
+        Ok(t)
+    }
+
+    /// `k` sweeps that start with the visible half-step — `v ~ p(v|h)`, then
+    /// `h ~ p(h|v)` — writing `p(h|v)` of the final visible states to
+    /// `hidden_probs` (`B × H`). This is the negative phase of persistent
+    /// contrastive divergence: the probabilities are the model statistics and
+    /// the sampled `h` carries the chain on.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for a model of other sizes or a wrong
+    /// `hidden_probs` length.
+    pub fn sweep_vh(&mut self, rbm: &Rbm, k: usize, hidden_probs: &mut [f32]) -> Result<()> {
+        self.check_model(rbm)?;
+        check_len("hidden_probs (batch × n_hidden)", self.hidden.len(), hidden_probs.len())?;
+        gibbs::sweep_vh(
+            self.isa,
+            rbm,
+            &mut self.visible,
+            &mut self.hidden,
+            &mut self.streams,
+            hidden_probs,
+            k,
+        );
+        self.sweeps += k as u64;
+        Ok(())
+    }
+
+    /// Replaces the visible states (binary, `B × D`).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`], [`Error::NotBinary`].
+    pub fn set_visible(&mut self, visible: &[f32]) -> Result<()> {
+        check_len("visible states", self.visible.len(), visible.len())?;
+        if let Some(index) = visible.iter().position(|&x| x != 0.0 && x != 1.0) {
+            return Err(Error::NotBinary { what: "visible states", index, value: visible[index] });
+        }
+        self.visible.copy_from_slice(visible);
+        Ok(())
+    }
+
+    /// Samples the hidden states from given probabilities (`B × H`, each in
+    /// [0, 1]) with the chains' streams, e.g. from `p(h|v)` of the data to
+    /// start contrastive divergence.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`]; [`Error::InvalidParam`] for a value outside
+    /// [0, 1].
+    pub fn sample_hidden_from(&mut self, probs: &[f32]) -> Result<()> {
+        check_len("hidden probabilities", self.hidden.len(), probs.len())?;
+        if let Some(i) = probs.iter().position(|p| !(0.0..=1.0).contains(p)) {
+            return Err(Error::InvalidParam { name: "probs", reason: format!("index {i} is {}", probs[i]) });
+        }
+        gibbs::sample_from_probs(self.isa, probs, self.n_hidden, &mut self.hidden, &mut self.streams);
+        Ok(())
+    }
+
+    /// Rebuilds chains from saved parts (a checkpoint).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for inconsistent lengths, [`Error::NotBinary`]
+    /// for non-binary states, [`Error::InvalidParam`] for an all-zero stream
+    /// state (which xoshiro cannot leave).
+    pub fn from_parts(
+        rbm: &Rbm,
+        visible: Vec<f32>,
+        hidden: Vec<f32>,
+        streams: Vec<StreamState>,
+        sweeps: u64,
+    ) -> Result<Chains> {
+        let (d, h) = (rbm.n_visible(), rbm.n_hidden());
+        let batch = streams.len();
+        if batch == 0 {
+            return Err(Error::InvalidParam { name: "batch", reason: "need at least one chain".into() });
+        }
+        check_len("visible states", mul_dims("visible", batch, d)?, visible.len())?;
+        check_len("hidden states", mul_dims("hidden", batch, h)?, hidden.len())?;
+        for (what, s) in [("visible states", &visible), ("hidden states", &hidden)] {
+            if let Some(index) = s.iter().position(|&x| x != 0.0 && x != 1.0) {
+                return Err(Error::NotBinary { what, index, value: s[index] });
+            }
+        }
+        if streams.iter().any(|s| *s == [0; 4]) {
+            return Err(Error::InvalidParam { name: "streams", reason: "an all-zero xoshiro state".into() });
+        }
+        Ok(Chains {
+            n_visible: d,
+            n_hidden: h,
+            batch,
+            visible,
+            hidden,
+            streams,
+            isa: simd::active_isa(),
+            sweeps,
+        })
+    }
+
+    fn check_model(&self, rbm: &Rbm) -> Result<()> {
+        check_len("model n_visible", self.n_visible, rbm.n_visible())?;
+        check_len("model n_hidden", self.n_hidden, rbm.n_hidden())
     }
 }
 
@@ -253,7 +320,7 @@ pub struct StageTimes {
 }
 
 impl StageTimes {
-    fn add(self, o: StageTimes) -> StageTimes {
+    pub(crate) fn add(self, o: StageTimes) -> StageTimes {
         StageTimes {
             products: self.products + o.products,
             rng: self.rng + o.rng,
@@ -263,63 +330,5 @@ impl StageTimes {
     /// Sum of the stages.
     pub fn total(&self) -> f64 {
         self.products + self.rng + self.sampling
-    }
-}
-
-/// `k` sweeps of one block of chains; with `TIMED`, also the stage times.
-#[allow(clippy::too_many_arguments)]
-fn sweep_block<const TIMED: bool>(
-    isa: Isa,
-    rbm: &Rbm,
-    products: &HalfStepProducts<'_>,
-    v: &mut [f32],
-    h: &mut [f32],
-    streams: &mut [StreamState],
-    ws: &mut Workspace,
-    k: usize,
-) -> StageTimes {
-    let (d, nh, rows) = (rbm.n_visible(), rbm.n_hidden(), streams.len());
-    let (wh, wd) = (nh.div_ceil(2), d.div_ceil(2));
-    let pre_h = &mut ws.pre_h[..rows * nh];
-    let pre_v = &mut ws.pre_v[..rows * d];
-    let mut times = StageTimes::default();
-    let mut clock = Clock::<TIMED>::start();
-    for _ in 0..k {
-        products.visible_to_hidden(rows, v, pre_h);
-        clock.lap(&mut times.products);
-        let bits = &mut ws.bits[..rows * wh];
-        simd::xoshiro_fill(isa, streams, wh, bits);
-        clock.lap(&mut times.rng);
-        bernoulli_rows(isa, pre_h, rbm.hidden_bias(), bytemuck::cast_slice(bits), 2 * wh, h);
-        clock.lap(&mut times.sampling);
-
-        products.hidden_to_visible(rows, h, pre_v);
-        clock.lap(&mut times.products);
-        let bits = &mut ws.bits[..rows * wd];
-        simd::xoshiro_fill(isa, streams, wd, bits);
-        clock.lap(&mut times.rng);
-        bernoulli_rows(isa, pre_v, rbm.visible_bias(), bytemuck::cast_slice(bits), 2 * wd, v);
-        clock.lap(&mut times.sampling);
-    }
-    times
-}
-
-/// A lap timer that compiles to nothing when `ON` is false.
-struct Clock<const ON: bool>(Option<Instant>);
-
-impl<const ON: bool> Clock<ON> {
-    #[inline(always)]
-    fn start() -> Self {
-        Clock(if ON { Some(Instant::now()) } else { None })
-    }
-    #[inline(always)]
-    fn lap(&mut self, acc: &mut f64) {
-        if ON {
-            let now = Instant::now();
-            if let Some(t) = self.0 {
-                *acc += (now - t).as_secs_f64();
-            }
-            self.0 = Some(now);
-        }
     }
 }

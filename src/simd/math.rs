@@ -183,45 +183,77 @@ unsafe fn unary_body<V: FVec, F: Unary>(x: *const f32, bias: *const f32, out: *m
     }
 }
 
-/// For each of `rows` rows of length `n`:
-/// `out[r][i] = 1.0 if u(bits[r][i]) < sigmoid(pre[r][i] + bias[i]) else 0.0`,
-/// where `bits` rows are `bits_stride` words apart.
+/// What a Bernoulli kernel reads and writes.
+pub(crate) mod mode {
+    /// `x = pre + bias`, sample `u < σ(x)` (division-free test).
+    pub(crate) const LOGITS: u8 = 0;
+    /// As `LOGITS`, and also store `σ(x)` to the `probs` output; the sample
+    /// is `u < σ(x)` on that stored value.
+    pub(crate) const LOGITS_WITH_PROBS: u8 = 1;
+    /// `pre` holds probabilities `p` (bias unused): sample `u < p`.
+    pub(crate) const PROBS: u8 = 2;
+}
+
+/// For each of `rows` rows of length `n`, with `x = pre[r][i] + bias[i]`:
+/// `out[r][i] = 1.0 if u(bits[r][i]) < σ(x) else 0.0` (see [`mode`]), where
+/// `bits` rows are `bits_stride` words apart.
 ///
 /// # Safety
-/// V's instruction set must be enabled; `pre` and `out` valid for `rows·n`
-/// elements, `bias` for `n`, `bits` for `(rows−1)·bits_stride + n`. `out`
-/// may alias `pre`.
+/// V's instruction set must be enabled; `pre`, `out` and (for
+/// `LOGITS_WITH_PROBS`) `probs` valid for `rows·n` elements, `bias` for `n`
+/// (unless `PROBS`), `bits` for `(rows−1)·bits_stride + n`. `out` may alias
+/// `pre`.
 #[inline(always)]
-unsafe fn bernoulli_body<V: FVec>(
+#[allow(clippy::too_many_arguments)]
+unsafe fn bernoulli_body<V: FVec, const MODE: u8>(
     pre: *const f32,
     bias: *const f32,
     bits: *const u32,
     bits_stride: usize,
+    probs: *mut f32,
     out: *mut f32,
     rows: usize,
     n: usize,
 ) {
+    /// Returns (sample, probability); the probability only in
+    /// `LOGITS_WITH_PROBS` mode.
     #[inline(always)]
-    unsafe fn one<V: FVec>(pre: V, bias: V, u: V) -> V {
+    unsafe fn one<V: FVec, const MODE: u8>(pre: V, bias: V, u: V) -> (V, V) {
         // SAFETY: forwarded from the caller.
         unsafe {
-            // u < σ(x) = 1/(1+s), s = exp(−x)  ⟺  u + u·s < 1. s = +inf
-            // (x < −88.7) gives +inf, never true; NaN compares false.
-            let s = exp_any(V::splat(0.0).sub(pre.add(bias)));
-            let t = u.mul_add(s, u);
-            V::select(t.lt(V::splat(1.0)), V::splat(1.0), V::splat(0.0))
+            let (one, zero) = (V::splat(1.0), V::splat(0.0));
+            match MODE {
+                mode::LOGITS => {
+                    // u < σ(x) = 1/(1+s), s = exp(−x)  ⟺  u + u·s < 1. s = +inf
+                    // (x < −88.7) gives +inf, never true; NaN compares false.
+                    let s = exp_any(zero.sub(pre.add(bias)));
+                    let t = u.mul_add(s, u);
+                    (V::select(t.lt(one), one, zero), zero)
+                }
+                mode::LOGITS_WITH_PROBS => {
+                    let p = Sigmoid::apply(pre.add(bias));
+                    (V::select(u.lt(p), one, zero), p)
+                }
+                _ => (V::select(u.lt(pre), one, zero), zero),
+            }
         }
     }
     let l = V::LANES;
+    let has_bias = MODE != mode::PROBS;
     // SAFETY: all accesses are in bounds as the caller guarantees, or in the
     // stack buffers for the tail.
     unsafe {
         for r in 0..rows {
             let (pre, bits, out) = (pre.add(r * n), bits.add(r * bits_stride), out.add(r * n));
+            let probs = if MODE == mode::LOGITS_WITH_PROBS { probs.add(r * n) } else { probs };
             let mut i = 0;
             while i + l <= n {
-                let u = V::load_uniform(bits.add(i));
-                one(V::load(pre.add(i)), V::load(bias.add(i)), u).store(out.add(i));
+                let b = if has_bias { V::load(bias.add(i)) } else { V::splat(0.0) };
+                let (x, p) = one::<V, MODE>(V::load(pre.add(i)), b, V::load_uniform(bits.add(i)));
+                x.store(out.add(i));
+                if MODE == mode::LOGITS_WITH_PROBS {
+                    p.store(probs.add(i));
+                }
                 i += l;
             }
             if i < n {
@@ -230,11 +262,18 @@ unsafe fn bernoulli_body<V: FVec>(
                 let mut bb = [0.0f32; 16];
                 let mut bu = [0u32; 16];
                 std::ptr::copy_nonoverlapping(pre.add(i), bp.as_mut_ptr(), rem);
-                std::ptr::copy_nonoverlapping(bias.add(i), bb.as_mut_ptr(), rem);
+                if has_bias {
+                    std::ptr::copy_nonoverlapping(bias.add(i), bb.as_mut_ptr(), rem);
+                }
                 std::ptr::copy_nonoverlapping(bits.add(i), bu.as_mut_ptr(), rem);
-                let r = one(V::load(bp.as_ptr()), V::load(bb.as_ptr()), V::load_uniform(bu.as_ptr()));
-                r.store(bp.as_mut_ptr());
+                let (x, p) =
+                    one::<V, MODE>(V::load(bp.as_ptr()), V::load(bb.as_ptr()), V::load_uniform(bu.as_ptr()));
+                x.store(bp.as_mut_ptr());
                 std::ptr::copy_nonoverlapping(bp.as_ptr(), out.add(i), rem);
+                if MODE == mode::LOGITS_WITH_PROBS {
+                    p.store(bb.as_mut_ptr());
+                    std::ptr::copy_nonoverlapping(bb.as_ptr(), probs.add(i), rem);
+                }
             }
         }
     }
@@ -334,17 +373,19 @@ macro_rules! entry_points {
         /// # Safety
         /// The CPU must support the instruction set; pointers as in `bernoulli_body`.
         #[target_feature(enable = $feature)]
-        pub(crate) unsafe fn $bern(
+        #[allow(clippy::too_many_arguments)]
+        pub(crate) unsafe fn $bern<const MODE: u8>(
             pre: *const f32,
             bias: *const f32,
             bits: *const u32,
             bits_stride: usize,
+            probs: *mut f32,
             out: *mut f32,
             rows: usize,
             n: usize,
         ) {
             // SAFETY: as above.
-            unsafe { bernoulli_body::<$fv>(pre, bias, bits, bits_stride, out, rows, n) }
+            unsafe { bernoulli_body::<$fv, MODE>(pre, bias, bits, bits_stride, probs, out, rows, n) }
         }
     };
 }
@@ -501,17 +542,19 @@ pub(crate) unsafe fn unary_scalar<F: Unary>(x: *const f32, bias: *const f32, out
 
 /// # Safety
 /// Pointers as in `bernoulli_body`.
-pub(crate) unsafe fn bernoulli_scalar(
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn bernoulli_scalar<const MODE: u8>(
     pre: *const f32,
     bias: *const f32,
     bits: *const u32,
     bits_stride: usize,
+    probs: *mut f32,
     out: *mut f32,
     rows: usize,
     n: usize,
 ) {
     // SAFETY: F1 needs no CPU features; the pointer contract is forwarded.
-    unsafe { bernoulli_body::<F1>(pre, bias, bits, bits_stride, out, rows, n) }
+    unsafe { bernoulli_body::<F1, MODE>(pre, bias, bits, bits_stride, probs, out, rows, n) }
 }
 
 /// # Safety

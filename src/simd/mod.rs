@@ -227,23 +227,80 @@ pub(crate) fn bernoulli(
     bits_stride: usize,
     out: &mut [f32],
 ) {
-    let n = bias.len();
+    bernoulli_mode::<{ math::mode::LOGITS }>(isa, pre, Some(bias), bits, bits_stride, None, out, bias.len());
+}
+
+/// As [`bernoulli`], also writing `probs[r][i] = σ(pre[r][i] + bias[i])`;
+/// the sample is `u < probs` on the stored value.
+pub(crate) fn bernoulli_with_probs(
+    isa: Isa,
+    pre: &[f32],
+    bias: &[f32],
+    bits: &[u32],
+    bits_stride: usize,
+    probs: &mut [f32],
+    out: &mut [f32],
+) {
+    bernoulli_mode::<{ math::mode::LOGITS_WITH_PROBS }>(
+        isa,
+        pre,
+        Some(bias),
+        bits,
+        bits_stride,
+        Some(probs),
+        out,
+        bias.len(),
+    );
+}
+
+/// Samples from probabilities: `out[r][i] = (u < p[r][i]) as f32`, rows of `n`.
+pub(crate) fn bernoulli_from_probs(
+    isa: Isa,
+    p: &[f32],
+    n: usize,
+    bits: &[u32],
+    bits_stride: usize,
+    out: &mut [f32],
+) {
+    bernoulli_mode::<{ math::mode::PROBS }>(isa, p, None, bits, bits_stride, None, out, n);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bernoulli_mode<const MODE: u8>(
+    isa: Isa,
+    pre: &[f32],
+    bias: Option<&[f32]>,
+    bits: &[u32],
+    bits_stride: usize,
+    probs: Option<&mut [f32]>,
+    out: &mut [f32],
+    n: usize,
+) {
     let len = out.len();
     assert!(pre.len() == len && bits_stride >= n);
+    assert!(bias.is_none_or(|b| b.len() == n));
     if n == 0 || len == 0 {
         return;
     }
     let rows = len / n;
     assert!(rows * n == len && bits.len() >= (rows - 1) * bits_stride + n);
+    let pp = match probs {
+        Some(p) => {
+            assert_eq!(p.len(), len);
+            p.as_mut_ptr()
+        }
+        None => std::ptr::null_mut(),
+    };
+    let b = bias.map_or(std::ptr::null(), |b| b.as_ptr());
     // SAFETY: bounds checked above; `usable` guarantees the ISA.
     unsafe {
-        let (p, b, u, o) = (pre.as_ptr(), bias.as_ptr(), bits.as_ptr(), out.as_mut_ptr());
+        let (p, u, o) = (pre.as_ptr(), bits.as_ptr(), out.as_mut_ptr());
         match usable(isa) {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => math::bernoulli_avx512(p, b, u, bits_stride, o, rows, n),
+            Isa::Avx512 => math::bernoulli_avx512::<MODE>(p, b, u, bits_stride, pp, o, rows, n),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => math::bernoulli_avx2(p, b, u, bits_stride, o, rows, n),
-            _ => math::bernoulli_scalar(p, b, u, bits_stride, o, rows, n),
+            Isa::Avx2 => math::bernoulli_avx2::<MODE>(p, b, u, bits_stride, pp, o, rows, n),
+            _ => math::bernoulli_scalar::<MODE>(p, b, u, bits_stride, pp, o, rows, n),
         }
     }
 }

@@ -1,0 +1,228 @@
+//! In-memory data sets: a row-major `n × dim` f32 matrix, optional labels,
+//! and the operations training needs (binarization, splits, shuffles).
+//!
+//! Readers for files live in `io` (feature `io`); this module has no I/O so
+//! that the trainer can be used without it.
+
+use crate::error::{Error, Result};
+use rand_core::{Rng, SeedableRng};
+
+/// A data set of `n` examples with `dim` features each.
+///
+/// # Examples
+/// ```
+/// use boltzmann::data::Dataset;
+/// let d = Dataset::new(vec![0.2, 0.9, 0.6, 0.1], 2)?; // two examples of 2 features
+/// let b = d.binarize_threshold(0.5)?;
+/// assert_eq!(b.features(), &[0.0, 1.0, 1.0, 0.0]);
+/// # Ok::<(), boltzmann::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    dim: usize,
+    x: Vec<f32>,
+    labels: Option<Vec<u8>>,
+    image_shape: Option<(usize, usize)>,
+}
+
+impl Dataset {
+    /// A data set from a row-major matrix with `dim` columns.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for `dim == 0`, [`Error::ShapeMismatch`] if
+    /// the length is not a multiple of `dim`, [`Error::NonFinite`].
+    pub fn new(x: Vec<f32>, dim: usize) -> Result<Dataset> {
+        if dim == 0 {
+            return Err(Error::InvalidParam { name: "dim", reason: "examples need at least one feature".into() });
+        }
+        if x.len() % dim != 0 {
+            return Err(Error::ShapeMismatch {
+                what: "data (a multiple of the feature count)",
+                expected: x.len() / dim * dim,
+                got: x.len(),
+            });
+        }
+        if let Some(index) = x.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite { what: "data", index });
+        }
+        Ok(Dataset { dim, x, labels: None, image_shape: None })
+    }
+
+    /// Attaches one label per example.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if there is not exactly one label per example.
+    pub fn with_labels(mut self, labels: Vec<u8>) -> Result<Dataset> {
+        if labels.len() != self.len() {
+            return Err(Error::ShapeMismatch { what: "labels (one per example)", expected: self.len(), got: labels.len() });
+        }
+        self.labels = Some(labels);
+        Ok(self)
+    }
+
+    /// Records that each example is a `rows × cols` image (for pictures).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `rows·cols != dim`.
+    pub fn with_image_shape(mut self, rows: usize, cols: usize) -> Result<Dataset> {
+        if rows.checked_mul(cols) != Some(self.dim) {
+            return Err(Error::ShapeMismatch { what: "image shape (rows × cols)", expected: self.dim, got: rows * cols });
+        }
+        self.image_shape = Some((rows, cols));
+        Ok(self)
+    }
+
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.x.len() / self.dim
+    }
+    /// Whether there are no examples.
+    pub fn is_empty(&self) -> bool {
+        self.x.is_empty()
+    }
+    /// Features per example.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+    /// All features, row-major.
+    pub fn features(&self) -> &[f32] {
+        &self.x
+    }
+    /// Example `i`.
+    ///
+    /// # Panics
+    /// If `i >= len()`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.x[i * self.dim..(i + 1) * self.dim]
+    }
+    /// Labels, if any.
+    pub fn labels(&self) -> Option<&[u8]> {
+        self.labels.as_deref()
+    }
+    /// Image shape `(rows, cols)`, if known.
+    pub fn image_shape(&self) -> Option<(usize, usize)> {
+        self.image_shape
+    }
+
+    /// `Ok` if every value is 0 or 1.
+    ///
+    /// # Errors
+    /// [`Error::NotBinary`] naming the first other value.
+    pub fn check_binary(&self) -> Result<()> {
+        match self.x.iter().position(|&v| v != 0.0 && v != 1.0) {
+            None => Ok(()),
+            Some(index) => Err(Error::NotBinary { what: "data", index, value: self.x[index] }),
+        }
+    }
+
+    fn map(&self, x: Vec<f32>) -> Dataset {
+        Dataset { dim: self.dim, x, labels: self.labels.clone(), image_shape: self.image_shape }
+    }
+
+    /// 1 where a value is `> threshold`, else 0.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for a non-finite threshold.
+    pub fn binarize_threshold(&self, threshold: f32) -> Result<Dataset> {
+        if !threshold.is_finite() {
+            return Err(Error::InvalidParam { name: "threshold", reason: "must be finite".into() });
+        }
+        Ok(self.map(self.x.iter().map(|&v| (v > threshold) as u8 as f32).collect()))
+    }
+
+    /// Each value, which must lie in [0, 1], becomes 1 with that probability
+    /// (one xoshiro256++ stream from `seed`, in row-major order).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] if a value is outside [0, 1].
+    pub fn binarize_stochastic(&self, seed: u64) -> Result<Dataset> {
+        if let Some(i) = self.x.iter().position(|&v| !(0.0..=1.0).contains(&v)) {
+            return Err(Error::InvalidParam {
+                name: "data",
+                reason: format!("stochastic binarization needs values in [0, 1]; index {i} is {}", self.x[i]),
+            });
+        }
+        let mut g = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+        Ok(self.map(
+            self.x
+                .iter()
+                .map(|&p| {
+                    let u = (g.next_u64() >> 40) as f32 * (1.0 / (1u64 << 24) as f32);
+                    (u < p) as u8 as f32
+                })
+                .collect(),
+        ))
+    }
+
+    /// Every value multiplied by `factor` (e.g. `1/255` for bytes).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for a non-finite or zero factor.
+    pub fn scale(&self, factor: f32) -> Result<Dataset> {
+        if !factor.is_finite() || factor == 0.0 {
+            return Err(Error::InvalidParam { name: "scale", reason: format!("must be finite and non-zero, got {factor}") });
+        }
+        Ok(self.map(self.x.iter().map(|&v| v * factor).collect()))
+    }
+
+    /// Examples `range` (labels follow).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] if the range is out of bounds or empty.
+    pub fn subset(&self, range: std::ops::Range<usize>) -> Result<Dataset> {
+        if range.start >= range.end || range.end > self.len() {
+            return Err(Error::InvalidParam {
+                name: "range",
+                reason: format!("{range:?} is empty or outside 0..{}", self.len()),
+            });
+        }
+        Ok(Dataset {
+            dim: self.dim,
+            x: self.x[range.start * self.dim..range.end * self.dim].to_vec(),
+            labels: self.labels.as_ref().map(|l| l[range.clone()].to_vec()),
+            image_shape: self.image_shape,
+        })
+    }
+
+    /// Splits into the first `n_first` examples and the rest.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] unless `0 < n_first < len()`.
+    pub fn split(&self, n_first: usize) -> Result<(Dataset, Dataset)> {
+        Ok((self.subset(0..n_first)?, self.subset(n_first..self.len())?))
+    }
+
+    /// Mean of each feature, in f64.
+    pub fn marginals(&self) -> Vec<f64> {
+        let mut m = vec![0.0f64; self.dim];
+        for r in self.x.chunks_exact(self.dim) {
+            for (a, &v) in m.iter_mut().zip(r) {
+                *a += v as f64;
+            }
+        }
+        let n = self.len().max(1) as f64;
+        m.iter_mut().for_each(|a| *a /= n);
+        m
+    }
+}
+
+/// A permutation of `0..n` from `rng` (Fisher–Yates with unbiased bounded
+/// integers, Lemire's method).
+pub(crate) fn shuffle_indices(idx: &mut [u32], rng: &mut impl Rng) {
+    for i in (1..idx.len()).rev() {
+        let j = bounded(rng, i as u64 + 1) as usize;
+        idx.swap(i, j);
+    }
+}
+
+/// Uniform integer in `0..n` (n ≥ 1), unbiased.
+pub(crate) fn bounded(rng: &mut impl Rng, n: u64) -> u64 {
+    loop {
+        let x = rng.next_u64();
+        let m = (x as u128) * (n as u128);
+        let lo = m as u64;
+        if lo >= n.wrapping_neg() % n {
+            return (m >> 64) as u64;
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Block-Gibbs half-steps over row slices of chain states, split into row
+//! blocks that run in parallel on the current rayon pool.
+//!
+//! [`crate::Chains`] keeps the states; the trainer's contrastive-divergence
+//! phase runs these same functions on its own buffers. Every chain (row)
+//! uses only its own stream, and every kernel computes each element
+//! independently of the block it sits in, so results do not depend on the
+//! block size or the thread count.
+
+use super::chains::StageTimes;
+use crate::kernels::gemm::HalfStepProducts;
+use crate::model::Rbm;
+use crate::rng::StreamState;
+use crate::simd::{self, Isa};
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// Rows per parallel block for `batch` chains of a `d × h` model on
+/// `threads` threads.
+///
+/// Large blocks amortise the packing of `W` that each matrixmultiply call
+/// does (≈ D·H floats per call); small ones keep a block's states in L2 and
+/// balance the threads: `⌈B / threads⌉`, at most `max(512, 64 Ki / (D+H))`.
+pub fn block_rows(batch: usize, d: usize, h: usize, threads: usize) -> usize {
+    let per_thread = batch.div_ceil(threads.max(1));
+    let l2_rows = (64 * 1024) / (d + h).max(1);
+    per_thread.clamp(1, l2_rows.max(512))
+}
+
+/// Per-block scratch: pre-activations and raw random bits.
+#[derive(Debug)]
+struct Workspace {
+    pre_h: Vec<f32>,
+    pre_v: Vec<f32>,
+    bits: Vec<u64>,
+}
+
+impl Workspace {
+    fn new(rows: usize, d: usize, h: usize) -> Workspace {
+        let words = d.div_ceil(2).max(h.div_ceil(2));
+        // The states these rows belong to were checked against memory when
+        // allocated; a block is a small slice of that.
+        Workspace { pre_h: vec![0.0; rows * h], pre_v: vec![0.0; rows * d], bits: vec![0; rows * words] }
+    }
+}
+
+/// `h ~ p(h|v)` for one block; with `probs`, also stores `p(h|v)`.
+#[allow(clippy::too_many_arguments)]
+fn hidden_step(
+    isa: Isa,
+    rbm: &Rbm,
+    products: &HalfStepProducts<'_>,
+    v: &[f32],
+    h: &mut [f32],
+    streams: &mut [StreamState],
+    ws: &mut Workspace,
+    probs: Option<&mut [f32]>,
+    times: &mut StageTimes,
+    clock: &mut Clock,
+) {
+    let rows = streams.len();
+    let nh = rbm.n_hidden();
+    let words = nh.div_ceil(2);
+    let pre = &mut ws.pre_h[..rows * nh];
+    products.visible_to_hidden(rows, v, pre);
+    clock.lap(&mut times.products);
+    let bits = &mut ws.bits[..rows * words];
+    simd::xoshiro_fill(isa, streams, words, bits);
+    clock.lap(&mut times.rng);
+    let u: &[u32] = bytemuck::cast_slice(bits);
+    match probs {
+        None => simd::bernoulli(isa, pre, rbm.hidden_bias(), u, 2 * words, h),
+        Some(p) => simd::bernoulli_with_probs(isa, pre, rbm.hidden_bias(), u, 2 * words, p, h),
+    }
+    clock.lap(&mut times.sampling);
+}
+
+/// `v ~ p(v|h)` for one block.
+#[allow(clippy::too_many_arguments)]
+fn visible_step(
+    isa: Isa,
+    rbm: &Rbm,
+    products: &HalfStepProducts<'_>,
+    v: &mut [f32],
+    h: &[f32],
+    streams: &mut [StreamState],
+    ws: &mut Workspace,
+    times: &mut StageTimes,
+    clock: &mut Clock,
+) {
+    let rows = streams.len();
+    let d = rbm.n_visible();
+    let words = d.div_ceil(2);
+    let pre = &mut ws.pre_v[..rows * d];
+    products.hidden_to_visible(rows, h, pre);
+    clock.lap(&mut times.products);
+    let bits = &mut ws.bits[..rows * words];
+    simd::xoshiro_fill(isa, streams, words, bits);
+    clock.lap(&mut times.rng);
+    simd::bernoulli(isa, pre, rbm.visible_bias(), bytemuck::cast_slice(bits), 2 * words, v);
+    clock.lap(&mut times.sampling);
+}
+
+/// `k` sweeps `h ~ p(h|v)`, `v ~ p(v|h)` on all rows; with `TIMED`, also the
+/// thread-seconds per stage. Slices must be consistent (`rows × D`,
+/// `rows × H`, `rows` streams); the caller checks.
+pub(crate) fn sweep_hv<const TIMED: bool>(
+    isa: Isa,
+    rbm: &Rbm,
+    v: &mut [f32],
+    h: &mut [f32],
+    streams: &mut [StreamState],
+    k: usize,
+) -> StageTimes {
+    let (d, nh) = (rbm.n_visible(), rbm.n_hidden());
+    if k == 0 || streams.is_empty() {
+        return StageTimes::default();
+    }
+    let rows = block_rows(streams.len(), d, nh, rayon::current_num_threads());
+    let products = HalfStepProducts::new(isa, rbm.weights(), d, nh);
+    v.par_chunks_mut(rows * d)
+        .zip(h.par_chunks_mut(rows * nh))
+        .zip(streams.par_chunks_mut(rows))
+        .map_init(
+            || Workspace::new(rows, d, nh),
+            |ws, ((v, h), s)| {
+                let mut t = StageTimes::default();
+                let mut clock = Clock::new(TIMED);
+                for _ in 0..k {
+                    hidden_step(isa, rbm, &products, v, h, s, ws, None, &mut t, &mut clock);
+                    visible_step(isa, rbm, &products, v, h, s, ws, &mut t, &mut clock);
+                }
+                t
+            },
+        )
+        .reduce(StageTimes::default, StageTimes::add)
+}
+
+/// `k` sweeps `v ~ p(v|h)`, `h ~ p(h|v)` on all rows, writing the last
+/// `p(h|v)` to `probs` (`rows × H`).
+pub(crate) fn sweep_vh(
+    isa: Isa,
+    rbm: &Rbm,
+    v: &mut [f32],
+    h: &mut [f32],
+    streams: &mut [StreamState],
+    probs: &mut [f32],
+    k: usize,
+) {
+    let (d, nh) = (rbm.n_visible(), rbm.n_hidden());
+    if k == 0 || streams.is_empty() {
+        return;
+    }
+    let rows = block_rows(streams.len(), d, nh, rayon::current_num_threads());
+    let products = HalfStepProducts::new(isa, rbm.weights(), d, nh);
+    v.par_chunks_mut(rows * d)
+        .zip(h.par_chunks_mut(rows * nh))
+        .zip(streams.par_chunks_mut(rows))
+        .zip(probs.par_chunks_mut(rows * nh))
+        .for_each_init(
+            || Workspace::new(rows, d, nh),
+            |ws, (((v, h), s), p)| {
+                let mut t = StageTimes::default();
+                let mut clock = Clock::new(false);
+                for step in 0..k {
+                    visible_step(isa, rbm, &products, v, h, s, ws, &mut t, &mut clock);
+                    let last = step + 1 == k;
+                    let probs = if last { Some(&mut *p) } else { None };
+                    hidden_step(isa, rbm, &products, v, h, s, ws, probs, &mut t, &mut clock);
+                }
+            },
+        );
+}
+
+/// `out[r][j] = (u < probs[r][j])` with row `r`'s stream, rows of `n`.
+pub(crate) fn sample_from_probs(
+    isa: Isa,
+    probs: &[f32],
+    n: usize,
+    out: &mut [f32],
+    streams: &mut [StreamState],
+) {
+    if n == 0 || streams.is_empty() {
+        return;
+    }
+    let words = n.div_ceil(2);
+    let rows = block_rows(streams.len(), n, 0, rayon::current_num_threads());
+    out.par_chunks_mut(rows * n).zip(probs.par_chunks(rows * n)).zip(streams.par_chunks_mut(rows)).for_each(
+        |((o, p), s)| {
+            let mut bits = vec![0u64; s.len() * words];
+            simd::xoshiro_fill(isa, s, words, &mut bits);
+            simd::bernoulli_from_probs(isa, p, n, bytemuck::cast_slice(&bits), 2 * words, o);
+        },
+    );
+}
+
+/// A lap timer; off (`None`) costs one branch per lap.
+pub(crate) struct Clock(Option<Instant>);
+
+impl Clock {
+    fn new(on: bool) -> Self {
+        Clock(on.then(Instant::now))
+    }
+    #[inline(always)]
+    fn lap(&mut self, acc: &mut f64) {
+        if let Some(t) = self.0 {
+            let now = Instant::now();
+            *acc += (now - t).as_secs_f64();
+            self.0 = Some(now);
+        }
+    }
+}
