@@ -33,9 +33,12 @@ impl Dataset {
     /// the length is not a multiple of `dim`, [`Error::NonFinite`].
     pub fn new(x: Vec<f32>, dim: usize) -> Result<Dataset> {
         if dim == 0 {
-            return Err(Error::InvalidParam { name: "dim", reason: "examples need at least one feature".into() });
+            return Err(Error::InvalidParam {
+                name: "dim",
+                reason: "examples need at least one feature".into(),
+            });
         }
-        if x.len() % dim != 0 {
+        if !x.len().is_multiple_of(dim) {
             return Err(Error::ShapeMismatch {
                 what: "data (a multiple of the feature count)",
                 expected: x.len() / dim * dim,
@@ -54,7 +57,11 @@ impl Dataset {
     /// [`Error::ShapeMismatch`] if there is not exactly one label per example.
     pub fn with_labels(mut self, labels: Vec<u8>) -> Result<Dataset> {
         if labels.len() != self.len() {
-            return Err(Error::ShapeMismatch { what: "labels (one per example)", expected: self.len(), got: labels.len() });
+            return Err(Error::ShapeMismatch {
+                what: "labels (one per example)",
+                expected: self.len(),
+                got: labels.len(),
+            });
         }
         self.labels = Some(labels);
         Ok(self)
@@ -66,7 +73,11 @@ impl Dataset {
     /// [`Error::ShapeMismatch`] if `rows·cols != dim`.
     pub fn with_image_shape(mut self, rows: usize, cols: usize) -> Result<Dataset> {
         if rows.checked_mul(cols) != Some(self.dim) {
-            return Err(Error::ShapeMismatch { what: "image shape (rows × cols)", expected: self.dim, got: rows * cols });
+            return Err(Error::ShapeMismatch {
+                what: "image shape (rows × cols)",
+                expected: self.dim,
+                got: rows * cols,
+            });
         }
         self.image_shape = Some((rows, cols));
         Ok(self)
@@ -160,7 +171,10 @@ impl Dataset {
     /// [`Error::InvalidParam`] for a non-finite or zero factor.
     pub fn scale(&self, factor: f32) -> Result<Dataset> {
         if !factor.is_finite() || factor == 0.0 {
-            return Err(Error::InvalidParam { name: "scale", reason: format!("must be finite and non-zero, got {factor}") });
+            return Err(Error::InvalidParam {
+                name: "scale",
+                reason: format!("must be finite and non-zero, got {factor}"),
+            });
         }
         Ok(self.map(self.x.iter().map(|&v| v * factor).collect()))
     }

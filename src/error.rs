@@ -54,6 +54,24 @@ pub enum Error {
         /// Bytes of physical memory on this machine, when known.
         available: Option<u64>,
     },
+    /// Training diverged: a parameter became NaN/inf or exceeded the
+    /// configured bound. Parameters are not usable; resume from the last
+    /// checkpoint with a smaller learning rate.
+    Diverged {
+        /// Epoch (from 0) in which it happened.
+        epoch: usize,
+        /// Update count at that point.
+        step: u64,
+        /// What was found.
+        reason: String,
+    },
+    /// A file could not be read or written, or its contents are invalid.
+    Io {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A SIMD path was requested that this CPU (or this build) cannot run.
     IsaUnavailable {
         /// The requested path, e.g. `"avx512"`.
@@ -81,6 +99,13 @@ impl fmt::Display for Error {
                     None => write!(f, ", more than can be allocated"),
                 }
             }
+            Error::Diverged { epoch, step, reason } => write!(
+                f,
+                "training diverged in epoch {} (update {step}): {reason}; lower the learning rate or \
+                 resume from the last checkpoint",
+                epoch + 1
+            ),
+            Error::Io { path, reason } => write!(f, "{path}: {reason}"),
             Error::IsaUnavailable { isa } => {
                 write!(f, "the {isa} code path is not available on this CPU")
             }

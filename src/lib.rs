@@ -62,13 +62,17 @@
 
 mod alloc;
 pub mod bench;
+pub mod data;
 pub mod error;
+#[cfg(feature = "io")]
+pub mod io;
 pub mod kernels;
 pub mod model;
 pub mod reference;
 pub mod rng;
 pub mod sampler;
 pub mod simd;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use model::Rbm;

@@ -17,7 +17,7 @@
 //! within 2.1e-45 absolute (1.5 subnormal steps).
 
 use crate::error::Result;
-use crate::simd::{self, Isa, LogSigmoid, Sigmoid, Softplus, Unary};
+use crate::simd::{self, Flush, Isa, LogSigmoid, Sigmoid, Softplus, Unary};
 
 use super::check_len;
 
@@ -75,16 +75,24 @@ activation!(
 );
 
 /// Row-wise `x[r][j] = sigmoid(x[r][j] + bias[j])` on a row-major matrix
-/// (the `p(h|v)` / `p(v|h)` step after a product).
+/// (the `p(h|v)` / `p(v|h)` step after a product), flushing results below
+/// ≈ 1.6e-38 (inputs under −87) to 0 so that no subnormal number reaches the
+/// products that follow.
 pub(crate) fn sigmoid_rows_bias_in_place(isa: Isa, x: &mut [f32], bias: &[f32]) {
     for row in x.chunks_exact_mut(bias.len().max(1)) {
-        simd::unary_in_place::<Sigmoid>(isa, row, Some(bias));
+        simd::unary_in_place::<Flush<Sigmoid>>(isa, row, Some(bias));
     }
 }
 
-/// Row-wise `x[r][j] = softplus(x[r][j] + bias[j])`.
+/// Row-wise `x[r][j] = softplus(x[r][j] + bias[j])`, flushed like
+/// [`sigmoid_rows_bias_in_place`].
 pub(crate) fn softplus_rows_bias_in_place(isa: Isa, x: &mut [f32], bias: &[f32]) {
     for row in x.chunks_exact_mut(bias.len().max(1)) {
-        simd::unary_in_place::<Softplus>(isa, row, Some(bias));
+        simd::unary_in_place::<Flush<Softplus>>(isa, row, Some(bias));
     }
+}
+
+/// `out = softplus(x)`, flushed like [`sigmoid_rows_bias_in_place`].
+pub(crate) fn softplus_flush(isa: Isa, x: &[f32], out: &mut [f32]) {
+    simd::unary::<Flush<Softplus>>(isa, x, None, out);
 }

@@ -115,6 +115,62 @@ pub fn par_gemm_nt(
     Ok(())
 }
 
+/// `C = Aᵀ·B` with `A` stored `k × m` row-major (so `Aᵀ` is `m × k`), `B`
+/// `k × n`, `C` `m × n`: the gradient product `Vᵀ·P` of RBM training, rows of
+/// `C` (visible units) split into blocks of `block_rows` run in parallel.
+/// Each element is accumulated over `k` in matrixmultiply's fixed order, so
+/// the result does not depend on the split.
+///
+/// # Errors
+/// [`crate::Error::ShapeMismatch`] for inconsistent lengths.
+pub fn par_gemm_tn(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    block_rows: usize,
+) -> Result<()> {
+    check_len("A (k × m)", mul_dims("k × m", k, m)?, a.len())?;
+    check_len("B (k × n)", mul_dims("k × n", k, n)?, b.len())?;
+    check_len("C (m × n)", mul_dims("m × n", m, n)?, c.len())?;
+    if n == 0 || m == 0 {
+        return Ok(());
+    }
+    let br = block_rows.max(1);
+    c.par_chunks_mut(br * n).enumerate().for_each(|(blk, cb)| {
+        let i0 = blk * br;
+        let rows = cb.len() / n;
+        if k == 0 {
+            cb.fill(0.0);
+            return;
+        }
+        // SAFETY: rows i0..i0+rows of Aᵀ are columns of A: elements
+        // a[p·m + i] for p < k, i < i0 + rows ≤ m, inside `a` (checked
+        // above); B and this block of C are in bounds likewise.
+        unsafe {
+            matrixmultiply::sgemm(
+                rows,
+                k,
+                n,
+                1.0,
+                a.as_ptr().add(i0),
+                1,
+                m as isize,
+                b.as_ptr(),
+                n as isize,
+                1,
+                0.0,
+                cb.as_mut_ptr(),
+                n as isize,
+                1,
+            );
+        }
+    });
+    Ok(())
+}
+
 /// Length-unchecked core (debug-asserted); lengths are invariants of callers.
 pub(crate) fn gemm_nn_raw(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
     assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);

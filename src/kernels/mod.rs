@@ -13,7 +13,7 @@ pub mod gemm;
 
 pub use activation::{log_sigmoid, sigmoid, softplus};
 pub use bernoulli::{bernoulli_from_bits, sample_bernoulli};
-pub use gemm::{gemm_nn, gemm_nt, par_gemm_nn, par_gemm_nt};
+pub use gemm::{gemm_nn, gemm_nt, par_gemm_nn, par_gemm_nt, par_gemm_tn};
 
 use crate::error::{Error, Result};
 

@@ -166,6 +166,12 @@ impl Rbm {
     pub fn hidden_bias(&self) -> &[f32] {
         &self.hidden_bias
     }
+    /// Mutable parameters for the trainer, which re-checks them (finite,
+    /// bounded) after every update.
+    pub(crate) fn params_mut(&mut self) -> (&mut [f32], &mut [f32], &mut [f32]) {
+        (&mut self.weights, &mut self.visible_bias, &mut self.hidden_bias)
+    }
+
     /// Consumes the model and returns `(weights, visible_bias, hidden_bias)`.
     pub fn into_parts(self) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         (self.weights, self.visible_bias, self.hidden_bias)

@@ -287,7 +287,7 @@ impl Chains {
                 return Err(Error::NotBinary { what, index, value: s[index] });
             }
         }
-        if streams.iter().any(|s| *s == [0; 4]) {
+        if streams.contains(&[0; 4]) {
             return Err(Error::InvalidParam { name: "streams", reason: "an all-zero xoshiro state".into() });
         }
         Ok(Chains {
@@ -300,6 +300,12 @@ impl Chains {
             isa: simd::active_isa(),
             sweeps,
         })
+    }
+
+    /// Visible states, hidden states and streams, for the trainer's
+    /// contrastive-divergence phase (which runs on a prefix of the rows).
+    pub(crate) fn parts_mut(&mut self) -> (&mut [f32], &mut [f32], &mut [StreamState]) {
+        (&mut self.visible, &mut self.hidden, &mut self.streams)
     }
 
     fn check_model(&self, rbm: &Rbm) -> Result<()> {

@@ -28,7 +28,7 @@ mod vector;
 
 use std::sync::OnceLock;
 
-pub(crate) use math::{LogSigmoid, Sigmoid, Softplus, Unary};
+pub(crate) use math::{Flush, LogSigmoid, Sigmoid, Softplus, Unary};
 
 /// An instruction-set path for the element-wise kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,6 +1,9 @@
 //! The `boltzmann` command-line tool: parses arguments, calls the library,
 //! prints results or a one-line error, and sets the exit code.
 
+mod pictures;
+mod train;
+
 use boltzmann::bench::{GibbsBenchConfig, GibbsBenchReport};
 use boltzmann::{Isa, simd};
 use clap::{Parser, Subcommand};
@@ -22,10 +25,19 @@ enum Cmd {
     },
     /// Print the CPU features and the SIMD path in use.
     Info,
+    /// Train an RBM by CD-k or PCD (embedded MNIST subset by default).
+    Train(Box<train::TrainArgs>),
+    /// Run chains from a model and write a PNG grid of samples.
+    Sample(pictures::SampleArgs),
+    /// Write a PNG grid of each hidden unit's weights.
+    Filters(pictures::FiltersArgs),
 }
 
 #[derive(Subcommand, Debug)]
 enum BenchCmd {
+    /// Training throughput (s/epoch) and pseudo-likelihood, e.g. against
+    /// scikit-learn's BernoulliRBM on the same data.
+    Train(Box<train::TrainArgs>),
     /// Block-Gibbs sweeps of a random RBM over an ensemble of chains.
     Gibbs {
         /// Visible units D.
@@ -72,8 +84,28 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs `f` on a rayon pool of `threads` threads (all cores if `None`).
+pub(crate) fn with_threads<T>(
+    threads: Option<usize>,
+    f: impl FnOnce() -> Result<T, String> + Send,
+) -> Result<T, String>
+where
+    T: Send,
+{
+    let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if n == 0 || n > 4096 {
+        return Err(format!("--threads must be in 1..=4096, got {n}"));
+    }
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().map_err(|e| e.to_string())?;
+    pool.install(f)
+}
+
 fn run(cli: Cli) -> Result<(), String> {
     match cli.cmd {
+        Cmd::Train(a) => train::run(*a, false),
+        Cmd::Bench { what: BenchCmd::Train(a) } => train::run(*a, true),
+        Cmd::Sample(a) => pictures::sample(a),
+        Cmd::Filters(a) => pictures::filters(a),
         Cmd::Info => {
             println!("detected: {}", simd::detected_isa());
             println!("active:   {}", simd::active_isa());

@@ -1,0 +1,444 @@
+//! `boltzmann train` and `boltzmann bench train`: parse, load, call the
+//! trainer, report, write files.
+
+use boltzmann::data::Dataset;
+use boltzmann::io::{self, CsvLabels, Format};
+use boltzmann::train::{self, Algorithm, Optimizer, Schedule, Sparsity, TrainConfig, Trainer};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum AlgoArg {
+    Cd,
+    Pcd,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum OptArg {
+    Sgd,
+    Adam,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum FormatArg {
+    Idx,
+    Amat,
+    Csv,
+    Npy,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum CsvLabelArg {
+    None,
+    First,
+    Last,
+}
+
+/// Options of `train` (and `bench train`).
+#[derive(Args, Debug)]
+pub(crate) struct TrainArgs {
+    /// Training data (IDX *-ubyte[.gz], .amat[.gz], .csv[.gz], .npy); default:
+    /// the embedded binarized MNIST subset (10,000 train / 2,000 validation).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Format of --data (default: from the file name).
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// IDX labels for --data (checked against the image count).
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Label column of a CSV file.
+    #[arg(long, value_enum, default_value = "last")]
+    csv_labels: CsvLabelArg,
+    /// Multiply CSV values by this (e.g. 0.00392156862745098 for 0–255 pixels).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f32,
+    /// Binarize non-binary data: "threshold" (> 0.5), "threshold:T" or
+    /// "stochastic" (values in [0,1] as probabilities). Without it,
+    /// non-binary data is an error.
+    #[arg(long)]
+    binarize: Option<String>,
+    /// Validation data (same format); default: the embedded validation split,
+    /// or the last --valid-fraction of --data.
+    #[arg(long)]
+    valid: Option<PathBuf>,
+    /// Fraction of --data held out for validation when --valid is not given.
+    #[arg(long, default_value_t = 0.1)]
+    valid_fraction: f64,
+    /// Use only the first N training examples.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Hidden units.
+    #[arg(long, default_value_t = 500)]
+    hidden: usize,
+    /// cd (chains restart at the data) or pcd (persistent chains).
+    #[arg(long, value_enum, default_value = "pcd")]
+    algorithm: AlgoArg,
+    /// Gibbs sweeps per update.
+    #[arg(long, default_value_t = 1)]
+    k: usize,
+    /// Persistent chains (PCD).
+    #[arg(long, default_value_t = 100)]
+    chains: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.05)]
+    lr: f32,
+    /// Learning-rate schedule: "constant", "exp:DECAY" (lr·DECAY^epoch) or
+    /// "linear:FINAL".
+    #[arg(long, default_value = "constant")]
+    lr_schedule: String,
+    /// sgd (with momentum) or adam.
+    #[arg(long, value_enum, default_value = "sgd")]
+    optimizer: OptArg,
+    /// Momentum for the first --momentum-switch epochs.
+    #[arg(long, default_value_t = 0.5)]
+    momentum: f32,
+    /// Momentum afterwards (0.9 is Hinton's choice for CD; it made PCD
+    /// unstable in our runs).
+    #[arg(long, default_value_t = 0.5)]
+    final_momentum: f32,
+    /// Epoch at which the momentum switches.
+    #[arg(long, default_value_t = 5)]
+    momentum_switch: usize,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 1e-4)]
+    l2: f32,
+    /// L1 weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    l1: f32,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Epochs (with --resume: the total to reach).
+    #[arg(long, default_value_t = 30)]
+    epochs: usize,
+    /// Keep the data order (no shuffling).
+    #[arg(long)]
+    no_shuffle: bool,
+    /// Start visible biases at 0 instead of log(p/(1-p)) of the data.
+    #[arg(long)]
+    no_vbias_init: bool,
+    /// Standard deviation of the initial weights.
+    #[arg(long, default_value_t = 0.01)]
+    init_std: f32,
+    /// Hidden sparsity target (e.g. 0.05); enables the sparsity penalty.
+    #[arg(long)]
+    sparsity_target: Option<f32>,
+    /// Sparsity penalty weight.
+    #[arg(long, default_value_t = 0.01)]
+    sparsity_cost: f32,
+    /// Decay of the running activation average.
+    #[arg(long, default_value_t = 0.95)]
+    sparsity_decay: f32,
+    /// Seed of weights, shuffles and chains.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Output directory for model.safetensors, checkpoint.safetensors,
+    /// filters.png and samples.png.
+    #[arg(long, default_value = "boltzmann-out")]
+    out: PathBuf,
+    /// Continue from this checkpoint (its configuration is used; --epochs
+    /// sets the total).
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Examples of each split used for the per-epoch monitors (0: none).
+    #[arg(long, default_value_t = 500)]
+    monitor: usize,
+    /// One JSON object per epoch on stdout instead of text.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn parse_schedule(s: &str) -> Result<Schedule, String> {
+    match s.split_once(':') {
+        None if s == "constant" => Ok(Schedule::Constant),
+        Some(("exp", v)) => {
+            Ok(Schedule::Exponential { decay: v.parse().map_err(|_| format!("bad decay {v:?}"))? })
+        }
+        Some(("linear", v)) => {
+            Ok(Schedule::Linear { final_lr: v.parse().map_err(|_| format!("bad final lr {v:?}"))? })
+        }
+        _ => Err(format!("--lr-schedule {s:?}: use constant, exp:DECAY or linear:FINAL")),
+    }
+}
+
+fn binarize(d: Dataset, how: Option<&str>, seed: u64) -> Result<Dataset, String> {
+    match how {
+        None => Ok(d),
+        Some("threshold") => d.binarize_threshold(0.5).map_err(|e| e.to_string()),
+        Some("stochastic") => d.binarize_stochastic(seed).map_err(|e| e.to_string()),
+        Some(s) => match s.strip_prefix("threshold:").map(str::parse::<f32>) {
+            Some(Ok(t)) => d.binarize_threshold(t).map_err(|e| e.to_string()),
+            _ => Err(format!("--binarize {s:?}: use threshold, threshold:T or stochastic")),
+        },
+    }
+}
+
+fn load(a: &TrainArgs, path: &Path, labels: Option<&Path>) -> Result<Dataset, String> {
+    let fmt = a.format.map(|f| match f {
+        FormatArg::Idx => Format::Idx,
+        FormatArg::Amat => Format::Amat,
+        FormatArg::Csv => Format::Csv,
+        FormatArg::Npy => Format::Npy,
+    });
+    let fmt = fmt.or_else(|| Format::from_path(path));
+    let d = match fmt {
+        Some(Format::Idx) => io::read_idx(path, labels),
+        Some(Format::Csv) => {
+            let l = match a.csv_labels {
+                CsvLabelArg::None => CsvLabels::None,
+                CsvLabelArg::First => CsvLabels::First,
+                CsvLabelArg::Last => CsvLabels::Last,
+            };
+            io::read_csv(path, l, a.scale)
+        }
+        f => io::read_dataset(path, f),
+    }
+    .map_err(|e| e.to_string())?;
+    binarize(d, a.binarize.as_deref(), a.seed ^ 0xB1)
+}
+
+/// Training and validation sets as the options say.
+fn datasets(a: &TrainArgs) -> Result<(Dataset, Option<Dataset>, String), String> {
+    let (mut train, valid, name) = match &a.data {
+        None => {
+            let s = io::embedded_mnist().map_err(|e| e.to_string())?;
+            (s.train, Some(s.valid), "embedded binarized MNIST (10,000 train / 2,000 valid)".to_string())
+        }
+        Some(p) => {
+            let d = load(a, p, a.labels.as_deref())?;
+            match &a.valid {
+                Some(v) => (d, Some(load(a, v, None)?), p.display().to_string()),
+                None if a.valid_fraction > 0.0 && a.valid_fraction < 1.0 && d.len() >= 2 => {
+                    let nv = ((d.len() as f64 * a.valid_fraction).round() as usize).clamp(1, d.len() - 1);
+                    let (t, v) = d.split(d.len() - nv).map_err(|e| e.to_string())?;
+                    (t, Some(v), format!("{} (last {nv} held out)", p.display()))
+                }
+                None => (d, None, p.display().to_string()),
+            }
+        }
+    };
+    if let Some(n) = a.limit {
+        if n == 0 || n > train.len() {
+            return Err(format!("--limit {n}: the training set has {} examples", train.len()));
+        }
+        train = train.subset(0..n).map_err(|e| e.to_string())?;
+    }
+    Ok((train, valid, name))
+}
+
+fn config(a: &TrainArgs) -> Result<TrainConfig, String> {
+    Ok(TrainConfig {
+        n_hidden: a.hidden,
+        algorithm: match a.algorithm {
+            AlgoArg::Cd => Algorithm::Cd { k: a.k },
+            AlgoArg::Pcd => Algorithm::Pcd { k: a.k, chains: a.chains },
+        },
+        learning_rate: a.lr,
+        schedule: parse_schedule(&a.lr_schedule)?,
+        optimizer: match a.optimizer {
+            OptArg::Sgd => Optimizer::Sgd {
+                initial: a.momentum,
+                final_: a.final_momentum,
+                switch_epoch: a.momentum_switch,
+            },
+            OptArg::Adam => Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+        },
+        l2: a.l2,
+        l1: a.l1,
+        batch_size: a.batch,
+        epochs: a.epochs,
+        shuffle: !a.no_shuffle,
+        visible_bias_from_data: !a.no_vbias_init,
+        weight_init_std: a.init_std,
+        sparsity: a.sparsity_target.map(|t| Sparsity {
+            target: t,
+            cost: a.sparsity_cost,
+            decay: a.sparsity_decay,
+        }),
+        max_weight: 1e4,
+        seed: a.seed,
+    })
+}
+
+fn head(d: &Dataset, n: usize) -> Option<Dataset> {
+    (n > 0).then(|| d.subset(0..n.min(d.len())).ok()).flatten()
+}
+
+pub(crate) fn run(a: TrainArgs, bench: bool) -> Result<(), String> {
+    let threads = a.threads;
+    crate::with_threads(threads, move || run_in_pool(a, bench))
+}
+
+fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
+    let (train_set, valid, data_name) = datasets(&a)?;
+    let mut trainer = match &a.resume {
+        None => Trainer::new(config(&a)?, &train_set).map_err(|e| e.to_string())?,
+        Some(p) => {
+            let st = io::load_checkpoint(p).map_err(|e| e.to_string())?;
+            let mut t = Trainer::from_state(st).map_err(|e| e.to_string())?;
+            t.set_epochs(a.epochs).map_err(|e| e.to_string())?;
+            t
+        }
+    };
+    if !bench {
+        std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
+    }
+    let mon_train = head(&train_set, a.monitor);
+    let mon_valid = valid.as_ref().and_then(|v| head(v, a.monitor));
+    let threads_used = rayon::current_num_threads();
+    if !a.json {
+        let c = trainer.config();
+        eprintln!(
+            "training {}×{} RBM on {data_name}: {} examples, {:?}, lr {}, batch {}, {} threads, {}",
+            train_set.dim(),
+            c.n_hidden,
+            train_set.len(),
+            c.algorithm,
+            c.learning_rate,
+            c.batch_size,
+            threads_used,
+            boltzmann::active_isa()
+        );
+    }
+    let show_bar = !a.quiet && !a.json && std::io::stderr().is_terminal();
+    let ckpt = a.out.join("checkpoint.safetensors");
+    let mut epoch_times = Vec::new();
+    let t_all = Instant::now();
+    while !trainer.is_done() {
+        let bar = ProgressBar::with_draw_target(
+            None,
+            if show_bar { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
+        );
+        bar.set_style(
+            ProgressStyle::with_template("epoch {msg} [{bar:30}] {pos}/{len} batches {elapsed}<{eta}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(format!("{}/{}", trainer.epoch() + 1, trainer.config().epochs));
+        let report = trainer.run_epoch(&train_set, |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        });
+        bar.finish_and_clear();
+        let report = match report {
+            Ok(r) => r,
+            Err(e) => {
+                let kept = if !bench && ckpt.exists() {
+                    format!(" The last good checkpoint is {}.", ckpt.display())
+                } else {
+                    String::new()
+                };
+                return Err(format!("{e}.{kept}"));
+            }
+        };
+        epoch_times.push(report.seconds);
+        let m = match &mon_train {
+            Some(mt) => Some(
+                train::metrics::evaluate(trainer.rbm(), mt, mon_valid.as_ref()).map_err(|e| e.to_string())?,
+            ),
+            None => None,
+        };
+        let pl_sk = match &mon_train {
+            Some(mt) if bench => Some(
+                train::metrics::pseudo_log_likelihood_stochastic(trainer.rbm(), mt, 0)
+                    .map_err(|e| e.to_string())?,
+            ),
+            _ => None,
+        };
+        if a.json {
+            let mut s = format!(
+                "{{\"epoch\":{},\"seconds\":{},\"learning_rate\":{},\"threads\":{}",
+                report.epoch + 1,
+                report.seconds,
+                report.learning_rate,
+                threads_used
+            );
+            if let Some(m) = &m {
+                s += &format!(
+                    ",\"recon_error\":{},\"free_energy_train\":{},\"pseudo_ll\":{}",
+                    m.recon_error, m.free_energy_train, m.pseudo_ll
+                );
+                if let (Some(fv), Some(gap), Some(plv)) =
+                    (m.free_energy_valid, m.free_energy_gap(), m.pseudo_ll_valid)
+                {
+                    s += &format!(
+                        ",\"free_energy_valid\":{fv},\"free_energy_gap\":{gap},\"pseudo_ll_valid\":{plv}"
+                    );
+                }
+            }
+            if let Some(p) = pl_sk {
+                s += &format!(",\"pseudo_ll_sklearn\":{p}");
+            }
+            s.push('}');
+            println!("{s}");
+        } else {
+            let mut line = format!("epoch {:>3}: {:.3} s", report.epoch + 1, report.seconds);
+            if let Some(m) = &m {
+                line += &format!(", recon {:.2}, pseudo-LL {:.2}", m.recon_error, m.pseudo_ll);
+                if let (Some(gap), Some(plv)) = (m.free_energy_gap(), m.pseudo_ll_valid) {
+                    line += &format!(" (valid {plv:.2}), free-energy gap {gap:.2}");
+                }
+            }
+            if let Some(p) = pl_sk {
+                line += &format!(", sklearn-style PL {p:.2}");
+            }
+            println!("{line}");
+        }
+        if !bench {
+            io::save_checkpoint(trainer.state(), &ckpt).map_err(|e| e.to_string())?;
+        }
+    }
+    if bench {
+        let mut t = epoch_times.clone();
+        t.sort_by(|x, y| x.total_cmp(y));
+        let med = t[t.len() / 2];
+        if a.json {
+            println!(
+                "{{\"bench\":\"train\",\"epochs\":{},\"median_epoch_s\":{med},\"min_epoch_s\":{},\"threads\":{threads_used},\"isa\":\"{}\"}}",
+                t.len(),
+                t[0],
+                boltzmann::active_isa()
+            );
+        } else {
+            println!(
+                "bench train: median {:.4} s/epoch (min {:.4}) over {} epochs, {} examples, {threads_used} threads, {}",
+                med,
+                t[0],
+                t.len(),
+                train_set.len(),
+                boltzmann::active_isa()
+            );
+        }
+        return Ok(());
+    }
+    // Outputs: model, filters, samples.
+    let rbm = trainer.rbm();
+    let model_path = a.out.join("model.safetensors");
+    io::save_rbm(rbm, &model_path).map_err(|e| e.to_string())?;
+    let mut written = vec![model_path.display().to_string(), ckpt.display().to_string()];
+    if let Some((r, c)) = train_set.image_shape() {
+        let fpath = a.out.join("filters.png");
+        io::filters_png(&fpath, rbm, r, c, 100, 10).map_err(|e| e.to_string())?;
+        let spath = a.out.join("samples.png");
+        crate::pictures::sample_grid(rbm, (r, c), 10, 10, 1000, a.seed, &spath)?;
+        written.push(fpath.display().to_string());
+        written.push(spath.display().to_string());
+    }
+    if !a.json {
+        eprintln!("done in {:.1} s; wrote:", t_all.elapsed().as_secs_f64());
+        for w in written {
+            eprintln!("  {w}");
+        }
+    }
+    Ok(())
+}

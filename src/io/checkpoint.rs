@@ -1,0 +1,238 @@
+//! Training checkpoints: everything [`TrainState`] holds, in one
+//! safetensors file written atomically.
+//!
+//! Tensors: `model.weights`, `model.visible_bias`, `model.hidden_bias`;
+//! `opt.m_w`, `opt.m_b`, `opt.m_c` (and `opt.v_*` for Adam);
+//! `chains.visible`, `chains.hidden` (U8 0/1), `chains.streams` (U64
+//! `[B, 4]`); `order_stream` (U64 `[4]`); `sparsity_q` when used. Metadata
+//! as for model files with `kind = "rbm-checkpoint"`, plus `config` (JSON),
+//! `epoch`, `step`, `adam_t`, `sweeps` and `isa`.
+
+use super::model::{check_header, common_metadata, rbm_from, rbm_tensors};
+use super::safetensors::{SafeTensors, Tensor};
+use super::{read_file, write_atomic};
+use crate::error::{Error, Result};
+use crate::sampler::Chains;
+use crate::train::{Algorithm, Optimizer, OptimizerState, Schedule, Sparsity, TrainConfig, TrainState};
+use serde_json::{Value, json};
+use std::path::Path;
+
+fn config_json(c: &TrainConfig) -> Value {
+    let algorithm = match c.algorithm {
+        Algorithm::Cd { k } => json!({"kind": "cd", "k": k}),
+        Algorithm::Pcd { k, chains } => json!({"kind": "pcd", "k": k, "chains": chains}),
+    };
+    let optimizer = match c.optimizer {
+        Optimizer::Sgd { initial, final_, switch_epoch } => {
+            json!({"kind": "sgd", "initial": initial, "final": final_, "switch_epoch": switch_epoch})
+        }
+        Optimizer::Adam { beta1, beta2, eps } => {
+            json!({"kind": "adam", "beta1": beta1, "beta2": beta2, "eps": eps})
+        }
+    };
+    let schedule = match c.schedule {
+        Schedule::Constant => json!({"kind": "constant"}),
+        Schedule::Exponential { decay } => json!({"kind": "exponential", "decay": decay}),
+        Schedule::Linear { final_lr } => json!({"kind": "linear", "final_lr": final_lr}),
+    };
+    let sparsity = c.sparsity.map(|s| json!({"target": s.target, "cost": s.cost, "decay": s.decay}));
+    json!({
+        "n_hidden": c.n_hidden, "algorithm": algorithm, "learning_rate": c.learning_rate,
+        "schedule": schedule, "optimizer": optimizer, "l2": c.l2, "l1": c.l1,
+        "batch_size": c.batch_size, "epochs": c.epochs, "shuffle": c.shuffle,
+        "visible_bias_from_data": c.visible_bias_from_data, "weight_init_std": c.weight_init_std,
+        "sparsity": sparsity, "max_weight": c.max_weight, "seed": c.seed.to_string(),
+    })
+}
+
+fn config_from_json(v: &Value, what: &str) -> Result<TrainConfig> {
+    let bad = |k: &str| Error::Io {
+        path: what.to_string(),
+        reason: format!("checkpoint config: bad or missing {k:?}"),
+    };
+    let f = |o: &Value, k: &str| o.get(k).and_then(Value::as_f64).map(|x| x as f32).ok_or_else(|| bad(k));
+    let u = |o: &Value, k: &str| o.get(k).and_then(Value::as_u64).map(|x| x as usize).ok_or_else(|| bad(k));
+    let b = |o: &Value, k: &str| o.get(k).and_then(Value::as_bool).ok_or_else(|| bad(k));
+    let kind =
+        |o: &Value| o.get("kind").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| bad("kind"));
+    let a = v.get("algorithm").ok_or_else(|| bad("algorithm"))?;
+    let algorithm = match kind(a)?.as_str() {
+        "cd" => Algorithm::Cd { k: u(a, "k")? },
+        "pcd" => Algorithm::Pcd { k: u(a, "k")?, chains: u(a, "chains")? },
+        _ => return Err(bad("algorithm")),
+    };
+    let o = v.get("optimizer").ok_or_else(|| bad("optimizer"))?;
+    let optimizer = match kind(o)?.as_str() {
+        "sgd" => Optimizer::Sgd {
+            initial: f(o, "initial")?,
+            final_: f(o, "final")?,
+            switch_epoch: u(o, "switch_epoch")?,
+        },
+        "adam" => Optimizer::Adam { beta1: f(o, "beta1")?, beta2: f(o, "beta2")?, eps: f(o, "eps")? },
+        _ => return Err(bad("optimizer")),
+    };
+    let s = v.get("schedule").ok_or_else(|| bad("schedule"))?;
+    let schedule = match kind(s)?.as_str() {
+        "constant" => Schedule::Constant,
+        "exponential" => Schedule::Exponential { decay: f(s, "decay")? },
+        "linear" => Schedule::Linear { final_lr: f(s, "final_lr")? },
+        _ => return Err(bad("schedule")),
+    };
+    let sparsity = match v.get("sparsity") {
+        None | Some(Value::Null) => None,
+        Some(sp) => Some(Sparsity { target: f(sp, "target")?, cost: f(sp, "cost")?, decay: f(sp, "decay")? }),
+    };
+    let seed =
+        v.get("seed").and_then(Value::as_str).and_then(|s| s.parse().ok()).ok_or_else(|| bad("seed"))?;
+    let c = TrainConfig {
+        n_hidden: u(v, "n_hidden")?,
+        algorithm,
+        learning_rate: f(v, "learning_rate")?,
+        schedule,
+        optimizer,
+        l2: f(v, "l2")?,
+        l1: f(v, "l1")?,
+        batch_size: u(v, "batch_size")?,
+        epochs: u(v, "epochs")?,
+        shuffle: b(v, "shuffle")?,
+        visible_bias_from_data: b(v, "visible_bias_from_data")?,
+        weight_init_std: f(v, "weight_init_std")?,
+        sparsity,
+        max_weight: f(v, "max_weight")?,
+        seed,
+    };
+    c.validate()
+        .map_err(|e| Error::Io { path: what.to_string(), reason: format!("checkpoint config: {e}") })?;
+    Ok(c)
+}
+
+/// Serializes a training state.
+pub fn checkpoint_bytes(s: &TrainState) -> Vec<u8> {
+    let mut st = SafeTensors::default();
+    common_metadata(&mut st, "rbm-checkpoint", &s.rbm);
+    let (d, h) = (s.rbm.n_visible(), s.rbm.n_hidden());
+    for (k, v) in [
+        ("config", config_json(&s.config).to_string()),
+        ("epoch", s.epoch.to_string()),
+        ("step", s.step.to_string()),
+        ("adam_t", s.optimizer.t.to_string()),
+        ("sweeps", s.chains.sweeps_done().to_string()),
+        ("isa", s.isa.clone()),
+    ] {
+        st.metadata.insert(k.into(), v);
+    }
+    rbm_tensors(&s.rbm, "model.", &mut st);
+    let o = &s.optimizer;
+    let mut put = |name: &str, shape: Vec<usize>, v: &[f32]| {
+        st.tensors.insert(name.into(), Tensor::f32(shape, v));
+    };
+    put("opt.m_w", vec![d, h], &o.m_w);
+    put("opt.m_b", vec![d], &o.m_b);
+    put("opt.m_c", vec![h], &o.m_c);
+    if !o.v_w.is_empty() {
+        put("opt.v_w", vec![d, h], &o.v_w);
+        put("opt.v_b", vec![d], &o.v_b);
+        put("opt.v_c", vec![h], &o.v_c);
+    }
+    if !s.sparsity_q.is_empty() {
+        put("sparsity_q", vec![h], &s.sparsity_q);
+    }
+    let b = s.chains.batch();
+    let bits = |x: &[f32]| x.iter().map(|&v| v as u8).collect::<Vec<u8>>();
+    st.tensors.insert("chains.visible".into(), Tensor::u8(vec![b, d], &bits(s.chains.visible())));
+    st.tensors.insert("chains.hidden".into(), Tensor::u8(vec![b, h], &bits(s.chains.hidden())));
+    let streams: Vec<u64> = s.chains.streams().iter().flatten().copied().collect();
+    st.tensors.insert("chains.streams".into(), Tensor::u64(vec![b, 4], &streams));
+    st.tensors.insert("order_stream".into(), Tensor::u64(vec![4], &s.order_stream));
+    st.to_bytes()
+}
+
+/// Saves a checkpoint atomically (the previous file stays intact until the
+/// new one is complete on disk).
+///
+/// # Errors
+/// [`Error::Io`] if it cannot be written.
+pub fn save_checkpoint(s: &TrainState, path: &Path) -> Result<()> {
+    write_atomic(path, &checkpoint_bytes(s))
+}
+
+/// Parses checkpoint bytes, checking every part.
+///
+/// # Errors
+/// [`Error::Io`] for anything missing, inconsistent or corrupt.
+pub fn parse_checkpoint(bytes: &[u8], what: &str) -> Result<TrainState> {
+    let st = SafeTensors::from_bytes(bytes, what)?;
+    let (d, h) = check_header(&st, "rbm-checkpoint", what)?;
+    let bad = |r: String| Error::Io { path: what.to_string(), reason: r };
+    let config: Value =
+        serde_json::from_str(st.meta("config", what)?).map_err(|e| bad(format!("config: {e}")))?;
+    let config = config_from_json(&config, what)?;
+    let num = |k: &str| -> Result<u64> { st.meta(k, what)?.parse().map_err(|_| bad(format!("bad {k}"))) };
+    let rbm = rbm_from(&st, "model.", d, h, what)?;
+    let f32s = |name: &str, len: usize| -> Result<Vec<f32>> {
+        let v = st.get(name, what)?.to_f32(what)?;
+        if v.len() != len {
+            return Err(bad(format!("{name} has {} values, expected {len}", v.len())));
+        }
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(bad(format!("{name} holds NaN or inf")));
+        }
+        Ok(v)
+    };
+    let adam = st.tensors.contains_key("opt.v_w");
+    let optimizer = OptimizerState {
+        m_w: f32s("opt.m_w", d * h)?,
+        m_b: f32s("opt.m_b", d)?,
+        m_c: f32s("opt.m_c", h)?,
+        v_w: if adam { f32s("opt.v_w", d * h)? } else { Vec::new() },
+        v_b: if adam { f32s("opt.v_b", d)? } else { Vec::new() },
+        v_c: if adam { f32s("opt.v_c", h)? } else { Vec::new() },
+        t: num("adam_t")?,
+    };
+    let sparsity_q = if st.tensors.contains_key("sparsity_q") { f32s("sparsity_q", h)? } else { Vec::new() };
+    let streams_t = st.get("chains.streams", what)?;
+    if streams_t.shape.len() != 2 || streams_t.shape[1] != 4 {
+        return Err(bad(format!("chains.streams has shape {:?}, expected [B, 4]", streams_t.shape)));
+    }
+    let raw = streams_t.to_u64(what)?;
+    let streams: Vec<[u64; 4]> = raw.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]).collect();
+    let states = |name: &str| -> Result<Vec<f32>> {
+        let t = st.get(name, what)?;
+        if t.dtype != super::safetensors::Dtype::U8 {
+            return Err(bad(format!("{name} must be U8")));
+        }
+        Ok(t.data.iter().map(|&x| x as f32).collect())
+    };
+    let chains = Chains::from_parts(
+        &rbm,
+        states("chains.visible")?,
+        states("chains.hidden")?,
+        streams,
+        num("sweeps")?,
+    )
+    .map_err(|e| bad(format!("chains: {e}")))?;
+    let os = st.get("order_stream", what)?.to_u64(what)?;
+    if os.len() != 4 || os == [0; 4] {
+        return Err(bad("order_stream must be 4 words, not all zero".into()));
+    }
+    Ok(TrainState {
+        config,
+        rbm,
+        optimizer,
+        chains,
+        order_stream: [os[0], os[1], os[2], os[3]],
+        epoch: num("epoch")? as usize,
+        step: num("step")?,
+        sparsity_q,
+        isa: st.meta("isa", what)?.to_string(),
+    })
+}
+
+/// Loads a checkpoint.
+///
+/// # Errors
+/// As [`parse_checkpoint`], plus unreadable files.
+pub fn load_checkpoint(path: &Path) -> Result<TrainState> {
+    let what = path.display().to_string();
+    parse_checkpoint(&read_file(path)?, &what)
+}

@@ -1,0 +1,125 @@
+//! RBM model files in safetensors.
+//!
+//! Tensors: `weights` (F32, `[n_visible, n_hidden]`, row-major),
+//! `visible_bias` (F32, `[n_visible]`), `hidden_bias` (F32, `[n_hidden]`).
+//! Metadata: `format = "boltzmann"`, `format_version = "1"`, `kind = "rbm"`,
+//! `visible_units = "bernoulli"`, `hidden_units = "bernoulli"`, `n_visible`,
+//! `n_hidden`. In Python:
+//!
+//! ```python
+//! from safetensors.numpy import load_file
+//! t = load_file("model.safetensors")   # t["weights"].shape == (784, 500)
+//! ```
+
+use super::safetensors::{SafeTensors, Tensor};
+use super::{io_err, read_file, write_atomic};
+use crate::error::{Error, Result};
+use crate::model::Rbm;
+use std::path::Path;
+
+/// The newest model-file version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+pub(crate) fn rbm_tensors(rbm: &Rbm, prefix: &str, st: &mut SafeTensors) {
+    let (d, h) = (rbm.n_visible(), rbm.n_hidden());
+    st.tensors.insert(format!("{prefix}weights"), Tensor::f32(vec![d, h], rbm.weights()));
+    st.tensors.insert(format!("{prefix}visible_bias"), Tensor::f32(vec![d], rbm.visible_bias()));
+    st.tensors.insert(format!("{prefix}hidden_bias"), Tensor::f32(vec![h], rbm.hidden_bias()));
+}
+
+pub(crate) fn common_metadata(st: &mut SafeTensors, kind: &str, rbm: &Rbm) {
+    for (k, v) in [
+        ("format", "boltzmann".to_string()),
+        ("format_version", FORMAT_VERSION.to_string()),
+        ("kind", kind.to_string()),
+        ("visible_units", "bernoulli".into()),
+        ("hidden_units", "bernoulli".into()),
+        ("n_visible", rbm.n_visible().to_string()),
+        ("n_hidden", rbm.n_hidden().to_string()),
+    ] {
+        st.metadata.insert(k.into(), v);
+    }
+}
+
+/// Checks format, version and kind, and returns `(n_visible, n_hidden)`
+/// from the metadata.
+pub(crate) fn check_header(st: &SafeTensors, kind: &str, what: &str) -> Result<(usize, usize)> {
+    let bad = |r: String| Error::Io { path: what.to_string(), reason: r };
+    if st.meta("format", what)? != "boltzmann" {
+        return Err(bad("not a boltzmann file (metadata format is not \"boltzmann\")".into()));
+    }
+    let v: u32 = st.meta("format_version", what)?.parse().map_err(|_| bad("bad format_version".into()))?;
+    if v > FORMAT_VERSION {
+        return Err(bad(format!(
+            "format version {v} is newer than this build reads ({FORMAT_VERSION}); upgrade boltzmann"
+        )));
+    }
+    let k = st.meta("kind", what)?;
+    if k != kind {
+        return Err(bad(format!("this file holds a {k:?}, expected a {kind:?}")));
+    }
+    for key in ["visible_units", "hidden_units"] {
+        let u = st.meta(key, what)?;
+        if u != "bernoulli" {
+            return Err(bad(format!("{key} = {u:?} is not supported by this model type")));
+        }
+    }
+    let num =
+        |key: &str| -> Result<usize> { st.meta(key, what)?.parse().map_err(|_| bad(format!("bad {key}"))) };
+    Ok((num("n_visible")?, num("n_hidden")?))
+}
+
+pub(crate) fn rbm_from(st: &SafeTensors, prefix: &str, d: usize, h: usize, what: &str) -> Result<Rbm> {
+    let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
+        let t = st.get(&format!("{prefix}{name}"), what)?;
+        if t.shape != shape {
+            return Err(Error::Io {
+                path: what.to_string(),
+                reason: format!("tensor {name:?} has shape {:?}, metadata says {shape:?}", t.shape),
+            });
+        }
+        t.to_f32(what)
+    };
+    let w = get("weights", &[d, h])?;
+    let b = get("visible_bias", &[d])?;
+    let c = get("hidden_bias", &[h])?;
+    Rbm::new(d, h, w, b, c)
+        .map_err(|e| Error::Io { path: what.to_string(), reason: format!("invalid parameters: {e}") })
+}
+
+/// Saves an RBM (atomically).
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be written.
+pub fn save_rbm(rbm: &Rbm, path: &Path) -> Result<()> {
+    let mut st = SafeTensors::default();
+    common_metadata(&mut st, "rbm", rbm);
+    rbm_tensors(rbm, "", &mut st);
+    write_atomic(path, &st.to_bytes())
+}
+
+/// Loads an RBM, checking everything: format and version, kind, unit types,
+/// shapes against the metadata, finite parameters.
+///
+/// # Errors
+/// [`Error::Io`] naming the file and the problem.
+pub fn load_rbm(path: &Path) -> Result<Rbm> {
+    let what = path.display().to_string();
+    let bytes = read_file(path)?;
+    let st = SafeTensors::from_bytes(&bytes, &what)?;
+    let (d, h) = check_header(&st, "rbm", &what)?;
+    if st.tensors.len() != 3 {
+        return Err(io_err(path, format!("expected 3 tensors, found {}", st.tensors.len())));
+    }
+    rbm_from(&st, "", d, h, &what)
+}
+
+/// Parses model-file bytes (what [`load_rbm`] does after reading).
+///
+/// # Errors
+/// As [`load_rbm`].
+pub fn parse_rbm(bytes: &[u8]) -> Result<Rbm> {
+    let st = SafeTensors::from_bytes(bytes, "model")?;
+    let (d, h) = check_header(&st, "rbm", "model")?;
+    rbm_from(&st, "", d, h, "model")
+}

@@ -1,0 +1,120 @@
+//! PNG pictures: grids of images (samples) and of RBM filters.
+
+use super::{io_err, write_atomic};
+use crate::error::{Error, Result};
+use crate::model::Rbm;
+use std::path::Path;
+
+/// Encodes a grayscale grid of `n` images of `rows × cols` (values in [0, 1],
+/// clamped; row-major, image after image), `grid_cols` images per row of the
+/// grid, 1-pixel gray borders, each pixel drawn as `zoom × zoom`.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] / [`Error::InvalidParam`] for inconsistent sizes.
+pub fn grid_png_bytes(
+    images: &[f32],
+    rows: usize,
+    cols: usize,
+    grid_cols: usize,
+    zoom: usize,
+) -> Result<Vec<u8>> {
+    let per = rows
+        .checked_mul(cols)
+        .filter(|&p| p > 0)
+        .ok_or(Error::InvalidParam { name: "image shape", reason: format!("{rows} × {cols}") })?;
+    if images.is_empty() || !images.len().is_multiple_of(per) {
+        return Err(Error::ShapeMismatch {
+            what: "images (a multiple of rows × cols)",
+            expected: per,
+            got: images.len(),
+        });
+    }
+    if grid_cols == 0 || zoom == 0 || zoom > 16 {
+        return Err(Error::InvalidParam {
+            name: "grid", reason: "grid_cols ≥ 1 and zoom in 1..=16".into()
+        });
+    }
+    let n = images.len() / per;
+    let gc = grid_cols.min(n);
+    let gr = n.div_ceil(gc);
+    let (cw, ch) = (cols * zoom + 1, rows * zoom + 1);
+    let (w, h) = (gc * cw + 1, gr * ch + 1);
+    if (w as u64) * (h as u64) > 1 << 28 {
+        return Err(Error::InvalidParam { name: "grid", reason: format!("{w} × {h} pixels is too large") });
+    }
+    let mut px = vec![96u8; w * h];
+    for (k, img) in images.chunks_exact(per).enumerate() {
+        let (gy, gx) = (k / gc, k % gc);
+        for y in 0..rows * zoom {
+            for x in 0..cols * zoom {
+                let v = img[(y / zoom) * cols + x / zoom];
+                let v = if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
+                px[(gy * ch + 1 + y) * w + gx * cw + 1 + x] = (v * 255.0).round() as u8;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, w as u32, h as u32);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut wr =
+            enc.write_header().map_err(|e| Error::InvalidParam { name: "png", reason: e.to_string() })?;
+        wr.write_image_data(&px).map_err(|e| Error::InvalidParam { name: "png", reason: e.to_string() })?;
+    }
+    Ok(out)
+}
+
+/// Writes [`grid_png_bytes`] to `path` atomically.
+///
+/// # Errors
+/// As [`grid_png_bytes`], plus [`Error::Io`].
+pub fn grid_png(
+    path: &Path,
+    images: &[f32],
+    rows: usize,
+    cols: usize,
+    grid_cols: usize,
+    zoom: usize,
+) -> Result<()> {
+    let bytes = grid_png_bytes(images, rows, cols, grid_cols, zoom)?;
+    write_atomic(path, &bytes)
+}
+
+/// The weights of the first `max_units` hidden units as images
+/// (`n_visible = rows × cols`), each scaled to its own min–max range, in a
+/// grid of `grid_cols` columns.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] if `rows × cols != n_visible`; [`Error::Io`].
+pub fn filters_png(
+    path: &Path,
+    rbm: &Rbm,
+    rows: usize,
+    cols: usize,
+    max_units: usize,
+    grid_cols: usize,
+) -> Result<()> {
+    let (d, h) = (rbm.n_visible(), rbm.n_hidden());
+    if rows * cols != d {
+        return Err(Error::ShapeMismatch {
+            what: "image shape (rows × cols = n_visible)",
+            expected: d,
+            got: rows * cols,
+        });
+    }
+    let units = max_units.min(h);
+    if units == 0 {
+        return Err(io_err(path, "no hidden units to draw"));
+    }
+    let mut imgs = vec![0.0f32; units * d];
+    for j in 0..units {
+        let col: Vec<f32> = (0..d).map(|i| rbm.weights()[i * h + j]).collect();
+        let (lo, hi) = col.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        let span = if hi > lo { hi - lo } else { 1.0 };
+        for (o, &x) in imgs[j * d..(j + 1) * d].iter_mut().zip(&col) {
+            *o = (x - lo) / span;
+        }
+    }
+    grid_png(path, &imgs, rows, cols, grid_cols, 2)
+}

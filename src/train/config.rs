@@ -1,0 +1,243 @@
+//! Training configuration with documented defaults.
+
+use crate::error::{Error, Result};
+
+/// How the negative (model) statistics are estimated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Algorithm {
+    /// Contrastive divergence CD-k (Hinton 2002): chains restart at the
+    /// mini-batch every update and run `k` full sweeps.
+    Cd {
+        /// Gibbs sweeps per update (≥ 1).
+        k: usize,
+    },
+    /// Persistent contrastive divergence (Tieleman 2008): `chains` chains
+    /// persist across updates (their number independent of the batch size)
+    /// and advance `k` sweeps per update.
+    Pcd {
+        /// Gibbs sweeps per update (≥ 1).
+        k: usize,
+        /// Number of persistent chains (≥ 1).
+        chains: usize,
+    },
+}
+
+/// The parameter update rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Optimizer {
+    /// SGD with momentum `initial` for the first `switch_epoch` epochs, then
+    /// `final_` (Hinton's guide §9: 0.5 then 0.9).
+    Sgd {
+        /// Momentum before `switch_epoch`.
+        initial: f32,
+        /// Momentum from `switch_epoch` on.
+        final_: f32,
+        /// Epoch at which the momentum switches.
+        switch_epoch: usize,
+    },
+    /// Adam (Kingma & Ba 2015) on the log-likelihood gradient.
+    Adam {
+        /// First-moment decay (0.9).
+        beta1: f32,
+        /// Second-moment decay (0.999).
+        beta2: f32,
+        /// Denominator offset (1e-8).
+        eps: f32,
+    },
+}
+
+/// Learning-rate schedule over epochs (`e` counts from 0).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Schedule {
+    /// `lr` throughout.
+    Constant,
+    /// `lr · decay^e`.
+    Exponential {
+        /// Factor per epoch, in (0, 1].
+        decay: f32,
+    },
+    /// Linear from `lr` at epoch 0 to `final_lr` at the last epoch.
+    Linear {
+        /// Learning rate of the last epoch.
+        final_lr: f32,
+    },
+}
+
+/// Hidden-unit sparsity target (Hinton's guide §11): a running average `q`
+/// of each hidden unit's activation (`q ← decay·q + (1−decay)·mean p(h|v)`)
+/// is pulled toward `target` by adding `cost·(target − q)` to the hidden
+/// bias gradient and `cost·(target − q)·mean(v)` to its weights.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sparsity {
+    /// Desired mean activation (e.g. 0.05).
+    pub target: f32,
+    /// Penalty weight (e.g. 0.01).
+    pub cost: f32,
+    /// Decay of the running average (e.g. 0.95).
+    pub decay: f32,
+}
+
+/// Everything that defines a training run. `TrainConfig::default()` gives
+/// the values in brackets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// Hidden units [500].
+    pub n_hidden: usize,
+    /// CD-k or PCD [PCD, k = 1, 100 chains].
+    pub algorithm: Algorithm,
+    /// Learning rate [0.05 for SGD; use ≈ 1e-3 with Adam].
+    pub learning_rate: f32,
+    /// Learning-rate schedule [constant].
+    pub schedule: Schedule,
+    /// Update rule [SGD, momentum 0.5 throughout; Hinton's 0.5 → 0.9 suits
+    /// CD, but made PCD unstable in our runs (perf-notes.md)].
+    pub optimizer: Optimizer,
+    /// L2 weight decay (weights only) [1e-4].
+    pub l2: f32,
+    /// L1 weight decay (weights only) [0].
+    pub l1: f32,
+    /// Mini-batch size [100]; the last batch of an epoch may be smaller.
+    pub batch_size: usize,
+    /// Epochs [10].
+    pub epochs: usize,
+    /// Shuffle the examples every epoch [true].
+    pub shuffle: bool,
+    /// Initial visible biases `log(p/(1−p))` from the data marginals,
+    /// `p` clamped to [1e-3, 1 − 1e-3] [true]; otherwise 0.
+    pub visible_bias_from_data: bool,
+    /// Standard deviation of the initial weights, N(0, σ²) [0.01].
+    pub weight_init_std: f32,
+    /// Optional sparsity target [none].
+    pub sparsity: Option<Sparsity>,
+    /// Largest |weight| before training is declared diverged [1e4].
+    pub max_weight: f32,
+    /// Seed of the weights, the shuffles and every chain stream [0].
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            n_hidden: 500,
+            algorithm: Algorithm::Pcd { k: 1, chains: 100 },
+            learning_rate: 0.05,
+            schedule: Schedule::Constant,
+            optimizer: Optimizer::Sgd { initial: 0.5, final_: 0.5, switch_epoch: 5 },
+            l2: 1e-4,
+            l1: 0.0,
+            batch_size: 100,
+            epochs: 10,
+            shuffle: true,
+            visible_bias_from_data: true,
+            weight_init_std: 0.01,
+            sparsity: None,
+            max_weight: 1e4,
+            seed: 0,
+        }
+    }
+}
+
+fn bad(name: &'static str, reason: String) -> Error {
+    Error::InvalidParam { name, reason }
+}
+
+impl TrainConfig {
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] naming the first bad field.
+    pub fn validate(&self) -> Result<()> {
+        let finite_nonneg = |name: &'static str, x: f32| {
+            if x.is_finite() && x >= 0.0 {
+                Ok(())
+            } else {
+                Err(bad(name, format!("must be finite and ≥ 0, got {x}")))
+            }
+        };
+        if self.n_hidden == 0 {
+            return Err(bad("n_hidden", "must be ≥ 1".into()));
+        }
+        match self.algorithm {
+            Algorithm::Cd { k: 0 } => return Err(bad("k", "CD needs k ≥ 1".into())),
+            Algorithm::Pcd { k: 0, .. } => return Err(bad("k", "PCD needs k ≥ 1".into())),
+            Algorithm::Pcd { chains: 0, .. } => return Err(bad("chains", "PCD needs ≥ 1 chain".into())),
+            _ => {}
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(bad("learning_rate", format!("must be finite and > 0, got {}", self.learning_rate)));
+        }
+        match self.schedule {
+            Schedule::Constant => {}
+            Schedule::Exponential { decay } => {
+                if !(decay > 0.0 && decay <= 1.0) {
+                    return Err(bad("lr decay", format!("must be in (0, 1], got {decay}")));
+                }
+            }
+            Schedule::Linear { final_lr } => finite_nonneg("final learning rate", final_lr)?,
+        }
+        match self.optimizer {
+            Optimizer::Sgd { initial, final_, .. } => {
+                for (n, m) in [("momentum", initial), ("final momentum", final_)] {
+                    if !(0.0..1.0).contains(&m) {
+                        return Err(bad(n, format!("must be in [0, 1), got {m}")));
+                    }
+                }
+            }
+            Optimizer::Adam { beta1, beta2, eps } => {
+                for (n, b) in [("beta1", beta1), ("beta2", beta2)] {
+                    if !(0.0..1.0).contains(&b) {
+                        return Err(bad(n, format!("must be in [0, 1), got {b}")));
+                    }
+                }
+                if !(eps.is_finite() && eps > 0.0) {
+                    return Err(bad("eps", format!("must be > 0, got {eps}")));
+                }
+            }
+        }
+        finite_nonneg("l2", self.l2)?;
+        finite_nonneg("l1", self.l1)?;
+        if self.batch_size == 0 {
+            return Err(bad("batch_size", "must be ≥ 1".into()));
+        }
+        if self.epochs == 0 {
+            return Err(bad("epochs", "must be ≥ 1".into()));
+        }
+        finite_nonneg("weight_init_std", self.weight_init_std)?;
+        if let Some(s) = self.sparsity {
+            if !(s.target > 0.0 && s.target < 1.0) {
+                return Err(bad("sparsity target", format!("must be in (0, 1), got {}", s.target)));
+            }
+            finite_nonneg("sparsity cost", s.cost)?;
+            if !(0.0..1.0).contains(&s.decay) {
+                return Err(bad("sparsity decay", format!("must be in [0, 1), got {}", s.decay)));
+            }
+        }
+        if !(self.max_weight.is_finite() && self.max_weight > 0.0) {
+            return Err(bad("max_weight", format!("must be finite and > 0, got {}", self.max_weight)));
+        }
+        Ok(())
+    }
+
+    /// Learning rate of epoch `e` (from 0).
+    pub fn learning_rate_at(&self, e: usize) -> f32 {
+        match self.schedule {
+            Schedule::Constant => self.learning_rate,
+            Schedule::Exponential { decay } => self.learning_rate * decay.powi(e as i32),
+            Schedule::Linear { final_lr } => {
+                if self.epochs <= 1 {
+                    self.learning_rate
+                } else {
+                    let t = (e.min(self.epochs - 1)) as f32 / (self.epochs - 1) as f32;
+                    self.learning_rate + t * (final_lr - self.learning_rate)
+                }
+            }
+        }
+    }
+
+    /// The number of sweeps per update (`k`).
+    pub fn k(&self) -> usize {
+        match self.algorithm {
+            Algorithm::Cd { k } | Algorithm::Pcd { k, .. } => k,
+        }
+    }
+}

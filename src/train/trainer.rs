@@ -1,0 +1,563 @@
+//! The CD-k / PCD trainer.
+//!
+//! One update on a mini-batch `V⁺` of `m` examples (Hinton's guide;
+//! Tieleman 2008 for PCD):
+//!
+//! 1. positive phase: `P⁺ = p(h|V⁺) = σ(V⁺W + c)` (probabilities, no sampling);
+//! 2. negative phase: CD-k starts `m` chains at `V⁺` with `h ~ P⁺` and runs
+//!    `k` sweeps; PCD advances its persistent chains `k` sweeps. Each sweep
+//!    is `v ~ p(v|h)` then `h ~ p(h|v)`; the statistics are the final binary
+//!    `V⁻` and `P⁻ = p(h|V⁻)` (`n` rows: `m` for CD, the chain count for PCD);
+//! 3. gradient of the average log-likelihood:
+//!    `∇W = V⁺ᵀP⁺/m − V⁻ᵀP⁻/n`, `∇b = mean V⁺ − mean V⁻`,
+//!    `∇c = mean P⁺ − mean P⁻` (plus sparsity), computed as one product
+//!    `[V⁺; V⁻]ᵀ [P⁺/m; −P⁻/n]`;
+//! 4. update: SGD with momentum, `Δ ← μΔ + lr·(∇ − λ₂W − λ₁ sign W)`,
+//!    `θ ← θ + Δ`, or Adam; weight decay on weights only;
+//! 5. divergence check: every parameter finite and `|w| ≤ max_weight`.
+//!
+//! Every reduction runs in a fixed order (products accumulate over the batch
+//! in matrixmultiply's fixed order, column sums sequentially), so training is
+//! bit-identical for any thread count, and [`Trainer::state`] /
+//! [`Trainer::from_state`] resume exactly.
+
+use super::config::{Algorithm, Optimizer, TrainConfig};
+use crate::data::{Dataset, shuffle_indices};
+use crate::error::{Error, Result};
+use crate::kernels::{activation, gemm};
+use crate::model::Rbm;
+use crate::rng::{self, StreamState};
+use crate::sampler::{Chains, gibbs};
+use crate::simd::{self, Isa};
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// Optimizer state: first moments (momentum velocity or Adam's `m`) and
+/// Adam's second moments, for weights, visible and hidden biases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimizerState {
+    /// Velocity / first moment of the weights (`D × H`).
+    pub m_w: Vec<f32>,
+    /// Of the visible biases.
+    pub m_b: Vec<f32>,
+    /// Of the hidden biases.
+    pub m_c: Vec<f32>,
+    /// Adam second moments (empty for SGD).
+    pub v_w: Vec<f32>,
+    /// Adam second moments of the visible biases.
+    pub v_b: Vec<f32>,
+    /// Adam second moments of the hidden biases.
+    pub v_c: Vec<f32>,
+    /// Adam step counter.
+    pub t: u64,
+}
+
+/// Everything needed to continue training exactly (what a checkpoint holds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainState {
+    /// The configuration.
+    pub config: TrainConfig,
+    /// Current parameters.
+    pub rbm: Rbm,
+    /// Optimizer state.
+    pub optimizer: OptimizerState,
+    /// Chains: persistent ones for PCD; for CD only their streams matter.
+    pub chains: Chains,
+    /// Stream that shuffles the examples.
+    pub order_stream: StreamState,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Updates completed.
+    pub step: u64,
+    /// Running mean activation per hidden unit (sparsity; empty if unused).
+    pub sparsity_q: Vec<f32>,
+    /// Name of the SIMD path the run started on (results are reproducible
+    /// bit for bit on the same path).
+    pub isa: String,
+}
+
+/// What an epoch did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochReport {
+    /// The epoch just finished (from 0).
+    pub epoch: usize,
+    /// Updates in it.
+    pub updates: usize,
+    /// Learning rate used.
+    pub learning_rate: f32,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+/// Per-batch scratch.
+#[derive(Debug)]
+struct Scratch {
+    /// `[V⁺; V⁻]`, `(batch + n) × D`.
+    a: Vec<f32>,
+    /// `[P⁺/m; −P⁻/n]`, `(batch + n) × H`.
+    b: Vec<f32>,
+    grad_w: Vec<f32>,
+    grad_b: Vec<f64>,
+    grad_c: Vec<f64>,
+}
+
+/// Trains a Bernoulli–Bernoulli RBM by CD-k or PCD.
+///
+/// # Examples
+/// ```
+/// use boltzmann::data::Dataset;
+/// use boltzmann::train::{Algorithm, TrainConfig, Trainer};
+/// // 40 binary examples of 6 features.
+/// let x: Vec<f32> = (0..240).map(|i| ((i * 7 + i / 6) % 3 == 0) as u8 as f32).collect();
+/// let data = Dataset::new(x, 6)?;
+/// let config = TrainConfig {
+///     n_hidden: 4,
+///     algorithm: Algorithm::Cd { k: 1 },
+///     batch_size: 10,
+///     epochs: 3,
+///     ..TrainConfig::default()
+/// };
+/// let mut trainer = Trainer::new(config, &data)?;
+/// while !trainer.is_done() {
+///     let report = trainer.run_epoch(&data, |_, _| {})?;
+///     assert_eq!(report.updates, 4);
+/// }
+/// let rbm = trainer.into_rbm();
+/// assert_eq!(rbm.n_hidden(), 4);
+/// # Ok::<(), boltzmann::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Trainer {
+    s: TrainState,
+    isa: Isa,
+    scratch: Option<Scratch>,
+}
+
+fn logit_clamped(p: f64) -> f32 {
+    let p = p.clamp(1e-3, 1.0 - 1e-3);
+    (p / (1.0 - p)).ln() as f32
+}
+
+impl Trainer {
+    /// A fresh run: weights `N(0, σ²)`, visible biases from the data
+    /// marginals (if configured), hidden biases 0, streams from the seed.
+    ///
+    /// # Errors
+    /// Invalid configuration ([`Error::InvalidParam`]), non-binary data
+    /// ([`Error::NotBinary`]), an empty data set or a batch larger than it
+    /// ([`Error::InvalidParam`]), sizes that do not fit in memory.
+    pub fn new(config: TrainConfig, data: &Dataset) -> Result<Trainer> {
+        config.validate()?;
+        check_data(&config, data)?;
+        let d = data.dim();
+        let mut rbm = Rbm::random(d, config.n_hidden, config.weight_init_std, 0.0, config.seed)?;
+        if config.visible_bias_from_data {
+            let m = data.marginals();
+            let (_, b, _) = rbm.params_mut();
+            for (bi, &p) in b.iter_mut().zip(&m) {
+                *bi = logit_clamped(p);
+            }
+        }
+        let streams_seed = config.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let n_chains = match config.algorithm {
+            Algorithm::Cd { .. } => config.batch_size,
+            Algorithm::Pcd { chains, .. } => chains,
+        };
+        let chains = Chains::new(&rbm, n_chains, streams_seed)?;
+        let (dh, h) = (d * config.n_hidden, config.n_hidden);
+        let adam = matches!(config.optimizer, Optimizer::Adam { .. });
+        let zeros = |n: usize| crate::alloc::try_vec(n, 0.0f32, "optimizer state");
+        let optimizer = OptimizerState {
+            m_w: zeros(dh)?,
+            m_b: zeros(d)?,
+            m_c: zeros(h)?,
+            v_w: if adam { zeros(dh)? } else { Vec::new() },
+            v_b: if adam { zeros(d)? } else { Vec::new() },
+            v_c: if adam { zeros(h)? } else { Vec::new() },
+            t: 0,
+        };
+        let order_stream = rng::chain_streams(config.seed ^ 0x0DDE_5EED, 1)?[0];
+        let sparsity_q = if config.sparsity.is_some() { vec![0.0; h] } else { Vec::new() };
+        let isa = chains.isa();
+        let mut chains = chains;
+        // PCD chains: give them hidden states consistent with their visible
+        // ones (the negative phase starts with a visible half-step).
+        if matches!(config.algorithm, Algorithm::Pcd { .. }) {
+            chains.sweep(&rbm, 1)?;
+        }
+        Ok(Trainer {
+            s: TrainState {
+                config,
+                rbm,
+                optimizer,
+                chains,
+                order_stream,
+                epoch: 0,
+                step: 0,
+                sparsity_q,
+                isa: isa.name().to_string(),
+            },
+            isa,
+            scratch: None,
+        })
+    }
+
+    /// Continues a saved run. The SIMD path recorded in the state is used if
+    /// this CPU has it (otherwise the default path, and results may differ
+    /// in the last bits from an uninterrupted run).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] / [`Error::ShapeMismatch`] when the parts do
+    /// not fit together.
+    pub fn from_state(mut s: TrainState) -> Result<Trainer> {
+        s.config.validate()?;
+        let (d, h) = (s.rbm.n_visible(), s.rbm.n_hidden());
+        if h != s.config.n_hidden {
+            return Err(Error::ShapeMismatch {
+                what: "n_hidden (model vs config)",
+                expected: s.config.n_hidden,
+                got: h,
+            });
+        }
+        if s.chains.n_visible() != d || s.chains.n_hidden() != h {
+            return Err(Error::ShapeMismatch {
+                what: "chain sizes",
+                expected: d + h,
+                got: s.chains.n_visible() + s.chains.n_hidden(),
+            });
+        }
+        let want_chains = match s.config.algorithm {
+            Algorithm::Cd { .. } => s.config.batch_size,
+            Algorithm::Pcd { chains, .. } => chains,
+        };
+        if s.chains.batch() != want_chains {
+            return Err(Error::ShapeMismatch {
+                what: "number of chains",
+                expected: want_chains,
+                got: s.chains.batch(),
+            });
+        }
+        let o = &s.optimizer;
+        let adam = matches!(s.config.optimizer, Optimizer::Adam { .. });
+        let (ew, eb, ec) = if adam { (d * h, d, h) } else { (0, 0, 0) };
+        for (what, got, want) in [
+            ("optimizer m_w", o.m_w.len(), d * h),
+            ("optimizer m_b", o.m_b.len(), d),
+            ("optimizer m_c", o.m_c.len(), h),
+            ("optimizer v_w", o.v_w.len(), ew),
+            ("optimizer v_b", o.v_b.len(), eb),
+            ("optimizer v_c", o.v_c.len(), ec),
+            ("sparsity state", s.sparsity_q.len(), if s.config.sparsity.is_some() { h } else { 0 }),
+        ] {
+            if got != want {
+                return Err(Error::ShapeMismatch { what, expected: want, got });
+            }
+        }
+        let isa = match Isa::from_name(&s.isa) {
+            Some(i) if i.is_available() => i,
+            _ => simd::active_isa(),
+        };
+        s.chains.set_isa(isa)?;
+        Ok(Trainer { s, isa, scratch: None })
+    }
+
+    /// The state to save in a checkpoint.
+    pub fn state(&self) -> &TrainState {
+        &self.s
+    }
+    /// The model as trained so far.
+    pub fn rbm(&self) -> &Rbm {
+        &self.s.rbm
+    }
+    /// Consumes the trainer, returning the model.
+    pub fn into_rbm(self) -> Rbm {
+        self.s.rbm
+    }
+    /// The configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.s.config
+    }
+    /// Epochs completed.
+    pub fn epoch(&self) -> usize {
+        self.s.epoch
+    }
+    /// Whether all configured epochs are done.
+    pub fn is_done(&self) -> bool {
+        self.s.epoch >= self.s.config.epochs
+    }
+    /// Changes the number of epochs (to train longer after a resume).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for 0.
+    pub fn set_epochs(&mut self, epochs: usize) -> Result<()> {
+        if epochs == 0 {
+            return Err(Error::InvalidParam { name: "epochs", reason: "must be ≥ 1".into() });
+        }
+        self.s.config.epochs = epochs;
+        Ok(())
+    }
+
+    /// Runs one epoch over `data` (shuffled if configured), calling
+    /// `on_batch(done, total)` after each update.
+    ///
+    /// # Errors
+    /// Data that does not match the model or is not binary, and
+    /// [`Error::Diverged`] — after which the trainer must not be used further
+    /// (its parameters are not valid); resume from the last checkpoint.
+    pub fn run_epoch(
+        &mut self,
+        data: &Dataset,
+        mut on_batch: impl FnMut(usize, usize),
+    ) -> Result<EpochReport> {
+        check_data(&self.s.config, data)?;
+        if data.dim() != self.s.rbm.n_visible() {
+            return Err(Error::ShapeMismatch {
+                what: "data features (model n_visible)",
+                expected: self.s.rbm.n_visible(),
+                got: data.dim(),
+            });
+        }
+        let t0 = Instant::now();
+        let n = data.len();
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        if self.s.config.shuffle {
+            let mut g = rng::to_generator(self.s.order_stream);
+            shuffle_indices(&mut order, &mut g);
+            self.s.order_stream = rng::from_generator(&g);
+        }
+        let bs = self.s.config.batch_size;
+        let batches = n.div_ceil(bs);
+        let lr = self.s.config.learning_rate_at(self.s.epoch);
+        for (bi, idx) in order.chunks(bs).enumerate() {
+            self.update(data, idx, lr)?;
+            on_batch(bi + 1, batches);
+        }
+        let report = EpochReport {
+            epoch: self.s.epoch,
+            updates: batches,
+            learning_rate: lr,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        self.s.epoch += 1;
+        Ok(report)
+    }
+
+    /// One update on the examples `idx`.
+    fn update(&mut self, data: &Dataset, idx: &[u32], lr: f32) -> Result<()> {
+        let s = &mut self.s;
+        let (d, h) = (s.rbm.n_visible(), s.rbm.n_hidden());
+        let m = idx.len();
+        let n_neg = match s.config.algorithm {
+            Algorithm::Cd { .. } => m,
+            Algorithm::Pcd { chains, .. } => chains,
+        };
+        let rows = m + n_neg;
+        let cap = s.config.batch_size + s.chains.batch();
+        let sc = self.scratch.get_or_insert_with(|| Scratch {
+            a: vec![0.0; cap * d],
+            b: vec![0.0; cap * h],
+            grad_w: vec![0.0; d * h],
+            grad_b: vec![0.0; d],
+            grad_c: vec![0.0; h],
+        });
+        let threads = rayon::current_num_threads();
+        let isa = self.isa;
+        let (a, b) = (&mut sc.a[..rows * d], &mut sc.b[..rows * h]);
+        let (vpos, vneg) = a.split_at_mut(m * d);
+        let (ppos, pneg) = b.split_at_mut(m * h);
+        for (dst, &i) in vpos.chunks_exact_mut(d).zip(idx) {
+            dst.copy_from_slice(data.row(i as usize));
+        }
+        // 1. Positive phase.
+        let br = gibbs::block_rows(m, d, h, threads);
+        gemm::par_gemm_nn(m, d, h, vpos, s.rbm.weights(), ppos, br)?;
+        ppos.par_chunks_mut(br * h)
+            .for_each(|p| activation::sigmoid_rows_bias_in_place(isa, p, s.rbm.hidden_bias()));
+        // 2. Negative phase.
+        let k = s.config.k();
+        match s.config.algorithm {
+            Algorithm::Cd { .. } => {
+                let (cv, ch, cs) = s.chains.parts_mut();
+                let (cv, ch, cs) = (&mut cv[..m * d], &mut ch[..m * h], &mut cs[..m]);
+                cv.copy_from_slice(vpos);
+                gibbs::sample_from_probs(isa, ppos, h, ch, cs);
+                gibbs::sweep_vh(isa, &s.rbm, cv, ch, cs, pneg, k);
+                vneg.copy_from_slice(cv);
+            }
+            Algorithm::Pcd { .. } => {
+                s.chains.sweep_vh(&s.rbm, k, pneg)?;
+                vneg.copy_from_slice(s.chains.visible());
+            }
+        }
+        // 3. Gradient statistics, fixed-order sums.
+        let (inv_m, inv_n) = (1.0 / m as f64, 1.0 / n_neg as f64);
+        let gb = &mut sc.grad_b;
+        let gc = &mut sc.grad_c;
+        gb.fill(0.0);
+        gc.fill(0.0);
+        for r in vpos.chunks_exact(d) {
+            for (g, &x) in gb.iter_mut().zip(r) {
+                *g += x as f64 * inv_m;
+            }
+        }
+        for r in vneg.chunks_exact(d) {
+            for (g, &x) in gb.iter_mut().zip(r) {
+                *g -= x as f64 * inv_n;
+            }
+        }
+        for r in ppos.chunks_exact(h) {
+            for (g, &x) in gc.iter_mut().zip(r) {
+                *g += x as f64 * inv_m;
+            }
+        }
+        for r in pneg.chunks_exact(h) {
+            for (g, &x) in gc.iter_mut().zip(r) {
+                *g -= x as f64 * inv_n;
+            }
+        }
+        let mut mean_v = Vec::new();
+        if let Some(sp) = s.config.sparsity {
+            let mut mean_p = vec![0.0f64; h];
+            for r in ppos.chunks_exact(h) {
+                for (g, &x) in mean_p.iter_mut().zip(r) {
+                    *g += x as f64 * inv_m;
+                }
+            }
+            mean_v = vec![0.0f64; d];
+            for r in vpos.chunks_exact(d) {
+                for (g, &x) in mean_v.iter_mut().zip(r) {
+                    *g += x as f64 * inv_m;
+                }
+            }
+            for j in 0..h {
+                let q = sp.decay * s.sparsity_q[j] + (1.0 - sp.decay) * mean_p[j] as f32;
+                s.sparsity_q[j] = q;
+                gc[j] += (sp.cost * (sp.target - q)) as f64;
+            }
+        }
+        // Scale so one product gives ∇W = V⁺ᵀP⁺/m − V⁻ᵀP⁻/n. Terms below
+        // TINY are dropped: they change nothing measurable, and subnormal
+        // numbers would slow the product severalfold (microcode assists).
+        let (sm, sn) = (inv_m as f32, -(inv_n as f32));
+        ppos.iter_mut().for_each(|x| *x = flush(*x * sm));
+        pneg.iter_mut().for_each(|x| *x = flush(*x * sn));
+        gemm::par_gemm_tn(d, rows, h, a, b, &mut sc.grad_w, gibbs::block_rows(d, rows, h, threads).min(64))?;
+        if let Some(sp) = s.config.sparsity {
+            for (i, row) in sc.grad_w.chunks_exact_mut(h).enumerate() {
+                for (j, g) in row.iter_mut().enumerate() {
+                    *g += sp.cost * (sp.target - s.sparsity_q[j]) * mean_v[i] as f32;
+                }
+            }
+        }
+        // 4. Update.
+        s.step += 1;
+        let epoch = s.epoch;
+        let (w, vb, hb) = s.rbm.params_mut();
+        let o = &mut s.optimizer;
+        let (l1, l2) = (s.config.l1, s.config.l2);
+        match s.config.optimizer {
+            Optimizer::Sgd { initial, final_, switch_epoch } => {
+                let mu = if epoch < switch_epoch { initial } else { final_ };
+                w.par_chunks_mut(4096)
+                    .zip(o.m_w.par_chunks_mut(4096))
+                    .zip(sc.grad_w.par_chunks(4096))
+                    .for_each(|((w, m), g)| {
+                        for ((w, m), &g) in w.iter_mut().zip(m.iter_mut()).zip(g) {
+                            let g = g - l2 * *w - l1 * sign(*w);
+                            *m = flush(mu * *m + lr * g);
+                            *w += *m;
+                        }
+                    });
+                for ((b, m), &g) in vb.iter_mut().zip(&mut o.m_b).zip(gb.iter()) {
+                    *m = flush(mu * *m + lr * g as f32);
+                    *b += *m;
+                }
+                for ((b, m), &g) in hb.iter_mut().zip(&mut o.m_c).zip(gc.iter()) {
+                    *m = flush(mu * *m + lr * g as f32);
+                    *b += *m;
+                }
+            }
+            Optimizer::Adam { beta1, beta2, eps } => {
+                o.t += 1;
+                let c1 = 1.0 - beta1.powi(o.t.min(i32::MAX as u64) as i32);
+                let c2 = 1.0 - beta2.powi(o.t.min(i32::MAX as u64) as i32);
+                let step = move |x: &mut f32, m: &mut f32, v: &mut f32, g: f32| {
+                    *m = flush(beta1 * *m + (1.0 - beta1) * g);
+                    *v = flush(beta2 * *v + (1.0 - beta2) * g * g);
+                    *x += lr * (*m / c1) / ((*v / c2).sqrt() + eps);
+                };
+                w.par_chunks_mut(4096)
+                    .zip(o.m_w.par_chunks_mut(4096))
+                    .zip(o.v_w.par_chunks_mut(4096))
+                    .zip(sc.grad_w.par_chunks(4096))
+                    .for_each(|(((w, m), v), g)| {
+                        for (((w, m), v), &g) in w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+                            let g = g - l2 * *w - l1 * sign(*w);
+                            step(w, m, v, g);
+                        }
+                    });
+                for (((b, m), v), &g) in vb.iter_mut().zip(&mut o.m_b).zip(&mut o.v_b).zip(gb.iter()) {
+                    step(b, m, v, g as f32);
+                }
+                for (((b, m), v), &g) in hb.iter_mut().zip(&mut o.m_c).zip(&mut o.v_c).zip(gc.iter()) {
+                    step(b, m, v, g as f32);
+                }
+            }
+        }
+        // 5. Divergence check.
+        let maxw = s.config.max_weight;
+        let bad = |x: &[f32], what: &str| -> Option<String> {
+            x.iter().position(|v| !v.is_finite() || v.abs() > maxw).map(|i| format!("{what}[{i}] = {}", x[i]))
+        };
+        if let Some(reason) =
+            bad(w, "weight").or_else(|| bad(vb, "visible bias")).or_else(|| bad(hb, "hidden bias"))
+        {
+            return Err(Error::Diverged { epoch, step: s.step, reason: format!("{reason} (bound {maxw})") });
+        }
+        Ok(())
+    }
+}
+
+/// Values this small are set to 0 in the gradient terms and optimizer
+/// moments, so that they never decay into subnormal numbers.
+const TINY: f32 = 1e-30;
+
+#[inline(always)]
+fn flush(x: f32) -> f32 {
+    if x.abs() < TINY { 0.0 } else { x }
+}
+
+fn sign(x: f32) -> f32 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+fn check_data(config: &TrainConfig, data: &Dataset) -> Result<()> {
+    if data.is_empty() {
+        return Err(Error::InvalidParam { name: "data", reason: "no examples".into() });
+    }
+    if config.batch_size > data.len() {
+        return Err(Error::InvalidParam {
+            name: "batch_size",
+            reason: format!("{} is larger than the data set ({} examples)", config.batch_size, data.len()),
+        });
+    }
+    data.check_binary()
+}
+
+/// Trains a model on `data` with `config` (all epochs, no checkpoints).
+///
+/// # Errors
+/// As [`Trainer::new`] and [`Trainer::run_epoch`].
+pub fn fit(config: TrainConfig, data: &Dataset) -> Result<Rbm> {
+    let mut t = Trainer::new(config, data)?;
+    while !t.is_done() {
+        t.run_epoch(data, |_, _| {})?;
+    }
+    Ok(t.into_rbm())
+}
