@@ -1,0 +1,265 @@
+//! File formats: round trips, and every kind of bad file gives an error
+//! (never a panic, never a half-written output).
+#![cfg(feature = "io")]
+
+use boltzmann::data::Dataset;
+use boltzmann::io::{self, CsvLabels, datasets, model, safetensors::SafeTensors};
+use boltzmann::train::{TrainConfig, Trainer};
+use boltzmann::{Error, Rbm};
+use std::path::PathBuf;
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("boltzmann-io-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn gz(b: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(b).unwrap();
+    e.finish().unwrap()
+}
+
+fn idx_images(n: u32, r: u32, c: u32, data: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, 3];
+    for x in [n, r, c] {
+        b.extend_from_slice(&x.to_be_bytes());
+    }
+    b.extend_from_slice(data);
+    b
+}
+
+#[test]
+fn rbm_file_round_trip_and_layout() {
+    let dir = tmp("model");
+    let rbm = Rbm::random(12, 5, 0.3, 0.2, 1).unwrap();
+    let p = dir.join("m.safetensors");
+    io::save_rbm(&rbm, &p).unwrap();
+    assert_eq!(io::load_rbm(&p).unwrap(), rbm);
+    // The layout Python's safetensors expects: u64 header length, JSON with
+    // dtype/shape/data_offsets, 8-byte aligned data start.
+    let bytes = std::fs::read(&p).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    assert_eq!((8 + n) % 8, 0);
+    let h: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    assert_eq!(h["weights"]["dtype"], "F32");
+    assert_eq!(h["weights"]["shape"], serde_json::json!([12, 5]));
+    assert_eq!(h["__metadata__"]["kind"], "rbm");
+    assert_eq!(h["__metadata__"]["format_version"], "1");
+    let off = h["weights"]["data_offsets"].as_array().unwrap();
+    let w0 = 8 + n + off[0].as_u64().unwrap() as usize;
+    assert_eq!(f32::from_le_bytes(bytes[w0..w0 + 4].try_into().unwrap()), rbm.weights()[0]);
+}
+
+#[test]
+fn corrupt_model_files_are_rejected() {
+    let rbm = Rbm::random(6, 4, 0.3, 0.2, 1).unwrap();
+    let mut st = SafeTensors::default();
+    let good = {
+        let dir = tmp("corrupt");
+        let p = dir.join("m.safetensors");
+        io::save_rbm(&rbm, &p).unwrap();
+        std::fs::read(&p).unwrap()
+    };
+    // Every truncation.
+    for cut in 0..good.len() {
+        assert!(model::parse_rbm(&good[..cut]).is_err(), "truncated at {cut} accepted");
+    }
+    // Every single-byte corruption either fails cleanly or (inside tensor
+    // data) yields a valid model; no panic.
+    for i in 0..good.len() {
+        let mut b = good.clone();
+        b[i] ^= 0x5A;
+        let _ = model::parse_rbm(&b);
+    }
+    // Extra trailing bytes.
+    let mut b = good.clone();
+    b.push(0);
+    assert!(model::parse_rbm(&b).is_err());
+    // NaN weights.
+    st = SafeTensors::from_bytes(&good, "m").unwrap_or(st);
+    let mut w = st.tensors["weights"].to_f32("w").unwrap();
+    w[3] = f32::NAN;
+    st.tensors.insert("weights".into(), io::safetensors::Tensor::f32(vec![6, 4], &w));
+    let e = model::parse_rbm(&st.to_bytes()).unwrap_err();
+    assert!(e.to_string().contains("non-finite"), "{e}");
+    // Newer format version, wrong kind, other unit types, shape disagreement.
+    let mut st = SafeTensors::from_bytes(&good, "m").unwrap();
+    for (k, v, needle) in [
+        ("format_version", "2", "newer"),
+        ("kind", "dbn", "expected"),
+        ("visible_units", "gaussian", "not supported"),
+        ("n_hidden", "5", "shape"),
+        ("format", "other", "not a boltzmann file"),
+    ] {
+        let old = st.metadata.insert(k.into(), v.into()).unwrap();
+        let e = model::parse_rbm(&st.to_bytes()).unwrap_err().to_string();
+        assert!(e.contains(needle), "{k}={v}: {e}");
+        st.metadata.insert(k.into(), old);
+    }
+    assert!(model::parse_rbm(&st.to_bytes()).is_ok());
+    // Missing file.
+    assert!(matches!(
+        io::load_rbm(std::path::Path::new("/nonexistent/m.safetensors")),
+        Err(Error::Io { .. })
+    ));
+}
+
+#[test]
+fn idx_reader_and_its_errors() {
+    let dir = tmp("idx");
+    let img = idx_images(2, 2, 3, &[0, 255, 128, 1, 2, 3, 255, 255, 0, 0, 0, 0]);
+    let mut lab = vec![0, 0, 8, 1];
+    lab.extend_from_slice(&2u32.to_be_bytes());
+    lab.extend_from_slice(&[7, 3]);
+    let (pi, pl) = (dir.join("img-ubyte.gz"), dir.join("lab-ubyte"));
+    std::fs::write(&pi, gz(&img)).unwrap();
+    std::fs::write(&pl, &lab).unwrap();
+    let d = io::read_idx(&pi, Some(&pl)).unwrap();
+    assert_eq!((d.len(), d.dim(), d.image_shape()), (2, 6, Some((2, 3))));
+    assert_eq!(d.labels(), Some(&[7u8, 3][..]));
+    assert_eq!(d.row(0)[1], 1.0);
+    // Wrong magic, unsupported type, truncated, oversized claims, label count.
+    let mut bad = img.clone();
+    bad[0] = 1;
+    assert!(datasets::parse_idx_images(&bad, "x").unwrap_err().to_string().contains("magic"));
+    let mut bad = img.clone();
+    bad[2] = 0x0D;
+    assert!(datasets::parse_idx_images(&bad, "x").is_err());
+    for cut in 0..img.len() {
+        assert!(datasets::parse_idx_images(&img[..cut], "x").is_err());
+    }
+    let huge = idx_images(u32::MAX, u32::MAX, u32::MAX, &[1, 2, 3]);
+    assert!(datasets::parse_idx_images(&huge, "x").is_err());
+    assert!(datasets::parse_idx_images(&lab, "x").is_err(), "labels read as images");
+    let mut lab3 = lab.clone();
+    lab3[7] = 3;
+    lab3.push(1);
+    let pl3 = dir.join("lab3-ubyte");
+    std::fs::write(&pl3, &lab3).unwrap();
+    assert!(io::read_idx(&pi, Some(&pl3)).unwrap_err().to_string().contains("labels for"));
+    // Corrupt gzip (the CRC catches what the inflater does not).
+    let mut g = gz(&img);
+    let l = g.len();
+    g[l / 2] ^= 0xFF;
+    assert!(datasets::maybe_gunzip(g, "x").is_err());
+    let g = gz(&img);
+    assert!(datasets::maybe_gunzip(g[..g.len() - 3].to_vec(), "x").is_err(), "truncated gzip");
+}
+
+#[test]
+fn amat_csv_npy_readers() {
+    let d = datasets::parse_amat(b"0 1 1\n1 0 0\n", "a").unwrap();
+    assert_eq!((d.len(), d.dim()), (2, 3));
+    assert!(datasets::parse_amat(b"0 1 1\n1 0\n", "a").unwrap_err().to_string().contains("line 2"));
+    assert!(datasets::parse_amat(b"0 x 1\n", "a").is_err());
+    assert!(datasets::parse_amat(b"", "a").is_err());
+    assert!(datasets::parse_amat(b"0 nan 1\n", "a").is_err());
+
+    let c =
+        datasets::parse_csv(b"p1,p2,label\n0,255,3\n255,0,1\n", CsvLabels::Last, 1.0 / 255.0, "c").unwrap();
+    assert_eq!(c.features(), &[0.0, 1.0, 1.0, 0.0]);
+    assert_eq!(c.labels(), Some(&[3u8, 1][..]));
+    assert!(datasets::parse_csv(b"1,2\n1,2,3\n", CsvLabels::None, 1.0, "c").is_err());
+    assert!(datasets::parse_csv(b"1,2\n1,300\n", CsvLabels::Last, 1.0, "c").is_err());
+    assert!(datasets::parse_csv(b"1,abc\n", CsvLabels::None, 1.0, "c").is_err());
+    assert!(datasets::parse_csv(b"5\n", CsvLabels::Last, 1.0, "c").is_err());
+
+    let npy = |descr: &str, shape: &str, data: &[u8]| {
+        let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + h.len() + 1) % 64 != 0 {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+        b.extend_from_slice(h.as_bytes());
+        b.extend_from_slice(data);
+        b
+    };
+    let f: Vec<u8> = [0.0f32, 1.0, 1.0, 0.0, 0.5, 0.25].iter().flat_map(|x| x.to_le_bytes()).collect();
+    let d = datasets::parse_npy(&npy("<f4", "(3, 2)", &f), "n").unwrap();
+    assert_eq!((d.len(), d.dim()), (3, 2));
+    let d = datasets::parse_npy(&npy("|u1", "(1, 2, 2)", &[0, 255, 255, 0]), "n").unwrap();
+    assert_eq!(d.image_shape(), Some((2, 2)));
+    assert_eq!(d.features(), &[0.0, 1.0, 1.0, 0.0]);
+    assert!(datasets::parse_npy(&npy("<f4", "(3, 3)", &f), "n").is_err(), "size mismatch");
+    assert!(datasets::parse_npy(&npy("<i8", "(1, 1)", &[0; 8]), "n").is_err(), "dtype");
+    assert!(datasets::parse_npy(&npy("<f4", "(6,)", &f), "n").is_err(), "1-D");
+    let mut fortran = npy("<f4", "(3, 2)", &f);
+    let at = fortran.windows(5).position(|w| w == b"False").unwrap();
+    fortran[at..at + 5].copy_from_slice(b"True ");
+    assert!(datasets::parse_npy(&fortran, "n").unwrap_err().to_string().contains("Fortran"));
+    assert!(datasets::parse_npy(b"\x93NUMPX", "n").is_err());
+}
+
+#[test]
+fn embedded_data_is_what_the_licence_note_says() {
+    let s = io::embedded_mnist().unwrap();
+    assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (10_000, 2_000, 2_000));
+    for d in [&s.train, &s.valid, &s.test] {
+        assert_eq!(d.dim(), 784);
+        assert_eq!(d.image_shape(), Some((28, 28)));
+        d.check_binary().unwrap();
+        assert!(d.labels().unwrap().iter().all(|&l| l < 10));
+    }
+    // MNIST's first training labels are 5 0 4 1 9; first test labels 7 2 1 0 4.
+    assert_eq!(&s.train.labels().unwrap()[..5], &[5, 0, 4, 1, 9]);
+    assert_eq!(&s.test.labels().unwrap()[..5], &[7, 2, 1, 0, 4]);
+    let mean = s.train.features().iter().sum::<f32>() / s.train.features().len() as f32;
+    assert!((0.10..0.16).contains(&mean), "mean pixel {mean}");
+}
+
+#[test]
+fn checkpoints_round_trip_and_reject_damage() {
+    let x: Vec<f32> = (0..40 * 9).map(|i| ((i * 7) % 5 == 0) as u8 as f32).collect();
+    let data = Dataset::new(x, 9).unwrap();
+    let cfg = TrainConfig { n_hidden: 3, batch_size: 8, epochs: 2, ..TrainConfig::default() };
+    let mut t = Trainer::new(cfg, &data).unwrap();
+    t.run_epoch(&data, |_, _| {}).unwrap();
+    let dir = tmp("ckpt");
+    let p = dir.join("c.safetensors");
+    io::save_checkpoint(t.state(), &p).unwrap();
+    let back = io::load_checkpoint(&p).unwrap();
+    assert_eq!(&back, t.state());
+    let good = std::fs::read(&p).unwrap();
+    for cut in (0..good.len()).step_by(7) {
+        assert!(io::parse_checkpoint(&good[..cut], "c").is_err());
+    }
+    for i in (0..good.len()).step_by(3) {
+        let mut b = good.clone();
+        b[i] ^= 0xA5;
+        let _ = io::parse_checkpoint(&b, "c");
+    }
+    // A checkpoint is not a model file, and vice versa.
+    assert!(io::load_rbm(&p).unwrap_err().to_string().contains("expected"));
+}
+
+#[test]
+fn atomic_writes_leave_old_or_new() {
+    let dir = tmp("atomic");
+    let p = dir.join("f.bin");
+    io::write_atomic(&p, b"old").unwrap();
+    io::write_atomic(&p, b"new contents").unwrap();
+    assert_eq!(std::fs::read(&p).unwrap(), b"new contents");
+    // An unwritable place: error, nothing left behind.
+    let bad = dir.join("no/such/dir/f.bin");
+    assert!(matches!(io::write_atomic(&bad, b"x"), Err(Error::Io { .. })));
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).collect();
+    assert_eq!(leftovers.len(), 1, "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn pictures() {
+    let bytes = io::picture::grid_png_bytes(&[0.0, 0.5, 1.0, 0.25], 2, 2, 1, 1).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(io::picture::grid_png_bytes(&[0.0; 5], 2, 2, 1, 1).is_err());
+    assert!(io::picture::grid_png_bytes(&[], 2, 2, 1, 1).is_err());
+    assert!(io::picture::grid_png_bytes(&[0.0; 4], 0, 2, 1, 1).is_err());
+    let rbm = Rbm::random(6, 3, 0.1, 0.0, 1).unwrap();
+    let dir = tmp("png");
+    assert!(io::filters_png(&dir.join("f.png"), &rbm, 4, 4, 3, 3).is_err());
+    io::filters_png(&dir.join("f.png"), &rbm, 2, 3, 3, 3).unwrap();
+    assert!(dir.join("f.png").exists());
+}
