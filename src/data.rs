@@ -21,6 +21,8 @@ use rand_core::{Rng, SeedableRng};
 pub struct Dataset {
     dim: usize,
     x: Vec<f32>,
+    /// Position of the first value other than 0 and 1, computed once.
+    first_non_binary: Option<usize>,
     labels: Option<Vec<u8>>,
     image_shape: Option<(usize, usize)>,
 }
@@ -48,7 +50,8 @@ impl Dataset {
         if let Some(index) = x.iter().position(|v| !v.is_finite()) {
             return Err(Error::NonFinite { what: "data", index });
         }
-        Ok(Dataset { dim, x, labels: None, image_shape: None })
+        let first_non_binary = x.iter().position(|&v| v != 0.0 && v != 1.0);
+        Ok(Dataset { dim, x, first_non_binary, labels: None, image_shape: None })
     }
 
     /// Attaches one label per example.
@@ -120,14 +123,21 @@ impl Dataset {
     /// # Errors
     /// [`Error::NotBinary`] naming the first other value.
     pub fn check_binary(&self) -> Result<()> {
-        match self.x.iter().position(|&v| v != 0.0 && v != 1.0) {
+        match self.first_non_binary {
             None => Ok(()),
             Some(index) => Err(Error::NotBinary { what: "data", index, value: self.x[index] }),
         }
     }
 
     fn map(&self, x: Vec<f32>) -> Dataset {
-        Dataset { dim: self.dim, x, labels: self.labels.clone(), image_shape: self.image_shape }
+        let first_non_binary = x.iter().position(|&v| v != 0.0 && v != 1.0);
+        Dataset {
+            dim: self.dim,
+            x,
+            first_non_binary,
+            labels: self.labels.clone(),
+            image_shape: self.image_shape,
+        }
     }
 
     /// 1 where a value is `> threshold`, else 0.
@@ -190,12 +200,10 @@ impl Dataset {
                 reason: format!("{range:?} is empty or outside 0..{}", self.len()),
             });
         }
-        Ok(Dataset {
-            dim: self.dim,
-            x: self.x[range.start * self.dim..range.end * self.dim].to_vec(),
-            labels: self.labels.as_ref().map(|l| l[range.clone()].to_vec()),
-            image_shape: self.image_shape,
-        })
+        let x = self.x[range.start * self.dim..range.end * self.dim].to_vec();
+        let mut d = self.map(x);
+        d.labels = self.labels.as_ref().map(|l| l[range.clone()].to_vec());
+        Ok(d)
     }
 
     /// Splits into the first `n_first` examples and the rest.

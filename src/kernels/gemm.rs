@@ -261,6 +261,58 @@ impl<'a> HalfStepProducts<'a> {
         HalfStepProducts { d, h, w, wt }
     }
 
+    /// Whether the no-packing kernel is in use (small models).
+    pub(crate) fn is_nopack(&self) -> bool {
+        self.wt.is_some()
+    }
+
+    /// [`Self::visible_to_hidden`] with the output columns split into
+    /// `parts` blocks computed in parallel: for few rows, where splitting
+    /// rows would make every thread pack all of `W`. Same bits as unsplit.
+    pub(crate) fn visible_to_hidden_cols(&self, rows: usize, v: &[f32], pre: &mut [f32], parts: usize) {
+        if self.wt.is_some() || parts <= 1 {
+            return self.visible_to_hidden(rows, v, pre);
+        }
+        assert!(v.len() >= rows * self.d && pre.len() >= rows * self.h);
+        // A is V (row stride D); B is W (row stride H); C row stride H.
+        par_cols(
+            rows,
+            self.d,
+            self.h,
+            v.as_ptr(),
+            self.d as isize,
+            1,
+            self.w.as_ptr(),
+            self.h as isize,
+            1,
+            pre,
+            parts,
+        );
+    }
+
+    /// [`Self::hidden_to_visible`] split over output columns, as
+    /// [`Self::visible_to_hidden_cols`].
+    pub(crate) fn hidden_to_visible_cols(&self, rows: usize, hs: &[f32], pre: &mut [f32], parts: usize) {
+        if self.wt.is_some() || parts <= 1 {
+            return self.hidden_to_visible(rows, hs, pre);
+        }
+        assert!(hs.len() >= rows * self.h && pre.len() >= rows * self.d);
+        // B = Wᵀ read through strides: element (p, j) at w[j·H + p].
+        par_cols(
+            rows,
+            self.h,
+            self.d,
+            hs.as_ptr(),
+            self.h as isize,
+            1,
+            self.w.as_ptr(),
+            1,
+            self.h as isize,
+            pre,
+            parts,
+        );
+    }
+
     /// `pre (rows × H) = V (rows × D) · W`.
     pub(crate) fn visible_to_hidden(&self, rows: usize, v: &[f32], pre: &mut [f32]) {
         if self.wt.is_none() || !crate::simd::gemm_nn_nopack(rows, self.d, self.h, v, self.w, pre) {
@@ -275,4 +327,72 @@ impl<'a> HalfStepProducts<'a> {
             _ => gemm_nt_raw(rows, self.h, self.d, hs, self.w, pre),
         }
     }
+}
+
+/// A raw pointer that may cross threads: each thread writes a disjoint set
+/// of columns through it.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: used only to write disjoint column blocks of one matrix from
+// rayon tasks that all finish before the owning borrow ends.
+unsafe impl Send for SendPtr {}
+// SAFETY: as above.
+unsafe impl Sync for SendPtr {}
+
+/// `C (m × n, row-major, row stride n) = A·B` for strided `A` (`m × k`) and
+/// `B` (`k × n`), with the columns of `C` split into `parts` blocks (multiples
+/// of 16) computed in parallel. matrixmultiply accumulates each element over
+/// `k` in the same order whatever `n`, so the split does not change any bit.
+#[allow(clippy::too_many_arguments)]
+fn par_cols(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    b: *const f32,
+    rsb: isize,
+    csb: isize,
+    c: &mut [f32],
+    parts: usize,
+) {
+    assert!(c.len() >= m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        c[..m * n].fill(0.0);
+        return;
+    }
+    let width = n.div_ceil(parts).next_multiple_of(16);
+    let cp = SendPtr(c.as_mut_ptr());
+    let (ap, bp) = (a as usize, b as usize);
+    (0..n.div_ceil(width)).into_par_iter().for_each(|blk| {
+        let cp = cp;
+        let j0 = blk * width;
+        let w = width.min(n - j0);
+        // SAFETY: the callers passed A and B valid for m × k and k × n with
+        // these strides (asserted by the public entry points); column block
+        // j0..j0+w of B starts at b + j0·csb, of C at c + j0, and blocks are
+        // disjoint between tasks.
+        unsafe {
+            matrixmultiply::sgemm(
+                m,
+                k,
+                w,
+                1.0,
+                ap as *const f32,
+                rsa,
+                csa,
+                (bp as *const f32).offset(j0 as isize * csb),
+                rsb,
+                csb,
+                0.0,
+                cp.0.add(j0),
+                n as isize,
+                1,
+            );
+        }
+    });
 }

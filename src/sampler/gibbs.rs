@@ -136,6 +136,71 @@ pub(crate) fn sweep_hv<const TIMED: bool>(
         .reduce(StageTimes::default, StageTimes::add)
 }
 
+/// Below this many chains per thread, a sweep splits each product over
+/// output columns (every thread packs only its part of `W`) and the sampling
+/// over rows, instead of giving each thread whole rows (every thread packing
+/// all of `W` for a few rows). Same results either way.
+const WIDE_BELOW_ROWS_PER_THREAD: usize = 256;
+
+fn use_wide(rows: usize, threads: usize, products: &HalfStepProducts<'_>) -> bool {
+    threads > 1 && rows < WIDE_BELOW_ROWS_PER_THREAD * threads && !products.is_nopack()
+}
+
+/// Samples units from their pre-activations: rows in parallel blocks, each
+/// chain with its own stream; optionally also writes the probabilities.
+fn sample_rows(
+    isa: Isa,
+    pre: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+    streams: &mut [StreamState],
+    probs: Option<&mut [f32]>,
+    threads: usize,
+) {
+    let n = bias.len();
+    let words = n.div_ceil(2);
+    let rb = streams.len().div_ceil(threads.max(1)).max(1);
+    let run = |(((o, p), s), pr): (((&mut [f32], &[f32]), &mut [StreamState]), Option<&mut [f32]>)| {
+        let mut bits = vec![0u64; s.len() * words];
+        simd::xoshiro_fill(isa, s, words, &mut bits);
+        let u: &[u32] = bytemuck::cast_slice(&bits);
+        match pr {
+            None => simd::bernoulli(isa, p, bias, u, 2 * words, o),
+            Some(pr) => simd::bernoulli_with_probs(isa, p, bias, u, 2 * words, pr, o),
+        }
+    };
+    let it = out.par_chunks_mut(rb * n).zip(pre.par_chunks(rb * n)).zip(streams.par_chunks_mut(rb));
+    match probs {
+        None => it.for_each(|x| run((x, None))),
+        Some(p) => it.zip(p.par_chunks_mut(rb * n)).for_each(|(x, pr)| run((x, Some(pr)))),
+    }
+}
+
+/// [`sweep_vh`] in the wide layout (see [`WIDE_BELOW_ROWS_PER_THREAD`]).
+#[allow(clippy::too_many_arguments)]
+fn sweep_vh_wide(
+    isa: Isa,
+    rbm: &Rbm,
+    products: &HalfStepProducts<'_>,
+    v: &mut [f32],
+    h: &mut [f32],
+    streams: &mut [StreamState],
+    probs: &mut [f32],
+    k: usize,
+    threads: usize,
+) {
+    let (d, nh, rows) = (rbm.n_visible(), rbm.n_hidden(), streams.len());
+    let mut pre_v = vec![0.0f32; rows * d];
+    let mut pre_h = vec![0.0f32; rows * nh];
+    for step in 0..k {
+        products.hidden_to_visible_cols(rows, h, &mut pre_v, threads);
+        sample_rows(isa, &pre_v, rbm.visible_bias(), v, streams, None, threads);
+        products.visible_to_hidden_cols(rows, v, &mut pre_h, threads);
+        let p = if step + 1 == k { Some(&mut *probs) } else { None };
+        sample_rows(isa, &pre_h, rbm.hidden_bias(), h, streams, p, threads);
+    }
+}
+
 /// `k` sweeps `v ~ p(v|h)`, `h ~ p(h|v)` on all rows, writing the last
 /// `p(h|v)` to `probs` (`rows × H`).
 pub(crate) fn sweep_vh(
@@ -151,8 +216,12 @@ pub(crate) fn sweep_vh(
     if k == 0 || streams.is_empty() {
         return;
     }
-    let rows = block_rows(streams.len(), d, nh, rayon::current_num_threads());
+    let threads = rayon::current_num_threads();
     let products = HalfStepProducts::new(isa, rbm.weights(), d, nh);
+    if use_wide(streams.len(), threads, &products) {
+        return sweep_vh_wide(isa, rbm, &products, v, h, streams, probs, k, threads);
+    }
+    let rows = block_rows(streams.len(), d, nh, threads);
     v.par_chunks_mut(rows * d)
         .zip(h.par_chunks_mut(rows * nh))
         .zip(streams.par_chunks_mut(rows))

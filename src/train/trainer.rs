@@ -24,6 +24,7 @@
 use super::config::{Algorithm, Optimizer, TrainConfig};
 use crate::data::{Dataset, shuffle_indices};
 use crate::error::{Error, Result};
+use crate::kernels::gemm::HalfStepProducts;
 use crate::kernels::{activation, gemm};
 use crate::model::Rbm;
 use crate::rng::{self, StreamState};
@@ -368,9 +369,9 @@ impl Trainer {
         for (dst, &i) in vpos.chunks_exact_mut(d).zip(idx) {
             dst.copy_from_slice(data.row(i as usize));
         }
-        // 1. Positive phase.
+        // 1. Positive phase (output columns split over threads: few rows).
         let br = gibbs::block_rows(m, d, h, threads);
-        gemm::par_gemm_nn(m, d, h, vpos, s.rbm.weights(), ppos, br)?;
+        HalfStepProducts::new(isa, s.rbm.weights(), d, h).visible_to_hidden_cols(m, vpos, ppos, threads);
         ppos.par_chunks_mut(br * h)
             .for_each(|p| activation::sigmoid_rows_bias_in_place(isa, p, s.rbm.hidden_bias()));
         // 2. Negative phase.
@@ -395,40 +396,16 @@ impl Trainer {
         let gc = &mut sc.grad_c;
         gb.fill(0.0);
         gc.fill(0.0);
-        for r in vpos.chunks_exact(d) {
-            for (g, &x) in gb.iter_mut().zip(r) {
-                *g += x as f64 * inv_m;
-            }
-        }
-        for r in vneg.chunks_exact(d) {
-            for (g, &x) in gb.iter_mut().zip(r) {
-                *g -= x as f64 * inv_n;
-            }
-        }
-        for r in ppos.chunks_exact(h) {
-            for (g, &x) in gc.iter_mut().zip(r) {
-                *g += x as f64 * inv_m;
-            }
-        }
-        for r in pneg.chunks_exact(h) {
-            for (g, &x) in gc.iter_mut().zip(r) {
-                *g -= x as f64 * inv_n;
-            }
-        }
+        add_column_sums(vpos, d, inv_m, gb);
+        add_column_sums(vneg, d, -inv_n, gb);
+        add_column_sums(ppos, h, inv_m, gc);
+        add_column_sums(pneg, h, -inv_n, gc);
         let mut mean_v = Vec::new();
         if let Some(sp) = s.config.sparsity {
             let mut mean_p = vec![0.0f64; h];
-            for r in ppos.chunks_exact(h) {
-                for (g, &x) in mean_p.iter_mut().zip(r) {
-                    *g += x as f64 * inv_m;
-                }
-            }
+            add_column_sums(ppos, h, inv_m, &mut mean_p);
             mean_v = vec![0.0f64; d];
-            for r in vpos.chunks_exact(d) {
-                for (g, &x) in mean_v.iter_mut().zip(r) {
-                    *g += x as f64 * inv_m;
-                }
-            }
+            add_column_sums(vpos, d, inv_m, &mut mean_v);
             for j in 0..h {
                 let q = sp.decay * s.sparsity_q[j] + (1.0 - sp.decay) * mean_p[j] as f32;
                 s.sparsity_q[j] = q;
@@ -439,9 +416,11 @@ impl Trainer {
         // TINY are dropped: they change nothing measurable, and subnormal
         // numbers would slow the product severalfold (microcode assists).
         let (sm, sn) = (inv_m as f32, -(inv_n as f32));
-        ppos.iter_mut().for_each(|x| *x = flush(*x * sm));
-        pneg.iter_mut().for_each(|x| *x = flush(*x * sn));
-        gemm::par_gemm_tn(d, rows, h, a, b, &mut sc.grad_w, gibbs::block_rows(d, rows, h, threads).min(64))?;
+        ppos.par_chunks_mut(4096).for_each(|c| c.iter_mut().for_each(|x| *x = flush(*x * sm)));
+        pneg.par_chunks_mut(4096).for_each(|c| c.iter_mut().for_each(|x| *x = flush(*x * sn)));
+        // One block of visible units per thread: each block packs all of
+        // [P⁺; P⁻] once.
+        gemm::par_gemm_tn(d, rows, h, a, b, &mut sc.grad_w, d.div_ceil(threads))?;
         if let Some(sp) = s.config.sparsity {
             for (i, row) in sc.grad_w.chunks_exact_mut(h).enumerate() {
                 for (j, g) in row.iter_mut().enumerate() {
@@ -455,12 +434,14 @@ impl Trainer {
         let (w, vb, hb) = s.rbm.params_mut();
         let o = &mut s.optimizer;
         let (l1, l2) = (s.config.l1, s.config.l2);
+        // One contiguous piece of the weights per thread.
+        let chunk = w.len().div_ceil(threads).max(4096);
         match s.config.optimizer {
             Optimizer::Sgd { initial, final_, switch_epoch } => {
                 let mu = if epoch < switch_epoch { initial } else { final_ };
-                w.par_chunks_mut(4096)
-                    .zip(o.m_w.par_chunks_mut(4096))
-                    .zip(sc.grad_w.par_chunks(4096))
+                w.par_chunks_mut(chunk)
+                    .zip(o.m_w.par_chunks_mut(chunk))
+                    .zip(sc.grad_w.par_chunks(chunk))
                     .for_each(|((w, m), g)| {
                         for ((w, m), &g) in w.iter_mut().zip(m.iter_mut()).zip(g) {
                             let g = g - l2 * *w - l1 * sign(*w);
@@ -486,10 +467,10 @@ impl Trainer {
                     *v = flush(beta2 * *v + (1.0 - beta2) * g * g);
                     *x += lr * (*m / c1) / ((*v / c2).sqrt() + eps);
                 };
-                w.par_chunks_mut(4096)
-                    .zip(o.m_w.par_chunks_mut(4096))
-                    .zip(o.v_w.par_chunks_mut(4096))
-                    .zip(sc.grad_w.par_chunks(4096))
+                w.par_chunks_mut(chunk)
+                    .zip(o.m_w.par_chunks_mut(chunk))
+                    .zip(o.v_w.par_chunks_mut(chunk))
+                    .zip(sc.grad_w.par_chunks(chunk))
                     .for_each(|(((w, m), v), g)| {
                         for (((w, m), v), &g) in w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
                             let g = g - l2 * *w - l1 * sign(*w);
@@ -518,6 +499,21 @@ impl Trainer {
     }
 }
 
+/// `out[j] += scale · Σ_r x[r][j]` over the rows of a row-major matrix of
+/// `width` columns: rows summed in order (fixed, thread-independent), blocks
+/// of columns in parallel.
+fn add_column_sums(x: &[f32], width: usize, scale: f64, out: &mut [f64]) {
+    const COLS: usize = 64;
+    out.par_chunks_mut(COLS).enumerate().for_each(|(b, o)| {
+        let (j0, n) = (b * COLS, o.len());
+        for r in x.chunks_exact(width) {
+            for (acc, &v) in o.iter_mut().zip(&r[j0..j0 + n]) {
+                *acc += v as f64 * scale;
+            }
+        }
+    });
+}
+
 /// Values this small are set to 0 in the gradient terms and optimizer
 /// moments, so that they never decay into subnormal numbers.
 const TINY: f32 = 1e-30;
@@ -527,14 +523,10 @@ fn flush(x: f32) -> f32 {
     if x.abs() < TINY { 0.0 } else { x }
 }
 
+/// −1, 0 or 1, without branches.
+#[inline(always)]
 fn sign(x: f32) -> f32 {
-    if x > 0.0 {
-        1.0
-    } else if x < 0.0 {
-        -1.0
-    } else {
-        0.0
-    }
+    ((x > 0.0) as u8 as f32) - ((x < 0.0) as u8 as f32)
 }
 
 fn check_data(config: &TrainConfig, data: &Dataset) -> Result<()> {
