@@ -339,6 +339,13 @@ unsafe impl Send for SendPtr {}
 // SAFETY: as above.
 unsafe impl Sync for SendPtr {}
 
+impl SendPtr {
+    /// The pointer (a method, so closures capture the whole `SendPtr`).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 /// `C (m × n, row-major, row stride n) = A·B` for strided `A` (`m × k`) and
 /// `B` (`k × n`), with the columns of `C` split into `parts` blocks (multiples
 /// of 16) computed in parallel. matrixmultiply accumulates each element over
@@ -369,7 +376,6 @@ fn par_cols(
     let cp = SendPtr(c.as_mut_ptr());
     let (ap, bp) = (a as usize, b as usize);
     (0..n.div_ceil(width)).into_par_iter().for_each(|blk| {
-        let cp = cp;
         let j0 = blk * width;
         let w = width.min(n - j0);
         // SAFETY: the callers passed A and B valid for m × k and k × n with

@@ -160,7 +160,7 @@ fn sample_rows(
     let n = bias.len();
     let words = n.div_ceil(2);
     let rb = streams.len().div_ceil(threads.max(1)).max(1);
-    let run = |(((o, p), s), pr): (((&mut [f32], &[f32]), &mut [StreamState]), Option<&mut [f32]>)| {
+    let run = |o: &mut [f32], p: &[f32], s: &mut [StreamState], pr: Option<&mut [f32]>| {
         let mut bits = vec![0u64; s.len() * words];
         simd::xoshiro_fill(isa, s, words, &mut bits);
         let u: &[u32] = bytemuck::cast_slice(&bits);
@@ -171,8 +171,8 @@ fn sample_rows(
     };
     let it = out.par_chunks_mut(rb * n).zip(pre.par_chunks(rb * n)).zip(streams.par_chunks_mut(rb));
     match probs {
-        None => it.for_each(|x| run((x, None))),
-        Some(p) => it.zip(p.par_chunks_mut(rb * n)).for_each(|(x, pr)| run((x, Some(pr)))),
+        None => it.for_each(|((o, p), s)| run(o, p, s, None)),
+        Some(pp) => it.zip(pp.par_chunks_mut(rb * n)).for_each(|(((o, p), s), pr)| run(o, p, s, Some(pr))),
     }
 }
 
