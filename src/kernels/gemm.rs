@@ -395,7 +395,7 @@ fn par_cols(
                 rsb,
                 csb,
                 0.0,
-                cp.0.add(j0),
+                cp.get().add(j0),
                 n as isize,
                 1,
             );
