@@ -109,7 +109,7 @@ fn toy_data() -> Dataset {
         let mut v = bits(protos[e % 3], 10);
         for b in v.iter_mut() {
             g = g.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            if (g >> 33) % 10 == 0 {
+            if (g >> 33).is_multiple_of(10) {
                 *b = 1.0 - *b;
             }
         }
@@ -169,7 +169,7 @@ fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
 }
 
 fn bigger_data() -> Dataset {
-    let x: Vec<f32> = (0..150 * 20).map(|i| (((i * 2654435761usize) >> 7) % 3 == 0) as u8 as f32).collect();
+    let x: Vec<f32> = (0..150 * 20).map(|i| ((i * 2654435761usize) >> 7).is_multiple_of(3) as u8 as f32).collect();
     Dataset::new(x, 20).unwrap()
 }
 
