@@ -81,3 +81,114 @@ fn bad_arguments_fail_cleanly() {
         assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
     }
 }
+
+fn tmpdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("boltzmann-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// 40 binary examples of 16 features (4×4 "images"), label last.
+fn csv(dir: &std::path::Path) -> String {
+    let mut s = String::new();
+    for e in 0..40 {
+        let row: Vec<String> = (0..16).map(|i| (((e * 7 + i * 3) % 5) < 2).then_some("1").unwrap_or("0").to_string()).collect();
+        s += &format!("{},{}\n", row.join(","), e % 10);
+    }
+    let p = dir.join("d.csv");
+    std::fs::write(&p, s).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn train_sample_filters_resume() {
+    let dir = tmpdir("train");
+    let data = csv(&dir);
+    let out = dir.join("run").display().to_string();
+    let base = ["train", "--data", &data, "--hidden", "6", "--batch", "5", "--monitor", "10", "--threads", "2", "--out", &out];
+    let mut args = base.to_vec();
+    args.extend(["--epochs", "2", "--json"]);
+    let (ok, stdout, err) = boltzmann(&args);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[1].contains("\"epoch\":2") && lines[1].contains("\"pseudo_ll\""), "{stdout}");
+    for f in ["model.safetensors", "checkpoint.safetensors"] {
+        assert!(dir.join("run").join(f).exists(), "{f} missing");
+    }
+    // Resume to 4 epochs.
+    let ck = dir.join("run/checkpoint.safetensors").display().to_string();
+    let mut args = base.to_vec();
+    args.extend(["--epochs", "4", "--resume", &ck]);
+    let (ok, stdout, err) = boltzmann(&args);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("epoch   3") && stdout.contains("epoch   4") && !stdout.contains("epoch   2"), "{stdout}");
+    // Pictures from the model.
+    let model = dir.join("run/model.safetensors").display().to_string();
+    let png = dir.join("s.png").display().to_string();
+    let (ok, _, err) = boltzmann(&["sample", "--model", &model, "--shape", "4x4", "--steps", "5", "--out", &png]);
+    assert!(ok, "{err}");
+    assert_eq!(&std::fs::read(&png).unwrap()[..4], b"\x89PNG");
+    let fpng = dir.join("f.png").display().to_string();
+    let (ok, _, err) = boltzmann(&["filters", "--model", &model, "--shape", "4x4", "--out", &fpng]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = boltzmann(&["filters", "--model", &model, "--out", &fpng, "--shape", "3x5"]);
+    assert!(!ok && err.contains("not the model"), "{err}");
+}
+
+#[test]
+fn train_on_embedded_data_writes_everything() {
+    let dir = tmpdir("embedded");
+    let out = dir.join("run").display().to_string();
+    let (ok, _, err) =
+        boltzmann(&["train", "--epochs", "1", "--hidden", "16", "--monitor", "50", "--limit", "500", "--out", &out]);
+    assert!(ok, "{err}");
+    for f in ["model.safetensors", "checkpoint.safetensors", "filters.png", "samples.png"] {
+        assert!(dir.join("run").join(f).exists(), "{f} missing: {err}");
+    }
+    assert!(err.contains("samples.png"), "{err}");
+}
+
+#[test]
+fn train_bad_input_fails_cleanly_without_outputs() {
+    let dir = tmpdir("bad");
+    let data = csv(&dir);
+    let garbage = dir.join("x-ubyte");
+    std::fs::write(&garbage, b"\x01\x02\x03\x04garbage").unwrap();
+    let grey = dir.join("g.csv");
+    std::fs::write(&grey, "0.5,0.2,1\n0.1,0.9,2\n").unwrap();
+    let bad_ck = dir.join("bad.safetensors");
+    std::fs::write(&bad_ck, b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}").unwrap();
+    let out = dir.join("out").display().to_string();
+    let g = garbage.display().to_string();
+    let gr = grey.display().to_string();
+    let bc = bad_ck.display().to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--data", "/nonexistent/file.csv"], "No such file"),
+        (vec!["--data", &g], "magic"),
+        (vec!["--data", &data, "--batch", "1000"], "larger than the data set"),
+        (vec!["--data", &data, "--epochs", "0"], "epochs"),
+        (vec!["--data", &data, "--lr=-1"], "learning_rate"),
+        (vec!["--data", &gr, "--batch", "1"], "binary"),
+        (vec!["--data", &data, "--resume", &bc], "corrupt"),
+        (vec!["--data", &data, "--lr-schedule", "sometimes"], "lr-schedule"),
+        (vec!["--data", &data, "--binarize", "maybe"], "binarize"),
+        (vec!["--data", &data, "--limit", "0"], "limit"),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["train", "--hidden", "4", "--epochs", "1", "--out", &out];
+        args.extend(extra.iter().copied());
+        let (ok, _, err) = boltzmann(&args);
+        assert!(!ok, "{extra:?} should fail");
+        assert!(err.contains(needle), "{extra:?}: stderr {err:?} lacks {needle:?}");
+        assert!(!err.contains("panicked"), "{extra:?} panicked");
+        assert!(!dir.join("out/model.safetensors").exists(), "{extra:?} left a model");
+    }
+    // Unwritable output directory.
+    let (ok, _, err) = boltzmann(&["train", "--data", &data, "--hidden", "4", "--epochs", "1", "--batch", "5", "--out", "/proc/boltzmann-out"]);
+    assert!(!ok && !err.contains("panicked"), "{err}");
+    // Sampling a missing or corrupt model.
+    let (ok, _, err) = boltzmann(&["sample", "--model", &bc]);
+    assert!(!ok && err.contains("corrupt"), "{err}");
+}
