@@ -379,7 +379,8 @@ pub fn parse_bzds(bytes: &[u8], what: &str) -> Result<Splits> {
     let n = ntr as u64 + nva as u64 + nte as u64;
     let d = r as u64 * c as u64;
     let nb = d.div_ceil(8);
-    if n == 0 || d == 0 || 28 + n + n * nb != b.len() as u64 {
+    let total = n.checked_mul(nb).and_then(|x| x.checked_add(28 + n));
+    if n == 0 || d == 0 || total != Some(b.len() as u64) {
         return Err(bad(what, "BZDS sizes do not match the file"));
     }
     let (n, d, nb) = (n as usize, d as usize, nb as usize);

@@ -1,0 +1,20 @@
+// Shared by fuzz/fuzz_targets/loaders.rs and tests/fuzz_regressions.rs:
+// feeds bytes to one of the file parsers, chosen by the first byte.
+// Any outcome but a panic is fine.
+
+#[allow(dead_code)]
+pub fn run(data: &[u8]) {
+    use boltzmann::io::{self, CsvLabels, datasets, model, safetensors::SafeTensors};
+    let Some((&sel, rest)) = data.split_first() else { return };
+    match sel % 9 {
+        0 => drop(datasets::parse_idx_images(rest, "f")),
+        1 => drop(datasets::parse_idx_labels(rest, "f")),
+        2 => drop(datasets::parse_amat(rest, "f")),
+        3 => drop(datasets::parse_csv(rest, CsvLabels::Last, 1.0, "f")),
+        4 => drop(datasets::parse_npy(rest, "f")),
+        5 => drop(datasets::parse_bzds(rest, "f")),
+        6 => drop(SafeTensors::from_bytes(rest, "f")),
+        7 => drop(model::parse_rbm(rest)),
+        _ => drop(io::parse_checkpoint(rest, "f")),
+    }
+}
