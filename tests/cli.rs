@@ -93,7 +93,8 @@ fn tmpdir(name: &str) -> std::path::PathBuf {
 fn csv(dir: &std::path::Path) -> String {
     let mut s = String::new();
     for e in 0..40 {
-        let row: Vec<String> = (0..16).map(|i| (((e * 7 + i * 3) % 5) < 2).then_some("1").unwrap_or("0").to_string()).collect();
+        let row: Vec<String> =
+            (0..16).map(|i| (((e * 7 + i * 3) % 5) < 2).then_some("1").unwrap_or("0").to_string()).collect();
         s += &format!("{},{}\n", row.join(","), e % 10);
     }
     let p = dir.join("d.csv");
@@ -106,7 +107,21 @@ fn train_sample_filters_resume() {
     let dir = tmpdir("train");
     let data = csv(&dir);
     let out = dir.join("run").display().to_string();
-    let base = ["train", "--data", &data, "--hidden", "6", "--batch", "5", "--monitor", "10", "--threads", "2", "--out", &out];
+    let base = [
+        "train",
+        "--data",
+        &data,
+        "--hidden",
+        "6",
+        "--batch",
+        "5",
+        "--monitor",
+        "10",
+        "--threads",
+        "2",
+        "--out",
+        &out,
+    ];
     let mut args = base.to_vec();
     args.extend(["--epochs", "2", "--json"]);
     let (ok, stdout, err) = boltzmann(&args);
@@ -123,11 +138,15 @@ fn train_sample_filters_resume() {
     args.extend(["--epochs", "4", "--resume", &ck]);
     let (ok, stdout, err) = boltzmann(&args);
     assert!(ok, "{err}");
-    assert!(stdout.contains("epoch   3") && stdout.contains("epoch   4") && !stdout.contains("epoch   2"), "{stdout}");
+    assert!(
+        stdout.contains("epoch   3") && stdout.contains("epoch   4") && !stdout.contains("epoch   2"),
+        "{stdout}"
+    );
     // Pictures from the model.
     let model = dir.join("run/model.safetensors").display().to_string();
     let png = dir.join("s.png").display().to_string();
-    let (ok, _, err) = boltzmann(&["sample", "--model", &model, "--shape", "4x4", "--steps", "5", "--out", &png]);
+    let (ok, _, err) =
+        boltzmann(&["sample", "--model", &model, "--shape", "4x4", "--steps", "5", "--out", &png]);
     assert!(ok, "{err}");
     assert_eq!(&std::fs::read(&png).unwrap()[..4], b"\x89PNG");
     let fpng = dir.join("f.png").display().to_string();
@@ -141,8 +160,19 @@ fn train_sample_filters_resume() {
 fn train_on_embedded_data_writes_everything() {
     let dir = tmpdir("embedded");
     let out = dir.join("run").display().to_string();
-    let (ok, _, err) =
-        boltzmann(&["train", "--epochs", "1", "--hidden", "16", "--monitor", "50", "--limit", "500", "--out", &out]);
+    let (ok, _, err) = boltzmann(&[
+        "train",
+        "--epochs",
+        "1",
+        "--hidden",
+        "16",
+        "--monitor",
+        "50",
+        "--limit",
+        "500",
+        "--out",
+        &out,
+    ]);
     assert!(ok, "{err}");
     for f in ["model.safetensors", "checkpoint.safetensors", "filters.png", "samples.png"] {
         assert!(dir.join("run").join(f).exists(), "{f} missing: {err}");
@@ -186,7 +216,19 @@ fn train_bad_input_fails_cleanly_without_outputs() {
         assert!(!dir.join("out/model.safetensors").exists(), "{extra:?} left a model");
     }
     // Unwritable output directory.
-    let (ok, _, err) = boltzmann(&["train", "--data", &data, "--hidden", "4", "--epochs", "1", "--batch", "5", "--out", "/proc/boltzmann-out"]);
+    let (ok, _, err) = boltzmann(&[
+        "train",
+        "--data",
+        &data,
+        "--hidden",
+        "4",
+        "--epochs",
+        "1",
+        "--batch",
+        "5",
+        "--out",
+        "/proc/boltzmann-out",
+    ]);
     assert!(!ok && !err.contains("panicked"), "{err}");
     // Sampling a missing or corrupt model.
     let (ok, _, err) = boltzmann(&["sample", "--model", &bc]);

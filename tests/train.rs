@@ -169,7 +169,8 @@ fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
 }
 
 fn bigger_data() -> Dataset {
-    let x: Vec<f32> = (0..150 * 20).map(|i| ((i * 2654435761usize) >> 7).is_multiple_of(3) as u8 as f32).collect();
+    let x: Vec<f32> =
+        (0..150 * 20).map(|i| ((i * 2654435761usize) >> 7).is_multiple_of(3) as u8 as f32).collect();
     Dataset::new(x, 20).unwrap()
 }
 
