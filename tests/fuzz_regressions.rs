@@ -4,7 +4,7 @@
 #![cfg(feature = "io")]
 
 mod body {
-    include!("fuzz_loaders_body.rs");
+    include!("common/fuzz_loaders.rs");
 }
 
 #[test]

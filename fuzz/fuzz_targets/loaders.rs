@@ -9,5 +9,5 @@ fuzz_target!(|data: &[u8]| {
 });
 
 mod boltzmann_fuzz_loaders {
-    include!("../../tests/fuzz_loaders_body.rs");
+    include!("../../tests/common/fuzz_loaders.rs");
 }

@@ -1,9 +1,9 @@
-// Shared by fuzz/fuzz_targets/loaders.rs and tests/fuzz_regressions.rs:
+// Shared by fuzz/fuzz_targets/loaders.rs and tests/fuzz_regressions.rs
 // feeds bytes to one of the file parsers, chosen by the first byte.
 // Any outcome but a panic is fine.
 
 #[allow(dead_code)]
-pub fn run(data: &[u8]) {
+pub(crate) fn run(data: &[u8]) {
     use boltzmann::io::{self, CsvLabels, datasets, model, safetensors::SafeTensors};
     let Some((&sel, rest)) = data.split_first() else { return };
     match sel % 9 {
