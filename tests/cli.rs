@@ -94,7 +94,7 @@ fn csv(dir: &std::path::Path) -> String {
     let mut s = String::new();
     for e in 0..40 {
         let row: Vec<String> =
-            (0..16).map(|i| (((e * 7 + i * 3) % 5) < 2).then_some("1").unwrap_or("0").to_string()).collect();
+            (0..16).map(|i| if ((e * 7 + i * 3) % 5) < 2 { "1" } else { "0" }.to_string()).collect();
         s += &format!("{},{}\n", row.join(","), e % 10);
     }
     let p = dir.join("d.csv");

@@ -77,41 +77,41 @@ pub struct Sparsity {
     pub decay: f32,
 }
 
-/// Everything that defines a training run. `TrainConfig::default()` gives
-/// the values in brackets.
+/// Everything that defines a training run; `TrainConfig::default()` gives
+/// the defaults named on each field.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainConfig {
-    /// Hidden units [500].
+    /// Hidden units (default: 500).
     pub n_hidden: usize,
-    /// CD-k or PCD [PCD, k = 1, 100 chains].
+    /// CD-k or PCD (default: PCD, k = 1, 100 chains).
     pub algorithm: Algorithm,
-    /// Learning rate [0.05 for SGD; use ≈ 1e-3 with Adam].
+    /// Learning rate (default: 0.05 for SGD; use ≈ 1e-3 with Adam).
     pub learning_rate: f32,
-    /// Learning-rate schedule [constant].
+    /// Learning-rate schedule (default: constant).
     pub schedule: Schedule,
-    /// Update rule [SGD, momentum 0.5 throughout; Hinton's 0.5 → 0.9 suits
-    /// CD, but made PCD unstable in our runs (perf-notes.md)].
+    /// Update rule (default: SGD, momentum 0.5 throughout; Hinton's 0.5 → 0.9
+    /// suits CD, but made PCD unstable in our runs, see perf-notes.md).
     pub optimizer: Optimizer,
-    /// L2 weight decay (weights only) [1e-4].
+    /// L2 weight decay (weights only) (default: 1e-4).
     pub l2: f32,
-    /// L1 weight decay (weights only) [0].
+    /// L1 weight decay (weights only) (default: 0).
     pub l1: f32,
-    /// Mini-batch size [100]; the last batch of an epoch may be smaller.
+    /// Mini-batch size (default: 100); the last batch of an epoch may be smaller.
     pub batch_size: usize,
-    /// Epochs [10].
+    /// Epochs (default: 10).
     pub epochs: usize,
-    /// Shuffle the examples every epoch [true].
+    /// Shuffle the examples every epoch (default: true).
     pub shuffle: bool,
     /// Initial visible biases `log(p/(1−p))` from the data marginals,
-    /// `p` clamped to [1e-3, 1 − 1e-3] [true]; otherwise 0.
+    /// `p` clamped to 1e-3 … 1 − 1e-3 (default: true); otherwise 0.
     pub visible_bias_from_data: bool,
-    /// Standard deviation of the initial weights, N(0, σ²) [0.01].
+    /// Standard deviation of the initial weights, N(0, σ²) (default: 0.01).
     pub weight_init_std: f32,
-    /// Optional sparsity target [none].
+    /// Optional sparsity target (default: none).
     pub sparsity: Option<Sparsity>,
-    /// Largest |weight| before training is declared diverged [1e4].
+    /// Largest |weight| before training is declared diverged (default: 1e4).
     pub max_weight: f32,
-    /// Seed of the weights, the shuffles and every chain stream [0].
+    /// Seed of the weights, the shuffles and every chain stream (default: 0).
     pub seed: u64,
 }
 
