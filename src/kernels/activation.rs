@@ -84,6 +84,15 @@ pub(crate) fn sigmoid_rows_bias_in_place(isa: Isa, x: &mut [f32], bias: &[f32]) 
     }
 }
 
+/// Row-wise `out[r][j] = sigmoid(x[r][j] + bias[j])`, flushed like
+/// [`sigmoid_rows_bias_in_place`].
+pub(crate) fn sigmoid_rows_bias(isa: Isa, x: &[f32], bias: &[f32], out: &mut [f32]) {
+    let n = bias.len().max(1);
+    for (xr, o) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+        simd::unary::<Flush<Sigmoid>>(isa, xr, Some(bias), o);
+    }
+}
+
 /// Row-wise `x[r][j] = softplus(x[r][j] + bias[j])`, flushed like
 /// [`sigmoid_rows_bias_in_place`].
 pub(crate) fn softplus_rows_bias_in_place(isa: Isa, x: &mut [f32], bias: &[f32]) {

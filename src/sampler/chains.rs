@@ -308,6 +308,11 @@ impl Chains {
         (&mut self.visible, &mut self.hidden, &mut self.streams)
     }
 
+    /// Counts sweeps the trainer ran through [`Chains::parts_mut`].
+    pub(crate) fn add_sweeps(&mut self, k: u64) {
+        self.sweeps += k;
+    }
+
     fn check_model(&self, rbm: &Rbm) -> Result<()> {
         check_len("model n_visible", self.n_visible, rbm.n_visible())?;
         check_len("model n_hidden", self.n_hidden, rbm.n_hidden())

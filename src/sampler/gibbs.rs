@@ -148,7 +148,7 @@ fn use_wide(rows: usize, threads: usize, products: &HalfStepProducts<'_>) -> boo
 
 /// Samples units from their pre-activations: rows in parallel blocks, each
 /// chain with its own stream; optionally also writes the probabilities.
-fn sample_rows(
+pub(crate) fn sample_rows(
     isa: Isa,
     pre: &[f32],
     bias: &[f32],

@@ -97,6 +97,10 @@ struct Scratch {
     a: Vec<f32>,
     /// `[P⁺/m; −P⁻/n]`, `(batch + n) × H`.
     b: Vec<f32>,
+    /// Visible pre-activations of the PCD chains.
+    pre_v: Vec<f32>,
+    /// Hidden pre-activations of `[V⁺; V⁻]`.
+    pre_h: Vec<f32>,
     grad_w: Vec<f32>,
     grad_b: Vec<f64>,
     grad_c: Vec<f64>,
@@ -354,30 +358,33 @@ impl Trainer {
         };
         let rows = m + n_neg;
         let cap = s.config.batch_size + s.chains.batch();
+        let n_chains = s.chains.batch();
         let sc = self.scratch.get_or_insert_with(|| Scratch {
             a: vec![0.0; cap * d],
             b: vec![0.0; cap * h],
+            pre_v: vec![0.0; n_chains * d],
+            pre_h: vec![0.0; cap * h],
             grad_w: vec![0.0; d * h],
             grad_b: vec![0.0; d],
             grad_c: vec![0.0; h],
         });
         let threads = rayon::current_num_threads();
         let isa = self.isa;
-        let (a, b) = (&mut sc.a[..rows * d], &mut sc.b[..rows * h]);
-        let (vpos, vneg) = a.split_at_mut(m * d);
-        let (ppos, pneg) = b.split_at_mut(m * h);
-        for (dst, &i) in vpos.chunks_exact_mut(d).zip(idx) {
+        let products = HalfStepProducts::new(isa, s.rbm.weights(), d, h);
+        let br = gibbs::block_rows(rows, d, h, threads);
+        for (dst, &i) in sc.a[..m * d].chunks_exact_mut(d).zip(idx) {
             dst.copy_from_slice(data.row(i as usize));
         }
-        // 1. Positive phase (output columns split over threads: few rows).
-        let br = gibbs::block_rows(m, d, h, threads);
-        HalfStepProducts::new(isa, s.rbm.weights(), d, h).visible_to_hidden_cols(m, vpos, ppos, threads);
-        ppos.par_chunks_mut(br * h)
-            .for_each(|p| activation::sigmoid_rows_bias_in_place(isa, p, s.rbm.hidden_bias()));
-        // 2. Negative phase.
         let k = s.config.k();
         match s.config.algorithm {
             Algorithm::Cd { .. } => {
+                // 1. Positive phase (output columns split over threads: few rows).
+                let (vpos, vneg) = sc.a[..rows * d].split_at_mut(m * d);
+                let (ppos, pneg) = sc.b[..rows * h].split_at_mut(m * h);
+                products.visible_to_hidden_cols(m, vpos, ppos, threads);
+                ppos.par_chunks_mut(br * h)
+                    .for_each(|p| activation::sigmoid_rows_bias_in_place(isa, p, s.rbm.hidden_bias()));
+                // 2. Negative phase: chains start at the data with h ~ P⁺.
                 let (cv, ch, cs) = s.chains.parts_mut();
                 let (cv, ch, cs) = (&mut cv[..m * d], &mut ch[..m * h], &mut cs[..m]);
                 cv.copy_from_slice(vpos);
@@ -386,20 +393,48 @@ impl Trainer {
                 vneg.copy_from_slice(cv);
             }
             Algorithm::Pcd { .. } => {
-                s.chains.sweep_vh(&s.rbm, k, pneg)?;
-                vneg.copy_from_slice(s.chains.visible());
+                // 2a. The first k − 1 sweeps, then the visible half-step of
+                // the last one.
+                if k > 1 {
+                    s.chains.sweep_vh(&s.rbm, k - 1, &mut sc.pre_h[..n_neg * h])?;
+                }
+                let (cv, ch, cs) = s.chains.parts_mut();
+                products.hidden_to_visible_cols(n_neg, ch, &mut sc.pre_v, threads);
+                gibbs::sample_rows(isa, &sc.pre_v, s.rbm.visible_bias(), cv, cs, None, threads);
+                sc.a[m * d..rows * d].copy_from_slice(cv);
+                // 1 + 2b. One product for both phases, [V⁺; V⁻]·W: W is
+                // packed once for both, and the product has twice the rows.
+                let pre = &mut sc.pre_h[..rows * h];
+                products.visible_to_hidden_cols(rows, &sc.a[..rows * d], pre, threads);
+                let (ppos, pneg) = sc.b[..rows * h].split_at_mut(m * h);
+                let (pre_pos, pre_neg) = pre.split_at(m * h);
+                ppos.par_chunks_mut(br * h).zip(pre_pos.par_chunks(br * h)).for_each(|(p, x)| {
+                    activation::sigmoid_rows_bias(isa, x, s.rbm.hidden_bias(), p);
+                });
+                // The chains' hidden states ~ P⁻, which are the statistics.
+                gibbs::sample_rows(isa, pre_neg, s.rbm.hidden_bias(), ch, cs, Some(pneg), threads);
+                s.chains.add_sweeps(1);
             }
         }
+        let (vpos, vneg) = sc.a[..rows * d].split_at(m * d);
+        let (ppos, pneg) = sc.b[..rows * h].split_at_mut(m * h);
         // 3. Gradient statistics, fixed-order sums.
         let (inv_m, inv_n) = (1.0 / m as f64, 1.0 / n_neg as f64);
         let gb = &mut sc.grad_b;
         let gc = &mut sc.grad_c;
         gb.fill(0.0);
         gc.fill(0.0);
-        add_column_sums(vpos, d, inv_m, gb);
-        add_column_sums(vneg, d, -inv_n, gb);
-        add_column_sums(ppos, h, inv_m, gc);
-        add_column_sums(pneg, h, -inv_n, gc);
+        // Visible and hidden sums side by side (one fork instead of four).
+        rayon::join(
+            || {
+                add_column_sums(vpos, d, inv_m, gb);
+                add_column_sums(vneg, d, -inv_n, gb);
+            },
+            || {
+                add_column_sums(ppos, h, inv_m, gc);
+                add_column_sums(pneg, h, -inv_n, gc);
+            },
+        );
         let mut mean_v = Vec::new();
         if let Some(sp) = s.config.sparsity {
             let mut mean_p = vec![0.0f64; h];
@@ -416,11 +451,13 @@ impl Trainer {
         // TINY are dropped: they change nothing measurable, and subnormal
         // numbers would slow the product severalfold (microcode assists).
         let (sm, sn) = (inv_m as f32, -(inv_n as f32));
-        ppos.par_chunks_mut(4096).for_each(|c| c.iter_mut().for_each(|x| *x = flush(*x * sm)));
-        pneg.par_chunks_mut(4096).for_each(|c| c.iter_mut().for_each(|x| *x = flush(*x * sn)));
+        rayon::join(
+            || ppos.iter_mut().for_each(|x| *x = flush(*x * sm)),
+            || pneg.iter_mut().for_each(|x| *x = flush(*x * sn)),
+        );
         // One block of visible units per thread: each block packs all of
         // [P⁺; P⁻] once.
-        gemm::par_gemm_tn(d, rows, h, a, b, &mut sc.grad_w, d.div_ceil(threads))?;
+        gemm::par_gemm_tn(d, rows, h, &sc.a[..rows * d], &sc.b[..rows * h], &mut sc.grad_w, d.div_ceil(threads))?;
         if let Some(sp) = s.config.sparsity {
             for (i, row) in sc.grad_w.chunks_exact_mut(h).enumerate() {
                 for (j, g) in row.iter_mut().enumerate() {
@@ -436,19 +473,26 @@ impl Trainer {
         let (l1, l2) = (s.config.l1, s.config.l2);
         // One contiguous piece of the weights per thread.
         let chunk = w.len().div_ceil(threads).max(4096);
+        let maxw = s.config.max_weight;
+        let weights_bad;
         match s.config.optimizer {
             Optimizer::Sgd { initial, final_, switch_epoch } => {
                 let mu = if epoch < switch_epoch { initial } else { final_ };
-                w.par_chunks_mut(chunk)
+                weights_bad = w
+                    .par_chunks_mut(chunk)
                     .zip(o.m_w.par_chunks_mut(chunk))
                     .zip(sc.grad_w.par_chunks(chunk))
-                    .for_each(|((w, m), g)| {
+                    .map(|((w, m), g)| {
+                        let mut bad = false;
                         for ((w, m), &g) in w.iter_mut().zip(m.iter_mut()).zip(g) {
                             let g = g - l2 * *w - l1 * sign(*w);
                             *m = flush(mu * *m + lr * g);
                             *w += *m;
+                            bad |= !(w.abs() <= maxw);
                         }
-                    });
+                        bad
+                    })
+                    .reduce(|| false, |a, b| a || b);
                 for ((b, m), &g) in vb.iter_mut().zip(&mut o.m_b).zip(gb.iter()) {
                     *m = flush(mu * *m + lr * g as f32);
                     *b += *m;
@@ -467,16 +511,21 @@ impl Trainer {
                     *v = flush(beta2 * *v + (1.0 - beta2) * g * g);
                     *x += lr * (*m / c1) / ((*v / c2).sqrt() + eps);
                 };
-                w.par_chunks_mut(chunk)
+                weights_bad = w
+                    .par_chunks_mut(chunk)
                     .zip(o.m_w.par_chunks_mut(chunk))
                     .zip(o.v_w.par_chunks_mut(chunk))
                     .zip(sc.grad_w.par_chunks(chunk))
-                    .for_each(|(((w, m), v), g)| {
+                    .map(|(((w, m), v), g)| {
+                        let mut bad = false;
                         for (((w, m), v), &g) in w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
                             let g = g - l2 * *w - l1 * sign(*w);
                             step(w, m, v, g);
+                            bad |= !(w.abs() <= maxw);
                         }
-                    });
+                        bad
+                    })
+                    .reduce(|| false, |a, b| a || b);
                 for (((b, m), v), &g) in vb.iter_mut().zip(&mut o.m_b).zip(&mut o.v_b).zip(gb.iter()) {
                     step(b, m, v, g as f32);
                 }
@@ -485,14 +534,13 @@ impl Trainer {
                 }
             }
         }
-        // 5. Divergence check.
-        let maxw = s.config.max_weight;
+        // 5. Divergence check: the weight loops flagged any weight that is
+        // not finite or beyond the bound; biases are few.
         let bad = |x: &[f32], what: &str| -> Option<String> {
-            x.iter().position(|v| !v.is_finite() || v.abs() > maxw).map(|i| format!("{what}[{i}] = {}", x[i]))
+            x.iter().position(|v| !(v.abs() <= maxw)).map(|i| format!("{what}[{i}] = {}", x[i]))
         };
-        if let Some(reason) =
-            bad(w, "weight").or_else(|| bad(vb, "visible bias")).or_else(|| bad(hb, "hidden bias"))
-        {
+        let found = if weights_bad { bad(w, "weight") } else { None };
+        if let Some(reason) = found.or_else(|| bad(vb, "visible bias")).or_else(|| bad(hb, "hidden bias")) {
             return Err(Error::Diverged { epoch, step: s.step, reason: format!("{reason} (bound {maxw})") });
         }
         Ok(())
@@ -500,18 +548,13 @@ impl Trainer {
 }
 
 /// `out[j] += scale · Σ_r x[r][j]` over the rows of a row-major matrix of
-/// `width` columns: rows summed in order (fixed, thread-independent), blocks
-/// of columns in parallel.
+/// `width` columns, rows summed in order (fixed, thread-independent).
 fn add_column_sums(x: &[f32], width: usize, scale: f64, out: &mut [f64]) {
-    const COLS: usize = 64;
-    out.par_chunks_mut(COLS).enumerate().for_each(|(b, o)| {
-        let (j0, n) = (b * COLS, o.len());
-        for r in x.chunks_exact(width) {
-            for (acc, &v) in o.iter_mut().zip(&r[j0..j0 + n]) {
-                *acc += v as f64 * scale;
-            }
+    for r in x.chunks_exact(width) {
+        for (acc, &v) in out.iter_mut().zip(r) {
+            *acc += v as f64 * scale;
         }
-    });
+    }
 }
 
 /// Values this small are set to 0 in the gradient terms and optimizer
