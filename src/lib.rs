@@ -1,9 +1,11 @@
 //! # boltzmann
 //!
-//! Fast learning and sampling of energy-based models, `p(x) ∝ exp(−E(x))`.
-//! This release provides the core: runtime-dispatched SIMD kernels, the
-//! Bernoulli–Bernoulli [`Rbm`], and block-Gibbs [`Chains`] over many chains in
-//! parallel, reproducible bit for bit from a seed.
+//! Fast learning and sampling of energy-based models, `p(x) ∝ exp(−E(x))`:
+//! runtime-dispatched SIMD kernels, the Bernoulli–Bernoulli [`Rbm`],
+//! block-Gibbs [`Chains`] over many chains in parallel, CD-k / PCD training
+//! ([`train`]), and (feature `io`) data-set readers, safetensors model files,
+//! checkpoints and pictures — all reproducible bit for bit from a seed,
+//! whatever the thread count.
 //!
 //! ```
 //! use boltzmann::{Chains, Rbm};
@@ -16,14 +18,28 @@
 //! # Ok::<(), boltzmann::Error>(())
 //! ```
 //!
+//! Training in a few lines (the embedded binarized MNIST subset needs the
+//! `io` feature, on by default):
+//!
+//! ```no_run
+//! # #[cfg(feature = "io")] {
+//! use boltzmann::train::{fit, TrainConfig};
+//! let data = boltzmann::io::embedded_mnist()?;
+//! let rbm = fit(TrainConfig { n_hidden: 200, epochs: 5, ..Default::default() }, &data.train)?;
+//! boltzmann::io::save_rbm(&rbm, std::path::Path::new("model.safetensors"))?;
+//! # }
+//! # Ok::<(), boltzmann::Error>(())
+//! ```
+//!
 //! ## Layers
 //!
 //! Dependencies point one way: [`simd`] (the only `core::arch` code: CPU
 //! detection and kernel bodies) → [`kernels`] (safe, validated slice
 //! kernels: activations, fused Bernoulli sampling, products) and [`rng`]
-//! (per-chain streams) → [`model`] → [`sampler`]. [`mod@reference`] holds a naive
-//! twin of every kernel; [`mod@bench`] the throughput harness behind
-//! `boltzmann bench`.
+//! (per-chain streams) → [`model`] → [`sampler`] → [`train`] (with
+//! [`data`]) → `io` (files) → the CLI. [`mod@reference`] holds a naive twin
+//! of every kernel; [`mod@bench`] the throughput harness behind
+//! `boltzmann bench gibbs`.
 //!
 //! ## Data layout
 //!
@@ -54,8 +70,10 @@
 //!
 //! ## Features and MSRV
 //!
-//! `cli` (default) builds the `boltzmann` binary and pulls in `clap`; depend
-//! with `default-features = false` for the library alone. MSRV 1.89 (stable
+//! `io` (default) adds file formats (flate2, serde_json, png); `cli`
+//! (default) builds the `boltzmann` binary (clap, indicatif). Depend with
+//! `default-features = false` for kernels, models, samplers and the trainer
+//! alone (rayon, matrixmultiply, rand_xoshiro, bytemuck). MSRV 1.89 (stable
 //! AVX-512 intrinsics).
 
 #![deny(rustdoc::broken_intra_doc_links)]

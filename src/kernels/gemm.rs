@@ -171,6 +171,57 @@ pub fn par_gemm_tn(
     Ok(())
 }
 
+/// `C = alpha·Aᵀ·B + beta·C`, otherwise as [`par_gemm_tn`] (the trainer
+/// accumulates the weight gradient straight into the momentum buffer).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn par_gemm_tn_acc(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    block_rows: usize,
+) -> Result<()> {
+    check_len("A (k × m)", mul_dims("k × m", k, m)?, a.len())?;
+    check_len("B (k × n)", mul_dims("k × n", k, n)?, b.len())?;
+    check_len("C (m × n)", mul_dims("m × n", m, n)?, c.len())?;
+    if n == 0 || m == 0 {
+        return Ok(());
+    }
+    let br = block_rows.max(1);
+    c.par_chunks_mut(br * n).enumerate().for_each(|(blk, cb)| {
+        let i0 = blk * br;
+        let rows = cb.len() / n;
+        if k == 0 {
+            cb.iter_mut().for_each(|x| *x *= beta);
+            return;
+        }
+        // SAFETY: as in `par_gemm_tn`.
+        unsafe {
+            matrixmultiply::sgemm(
+                rows,
+                k,
+                n,
+                alpha,
+                a.as_ptr().add(i0),
+                1,
+                m as isize,
+                b.as_ptr(),
+                n as isize,
+                1,
+                beta,
+                cb.as_mut_ptr(),
+                n as isize,
+                1,
+            );
+        }
+    });
+    Ok(())
+}
+
 /// Length-unchecked core (debug-asserted); lengths are invariants of callers.
 pub(crate) fn gemm_nn_raw(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
     assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);

@@ -364,7 +364,12 @@ impl Trainer {
             b: vec![0.0; cap * h],
             pre_v: vec![0.0; n_chains * d],
             pre_h: vec![0.0; cap * h],
-            grad_w: vec![0.0; d * h],
+            // The SGD path accumulates into the velocity; only Adam needs ∇W.
+            grad_w: if matches!(s.config.optimizer, Optimizer::Adam { .. }) {
+                vec![0.0; d * h]
+            } else {
+                Vec::new()
+            },
             grad_b: vec![0.0; d],
             grad_c: vec![0.0; h],
         });
@@ -408,11 +413,13 @@ impl Trainer {
                 products.visible_to_hidden_cols(rows, &sc.a[..rows * d], pre, threads);
                 let (ppos, pneg) = sc.b[..rows * h].split_at_mut(m * h);
                 let (pre_pos, pre_neg) = pre.split_at(m * h);
-                ppos.par_chunks_mut(br * h).zip(pre_pos.par_chunks(br * h)).for_each(|(p, x)| {
-                    activation::sigmoid_rows_bias(isa, x, s.rbm.hidden_bias(), p);
-                });
-                // The chains' hidden states ~ P⁻, which are the statistics.
-                gibbs::sample_rows(isa, pre_neg, s.rbm.hidden_bias(), ch, cs, Some(pneg), threads);
+                // P⁺, and the chains' hidden states ~ P⁻ (the statistics), side
+                // by side.
+                let hb = s.rbm.hidden_bias();
+                rayon::join(
+                    || activation::sigmoid_rows_bias(isa, pre_pos, hb, ppos),
+                    || gibbs::sample_rows(isa, pre_neg, hb, ch, cs, Some(pneg), 1),
+                );
                 s.chains.add_sweeps(1);
             }
         }
@@ -424,71 +431,79 @@ impl Trainer {
         let gc = &mut sc.grad_c;
         gb.fill(0.0);
         gc.fill(0.0);
-        // Visible and hidden sums side by side (one fork instead of four).
+        // Visible and hidden sums side by side; the hidden side then scales
+        // P so that one product gives ∇W = V⁺ᵀP⁺/m − V⁻ᵀP⁻/n. Scaled terms
+        // below TINY are dropped: they change nothing measurable, and
+        // subnormal numbers would slow the product severalfold.
+        let sparsity = s.config.sparsity;
+        let q = &mut s.sparsity_q;
+        let (mut mean_v, mut sparse_pull) = (Vec::new(), Vec::new());
         rayon::join(
             || {
                 add_column_sums(vpos, d, inv_m, gb);
                 add_column_sums(vneg, d, -inv_n, gb);
+                if sparsity.is_some() {
+                    mean_v = vec![0.0f64; d];
+                    add_column_sums(vpos, d, inv_m, &mut mean_v);
+                }
             },
             || {
                 add_column_sums(ppos, h, inv_m, gc);
                 add_column_sums(pneg, h, -inv_n, gc);
+                if let Some(sp) = sparsity {
+                    let mut mean_p = vec![0.0f64; h];
+                    add_column_sums(ppos, h, inv_m, &mut mean_p);
+                    sparse_pull = vec![0.0f32; h];
+                    for j in 0..h {
+                        q[j] = sp.decay * q[j] + (1.0 - sp.decay) * mean_p[j] as f32;
+                        sparse_pull[j] = sp.cost * (sp.target - q[j]);
+                        gc[j] += sparse_pull[j] as f64;
+                    }
+                }
+                let (sm, sn) = (inv_m as f32, -(inv_n as f32));
+                ppos.iter_mut().for_each(|x| *x = flush(*x * sm));
+                pneg.iter_mut().for_each(|x| *x = flush(*x * sn));
             },
         );
-        let mut mean_v = Vec::new();
-        if let Some(sp) = s.config.sparsity {
-            let mut mean_p = vec![0.0f64; h];
-            add_column_sums(ppos, h, inv_m, &mut mean_p);
-            mean_v = vec![0.0f64; d];
-            add_column_sums(vpos, d, inv_m, &mut mean_v);
-            for j in 0..h {
-                let q = sp.decay * s.sparsity_q[j] + (1.0 - sp.decay) * mean_p[j] as f32;
-                s.sparsity_q[j] = q;
-                gc[j] += (sp.cost * (sp.target - q)) as f64;
-            }
-        }
-        // Scale so one product gives ∇W = V⁺ᵀP⁺/m − V⁻ᵀP⁻/n. Terms below
-        // TINY are dropped: they change nothing measurable, and subnormal
-        // numbers would slow the product severalfold (microcode assists).
-        let (sm, sn) = (inv_m as f32, -(inv_n as f32));
-        rayon::join(
-            || ppos.iter_mut().for_each(|x| *x = flush(*x * sm)),
-            || pneg.iter_mut().for_each(|x| *x = flush(*x * sn)),
-        );
-        // One block of visible units per thread: each block packs all of
-        // [P⁺; P⁻] once.
-        gemm::par_gemm_tn(d, rows, h, &sc.a[..rows * d], &sc.b[..rows * h], &mut sc.grad_w, d.div_ceil(threads))?;
-        if let Some(sp) = s.config.sparsity {
-            for (i, row) in sc.grad_w.chunks_exact_mut(h).enumerate() {
-                for (j, g) in row.iter_mut().enumerate() {
-                    *g += sp.cost * (sp.target - s.sparsity_q[j]) * mean_v[i] as f32;
-                }
-            }
-        }
-        // 4. Update.
+        // 4. Update. The weight gradient is one product, with one block of
+        // visible units per thread (each block packs [P⁺; P⁻] once). For SGD
+        // the product accumulates straight into the velocity:
+        // Δ ← μΔ + lr·∇W, then Δ −= lr·(λ₂W + λ₁ sign W − sparsity pull).
         s.step += 1;
         let epoch = s.epoch;
         let (w, vb, hb) = s.rbm.params_mut();
         let o = &mut s.optimizer;
         let (l1, l2) = (s.config.l1, s.config.l2);
-        // One contiguous piece of the weights per thread.
-        let chunk = w.len().div_ceil(threads).max(4096);
         let maxw = s.config.max_weight;
-        let weights_bad;
-        match s.config.optimizer {
+        let (ab, bb) = (&sc.a[..rows * d], &sc.b[..rows * h]);
+        let block = d.div_ceil(threads);
+        // Per visible unit i and hidden unit j, the extra gradient term of
+        // the sparsity penalty: pull_j · mean_v_i.
+        let extra =
+            |i: usize, j: usize| if sparse_pull.is_empty() { 0.0 } else { sparse_pull[j] * mean_v[i] as f32 };
+        // Rows of W per parallel piece (whole rows, so `extra` knows i).
+        let rows_per = d.div_ceil(threads).max(1);
+        let weights_bad = match s.config.optimizer {
             Optimizer::Sgd { initial, final_, switch_epoch } => {
                 let mu = if epoch < switch_epoch { initial } else { final_ };
-                weights_bad = w
-                    .par_chunks_mut(chunk)
-                    .zip(o.m_w.par_chunks_mut(chunk))
-                    .zip(sc.grad_w.par_chunks(chunk))
-                    .map(|((w, m), g)| {
+                gemm::par_gemm_tn_acc(d, rows, h, lr, ab, bb, mu, &mut o.m_w, block)?;
+                let decay = l1 != 0.0 || l2 != 0.0 || !sparse_pull.is_empty();
+                let bad = w
+                    .par_chunks_mut(rows_per * h)
+                    .zip(o.m_w.par_chunks_mut(rows_per * h))
+                    .enumerate()
+                    .map(|(blk, (w, m))| {
                         let mut bad = false;
-                        for ((w, m), &g) in w.iter_mut().zip(m.iter_mut()).zip(g) {
-                            let g = g - l2 * *w - l1 * sign(*w);
-                            *m = flush(mu * *m + lr * g);
-                            *w += *m;
-                            bad |= !(w.abs() <= maxw);
+                        for (r, (wr, mr)) in w.chunks_exact_mut(h).zip(m.chunks_exact_mut(h)).enumerate() {
+                            let i = blk * rows_per + r;
+                            for (j, (w, m)) in wr.iter_mut().zip(mr.iter_mut()).enumerate() {
+                                if decay {
+                                    *m -= lr * (l2 * *w + l1 * sign(*w) - extra(i, j));
+                                }
+                                *m = flush(*m);
+                                *w += *m;
+                                bad |= !(w.abs() <= maxw);
+                            }
                         }
                         bad
                     })
@@ -501,8 +516,10 @@ impl Trainer {
                     *m = flush(mu * *m + lr * g as f32);
                     *b += *m;
                 }
+                bad
             }
             Optimizer::Adam { beta1, beta2, eps } => {
+                gemm::par_gemm_tn(d, rows, h, ab, bb, &mut sc.grad_w, block)?;
                 o.t += 1;
                 let c1 = 1.0 - beta1.powi(o.t.min(i32::MAX as u64) as i32);
                 let c2 = 1.0 - beta2.powi(o.t.min(i32::MAX as u64) as i32);
@@ -511,15 +528,19 @@ impl Trainer {
                     *v = flush(beta2 * *v + (1.0 - beta2) * g * g);
                     *x += lr * (*m / c1) / ((*v / c2).sqrt() + eps);
                 };
-                weights_bad = w
-                    .par_chunks_mut(chunk)
-                    .zip(o.m_w.par_chunks_mut(chunk))
-                    .zip(o.v_w.par_chunks_mut(chunk))
-                    .zip(sc.grad_w.par_chunks(chunk))
-                    .map(|(((w, m), v), g)| {
+                let bad = w
+                    .par_chunks_mut(rows_per * h)
+                    .zip(o.m_w.par_chunks_mut(rows_per * h))
+                    .zip(o.v_w.par_chunks_mut(rows_per * h))
+                    .zip(sc.grad_w.par_chunks(rows_per * h))
+                    .enumerate()
+                    .map(|(blk, (((w, m), v), g))| {
                         let mut bad = false;
-                        for (((w, m), v), &g) in w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
-                            let g = g - l2 * *w - l1 * sign(*w);
+                        for (k, (((w, m), v), &g)) in
+                            w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g).enumerate()
+                        {
+                            let (i, j) = (blk * rows_per + k / h, k % h);
+                            let g = g - l2 * *w - l1 * sign(*w) + extra(i, j);
                             step(w, m, v, g);
                             bad |= !(w.abs() <= maxw);
                         }
@@ -532,8 +553,9 @@ impl Trainer {
                 for (((b, m), v), &g) in hb.iter_mut().zip(&mut o.m_c).zip(&mut o.v_c).zip(gc.iter()) {
                     step(b, m, v, g as f32);
                 }
+                bad
             }
-        }
+        };
         // 5. Divergence check: the weight loops flagged any weight that is
         // not finite or beyond the bound; biases are few.
         let bad = |x: &[f32], what: &str| -> Option<String> {
