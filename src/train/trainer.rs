@@ -502,7 +502,7 @@ impl Trainer {
                                 }
                                 *m = flush(*m);
                                 *w += *m;
-                                bad |= !(w.abs() <= maxw);
+                                bad |= out_of_bounds(*w, maxw);
                             }
                         }
                         bad
@@ -542,7 +542,7 @@ impl Trainer {
                             let (i, j) = (blk * rows_per + k / h, k % h);
                             let g = g - l2 * *w - l1 * sign(*w) + extra(i, j);
                             step(w, m, v, g);
-                            bad |= !(w.abs() <= maxw);
+                            bad |= out_of_bounds(*w, maxw);
                         }
                         bad
                     })
@@ -559,7 +559,7 @@ impl Trainer {
         // 5. Divergence check: the weight loops flagged any weight that is
         // not finite or beyond the bound; biases are few.
         let bad = |x: &[f32], what: &str| -> Option<String> {
-            x.iter().position(|v| !(v.abs() <= maxw)).map(|i| format!("{what}[{i}] = {}", x[i]))
+            x.iter().position(|&v| out_of_bounds(v, maxw)).map(|i| format!("{what}[{i}] = {}", x[i]))
         };
         let found = if weights_bad { bad(w, "weight") } else { None };
         if let Some(reason) = found.or_else(|| bad(vb, "visible bias")).or_else(|| bad(hb, "hidden bias")) {
@@ -586,6 +586,12 @@ const TINY: f32 = 1e-30;
 #[inline(always)]
 fn flush(x: f32) -> f32 {
     if x.abs() < TINY { 0.0 } else { x }
+}
+
+/// True for NaN, ±inf and values beyond `±max`.
+#[inline(always)]
+fn out_of_bounds(x: f32, max: f32) -> bool {
+    x.is_nan() || x.abs() > max
 }
 
 /// −1, 0 or 1, without branches.
