@@ -435,3 +435,28 @@ fn nopack_gemm_exact_and_row_split_invariant() {
     }
     assert!(gemm::gemm_nn_nopack(2, 2, 2, &[0.0; 3], &[0.0; 4], &mut [0.0; 4]).is_err());
 }
+
+#[test]
+fn gemm_tn_exact_and_split_invariant() {
+    let mut g = Xoshiro256PlusPlus::seed_from_u64(4);
+    for &(m, k, n) in &[(1usize, 1usize, 1usize), (7, 17, 5), (65, 33, 63), (257, 100, 31)] {
+        let a = int_matrix(&mut g, k * m); // stored k × m
+        let b = int_matrix(&mut g, k * n);
+        let mut at = vec![0.0f32; m * k];
+        for p in 0..k {
+            for i in 0..m {
+                at[i * k + p] = a[p * m + i];
+            }
+        }
+        let r = reference::gemm_nn(m, k, n, &at, &b);
+        for rows in [1usize, 3, 64, m] {
+            let mut c = vec![f32::NAN; m * n];
+            gemm::par_gemm_tn(m, k, n, &a, &b, &mut c, rows).unwrap();
+            assert!(c.iter().zip(&r).all(|(&x, &y)| x as f64 == y), "{m}x{k}x{n} rows {rows}");
+        }
+    }
+    assert!(gemm::par_gemm_tn(2, 2, 2, &[0.0; 3], &[0.0; 4], &mut [0.0; 4], 1).is_err());
+    let mut z = [f32::NAN; 4];
+    gemm::par_gemm_tn(2, 0, 2, &[], &[], &mut z, 1).unwrap();
+    assert_eq!(z, [0.0; 4]);
+}

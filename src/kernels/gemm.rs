@@ -132,43 +132,7 @@ pub fn par_gemm_tn(
     c: &mut [f32],
     block_rows: usize,
 ) -> Result<()> {
-    check_len("A (k × m)", mul_dims("k × m", k, m)?, a.len())?;
-    check_len("B (k × n)", mul_dims("k × n", k, n)?, b.len())?;
-    check_len("C (m × n)", mul_dims("m × n", m, n)?, c.len())?;
-    if n == 0 || m == 0 {
-        return Ok(());
-    }
-    let br = block_rows.max(1);
-    c.par_chunks_mut(br * n).enumerate().for_each(|(blk, cb)| {
-        let i0 = blk * br;
-        let rows = cb.len() / n;
-        if k == 0 {
-            cb.fill(0.0);
-            return;
-        }
-        // SAFETY: rows i0..i0+rows of Aᵀ are columns of A: elements
-        // a[p·m + i] for p < k, i < i0 + rows ≤ m, inside `a` (checked
-        // above); B and this block of C are in bounds likewise.
-        unsafe {
-            matrixmultiply::sgemm(
-                rows,
-                k,
-                n,
-                1.0,
-                a.as_ptr().add(i0),
-                1,
-                m as isize,
-                b.as_ptr(),
-                n as isize,
-                1,
-                0.0,
-                cb.as_mut_ptr(),
-                n as isize,
-                1,
-            );
-        }
-    });
-    Ok(())
+    par_gemm_tn_acc(m, k, n, 1.0, a, b, 0.0, c, block_rows)
 }
 
 /// `C = alpha·Aᵀ·B + beta·C`, otherwise as [`par_gemm_tn`] (the trainer
@@ -196,10 +160,17 @@ pub(crate) fn par_gemm_tn_acc(
         let i0 = blk * br;
         let rows = cb.len() / n;
         if k == 0 {
-            cb.iter_mut().for_each(|x| *x *= beta);
+            // matrixmultiply does not read C when beta is 0; neither do we.
+            if beta == 0.0 {
+                cb.fill(0.0);
+            } else {
+                cb.iter_mut().for_each(|x| *x *= beta);
+            }
             return;
         }
-        // SAFETY: as in `par_gemm_tn`.
+        // SAFETY: rows i0..i0+rows of Aᵀ are columns of A: elements
+        // a[p·m + i] for p < k, i < i0 + rows ≤ m, inside `a` (checked
+        // above); B and this block of C are in bounds likewise.
         unsafe {
             matrixmultiply::sgemm(
                 rows,
