@@ -136,8 +136,8 @@ pub(crate) fn sweep_hv<const TIMED: bool>(
         .reduce(StageTimes::default, StageTimes::add)
 }
 
-/// Below this many chains per thread, a sweep splits each product over
-/// output columns (every thread packs only its part of `W`) and the sampling
+/// Below this many chains per thread, [`sweep_vh`] (the negative phase of
+/// training, typically 100 chains) splits each product over output columns (every thread packs only its part of `W`) and the sampling
 /// over rows, instead of giving each thread whole rows (every thread packing
 /// all of `W` for a few rows). Same results either way.
 const WIDE_BELOW_ROWS_PER_THREAD: usize = 256;

@@ -313,6 +313,7 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
     let show_bar = !a.quiet && !a.json && std::io::stderr().is_terminal();
     let ckpt = a.out.join("checkpoint.safetensors");
     let mut epoch_times = Vec::new();
+    let mut last = String::new();
     let t_all = Instant::now();
     while !trainer.is_done() {
         let bar = ProgressBar::with_draw_target(
@@ -324,7 +325,7 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
                 .expect("static template")
                 .progress_chars("=> "),
         );
-        bar.set_message(format!("{}/{}", trainer.epoch() + 1, trainer.config().epochs));
+        bar.set_message(format!("{}/{}{last}", trainer.epoch() + 1, trainer.config().epochs));
         let report = trainer.run_epoch(&train_set, |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
@@ -348,6 +349,9 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
             ),
             None => None,
         };
+        if let Some(m) = &m {
+            last = format!(" (last: recon {:.1}, pseudo-LL {:.1})", m.recon_error, m.pseudo_ll);
+        }
         let pl_sk = match &mon_train {
             Some(mt) if bench => Some(
                 train::metrics::pseudo_log_likelihood_stochastic(trainer.rbm(), mt, 0)
