@@ -2,7 +2,7 @@
 # Pseudo-likelihood spread of scikit-learn's BernoulliRBM over 5 seeds (random_state 0-4),
 # same settings as refbench/sklearn_rbm.py, 2 BLAS threads. Run with the refbench venv:
 #   ~/.cache/boltzmann-refvenv/bin/python benches/sklearn_seeds.py ../shared/refbench/data/mnist_5k.csv.gz
-# boltzmann's side: benches/compare_sklearn.sh with --seed 0..4 (see perf-notes.md).
+# boltzmann's side: the bench train command in perf-notes.md with --seed 0..4.
 import gzip, numpy as np, time, sys
 from sklearn.neural_network import BernoulliRBM
 from threadpoolctl import threadpool_limits
