@@ -82,6 +82,7 @@ mod alloc;
 pub mod bench;
 pub mod data;
 pub mod error;
+pub mod eval;
 #[cfg(feature = "io")]
 pub mod io;
 pub mod kernels;

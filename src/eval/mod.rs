@@ -1,0 +1,9 @@
+//! Evaluation: exact and annealed-importance-sampling estimates of the
+//! partition function, and average test log-probabilities. Pseudo-likelihood
+//! and reconstruction error live in [`crate::train::metrics`].
+
+pub mod ais;
+pub mod exact;
+
+pub use ais::{AisConfig, AisEstimate, ais, base_rate_biases, default_schedule, linear_schedule};
+pub use exact::{average_log_prob, log_partition_exact, log_z_over_hidden, log_z_over_visible};
