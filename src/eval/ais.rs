@@ -119,7 +119,8 @@ pub fn ais(rbm: &Rbm, base_bias: &[f32], config: &AisConfig) -> Result<AisEstima
     if s.len() < 2
         || s[0] != 0.0
         || *s.last().expect("len ≥ 2") != 1.0
-        || s.windows(2).any(|w| !(w[1] > w[0]))
+        || s.iter().any(|x| x.is_nan())
+        || s.windows(2).any(|w| w[1] <= w[0])
     {
         return Err(bad("the schedule must rise strictly from 0 to 1".into()));
     }
