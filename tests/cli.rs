@@ -234,3 +234,57 @@ fn train_bad_input_fails_cleanly_without_outputs() {
     let (ok, _, err) = boltzmann(&["sample", "--model", &bc]);
     assert!(!ok && err.contains("corrupt"), "{err}");
 }
+
+#[test]
+fn eval_exact_and_ais_and_bad_input() {
+    let dir = tmpdir("eval");
+    let data = csv(&dir);
+    let out = dir.join("run").display().to_string();
+    let (ok, _, err) = boltzmann(&[
+        "train",
+        "--data",
+        &data,
+        "--hidden",
+        "5",
+        "--batch",
+        "5",
+        "--epochs",
+        "2",
+        "--monitor",
+        "0",
+        "--out",
+        &out,
+    ]);
+    assert!(ok, "{err}");
+    let model = dir.join("run/model.safetensors").display().to_string();
+    let (ok, stdout, err) = boltzmann(&["eval", "--model", &model, "--data", &data, "--json"]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("\"method\":\"exact\"") && stdout.contains("\"avg_log_prob\""), "{stdout}");
+    let (ok, stdout, err) = boltzmann(&[
+        "eval",
+        "--model",
+        &model,
+        "--data",
+        &data,
+        "--force-ais",
+        "--schedule",
+        "linear:2000",
+        "--ais-runs",
+        "50",
+    ]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("AIS (50 runs, 2000 distributions)") && stdout.contains("interval"), "{stdout}");
+    // Bad input: wrong schedule, zero runs, data of another width, missing model.
+    let wide = dir.join("w.csv");
+    std::fs::write(&wide, "1,0,1\n0,1,1\n").unwrap();
+    let w = wide.display().to_string();
+    for (args, needle) in [
+        (vec!["eval", "--model", &model, "--data", &data, "--force-ais", "--schedule", "cubic"], "schedule"),
+        (vec!["eval", "--model", &model, "--data", &data, "--force-ais", "--ais-runs", "0"], "run"),
+        (vec!["eval", "--model", &model, "--data", &w], "n_visible"),
+        (vec!["eval", "--model", "/nonexistent.safetensors"], "No such file"),
+    ] {
+        let (ok, _, err) = boltzmann(&args);
+        assert!(!ok && err.contains(needle) && !err.contains("panicked"), "{args:?}: {err}");
+    }
+}

@@ -88,3 +88,37 @@ fn average_log_prob_with_exact_log_z() {
     assert!((avg - want).abs() < 1e-9, "{avg} vs {want}");
     assert!(eval::average_log_prob(&rbm, &data, f64::NAN).is_err());
 }
+
+/// The same on a trained model (sharper, data-shaped distribution).
+#[test]
+fn ais_matches_exact_log_z_on_a_trained_model() {
+    use boltzmann::train::{TrainConfig, fit};
+    let x: Vec<f32> = (0..200 * 16)
+        .map(|i| {
+            let (e, k) = (i / 16, i % 16);
+            (((e % 4) * 4 <= k && k < (e % 4) * 4 + 6) as u8
+                ^ ((i * 2654435761usize) >> 13).is_multiple_of(11) as u8) as f32
+        })
+        .collect();
+    let data = Dataset::new(x, 16).unwrap();
+    let rbm = fit(
+        TrainConfig {
+            n_hidden: 12,
+            batch_size: 20,
+            epochs: 100,
+            learning_rate: 0.1,
+            ..TrainConfig::default()
+        },
+        &data,
+    )
+    .unwrap();
+    let exact = eval::log_partition_exact(&rbm).unwrap();
+    let base = eval::base_rate_biases(&data).unwrap();
+    let est = eval::ais(&rbm, &base, &AisConfig { runs: 100, seed: 5, ..AisConfig::default() }).unwrap();
+    println!(
+        "trained 16x12: exact {exact:.4}, AIS {:.4} [{:.4}, {:.4}]",
+        est.log_z, est.log_z_low, est.log_z_high
+    );
+    assert!((est.log_z - exact).abs() < 0.1);
+    assert!(est.log_z_low <= exact && exact <= est.log_z_high);
+}

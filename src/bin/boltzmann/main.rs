@@ -1,6 +1,7 @@
 //! The `boltzmann` command-line tool: parses arguments, calls the library,
 //! prints results or a one-line error, and sets the exit code.
 
+mod evaluate;
 mod pictures;
 mod train;
 
@@ -31,6 +32,8 @@ enum Cmd {
     Sample(pictures::SampleArgs),
     /// Write a PNG grid of each hidden unit's weights.
     Filters(pictures::FiltersArgs),
+    /// log Z (exact or AIS), test log-probability, pseudo-likelihood.
+    Eval(evaluate::EvalArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -106,6 +109,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Cmd::Bench { what: BenchCmd::Train(a) } => train::run(*a, true),
         Cmd::Sample(a) => pictures::sample(a),
         Cmd::Filters(a) => pictures::filters(a),
+        Cmd::Eval(a) => evaluate::run(a),
         Cmd::Info => {
             println!("detected: {}", simd::detected_isa());
             println!("active:   {}", simd::active_isa());
