@@ -2,6 +2,7 @@
 //! trainer, report, write files.
 
 use boltzmann::data::Dataset;
+use boltzmann::eval;
 use boltzmann::io::{self, CsvLabels, Format};
 use boltzmann::train::{self, Algorithm, Optimizer, Schedule, Sparsity, TrainConfig, Trainer};
 use clap::{Args, ValueEnum};
@@ -150,6 +151,17 @@ pub(crate) struct TrainArgs {
     /// Examples of each split used for the per-epoch monitors (0: none).
     #[arg(long, default_value_t = 500)]
     monitor: usize,
+    /// Every N epochs, estimate log Z by a cheap AIS (--ais-runs runs over
+    /// --ais-steps linear steps) and report the average log-probability of
+    /// the validation subset (0: never).
+    #[arg(long, default_value_t = 0)]
+    ais_every: usize,
+    /// AIS runs for --ais-every.
+    #[arg(long, default_value_t = 32)]
+    ais_runs: usize,
+    /// Linear AIS steps for --ais-every.
+    #[arg(long, default_value_t = 1000)]
+    ais_steps: usize,
     /// One JSON object per epoch on stdout instead of text.
     #[arg(long)]
     json: bool,
@@ -314,6 +326,7 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
     let ckpt = a.out.join("checkpoint.safetensors");
     let mut epoch_times = Vec::new();
     let mut last = String::new();
+    let mut ais_base: Option<Result<Vec<f32>, String>> = None;
     let t_all = Instant::now();
     while !trainer.is_done() {
         let bar = ProgressBar::with_draw_target(
@@ -352,6 +365,22 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
         if let Some(m) = &m {
             last = format!(" (last: recon {:.1}, pseudo-LL {:.1})", m.recon_error, m.pseudo_ll);
         }
+        let ais = if a.ais_every > 0 && (report.epoch + 1) % a.ais_every == 0 {
+            let base =
+                ais_base.get_or_insert_with(|| eval::base_rate_biases(&train_set).map_err(|e| e.to_string()));
+            let base = base.as_ref().map_err(|e| e.clone())?;
+            let cfg = eval::AisConfig {
+                runs: a.ais_runs,
+                schedule: eval::linear_schedule(a.ais_steps),
+                seed: a.seed,
+            };
+            let est = eval::ais(trainer.rbm(), base, &cfg).map_err(|e| e.to_string())?;
+            let on = mon_valid.as_ref().or(mon_train.as_ref()).unwrap_or(&train_set);
+            let avg = eval::average_log_prob(trainer.rbm(), on, est.log_z).map_err(|e| e.to_string())?;
+            Some((est.log_z, avg))
+        } else {
+            None
+        };
         let pl_sk = match &mon_train {
             Some(mt) if bench => Some(
                 train::metrics::pseudo_log_likelihood_stochastic(trainer.rbm(), mt, 0)
@@ -383,6 +412,9 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
             if let Some(p) = pl_sk {
                 s += &format!(",\"pseudo_ll_sklearn\":{p}");
             }
+            if let Some((z, lp)) = ais {
+                s += &format!(",\"ais_log_z\":{z},\"ais_avg_log_prob\":{lp}");
+            }
             s.push('}');
             println!("{s}");
         } else {
@@ -395,6 +427,9 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
             }
             if let Some(p) = pl_sk {
                 line += &format!(", sklearn-style PL {p:.2}");
+            }
+            if let Some((z, lp)) = ais {
+                line += &format!(", AIS log Z {z:.2}, log-prob {lp:.2}");
             }
             println!("{line}");
         }
