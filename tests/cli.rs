@@ -240,7 +240,7 @@ fn eval_exact_and_ais_and_bad_input() {
     let dir = tmpdir("eval");
     let data = csv(&dir);
     let out = dir.join("run").display().to_string();
-    let (ok, _, err) = boltzmann(&[
+    let train_args = [
         "train",
         "--data",
         &data,
@@ -251,11 +251,18 @@ fn eval_exact_and_ais_and_bad_input() {
         "--epochs",
         "2",
         "--monitor",
-        "0",
+        "10",
         "--out",
         &out,
-    ]);
+        "--ais-every",
+        "1",
+        "--ais-steps",
+        "100",
+        "--json",
+    ];
+    let (ok, stdout, err) = boltzmann(&train_args);
     assert!(ok, "{err}");
+    assert_eq!(stdout.matches("\"ais_log_z\"").count(), 2, "{stdout}");
     let model = dir.join("run/model.safetensors").display().to_string();
     let (ok, stdout, err) = boltzmann(&["eval", "--model", &model, "--data", &data, "--json"]);
     assert!(ok, "{err}");
