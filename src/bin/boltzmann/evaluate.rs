@@ -114,8 +114,10 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
     let pl_sk = metrics::pseudo_log_likelihood_stochastic(&rbm, &mon, a.seed).map_err(|e| e.to_string())?;
     let recon = metrics::reconstruction_error(&rbm, &mon).map_err(|e| e.to_string())?;
     if a.json {
-        let (lo, hi) = interval
-            .map_or((String::from("null"), String::from("null")), |(l, h)| (l.to_string(), h.to_string()));
+        // JSON has no infinities: a bound that is not finite is null.
+        let num = |x: f64| if x.is_finite() { x.to_string() } else { String::from("null") };
+        let (lo, hi) =
+            interval.map_or((String::from("null"), String::from("null")), |(l, h)| (num(l), num(h)));
         println!(
             "{{\"log_z\":{log_z},\"log_z_low\":{lo},\"log_z_high\":{hi},\"method\":\"{method}\",\"log_z_seconds\":{z_seconds},\
              \"avg_log_prob\":{avg},\"examples\":{},\"pseudo_ll\":{pl},\"pseudo_ll_sklearn\":{pl_sk},\"recon_error\":{recon}}}",

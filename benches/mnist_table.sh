@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Reproduces the rows of docs/results.md: trains RBMs on the fixed binarized
+# MNIST of Larochelle & Murray (50k train / 10k valid / 10k test) and
+# evaluates them on the test split (exact log Z for 25 hidden units, AIS
+# with 100 runs and 14,500 distributions for 500).
+#
+#   benches/mnist_table.sh /path/to/shared/data/mnist OUTDIR [ROWSET]
+#
+# ROWSET: "25" (the 25-hidden rows), "500" (the 500-hidden rows) or "all".
+# Each row writes OUTDIR/<name>/{train.jsonl,eval.json,model.safetensors}.
+set -euo pipefail
+MNIST=${1:?usage: $0 MNIST_DIR OUTDIR [25|500|all]}
+OUT=${2:?usage: $0 MNIST_DIR OUTDIR [25|500|all]}
+SET=${3:-all}
+here=$(cd "$(dirname "$0")/.." && pwd)
+cargo build --release --manifest-path "$here/Cargo.toml" >/dev/null
+BZ="$here/target/release/boltzmann"
+B="$MNIST/binarized"
+mkdir -p "$OUT"
+row() { # name hidden algorithm k epochs extra...
+  local name=$1 hidden=$2 alg=$3 k=$4 epochs=$5; shift 5
+  local dir="$OUT/$name"
+  mkdir -p "$dir"
+  local t0=$(date +%s.%N)
+  "$BZ" train --data "$B/binarized_mnist_train.amat.gz" --valid "$B/binarized_mnist_valid.amat.gz" \
+    --hidden "$hidden" --algorithm "$alg" --k "$k" --epochs "$epochs" --batch 100 --monitor 0 \
+    --threads 2 --seed 1 --out "$dir" --json "$@" > "$dir/train.jsonl"
+  local t1=$(date +%s.%N)
+  "$BZ" eval --model "$dir/model.safetensors" --data "$B/binarized_mnist_test.amat.gz" \
+    --base-data "$B/binarized_mnist_train.amat.gz" --threads 2 --seed 1 --json > "$dir/eval.json"
+  echo "{\"name\":\"$name\",\"train_seconds\":$(echo "$t1 - $t0" | bc),\"args\":\"--hidden $hidden --algorithm $alg --k $k --epochs $epochs $*\"}" > "$dir/row.json"
+  echo "$name: $(cat "$dir/eval.json")"
+}
+CD="--lr 0.05 --momentum 0.5 --final-momentum 0.9 --l2 2e-4"
+PCD="--lr 0.05 --momentum 0.5 --final-momentum 0.5 --l2 2e-4 --lr-schedule linear:0.005"
+if [ "$SET" = 25 ] || [ "$SET" = all ]; then
+  row cd1-25 25 cd 1 20 $CD
+  row cd3-25 25 cd 3 20 $CD
+  row cd25-25 25 cd 25 20 $CD
+  row pcd-25 25 pcd 1 20 $PCD
+fi
+if [ "$SET" = 500 ] || [ "$SET" = all ]; then
+  row cd1-500 500 cd 1 20 $CD
+  row cd3-500 500 cd 3 20 $CD
+  row cd25-500 500 cd 25 10 $CD
+  row pcd-500 500 pcd 1 20 $PCD
+fi
