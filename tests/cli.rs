@@ -281,6 +281,23 @@ fn eval_exact_and_ais_and_bad_input() {
     ]);
     assert!(ok, "{err}");
     assert!(stdout.contains("AIS (50 runs, 2000 distributions)") && stdout.contains("interval"), "{stdout}");
+    let (ok, stdout, err) = boltzmann(&[
+        "eval",
+        "--model",
+        &model,
+        "--data",
+        &data,
+        "--force-ais",
+        "--schedule",
+        "linear:50",
+        "--ais-runs",
+        "3",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    // Valid JSON even when an interval end is infinite (written as null).
+    assert!(!stdout.contains("inf") && !stdout.contains("NaN"), "{stdout}");
+    assert!(stdout.contains("\"log_z_low\":") && stdout.trim_end().ends_with('}'), "{stdout}");
     // Bad input: wrong schedule, zero runs, data of another width, missing model.
     let wide = dir.join("w.csv");
     std::fs::write(&wide, "1,0,1\n0,1,1\n").unwrap();
