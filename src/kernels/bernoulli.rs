@@ -67,20 +67,8 @@ pub fn bernoulli_from_bits_on(
         return check_len("bits stride (at least the row length)", n, bits_stride);
     }
     check_len("bits", mul_dims("bits", rows, bits_stride)?, bits.len())?;
-    bernoulli_rows(isa, pre, bias, bits, bits_stride, out);
-    Ok(())
-}
-
-/// Unchecked-length core used by the samplers (lengths are invariants there).
-pub(crate) fn bernoulli_rows(
-    isa: Isa,
-    pre: &[f32],
-    bias: &[f32],
-    bits: &[u32],
-    bits_stride: usize,
-    out: &mut [f32],
-) {
     simd::bernoulli(isa, pre, bias, bits, bits_stride, out);
+    Ok(())
 }
 
 /// Samples binary units with fresh randomness: row `r` of the row-major
@@ -117,7 +105,7 @@ pub fn sample_bernoulli(
     let isa = simd::active_isa();
     simd::xoshiro_fill(isa, streams, words, &mut raw);
     if n > 0 {
-        bernoulli_rows(isa, pre, bias, bytemuck::cast_slice(&raw), 2 * words, out);
+        simd::bernoulli(isa, pre, bias, bytemuck::cast_slice(&raw), 2 * words, out);
     }
     Ok(())
 }

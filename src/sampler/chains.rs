@@ -26,7 +26,6 @@
 use super::gibbs;
 use crate::alloc::try_vec;
 use crate::error::{Error, Result};
-use crate::kernels::bernoulli::bernoulli_rows;
 use crate::kernels::{check_len, mul_dims};
 use crate::model::Rbm;
 use crate::rng::{self, StreamState};
@@ -74,7 +73,7 @@ impl Chains {
             let mut bits = vec![0u64; s.len() * words];
             simd::xoshiro_fill(isa, s, words, &mut bits);
             let pre = vec![0.0f32; v.len()];
-            bernoulli_rows(isa, &pre, &zeros, bytemuck::cast_slice(&bits), 2 * words, v);
+            simd::bernoulli(isa, &pre, &zeros, bytemuck::cast_slice(&bits), 2 * words, v);
         });
         Ok(c)
     }
