@@ -136,3 +136,72 @@ pub fn exact_visible_distribution(rbm: &Rbm) -> (f64, Vec<f64>) {
 pub fn state_index(v: &[f32]) -> usize {
     v.iter().enumerate().fold(0, |acc, (i, &x)| acc | (((x != 0.0) as usize) << i))
 }
+
+/// The exact marginal `p_ann(v_K)` of the forward annealing chain that AIS
+/// and RAISE use ([`crate::eval::raise`]): `v₀ ~ Π Bernoulli(σ(b_A))`, then
+/// one Gibbs sweep `v → h → v` of the intermediate RBM at each `β_k`,
+/// `k = 1 … K` (weights `βW`, hidden biases `βc`, visible biases
+/// `(1−β)b_A + βb`), computed by multiplying `2^D × 2^D` transition matrices
+/// built from enumerated hidden states. For tiny models (`D, H ≤ 10`).
+///
+/// # Panics
+/// If `D > 10` or `H > 10`, or the sizes disagree.
+pub fn annealed_visible_distribution(rbm: &Rbm, base_bias: &[f32], schedule: &[f64]) -> Vec<f64> {
+    let (d, h) = (rbm.n_visible(), rbm.n_hidden());
+    assert!(d <= 10 && h <= 10 && base_bias.len() == d, "annealing reference is for tiny models");
+    let (w, b, c) = (rbm.weights(), rbm.visible_bias(), rbm.hidden_bias());
+    let nv = 1usize << d;
+    let bits = |s: usize, n: usize| (0..n).map(move |i| (s >> i) & 1 == 1);
+    // Bernoulli probability of a state given per-unit logits.
+    let prob = |s: usize, logits: &[f64]| -> f64 {
+        logits
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| if (s >> i) & 1 == 1 { sigmoid(l) } else { sigmoid(-l) })
+            .product()
+    };
+    let a: Vec<f64> = base_bias.iter().map(|&x| x as f64).collect();
+    let mut p: Vec<f64> = (0..nv).map(|s| prob(s, &a)).collect();
+    for &beta in &schedule[1..] {
+        // p(h | v) and p(v' | h) at β.
+        let hid_logits = |s: usize| -> Vec<f64> {
+            (0..h)
+                .map(|j| {
+                    let x: f64 =
+                        bits(s, d).enumerate().filter(|&(_, on)| on).map(|(i, _)| w[i * h + j] as f64).sum();
+                    beta * (c[j] as f64 + x)
+                })
+                .collect()
+        };
+        let vis_logits = |t: usize| -> Vec<f64> {
+            (0..d)
+                .map(|i| {
+                    let x: f64 =
+                        bits(t, h).enumerate().filter(|&(_, on)| on).map(|(j, _)| w[i * h + j] as f64).sum();
+                    (1.0 - beta) * a[i] + beta * (b[i] as f64 + x)
+                })
+                .collect()
+        };
+        let pv_given_h: Vec<Vec<f64>> = (0..1usize << h)
+            .map(|t| {
+                let l = vis_logits(t);
+                (0..nv).map(|s| prob(s, &l)).collect()
+            })
+            .collect();
+        let mut next = vec![0.0f64; nv];
+        for (s, &ps) in p.iter().enumerate() {
+            if ps == 0.0 {
+                continue;
+            }
+            let l = hid_logits(s);
+            for (t, row) in pv_given_h.iter().enumerate() {
+                let pt = ps * prob(t, &l);
+                for (n, &q) in next.iter_mut().zip(row) {
+                    *n += pt * q;
+                }
+            }
+        }
+        p = next;
+    }
+    p
+}

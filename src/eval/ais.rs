@@ -18,12 +18,14 @@
 //! The reported interval is S&M's: `log(mean(w) ± 3·sd(w)/√M)`, computed
 //! relative to the largest weight so nothing overflows.
 
+use crate::alloc::try_vec;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::kernels::gemm::HalfStepProducts;
+use crate::kernels::mul_dims;
 use crate::model::Rbm;
 use crate::model::rbm::softplus_f64;
-use crate::rng;
+use crate::rng::{self, StreamState};
 use crate::sampler::gibbs;
 use crate::simd;
 use rayon::prelude::*;
@@ -103,82 +105,361 @@ pub struct AisEstimate {
     pub log_weights: Vec<f64>,
 }
 
-/// Runs AIS from the base-rate model with visible biases `base_bias` to
-/// `rbm`.
-///
-/// # Errors
-/// [`Error::InvalidParam`] for no runs, a schedule that does not rise from 0
-/// to 1, or wrong-length / non-finite base biases.
-pub fn ais(rbm: &Rbm, base_bias: &[f32], config: &AisConfig) -> Result<AisEstimate> {
-    let (d, h) = (rbm.n_visible(), rbm.n_hidden());
-    let bad = |r: String| Error::InvalidParam { name: "ais", reason: r };
-    if config.runs == 0 {
-        return Err(bad("need at least one run".into()));
-    }
-    let s = &config.schedule;
+/// Checks a schedule: at least two βs rising strictly from 0 to 1.
+fn check_schedule(s: &[f64]) -> Result<()> {
     if s.len() < 2
         || s[0] != 0.0
         || *s.last().expect("len ≥ 2") != 1.0
         || s.iter().any(|x| x.is_nan())
         || s.windows(2).any(|w| w[1] <= w[0])
     {
-        return Err(bad("the schedule must rise strictly from 0 to 1".into()));
-    }
-    if base_bias.len() != d || base_bias.iter().any(|b| !b.is_finite()) {
-        return Err(bad(format!("base biases: need {d} finite values")));
-    }
-    let m = config.runs;
-    let isa = simd::active_isa();
-    let mut streams = rng::chain_streams(config.seed, m)?;
-    // v ~ p_A: independent Bernoulli(σ(b_A)).
-    let mut v = vec![0.0f32; m * d];
-    let zeros = vec![0.0f32; m * d];
-    gibbs::sample_rows(isa, &zeros, base_bias, &mut v, &mut streams, None, rayon::current_num_threads());
-    let mut h_state = vec![0.0f32; m * h];
-    let mut pre_h = vec![0.0f32; m * h];
-    let mut pre_v = vec![0.0f32; m * d];
-    let mut logw = vec![0.0f64; m];
-    let products = HalfStepProducts::new(isa, rbm.weights(), d, h);
-    let threads = rayon::current_num_threads();
-    let (b, c) = (rbm.visible_bias(), rbm.hidden_bias());
-    let mut hb = vec![0.0f32; h];
-    let mut vb = vec![0.0f32; d];
-    for k in 1..s.len() {
-        let (b0, b1) = (s[k - 1], s[k]);
-        // Weight update at v_k: log p*_{β_k}(v) − log p*_{β_{k−1}}(v), f64.
-        products.visible_to_hidden_cols(m, &v, &mut pre_h, threads);
-        logw.par_iter_mut().zip(v.par_chunks(d)).zip(pre_h.par_chunks(h)).for_each(|((lw, vr), ph)| {
-            let mut t = 0.0f64;
-            for (i, &x) in vr.iter().enumerate() {
-                if x != 0.0 {
-                    t += (b1 - b0) * (b[i] as f64 - base_bias[i] as f64);
-                }
-            }
-            for (j, &p) in ph.iter().enumerate() {
-                let x = c[j] as f64 + p as f64;
-                t += softplus_f64(b1 * x) - softplus_f64(b0 * x);
-            }
-            *lw += t;
+        return Err(Error::InvalidParam {
+            name: "schedule",
+            reason: "the schedule must rise strictly from 0 to 1".into(),
         });
-        if k + 1 == s.len() {
-            break;
-        }
-        // Transition at β_k: h ~ σ(β(c + vW)), v ~ σ((1−β)b_A + β(b + Wh)).
-        let bf = b1 as f32;
-        pre_h.par_chunks_mut(4096).for_each(|x| x.iter_mut().for_each(|y| *y *= bf));
-        for (o, &cj) in hb.iter_mut().zip(c) {
+    }
+    Ok(())
+}
+
+fn check_base(rbm: &Rbm, base_bias: &[f32]) -> Result<()> {
+    let d = rbm.n_visible();
+    if base_bias.len() != d || base_bias.iter().any(|b| !b.is_finite()) {
+        return Err(Error::InvalidParam {
+            name: "base biases",
+            reason: format!("need {d} finite values (one per visible unit)"),
+        });
+    }
+    Ok(())
+}
+
+/// `log Z_A = Σᵢ softplus(b_A,ᵢ) + H log 2` of the base-rate model.
+fn log_z_base(rbm: &Rbm, base_bias: &[f32]) -> f64 {
+    base_bias.iter().map(|&x| softplus_f64(x as f64)).sum::<f64>() + rbm.n_hidden() as f64 * 2f64.ln()
+}
+
+/// A block of annealing chains: visible states, scratch, and each chain's
+/// accumulated log weight. Forward AIS and reverse annealing (RAISE) are the
+/// same two operations in a different order.
+struct Annealer<'a> {
+    rbm: &'a Rbm,
+    base_bias: &'a [f32],
+    /// `b − b_A` in f64.
+    bias_diff: Vec<f64>,
+    products: HalfStepProducts<'a>,
+    isa: simd::Isa,
+    threads: usize,
+    m: usize,
+    v: Vec<f32>,
+    h: Vec<f32>,
+    pre_h: Vec<f32>,
+    pre_v: Vec<f32>,
+    hb: Vec<f32>,
+    vb: Vec<f32>,
+    logw: Vec<f64>,
+}
+
+impl<'a> Annealer<'a> {
+    fn new(rbm: &'a Rbm, base_bias: &'a [f32], m: usize) -> Result<Self> {
+        let (d, h) = (rbm.n_visible(), rbm.n_hidden());
+        let isa = simd::active_isa();
+        let md = mul_dims("annealing chains × n_visible", m, d)?;
+        let mh = mul_dims("annealing chains × n_hidden", m, h)?;
+        Ok(Annealer {
+            rbm,
+            base_bias,
+            bias_diff: rbm.visible_bias().iter().zip(base_bias).map(|(&b, &a)| b as f64 - a as f64).collect(),
+            products: HalfStepProducts::new(isa, rbm.weights(), d, h),
+            isa,
+            threads: rayon::current_num_threads(),
+            m,
+            v: try_vec(md, 0.0, "annealing states")?,
+            h: try_vec(mh, 0.0, "annealing states")?,
+            pre_h: try_vec(mh, 0.0, "annealing scratch")?,
+            pre_v: try_vec(md, 0.0, "annealing scratch")?,
+            hb: vec![0.0; h],
+            vb: vec![0.0; d],
+            logw: vec![0.0; m],
+        })
+    }
+
+    /// `v ~ p_A`: independent Bernoulli(σ(b_A)).
+    fn sample_base(&mut self, streams: &mut [StreamState]) {
+        self.pre_v.iter_mut().for_each(|x| *x = 0.0);
+        gibbs::sample_rows(self.isa, &self.pre_v, self.base_bias, &mut self.v, streams, None, self.threads);
+    }
+
+    /// Adds `log p*_{β1}(v) − log p*_{β0}(v)` at the current states to each
+    /// chain's log weight (f64 accumulation).
+    fn increment(&mut self, b0: f64, b1: f64) {
+        let (d, h) = (self.rbm.n_visible(), self.rbm.n_hidden());
+        let c = self.rbm.hidden_bias();
+        let bias_diff = &self.bias_diff;
+        self.products.visible_to_hidden_cols(self.m, &self.v, &mut self.pre_h, self.threads);
+        self.logw.par_iter_mut().zip(self.v.par_chunks(d)).zip(self.pre_h.par_chunks(h)).for_each(
+            |((lw, vr), ph)| {
+                let mut t = 0.0f64;
+                for (&x, &bd) in vr.iter().zip(bias_diff) {
+                    if x != 0.0 {
+                        t += (b1 - b0) * bd;
+                    }
+                }
+                for (&p, &cj) in ph.iter().zip(c) {
+                    let x = cj as f64 + p as f64;
+                    t += softplus_f64(b1 * x) - softplus_f64(b0 * x);
+                }
+                *lw += t;
+            },
+        );
+    }
+
+    /// One Gibbs sweep `v → h → v` of the intermediate RBM at `β`: weights
+    /// `βW`, hidden biases `βc`, visible biases `(1−β)b_A + βb`. It leaves
+    /// `p_β` invariant and is reversible with respect to it.
+    fn transition(&mut self, beta: f64, streams: &mut [StreamState]) {
+        let bf = beta as f32;
+        let (b, c) = (self.rbm.visible_bias(), self.rbm.hidden_bias());
+        let threads = self.threads;
+        self.products.visible_to_hidden_cols(self.m, &self.v, &mut self.pre_h, threads);
+        self.pre_h.par_chunks_mut(4096).for_each(|x| x.iter_mut().for_each(|y| *y *= bf));
+        for (o, &cj) in self.hb.iter_mut().zip(c) {
             *o = bf * cj;
         }
-        gibbs::sample_rows(isa, &pre_h, &hb, &mut h_state, &mut streams, None, threads);
-        products.hidden_to_visible_cols(m, &h_state, &mut pre_v, threads);
-        pre_v.par_chunks_mut(4096).for_each(|x| x.iter_mut().for_each(|y| *y *= bf));
-        for ((o, &bi), &ai) in vb.iter_mut().zip(b).zip(base_bias) {
+        gibbs::sample_rows(self.isa, &self.pre_h, &self.hb, &mut self.h, streams, None, threads);
+        self.products.hidden_to_visible_cols(self.m, &self.h, &mut self.pre_v, threads);
+        self.pre_v.par_chunks_mut(4096).for_each(|x| x.iter_mut().for_each(|y| *y *= bf));
+        for ((o, &bi), &ai) in self.vb.iter_mut().zip(b).zip(self.base_bias) {
             *o = (1.0 - bf) * ai + bf * bi;
         }
-        gibbs::sample_rows(isa, &pre_v, &vb, &mut v, &mut streams, None, threads);
+        gibbs::sample_rows(self.isa, &self.pre_v, &self.vb, &mut self.v, streams, None, threads);
     }
-    let log_z_base = base_bias.iter().map(|&x| softplus_f64(x as f64)).sum::<f64>() + h as f64 * 2f64.ln();
-    Ok(summarize(log_z_base, logw))
+}
+
+/// Progress callback: called with the number of annealing steps done so far
+/// (out of `runs`-independent totals documented by each function).
+pub type Progress<'p> = &'p (dyn Fn(u64) + Sync);
+
+/// How often (in annealing steps) the progress callback is called.
+const PROGRESS_EVERY: usize = 100;
+
+/// Runs AIS from the base-rate model with visible biases `base_bias` to
+/// `rbm`.
+///
+/// # Errors
+/// [`Error::InvalidParam`] for no runs, a schedule that does not rise from 0
+/// to 1, or wrong-length / non-finite base biases.
+///
+/// # Examples
+/// ```
+/// use boltzmann::{Rbm, eval::{self, AisConfig}};
+/// let rbm = Rbm::random(12, 8, 0.5, 0.2, 1).unwrap();
+/// let base = vec![0.0f32; 12];
+/// let config = AisConfig { runs: 50, schedule: eval::linear_schedule(2000), seed: 1 };
+/// let est = eval::ais(&rbm, &base, &config).unwrap();
+/// let exact = eval::log_partition_exact(&rbm).unwrap();
+/// assert!((est.log_z - exact).abs() < 0.1);
+/// ```
+pub fn ais(rbm: &Rbm, base_bias: &[f32], config: &AisConfig) -> Result<AisEstimate> {
+    ais_with_progress(rbm, base_bias, config, &|_| {})
+}
+
+/// [`ais`] calling `progress` with the number of distributions passed
+/// (`schedule.len() − 1` in all).
+///
+/// # Errors
+/// As [`ais`].
+pub fn ais_with_progress(
+    rbm: &Rbm,
+    base_bias: &[f32],
+    config: &AisConfig,
+    progress: Progress<'_>,
+) -> Result<AisEstimate> {
+    if config.runs == 0 {
+        return Err(Error::InvalidParam { name: "runs", reason: "need at least one AIS run".into() });
+    }
+    let s = &config.schedule;
+    check_schedule(s)?;
+    check_base(rbm, base_bias)?;
+    let m = config.runs;
+    let mut streams = rng::chain_streams(config.seed, m)?;
+    let mut a = Annealer::new(rbm, base_bias, m)?;
+    a.sample_base(&mut streams);
+    for k in 1..s.len() {
+        a.increment(s[k - 1], s[k]);
+        if k + 1 < s.len() {
+            a.transition(s[k], &mut streams);
+        }
+        if k % PROGRESS_EVERY == 0 {
+            progress(k as u64);
+        }
+    }
+    progress((s.len() - 1) as u64);
+    Ok(summarize(log_z_base(rbm, base_bias), a.logw))
+}
+
+/// Options of [`raise`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RaiseConfig {
+    /// Reverse chains per example (default 1). With `r > 1` an example's
+    /// estimate is `log mean(w)` over its `r` chains: a tighter bound.
+    pub runs_per_example: usize,
+    /// Increasing βs from 0 to 1 (default [`default_schedule`]); the chains
+    /// walk it from 1 down to 0.
+    pub schedule: Vec<f64>,
+    /// Seed of the chains' streams.
+    pub seed: u64,
+}
+
+impl Default for RaiseConfig {
+    fn default() -> Self {
+        RaiseConfig { runs_per_example: 1, schedule: default_schedule(), seed: 0 }
+    }
+}
+
+/// A RAISE estimate: stochastic lower bounds on the examples'
+/// log-probabilities.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RaiseEstimate {
+    /// Each example's estimate `log p̂(v)` (its expectation is at most
+    /// `log p_ann(v)`).
+    pub log_probs: Vec<f64>,
+    /// Their mean: the conservative estimate of the average log-probability.
+    pub mean: f64,
+    /// Standard error of the mean over examples (`sd/√n`; 0 for one example).
+    pub std_err: f64,
+    /// Each example's implied estimate of `log Z`, `−F(v) − log p̂(v)`
+    /// (reverse AIS from data: too high in expectation when the examples
+    /// come from the model). Their spread, unlike that of `log_probs`, does
+    /// not include the spread of the examples' free energies, so
+    /// `mean ± sd/√n` of these is the precise way to compare with a forward
+    /// `log Ẑ`.
+    pub log_z: Vec<f64>,
+}
+
+/// Chains processed together by [`raise`] (bounds its scratch memory).
+const RAISE_BLOCK: usize = 1024;
+
+/// Reverse annealing (RAISE; Burda, Grosse & Salakhutdinov, "Accurate and
+/// Conservative Estimates of MRF Log-likelihood using Reverse Annealing",
+/// AISTATS 2015): a stochastic **lower** bound on each example's
+/// log-probability, to set beside the forward AIS estimate, which tends to
+/// be too high.
+///
+/// The forward annealing chain of [`ais`] — `v₀ ~ p_A`, then one Gibbs
+/// transition `T_k` at each `β_k`, `k = 1 … K` (the last at `β = 1`) — is
+/// itself a normalized generative model `p_ann(v_K)`. Started at a data
+/// point `v_K = v` and run backwards (`v_{k−1} ~ T_k(·|v_k)`, which is the
+/// exact reversal because each Gibbs sweep is reversible with respect to its
+/// `p_β`), the importance weight
+///
+/// `w = p_A(v₀) · Π_{k=1..K} p*_{β_k}(v_k) / p*_{β_k}(v_{k−1})`
+///
+/// has `E[w] = p_ann(v)` exactly, so `E[log w] ≤ log p_ann(v)`. As the
+/// schedule lengthens `p_ann → p`, and the bound rises to `log p(v)` from
+/// below while forward AIS comes down from above: the two bracket the true
+/// value. The cost is one chain of `K` sweeps per example (and per run).
+///
+/// Blocks of chains are independent, each chain has its own stream, and the
+/// result does not depend on the thread count.
+///
+/// # Errors
+/// [`Error::InvalidParam`] for zero runs, an empty data set, a bad schedule
+/// or base biases; [`Error::ShapeMismatch`] for data of the wrong width;
+/// [`Error::NotBinary`] for non-binary data.
+///
+/// # Examples
+/// ```
+/// use boltzmann::{Rbm, data::Dataset, eval::{self, RaiseConfig}};
+/// let rbm = Rbm::random(10, 6, 0.5, 0.2, 1).unwrap();
+/// let data = Dataset::new((0..40).map(|i| ((i * 7 % 3) == 0) as u8 as f32).collect(), 10).unwrap();
+/// let config = RaiseConfig { runs_per_example: 4, schedule: eval::linear_schedule(500), seed: 2 };
+/// let est = eval::raise(&rbm, &vec![0.0; 10], &data, &config).unwrap();
+/// let exact = eval::average_log_prob(&rbm, &data, eval::log_partition_exact(&rbm).unwrap()).unwrap();
+/// assert!(est.mean < exact + 3.0 * est.std_err && est.mean > exact - 0.5);
+/// ```
+pub fn raise(rbm: &Rbm, base_bias: &[f32], data: &Dataset, config: &RaiseConfig) -> Result<RaiseEstimate> {
+    raise_with_progress(rbm, base_bias, data, config, &|_| {})
+}
+
+/// [`raise`] calling `progress` with the number of chain-steps done so far
+/// (`examples × runs_per_example × (schedule.len() − 1)` in all).
+///
+/// # Errors
+/// As [`raise`].
+pub fn raise_with_progress(
+    rbm: &Rbm,
+    base_bias: &[f32],
+    data: &Dataset,
+    config: &RaiseConfig,
+    progress: Progress<'_>,
+) -> Result<RaiseEstimate> {
+    let r = config.runs_per_example;
+    if r == 0 {
+        return Err(Error::InvalidParam { name: "runs_per_example", reason: "need at least one".into() });
+    }
+    let s = &config.schedule;
+    check_schedule(s)?;
+    check_base(rbm, base_bias)?;
+    let d = rbm.n_visible();
+    if data.dim() != d {
+        return Err(Error::ShapeMismatch {
+            what: "data features (model n_visible)",
+            expected: d,
+            got: data.dim(),
+        });
+    }
+    if data.is_empty() {
+        return Err(Error::InvalidParam { name: "data", reason: "no examples".into() });
+    }
+    data.check_binary()?;
+    let n = data.len();
+    let total = mul_dims("RAISE chains", n, r)?;
+    let mut streams = rng::chain_streams(config.seed, total)?;
+    let lz_a = log_z_base(rbm, base_bias);
+    let k_steps = (s.len() - 1) as u64;
+    let per_block = (RAISE_BLOCK / r).max(1);
+    let mut log_probs = Vec::with_capacity(n);
+    let mut log_z = Vec::with_capacity(n);
+    let mut done = 0u64;
+    for first in (0..n).step_by(per_block) {
+        let ex = per_block.min(n - first);
+        let m = ex * r;
+        let mut a = Annealer::new(rbm, base_bias, m)?;
+        for (e, chunk) in a.v.chunks_mut(r * d).enumerate() {
+            for run in chunk.chunks_mut(d) {
+                run.copy_from_slice(data.row(first + e));
+            }
+        }
+        let st = &mut streams[first * r..first * r + m];
+        // v_{k−1} ~ T_k(·|v_k), then add log p*_{β_k} − log p*_{β_{k−1}} at v_{k−1}.
+        for k in (1..s.len()).rev() {
+            a.transition(s[k], st);
+            a.increment(s[k - 1], s[k]);
+            if k % PROGRESS_EVERY == 0 {
+                progress(done + (s.len() - k) as u64 * m as u64);
+            }
+        }
+        done += k_steps * m as u64;
+        progress(done);
+        // log w = log p*_K(v) − (log Z_A + Σ increments): the increments
+        // estimate log(Z/Z_A) from above.
+        for e in 0..ex {
+            let neg_f = -rbm.free_energy(data.row(first + e))?;
+            let lw = &a.logw[e * r..(e + 1) * r];
+            // log mean exp(−logw), relative to the smallest logw.
+            let mn = lw.iter().cloned().fold(f64::INFINITY, f64::min);
+            let lme = -mn + (lw.iter().map(|&x| (mn - x).exp()).sum::<f64>() / r as f64).ln();
+            log_probs.push(neg_f - lz_a + lme);
+            log_z.push(lz_a - lme);
+        }
+    }
+    let nf = n as f64;
+    let mean = log_probs.iter().sum::<f64>() / nf;
+    let std_err = if n > 1 {
+        (log_probs.iter().map(|&x| (x - mean).powi(2)).sum::<f64>() / (nf - 1.0)).sqrt() / nf.sqrt()
+    } else {
+        0.0
+    };
+    Ok(RaiseEstimate { log_probs, mean, std_err, log_z })
 }
 
 fn summarize(log_z_base: f64, log_weights: Vec<f64>) -> AisEstimate {

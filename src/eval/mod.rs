@@ -5,5 +5,8 @@
 pub mod ais;
 pub mod exact;
 
-pub use ais::{AisConfig, AisEstimate, ais, base_rate_biases, default_schedule, linear_schedule};
+pub use ais::{
+    AisConfig, AisEstimate, RaiseConfig, RaiseEstimate, ais, ais_with_progress, base_rate_biases,
+    default_schedule, linear_schedule, raise, raise_with_progress,
+};
 pub use exact::{average_log_prob, log_partition_exact, log_z_over_hidden, log_z_over_visible};

@@ -1,12 +1,15 @@
 //! `boltzmann eval`: log Z (exact when one side is small, otherwise AIS
-//! with its interval), average log-probability, pseudo-likelihood and
-//! reconstruction error of a model on a data set.
+//! with its interval and a conservative RAISE estimate beside it), average
+//! log-probability, pseudo-likelihood and reconstruction error of a model on
+//! a data set.
 
 use boltzmann::data::Dataset;
-use boltzmann::eval::{self, AisConfig};
+use boltzmann::eval::{self, AisConfig, RaiseConfig};
 use boltzmann::io;
 use boltzmann::train::metrics;
 use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -34,6 +37,20 @@ pub(crate) struct EvalArgs {
     /// "linear:N".
     #[arg(long, default_value = "default")]
     schedule: String,
+    /// Examples (the first N of --data) for the conservative RAISE estimate
+    /// (reverse annealing; one chain per example; 0: skip). Run with AIS
+    /// only: exact log Z needs no bound.
+    #[arg(long, default_value_t = 500)]
+    raise_examples: usize,
+    /// RAISE chains per example.
+    #[arg(long, default_value_t = 1)]
+    raise_runs: usize,
+    /// RAISE schedule (same forms as --schedule; default: --schedule).
+    #[arg(long)]
+    raise_schedule: Option<String>,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
     /// Use AIS even when exact log Z is feasible.
     #[arg(long)]
     force_ais: bool,
@@ -52,6 +69,41 @@ pub(crate) struct EvalArgs {
     /// One JSON object instead of text.
     #[arg(long)]
     json: bool,
+}
+
+fn parse_schedule(s: &str) -> Result<Vec<f64>, String> {
+    match s.split_once(':') {
+        None if s == "default" => Ok(eval::default_schedule()),
+        Some(("linear", n)) => match n.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(eval::linear_schedule(n)),
+            _ => Err(format!("bad schedule {s:?}: linear:N needs N ≥ 1")),
+        },
+        _ => Err(format!("schedule {s:?}: use default or linear:N")),
+    }
+}
+
+/// Mean and standard error of the mean.
+fn mean_se(x: &[f64]) -> (f64, f64) {
+    let n = x.len() as f64;
+    let m = x.iter().sum::<f64>() / n;
+    let se = if x.len() > 1 {
+        (x.iter().map(|y| (y - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() / n.sqrt()
+    } else {
+        0.0
+    };
+    (m, se)
+}
+
+fn bar(show: bool, len: u64, what: &str) -> ProgressBar {
+    let b = ProgressBar::with_draw_target(
+        Some(len),
+        if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
+    );
+    b.set_style(
+        ProgressStyle::with_template(&format!("{what} [{{bar:30}}] {{percent}}% {{elapsed}}<{{eta}}"))
+            .expect("valid template"),
+    );
+    b
 }
 
 fn load(p: &std::path::Path, binarize: bool) -> Result<Dataset, String> {
@@ -85,22 +137,30 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
         }
     };
     test.check_binary().map_err(|e| format!("{e} (pass --binarize)"))?;
+    if test.dim() != rbm.n_visible() {
+        return Err(format!("data has {} features, the model {} visible units", test.dim(), rbm.n_visible()));
+    }
     let small = rbm.n_visible().min(rbm.n_hidden());
+    let use_ais = small > a.exact_max || a.force_ais;
+    // Parse everything before the long computations start.
+    let schedule = parse_schedule(&a.schedule).map_err(|e| format!("--schedule: {e}"))?;
+    let raise_schedule = match &a.raise_schedule {
+        Some(s) => parse_schedule(s).map_err(|e| format!("--raise-schedule: {e}"))?,
+        None => schedule.clone(),
+    };
+    let show = !a.quiet && !a.json && std::io::stderr().is_terminal();
     let t0 = Instant::now();
-    let (log_z, interval, method) = if small <= a.exact_max && !a.force_ais {
+    let mut base_bias = Vec::new();
+    let (log_z, interval, method) = if !use_ais {
         (eval::log_partition_exact(&rbm).map_err(|e| e.to_string())?, None, "exact".to_string())
     } else {
-        let schedule = match a.schedule.split_once(':') {
-            None if a.schedule == "default" => eval::default_schedule(),
-            Some(("linear", n)) => {
-                eval::linear_schedule(n.parse().map_err(|_| format!("bad schedule {:?}", a.schedule))?)
-            }
-            _ => return Err(format!("--schedule {:?}: use default or linear:N", a.schedule)),
-        };
-        let base_bias = eval::base_rate_biases(&base).map_err(|e| e.to_string())?;
+        base_bias = eval::base_rate_biases(&base).map_err(|e| e.to_string())?;
         let n = schedule.len() - 1;
-        let est = eval::ais(&rbm, &base_bias, &AisConfig { runs: a.ais_runs, schedule, seed: a.seed })
+        let pb = bar(show, n as u64, "AIS  ");
+        let cfg = AisConfig { runs: a.ais_runs, schedule: schedule.clone(), seed: a.seed };
+        let est = eval::ais_with_progress(&rbm, &base_bias, &cfg, &|k| pb.set_position(k))
             .map_err(|e| e.to_string())?;
+        pb.finish_and_clear();
         (
             est.log_z,
             Some((est.log_z_low, est.log_z_high)),
@@ -109,6 +169,26 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
     };
     let z_seconds = t0.elapsed().as_secs_f64();
     let avg = eval::average_log_prob(&rbm, &test, log_z).map_err(|e| e.to_string())?;
+    // The conservative side: RAISE on the first N examples, with the forward
+    // estimate on the same examples beside it.
+    let raise = if use_ais && a.raise_examples > 0 {
+        let t1 = Instant::now();
+        let sub = test.subset(0..a.raise_examples.min(test.len())).map_err(|e| e.to_string())?;
+        let k = raise_schedule.len() as u64 - 1;
+        let pb = bar(show, k * (sub.len() * a.raise_runs.max(1)) as u64, "RAISE");
+        let cfg = RaiseConfig {
+            runs_per_example: a.raise_runs,
+            schedule: raise_schedule,
+            seed: a.seed ^ 0x5241_4953,
+        };
+        let est = eval::raise_with_progress(&rbm, &base_bias, &sub, &cfg, &|d| pb.set_position(d))
+            .map_err(|e| e.to_string())?;
+        pb.finish_and_clear();
+        let fwd_same = eval::average_log_prob(&rbm, &sub, log_z).map_err(|e| e.to_string())?;
+        Some((sub.len(), est, fwd_same, k, t1.elapsed().as_secs_f64()))
+    } else {
+        None
+    };
     let mon = test.subset(0..a.monitor.clamp(1, test.len())).map_err(|e| e.to_string())?;
     let pl = metrics::pseudo_log_likelihood(&rbm, &mon).map_err(|e| e.to_string())?;
     let pl_sk = metrics::pseudo_log_likelihood_stochastic(&rbm, &mon, a.seed).map_err(|e| e.to_string())?;
@@ -120,8 +200,21 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
             interval.map_or((String::from("null"), String::from("null")), |(l, h)| (num(l), num(h)));
         println!(
             "{{\"log_z\":{log_z},\"log_z_low\":{lo},\"log_z_high\":{hi},\"method\":\"{method}\",\"log_z_seconds\":{z_seconds},\
-             \"avg_log_prob\":{avg},\"examples\":{},\"pseudo_ll\":{pl},\"pseudo_ll_sklearn\":{pl_sk},\"recon_error\":{recon}}}",
-            test.len()
+             \"avg_log_prob\":{avg},\"examples\":{},\"raise\":{},\"pseudo_ll\":{pl},\"pseudo_ll_sklearn\":{pl_sk},\
+             \"recon_error\":{recon}}}",
+            test.len(),
+            match &raise {
+                None => String::from("null"),
+                Some((n, est, fwd, k, secs)) => format!(
+                    "{{\"examples\":{n},\"runs_per_example\":{},\"distributions\":{k},\"mean\":{},\"std_err\":{},\
+                     \"reverse_log_z\":{},\"reverse_log_z_std_err\":{},\"ais_same_examples\":{fwd},\"seconds\":{secs}}}",
+                    a.raise_runs,
+                    num(est.mean),
+                    num(est.std_err),
+                    num(mean_se(&est.log_z).0),
+                    num(mean_se(&est.log_z).1)
+                ),
+            }
         );
     } else {
         match interval {
@@ -131,6 +224,17 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
             }
         }
         println!("average log-probability of {} test examples: {avg:.3}", test.len());
+        if let Some((n, est, fwd, k, secs)) = &raise {
+            let (rz, rz_se) = mean_se(&est.log_z);
+            println!(
+                "conservative estimate (RAISE, {n} examples, {k} distributions, {secs:.1} s): {:.3} ± {:.3} s.e.; \
+                 AIS on the same examples: {fwd:.3}",
+                est.mean, est.std_err
+            );
+            println!(
+                "  reverse log Z estimate from those examples: {rz:.4} ± {rz_se:.4} s.e. (forward: {log_z:.4})"
+            );
+        }
         println!(
             "pseudo-log-likelihood (all {} flips): {pl:.3}; scikit-learn-style: {pl_sk:.3}",
             rbm.n_visible()
