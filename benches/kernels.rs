@@ -161,6 +161,43 @@ fn products(c: &mut Criterion) {
     }
 }
 
+/// Binary × dense products (sums of selected rows) against the dense GEMM
+/// they replace, single-threaded, at the AIS/Gibbs shape 100 × 784 × 500
+/// and the transposed 100 × 500 × 784, over state densities: where the
+/// curves cross is the density threshold used by the annealer
+/// (perf-notes.md). Throughput: dense FLOP, so the two are comparable.
+fn binary_products(c: &mut Criterion) {
+    use boltzmann::kernels::binary::{BinaryRows, PackedWeights, binary_times_on};
+    for (m, k, n) in [(100usize, 784usize, 500usize), (100, 500, 784)] {
+        let b = data(k * n, 6);
+        let mut out = vec![0.0f32; m * n];
+        let mut g = c.benchmark_group("binary_times");
+        g.throughput(Throughput::Elements((2 * m * k * n) as u64));
+        g.bench_function(BenchmarkId::new("dense_matrixmultiply", format!("{m}x{k}x{n}")), |bch| {
+            let a: Vec<f32> = data(m * k, 5).iter().map(|&x| (x > 0.0) as u8 as f32).collect();
+            bch.iter(|| gemm::gemm_nn(m, k, n, black_box(&a), &b, &mut out).unwrap())
+        });
+        for pct in [5u32, 10, 20, 30, 50] {
+            // Uniform values in [-10, 10): x < t keeps the fraction pct/100.
+            let t = -10.0 + 20.0 * pct as f32 / 100.0;
+            let a: Vec<f32> = data(m * k, 5).iter().map(|&x| (x < t) as u8 as f32).collect();
+            let rows = BinaryRows::from_dense(&a, k).unwrap();
+            let mut want = vec![0.0f32; m * n];
+            gemm::gemm_nn(m, k, n, &a, &b, &mut want).unwrap();
+            let packed = PackedWeights::new(&b, k, n).unwrap();
+            for isa in Isa::available() {
+                let id = format!("{m}x{k}x{n}/density{pct}");
+                binary_times_on(isa, &rows, &packed, &mut out, 1).unwrap();
+                assert!(out.iter().zip(&want).all(|(x, y)| (x - y).abs() <= 1e-3 * (1.0 + y.abs())));
+                g.bench_function(BenchmarkId::new(format!("binary_{}", isa.name()), &id), |bch| {
+                    bch.iter(|| binary_times_on(isa, black_box(&rows), &packed, &mut out, 1).unwrap())
+                });
+            }
+        }
+        g.finish();
+    }
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(20)
@@ -168,5 +205,5 @@ fn config() -> Criterion {
         .warm_up_time(Duration::from_millis(500))
 }
 
-criterion_group! { name = benches; config = config(); targets = activations, bernoulli_sampling, random_bits, products }
+criterion_group! { name = benches; config = config(); targets = activations, bernoulli_sampling, random_bits, products, binary_products }
 criterion_main!(benches);

@@ -205,3 +205,40 @@ pub fn annealed_visible_distribution(rbm: &Rbm, base_bias: &[f32], schedule: &[f
     }
     p
 }
+
+/// Naive twin of [`crate::kernels::binary::binary_times`]: `A · W` for a
+/// binary row-major `A` (`rows × k`, nonzero = 1) and row-major `W`
+/// (`k × n`), summing each column in the kernel's documented order
+/// (`a[t mod 8] += w(idx[t])` over the row's set positions, then
+/// `((a0+a1)+(a2+a3))+((a4+a5)+(a6+a7))`) in plain f32, so the fast paths
+/// must match it bit for bit.
+pub fn binary_times(a: &[f32], k: usize, w: &[f32], n: usize) -> Vec<f32> {
+    let rows = a.len() / k.max(1);
+    let mut out = vec![0.0f32; rows * n];
+    for r in 0..rows {
+        let idx: Vec<usize> = (0..k).filter(|&i| a[r * k + i] != 0.0).collect();
+        for c in 0..n {
+            let mut acc = [0.0f32; 8];
+            for (t, &i) in idx.iter().enumerate() {
+                acc[t % 8] += w[i * n + c];
+            }
+            out[r * n + c] =
+                ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        }
+    }
+    out
+}
+
+/// Naive twin of [`crate::kernels::activation::softplus_step_sum_on`] in
+/// f64: `Σᵢ softplus((β₀+Δβ)(x[i]+bias[i])) − softplus(β₀(x[i]+bias[i]))`,
+/// each difference as `log1p(σ(β₀x)·expm1(Δβ·x))` (exact in real
+/// arithmetic, and free of cancellation in f64).
+pub fn softplus_step_sum(x: &[f32], bias: &[f32], beta0: f64, dbeta: f64) -> f64 {
+    x.iter()
+        .zip(bias)
+        .map(|(&a, &b)| {
+            let v = a as f64 + b as f64;
+            (sigmoid(beta0 * v) * (dbeta * v).exp_m1()).ln_1p()
+        })
+        .sum()
+}

@@ -281,6 +281,16 @@ fn eval_exact_and_ais_and_bad_input() {
     ]);
     assert!(ok, "{err}");
     assert!(stdout.contains("AIS (50 runs, 2000 distributions)") && stdout.contains("interval"), "{stdout}");
+    // The conservative RAISE estimate, beside the forward one on the same examples.
+    let num_after = |s: &str, key: &str| -> f64 {
+        let t = &s[s.find(key).unwrap_or_else(|| panic!("{key} in {s}")) + key.len()..];
+        t.trim_start().split(|c: char| c.is_whitespace() || c == ';' || c == ',').next().unwrap().parse().unwrap()
+    };
+    assert!(stdout.contains("conservative estimate (RAISE"), "{stdout}");
+    let low = num_after(&stdout, " s):");
+    let fwd = num_after(&stdout, "AIS on the same examples:");
+    // A tiny model and 2000 distributions: both are accurate, and agree.
+    assert!((low - fwd).abs() < 0.05, "RAISE {low} vs AIS {fwd}: {stdout}");
     let (ok, stdout, err) = boltzmann(&[
         "eval",
         "--model",
@@ -298,6 +308,7 @@ fn eval_exact_and_ais_and_bad_input() {
     // Valid JSON even when an interval end is infinite (written as null).
     assert!(!stdout.contains("inf") && !stdout.contains("NaN"), "{stdout}");
     assert!(stdout.contains("\"log_z_low\":") && stdout.trim_end().ends_with('}'), "{stdout}");
+    assert!(stdout.contains("\"raise\":{\"examples\":") && stdout.contains("\"reverse_log_z\":"), "{stdout}");
     // Bad input: wrong schedule, zero runs, data of another width, missing model.
     let wide = dir.join("w.csv");
     std::fs::write(&wide, "1,0,1\n0,1,1\n").unwrap();
@@ -305,6 +316,8 @@ fn eval_exact_and_ais_and_bad_input() {
     for (args, needle) in [
         (vec!["eval", "--model", &model, "--data", &data, "--force-ais", "--schedule", "cubic"], "schedule"),
         (vec!["eval", "--model", &model, "--data", &data, "--force-ais", "--ais-runs", "0"], "run"),
+        (vec!["eval", "--model", &model, "--data", &data, "--force-ais", "--raise-schedule", "linear:0"], "schedule"),
+        (vec!["eval", "--model", &model, "--data", &data, "--force-ais", "--raise-runs", "0"], "runs_per_example"),
         (vec!["eval", "--model", &model, "--data", &w], "n_visible"),
         (vec!["eval", "--model", "/nonexistent.safetensors"], "No such file"),
     ] {

@@ -21,6 +21,7 @@
 use crate::alloc::try_vec;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::kernels::binary::{self, BinaryRows, PackedWeights};
 use crate::kernels::gemm::HalfStepProducts;
 use crate::kernels::mul_dims;
 use crate::model::Rbm;
@@ -146,6 +147,13 @@ struct Annealer<'a> {
     /// `b − b_A` in f64.
     bias_diff: Vec<f64>,
     products: HalfStepProducts<'a>,
+    /// `W` and `Wᵀ` packed for the binary products, and the states' set
+    /// positions: the products are sums of selected weight rows when the
+    /// states are sparse enough ([`binary::sparse_wins`]).
+    packed_w: PackedWeights,
+    packed_wt: PackedWeights,
+    rows_v: BinaryRows,
+    rows_h: BinaryRows,
     isa: simd::Isa,
     threads: usize,
     m: usize,
@@ -156,6 +164,9 @@ struct Annealer<'a> {
     hb: Vec<f32>,
     vb: Vec<f32>,
     logw: Vec<f64>,
+    /// `pre_h` holds `vW` for the current `v` (each step needs it twice:
+    /// for the weight and for the transition).
+    pre_h_valid: bool,
 }
 
 impl<'a> Annealer<'a> {
@@ -169,6 +180,10 @@ impl<'a> Annealer<'a> {
             base_bias,
             bias_diff: rbm.visible_bias().iter().zip(base_bias).map(|(&b, &a)| b as f64 - a as f64).collect(),
             products: HalfStepProducts::new(isa, rbm.weights(), d, h),
+            packed_w: PackedWeights::new(rbm.weights(), d, h)?,
+            packed_wt: PackedWeights::transposed(rbm.weights(), d, h)?,
+            rows_v: BinaryRows::new(d),
+            rows_h: BinaryRows::new(h),
             isa,
             threads: rayon::current_num_threads(),
             m,
@@ -179,6 +194,7 @@ impl<'a> Annealer<'a> {
             hb: vec![0.0; h],
             vb: vec![0.0; d],
             logw: vec![0.0; m],
+            pre_h_valid: false,
         })
     }
 
@@ -186,28 +202,65 @@ impl<'a> Annealer<'a> {
     fn sample_base(&mut self, streams: &mut [StreamState]) {
         self.pre_v.iter_mut().for_each(|x| *x = 0.0);
         gibbs::sample_rows(self.isa, &self.pre_v, self.base_bias, &mut self.v, streams, None, self.threads);
+        self.pre_h_valid = false;
+    }
+
+    /// Sets the states (`m × n_visible`, row-major) by rows.
+    fn set_states(&mut self, rows: impl Fn(usize) -> &'a [f32]) {
+        let d = self.rbm.n_visible();
+        for (c, r) in self.v.chunks_mut(d).enumerate() {
+            r.copy_from_slice(rows(c));
+        }
+        self.pre_h_valid = false;
+    }
+
+    /// `pre_h = vW` for the current states (once per state).
+    fn hidden_products(&mut self) {
+        if !self.pre_h_valid {
+            if binary::sparse_wins(self.isa, binary::density(&self.v)) {
+                self.rows_v.fill_from(&self.v);
+                binary::packed_unchecked(
+                    self.isa,
+                    &self.rows_v,
+                    &self.packed_w,
+                    &mut self.pre_h,
+                    self.threads,
+                );
+            } else {
+                self.products.visible_to_hidden_cols(self.m, &self.v, &mut self.pre_h, self.threads);
+            }
+            self.pre_h_valid = true;
+        }
+    }
+
+    /// `pre_v = hWᵀ` for the current hidden states.
+    fn visible_products(&mut self) {
+        if binary::sparse_wins(self.isa, binary::density(&self.h)) {
+            self.rows_h.fill_from(&self.h);
+            binary::packed_unchecked(self.isa, &self.rows_h, &self.packed_wt, &mut self.pre_v, self.threads);
+        } else {
+            self.products.hidden_to_visible_cols(self.m, &self.h, &mut self.pre_v, self.threads);
+        }
     }
 
     /// Adds `log p*_{β1}(v) − log p*_{β0}(v)` at the current states to each
     /// chain's log weight (f64 accumulation).
     fn increment(&mut self, b0: f64, b1: f64) {
         let (d, h) = (self.rbm.n_visible(), self.rbm.n_hidden());
+        self.hidden_products();
         let c = self.rbm.hidden_bias();
         let bias_diff = &self.bias_diff;
-        self.products.visible_to_hidden_cols(self.m, &self.v, &mut self.pre_h, self.threads);
+        let isa = self.isa;
+        let (b0f, dbf) = (b0 as f32, (b1 - b0) as f32);
         self.logw.par_iter_mut().zip(self.v.par_chunks(d)).zip(self.pre_h.par_chunks(h)).for_each(
             |((lw, vr), ph)| {
                 let mut t = 0.0f64;
                 for (&x, &bd) in vr.iter().zip(bias_diff) {
                     if x != 0.0 {
-                        t += (b1 - b0) * bd;
+                        t += bd;
                     }
                 }
-                for (&p, &cj) in ph.iter().zip(c) {
-                    let x = cj as f64 + p as f64;
-                    t += softplus_f64(b1 * x) - softplus_f64(b0 * x);
-                }
-                *lw += t;
+                *lw += (b1 - b0) * t + simd::softplus_step_sum(isa, ph, c, b0f, dbf);
             },
         );
     }
@@ -219,13 +272,15 @@ impl<'a> Annealer<'a> {
         let bf = beta as f32;
         let (b, c) = (self.rbm.visible_bias(), self.rbm.hidden_bias());
         let threads = self.threads;
-        self.products.visible_to_hidden_cols(self.m, &self.v, &mut self.pre_h, threads);
+        self.hidden_products();
+        // The states change below, so pre_h may be scaled in place.
+        self.pre_h_valid = false;
         self.pre_h.par_chunks_mut(4096).for_each(|x| x.iter_mut().for_each(|y| *y *= bf));
         for (o, &cj) in self.hb.iter_mut().zip(c) {
             *o = bf * cj;
         }
         gibbs::sample_rows(self.isa, &self.pre_h, &self.hb, &mut self.h, streams, None, threads);
-        self.products.hidden_to_visible_cols(self.m, &self.h, &mut self.pre_v, threads);
+        self.visible_products();
         self.pre_v.par_chunks_mut(4096).for_each(|x| x.iter_mut().for_each(|y| *y *= bf));
         for ((o, &bi), &ai) in self.vb.iter_mut().zip(b).zip(self.base_bias) {
             *o = (1.0 - bf) * ai + bf * bi;
@@ -424,11 +479,7 @@ pub fn raise_with_progress(
         let ex = per_block.min(n - first);
         let m = ex * r;
         let mut a = Annealer::new(rbm, base_bias, m)?;
-        for (e, chunk) in a.v.chunks_mut(r * d).enumerate() {
-            for run in chunk.chunks_mut(d) {
-                run.copy_from_slice(data.row(first + e));
-            }
-        }
+        a.set_states(|c| data.row(first + c / r));
         let st = &mut streams[first * r..first * r + m];
         // v_{k−1} ~ T_k(·|v_k), then add log p*_{β_k} − log p*_{β_{k−1}} at v_{k−1}.
         for k in (1..s.len()).rev() {

@@ -9,6 +9,7 @@
 
 pub mod activation;
 pub mod bernoulli;
+pub mod binary;
 pub mod gemm;
 
 pub use activation::{log_sigmoid, sigmoid, softplus};

@@ -176,6 +176,186 @@ impl<F: Unary> Unary for Flush<F> {
     }
 }
 
+/// `expm1(d)` for `|d| ≤ 0.35`: the Taylor series through `d⁸/8!`
+/// (truncation < 7e-10 relative).
+#[inline(always)]
+unsafe fn expm1_small<V: FVec>(d: V) -> V {
+    // SAFETY: the caller runs with V's instruction set enabled.
+    unsafe {
+        let mut p = V::splat(1.0 / 40320.0);
+        p = p.mul_add(d, V::splat(1.0 / 5040.0));
+        p = p.mul_add(d, V::splat(1.0 / 720.0));
+        p = p.mul_add(d, V::splat(1.0 / 120.0));
+        p = p.mul_add(d, V::splat(1.0 / 24.0));
+        p = p.mul_add(d, V::splat(1.0 / 6.0));
+        p = p.mul_add(d, V::splat(0.5));
+        p = p.mul_add(d, V::splat(1.0));
+        p.mul(d)
+    }
+}
+
+/// Largest `|δ|` handled by the relative-accuracy branch of
+/// [`softplus_step_sum_body`].
+const STEP_SMALL: f32 = 0.35;
+
+/// `Σᵢ softplus((β₀+Δβ)·xᵢ) − softplus(β₀·xᵢ)` with `xᵢ = x[i] + bias[i]`
+/// (the AIS weight increment of one chain's hidden units), accurate
+/// *relative to each difference* even when `Δβ·x` is tiny, where
+/// subtracting two softplus values would cancel:
+///
+/// * `|δ| ≤ 0.35` (`δ = Δβ·x`): `log1p(σ(β₀x)·expm1(δ))`, an exact identity;
+///   `expm1` by its series, `log1p` by the `atanh` series (its argument stays
+///   in (−0.3, 0.42)).
+/// * otherwise: `[max(a,0) − max(b,0)] + log1p(e^{−|a|}) − log1p(e^{−|b|})`
+///   with `b = β₀x`, `a = b + δ` (the difference is not small, so the
+///   absolute error of a few ulp of ln 2 is negligible beside it).
+///
+/// Each lane accumulates at most 8 terms in f32 before they move to an f64
+/// total. Padding lanes contribute exactly 0.
+///
+/// # Safety
+/// V's instruction set must be enabled; `x` and `bias` valid for `n` reads.
+#[inline(always)]
+unsafe fn softplus_step_sum_body<V: FVec>(
+    x: *const f32,
+    bias: *const f32,
+    n: usize,
+    b0: f32,
+    db: f32,
+) -> f64 {
+    #[inline(always)]
+    unsafe fn term<V: FVec>(x: V, b0: V, db: V) -> V {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            let zero = V::splat(0.0);
+            let b = b0.mul(x);
+            let d = db.mul(x);
+            // Small step: relative accuracy.
+            let y =
+                Sigmoid::apply(b).mul(expm1_small(V::splat(-STEP_SMALL).max(V::splat(STEP_SMALL).min(d))));
+            let small = log1p_unit(y);
+            // Large step.
+            let a = b.add(d);
+            let lin = V::select(x.ge(zero), d, zero);
+            let la = log1p_unit(exp_nonpos(zero.sub(a.abs())));
+            let lb = log1p_unit(exp_nonpos(zero.sub(b.abs())));
+            let large = lin.add(la.sub(lb));
+            V::select(d.abs().lt(V::splat(STEP_SMALL)), small, large)
+        }
+    }
+    let l = V::LANES;
+    // SAFETY: accesses stay within `n` elements or the stack buffers.
+    unsafe {
+        let (vb0, vdb) = (V::splat(b0), V::splat(db));
+        let mut lanes = [0.0f32; 16];
+        let mut total = 0.0f64;
+        let mut acc = V::splat(0.0);
+        let mut i = 0;
+        let mut since_flush = 0;
+        while i + l <= n {
+            acc = acc.add(term(V::load(x.add(i)).add(V::load(bias.add(i))), vb0, vdb));
+            i += l;
+            since_flush += 1;
+            // At most 8 terms per f32 lane before moving them to f64.
+            if since_flush == 8 {
+                acc.store(lanes.as_mut_ptr());
+                total += lanes[..l].iter().map(|&v| v as f64).sum::<f64>();
+                acc = V::splat(0.0);
+                since_flush = 0;
+            }
+        }
+        if i < n {
+            let rem = n - i;
+            let (mut xb, mut bb) = ([0.0f32; 16], [0.0f32; 16]);
+            std::ptr::copy_nonoverlapping(x.add(i), xb.as_mut_ptr(), rem);
+            std::ptr::copy_nonoverlapping(bias.add(i), bb.as_mut_ptr(), rem);
+            acc = acc.add(term(V::load(xb.as_ptr()).add(V::load(bb.as_ptr())), vb0, vdb));
+        }
+        acc.store(lanes.as_mut_ptr());
+        total + lanes[..l].iter().map(|&v| v as f64).sum::<f64>()
+    }
+}
+
+/// Columns per weight panel of the binary products: one 64-byte cache line
+/// per weight row, so a 784-row panel (49 KiB) about fills L1. (32 columns
+/// were measured 1.5–2× slower: the panel no longer stays in L1.)
+pub(crate) const PANEL: usize = 16;
+
+/// Accumulators per column (independent additions in flight).
+const ACC: usize = 8;
+
+/// For one panel (`k × PANEL` floats, row `i` = the panel's columns of
+/// weight row `i`) and each of `rows` binary rows (set positions
+/// `indices[offsets[r]..offsets[r+1]]`, all `< k`):
+/// `out[r·ldo + c] = Σ_t panel[idx[t]·PANEL + c]` for `c < ncols ≤ PANEL`.
+///
+/// Columns go `G` vectors at a time (`G·LANES` columns; the whole panel for
+/// AVX-512), and each column's sum uses eight accumulators,
+/// `a[t mod 8] += w(idx[t])`, combined as
+/// `((a0+a1)+(a2+a3)) + ((a4+a5)+(a6+a7))` — in this fixed order on every
+/// ISA, so all ISAs give the same bits.
+///
+/// # Safety
+/// V's instruction set must be enabled; `G·LANES` divides `PANEL`; `panel`
+/// readable for `k·PANEL` floats with every index `< k`; `offsets` has
+/// `rows + 1` entries indexing `indices`; `out` writable at `r·ldo + c` for
+/// `r < rows`, `c < ncols`.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops over accumulator sets mirror the documented order
+unsafe fn binary_panel_body<V: FVec, const G: usize>(
+    panel: *const f32,
+    offsets: &[usize],
+    indices: &[u32],
+    rows: usize,
+    ncols: usize,
+    out: *mut f32,
+    ldo: usize,
+) {
+    let l = V::LANES;
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        let mut tmp = [0.0f32; PANEL];
+        for r in 0..rows {
+            let idx = &indices[offsets[r]..offsets[r + 1]];
+            for g0 in (0..PANEL / l).step_by(G) {
+                let base = panel.add(g0 * l);
+                let mut a = [[V::splat(0.0); G]; ACC];
+                let chunks = idx.chunks_exact(ACC);
+                let rem = chunks.remainder();
+                for ch in chunks {
+                    for u in 0..ACC {
+                        let row = base.add(ch[u] as usize * PANEL);
+                        for g in 0..G {
+                            a[u][g] = a[u][g].add(V::load(row.add(g * l)));
+                        }
+                    }
+                }
+                for (u, &i) in rem.iter().enumerate() {
+                    let row = base.add(i as usize * PANEL);
+                    for g in 0..G {
+                        a[u][g] = a[u][g].add(V::load(row.add(g * l)));
+                    }
+                }
+                for g in 0..G {
+                    let lo = a[0][g].add(a[1][g]).add(a[2][g].add(a[3][g]));
+                    let hi = a[4][g].add(a[5][g]).add(a[6][g].add(a[7][g]));
+                    let s = lo.add(hi);
+                    if ncols == PANEL {
+                        s.store(out.add(r * ldo + (g0 + g) * l));
+                    } else {
+                        s.store(tmp.as_mut_ptr().add((g0 + g) * l));
+                    }
+                }
+            }
+            if ncols < PANEL {
+                for (c, &x) in tmp[..ncols].iter().enumerate() {
+                    *out.add(r * ldo + c) = x;
+                }
+            }
+        }
+    }
+}
+
 /// `out[i] = F(x[i] + bias[i])` (bias optional). `out` may alias `x`.
 ///
 /// # Safety
@@ -390,7 +570,33 @@ unsafe fn xoshiro_fill_body<U: U64Vec>(states: &mut [[u64; 4]], words: usize, ou
 }
 
 macro_rules! entry_points {
-    ($feature:literal, $fv:ty, $unary:ident, $bern:ident) => {
+    ($feature:literal, $fv:ty, $unary:ident, $bern:ident, $step:ident, $panel:ident) => {
+        /// # Safety
+        /// The CPU must support the instruction set; pointers as in
+        /// `binary_panel_body`.
+        #[target_feature(enable = $feature)]
+        pub(crate) unsafe fn $panel(
+            panel: *const f32,
+            offsets: &[usize],
+            indices: &[u32],
+            rows: usize,
+            ncols: usize,
+            out: *mut f32,
+            ldo: usize,
+        ) {
+            // SAFETY: features enabled by the attribute; pointer contract forwarded.
+            unsafe { binary_panel_body::<$fv, 1>(panel, offsets, indices, rows, ncols, out, ldo) }
+        }
+
+        /// # Safety
+        /// The CPU must support the instruction set; pointers as in
+        /// `softplus_step_sum_body`.
+        #[target_feature(enable = $feature)]
+        pub(crate) unsafe fn $step(x: *const f32, bias: *const f32, n: usize, b0: f32, db: f32) -> f64 {
+            // SAFETY: features enabled by the attribute; pointer contract forwarded.
+            unsafe { softplus_step_sum_body::<$fv>(x, bias, n, b0, db) }
+        }
+
         /// # Safety
         /// The CPU must support the instruction set; pointers as in `unary_body`.
         #[target_feature(enable = $feature)]
@@ -421,9 +627,16 @@ macro_rules! entry_points {
 }
 
 #[cfg(target_arch = "x86_64")]
-entry_points!("avx2,fma", F8, unary_avx2, bernoulli_avx2);
+entry_points!("avx2,fma", F8, unary_avx2, bernoulli_avx2, softplus_step_sum_avx2, binary_panel_avx2);
 #[cfg(target_arch = "x86_64")]
-entry_points!("avx512f,avx2,fma", F16, unary_avx512, bernoulli_avx512);
+entry_points!(
+    "avx512f,avx2,fma",
+    F16,
+    unary_avx512,
+    bernoulli_avx512,
+    softplus_step_sum_avx512,
+    binary_panel_avx512
+);
 
 /// AVX2 xoshiro fill: the generic body (4 chains per vector). An in-register
 /// 4 × 4 transpose was tried and was 4% slower (perf-notes.md).
@@ -568,6 +781,34 @@ pub(crate) unsafe fn xoshiro_fill_avx512(states: &mut [[u64; 4]], words: usize, 
 pub(crate) unsafe fn unary_scalar<F: Unary>(x: *const f32, bias: *const f32, out: *mut f32, n: usize) {
     // SAFETY: F1 needs no CPU features; the pointer contract is forwarded.
     unsafe { unary_body::<F1, F>(x, bias, out, n) }
+}
+
+/// # Safety
+/// Pointers as in `binary_panel_body`.
+pub(crate) unsafe fn binary_panel_scalar(
+    panel: *const f32,
+    offsets: &[usize],
+    indices: &[u32],
+    rows: usize,
+    ncols: usize,
+    out: *mut f32,
+    ldo: usize,
+) {
+    // SAFETY: F1 needs no CPU features; the pointer contract is forwarded.
+    unsafe { binary_panel_body::<F1, 2>(panel, offsets, indices, rows, ncols, out, ldo) }
+}
+
+/// # Safety
+/// Pointers as in `softplus_step_sum_body`.
+pub(crate) unsafe fn softplus_step_sum_scalar(
+    x: *const f32,
+    bias: *const f32,
+    n: usize,
+    b0: f32,
+    db: f32,
+) -> f64 {
+    // SAFETY: F1 needs no CPU features; the pointer contract is forwarded.
+    unsafe { softplus_step_sum_body::<F1>(x, bias, n, b0, db) }
 }
 
 /// # Safety

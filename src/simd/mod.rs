@@ -28,7 +28,7 @@ mod vector;
 
 use std::sync::OnceLock;
 
-pub(crate) use math::{Flush, LogSigmoid, Sigmoid, Softplus, Unary};
+pub(crate) use math::{Flush, LogSigmoid, PANEL, Sigmoid, Softplus, Unary};
 
 /// An instruction-set path for the element-wise kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -210,6 +210,57 @@ unsafe fn unary_raw<F: Unary>(isa: Isa, x: *const f32, b: *const f32, out: *mut 
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => math::unary_avx2::<F>(x, b, out, n),
             _ => math::unary_scalar::<F>(x, b, out, n),
+        }
+    }
+}
+
+/// `Σᵢ softplus((β₀+Δβ)(x[i]+bias[i])) − softplus(β₀(x[i]+bias[i]))`,
+/// accurate relative to each difference (see `math::softplus_step_sum_body`).
+///
+/// # Panics
+/// If the lengths differ (callers validate first).
+pub(crate) fn softplus_step_sum(isa: Isa, x: &[f32], bias: &[f32], b0: f32, db: f32) -> f64 {
+    assert_eq!(x.len(), bias.len());
+    let (xp, bp, n) = (x.as_ptr(), bias.as_ptr(), x.len());
+    // SAFETY: lengths checked; `usable` guarantees the CPU has the ISA.
+    unsafe {
+        match usable(isa) {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => math::softplus_step_sum_avx512(xp, bp, n, b0, db),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => math::softplus_step_sum_avx2(xp, bp, n, b0, db),
+            _ => math::softplus_step_sum_scalar(xp, bp, n, b0, db),
+        }
+    }
+}
+
+/// One weight panel (`k × PANEL`) times binary rows given by set positions:
+/// see `math::binary_panel_body`. Writes `out[r·ldo + c]`, `c < ncols`.
+///
+/// # Safety
+/// Every index `< k`, `panel.len() ≥ k·PANEL`, `offsets.len() == rows + 1`
+/// with valid ranges into `indices`, `out` writable at `r·ldo + c` for
+/// `r < rows`, `c < ncols ≤ PANEL`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn binary_panel(
+    isa: Isa,
+    panel: &[f32],
+    offsets: &[usize],
+    indices: &[u32],
+    rows: usize,
+    ncols: usize,
+    out: *mut f32,
+    ldo: usize,
+) {
+    let p = panel.as_ptr();
+    // SAFETY: forwarded from the caller; `usable` guarantees the ISA.
+    unsafe {
+        match usable(isa) {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => math::binary_panel_avx512(p, offsets, indices, rows, ncols, out, ldo),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => math::binary_panel_avx2(p, offsets, indices, rows, ncols, out, ldo),
+            _ => math::binary_panel_scalar(p, offsets, indices, rows, ncols, out, ldo),
         }
     }
 }

@@ -138,7 +138,7 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
     };
     test.check_binary().map_err(|e| format!("{e} (pass --binarize)"))?;
     if test.dim() != rbm.n_visible() {
-        return Err(format!("data has {} features, the model {} visible units", test.dim(), rbm.n_visible()));
+        return Err(format!("data has {} features but the model's n_visible is {}", test.dim(), rbm.n_visible()));
     }
     let small = rbm.n_visible().min(rbm.n_hidden());
     let use_ais = small > a.exact_max || a.force_ais;
