@@ -7,7 +7,11 @@
 #   benches/mnist_table.sh /path/to/shared/data/mnist OUTDIR [ROWSET]
 #
 # ROWSET: "25" (the 25-hidden rows), "500" (the 500-hidden rows) or "all".
-# Each row writes OUTDIR/<name>/{train.jsonl,eval.json,model.safetensors}.
+# Each row writes OUTDIR/<name>/{train.jsonl,eval.json,model.safetensors};
+# eval.json includes the RAISE estimate on the first 1000 test digits (AIS
+# rows). The 25-hidden rows also get eval_ais.json: AIS and RAISE forced on
+# a model whose exact log Z is known, as a check of both.
+# EVAL_ONLY=1 re-evaluates existing models without training them again.
 set -euo pipefail
 MNIST=${1:?usage: $0 MNIST_DIR OUTDIR [25|500|all]}
 OUT=${2:?usage: $0 MNIST_DIR OUTDIR [25|500|all]}
@@ -21,14 +25,20 @@ row() { # name hidden algorithm k epochs extra...
   local name=$1 hidden=$2 alg=$3 k=$4 epochs=$5; shift 5
   local dir="$OUT/$name"
   mkdir -p "$dir"
-  local t0=$(date +%s.%N)
-  "$BZ" train --data "$B/binarized_mnist_train.amat.gz" --valid "$B/binarized_mnist_valid.amat.gz" \
-    --hidden "$hidden" --algorithm "$alg" --k "$k" --epochs "$epochs" --batch 100 --monitor 0 \
-    --threads 2 --seed 1 --out "$dir" --json "$@" > "$dir/train.jsonl"
-  local t1=$(date +%s.%N)
-  "$BZ" eval --model "$dir/model.safetensors" --data "$B/binarized_mnist_test.amat.gz" \
-    --base-data "$B/binarized_mnist_train.amat.gz" --threads 2 --seed 1 --json > "$dir/eval.json"
-  echo "{\"name\":\"$name\",\"train_seconds\":$(echo "$t1 - $t0" | bc),\"args\":\"--hidden $hidden --algorithm $alg --k $k --epochs $epochs $*\"}" > "$dir/row.json"
+  if [ "${EVAL_ONLY:-0}" != 1 ] || [ ! -f "$dir/model.safetensors" ]; then
+    local t0=$(date +%s.%N)
+    "$BZ" train --data "$B/binarized_mnist_train.amat.gz" --valid "$B/binarized_mnist_valid.amat.gz" \
+      --hidden "$hidden" --algorithm "$alg" --k "$k" --epochs "$epochs" --batch 100 --monitor 0 \
+      --threads 2 --seed 1 --out "$dir" --json "$@" > "$dir/train.jsonl"
+    local t1=$(date +%s.%N)
+    echo "{\"name\":\"$name\",\"train_seconds\":$(echo "$t1 - $t0" | bc),\"args\":\"--hidden $hidden --algorithm $alg --k $k --epochs $epochs $*\"}" > "$dir/row.json"
+  fi
+  local ev=(eval --model "$dir/model.safetensors" --data "$B/binarized_mnist_test.amat.gz"
+    --base-data "$B/binarized_mnist_train.amat.gz" --threads 2 --seed 1 --raise-examples 1000 --quiet --json)
+  "$BZ" "${ev[@]}" > "$dir/eval.json"
+  if [ "$hidden" -le 25 ]; then
+    "$BZ" "${ev[@]}" --force-ais > "$dir/eval_ais.json"
+  fi
   echo "$name: $(cat "$dir/eval.json")"
 }
 CD="--lr 0.05 --momentum 0.5 --final-momentum 0.9 --l2 2e-4"

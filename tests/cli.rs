@@ -284,7 +284,12 @@ fn eval_exact_and_ais_and_bad_input() {
     // The conservative RAISE estimate, beside the forward one on the same examples.
     let num_after = |s: &str, key: &str| -> f64 {
         let t = &s[s.find(key).unwrap_or_else(|| panic!("{key} in {s}")) + key.len()..];
-        t.trim_start().split(|c: char| c.is_whitespace() || c == ';' || c == ',').next().unwrap().parse().unwrap()
+        t.trim_start()
+            .split(|c: char| c.is_whitespace() || c == ';' || c == ',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     assert!(stdout.contains("conservative estimate (RAISE"), "{stdout}");
     let low = num_after(&stdout, " s):");
@@ -316,8 +321,18 @@ fn eval_exact_and_ais_and_bad_input() {
     for (args, needle) in [
         (vec!["eval", "--model", &model, "--data", &data, "--force-ais", "--schedule", "cubic"], "schedule"),
         (vec!["eval", "--model", &model, "--data", &data, "--force-ais", "--ais-runs", "0"], "run"),
-        (vec!["eval", "--model", &model, "--data", &data, "--force-ais", "--raise-schedule", "linear:0"], "schedule"),
-        (vec!["eval", "--model", &model, "--data", &data, "--force-ais", "--raise-runs", "0"], "runs_per_example"),
+        (
+            vec!["eval", "--model", &model, "--data", &data, "--force-ais", "--raise-schedule", "linear:0"],
+            "schedule",
+        ),
+        (
+            vec!["eval", "--model", &model, "--data", &data, "--force-ais", "--raise-runs", "0"],
+            "runs_per_example",
+        ),
+        (
+            vec!["eval", "--model", &model, "--data", &data, "--force-ais", "--schedule", "default:0"],
+            "schedule",
+        ),
         (vec!["eval", "--model", &model, "--data", &w], "n_visible"),
         (vec!["eval", "--model", "/nonexistent.safetensors"], "No such file"),
     ] {

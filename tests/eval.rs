@@ -265,3 +265,23 @@ fn raise_rejects_bad_input() {
     assert!(eval::raise(&rbm, &base, &grey, &ok).is_err());
     assert!(eval::raise(&rbm, &base, &Dataset::new(vec![], 5).unwrap(), &ok).is_err());
 }
+
+#[test]
+fn schedules_and_exact_progress() {
+    let d = eval::default_schedule();
+    assert_eq!(eval::scaled_default_schedule(1), d);
+    let s10 = eval::scaled_default_schedule(10);
+    assert_eq!(s10.len(), 145_001);
+    assert!(s10[0] == 0.0 && *s10.last().unwrap() == 1.0 && s10.windows(2).all(|w| w[1] > w[0]));
+    // Every 10th β of the scaled schedule is a β of the default one (same shape).
+    assert!(d.iter().zip(s10.iter().step_by(10)).all(|(a, b)| (a - b).abs() < 1e-9));
+    // Progress reaches the number of states, and the value is unchanged.
+    let rbm = Rbm::random(9, 14, 0.5, 0.2, 8).unwrap();
+    let seen = std::sync::atomic::AtomicU64::new(0);
+    let z = eval::log_partition_exact_with_progress(&rbm, &|k| {
+        seen.fetch_max(k, std::sync::atomic::Ordering::Relaxed);
+    })
+    .unwrap();
+    assert_eq!(seen.into_inner(), 1 << 9);
+    assert_eq!(z.to_bits(), eval::log_partition_exact(&rbm).unwrap().to_bits());
+}

@@ -17,6 +17,9 @@ use crate::error::{Error, Result};
 use crate::model::Rbm;
 use crate::model::rbm::softplus_f64;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::Progress;
 
 /// Largest side enumerated (2³⁰ states).
 pub const MAX_EXACT_UNITS: usize = 30;
@@ -55,11 +58,18 @@ impl Lse {
 /// `log Z` summed over the `k` units of one side. `rows(i)` is the vector of
 /// couplings of unit `i` of the enumerated side to the other side, `own` the
 /// enumerated side's biases, `other` the other side's biases.
-fn log_z_over(k: usize, own: &[f32], other: &[f32], coupling: &(dyn Fn(usize) -> Vec<f64> + Sync)) -> f64 {
+fn log_z_over(
+    k: usize,
+    own: &[f32],
+    other: &[f32],
+    coupling: &(dyn Fn(usize) -> Vec<f64> + Sync),
+    progress: Progress<'_>,
+) -> f64 {
     let rows: Vec<Vec<f64>> = (0..k).map(coupling).collect();
     let n_states: u64 = 1 << k;
     let chunk: u64 = 1 << CHUNK_BITS.min(k);
     let chunks = n_states / chunk;
+    let done = AtomicU64::new(0);
     let parts: Vec<Lse> = (0..chunks)
         .into_par_iter()
         .map(|ci| {
@@ -90,6 +100,7 @@ fn log_z_over(k: usize, own: &[f32], other: &[f32], coupling: &(dyn Fn(usize) ->
                 }
                 acc.add(bias_term + pre.iter().map(|&x| softplus_f64(x)).sum::<f64>());
             }
+            progress(done.fetch_add(chunk, Ordering::Relaxed) + chunk);
             acc
         })
         .collect();
@@ -113,12 +124,20 @@ fn check_size(k: usize, side: &str) -> Result<()> {
 /// # Errors
 /// [`Error::InvalidParam`] if `n_visible > 30`.
 pub fn log_z_over_visible(rbm: &Rbm) -> Result<f64> {
+    z_over_visible(rbm, &|_| {})
+}
+
+fn z_over_visible(rbm: &Rbm, progress: Progress<'_>) -> Result<f64> {
     let (d, h) = (rbm.n_visible(), rbm.n_hidden());
     check_size(d, "visible")?;
     let w = rbm.weights();
-    Ok(log_z_over(d, rbm.visible_bias(), rbm.hidden_bias(), &|i| {
-        w[i * h..(i + 1) * h].iter().map(|&x| x as f64).collect()
-    }))
+    Ok(log_z_over(
+        d,
+        rbm.visible_bias(),
+        rbm.hidden_bias(),
+        &|i| w[i * h..(i + 1) * h].iter().map(|&x| x as f64).collect(),
+        progress,
+    ))
 }
 
 /// `log Z` by summing over all hidden states (for small `n_hidden`).
@@ -126,12 +145,20 @@ pub fn log_z_over_visible(rbm: &Rbm) -> Result<f64> {
 /// # Errors
 /// [`Error::InvalidParam`] if `n_hidden > 30`.
 pub fn log_z_over_hidden(rbm: &Rbm) -> Result<f64> {
+    z_over_hidden(rbm, &|_| {})
+}
+
+fn z_over_hidden(rbm: &Rbm, progress: Progress<'_>) -> Result<f64> {
     let (d, h) = (rbm.n_visible(), rbm.n_hidden());
     check_size(h, "hidden")?;
     let w = rbm.weights();
-    Ok(log_z_over(h, rbm.hidden_bias(), rbm.visible_bias(), &|j| {
-        (0..d).map(|i| w[i * h + j] as f64).collect()
-    }))
+    Ok(log_z_over(
+        h,
+        rbm.hidden_bias(),
+        rbm.visible_bias(),
+        &|j| (0..d).map(|i| w[i * h + j] as f64).collect(),
+        progress,
+    ))
 }
 
 /// Exact `log Z`, summing over the smaller side.
@@ -147,7 +174,21 @@ pub fn log_z_over_hidden(rbm: &Rbm) -> Result<f64> {
 /// assert!((log_z - 5.0 * 2f64.ln()).abs() < 1e-12);
 /// ```
 pub fn log_partition_exact(rbm: &Rbm) -> Result<f64> {
-    if rbm.n_hidden() <= rbm.n_visible() { log_z_over_hidden(rbm) } else { log_z_over_visible(rbm) }
+    log_partition_exact_with_progress(rbm, &|_| {})
+}
+
+/// [`log_partition_exact`] calling `progress` with the number of states
+/// summed so far (`2^min(D, H)` in all; from several threads, in no
+/// particular order of chunks).
+///
+/// # Errors
+/// As [`log_partition_exact`].
+pub fn log_partition_exact_with_progress(rbm: &Rbm, progress: Progress<'_>) -> Result<f64> {
+    if rbm.n_hidden() <= rbm.n_visible() {
+        z_over_hidden(rbm, progress)
+    } else {
+        z_over_visible(rbm, progress)
+    }
 }
 
 /// Mean log-probability `(1/n) Σ (−F(v)) − log Z` of a data set given `log Z`

@@ -7,6 +7,14 @@ pub mod exact;
 
 pub use ais::{
     AisConfig, AisEstimate, RaiseConfig, RaiseEstimate, ais, ais_with_progress, base_rate_biases,
-    default_schedule, linear_schedule, raise, raise_with_progress,
+    default_schedule, linear_schedule, raise, raise_with_progress, scaled_default_schedule,
 };
-pub use exact::{average_log_prob, log_partition_exact, log_z_over_hidden, log_z_over_visible};
+pub use exact::{
+    average_log_prob, log_partition_exact, log_partition_exact_with_progress, log_z_over_hidden,
+    log_z_over_visible,
+};
+
+/// Progress callback of the long evaluations: called, possibly from several
+/// threads, with the amount of work done so far (each function says in what
+/// unit and out of what total).
+pub type Progress<'p> = &'p (dyn Fn(u64) + Sync);

@@ -33,8 +33,8 @@ pub(crate) struct EvalArgs {
     /// AIS runs.
     #[arg(long, default_value_t = 100)]
     ais_runs: usize,
-    /// AIS schedule: "default" (Salakhutdinov & Murray, 14,500 βs) or
-    /// "linear:N".
+    /// AIS schedule: "default" (Salakhutdinov & Murray, 14,500 βs),
+    /// "default:F" (the same shape with F × 14,500 βs) or "linear:N".
     #[arg(long, default_value = "default")]
     schedule: String,
     /// Examples (the first N of --data) for the conservative RAISE estimate
@@ -78,7 +78,11 @@ fn parse_schedule(s: &str) -> Result<Vec<f64>, String> {
             Ok(n) if n > 0 => Ok(eval::linear_schedule(n)),
             _ => Err(format!("bad schedule {s:?}: linear:N needs N ≥ 1")),
         },
-        _ => Err(format!("schedule {s:?}: use default or linear:N")),
+        Some(("default", f)) => match f.parse::<usize>() {
+            Ok(f) if (1..=100).contains(&f) => Ok(eval::scaled_default_schedule(f)),
+            _ => Err(format!("bad schedule {s:?}: default:F needs F in 1..=100")),
+        },
+        _ => Err(format!("schedule {s:?}: use default, default:F (F × 14,500 βs) or linear:N")),
     }
 }
 
@@ -138,7 +142,11 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
     };
     test.check_binary().map_err(|e| format!("{e} (pass --binarize)"))?;
     if test.dim() != rbm.n_visible() {
-        return Err(format!("data has {} features but the model's n_visible is {}", test.dim(), rbm.n_visible()));
+        return Err(format!(
+            "data has {} features but the model's n_visible is {}",
+            test.dim(),
+            rbm.n_visible()
+        ));
     }
     let small = rbm.n_visible().min(rbm.n_hidden());
     let use_ais = small > a.exact_max || a.force_ais;
@@ -152,7 +160,11 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
     let t0 = Instant::now();
     let mut base_bias = Vec::new();
     let (log_z, interval, method) = if !use_ais {
-        (eval::log_partition_exact(&rbm).map_err(|e| e.to_string())?, None, "exact".to_string())
+        let pb = bar(show, 1u64 << small.min(63), "exact");
+        let z = eval::log_partition_exact_with_progress(&rbm, &|k| pb.set_position(k))
+            .map_err(|e| e.to_string())?;
+        pb.finish_and_clear();
+        (z, None, "exact".to_string())
     } else {
         base_bias = eval::base_rate_biases(&base).map_err(|e| e.to_string())?;
         let n = schedule.len() - 1;
