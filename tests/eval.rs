@@ -58,6 +58,9 @@ fn ais_matches_exact_log_z() {
         );
         assert!((est.log_z - exact).abs() < 0.1, "{d}x{h}: {} vs {exact}", est.log_z);
         assert!(est.log_z_low <= exact && exact <= est.log_z_high, "{d}x{h}: exact outside the interval");
+        // The interval is Ẑ ± 3σ̂.
+        let rel = (est.log_std_err - est.log_z).exp();
+        assert!(((est.log_z_high - est.log_z).exp() - 1.0 - 3.0 * rel).abs() < 1e-9 && rel > 0.0);
     }
 }
 

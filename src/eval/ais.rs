@@ -119,6 +119,9 @@ pub struct AisEstimate {
     pub log_z_low: f64,
     /// `log(mean(w) + 3 sd(w)/√M)`.
     pub log_z_high: f64,
+    /// `log σ̂` with `σ̂ = sd(w)/√M`, the standard error of `Ẑ` (so
+    /// `log(Ẑ ± σ̂)` is S&M's one-σ interval); −inf for a single run.
+    pub log_std_err: f64,
     /// `log Z_A` of the base model.
     pub log_z_base: f64,
     /// Each run's log importance weight.
@@ -545,6 +548,7 @@ fn summarize(log_z_base: f64, log_weights: Vec<f64>) -> AisEstimate {
         log_z: at(mean),
         log_z_low: at(mean - half),
         log_z_high: at(mean + half),
+        log_std_err: at(sd / m.sqrt()),
         log_z_base,
         log_weights,
     }

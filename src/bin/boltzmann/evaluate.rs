@@ -175,7 +175,7 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
         pb.finish_and_clear();
         (
             est.log_z,
-            Some((est.log_z_low, est.log_z_high)),
+            Some((est.log_z_low, est.log_z_high, est.log_std_err)),
             format!("AIS ({} runs, {n} distributions)", a.ais_runs),
         )
     };
@@ -208,10 +208,12 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
     if a.json {
         // JSON has no infinities: a bound that is not finite is null.
         let num = |x: f64| if x.is_finite() { x.to_string() } else { String::from("null") };
-        let (lo, hi) =
-            interval.map_or((String::from("null"), String::from("null")), |(l, h)| (num(l), num(h)));
+        let (lo, hi, lse) = interval
+            .map_or((String::from("null"), String::from("null"), String::from("null")), |(l, h, e)| {
+                (num(l), num(h), num(e))
+            });
         println!(
-            "{{\"log_z\":{log_z},\"log_z_low\":{lo},\"log_z_high\":{hi},\"method\":\"{method}\",\"log_z_seconds\":{z_seconds},\
+            "{{\"log_z\":{log_z},\"log_z_low\":{lo},\"log_z_high\":{hi},\"log_std_err\":{lse},\"method\":\"{method}\",\"log_z_seconds\":{z_seconds},\
              \"avg_log_prob\":{avg},\"examples\":{},\"raise\":{},\"pseudo_ll\":{pl},\"pseudo_ll_sklearn\":{pl_sk},\
              \"recon_error\":{recon}}}",
             test.len(),
@@ -231,8 +233,12 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
     } else {
         match interval {
             None => println!("log Z = {log_z:.4} ({method}, {z_seconds:.1} s)"),
-            Some((lo, hi)) => {
-                println!("log Z = {log_z:.4}, ±3σ interval [{lo:.4}, {hi:.4}] ({method}, {z_seconds:.1} s)")
+            Some((lo, hi, lse)) => {
+                // σ̂/Ẑ: the standard deviation of log Ẑ to first order.
+                let rel = (lse - log_z).exp();
+                println!(
+                    "log Z = {log_z:.4} (σ̂/Ẑ = {rel:.4}), ±3σ interval [{lo:.4}, {hi:.4}] ({method}, {z_seconds:.1} s)"
+                )
             }
         }
         println!("average log-probability of {} test examples: {avg:.3}", test.len());
