@@ -177,7 +177,7 @@ fn binary_products(c: &mut Criterion) {
             let a: Vec<f32> = data(m * k, 5).iter().map(|&x| (x > 0.0) as u8 as f32).collect();
             bch.iter(|| gemm::gemm_nn(m, k, n, black_box(&a), &b, &mut out).unwrap())
         });
-        for pct in [5u32, 10, 20, 30, 50] {
+        for pct in [5u32, 10, 20, 30, 50, 70] {
             // Uniform values in [-10, 10): x < t keeps the fraction pct/100.
             let t = -10.0 + 20.0 * pct as f32 / 100.0;
             let a: Vec<f32> = data(m * k, 5).iter().map(|&x| (x < t) as u8 as f32).collect();

@@ -19,9 +19,10 @@
 //!
 //! Measured single-threaded on the 2-core AVX-512 development VM
 //! (`cargo bench --bench kernels -- binary_times`, perf-notes.md): at
-//! 100 × 784 × 500 the AVX-512 kernel takes 55/91/164/240/689 µs at 5/10/20/
-//! 30/50 % density against 572 µs for matrixmultiply's dense product; the
-//! crossover is near 45 % (AVX2: near 35 %).
+//! 100 × 784 × 500 the AVX-512 kernel takes 55–80 / 91–147 / 164–277 µs at
+//! 5 / 10 / 20 % density against 526–572 µs for matrixmultiply's dense
+//! product (two runs on a noisy VM); the crossover lies between 40 and 70 %
+//! (AVX2: 30–40 %).
 
 use super::{check_len, mul_dims};
 use crate::error::{Error, Result};
@@ -299,8 +300,9 @@ impl SendPtr {
 
 /// Whether [`binary_times`] beats a dense product at this state density
 /// on `isa`: below the crossovers measured single-threaded at 100 × 784 × 500
-/// and 100 × 500 × 784 on the development VM (AVX-512 ≈ 45 %, AVX2 ≈ 35 %,
-/// scalar ≈ 12 % against matrixmultiply's vectorized GEMM), with a margin.
+/// and 100 × 500 × 784 on the development VM (AVX-512 40–70 %, AVX2
+/// 30–40 %, scalar ≈ 12 % against matrixmultiply's vectorized GEMM; noisy
+/// runs, perf-notes.md), at the conservative end.
 pub fn sparse_wins(isa: Isa, density: f64) -> bool {
     let limit = match isa {
         Isa::Avx512 => 0.40,
