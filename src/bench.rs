@@ -2,7 +2,9 @@
 //!
 //! Measures block-Gibbs sweeps of a random RBM (weights `N(0, 0.01²)`, zero
 //! biases, the refbench model) over an ensemble of chains started uniformly
-//! at random, on a dedicated rayon pool of the requested size. Each of
+//! at random — or of a given (trained) model with chains started from data
+//! rows, where the state densities, and so the binary products, are
+//! realistic — on a dedicated rayon pool of the requested size. Each of
 //! `repeats` timed runs does `sweeps` sweeps after one untimed warm-up run;
 //! the report gives the median and the range.
 //!
@@ -10,6 +12,7 @@
 //! same blocks, lap timers between stages), so a report says where a sweep's
 //! time goes: products, random bits, or fused sampling.
 
+use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::Rbm;
 use crate::sampler::Chains;
@@ -37,6 +40,11 @@ pub struct GibbsBenchConfig {
     pub seed: u64,
     /// SIMD path for the element-wise kernels (`None`: [`crate::simd::active_isa`]).
     pub isa: Option<Isa>,
+    /// A model to sweep instead of the random one (its sizes replace
+    /// `n_visible` and `n_hidden`).
+    pub model: Option<Rbm>,
+    /// Binary rows to start the chains from (cycled over the chains).
+    pub start: Option<Dataset>,
 }
 
 impl Default for GibbsBenchConfig {
@@ -52,6 +60,8 @@ impl Default for GibbsBenchConfig {
             breakdown: false,
             seed: 0,
             isa: None,
+            model: None,
+            start: None,
         }
     }
 }
@@ -91,6 +101,9 @@ pub struct GibbsBenchReport {
     pub bytes_per_chain: usize,
     /// Per-stage times, if requested.
     pub breakdown: Option<Breakdown>,
+    /// Mean visible and hidden state densities after the timed runs (they
+    /// decide between binary and dense products).
+    pub densities: (f64, f64),
 }
 
 impl GibbsBenchReport {
@@ -106,6 +119,10 @@ impl GibbsBenchReport {
     pub fn gflops(&self) -> f64 {
         4.0 * (self.shape.0 * self.shape.1) as f64 * self.chain_sweeps_per_s() / 1e9
     }
+}
+
+fn density(x: &[f32]) -> f64 {
+    crate::kernels::binary::density(x)
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -133,8 +150,30 @@ pub fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
         .num_threads(cfg.threads)
         .build()
         .map_err(|e| Error::InvalidParam { name: "threads", reason: e.to_string() })?;
-    let rbm = Rbm::random(cfg.n_visible, cfg.n_hidden, 0.01, 0.0, cfg.seed)?;
+    let rbm = match &cfg.model {
+        Some(m) => m.clone(),
+        None => Rbm::random(cfg.n_visible, cfg.n_hidden, 0.01, 0.0, cfg.seed)?,
+    };
+    let (d, h) = (rbm.n_visible(), rbm.n_hidden());
     let mut chains = Chains::new(&rbm, cfg.chains, cfg.seed ^ 0x5EED)?;
+    if let Some(data) = &cfg.start {
+        if data.dim() != d {
+            return Err(Error::ShapeMismatch {
+                what: "start data (model n_visible)",
+                expected: d,
+                got: data.dim(),
+            });
+        }
+        if data.is_empty() {
+            return Err(Error::InvalidParam { name: "start data", reason: "no rows".into() });
+        }
+        data.check_binary()?;
+        let mut v = Vec::with_capacity(cfg.chains * d);
+        for c in 0..cfg.chains {
+            v.extend_from_slice(data.row(c % data.len()));
+        }
+        chains.set_visible(&v)?;
+    }
     if let Some(isa) = cfg.isa {
         chains.set_isa(isa)?;
     }
@@ -170,7 +209,7 @@ pub fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
         Ok(GibbsBenchReport {
             isa: chains.isa(),
             threads: cfg.threads,
-            shape: (cfg.n_visible, cfg.n_hidden, cfg.chains),
+            shape: (d, h, cfg.chains),
             sweeps,
             repeats: cfg.repeats,
             sweeps_per_s: median(&mut rates),
@@ -178,6 +217,7 @@ pub fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
             block_rows: chains.block_rows(cfg.threads),
             bytes_per_chain: chains.bytes_per_chain(),
             breakdown,
+            densities: (density(chains.visible()), density(chains.hidden())),
         })
     })
 }

@@ -314,6 +314,28 @@ fn eval_exact_and_ais_and_bad_input() {
     assert!(!stdout.contains("inf") && !stdout.contains("NaN"), "{stdout}");
     assert!(stdout.contains("\"log_z_low\":") && stdout.trim_end().ends_with('}'), "{stdout}");
     assert!(stdout.contains("\"raise\":{\"examples\":") && stdout.contains("\"reverse_log_z\":"), "{stdout}");
+    // The Gibbs benchmark on this trained model, chains started from the data.
+    let (ok, stdout, err) = boltzmann(&[
+        "bench",
+        "gibbs",
+        "--model",
+        &model,
+        "--data",
+        &data,
+        "--chains",
+        "64",
+        "--threads",
+        "2",
+        "--repeats",
+        "1",
+        "--sweeps",
+        "2",
+        "--json",
+    ]);
+    assert!(
+        ok && stdout.contains("\"density_visible\":") && stdout.contains("\"n_visible\":16"),
+        "{stdout}{err}"
+    );
     // Bad input: wrong schedule, zero runs, data of another width, missing model.
     let wide = dir.join("w.csv");
     std::fs::write(&wide, "1,0,1\n0,1,1\n").unwrap();
@@ -334,6 +356,10 @@ fn eval_exact_and_ais_and_bad_input() {
             "schedule",
         ),
         (vec!["eval", "--model", &model, "--data", &w], "n_visible"),
+        (
+            vec!["bench", "gibbs", "--model", &model, "--data", &w, "--repeats", "1", "--sweeps", "1"],
+            "n_visible",
+        ),
         (vec!["eval", "--model", "/nonexistent.safetensors"], "No such file"),
     ] {
         let (ok, _, err) = boltzmann(&args);

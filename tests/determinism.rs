@@ -85,3 +85,33 @@ fn value_stability() {
 }
 
 const PINNED: [u64; 4] = [2972, 4020, 4028, 2965];
+
+/// Sparse chains (negative biases) on a model above the no-packing size use
+/// the binary products, chosen per chain: still bit-identical for any thread
+/// count and block partition, also when sparse and dense chains share blocks.
+#[test]
+fn binary_products_are_thread_count_independent() {
+    let (d, h) = (150usize, 70usize);
+    let w = Rbm::random(d, h, 0.3, 0.0, 78).unwrap().weights().to_vec();
+    let rbm = Rbm::new(d, h, w, vec![-2.0; d], vec![-1.0; h]).unwrap();
+    let b = 701;
+    let start: Vec<f32> =
+        (0..b * d).map(|i| if (i / d) % 5 == 0 { 1.0 } else { (i % 9 == 0) as u8 as f32 }).collect();
+    for isa in Isa::available() {
+        let go = |threads: usize| {
+            rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
+                let mut c = Chains::new(&rbm, b, 11).unwrap();
+                c.set_isa(isa).unwrap();
+                c.set_visible(&start).unwrap();
+                c.sweep(&rbm, 3).unwrap();
+                c
+            })
+        };
+        let one = go(1);
+        let dens = one.visible().iter().sum::<f32>() / (b * d) as f32;
+        assert!(dens < 0.3, "needs sparse states, got {dens}");
+        for t in [2usize, 3, 16] {
+            assert_eq!(one, go(t), "{isa}: 1 vs {t} threads");
+        }
+    }
+}

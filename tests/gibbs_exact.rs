@@ -136,3 +136,37 @@ fn sweep_equals_reference_sweep() {
         }
     }
 }
+
+/// A model above the no-packing size whose chains are sparse (negative
+/// biases) or dense (all ones): each chain's products go through the binary
+/// kernel or the dense one by its own density, in the same blocks, and the
+/// samples still equal the naive f64 sweep's.
+#[test]
+fn binary_product_sweep_equals_reference_sweep() {
+    let (d, h, b) = (150usize, 70usize, 96usize); // D·H = 10,500: matrixmultiply / binary path
+    let w = Rbm::random(d, h, 0.3, 0.0, 77).unwrap().weights().to_vec();
+    let rbm = Rbm::new(d, h, w, vec![-2.5; d], vec![-1.5; h]).unwrap();
+    let mut v0 = vec![0.0f32; b * d];
+    for c in 0..b {
+        for i in 0..d {
+            v0[c * d + i] = if c % 3 == 0 { 1.0 } else { ((i * 7 + c) % 10 == 0) as u8 as f32 };
+        }
+    }
+    for isa in Isa::available() {
+        let mut chains = Chains::new(&rbm, b, 5).unwrap();
+        chains.set_isa(isa).unwrap();
+        chains.set_visible(&v0).unwrap();
+        let s0 = chains.streams().to_vec();
+        chains.sweep(&rbm, 1).unwrap(); // 96 chain-sweeps: the weights are packed
+        let mut differ = 0;
+        for c in 0..b {
+            let mut u = reference::Uniforms::new(s0[c]);
+            let (v, hh) = reference::gibbs_sweep(&rbm, &v0[c * d..(c + 1) * d], &mut u);
+            differ += v.iter().zip(&chains.visible()[c * d..(c + 1) * d]).filter(|(a, b)| a != b).count();
+            differ += hh.iter().zip(&chains.hidden()[c * h..(c + 1) * h]).filter(|(a, b)| a != b).count();
+        }
+        assert_eq!(differ, 0, "{isa}: {differ} units differ from the reference sweep");
+        let dens = chains.visible().iter().sum::<f32>() / (b * d) as f32;
+        assert!(dens < 0.3, "the test needs sparse states, got density {dens}");
+    }
+}

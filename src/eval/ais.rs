@@ -209,7 +209,7 @@ impl<'a> Annealer<'a> {
             packed_wt: PackedWeights::transposed(rbm.weights(), d, h)?,
             rows_v: BinaryRows::new(d),
             rows_h: BinaryRows::new(h),
-            sparse: std::env::var_os("BOLTZMANN_DENSE_PRODUCTS").is_none_or(|v| v != "1"),
+            sparse: binary::enabled(),
             isa,
             threads: rayon::current_num_threads(),
             m,

@@ -84,42 +84,49 @@ impl BinaryRows {
     /// reusing the allocations. Rows are scanned in parallel.
     pub(crate) fn fill_from(&mut self, x: &[f32]) {
         let k = self.k;
-        let rows = x.len() / k;
-        // Per-row counts, then positions into one buffer (fixed order).
-        let counts: Vec<usize> = x.par_chunks(k).map(|r| r.iter().filter(|&&v| v != 0.0).count()).collect();
+        let counts: Vec<usize> = x.par_chunks(k).map(count_ones).collect();
+        let parts = self.layout(&counts);
+        parts.into_par_iter().zip(x.par_chunks(k)).for_each(|(out, r)| set_positions(r, out));
+    }
+
+    /// [`Self::fill_from`] on the calling thread (for callers that are
+    /// already one of many parallel tasks).
+    pub(crate) fn fill_from_seq(&mut self, x: &[f32]) {
+        let counts: Vec<usize> = x.chunks(self.k).map(count_ones).collect();
+        let k = self.k;
+        let parts = self.layout(&counts);
+        for (out, r) in parts.into_iter().zip(x.chunks(k)) {
+            set_positions(r, out);
+        }
+    }
+
+    /// Empties the matrix and sets the row width.
+    pub(crate) fn reset(&mut self, k: usize) {
+        self.k = k;
         self.offsets.clear();
-        self.offsets.reserve(rows + 1);
+        self.offsets.push(0);
+        self.indices.clear();
+    }
+
+    /// Sets the offsets from per-row counts; returns each row's slot.
+    fn layout(&mut self, counts: &[usize]) -> Vec<&mut [u32]> {
+        self.offsets.clear();
+        self.offsets.reserve(counts.len() + 1);
         self.offsets.push(0);
         let mut acc = 0;
-        for c in &counts {
+        for c in counts {
             acc += c;
             self.offsets.push(acc);
         }
         self.indices.resize(acc, 0);
-        let mut parts: Vec<&mut [u32]> = Vec::with_capacity(rows);
+        let mut parts: Vec<&mut [u32]> = Vec::with_capacity(counts.len());
         let mut rest: &mut [u32] = &mut self.indices;
-        for &c in &counts {
+        for &c in counts {
             let (a, b) = rest.split_at_mut(c);
             parts.push(a);
             rest = b;
         }
-        parts.into_par_iter().zip(x.par_chunks(k)).for_each(|(out, r)| {
-            // A 64-bit mask per block of 64 states (a branch-free compare
-            // loop), then its set bits in order: no branch per state, which
-            // mispredicts at densities far from 0 and 1.
-            let mut t = 0;
-            for (blk, chunk) in r.chunks(64).enumerate() {
-                let mut m = 0u64;
-                for (b, &v) in chunk.iter().enumerate() {
-                    m |= ((v != 0.0) as u64) << b;
-                }
-                while m != 0 {
-                    out[t] = (blk * 64) as u32 + m.trailing_zeros();
-                    t += 1;
-                    m &= m - 1;
-                }
-            }
-        });
+        parts
     }
 
     /// Number of rows.
@@ -280,6 +287,36 @@ pub(crate) fn packed_unchecked(isa: Isa, a: &BinaryRows, w: &PackedWeights, out:
     } else {
         (0..parts).into_par_iter().for_each(work);
     }
+}
+
+fn count_ones(r: &[f32]) -> usize {
+    r.iter().filter(|&&v| v != 0.0).count()
+}
+
+/// Writes the set positions of `r` into `out` (exactly as many as it has):
+/// a 64-bit mask per block of 64 states (a branch-free compare loop), then
+/// its set bits in order — no branch per state, which would mispredict at
+/// densities far from 0 and 1.
+fn set_positions(r: &[f32], out: &mut [u32]) {
+    let mut t = 0;
+    for (blk, chunk) in r.chunks(64).enumerate() {
+        let mut m = 0u64;
+        for (b, &v) in chunk.iter().enumerate() {
+            m |= ((v != 0.0) as u64) << b;
+        }
+        while m != 0 {
+            out[t] = (blk * 64) as u32 + m.trailing_zeros();
+            t += 1;
+            m &= m - 1;
+        }
+    }
+}
+
+/// Whether binary products may be used: `BOLTZMANN_DENSE_PRODUCTS=1` turns
+/// them off everywhere (for side-by-side timing against the dense path).
+pub fn enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("BOLTZMANN_DENSE_PRODUCTS").is_none_or(|v| v != "1"))
 }
 
 /// A raw pointer that may cross threads: each task writes its own columns.

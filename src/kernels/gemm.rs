@@ -11,6 +11,7 @@
 //! row-independent way), so splitting rows over threads does not change any
 //! bit of the result; `tests/kernels.rs` checks this.
 
+use super::binary::{self, BinaryRows, PackedWeights};
 use crate::error::Result;
 use rayon::prelude::*;
 
@@ -266,6 +267,18 @@ pub(crate) struct HalfStepProducts<'a> {
     /// `Wᵀ` (`H × D`), present when the no-packing kernel is used (it reads
     /// its right-hand side row-major).
     wt: Option<Vec<f32>>,
+    /// `W` and `Wᵀ` packed for the binary products ([`Self::with_binary`]).
+    binary: Option<(PackedWeights, PackedWeights)>,
+}
+
+/// Scratch of the per-row choice between binary and dense products
+/// ([`HalfStepProducts::visible_to_hidden_rows`]).
+#[derive(Debug, Default)]
+pub(crate) struct BinaryScratch {
+    rows: BinaryRows,
+    sparse: Vec<bool>,
+    x: Vec<f32>,
+    out: Vec<f32>,
 }
 
 impl<'a> HalfStepProducts<'a> {
@@ -280,7 +293,64 @@ impl<'a> HalfStepProducts<'a> {
             }
             t
         });
-        HalfStepProducts { d, h, w, wt }
+        HalfStepProducts { d, h, w, wt, binary: None }
+    }
+
+    /// Also packs `W` and `Wᵀ` for binary products (not for the small
+    /// models of the no-packing kernel, and not when
+    /// `BOLTZMANN_DENSE_PRODUCTS=1`). Costs two passes over `W`, about one
+    /// chain-sweep of arithmetic: worth it when the products that follow
+    /// cover many chain-sweeps.
+    pub(crate) fn with_binary(mut self) -> Self {
+        if self.wt.is_none() && binary::enabled() {
+            // Sizes were validated with the model; packing only fails on
+            // allocation, and then the dense path is used.
+            if let (Ok(a), Ok(b)) = (
+                PackedWeights::new(self.w, self.d, self.h),
+                PackedWeights::transposed(self.w, self.d, self.h),
+            ) {
+                self.binary = Some((a, b));
+            }
+        }
+        self
+    }
+
+    /// `pre = V · W` choosing, **per row**, a binary product (when the row's
+    /// density is below [`binary::sparse_wins`]'s threshold and
+    /// [`Self::with_binary`] packed the weights) or the dense one. A row's
+    /// result depends only on its own states, never on the other rows of the
+    /// block, so blockings and thread counts give the same bits.
+    pub(crate) fn visible_to_hidden_rows(
+        &self,
+        isa: crate::Isa,
+        rows: usize,
+        v: &[f32],
+        pre: &mut [f32],
+        scratch: &mut BinaryScratch,
+    ) {
+        match &self.binary {
+            None => self.visible_to_hidden(rows, v, pre),
+            Some((pw, _)) => mixed_rows(isa, rows, self.d, self.h, v, pre, pw, scratch, &|r, x, o| {
+                self.visible_to_hidden(r, x, o)
+            }),
+        }
+    }
+
+    /// `pre = H · Wᵀ`, per-row choice as [`Self::visible_to_hidden_rows`].
+    pub(crate) fn hidden_to_visible_rows(
+        &self,
+        isa: crate::Isa,
+        rows: usize,
+        hs: &[f32],
+        pre: &mut [f32],
+        scratch: &mut BinaryScratch,
+    ) {
+        match &self.binary {
+            None => self.hidden_to_visible(rows, hs, pre),
+            Some((_, pwt)) => mixed_rows(isa, rows, self.h, self.d, hs, pre, pwt, scratch, &|r, x, o| {
+                self.hidden_to_visible(r, x, o)
+            }),
+        }
     }
 
     /// Whether the no-packing kernel is in use (small models).
@@ -347,6 +417,63 @@ impl<'a> HalfStepProducts<'a> {
         match &self.wt {
             Some(wt) if crate::simd::gemm_nn_nopack(rows, self.h, self.d, hs, wt, pre) => {}
             _ => gemm_nt_raw(rows, self.h, self.d, hs, self.w, pre),
+        }
+    }
+}
+
+/// `out (rows × n) = x (rows × k) · W` with each row sent to the binary
+/// kernel (packed `w`) or to `dense` by its own density; rows of each kind
+/// are gathered, multiplied together, and scattered back.
+#[allow(clippy::too_many_arguments)]
+fn mixed_rows(
+    isa: crate::Isa,
+    rows: usize,
+    k: usize,
+    n: usize,
+    x: &[f32],
+    out: &mut [f32],
+    w: &PackedWeights,
+    s: &mut BinaryScratch,
+    dense: &dyn Fn(usize, &[f32], &mut [f32]),
+) {
+    s.sparse.clear();
+    s.sparse.extend(x[..rows * k].chunks(k).map(|r| {
+        let ones = r.iter().filter(|&&v| v != 0.0).count();
+        binary::sparse_wins(isa, ones as f64 / k as f64)
+    }));
+    let n_sparse = s.sparse.iter().filter(|&&b| b).count();
+    if n_sparse == rows {
+        s.rows.reset(k);
+        s.rows.fill_from_seq(&x[..rows * k]);
+        binary::packed_unchecked(isa, &s.rows, w, &mut out[..rows * n], 1);
+        return;
+    }
+    if n_sparse == 0 {
+        return dense(rows, x, out);
+    }
+    for want_sparse in [true, false] {
+        let m = if want_sparse { n_sparse } else { rows - n_sparse };
+        s.x.clear();
+        for (r, &sp) in s.sparse.iter().enumerate() {
+            if sp == want_sparse {
+                s.x.extend_from_slice(&x[r * k..(r + 1) * k]);
+            }
+        }
+        s.out.clear();
+        s.out.resize(m * n, 0.0);
+        if want_sparse {
+            s.rows.reset(k);
+            s.rows.fill_from_seq(&s.x);
+            binary::packed_unchecked(isa, &s.rows, w, &mut s.out, 1);
+        } else {
+            dense(m, &s.x, &mut s.out);
+        }
+        let mut t = 0;
+        for (r, &sp) in s.sparse.iter().enumerate() {
+            if sp == want_sparse {
+                out[r * n..(r + 1) * n].copy_from_slice(&s.out[t * n..(t + 1) * n]);
+                t += 1;
+            }
         }
     }
 }

@@ -8,7 +8,7 @@
 //! block size or the thread count.
 
 use super::chains::StageTimes;
-use crate::kernels::gemm::HalfStepProducts;
+use crate::kernels::gemm::{BinaryScratch, HalfStepProducts};
 use crate::model::Rbm;
 use crate::rng::StreamState;
 use crate::simd::{self, Isa};
@@ -33,6 +33,7 @@ struct Workspace {
     pre_h: Vec<f32>,
     pre_v: Vec<f32>,
     bits: Vec<u64>,
+    binary: BinaryScratch,
 }
 
 impl Workspace {
@@ -40,7 +41,12 @@ impl Workspace {
         let words = d.div_ceil(2).max(h.div_ceil(2));
         // The states these rows belong to were checked against memory when
         // allocated; a block is a small slice of that.
-        Workspace { pre_h: vec![0.0; rows * h], pre_v: vec![0.0; rows * d], bits: vec![0; rows * words] }
+        Workspace {
+            pre_h: vec![0.0; rows * h],
+            pre_v: vec![0.0; rows * d],
+            bits: vec![0; rows * words],
+            binary: BinaryScratch::default(),
+        }
     }
 }
 
@@ -62,7 +68,7 @@ fn hidden_step(
     let nh = rbm.n_hidden();
     let words = nh.div_ceil(2);
     let pre = &mut ws.pre_h[..rows * nh];
-    products.visible_to_hidden(rows, v, pre);
+    products.visible_to_hidden_rows(isa, rows, v, pre, &mut ws.binary);
     clock.lap(&mut times.products);
     let bits = &mut ws.bits[..rows * words];
     simd::xoshiro_fill(isa, streams, words, bits);
@@ -92,7 +98,7 @@ fn visible_step(
     let d = rbm.n_visible();
     let words = d.div_ceil(2);
     let pre = &mut ws.pre_v[..rows * d];
-    products.hidden_to_visible(rows, h, pre);
+    products.hidden_to_visible_rows(isa, rows, h, pre, &mut ws.binary);
     clock.lap(&mut times.products);
     let bits = &mut ws.bits[..rows * words];
     simd::xoshiro_fill(isa, streams, words, bits);
@@ -117,7 +123,12 @@ pub(crate) fn sweep_hv<const TIMED: bool>(
         return StageTimes::default();
     }
     let rows = block_rows(streams.len(), d, nh, rayon::current_num_threads());
-    let products = HalfStepProducts::new(isa, rbm.weights(), d, nh);
+    let mut products = HalfStepProducts::new(isa, rbm.weights(), d, nh);
+    // Binary products choose per chain by its state density; packing `W`
+    // costs about one chain-sweep, so only when many follow.
+    if k.saturating_mul(streams.len()) >= BINARY_MIN_CHAIN_SWEEPS {
+        products = products.with_binary();
+    }
     v.par_chunks_mut(rows * d)
         .zip(h.par_chunks_mut(rows * nh))
         .zip(streams.par_chunks_mut(rows))
@@ -135,6 +146,10 @@ pub(crate) fn sweep_hv<const TIMED: bool>(
         )
         .reduce(StageTimes::default, StageTimes::add)
 }
+
+/// Fewest chain-sweeps in one [`sweep_hv`] call for which the weights are
+/// packed for binary products.
+const BINARY_MIN_CHAIN_SWEEPS: usize = 64;
 
 /// Below this many chains per thread, [`sweep_vh`] (the negative phase of
 /// training, typically 100 chains) splits each product over output columns (every thread packs only its part of `W`) and the sampling

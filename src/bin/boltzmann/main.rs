@@ -73,6 +73,13 @@ enum BenchCmd {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Sweep this model (safetensors) instead of a random one.
+        #[arg(long)]
+        model: Option<std::path::PathBuf>,
+        /// Start the chains from these binary rows (cycled; same formats as
+        /// `train --data`).
+        #[arg(long)]
+        data: Option<std::path::PathBuf>,
     },
 }
 
@@ -119,7 +126,20 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Cmd::Bench {
             what:
-                BenchCmd::Gibbs { visible, hidden, chains, threads, sweeps, repeats, breakdown, isa, seed, json },
+                BenchCmd::Gibbs {
+                    visible,
+                    hidden,
+                    chains,
+                    threads,
+                    sweeps,
+                    repeats,
+                    breakdown,
+                    isa,
+                    seed,
+                    json,
+                    model,
+                    data,
+                },
         } => {
             let isa = match isa {
                 None => None,
@@ -139,6 +159,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 isa,
                 ..GibbsBenchConfig::default()
             };
+            if let Some(p) = &model {
+                cfg.model = Some(boltzmann::io::load_rbm(p).map_err(|e| e.to_string())?);
+            }
+            if let Some(p) = &data {
+                cfg.start = Some(boltzmann::io::read_dataset(p, None).map_err(|e| e.to_string())?);
+            }
             if let Some(t) = threads {
                 cfg.threads = t;
             }
@@ -164,6 +190,7 @@ fn print_text(r: &GibbsBenchReport) {
     println!("  {:.1} M unit-updates/s", r.unit_updates_per_s() / 1e6);
     println!("  {:.1} effective GFLOP/s (4·B·D·H per sweep)", r.gflops());
     println!("  {} bytes of state per chain", r.bytes_per_chain);
+    println!("  state densities: visible {:.3}, hidden {:.3}", r.densities.0, r.densities.1);
     if let Some(bd) = &r.breakdown {
         let ms = 1e3 / r.sweeps_per_s;
         println!(
@@ -182,7 +209,7 @@ fn to_json(r: &GibbsBenchReport) -> String {
         "{{\"bench\":\"gibbs\",\"n_visible\":{d},\"n_hidden\":{h},\"chains\":{b},\"threads\":{},\"isa\":\"{}\",\
          \"block_rows\":{},\"sweeps\":{},\"repeats\":{},\"sweeps_per_s\":{},\"sweeps_per_s_min\":{},\
          \"sweeps_per_s_max\":{},\"chain_sweeps_per_s\":{},\"unit_updates_per_s\":{},\"gflops\":{},\
-         \"bytes_per_chain\":{}",
+         \"bytes_per_chain\":{},\"density_visible\":{},\"density_hidden\":{}",
         r.threads,
         r.isa,
         r.block_rows,
@@ -194,7 +221,9 @@ fn to_json(r: &GibbsBenchReport) -> String {
         r.chain_sweeps_per_s(),
         r.unit_updates_per_s(),
         r.gflops(),
-        r.bytes_per_chain
+        r.bytes_per_chain,
+        r.densities.0,
+        r.densities.1
     );
     if let Some(bd) = &r.breakdown {
         s += &format!(
