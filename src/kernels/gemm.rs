@@ -421,6 +421,9 @@ impl<'a> HalfStepProducts<'a> {
     }
 }
 
+/// A dense product `(rows, x, out)` over row-major buffers.
+type DenseProduct<'f> = &'f dyn Fn(usize, &[f32], &mut [f32]);
+
 /// `out (rows × n) = x (rows × k) · W` with each row sent to the binary
 /// kernel (packed `w`) or to `dense` by its own density; rows of each kind
 /// are gathered, multiplied together, and scattered back.
@@ -434,7 +437,7 @@ fn mixed_rows(
     out: &mut [f32],
     w: &PackedWeights,
     s: &mut BinaryScratch,
-    dense: &dyn Fn(usize, &[f32], &mut [f32]),
+    dense: DenseProduct<'_>,
 ) {
     s.sparse.clear();
     s.sparse.extend(x[..rows * k].chunks(k).map(|r| {
