@@ -15,7 +15,7 @@
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::Rbm;
-use crate::sampler::Chains;
+use crate::sampler::{Chains, PackedChains};
 use crate::simd::Isa;
 use std::time::Instant;
 
@@ -45,6 +45,8 @@ pub struct GibbsBenchConfig {
     pub model: Option<Rbm>,
     /// Binary rows to start the chains from (cycled over the chains).
     pub start: Option<Dataset>,
+    /// Bit-packed chains ([`PackedChains`]): for millions of chains.
+    pub packed: bool,
 }
 
 impl Default for GibbsBenchConfig {
@@ -62,6 +64,7 @@ impl Default for GibbsBenchConfig {
             isa: None,
             model: None,
             start: None,
+            packed: false,
         }
     }
 }
@@ -102,8 +105,13 @@ pub struct GibbsBenchReport {
     /// Per-stage times, if requested.
     pub breakdown: Option<Breakdown>,
     /// Mean visible and hidden state densities after the timed runs (they
-    /// decide between binary and dense products).
+    /// decide between binary and dense products). Packed chains keep no
+    /// hidden states: NaN.
     pub densities: (f64, f64),
+    /// Peak resident memory of the process so far (Linux `VmHWM`), if known.
+    pub peak_rss_bytes: Option<u64>,
+    /// Whether the chains were bit-packed ([`PackedChains`]).
+    pub packed: bool,
 }
 
 impl GibbsBenchReport {
@@ -123,6 +131,83 @@ impl GibbsBenchReport {
 
 fn density(x: &[f32]) -> f64 {
     crate::kernels::binary::density(x)
+}
+
+/// Peak resident set size (`VmHWM` in `/proc/self/status`), Linux only.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The two kinds of ensembles the benchmark can sweep.
+enum Ensemble {
+    F32(Chains),
+    Packed(PackedChains),
+}
+
+impl Ensemble {
+    fn sweep(&mut self, rbm: &Rbm, k: usize) -> Result<()> {
+        match self {
+            Ensemble::F32(c) => c.sweep(rbm, k),
+            Ensemble::Packed(c) => c.sweep(rbm, k),
+        }
+    }
+    fn set_isa(&mut self, isa: Isa) -> Result<()> {
+        match self {
+            Ensemble::F32(c) => c.set_isa(isa),
+            Ensemble::Packed(c) => c.set_isa(isa),
+        }
+    }
+    fn isa(&self) -> Isa {
+        match self {
+            Ensemble::F32(c) => c.isa(),
+            Ensemble::Packed(c) => c.isa(),
+        }
+    }
+    fn start_from(&mut self, data: &Dataset) -> Result<()> {
+        match self {
+            Ensemble::Packed(c) => c.set_visible_cycled(data),
+            Ensemble::F32(c) => {
+                let d = c.n_visible();
+                if data.dim() != d {
+                    return Err(Error::ShapeMismatch {
+                        what: "start data (model n_visible)",
+                        expected: d,
+                        got: data.dim(),
+                    });
+                }
+                if data.is_empty() {
+                    return Err(Error::InvalidParam { name: "start data", reason: "no rows".into() });
+                }
+                data.check_binary()?;
+                let mut v = Vec::with_capacity(c.batch() * d);
+                for i in 0..c.batch() {
+                    v.extend_from_slice(data.row(i % data.len()));
+                }
+                c.set_visible(&v)
+            }
+        }
+    }
+    fn densities(&self) -> (f64, f64) {
+        match self {
+            Ensemble::F32(c) => (density(c.visible()), density(c.hidden())),
+            Ensemble::Packed(c) => (c.visible_density(), f64::NAN),
+        }
+    }
+    fn bytes_per_chain(&self) -> usize {
+        match self {
+            Ensemble::F32(c) => c.bytes_per_chain(),
+            Ensemble::Packed(c) => c.bytes_per_chain(),
+        }
+    }
+    fn block_rows(&self, threads: usize) -> usize {
+        match self {
+            Ensemble::F32(c) => c.block_rows(threads),
+            Ensemble::Packed(_) => crate::sampler::packed::BLOCK,
+        }
+    }
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -155,27 +240,22 @@ pub fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
         None => Rbm::random(cfg.n_visible, cfg.n_hidden, 0.01, 0.0, cfg.seed)?,
     };
     let (d, h) = (rbm.n_visible(), rbm.n_hidden());
-    let mut chains = Chains::new(&rbm, cfg.chains, cfg.seed ^ 0x5EED)?;
-    if let Some(data) = &cfg.start {
-        if data.dim() != d {
-            return Err(Error::ShapeMismatch {
-                what: "start data (model n_visible)",
-                expected: d,
-                got: data.dim(),
+    let mut chains = if cfg.packed {
+        if cfg.breakdown {
+            return Err(Error::InvalidParam {
+                name: "breakdown",
+                reason: "the stage breakdown is for f32 chains (not --packed)".into(),
             });
         }
-        if data.is_empty() {
-            return Err(Error::InvalidParam { name: "start data", reason: "no rows".into() });
-        }
-        data.check_binary()?;
-        let mut v = Vec::with_capacity(cfg.chains * d);
-        for c in 0..cfg.chains {
-            v.extend_from_slice(data.row(c % data.len()));
-        }
-        chains.set_visible(&v)?;
-    }
+        Ensemble::Packed(PackedChains::new(&rbm, cfg.chains, cfg.seed ^ 0x5EED)?)
+    } else {
+        Ensemble::F32(Chains::new(&rbm, cfg.chains, cfg.seed ^ 0x5EED)?)
+    };
     if let Some(isa) = cfg.isa {
         chains.set_isa(isa)?;
+    }
+    if let Some(data) = &cfg.start {
+        chains.start_from(data)?;
     }
     pool.install(|| -> Result<GibbsBenchReport> {
         // Warm-up, and calibration of the sweep count.
@@ -193,7 +273,7 @@ pub fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
         }
         let lo = rates.iter().cloned().fold(f64::INFINITY, f64::min);
         let hi = rates.iter().cloned().fold(0.0, f64::max);
-        let breakdown = if cfg.breakdown {
+        let breakdown = if let (true, Ensemble::F32(chains)) = (cfg.breakdown, &mut chains) {
             let mut fr = Vec::new();
             for _ in 0..cfg.repeats {
                 fr.push(chains.sweep_timed(&rbm, sweeps)?);
@@ -217,7 +297,9 @@ pub fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
             block_rows: chains.block_rows(cfg.threads),
             bytes_per_chain: chains.bytes_per_chain(),
             breakdown,
-            densities: (density(chains.visible()), density(chains.hidden())),
+            densities: chains.densities(),
+            peak_rss_bytes: peak_rss_bytes(),
+            packed: cfg.packed,
         })
     })
 }

@@ -336,6 +336,33 @@ fn eval_exact_and_ais_and_bad_input() {
         ok && stdout.contains("\"density_visible\":") && stdout.contains("\"n_visible\":16"),
         "{stdout}{err}"
     );
+    // Bit-packed chains: 16 visible units = one word + a 32-byte stream.
+    let (ok, stdout, err) = boltzmann(&[
+        "bench",
+        "gibbs",
+        "--model",
+        &model,
+        "--data",
+        &data,
+        "--chains",
+        "5000",
+        "--threads",
+        "2",
+        "--repeats",
+        "1",
+        "--sweeps",
+        "2",
+        "--packed",
+        "--json",
+    ]);
+    assert!(
+        ok && stdout.contains("\"packed\":true") && stdout.contains("\"bytes_per_chain\":40"),
+        "{stdout}{err}"
+    );
+    assert!(stdout.contains("\"density_hidden\":null"), "{stdout}");
+    let (ok, _, err) =
+        boltzmann(&["bench", "gibbs", "--packed", "--breakdown", "--chains", "10", "--repeats", "1"]);
+    assert!(!ok && err.contains("breakdown") && !err.contains("panicked"), "{err}");
     // Bad input: wrong schedule, zero runs, data of another width, missing model.
     let wide = dir.join("w.csv");
     std::fs::write(&wide, "1,0,1\n0,1,1\n").unwrap();

@@ -358,3 +358,70 @@ pub fn density(x: &[f32]) -> f64 {
     let ones: usize = x.par_chunks(1 << 14).map(|c| c.iter().filter(|&&v| v != 0.0).count()).sum();
     ones as f64 / x.len() as f64
 }
+
+/// 64-bit words per packed row of `k` binary units.
+pub fn words_per_row(k: usize) -> usize {
+    k.div_ceil(64)
+}
+
+/// Packs row-major 0/1 states (`rows × k` f32, nonzero = 1) into bits:
+/// `out[r·w + i/64]` bit `i % 64` is unit `i` of row `r`, `w =
+/// words_per_row(k)`; unused high bits are 0.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] for inconsistent lengths.
+///
+/// # Examples
+/// ```
+/// use boltzmann::kernels::binary::{pack_rows, unpack_rows};
+/// let x = [1.0, 0.0, 1.0, 1.0, 0.0, 0.0];
+/// let mut bits = [0u64; 2];
+/// pack_rows(&x, 3, &mut bits).unwrap();
+/// assert_eq!(bits, [0b101, 0b001]);
+/// let mut back = [0.0f32; 6];
+/// unpack_rows(&bits, 3, &mut back).unwrap();
+/// assert_eq!(back, x);
+/// ```
+pub fn pack_rows(x: &[f32], k: usize, out: &mut [u64]) -> Result<()> {
+    let w = words_per_row(k);
+    let rows = x.len().checked_div(k).unwrap_or(0);
+    check_len("states (rows × k)", mul_dims("states", rows, k)?, x.len())?;
+    check_len("packed words (rows × ⌈k/64⌉)", mul_dims("words", rows, w)?, out.len())?;
+    for (r, o) in x.chunks(k.max(1)).zip(out.chunks_mut(w.max(1))) {
+        pack_row(r, o);
+    }
+    Ok(())
+}
+
+/// Inverse of [`pack_rows`]: writes 0.0/1.0.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] for inconsistent lengths.
+pub fn unpack_rows(bits: &[u64], k: usize, out: &mut [f32]) -> Result<()> {
+    let w = words_per_row(k);
+    let rows = out.len().checked_div(k).unwrap_or(0);
+    check_len("states (rows × k)", mul_dims("states", rows, k)?, out.len())?;
+    check_len("packed words (rows × ⌈k/64⌉)", mul_dims("words", rows, w)?, bits.len())?;
+    for (b, o) in bits.chunks(w.max(1)).zip(out.chunks_mut(k.max(1))) {
+        unpack_row(b, o);
+    }
+    Ok(())
+}
+
+pub(crate) fn pack_row(r: &[f32], out: &mut [u64]) {
+    for (o, chunk) in out.iter_mut().zip(r.chunks(64)) {
+        let mut m = 0u64;
+        for (b, &v) in chunk.iter().enumerate() {
+            m |= ((v != 0.0) as u64) << b;
+        }
+        *o = m;
+    }
+}
+
+pub(crate) fn unpack_row(bits: &[u64], out: &mut [f32]) {
+    for (chunk, &m) in out.chunks_mut(64).zip(bits) {
+        for (b, o) in chunk.iter_mut().enumerate() {
+            *o = ((m >> b) & 1) as f32;
+        }
+    }
+}

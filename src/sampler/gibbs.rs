@@ -29,7 +29,7 @@ pub fn block_rows(batch: usize, d: usize, h: usize, threads: usize) -> usize {
 
 /// Per-block scratch: pre-activations and raw random bits.
 #[derive(Debug)]
-struct Workspace {
+pub(crate) struct Workspace {
     pre_h: Vec<f32>,
     pre_v: Vec<f32>,
     bits: Vec<u64>,
@@ -37,7 +37,7 @@ struct Workspace {
 }
 
 impl Workspace {
-    fn new(rows: usize, d: usize, h: usize) -> Workspace {
+    pub(crate) fn new(rows: usize, d: usize, h: usize) -> Workspace {
         let words = d.div_ceil(2).max(h.div_ceil(2));
         // The states these rows belong to were checked against memory when
         // allocated; a block is a small slice of that.
@@ -147,9 +147,32 @@ pub(crate) fn sweep_hv<const TIMED: bool>(
         .reduce(StageTimes::default, StageTimes::add)
 }
 
+/// `k` sweeps of one block of chains (`rows × D` and `rows × H` f32
+/// states, `rows` streams) with the given products and scratch: the body of
+/// [`sweep_hv`], for callers that keep states in another format between
+/// calls ([`super::packed::PackedChains`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sweep_block(
+    isa: Isa,
+    rbm: &Rbm,
+    products: &HalfStepProducts<'_>,
+    v: &mut [f32],
+    h: &mut [f32],
+    streams: &mut [StreamState],
+    ws: &mut Workspace,
+    k: usize,
+) {
+    let mut t = StageTimes::default();
+    let mut clock = Clock::new(false);
+    for _ in 0..k {
+        hidden_step(isa, rbm, products, v, h, streams, ws, None, &mut t, &mut clock);
+        visible_step(isa, rbm, products, v, h, streams, ws, &mut t, &mut clock);
+    }
+}
+
 /// Fewest chain-sweeps in one [`sweep_hv`] call for which the weights are
 /// packed for binary products.
-const BINARY_MIN_CHAIN_SWEEPS: usize = 64;
+pub(crate) const BINARY_MIN_CHAIN_SWEEPS: usize = 64;
 
 /// Below this many chains per thread, [`sweep_vh`] (the negative phase of
 /// training, typically 100 chains) splits each product over output columns (every thread packs only its part of `W`) and the sampling

@@ -80,6 +80,10 @@ enum BenchCmd {
         /// `train --data`).
         #[arg(long)]
         data: Option<std::path::PathBuf>,
+        /// Bit-packed chains (136 bytes per chain at 784 visible units):
+        /// for millions of chains; reports the peak resident memory.
+        #[arg(long)]
+        packed: bool,
     },
 }
 
@@ -139,6 +143,7 @@ fn run(cli: Cli) -> Result<(), String> {
                     json,
                     model,
                     data,
+                    packed,
                 },
         } => {
             let isa = match isa {
@@ -157,6 +162,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 breakdown,
                 seed,
                 isa,
+                packed,
                 ..GibbsBenchConfig::default()
             };
             if let Some(p) = &model {
@@ -190,7 +196,14 @@ fn print_text(r: &GibbsBenchReport) {
     println!("  {:.1} M unit-updates/s", r.unit_updates_per_s() / 1e6);
     println!("  {:.1} effective GFLOP/s (4·B·D·H per sweep)", r.gflops());
     println!("  {} bytes of state per chain", r.bytes_per_chain);
-    println!("  state densities: visible {:.3}, hidden {:.3}", r.densities.0, r.densities.1);
+    if r.packed {
+        println!("  bit-packed states; visible density {:.3}", r.densities.0);
+    } else {
+        println!("  state densities: visible {:.3}, hidden {:.3}", r.densities.0, r.densities.1);
+    }
+    if let Some(b) = r.peak_rss_bytes {
+        println!("  peak resident memory {:.1} MB", b as f64 / 1e6);
+    }
     if let Some(bd) = &r.breakdown {
         let ms = 1e3 / r.sweeps_per_s;
         println!(
@@ -203,13 +216,18 @@ fn print_text(r: &GibbsBenchReport) {
     }
 }
 
+/// JSON has no NaN or infinities: null.
+fn json_num(x: f64) -> String {
+    if x.is_finite() { x.to_string() } else { String::from("null") }
+}
+
 fn to_json(r: &GibbsBenchReport) -> String {
     let (d, h, b) = r.shape;
     let mut s = format!(
         "{{\"bench\":\"gibbs\",\"n_visible\":{d},\"n_hidden\":{h},\"chains\":{b},\"threads\":{},\"isa\":\"{}\",\
          \"block_rows\":{},\"sweeps\":{},\"repeats\":{},\"sweeps_per_s\":{},\"sweeps_per_s_min\":{},\
          \"sweeps_per_s_max\":{},\"chain_sweeps_per_s\":{},\"unit_updates_per_s\":{},\"gflops\":{},\
-         \"bytes_per_chain\":{},\"density_visible\":{},\"density_hidden\":{}",
+         \"bytes_per_chain\":{},\"packed\":{},\"density_visible\":{},\"density_hidden\":{},\"peak_rss_bytes\":{}",
         r.threads,
         r.isa,
         r.block_rows,
@@ -222,8 +240,10 @@ fn to_json(r: &GibbsBenchReport) -> String {
         r.unit_updates_per_s(),
         r.gflops(),
         r.bytes_per_chain,
-        r.densities.0,
-        r.densities.1
+        r.packed,
+        json_num(r.densities.0),
+        json_num(r.densities.1),
+        r.peak_rss_bytes.map_or(String::from("null"), |b| b.to_string())
     );
     if let Some(bd) = &r.breakdown {
         s += &format!(

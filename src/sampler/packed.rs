@@ -1,0 +1,251 @@
+//! Chain ensembles with bit-packed states, for millions of chains.
+//!
+//! [`PackedChains`] keeps each chain's visible state as bits (⌈D/64⌉ u64
+//! words: 104 bytes for D = 784) and its xoshiro256++ stream (32 bytes) —
+//! 136 bytes per chain instead of ≈ 5 KB for [`crate::Chains`]' f32 states,
+//! so 1,000,000 chains of a 784 × 500 model hold 136 MB. Hidden states are
+//! not kept: each sweep starts by resampling them from the visible ones
+//! (`h ~ p(h|v)`, then `v ~ p(v|h)`), so they carry no information between
+//! sweeps.
+//!
+//! A sweep unpacks one block of chains at a time into f32 scratch, runs all
+//! `k` sweeps on it with the same kernels as [`crate::Chains`] (binary or
+//! dense products chosen per chain by its density), and packs it back.
+//! Scratch is per block (`block × (D + H)` floats, a few MB per thread),
+//! independent of the number of chains. Blocks run in parallel; each chain
+//! uses only its own stream, so the result is bit-identical for any thread
+//! count — and equal to [`crate::Chains`] with the same seed
+//! (`tests/packed.rs`).
+
+use super::gibbs;
+use crate::error::{Error, Result};
+use crate::kernels::binary::{self, pack_row, unpack_row, words_per_row};
+use crate::kernels::gemm::HalfStepProducts;
+use crate::kernels::mul_dims;
+use crate::model::Rbm;
+use crate::rng::{self, StreamState};
+use crate::simd::{self, Isa};
+use rayon::prelude::*;
+
+/// Chains per block of a packed sweep (bounds the scratch memory).
+pub(crate) const BLOCK: usize = 256;
+
+/// `B` block-Gibbs chains with bit-packed visible states.
+///
+/// # Examples
+/// ```
+/// use boltzmann::{Rbm, sampler::PackedChains};
+/// let rbm = Rbm::random(784, 500, 0.01, 0.0, 1).unwrap();
+/// let mut chains = PackedChains::new(&rbm, 10_000, 42).unwrap();
+/// chains.sweep(&rbm, 2).unwrap();
+/// assert_eq!(chains.bytes_per_chain(), 13 * 8 + 32);
+/// assert!((chains.visible_density() - 0.5).abs() < 0.05);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackedChains {
+    n_visible: usize,
+    n_hidden: usize,
+    batch: usize,
+    /// `batch × words_per_row(D)` words.
+    visible: Vec<u64>,
+    streams: Vec<StreamState>,
+    isa: Isa,
+    sweeps: u64,
+}
+
+impl PackedChains {
+    /// `batch` chains with visible states drawn uniformly at random from
+    /// each chain's stream — the same states and stream positions as
+    /// [`crate::Chains::new`] with the same seed.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for `batch == 0`, [`Error::TooLarge`] when the
+    /// states would not fit in memory.
+    pub fn new(rbm: &Rbm, batch: usize, seed: u64) -> Result<PackedChains> {
+        if batch == 0 {
+            return Err(Error::InvalidParam { name: "batch", reason: "need at least one chain".into() });
+        }
+        let d = rbm.n_visible();
+        let w = words_per_row(d);
+        let per_chain = (w * 8 + std::mem::size_of::<StreamState>()) as u128;
+        crate::alloc::check_bytes("packed chain states", batch as u128 * per_chain, 1)?;
+        let mut c = PackedChains {
+            n_visible: d,
+            n_hidden: rbm.n_hidden(),
+            batch,
+            visible: crate::alloc::try_vec(mul_dims("packed states", batch, w)?, 0u64, "packed states")?,
+            streams: rng::chain_streams(seed, batch)?,
+            isa: simd::active_isa(),
+            sweeps: 0,
+        };
+        // Uniform start, as Chains::new: u < σ(0) = ½, ⌈D/2⌉ outputs per chain.
+        let isa = c.isa;
+        let words = d.div_ceil(2);
+        let zeros = vec![0.0f32; d];
+        c.visible.par_chunks_mut(w * BLOCK).zip(c.streams.par_chunks_mut(BLOCK)).for_each(|(vb, s)| {
+            let mut bits = vec![0u64; s.len() * words];
+            simd::xoshiro_fill(isa, s, words, &mut bits);
+            let pre = vec![0.0f32; s.len() * d];
+            let mut v = vec![0.0f32; s.len() * d];
+            simd::bernoulli(isa, &pre, &zeros, bytemuck::cast_slice(&bits), 2 * words, &mut v);
+            for (row, out) in v.chunks(d).zip(vb.chunks_mut(w)) {
+                pack_row(row, out);
+            }
+        });
+        Ok(c)
+    }
+
+    /// Uses `isa` for the element-wise kernels from now on.
+    ///
+    /// # Errors
+    /// [`Error::IsaUnavailable`] if the CPU lacks it.
+    pub fn set_isa(&mut self, isa: Isa) -> Result<()> {
+        self.isa = isa.check()?;
+        Ok(())
+    }
+
+    /// Sets every chain's visible state from row-major 0/1 values
+    /// (`batch × D`).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for a wrong length, [`Error::NotBinary`] for
+    /// other values.
+    pub fn set_visible(&mut self, visible: &[f32]) -> Result<()> {
+        let d = self.n_visible;
+        crate::kernels::check_len("visible states (batch × n_visible)", self.batch * d, visible.len())?;
+        if let Some(index) = visible.iter().position(|&x| x != 0.0 && x != 1.0) {
+            return Err(Error::NotBinary { what: "visible states", index, value: visible[index] });
+        }
+        binary::pack_rows(visible, d, &mut self.visible)
+    }
+
+    /// Starts chain `i` at row `i mod n` of `data` (binary, `D` wide),
+    /// packing row by row (no `batch × D` float buffer).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for data of another width,
+    /// [`Error::InvalidParam`] for no rows, [`Error::NotBinary`].
+    pub fn set_visible_cycled(&mut self, data: &crate::data::Dataset) -> Result<()> {
+        let d = self.n_visible;
+        if data.dim() != d {
+            return Err(Error::ShapeMismatch {
+                what: "start data (model n_visible)",
+                expected: d,
+                got: data.dim(),
+            });
+        }
+        if data.is_empty() {
+            return Err(Error::InvalidParam { name: "start data", reason: "no rows".into() });
+        }
+        data.check_binary()?;
+        let w = words_per_row(d);
+        let n = data.len();
+        self.visible.par_chunks_mut(w).enumerate().for_each(|(i, out)| pack_row(data.row(i % n), out));
+        Ok(())
+    }
+
+    /// `k` sweeps `h ~ p(h|v)`, `v ~ p(v|h)` of every chain.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `rbm`'s sizes differ from the chains'.
+    pub fn sweep(&mut self, rbm: &Rbm, k: usize) -> Result<()> {
+        let (d, h) = (self.n_visible, self.n_hidden);
+        if rbm.n_visible() != d || rbm.n_hidden() != h {
+            return Err(Error::ShapeMismatch {
+                what: "model sizes (n_visible·n_hidden of the chains)",
+                expected: d * h,
+                got: rbm.n_visible() * rbm.n_hidden(),
+            });
+        }
+        if k == 0 {
+            return Ok(());
+        }
+        let isa = self.isa;
+        let w = words_per_row(d);
+        let mut products = HalfStepProducts::new(isa, rbm.weights(), d, h);
+        if k.saturating_mul(self.batch) >= gibbs::BINARY_MIN_CHAIN_SWEEPS {
+            products = products.with_binary();
+        }
+        self.visible.par_chunks_mut(w * BLOCK).zip(self.streams.par_chunks_mut(BLOCK)).for_each_init(
+            || (gibbs::Workspace::new(BLOCK, d, h), vec![0.0f32; BLOCK * d], vec![0.0f32; BLOCK * h]),
+            |(ws, v, hs), (vb, s)| {
+                let rows = s.len();
+                let (v, hs) = (&mut v[..rows * d], &mut hs[..rows * h]);
+                for (words, row) in vb.chunks(w).zip(v.chunks_mut(d)) {
+                    unpack_row(words, row);
+                }
+                gibbs::sweep_block(isa, rbm, &products, v, hs, s, ws, k);
+                for (row, words) in v.chunks(d).zip(vb.chunks_mut(w)) {
+                    pack_row(row, words);
+                }
+            },
+        );
+        self.sweeps += k as u64;
+        Ok(())
+    }
+
+    /// The ISA used by [`PackedChains::sweep`].
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// Number of chains.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Visible units `D`.
+    pub fn n_visible(&self) -> usize {
+        self.n_visible
+    }
+
+    /// The packed visible states (`batch × ⌈D/64⌉` words; see
+    /// [`binary::pack_rows`] for the layout).
+    pub fn visible_bits(&self) -> &[u64] {
+        &self.visible
+    }
+
+    /// Chain `i`'s visible state as 0.0/1.0.
+    ///
+    /// # Panics
+    /// If `i >= self.batch()`.
+    pub fn visible_row(&self, i: usize) -> Vec<f32> {
+        let w = words_per_row(self.n_visible);
+        let mut out = vec![0.0f32; self.n_visible];
+        unpack_row(&self.visible[i * w..(i + 1) * w], &mut out);
+        out
+    }
+
+    /// The chains' streams.
+    pub fn streams(&self) -> &[StreamState] {
+        &self.streams
+    }
+
+    /// Sweeps done so far.
+    pub fn sweeps_done(&self) -> u64 {
+        self.sweeps
+    }
+
+    /// Bytes of state per chain (packed visible words and the stream).
+    pub fn bytes_per_chain(&self) -> usize {
+        words_per_row(self.n_visible) * 8 + std::mem::size_of::<StreamState>()
+    }
+
+    /// Fraction of visible units that are on, over all chains (popcount).
+    pub fn visible_density(&self) -> f64 {
+        let ones: u64 =
+            self.visible.par_chunks(4096).map(|c| c.iter().map(|w| w.count_ones() as u64).sum::<u64>()).sum();
+        ones as f64 / (self.batch as f64 * self.n_visible as f64)
+    }
+
+    /// Number of visible units in which chains `i` and `j` differ (popcount
+    /// of the XOR).
+    ///
+    /// # Panics
+    /// If `i` or `j` is out of range.
+    pub fn hamming(&self, i: usize, j: usize) -> u32 {
+        let w = words_per_row(self.n_visible);
+        let (a, b) = (&self.visible[i * w..(i + 1) * w], &self.visible[j * w..(j + 1) * w]);
+        a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
+    }
+}
