@@ -169,27 +169,10 @@ impl Ensemble {
     fn start_from(&mut self, data: &Dataset) -> Result<()> {
         match self {
             Ensemble::Packed(c) => c.set_visible_cycled(data),
-            Ensemble::F32(c) => {
-                let d = c.n_visible();
-                if data.dim() != d {
-                    return Err(Error::ShapeMismatch {
-                        what: "start data (model n_visible)",
-                        expected: d,
-                        got: data.dim(),
-                    });
-                }
-                if data.is_empty() {
-                    return Err(Error::InvalidParam { name: "start data", reason: "no rows".into() });
-                }
-                data.check_binary()?;
-                let mut v = Vec::with_capacity(c.batch() * d);
-                for i in 0..c.batch() {
-                    v.extend_from_slice(data.row(i % data.len()));
-                }
-                c.set_visible(&v)
-            }
+            Ensemble::F32(c) => c.set_visible_cycled(data),
         }
     }
+
     fn densities(&self) -> (f64, f64) {
         match self {
             Ensemble::F32(c) => (density(c.visible()), density(c.hidden())),

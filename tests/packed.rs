@@ -102,3 +102,29 @@ fn packed_chains_reject_bad_input() {
     // Absurd sizes are refused before allocating.
     assert!(PackedChains::new(&rbm, usize::MAX / 8, 1).is_err());
 }
+
+/// Starting from data rows (cycled) gives the same states in both
+/// ensembles, and the same sweeps afterwards; bad rows are refused.
+#[test]
+fn start_from_data_rows() {
+    use boltzmann::data::Dataset;
+    let rbm = Rbm::random(70, 12, 0.5, 0.0, 2).unwrap();
+    let rows: Vec<f32> = (0..3 * 70).map(|i| (i % 7 == 0) as u8 as f32).collect();
+    let data = Dataset::new(rows.clone(), 70).unwrap();
+    let mut c = Chains::new(&rbm, 10, 3).unwrap();
+    let mut p = PackedChains::new(&rbm, 10, 3).unwrap();
+    c.set_visible_cycled(&data).unwrap();
+    p.set_visible_cycled(&data).unwrap();
+    for i in 0..10 {
+        assert_eq!(&c.visible()[i * 70..(i + 1) * 70], &rows[(i % 3) * 70..(i % 3 + 1) * 70]);
+    }
+    c.sweep(&rbm, 2).unwrap();
+    p.sweep(&rbm, 2).unwrap();
+    assert!(same(&p, &c));
+    let wide = Dataset::new(vec![0.0; 71], 71).unwrap();
+    let grey = Dataset::new(vec![0.5; 70], 70).unwrap();
+    let empty = Dataset::new(vec![], 70).unwrap();
+    for bad in [&wide, &grey, &empty] {
+        assert!(c.set_visible_cycled(bad).is_err() && p.set_visible_cycled(bad).is_err());
+    }
+}

@@ -121,6 +121,19 @@ impl Chains {
         })
     }
 
+    /// Starts chain `i` at row `i mod n` of `data` (binary, `D` wide).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for data of another width,
+    /// [`Error::InvalidParam`] for no rows, [`Error::NotBinary`].
+    pub fn set_visible_cycled(&mut self, data: &crate::data::Dataset) -> Result<()> {
+        let d = self.n_visible;
+        super::check_start_rows(data, d)?;
+        let n = data.len();
+        self.visible.par_chunks_mut(d).enumerate().for_each(|(i, row)| row.copy_from_slice(data.row(i % n)));
+        Ok(())
+    }
+
     /// Uses `isa` for this ensemble's element-wise kernels from now on.
     ///
     /// # Errors

@@ -7,3 +7,19 @@ pub mod packed;
 
 pub use chains::{Chains, StageTimes};
 pub use packed::PackedChains;
+
+/// Checks rows to start chains from: `d` wide, at least one, binary.
+pub(crate) fn check_start_rows(data: &crate::data::Dataset, d: usize) -> crate::Result<()> {
+    use crate::error::Error;
+    if data.dim() != d {
+        return Err(Error::ShapeMismatch {
+            what: "start data (model n_visible)",
+            expected: d,
+            got: data.dim(),
+        });
+    }
+    if data.is_empty() {
+        return Err(Error::InvalidParam { name: "start data", reason: "no rows".into() });
+    }
+    data.check_binary()
+}

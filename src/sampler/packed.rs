@@ -127,17 +127,7 @@ impl PackedChains {
     /// [`Error::InvalidParam`] for no rows, [`Error::NotBinary`].
     pub fn set_visible_cycled(&mut self, data: &crate::data::Dataset) -> Result<()> {
         let d = self.n_visible;
-        if data.dim() != d {
-            return Err(Error::ShapeMismatch {
-                what: "start data (model n_visible)",
-                expected: d,
-                got: data.dim(),
-            });
-        }
-        if data.is_empty() {
-            return Err(Error::InvalidParam { name: "start data", reason: "no rows".into() });
-        }
-        data.check_binary()?;
+        super::check_start_rows(data, d)?;
         let w = words_per_row(d);
         let n = data.len();
         self.visible.par_chunks_mut(w).enumerate().for_each(|(i, out)| pack_row(data.row(i % n), out));
