@@ -24,7 +24,7 @@
 //! product (two runs on a noisy VM); the crossover lies between 40 and 70 %
 //! (AVX2: 30–40 %).
 
-use super::{check_len, mul_dims};
+use super::{SendPtr, check_len, mul_dims};
 use crate::error::{Error, Result};
 use crate::simd::{self, Isa};
 use rayon::prelude::*;
@@ -317,22 +317,6 @@ fn set_positions(r: &[f32], out: &mut [u32]) {
 pub fn enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var_os("BOLTZMANN_DENSE_PRODUCTS").is_none_or(|v| v != "1"))
-}
-
-/// A raw pointer that may cross threads: each task writes its own columns.
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: used only to write disjoint column ranges of one matrix from rayon
-// tasks that finish before the owning borrow ends.
-unsafe impl Send for SendPtr {}
-// SAFETY: as above; tasks never write the same element.
-unsafe impl Sync for SendPtr {}
-
-impl SendPtr {
-    /// The pointer (a method, so closures capture the whole `SendPtr`).
-    fn get(self) -> *mut f32 {
-        self.0
-    }
 }
 
 /// Whether [`binary_times`] beats a dense product at this state density

@@ -15,7 +15,7 @@ use super::binary::{self, BinaryRows, PackedWeights};
 use crate::error::Result;
 use rayon::prelude::*;
 
-use super::{check_len, mul_dims};
+use super::{SendPtr, check_len, mul_dims};
 
 fn check(m: usize, k: usize, n: usize, a: usize, b: usize, c: usize) -> Result<()> {
     check_len("A (m × k)", mul_dims("m × k", m, k)?, a)?;
@@ -478,23 +478,6 @@ fn mixed_rows(
                 t += 1;
             }
         }
-    }
-}
-
-/// A raw pointer that may cross threads: each thread writes a disjoint set
-/// of columns through it.
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: used only to write disjoint column blocks of one matrix from
-// rayon tasks that all finish before the owning borrow ends.
-unsafe impl Send for SendPtr {}
-// SAFETY: as above.
-unsafe impl Sync for SendPtr {}
-
-impl SendPtr {
-    /// The pointer (a method, so closures capture the whole `SendPtr`).
-    fn get(self) -> *mut f32 {
-        self.0
     }
 }
 

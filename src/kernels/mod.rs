@@ -27,3 +27,20 @@ pub(crate) fn mul_dims(what: &'static str, a: usize, b: usize) -> Result<usize> 
     a.checked_mul(b)
         .ok_or_else(|| Error::InvalidParam { name: what, reason: format!("{a} × {b} overflows usize") })
 }
+
+/// A raw pointer that may cross threads: each parallel task writes a
+/// disjoint set of elements (columns of one matrix) through it.
+#[derive(Clone, Copy)]
+pub(crate) struct SendPtr(pub(crate) *mut f32);
+// SAFETY: used only to write disjoint column blocks of one matrix from
+// rayon tasks that all finish before the owning borrow ends.
+unsafe impl Send for SendPtr {}
+// SAFETY: as above.
+unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    /// The pointer (a method, so closures capture the whole `SendPtr`).
+    pub(crate) fn get(self) -> *mut f32 {
+        self.0
+    }
+}
