@@ -23,6 +23,12 @@
 //! 5 / 10 / 20 % density against 526–572 µs for matrixmultiply's dense
 //! product (two runs on a noisy VM); the crossover lies between 40 and 70 %
 //! (AVX2: 30–40 %).
+//!
+//! Users: AIS and RAISE ([`crate::eval`]), and the Gibbs sweeps of
+//! [`crate::Chains`] and [`crate::sampler::PackedChains`], which pick the
+//! binary or the dense product per chain with [`sparse_wins`].
+//! [`pack_rows`] / [`unpack_rows`] store binary states as bits (the packed
+//! ensembles' format).
 
 use super::{SendPtr, check_len, mul_dims};
 use crate::error::{Error, Result};

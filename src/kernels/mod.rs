@@ -1,5 +1,6 @@
-//! Safe, validated kernels: activations, fused Bernoulli sampling and the
-//! dense products of the Gibbs half-steps.
+//! Safe, validated kernels: activations, fused Bernoulli sampling, and the
+//! products of the Gibbs half-steps — dense ([`gemm`]) and binary × dense
+//! ([`binary`]).
 //!
 //! Each function checks its slice lengths and returns [`crate::Error`] on a
 //! mismatch, then dispatches to the SIMD path chosen by
