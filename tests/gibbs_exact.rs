@@ -143,7 +143,7 @@ fn sweep_equals_reference_sweep() {
 /// samples still equal the naive f64 sweep's.
 #[test]
 fn binary_product_sweep_equals_reference_sweep() {
-    let (d, h, b) = (150usize, 70usize, 96usize); // D·H = 10,500: matrixmultiply / binary path
+    let (d, h, b) = (150usize, 70usize, 600usize); // D·H = 10,500: matrixmultiply / binary path
     let w = Rbm::random(d, h, 0.3, 0.0, 77).unwrap().weights().to_vec();
     let rbm = Rbm::new(d, h, w, vec![-2.5; d], vec![-1.5; h]).unwrap();
     let mut v0 = vec![0.0f32; b * d];
@@ -157,7 +157,7 @@ fn binary_product_sweep_equals_reference_sweep() {
         chains.set_isa(isa).unwrap();
         chains.set_visible(&v0).unwrap();
         let s0 = chains.streams().to_vec();
-        chains.sweep(&rbm, 1).unwrap(); // 96 chain-sweeps: the weights are packed
+        chains.sweep(&rbm, 1).unwrap(); // 600 chain-sweeps: the weights are packed
         let mut differ = 0;
         for c in 0..b {
             let mut u = reference::Uniforms::new(s0[c]);
