@@ -156,6 +156,9 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
         Some(s) => parse_schedule(s).map_err(|e| format!("--raise-schedule: {e}"))?,
         None => schedule.clone(),
     };
+    if use_ais && a.raise_examples > 0 && a.raise_runs == 0 {
+        return Err("--raise-runs: invalid runs_per_example: need at least one".into());
+    }
     let show = !a.quiet && !a.json && std::io::stderr().is_terminal();
     let t0 = Instant::now();
     let mut base_bias = Vec::new();
