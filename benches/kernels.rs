@@ -193,8 +193,28 @@ fn binary_products(c: &mut Criterion) {
                     bch.iter(|| binary_times_on(isa, black_box(&rows), &packed, &mut out, 1).unwrap())
                 });
             }
+            if pct == 10 {
+                // The naive twin (same summation order, plain loops).
+                g.bench_function(
+                    BenchmarkId::new("naive_reference", format!("{m}x{k}x{n}/density{pct}")),
+                    |bch| bch.iter(|| reference::binary_times(black_box(&a), k, &b, n)),
+                );
+            }
         }
         g.finish();
+        // Packing the weights (once per model in AIS, per `sweep` call in the
+        // sampler): beside a plain copy of the same floats.
+        let mut p = c.benchmark_group("pack_weights");
+        p.throughput(Throughput::Elements((k * n) as u64));
+        let id = format!("{k}x{n}");
+        p.bench_function(BenchmarkId::new("packed", &id), |bch| {
+            bch.iter(|| PackedWeights::new(black_box(&b), k, n).unwrap())
+        });
+        p.bench_function(BenchmarkId::new("packed_transposed", &id), |bch| {
+            bch.iter(|| PackedWeights::transposed(black_box(&b), n, k).unwrap())
+        });
+        p.bench_function(BenchmarkId::new("plain_copy", &id), |bch| bch.iter(|| black_box(&b).to_vec()));
+        p.finish();
     }
 }
 
