@@ -167,8 +167,10 @@ fn products(c: &mut Criterion) {
 /// curves cross is the density threshold used by the annealer
 /// (perf-notes.md). Throughput: dense FLOP, so the two are comparable.
 fn binary_products(c: &mut Criterion) {
-    use boltzmann::kernels::binary::{BinaryRows, PackedWeights, binary_times_on};
-    for (m, k, n) in [(100usize, 784usize, 500usize), (100, 500, 784)] {
+    use boltzmann::kernels::binary::{BinaryRows, PackedWeights, binary_times_on, binary_times_unpacked_on};
+    // The third shape is the training gradient Vᵀ·P (784 visible units,
+    // 200 rows of positive and negative statistics, 500 hidden units).
+    for (m, k, n) in [(100usize, 784usize, 500usize), (100, 500, 784), (784, 200, 500)] {
         let b = data(k * n, 6);
         let mut out = vec![0.0f32; m * n];
         let mut g = c.benchmark_group("binary_times");
@@ -192,6 +194,11 @@ fn binary_products(c: &mut Criterion) {
                 g.bench_function(BenchmarkId::new(format!("binary_{}", isa.name()), &id), |bch| {
                     bch.iter(|| binary_times_on(isa, black_box(&rows), &packed, &mut out, 1).unwrap())
                 });
+                binary_times_unpacked_on(isa, &rows, &b, n, &mut out, 1).unwrap();
+                assert!(out.iter().zip(&want).all(|(x, y)| (x - y).abs() <= 1e-3 * (1.0 + y.abs())));
+                g.bench_function(BenchmarkId::new(format!("unpacked_{}", isa.name()), &id), |bch| {
+                    bch.iter(|| binary_times_unpacked_on(isa, black_box(&rows), &b, n, &mut out, 1).unwrap())
+                });
             }
             if pct == 10 {
                 // The naive twin (same summation order, plain loops).
@@ -214,6 +221,18 @@ fn binary_products(c: &mut Criterion) {
             bch.iter(|| PackedWeights::transposed(black_box(&b), n, k).unwrap())
         });
         p.bench_function(BenchmarkId::new("plain_copy", &id), |bch| bch.iter(|| black_box(&b).to_vec()));
+        // Into an existing allocation (what training does per batch), with
+        // the pool's threads.
+        let mut pw = PackedWeights::new(&b, k, n).unwrap();
+        let mut pwt = PackedWeights::transposed(&b, n, k).unwrap();
+        let mut dst = vec![0.0f32; k * n];
+        p.bench_function(BenchmarkId::new("repack", &id), |bch| bch.iter(|| pw.repack(black_box(&b)).unwrap()));
+        p.bench_function(BenchmarkId::new("repack_transposed", &id), |bch| {
+            bch.iter(|| pwt.repack_transposed(black_box(&b)).unwrap())
+        });
+        p.bench_function(BenchmarkId::new("copy_into", &id), |bch| {
+            bch.iter(|| dst.copy_from_slice(black_box(&b)))
+        });
         p.finish();
     }
 }

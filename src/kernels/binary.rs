@@ -135,6 +135,47 @@ impl BinaryRows {
         parts
     }
 
+    /// The transpose (`k × rows`): row `i` lists the rows of `self` whose
+    /// position `i` is set, increasing.
+    ///
+    /// # Examples
+    /// ```
+    /// use boltzmann::kernels::binary::BinaryRows;
+    /// let b = BinaryRows::from_dense(&[1.0, 0.0, 1.0, 0.0, 1.0, 1.0], 3).unwrap();
+    /// let t = b.transposed();
+    /// assert_eq!((t.rows(), t.width()), (3, 2));
+    /// assert_eq!((t.row(0), t.row(1), t.row(2)), (&[0u32][..], &[1u32][..], &[0u32, 1][..]));
+    /// ```
+    pub fn transposed(&self) -> BinaryRows {
+        let mut t = BinaryRows::new(self.rows().max(1));
+        self.transpose_into(&mut t);
+        t
+    }
+
+    /// [`Self::transposed`] into `t`, reusing its allocations (a counting
+    /// sort: one pass to count, one to place).
+    pub(crate) fn transpose_into(&self, t: &mut BinaryRows) {
+        let rows = self.rows();
+        t.k = rows.max(1);
+        t.offsets.clear();
+        t.offsets.resize(self.k + 1, 0);
+        for &i in &self.indices {
+            t.offsets[i as usize + 1] += 1;
+        }
+        for i in 0..self.k {
+            t.offsets[i + 1] += t.offsets[i];
+        }
+        t.indices.resize(self.indices.len(), 0);
+        // `fill[i]`: the next free slot of row i (starts at its offset).
+        let mut fill: Vec<usize> = t.offsets[..self.k].to_vec();
+        for r in 0..rows {
+            for &i in self.row(r) {
+                t.indices[fill[i as usize]] = r as u32;
+                fill[i as usize] += 1;
+            }
+        }
+    }
+
     /// Number of rows.
     pub fn rows(&self) -> usize {
         self.offsets.len() - 1
@@ -184,7 +225,9 @@ impl PackedWeights {
     /// [`Error::ShapeMismatch`] if `w.len() != k·n`; allocation errors.
     pub fn new(w: &[f32], k: usize, n: usize) -> Result<Self> {
         check_len("W (k × n)", mul_dims("W", k, n)?, w.len())?;
-        Self::pack(k, n, |i, j| w[i * n + j])
+        let mut p = Self::alloc(k, n)?;
+        p.repack(w)?;
+        Ok(p)
     }
 
     /// Packs `Wᵀ` for row-major `w` (`n × k`): the right factor of
@@ -194,24 +237,56 @@ impl PackedWeights {
     /// As [`Self::new`].
     pub fn transposed(w: &[f32], n: usize, k: usize) -> Result<Self> {
         check_len("W (n × k)", mul_dims("W", n, k)?, w.len())?;
-        Self::pack(k, n, |i, j| w[j * k + i])
+        let mut p = Self::alloc(k, n)?;
+        p.repack_transposed(w)?;
+        Ok(p)
     }
 
-    fn pack(k: usize, n: usize, at: impl Fn(usize, usize) -> f32) -> Result<Self> {
+    fn alloc(k: usize, n: usize) -> Result<Self> {
         let np = n.div_ceil(simd::PANEL);
         let len = mul_dims("packed weights", mul_dims("packed weights", np, k)?, simd::PANEL)?;
-        let mut panels = crate::alloc::try_vec(len, 0.0f32, "packed weights")?;
-        for (p, panel) in panels.chunks_mut(k * simd::PANEL).enumerate() {
-            for (i, row) in panel.chunks_mut(simd::PANEL).enumerate() {
-                for (c, x) in row.iter_mut().enumerate() {
-                    let j = p * simd::PANEL + c;
-                    if j < n {
-                        *x = at(i, j);
-                    }
+        let panels = crate::alloc::try_vec(len, 0.0f32, "packed weights")?;
+        Ok(PackedWeights { k, n, panels })
+    }
+
+    /// Packs new values of the same shape into this allocation (as
+    /// [`Self::new`]), panels in parallel: for weights that change between
+    /// products (training).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `w.len() != k·n`.
+    pub fn repack(&mut self, w: &[f32]) -> Result<()> {
+        let (k, n) = (self.k, self.n);
+        check_len("W (k × n)", k * n, w.len())?;
+        self.panels.par_chunks_mut(k * simd::PANEL).enumerate().for_each(|(p, panel)| {
+            let j0 = p * simd::PANEL;
+            let nc = simd::PANEL.min(n - j0);
+            for (i, row) in panel.chunks_exact_mut(simd::PANEL).enumerate() {
+                row[..nc].copy_from_slice(&w[i * n + j0..i * n + j0 + nc]);
+            }
+        });
+        Ok(())
+    }
+
+    /// [`Self::repack`] for [`Self::transposed`]: `w` is `n × k` and panel
+    /// `p` is the transpose of its rows `16p..16p+16`, written column by
+    /// column into the panel (which stays in L1 while it fills).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `w.len() != n·k`.
+    pub fn repack_transposed(&mut self, w: &[f32]) -> Result<()> {
+        let (k, n) = (self.k, self.n);
+        check_len("W (n × k)", k * n, w.len())?;
+        self.panels.par_chunks_mut(k * simd::PANEL).enumerate().for_each(|(p, panel)| {
+            let j0 = p * simd::PANEL;
+            for c in 0..simd::PANEL.min(n - j0) {
+                let src = &w[(j0 + c) * k..(j0 + c + 1) * k];
+                for (row, &x) in panel.chunks_exact_mut(simd::PANEL).zip(src) {
+                    row[c] = x;
                 }
             }
-        }
-        Ok(PackedWeights { k, n, panels })
+        });
+        Ok(())
     }
 
     /// Rows `k` (the inner dimension).
@@ -295,6 +370,61 @@ pub(crate) fn packed_unchecked(isa: Isa, a: &BinaryRows, w: &PackedWeights, out:
     }
 }
 
+/// `out = A·M` for a binary `A` (`rows × k`) and a row-major `k × n`
+/// matrix `M` that is **not packed**: output row `r` is the sum of the rows
+/// of `M` selected by row `r` of `A`, each column summed in increasing
+/// order of the set positions from +0.0 (no FMA; the same bits on every
+/// ISA and for any `parts`). Rows of the output are split over `parts`
+/// parallel tasks.
+///
+/// Use it where `M` changes between products (during training) or where
+/// `A`'s rows have few set positions; [`binary_times`] is faster for a
+/// fixed matrix used by many rows (its panels stay in L1), but packing
+/// costs ≈ 50 dense rows at 784 × 500.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] if `M` is not `k × n` or `out` is not `rows × n`.
+///
+/// # Examples
+/// ```
+/// use boltzmann::kernels::binary::{BinaryRows, binary_times_unpacked};
+/// let a = BinaryRows::from_dense(&[1.0, 0.0, 1.0], 3).unwrap();
+/// let m = [1.0, 2.0, 10.0, 20.0, 100.0, 200.0];
+/// let mut out = [0.0f32; 2];
+/// binary_times_unpacked(&a, &m, 2, &mut out, 1).unwrap();
+/// assert_eq!(out, [101.0, 202.0]);
+/// ```
+pub fn binary_times_unpacked(a: &BinaryRows, m: &[f32], n: usize, out: &mut [f32], parts: usize) -> Result<()> {
+    binary_times_unpacked_on(simd::active_isa(), a, m, n, out, parts)
+}
+
+/// [`binary_times_unpacked`] on a chosen ISA.
+///
+/// # Errors
+/// As [`binary_times_unpacked`], and [`Error::IsaUnavailable`].
+pub fn binary_times_unpacked_on(
+    isa: Isa,
+    a: &BinaryRows,
+    m: &[f32],
+    n: usize,
+    out: &mut [f32],
+    parts: usize,
+) -> Result<()> {
+    isa.check()?;
+    check_len("M (k × n)", mul_dims("M", a.k, n)?, m.len())?;
+    check_len("output (rows × n)", mul_dims("output", a.rows(), n)?, out.len())?;
+    if n == 0 {
+        return Ok(());
+    }
+    let per = a.rows().div_ceil(parts.max(1)).max(1);
+    out.par_chunks_mut(per * n).enumerate().for_each(|(t, o)| {
+        for (j, row) in o.chunks_exact_mut(n).enumerate() {
+            simd::row_sums(isa, m, n, a.row(t * per + j), row);
+        }
+    });
+    Ok(())
+}
+
 fn count_ones(r: &[f32]) -> usize {
     r.iter().filter(|&&v| v != 0.0).count()
 }
@@ -335,6 +465,21 @@ pub fn sparse_wins(isa: Isa, density: f64) -> bool {
         Isa::Avx512 => 0.40,
         Isa::Avx2 => 0.30,
         Isa::Scalar => 0.10,
+    };
+    density < limit
+}
+
+/// Whether [`binary_times_unpacked`] beats a dense product at this
+/// density of `A`'s rows on `isa`: crossovers measured single-threaded at
+/// the training gradient's shape, `Vᵀ·P` with 784 × 200 × 500
+/// (`cargo bench --bench kernels -- binary_times/.*784x200x500`,
+/// perf-notes.md). The unpacked kernel reads each selected row from L2, so
+/// it crosses over at a lower density than the packed one.
+pub fn unpacked_wins(isa: Isa, density: f64) -> bool {
+    let limit = match isa {
+        Isa::Avx512 => 0.22,
+        Isa::Avx2 => 0.15,
+        Isa::Scalar => 0.05,
     };
     density < limit
 }

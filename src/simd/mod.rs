@@ -265,6 +265,34 @@ pub(crate) unsafe fn binary_panel(
     }
 }
 
+/// One row of a binary × dense product on an unpacked row-major matrix:
+/// `out[c] = Σ_t m[idx[t]·ldm + c]`, `c < out.len()`, in the order of
+/// `idx` (see `math::row_sums_body`; the same bits on every ISA).
+///
+/// # Panics
+/// If `out.len() > ldm` or a row `idx[t]` does not fit in `m`.
+pub(crate) fn row_sums(isa: Isa, m: &[f32], ldm: usize, idx: &[u32], out: &mut [f32]) {
+    let n = out.len();
+    assert!(n <= ldm);
+    if n == 0 {
+        return;
+    }
+    let last = idx.iter().copied().max().map_or(0, |i| i as usize);
+    assert!(idx.is_empty() || last * ldm + n <= m.len(), "row index out of range");
+    let (mp, op) = (m.as_ptr(), out.as_mut_ptr());
+    // SAFETY: every index ≤ `last`, whose row (n ≤ ldm columns) lies inside
+    // `m`; `out` holds n floats; `usable` guarantees the ISA.
+    unsafe {
+        match usable(isa) {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => math::row_sums_avx512(mp, ldm, idx, n, op),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => math::row_sums_avx2(mp, ldm, idx, n, op),
+            _ => math::row_sums_scalar(mp, ldm, idx, n, op),
+        }
+    }
+}
+
 /// Fused Bernoulli sampling of a `rows × n` matrix (`n = bias.len()`):
 /// `out[r][i] = (u(bits[r·stride + i]) < σ(pre[r][i] + bias[i])) as f32`.
 ///

@@ -24,6 +24,7 @@
 use super::config::{Algorithm, Optimizer, TrainConfig};
 use crate::data::{Dataset, shuffle_indices};
 use crate::error::{Error, Result};
+use crate::kernels::binary::{self, BinaryRows, PackedWeights};
 use crate::kernels::gemm::HalfStepProducts;
 use crate::kernels::{activation, gemm};
 use crate::model::Rbm;
@@ -104,6 +105,17 @@ struct Scratch {
     grad_w: Vec<f32>,
     grad_b: Vec<f64>,
     grad_c: Vec<f64>,
+    /// Set positions of `[V⁺; V⁻]` (or of `V⁺` before the negative phase of
+    /// CD) for the binary products, and their transpose for the weight
+    /// gradient as sums of rows of `b`.
+    vrows: BinaryRows,
+    vt: BinaryRows,
+    /// Set positions of the PCD chains' hidden states.
+    hrows: BinaryRows,
+    /// `W` and `Wᵀ` packed for the binary products, repacked before each
+    /// use (the weights change with every update).
+    pw: Option<PackedWeights>,
+    pwt: Option<PackedWeights>,
 }
 
 /// Trains a Bernoulli–Bernoulli RBM by CD-k or PCD.
@@ -372,10 +384,20 @@ impl Trainer {
             },
             grad_b: vec![0.0; d],
             grad_c: vec![0.0; h],
+            vrows: BinaryRows::new(d),
+            vt: BinaryRows::new(1),
+            hrows: BinaryRows::new(h),
+            pw: None,
+            pwt: None,
         });
         let threads = rayon::current_num_threads();
         let isa = self.isa;
         let products = HalfStepProducts::new(isa, s.rbm.weights(), d, h);
+        // Binary × dense products where the states are sparse enough
+        // (decided from the batch's overall density: the same choice for
+        // any thread count); not for the small models of the no-packing
+        // dense kernel.
+        let binary_ok = binary::enabled() && !products.is_nopack();
         let br = gibbs::block_rows(rows, d, h, threads);
         for (dst, &i) in sc.a[..m * d].chunks_exact_mut(d).zip(idx) {
             dst.copy_from_slice(data.row(i as usize));
@@ -386,7 +408,12 @@ impl Trainer {
                 // 1. Positive phase (output columns split over threads: few rows).
                 let (vpos, vneg) = sc.a[..rows * d].split_at_mut(m * d);
                 let (ppos, pneg) = sc.b[..rows * h].split_at_mut(m * h);
-                products.visible_to_hidden_cols(m, vpos, ppos, threads);
+                sc.vrows.reset(d);
+                sc.vrows.fill_from(vpos);
+                let w = s.rbm.weights();
+                if !binary_product(isa, binary_ok, &sc.vrows, &mut sc.pw, w, d, h, false, ppos, threads) {
+                    products.visible_to_hidden_cols(m, vpos, ppos, threads);
+                }
                 ppos.par_chunks_mut(br * h)
                     .for_each(|p| activation::sigmoid_rows_bias_in_place(isa, p, s.rbm.hidden_bias()));
                 // 2. Negative phase: chains start at the data with h ~ P⁺.
@@ -404,13 +431,23 @@ impl Trainer {
                     s.chains.sweep_vh(&s.rbm, k - 1, &mut sc.pre_h[..n_neg * h])?;
                 }
                 let (cv, ch, cs) = s.chains.parts_mut();
-                products.hidden_to_visible_cols(n_neg, ch, &mut sc.pre_v, threads);
+                sc.hrows.reset(h);
+                sc.hrows.fill_from(&ch[..n_neg * h]);
+                let w = s.rbm.weights();
+                let pre_v = &mut sc.pre_v[..n_neg * d];
+                if !binary_product(isa, binary_ok, &sc.hrows, &mut sc.pwt, w, h, d, true, pre_v, threads) {
+                    products.hidden_to_visible_cols(n_neg, ch, pre_v, threads);
+                }
                 gibbs::sample_rows(isa, &sc.pre_v, s.rbm.visible_bias(), cv, cs, None, threads);
                 sc.a[m * d..rows * d].copy_from_slice(cv);
                 // 1 + 2b. One product for both phases, [V⁺; V⁻]·W: W is
                 // packed once for both, and the product has twice the rows.
                 let pre = &mut sc.pre_h[..rows * h];
-                products.visible_to_hidden_cols(rows, &sc.a[..rows * d], pre, threads);
+                sc.vrows.reset(d);
+                sc.vrows.fill_from(&sc.a[..rows * d]);
+                if !binary_product(isa, binary_ok, &sc.vrows, &mut sc.pw, w, d, h, false, pre, threads) {
+                    products.visible_to_hidden_cols(rows, &sc.a[..rows * d], pre, threads);
+                }
                 let (ppos, pneg) = sc.b[..rows * h].split_at_mut(m * h);
                 let (pre_pos, pre_neg) = pre.split_at(m * h);
                 // P⁺, and the chains' hidden states ~ P⁻ (the statistics), side
@@ -422,6 +459,17 @@ impl Trainer {
                 );
                 s.chains.add_sweeps(1);
             }
+        }
+        if matches!(s.config.algorithm, Algorithm::Cd { .. }) {
+            sc.vrows.reset(d);
+            sc.vrows.fill_from(&sc.a[..rows * d]);
+        }
+        // Where V = [V⁺; V⁻] is sparse enough, the weight gradient is taken
+        // as sums of the rows of [P⁺/m; −P⁻/n] selected by each column of V
+        // (the rows of Vᵀ), fused with the update below.
+        let sparse_grad = binary_ok && binary::unpacked_wins(isa, sc.vrows.density());
+        if sparse_grad {
+            sc.vrows.transpose_into(&mut sc.vt);
         }
         let (vpos, vneg) = sc.a[..rows * d].split_at(m * d);
         let (ppos, pneg) = sc.b[..rows * h].split_at_mut(m * h);
@@ -486,16 +534,27 @@ impl Trainer {
         let weights_bad = match s.config.optimizer {
             Optimizer::Sgd { initial, final_, switch_epoch } => {
                 let mu = if epoch < switch_epoch { initial } else { final_ };
-                gemm::par_gemm_tn_acc(d, rows, h, lr, ab, bb, mu, &mut o.m_w, block)?;
+                if !sparse_grad {
+                    gemm::par_gemm_tn_acc(d, rows, h, lr, ab, bb, mu, &mut o.m_w, block)?;
+                }
                 let decay = l1 != 0.0 || l2 != 0.0 || !sparse_pull.is_empty();
+                let vt = &sc.vt;
                 let bad = w
                     .par_chunks_mut(rows_per * h)
                     .zip(o.m_w.par_chunks_mut(rows_per * h))
                     .enumerate()
                     .map(|(blk, (w, m))| {
                         let mut bad = false;
+                        let mut g = vec![0.0f32; if sparse_grad { h } else { 0 }];
                         for (r, (wr, mr)) in w.chunks_exact_mut(h).zip(m.chunks_exact_mut(h)).enumerate() {
                             let i = blk * rows_per + r;
+                            if sparse_grad {
+                                // Row i of Vᵀ·[P⁺/m; −P⁻/n], then Δ ← μΔ + lr·∇W.
+                                simd::row_sums(isa, bb, h, vt.row(i), &mut g);
+                                for (m, &g) in mr.iter_mut().zip(&g) {
+                                    *m = mu * *m + lr * g;
+                                }
+                            }
                             for (j, (w, m)) in wr.iter_mut().zip(mr.iter_mut()).enumerate() {
                                 if decay {
                                     *m -= lr * (l2 * *w + l1 * sign(*w) - extra(i, j));
@@ -519,7 +578,11 @@ impl Trainer {
                 bad
             }
             Optimizer::Adam { beta1, beta2, eps } => {
-                gemm::par_gemm_tn(d, rows, h, ab, bb, &mut sc.grad_w, block)?;
+                if sparse_grad {
+                    binary::binary_times_unpacked_on(isa, &sc.vt, bb, h, &mut sc.grad_w, threads)?;
+                } else {
+                    gemm::par_gemm_tn(d, rows, h, ab, bb, &mut sc.grad_w, block)?;
+                }
                 o.t += 1;
                 let c1 = 1.0 - beta1.powi(o.t.min(i32::MAX as u64) as i32);
                 let c2 = 1.0 - beta2.powi(o.t.min(i32::MAX as u64) as i32);
@@ -566,6 +629,44 @@ impl Trainer {
             return Err(Error::Diverged { epoch, step: s.step, reason: format!("{reason} (bound {maxw})") });
         }
         Ok(())
+    }
+}
+
+/// `out = A·W` (or `A·Wᵀ` if `transposed`, with `w` stored `n × k`) for
+/// the binary `a` (`rows × k`) by the binary kernel, packing `w` into `slot`
+/// first, if `allowed` and `a` is sparse enough for it to win; returns
+/// whether it did (otherwise the caller takes the dense product). The output
+/// columns are split over `parts` tasks (the same bits for any split).
+#[allow(clippy::too_many_arguments)]
+fn binary_product(
+    isa: Isa,
+    allowed: bool,
+    a: &BinaryRows,
+    slot: &mut Option<PackedWeights>,
+    w: &[f32],
+    k: usize,
+    n: usize,
+    transposed: bool,
+    out: &mut [f32],
+    parts: usize,
+) -> bool {
+    if !allowed || !binary::sparse_wins(isa, a.density()) {
+        return false;
+    }
+    let packed = match slot {
+        Some(p) => if transposed { p.repack_transposed(w) } else { p.repack(w) }.is_ok(),
+        None => {
+            let p = if transposed { PackedWeights::transposed(w, n, k) } else { PackedWeights::new(w, k, n) };
+            // Packing fails only on allocation; then the dense product runs.
+            p.map(|p| *slot = Some(p)).is_ok()
+        }
+    };
+    match slot {
+        Some(p) if packed => {
+            binary::packed_unchecked(isa, a, p, out, parts);
+            true
+        }
+        _ => false,
     }
 }
 
