@@ -226,7 +226,9 @@ fn binary_products(c: &mut Criterion) {
         let mut pw = PackedWeights::new(&b, k, n).unwrap();
         let mut pwt = PackedWeights::transposed(&b, n, k).unwrap();
         let mut dst = vec![0.0f32; k * n];
-        p.bench_function(BenchmarkId::new("repack", &id), |bch| bch.iter(|| pw.repack(black_box(&b)).unwrap()));
+        p.bench_function(BenchmarkId::new("repack", &id), |bch| {
+            bch.iter(|| pw.repack(black_box(&b)).unwrap())
+        });
         p.bench_function(BenchmarkId::new("repack_transposed", &id), |bch| {
             bch.iter(|| pwt.repack_transposed(black_box(&b)).unwrap())
         });

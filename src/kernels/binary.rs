@@ -89,20 +89,35 @@ impl BinaryRows {
     /// Rebuilds from states known to be binary (any nonzero counts as 1),
     /// reusing the allocations. Rows are scanned in parallel.
     pub(crate) fn fill_from(&mut self, x: &[f32]) {
-        let k = self.k;
-        let counts: Vec<usize> = x.par_chunks(k).map(count_ones).collect();
+        let (k, wpr) = (self.k, words_per_row(self.k));
+        let isa = simd::active_isa();
+        let mut bits = vec![0u64; x.len() / k * wpr];
+        bits.par_chunks_mut(wpr)
+            .zip(x.par_chunks(k))
+            .with_min_len(16)
+            .for_each(|(b, r)| simd::pack_bits(isa, r, b));
+        let counts: Vec<usize> = bits.chunks(wpr).map(count_ones).collect();
         let parts = self.layout(&counts);
-        parts.into_par_iter().zip(x.par_chunks(k)).for_each(|(out, r)| set_positions(r, out));
+        parts
+            .into_par_iter()
+            .zip(bits.par_chunks(wpr))
+            .with_min_len(16)
+            .for_each(|(out, b)| set_positions(b, out));
     }
 
     /// [`Self::fill_from`] on the calling thread (for callers that are
     /// already one of many parallel tasks).
     pub(crate) fn fill_from_seq(&mut self, x: &[f32]) {
-        let counts: Vec<usize> = x.chunks(self.k).map(count_ones).collect();
-        let k = self.k;
+        let (k, wpr) = (self.k, words_per_row(self.k));
+        let isa = simd::active_isa();
+        let mut bits = vec![0u64; x.len() / k * wpr];
+        for (b, r) in bits.chunks_mut(wpr).zip(x.chunks(k)) {
+            simd::pack_bits(isa, r, b);
+        }
+        let counts: Vec<usize> = bits.chunks(wpr).map(count_ones).collect();
         let parts = self.layout(&counts);
-        for (out, r) in parts.into_iter().zip(x.chunks(k)) {
-            set_positions(r, out);
+        for (out, b) in parts.into_iter().zip(bits.chunks(wpr)) {
+            set_positions(b, out);
         }
     }
 
@@ -394,7 +409,13 @@ pub(crate) fn packed_unchecked(isa: Isa, a: &BinaryRows, w: &PackedWeights, out:
 /// binary_times_unpacked(&a, &m, 2, &mut out, 1).unwrap();
 /// assert_eq!(out, [101.0, 202.0]);
 /// ```
-pub fn binary_times_unpacked(a: &BinaryRows, m: &[f32], n: usize, out: &mut [f32], parts: usize) -> Result<()> {
+pub fn binary_times_unpacked(
+    a: &BinaryRows,
+    m: &[f32],
+    n: usize,
+    out: &mut [f32],
+    parts: usize,
+) -> Result<()> {
     binary_times_unpacked_on(simd::active_isa(), a, m, n, out, parts)
 }
 
@@ -425,21 +446,17 @@ pub fn binary_times_unpacked_on(
     Ok(())
 }
 
-fn count_ones(r: &[f32]) -> usize {
-    r.iter().filter(|&&v| v != 0.0).count()
+fn count_ones(bits: &[u64]) -> usize {
+    bits.iter().map(|w| w.count_ones() as usize).sum()
 }
 
-/// Writes the set positions of `r` into `out` (exactly as many as it has):
-/// a 64-bit mask per block of 64 states (a branch-free compare loop), then
-/// its set bits in order — no branch per state, which would mispredict at
-/// densities far from 0 and 1.
-fn set_positions(r: &[f32], out: &mut [u32]) {
+/// Writes the set positions of a packed row into `out` (exactly as many
+/// as it has): the set bits of each word in order — no branch per state,
+/// which would mispredict at densities far from 0 and 1.
+fn set_positions(bits: &[u64], out: &mut [u32]) {
     let mut t = 0;
-    for (blk, chunk) in r.chunks(64).enumerate() {
-        let mut m = 0u64;
-        for (b, &v) in chunk.iter().enumerate() {
-            m |= ((v != 0.0) as u64) << b;
-        }
+    for (blk, &w) in bits.iter().enumerate() {
+        let mut m = w;
         while m != 0 {
             out[t] = (blk * 64) as u32 + m.trailing_zeros();
             t += 1;
@@ -544,13 +561,7 @@ pub fn unpack_rows(bits: &[u64], k: usize, out: &mut [f32]) -> Result<()> {
 }
 
 pub(crate) fn pack_row(r: &[f32], out: &mut [u64]) {
-    for (o, chunk) in out.iter_mut().zip(r.chunks(64)) {
-        let mut m = 0u64;
-        for (b, &v) in chunk.iter().enumerate() {
-            m |= ((v != 0.0) as u64) << b;
-        }
-        *o = m;
-    }
+    simd::pack_bits(simd::active_isa(), r, out);
 }
 
 pub(crate) fn unpack_row(bits: &[u64], out: &mut [f32]) {

@@ -116,6 +116,11 @@ impl FVec for F8 {
         // SAFETY: see the impl comment.
         F8(unsafe { _mm256_blendv_ps(b.0, a.0, m) })
     }
+    #[inline(always)]
+    unsafe fn nonzero_bits(self) -> u64 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_NEQ_UQ>(self.0, _mm256_setzero_ps())) as u32 as u64 }
+    }
 }
 
 impl U64Vec for U4 {

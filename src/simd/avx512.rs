@@ -120,6 +120,11 @@ impl FVec for F16 {
         // SAFETY: see the impl comment.
         F16(unsafe { _mm512_mask_blend_ps(m, b.0, a.0) })
     }
+    #[inline(always)]
+    unsafe fn nonzero_bits(self) -> u64 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(self.0, _mm512_setzero_ps()) as u64 }
+    }
 }
 
 impl U64Vec for U8 {

@@ -356,6 +356,35 @@ unsafe fn binary_panel_body<V: FVec, const G: usize>(
     }
 }
 
+/// Packs the row `x` (`n` floats) into bits, `out[w]` bit `b` set iff
+/// `x[64w + b] != 0.0` (NaN counts as set), for `n.div_ceil(64)` words.
+///
+/// # Safety
+/// V's instruction set must be enabled; `x` readable for `n` floats, `out`
+/// writable for `n.div_ceil(64)` words.
+#[inline(always)]
+unsafe fn pack_bits_body<V: FVec>(x: *const f32, n: usize, out: *mut u64) {
+    let l = V::LANES;
+    // SAFETY: reads below n, writes below n.div_ceil(64).
+    unsafe {
+        let full = n / 64;
+        for w in 0..full {
+            let mut m = 0u64;
+            for g in 0..64 / l {
+                m |= V::load(x.add(w * 64 + g * l)).nonzero_bits() << (g * l);
+            }
+            *out.add(w) = m;
+        }
+        if full * 64 < n {
+            let mut m = 0u64;
+            for b in 0..n - full * 64 {
+                m |= ((*x.add(full * 64 + b) != 0.0) as u64) << b;
+            }
+            *out.add(full) = m;
+        }
+    }
+}
+
 /// Vectors per column block of [`row_sums_body`]: 8 independent sums in
 /// flight hide the add latency (4 cycles) behind the loads.
 const ROW_BLOCK: usize = 8;
@@ -645,7 +674,16 @@ unsafe fn xoshiro_fill_body<U: U64Vec>(states: &mut [[u64; 4]], words: usize, ou
 }
 
 macro_rules! entry_points {
-    ($feature:literal, $fv:ty, $unary:ident, $bern:ident, $step:ident, $panel:ident, $rows:ident) => {
+    ($feature:literal, $fv:ty, $unary:ident, $bern:ident, $step:ident, $panel:ident, $rows:ident, $pack:ident) => {
+        /// # Safety
+        /// The CPU must support the instruction set; pointers as in
+        /// `pack_bits_body`.
+        #[target_feature(enable = $feature)]
+        pub(crate) unsafe fn $pack(x: *const f32, n: usize, out: *mut u64) {
+            // SAFETY: features enabled by the attribute; pointer contract forwarded.
+            unsafe { pack_bits_body::<$fv>(x, n, out) }
+        }
+
         /// # Safety
         /// The CPU must support the instruction set; pointers as in
         /// `row_sums_body`.
@@ -718,7 +756,8 @@ entry_points!(
     bernoulli_avx2,
     softplus_step_sum_avx2,
     binary_panel_avx2,
-    row_sums_avx2
+    row_sums_avx2,
+    pack_bits_avx2
 );
 #[cfg(target_arch = "x86_64")]
 entry_points!(
@@ -728,7 +767,8 @@ entry_points!(
     bernoulli_avx512,
     softplus_step_sum_avx512,
     binary_panel_avx512,
-    row_sums_avx512
+    row_sums_avx512,
+    pack_bits_avx512
 );
 
 /// AVX2 xoshiro fill: the generic body (4 chains per vector). An in-register
@@ -889,6 +929,13 @@ pub(crate) unsafe fn binary_panel_scalar(
 ) {
     // SAFETY: F1 needs no CPU features; the pointer contract is forwarded.
     unsafe { binary_panel_body::<F1, 2>(panel, offsets, indices, rows, ncols, out, ldo) }
+}
+
+/// # Safety
+/// Pointers as in `pack_bits_body`.
+pub(crate) unsafe fn pack_bits_scalar(x: *const f32, n: usize, out: *mut u64) {
+    // SAFETY: F1 needs no CPU features; the pointer contract is forwarded.
+    unsafe { pack_bits_body::<F1>(x, n, out) }
 }
 
 /// # Safety

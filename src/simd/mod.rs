@@ -265,6 +265,27 @@ pub(crate) unsafe fn binary_panel(
     }
 }
 
+/// Packs `x` into bits: `out[w]` bit `b` set iff `x[64w + b] != 0.0`
+/// (NaN counts as set), one compare instruction per vector.
+///
+/// # Panics
+/// If `out.len() != x.len().div_ceil(64)`.
+pub(crate) fn pack_bits(isa: Isa, x: &[f32], out: &mut [u64]) {
+    assert_eq!(out.len(), x.len().div_ceil(64));
+    let (xp, n, op) = (x.as_ptr(), x.len(), out.as_mut_ptr());
+    // SAFETY: x holds n floats, out n.div_ceil(64) words; `usable`
+    // guarantees the ISA.
+    unsafe {
+        match usable(isa) {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => math::pack_bits_avx512(xp, n, op),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => math::pack_bits_avx2(xp, n, op),
+            _ => math::pack_bits_scalar(xp, n, op),
+        }
+    }
+}
+
 /// One row of a binary × dense product on an unpacked row-major matrix:
 /// `out[c] = Σ_t m[idx[t]·ldm + c]`, `c < out.len()`, in the order of
 /// `idx` (see `math::row_sums_body`; the same bits on every ISA).

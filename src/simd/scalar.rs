@@ -97,6 +97,10 @@ impl FVec for F1 {
     unsafe fn select(m: bool, a: Self, b: Self) -> Self {
         if m { a } else { b }
     }
+    #[inline(always)]
+    unsafe fn nonzero_bits(self) -> u64 {
+        (self.0 != 0.0) as u64
+    }
 }
 
 /// `1 - 2⁻²⁴`: subtracting it from a float in [1, 2) built from 23 random

@@ -104,6 +104,12 @@ pub(crate) trait FVec: Copy {
     /// # Safety
     /// See [`FVec::add`].
     unsafe fn select(m: Self::Mask, a: Self, b: Self) -> Self;
+    /// Bit `l` set where lane `l` is not `0.0`/`-0.0` (NaN counts as
+    /// nonzero, as `x != 0.0` does).
+    ///
+    /// # Safety
+    /// See [`FVec::add`].
+    unsafe fn nonzero_bits(self) -> u64;
 }
 
 /// A vector of `LANES` u64 values, for the xoshiro256++ generator.

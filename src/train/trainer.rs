@@ -555,14 +555,22 @@ impl Trainer {
                                     *m = mu * *m + lr * g;
                                 }
                             }
-                            for (j, (w, m)) in wr.iter_mut().zip(mr.iter_mut()).enumerate() {
-                                if decay {
-                                    *m -= lr * (l2 * *w + l1 * sign(*w) - extra(i, j));
+                            // Branch-free loops over the row (they vectorize).
+                            if decay && sparse_pull.is_empty() {
+                                for (m, &w) in mr.iter_mut().zip(wr.iter()) {
+                                    *m -= lr * (l2 * w + l1 * sign(w));
                                 }
+                            } else if decay {
+                                let mv = mean_v[i] as f32;
+                                for ((m, &w), &sp) in mr.iter_mut().zip(wr.iter()).zip(&sparse_pull) {
+                                    *m -= lr * (l2 * w + l1 * sign(w) - sp * mv);
+                                }
+                            }
+                            for (w, m) in wr.iter_mut().zip(mr.iter_mut()) {
                                 *m = flush(*m);
                                 *w += *m;
-                                bad |= out_of_bounds(*w, maxw);
                             }
+                            bad |= wr.iter().fold(false, |b, &w| b | out_of_bounds(w, maxw));
                         }
                         bad
                     })
@@ -599,13 +607,18 @@ impl Trainer {
                     .enumerate()
                     .map(|(blk, (((w, m), v), g))| {
                         let mut bad = false;
-                        for (k, (((w, m), v), &g)) in
-                            w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g).enumerate()
-                        {
-                            let (i, j) = (blk * rows_per + k / h, k % h);
-                            let g = g - l2 * *w - l1 * sign(*w) + extra(i, j);
-                            step(w, m, v, g);
-                            bad |= out_of_bounds(*w, maxw);
+                        let rows =
+                            w.chunks_exact_mut(h).zip(m.chunks_exact_mut(h)).zip(v.chunks_exact_mut(h));
+                        for (r, (((wr, mr), vr), g)) in rows.zip(g.chunks_exact(h)).enumerate() {
+                            let i = blk * rows_per + r;
+                            // Row by row, without index arithmetic per weight.
+                            for (j, (((w, m), v), &g)) in
+                                wr.iter_mut().zip(mr.iter_mut()).zip(vr.iter_mut()).zip(g).enumerate()
+                            {
+                                let g = g - l2 * *w - l1 * sign(*w) + extra(i, j);
+                                step(w, m, v, g);
+                            }
+                            bad |= wr.iter().fold(false, |b, &w| b | out_of_bounds(w, maxw));
                         }
                         bad
                     })
@@ -692,7 +705,7 @@ fn flush(x: f32) -> f32 {
 /// True for NaN, ±inf and values beyond `±max`.
 #[inline(always)]
 fn out_of_bounds(x: f32, max: f32) -> bool {
-    x.is_nan() || x.abs() > max
+    x.is_nan() | (x.abs() > max)
 }
 
 /// −1, 0 or 1, without branches.
