@@ -393,3 +393,63 @@ fn eval_exact_and_ais_and_bad_input() {
         assert!(!ok && err.contains(needle) && !err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// Training on sparse data with a model large enough for the binary × dense
+/// products gives the same model as the dense products up to rounding
+/// (`BOLTZMANN_DENSE_PRODUCTS=1` forces the dense path): one epoch of
+/// CD-1 and of PCD-1 from the same seed. The runs must differ in their
+/// bits (so the binary path did run) but only by rounding.
+#[test]
+fn binary_products_train_like_dense_products() {
+    use boltzmann::io::load_rbm;
+    let dir = tmpdir("binary-train");
+    let mut s = String::new();
+    for e in 0..60usize {
+        let row: Vec<&str> =
+            (0..256usize).map(|i| if (e * 131 + i * i * 7 + i / 16) % 9 == 0 { "1" } else { "0" }).collect();
+        s += &format!("{}\n", row.join(","));
+    }
+    let data = dir.join("sparse.csv");
+    std::fs::write(&data, s).unwrap();
+    let data = data.display().to_string();
+    for alg in ["cd", "pcd"] {
+        let mut models = Vec::new();
+        for dense in ["1", "0"] {
+            let out = dir.join(format!("{alg}-{dense}")).display().to_string();
+            let run = Command::new(env!("CARGO_BIN_EXE_boltzmann"))
+                .args([
+                    "train",
+                    "--data",
+                    &data,
+                    "--hidden",
+                    "50",
+                    "--batch",
+                    "20",
+                    "--epochs",
+                    "1",
+                    "--algorithm",
+                    alg,
+                    "--chains",
+                    "20",
+                    "--valid-fraction",
+                    "0",
+                    "--monitor",
+                    "0",
+                    "--threads",
+                    "2",
+                    "--out",
+                    &out,
+                ])
+                .env("BOLTZMANN_DENSE_PRODUCTS", dense)
+                .output()
+                .unwrap();
+            assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+            models.push(load_rbm(&std::path::Path::new(&out).join("model.safetensors")).unwrap());
+        }
+        let (a, b) = (models[0].weights(), models[1].weights());
+        let max_diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        let scale = a.iter().map(|x| x.abs()).fold(0.0f32, f32::max);
+        assert!(max_diff > 0.0, "{alg}: identical bits, the binary path did not run");
+        assert!(max_diff <= 1e-4 * scale, "{alg}: differ by {max_diff} (max |w| {scale})");
+    }
+}

@@ -187,6 +187,32 @@ fn training_is_bit_identical_for_any_thread_count() {
     }
 }
 
+/// Sparse data on a model large enough for the binary × dense products
+/// (200 × 60 weights; ≈ 12 % ones): the packed forward products, the
+/// weight gradient as sums of selected rows and the fused update give the
+/// same bits for any thread count, for CD and PCD, SGD (with L1, L2 and the
+/// sparsity penalty) and Adam.
+#[test]
+fn binary_product_training_is_bit_identical_for_any_thread_count() {
+    let (n, d) = (96usize, 200usize);
+    let x: Vec<f32> = (0..n * d)
+        .map(|i| ((i.wrapping_mul(2654435761) >> 9) % 100 < 12 + (i % d) / 40) as u8 as f32)
+        .collect();
+    let data = Dataset::new(x, d).unwrap();
+    for (alg, opt) in [
+        (Algorithm::Cd { k: 1 }, Optimizer::Sgd { initial: 0.5, final_: 0.9, switch_epoch: 1 }),
+        (Algorithm::Pcd { k: 2, chains: 29 }, Optimizer::Sgd { initial: 0.5, final_: 0.9, switch_epoch: 1 }),
+        (Algorithm::Pcd { k: 1, chains: 40 }, Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 }),
+    ] {
+        let cfg = TrainConfig { n_hidden: 60, l2: 1e-4, batch_size: 24, epochs: 3, ..small_config(alg, opt) };
+        let one = in_pool(1, || fit(cfg.clone(), &data).unwrap());
+        for threads in [2, 3] {
+            let other = in_pool(threads, || fit(cfg.clone(), &data).unwrap());
+            assert_eq!(one, other, "{alg:?}/{opt:?}: 1 vs {threads} threads");
+        }
+    }
+}
+
 #[cfg(feature = "io")]
 #[test]
 fn resume_from_checkpoint_equals_uninterrupted() {

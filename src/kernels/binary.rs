@@ -162,7 +162,7 @@ impl BinaryRows {
     /// assert_eq!((t.row(0), t.row(1), t.row(2)), (&[0u32][..], &[1u32][..], &[0u32, 1][..]));
     /// ```
     pub fn transposed(&self) -> BinaryRows {
-        let mut t = BinaryRows::new(self.rows().max(1));
+        let mut t = BinaryRows::new(self.rows());
         self.transpose_into(&mut t);
         t
     }
@@ -171,7 +171,7 @@ impl BinaryRows {
     /// sort: one pass to count, one to place).
     pub(crate) fn transpose_into(&self, t: &mut BinaryRows) {
         let rows = self.rows();
-        t.k = rows.max(1);
+        t.k = rows;
         t.offsets.clear();
         t.offsets.resize(self.k + 1, 0);
         for &i in &self.indices {
@@ -535,12 +535,22 @@ pub fn words_per_row(k: usize) -> usize {
 /// assert_eq!(back, x);
 /// ```
 pub fn pack_rows(x: &[f32], k: usize, out: &mut [u64]) -> Result<()> {
+    pack_rows_on(simd::active_isa(), x, k, out)
+}
+
+/// [`pack_rows`] on a chosen ISA (one compare per vector of states: the
+/// same bits on every ISA; any nonzero value, NaN included, packs as 1).
+///
+/// # Errors
+/// As [`pack_rows`], and [`Error::IsaUnavailable`].
+pub fn pack_rows_on(isa: Isa, x: &[f32], k: usize, out: &mut [u64]) -> Result<()> {
+    isa.check()?;
     let w = words_per_row(k);
     let rows = x.len().checked_div(k).unwrap_or(0);
     check_len("states (rows × k)", mul_dims("states", rows, k)?, x.len())?;
     check_len("packed words (rows × ⌈k/64⌉)", mul_dims("words", rows, w)?, out.len())?;
     for (r, o) in x.chunks(k.max(1)).zip(out.chunks_mut(w.max(1))) {
-        pack_row(r, o);
+        simd::pack_bits(isa, r, o);
     }
     Ok(())
 }
