@@ -167,7 +167,7 @@ fn products(c: &mut Criterion) {
 /// curves cross is the density threshold used by the annealer
 /// (perf-notes.md). Throughput: dense FLOP, so the two are comparable.
 fn binary_products(c: &mut Criterion) {
-    use boltzmann::kernels::binary::{BinaryRows, PackedWeights, binary_times_on, binary_times_unpacked_on};
+    use boltzmann::kernels::binary::{BinaryRows, PackedWeights, binary_times_on};
     // The third shape is the training gradient Vᵀ·P (784 visible units,
     // 200 rows of positive and negative statistics, 500 hidden units).
     for (m, k, n) in [(100usize, 784usize, 500usize), (100, 500, 784), (784, 200, 500)] {
@@ -193,11 +193,6 @@ fn binary_products(c: &mut Criterion) {
                 assert!(out.iter().zip(&want).all(|(x, y)| (x - y).abs() <= 1e-3 * (1.0 + y.abs())));
                 g.bench_function(BenchmarkId::new(format!("binary_{}", isa.name()), &id), |bch| {
                     bch.iter(|| binary_times_on(isa, black_box(&rows), &packed, &mut out, 1).unwrap())
-                });
-                binary_times_unpacked_on(isa, &rows, &b, n, &mut out, 1).unwrap();
-                assert!(out.iter().zip(&want).all(|(x, y)| (x - y).abs() <= 1e-3 * (1.0 + y.abs())));
-                g.bench_function(BenchmarkId::new(format!("unpacked_{}", isa.name()), &id), |bch| {
-                    bch.iter(|| binary_times_unpacked_on(isa, black_box(&rows), &b, n, &mut out, 1).unwrap())
                 });
             }
             if pct == 10 {

@@ -229,24 +229,6 @@ pub fn binary_times(a: &[f32], k: usize, w: &[f32], n: usize) -> Vec<f32> {
     out
 }
 
-/// Naive twin of [`crate::kernels::binary::binary_times_unpacked`]: each
-/// output column summed over the row's set positions in increasing order,
-/// from +0.0, in plain f32 (the fast paths match it bit for bit).
-pub fn binary_times_in_order(a: &[f32], k: usize, w: &[f32], n: usize) -> Vec<f32> {
-    let rows = a.len() / k.max(1);
-    let mut out = vec![0.0f32; rows * n];
-    for r in 0..rows {
-        for c in 0..n {
-            let mut s = 0.0f32;
-            for i in (0..k).filter(|&i| a[r * k + i] != 0.0) {
-                s += w[i * n + c];
-            }
-            out[r * n + c] = s;
-        }
-    }
-    out
-}
-
 /// Naive twin of [`crate::kernels::binary::pack_rows`]: bit `b` of word
 /// `w` of row `r` is set iff `x[r·k + 64w + b] != 0.0`.
 pub fn pack_rows(x: &[f32], k: usize) -> Vec<u64> {

@@ -528,61 +528,6 @@ fn binary_times_rejects_bad_input() {
     assert_eq!(out, [1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
 }
 
-/// The unpacked binary product (training's weight gradient and products
-/// with changing weights) equals its plain-Rust twin bit for bit on every
-/// ISA and any split, on odd shapes (n around the 16- and 128-column block
-/// edges, one row, no rows, empty and full rows), and the twin is close to
-/// the f64 product.
-#[test]
-fn unpacked_binary_times_matches_reference_on_every_isa() {
-    use boltzmann::kernels::binary::{BinaryRows, binary_times_unpacked_on};
-    let mut g = Xoshiro256PlusPlus::seed_from_u64(79);
-    for (rows, k, n) in [
-        (0usize, 5usize, 3usize),
-        (1, 1, 1),
-        (3, 17, 15),
-        (5, 64, 16),
-        (9, 100, 17),
-        (4, 37, 127),
-        (4, 37, 128),
-        (6, 200, 129),
-        (2, 784, 500),
-        (7, 33, 250),
-    ] {
-        for density in [0.0, 0.03, 0.3, 1.0] {
-            let a: Vec<f32> = (0..rows * k)
-                .map(|_| ((g.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < density)
-                .map(|b| b as u8 as f32)
-                .collect();
-            let w: Vec<f32> = (0..k * n).map(|_| ((g.next_u64() >> 40) as f32 / 8.4e5) - 10.0).collect();
-            let want = reference::binary_times_in_order(&a, k, &w, n);
-            let exact = reference::gemm_nn(rows, k, n, &a, &w);
-            for (x, y) in want.iter().zip(&exact) {
-                assert!((*x as f64 - y).abs() <= 1e-5 * (k as f64) * 10.0, "{x} vs {y}");
-            }
-            let br = BinaryRows::from_dense(&a, k).unwrap();
-            for isa in isas() {
-                for parts in [1, 2, 5] {
-                    let mut out = vec![f32::NAN; rows * n];
-                    binary_times_unpacked_on(isa, &br, &w, n, &mut out, parts).unwrap();
-                    assert!(
-                        out.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()),
-                        "{isa} {rows}x{k}x{n} density {density} parts {parts}"
-                    );
-                }
-            }
-        }
-    }
-    // Bad shapes.
-    let a = BinaryRows::from_dense(&[1.0, 0.0, 1.0, 1.0], 2).unwrap();
-    let mut out = [0.0f32; 6];
-    assert!(binary_times_unpacked_on(Isa::Scalar, &a, &[1.0; 5], 3, &mut out, 1).is_err());
-    assert!(binary_times_unpacked_on(Isa::Scalar, &a, &[1.0; 6], 3, &mut out[..5], 1).is_err());
-    assert!(binary_times_unpacked_on(Isa::Scalar, &a, &[1.0; 6], usize::MAX, &mut out, 1).is_err());
-    binary_times_unpacked_on(Isa::Scalar, &a, &[1.0, 2.0, 3.0, 10.0, 20.0, 30.0], 3, &mut out, 1).unwrap();
-    assert_eq!(out, [1.0, 2.0, 3.0, 11.0, 22.0, 33.0]);
-}
-
 /// Transposed set positions equal the set positions of the transpose, and
 /// transposing twice gives the matrix back.
 #[test]

@@ -292,14 +292,10 @@ impl PackedWeights {
     pub fn repack_transposed(&mut self, w: &[f32]) -> Result<()> {
         let (k, n) = (self.k, self.n);
         check_len("W (n × k)", k * n, w.len())?;
+        let isa = simd::active_isa();
         self.panels.par_chunks_mut(k * simd::PANEL).enumerate().for_each(|(p, panel)| {
             let j0 = p * simd::PANEL;
-            for c in 0..simd::PANEL.min(n - j0) {
-                let src = &w[(j0 + c) * k..(j0 + c + 1) * k];
-                for (row, &x) in panel.chunks_exact_mut(simd::PANEL).zip(src) {
-                    row[c] = x;
-                }
-            }
+            simd::pack_transposed_panel(isa, w, k, j0, simd::PANEL.min(n - j0), panel);
         });
         Ok(())
     }
@@ -385,65 +381,42 @@ pub(crate) fn packed_unchecked(isa: Isa, a: &BinaryRows, w: &PackedWeights, out:
     }
 }
 
-/// `out = A·M` for a binary `A` (`rows × k`) and a row-major `k × n`
-/// matrix `M` that is **not packed**: output row `r` is the sum of the rows
-/// of `M` selected by row `r` of `A`, each column summed in increasing
-/// order of the set positions from +0.0 (no FMA; the same bits on every
-/// ISA and for any `parts`). Rows of the output are split over `parts`
-/// parallel tasks.
+/// Rows `r0..r1` of `A · W` (packed `W`) into `out` (`(r1 − r0) × n`), on
+/// the calling thread: for callers that split rows over their own tasks.
+/// The same bits as [`binary_times`] gives for those rows.
 ///
-/// Use it where `M` changes between products (during training) or where
-/// `A`'s rows have few set positions; [`binary_times`] is faster for a
-/// fixed matrix used by many rows (its panels stay in L1), but packing
-/// costs ≈ 50 dense rows at 784 × 500.
-///
-/// # Errors
-/// [`Error::ShapeMismatch`] if `M` is not `k × n` or `out` is not `rows × n`.
-///
-/// # Examples
-/// ```
-/// use boltzmann::kernels::binary::{BinaryRows, binary_times_unpacked};
-/// let a = BinaryRows::from_dense(&[1.0, 0.0, 1.0], 3).unwrap();
-/// let m = [1.0, 2.0, 10.0, 20.0, 100.0, 200.0];
-/// let mut out = [0.0f32; 2];
-/// binary_times_unpacked(&a, &m, 2, &mut out, 1).unwrap();
-/// assert_eq!(out, [101.0, 202.0]);
-/// ```
-pub fn binary_times_unpacked(
-    a: &BinaryRows,
-    m: &[f32],
-    n: usize,
-    out: &mut [f32],
-    parts: usize,
-) -> Result<()> {
-    binary_times_unpacked_on(simd::active_isa(), a, m, n, out, parts)
-}
-
-/// [`binary_times_unpacked`] on a chosen ISA.
-///
-/// # Errors
-/// As [`binary_times_unpacked`], and [`Error::IsaUnavailable`].
-pub fn binary_times_unpacked_on(
+/// # Panics
+/// If the shapes disagree or `r0 > r1 > a.rows()`.
+pub(crate) fn packed_rows_unchecked(
     isa: Isa,
     a: &BinaryRows,
-    m: &[f32],
-    n: usize,
+    r0: usize,
+    r1: usize,
+    w: &PackedWeights,
     out: &mut [f32],
-    parts: usize,
-) -> Result<()> {
-    isa.check()?;
-    check_len("M (k × n)", mul_dims("M", a.k, n)?, m.len())?;
-    check_len("output (rows × n)", mul_dims("output", a.rows(), n)?, out.len())?;
-    if n == 0 {
-        return Ok(());
+) {
+    assert!(a.k == w.k && r0 <= r1 && r1 <= a.rows() && out.len() == (r1 - r0) * w.n);
+    let (k, n) = (w.k, w.n);
+    let offsets = &a.offsets[r0..=r1];
+    for p in 0..n.div_ceil(simd::PANEL) {
+        let c0 = p * simd::PANEL;
+        let panel = &w.panels[p * k * simd::PANEL..(p + 1) * k * simd::PANEL];
+        // SAFETY: indices < k (a's width is w.k), the panel holds k·PANEL
+        // floats, `offsets` are r1 − r0 + 1 of a's offsets; writes go to
+        // out[r·n + c0 + c], c < PANEL.min(n − c0), inside `out`.
+        unsafe {
+            simd::binary_panel(
+                isa,
+                panel,
+                offsets,
+                &a.indices,
+                r1 - r0,
+                simd::PANEL.min(n - c0),
+                out.as_mut_ptr().add(c0),
+                n,
+            )
+        };
     }
-    let per = a.rows().div_ceil(parts.max(1)).max(1);
-    out.par_chunks_mut(per * n).enumerate().for_each(|(t, o)| {
-        for (j, row) in o.chunks_exact_mut(n).enumerate() {
-            simd::row_sums(isa, m, n, a.row(t * per + j), row);
-        }
-    });
-    Ok(())
 }
 
 fn count_ones(bits: &[u64]) -> usize {
@@ -482,21 +455,6 @@ pub fn sparse_wins(isa: Isa, density: f64) -> bool {
         Isa::Avx512 => 0.40,
         Isa::Avx2 => 0.30,
         Isa::Scalar => 0.10,
-    };
-    density < limit
-}
-
-/// Whether [`binary_times_unpacked`] beats a dense product at this
-/// density of `A`'s rows on `isa`: crossovers measured single-threaded at
-/// the training gradient's shape, `Vᵀ·P` with 784 × 200 × 500
-/// (`cargo bench --bench kernels -- binary_times/.*784x200x500`,
-/// perf-notes.md). The unpacked kernel reads each selected row from L2, so
-/// it crosses over at a lower density than the packed one.
-pub fn unpacked_wins(isa: Isa, density: f64) -> bool {
-    let limit = match isa {
-        Isa::Avx512 => 0.22,
-        Isa::Avx2 => 0.15,
-        Isa::Scalar => 0.05,
     };
     density < limit
 }
@@ -578,6 +536,31 @@ pub(crate) fn unpack_row(bits: &[u64], out: &mut [f32]) {
     for (chunk, &m) in out.chunks_mut(64).zip(bits) {
         for (b, o) in chunk.iter_mut().enumerate() {
             *o = ((m >> b) & 1) as f32;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Row ranges of the packed product (the training gradient's blocks)
+    /// give the same bits as the whole product, for every ISA.
+    #[test]
+    fn row_ranges_equal_whole_product() {
+        let (rows, k, n) = (37usize, 45usize, 39usize);
+        let a: Vec<f32> = (0..rows * k).map(|i| ((i * 7919) % 11 < 3) as u8 as f32).collect();
+        let w: Vec<f32> = (0..k * n).map(|i| ((i * 31) % 23) as f32 * 0.37 - 4.0).collect();
+        let br = BinaryRows::from_dense(&a, k).unwrap();
+        let pw = PackedWeights::new(&w, k, n).unwrap();
+        for isa in Isa::available() {
+            let mut whole = vec![0.0f32; rows * n];
+            packed_unchecked(isa, &br, &pw, &mut whole, 1);
+            for (r0, r1) in [(0, rows), (0, 1), (5, 21), (36, 37), (16, 32), (9, 9)] {
+                let mut part = vec![f32::NAN; (r1 - r0) * n];
+                packed_rows_unchecked(isa, &br, r0, r1, &pw, &mut part);
+                assert_eq!(part, whole[r0 * n..r1 * n], "{isa} rows {r0}..{r1}");
+            }
         }
     }
 }

@@ -161,3 +161,76 @@ impl U64Vec for U4 {
         U4(unsafe { _mm256_or_si256(_mm256_slli_epi64::<45>(self.0), _mm256_srli_epi64::<19>(self.0)) })
     }
 }
+
+/// One panel of a transposed packing (see `kernels::binary::PackedWeights`):
+/// `panel[i·16 + c] = w[(j0 + c)·k + i]` for `c < nc ≤ 16`, `i < k`, with
+/// `w` row-major `n × k`. Blocks of 8 rows × 8 columns of `w` are
+/// transposed in registers (unpack / shuffle / lane permute), one 8-float
+/// store per panel row; the columns beyond the last multiple of 8 and the
+/// rows beyond `nc`'s multiple of 8 are copied one by one.
+///
+/// # Safety
+/// The CPU must support AVX; `w` readable for rows `j0..j0+nc` of `k`
+/// floats, `panel` writable for `k·16` floats.
+#[target_feature(enable = "avx")]
+pub(crate) unsafe fn pack_transposed_panel_avx(
+    w: *const f32,
+    k: usize,
+    j0: usize,
+    nc: usize,
+    panel: *mut f32,
+) {
+    // SAFETY: reads at (j0 + c)·k + i for c < nc, i < k; writes at i·16 + c.
+    unsafe {
+        let k8 = k / 8 * 8;
+        let full = nc / 8;
+        for h in 0..full {
+            let rows: [*const f32; 8] = core::array::from_fn(|c| w.add((j0 + 8 * h + c) * k));
+            let mut i = 0;
+            while i < k8 {
+                let r: [__m256; 8] = core::array::from_fn(|c| _mm256_loadu_ps(rows[c].add(i)));
+                let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+                let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+                let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+                let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+                let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+                let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+                let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+                let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+                let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+                let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+                let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+                let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+                let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+                let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+                let o = [
+                    _mm256_permute2f128_ps::<0x20>(u0, u4),
+                    _mm256_permute2f128_ps::<0x20>(u1, u5),
+                    _mm256_permute2f128_ps::<0x20>(u2, u6),
+                    _mm256_permute2f128_ps::<0x20>(u3, u7),
+                    _mm256_permute2f128_ps::<0x31>(u0, u4),
+                    _mm256_permute2f128_ps::<0x31>(u1, u5),
+                    _mm256_permute2f128_ps::<0x31>(u2, u6),
+                    _mm256_permute2f128_ps::<0x31>(u3, u7),
+                ];
+                for (t, v) in o.into_iter().enumerate() {
+                    _mm256_storeu_ps(panel.add((i + t) * 16 + 8 * h), v);
+                }
+                i += 8;
+            }
+            for i in k8..k {
+                for c in 0..8 {
+                    *panel.add(i * 16 + 8 * h + c) = *rows[c].add(i);
+                }
+            }
+        }
+        for c in full * 8..nc {
+            let row = w.add((j0 + c) * k);
+            for i in 0..k {
+                *panel.add(i * 16 + c) = *row.add(i);
+            }
+        }
+    }
+}

@@ -385,81 +385,6 @@ unsafe fn pack_bits_body<V: FVec>(x: *const f32, n: usize, out: *mut u64) {
     }
 }
 
-/// Vectors per column block of [`row_sums_body`]: 8 independent sums in
-/// flight hide the add latency (4 cycles) behind the loads.
-const ROW_BLOCK: usize = 8;
-
-/// Sums of selected rows of a row-major matrix: for one output row,
-/// `out[c] = Σ_t m[idx[t]·ldm + c]` for `c < ncols`, each column summed in
-/// the order of `idx` from `+0.0` (one accumulator per column, no FMA), so
-/// every ISA gives the same bits as the plain loop. Columns go in blocks
-/// of `ROW_BLOCK` vectors (128 for AVX-512), the last partial block with as
-/// many vectors as remain, the last `ncols mod LANES` columns one by one.
-///
-/// Unlike [`binary_panel_body`] the matrix is not packed: each selected row
-/// is read as one contiguous stretch, so this suits matrices that change
-/// between products (the training gradient, the weights during training)
-/// and short index lists.
-///
-/// # Safety
-/// V's instruction set must be enabled; `m` readable at `i·ldm + c` for
-/// every `i` in `idx` and `c < ncols`; `out` writable for `ncols` floats.
-#[inline(always)]
-unsafe fn row_sums_body<V: FVec>(m: *const f32, ldm: usize, idx: &[u32], ncols: usize, out: *mut f32) {
-    let l = V::LANES;
-    let full = ncols / l;
-    // SAFETY: forwarded from the caller; every read is at i·ldm + c with
-    // c < ncols, every write at c < ncols.
-    unsafe {
-        let mut v = 0;
-        while v + ROW_BLOCK <= full {
-            row_sums_block::<V, ROW_BLOCK>(m.add(v * l), ldm, idx, out.add(v * l));
-            v += ROW_BLOCK;
-        }
-        let (mv, ov) = (m.add(v * l), out.add(v * l));
-        match full - v {
-            0 => {}
-            1 => row_sums_block::<V, 1>(mv, ldm, idx, ov),
-            2 => row_sums_block::<V, 2>(mv, ldm, idx, ov),
-            3 => row_sums_block::<V, 3>(mv, ldm, idx, ov),
-            4 => row_sums_block::<V, 4>(mv, ldm, idx, ov),
-            5 => row_sums_block::<V, 5>(mv, ldm, idx, ov),
-            6 => row_sums_block::<V, 6>(mv, ldm, idx, ov),
-            _ => row_sums_block::<V, 7>(mv, ldm, idx, ov),
-        }
-        for c in full * l..ncols {
-            let mut s = 0.0f32;
-            for &i in idx {
-                s += *m.add(i as usize * ldm + c);
-            }
-            *out.add(c) = s;
-        }
-    }
-}
-
-/// `G` vectors of columns of [`row_sums_body`].
-///
-/// # Safety
-/// As `row_sums_body` for `G·LANES` columns.
-#[inline(always)]
-#[allow(clippy::needless_range_loop)]
-unsafe fn row_sums_block<V: FVec, const G: usize>(m: *const f32, ldm: usize, idx: &[u32], out: *mut f32) {
-    let l = V::LANES;
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        let mut a = [V::splat(0.0); G];
-        for &i in idx {
-            let row = m.add(i as usize * ldm);
-            for g in 0..G {
-                a[g] = a[g].add(V::load(row.add(g * l)));
-            }
-        }
-        for g in 0..G {
-            a[g].store(out.add(g * l));
-        }
-    }
-}
-
 /// `out[i] = F(x[i] + bias[i])` (bias optional). `out` may alias `x`.
 ///
 /// # Safety
@@ -674,7 +599,7 @@ unsafe fn xoshiro_fill_body<U: U64Vec>(states: &mut [[u64; 4]], words: usize, ou
 }
 
 macro_rules! entry_points {
-    ($feature:literal, $fv:ty, $unary:ident, $bern:ident, $step:ident, $panel:ident, $rows:ident, $pack:ident) => {
+    ($feature:literal, $fv:ty, $unary:ident, $bern:ident, $step:ident, $panel:ident, $pack:ident) => {
         /// # Safety
         /// The CPU must support the instruction set; pointers as in
         /// `pack_bits_body`.
@@ -682,15 +607,6 @@ macro_rules! entry_points {
         pub(crate) unsafe fn $pack(x: *const f32, n: usize, out: *mut u64) {
             // SAFETY: features enabled by the attribute; pointer contract forwarded.
             unsafe { pack_bits_body::<$fv>(x, n, out) }
-        }
-
-        /// # Safety
-        /// The CPU must support the instruction set; pointers as in
-        /// `row_sums_body`.
-        #[target_feature(enable = $feature)]
-        pub(crate) unsafe fn $rows(m: *const f32, ldm: usize, idx: &[u32], ncols: usize, out: *mut f32) {
-            // SAFETY: features enabled by the attribute; pointer contract forwarded.
-            unsafe { row_sums_body::<$fv>(m, ldm, idx, ncols, out) }
         }
 
         /// # Safety
@@ -756,7 +672,6 @@ entry_points!(
     bernoulli_avx2,
     softplus_step_sum_avx2,
     binary_panel_avx2,
-    row_sums_avx2,
     pack_bits_avx2
 );
 #[cfg(target_arch = "x86_64")]
@@ -767,7 +682,6 @@ entry_points!(
     bernoulli_avx512,
     softplus_step_sum_avx512,
     binary_panel_avx512,
-    row_sums_avx512,
     pack_bits_avx512
 );
 
@@ -936,13 +850,6 @@ pub(crate) unsafe fn binary_panel_scalar(
 pub(crate) unsafe fn pack_bits_scalar(x: *const f32, n: usize, out: *mut u64) {
     // SAFETY: F1 needs no CPU features; the pointer contract is forwarded.
     unsafe { pack_bits_body::<F1>(x, n, out) }
-}
-
-/// # Safety
-/// Pointers as in `row_sums_body`.
-pub(crate) unsafe fn row_sums_scalar(m: *const f32, ldm: usize, idx: &[u32], ncols: usize, out: *mut f32) {
-    // SAFETY: F1 needs no CPU features; the pointer contract is forwarded.
-    unsafe { row_sums_body::<F1>(m, ldm, idx, ncols, out) }
 }
 
 /// # Safety

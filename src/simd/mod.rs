@@ -286,30 +286,28 @@ pub(crate) fn pack_bits(isa: Isa, x: &[f32], out: &mut [u64]) {
     }
 }
 
-/// One row of a binary × dense product on an unpacked row-major matrix:
-/// `out[c] = Σ_t m[idx[t]·ldm + c]`, `c < out.len()`, in the order of
-/// `idx` (see `math::row_sums_body`; the same bits on every ISA).
+/// Fills one panel of a transposed packing: `panel[i·PANEL + c] =
+/// w[(j0 + c)·k + i]` for `c < nc ≤ PANEL`, `i < k` (`w` row-major, rows of
+/// `k`); other entries are left as they are. In-register 8 × 8 transposes
+/// where AVX is available, a copy loop otherwise (same values).
 ///
 /// # Panics
-/// If `out.len() > ldm` or a row `idx[t]` does not fit in `m`.
-pub(crate) fn row_sums(isa: Isa, m: &[f32], ldm: usize, idx: &[u32], out: &mut [f32]) {
-    let n = out.len();
-    assert!(n <= ldm);
-    if n == 0 {
-        return;
-    }
-    let last = idx.iter().copied().max().map_or(0, |i| i as usize);
-    assert!(idx.is_empty() || last * ldm + n <= m.len(), "row index out of range");
-    let (mp, op) = (m.as_ptr(), out.as_mut_ptr());
-    // SAFETY: every index ≤ `last`, whose row (n ≤ ldm columns) lies inside
-    // `m`; `out` holds n floats; `usable` guarantees the ISA.
-    unsafe {
-        match usable(isa) {
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => math::row_sums_avx512(mp, ldm, idx, n, op),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => math::row_sums_avx2(mp, ldm, idx, n, op),
-            _ => math::row_sums_scalar(mp, ldm, idx, n, op),
+/// If `nc > PANEL`, `panel.len() < k·PANEL` or `w` lacks rows `j0..j0+nc`.
+pub(crate) fn pack_transposed_panel(isa: Isa, w: &[f32], k: usize, j0: usize, nc: usize, panel: &mut [f32]) {
+    assert!(nc <= PANEL && panel.len() >= k * PANEL && (j0 + nc) * k <= w.len());
+    match usable(isa) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX2 implies AVX, checked by `usable`; bounds asserted above.
+        Isa::Avx512 | Isa::Avx2 => unsafe {
+            avx2::pack_transposed_panel_avx(w.as_ptr(), k, j0, nc, panel.as_mut_ptr())
+        },
+        _ => {
+            for c in 0..nc {
+                let src = &w[(j0 + c) * k..(j0 + c + 1) * k];
+                for (row, &x) in panel.chunks_exact_mut(PANEL).zip(src) {
+                    row[c] = x;
+                }
+            }
         }
     }
 }
@@ -441,4 +439,32 @@ pub(crate) fn gemm_nn_nopack(m: usize, k: usize, n: usize, a: &[f32], b: &[f32],
         gemm_avx512::gemm_nn(m, k, n, a.as_ptr(), k, b.as_ptr(), n, c.as_mut_ptr(), n);
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The in-register transposes fill a transposed panel exactly like the
+    /// copy loop, on shapes around the 8 × 8 block edges and partial panels.
+    #[test]
+    fn transposed_panel_equals_copy_loop_on_every_isa() {
+        for (n, k) in [(1usize, 1usize), (16, 8), (16, 9), (7, 23), (9, 16), (32, 784), (21, 500), (16, 7)] {
+            let w: Vec<f32> = (0..n * k).map(|i| i as f32 * 0.5 - 7.0).collect();
+            for p in 0..n.div_ceil(PANEL) {
+                let (j0, nc) = (p * PANEL, PANEL.min(n - p * PANEL));
+                let mut want = vec![-1.0f32; k * PANEL];
+                for c in 0..nc {
+                    for i in 0..k {
+                        want[i * PANEL + c] = w[(j0 + c) * k + i];
+                    }
+                }
+                for isa in Isa::available() {
+                    let mut got = vec![-1.0f32; k * PANEL];
+                    pack_transposed_panel(isa, &w, k, j0, nc, &mut got);
+                    assert_eq!(got, want, "{isa} n={n} k={k} panel {p}");
+                }
+            }
+        }
+    }
 }

@@ -116,6 +116,8 @@ struct Scratch {
     /// use (the weights change with every update).
     pw: Option<PackedWeights>,
     pwt: Option<PackedWeights>,
+    /// `[P⁺/m; −P⁻/n]` packed for the weight gradient.
+    pp: Option<PackedWeights>,
 }
 
 /// Trains a Bernoulli–Bernoulli RBM by CD-k or PCD.
@@ -389,6 +391,7 @@ impl Trainer {
             hrows: BinaryRows::new(h),
             pw: None,
             pwt: None,
+            pp: None,
         });
         let threads = rayon::current_num_threads();
         let isa = self.isa;
@@ -465,14 +468,15 @@ impl Trainer {
             sc.vrows.fill_from(&sc.a[..rows * d]);
         }
         // Where V = [V⁺; V⁻] is sparse enough, the weight gradient is taken
-        // as sums of the rows of [P⁺/m; −P⁻/n] selected by each column of V
-        // (the rows of Vᵀ), fused with the update below.
-        let sparse_grad = binary_ok && binary::unpacked_wins(isa, sc.vrows.density());
+        // as sums of the rows of [P⁺/m; −P⁻/n] (packed) selected by each
+        // column of V (the rows of Vᵀ), fused with the update below.
+        let sparse_grad = binary_ok && binary::sparse_wins(isa, sc.vrows.density());
         if sparse_grad {
             sc.vrows.transpose_into(&mut sc.vt);
         }
         let (vpos, vneg) = sc.a[..rows * d].split_at(m * d);
         let (ppos, pneg) = sc.b[..rows * h].split_at_mut(m * h);
+        let vt = &sc.vt;
         // 3. Gradient statistics, fixed-order sums.
         let (inv_m, inv_n) = (1.0 / m as f64, 1.0 / n_neg as f64);
         let gb = &mut sc.grad_b;
@@ -488,8 +492,18 @@ impl Trainer {
         let (mut mean_v, mut sparse_pull) = (Vec::new(), Vec::new());
         rayon::join(
             || {
-                add_column_sums(vpos, d, inv_m, gb);
-                add_column_sums(vneg, d, -inv_n, gb);
+                if sparse_grad {
+                    // Binary V: the column sums are counts, read off the
+                    // rows of Vᵀ (positions < m are the data rows).
+                    for (i, g) in gb.iter_mut().enumerate() {
+                        let col = vt.row(i);
+                        let pos = col.partition_point(|&r| (r as usize) < m);
+                        *g = pos as f64 * inv_m - (col.len() - pos) as f64 * inv_n;
+                    }
+                } else {
+                    add_column_sums(vpos, d, inv_m, gb);
+                    add_column_sums(vneg, d, -inv_n, gb);
+                }
                 if sparsity.is_some() {
                     mean_v = vec![0.0f64; d];
                     add_column_sums(vpos, d, inv_m, &mut mean_v);
@@ -534,24 +548,34 @@ impl Trainer {
         let weights_bad = match s.config.optimizer {
             Optimizer::Sgd { initial, final_, switch_epoch } => {
                 let mu = if epoch < switch_epoch { initial } else { final_ };
-                if !sparse_grad {
+                // With sparse V the gradient rows come from the packed P in
+                // the loop below; otherwise one dense product adds them.
+                let pp = if sparse_grad {
+                    Some(&*pack_into(&mut sc.pp, bb, rows, h)?)
+                } else {
                     gemm::par_gemm_tn_acc(d, rows, h, lr, ab, bb, mu, &mut o.m_w, block)?;
-                }
+                    None
+                };
                 let decay = l1 != 0.0 || l2 != 0.0 || !sparse_pull.is_empty();
-                let vt = &sc.vt;
                 let bad = w
                     .par_chunks_mut(rows_per * h)
                     .zip(o.m_w.par_chunks_mut(rows_per * h))
                     .enumerate()
                     .map(|(blk, (w, m))| {
                         let mut bad = false;
-                        let mut g = vec![0.0f32; if sparse_grad { h } else { 0 }];
+                        const GB: usize = 16;
+                        let block_rows = w.len() / h;
+                        let mut g = vec![0.0f32; if pp.is_some() { GB * h } else { 0 }];
                         for (r, (wr, mr)) in w.chunks_exact_mut(h).zip(m.chunks_exact_mut(h)).enumerate() {
                             let i = blk * rows_per + r;
-                            if sparse_grad {
-                                // Row i of Vᵀ·[P⁺/m; −P⁻/n], then Δ ← μΔ + lr·∇W.
-                                simd::row_sums(isa, bb, h, vt.row(i), &mut g);
-                                for (m, &g) in mr.iter_mut().zip(&g) {
+                            if let Some(pp) = pp {
+                                // Rows of Vᵀ·[P⁺/m; −P⁻/n], GB at a time,
+                                // then Δ ← μΔ + lr·∇W.
+                                if r % GB == 0 {
+                                    let i1 = (i + GB).min(blk * rows_per + block_rows);
+                                    binary::packed_rows_unchecked(isa, vt, i, i1, pp, &mut g[..(i1 - i) * h]);
+                                }
+                                for (m, &g) in mr.iter_mut().zip(&g[(r % GB) * h..(r % GB + 1) * h]) {
                                     *m = mu * *m + lr * g;
                                 }
                             }
@@ -587,7 +611,8 @@ impl Trainer {
             }
             Optimizer::Adam { beta1, beta2, eps } => {
                 if sparse_grad {
-                    binary::binary_times_unpacked_on(isa, &sc.vt, bb, h, &mut sc.grad_w, threads)?;
+                    let pp = pack_into(&mut sc.pp, bb, rows, h)?;
+                    binary::packed_unchecked(isa, &sc.vt, pp, &mut sc.grad_w, threads);
                 } else {
                     gemm::par_gemm_tn(d, rows, h, ab, bb, &mut sc.grad_w, block)?;
                 }
@@ -681,6 +706,21 @@ fn binary_product(
         }
         _ => false,
     }
+}
+
+/// Packs row-major `x` (`k × n`) into `slot`, reusing its allocation when
+/// the shape matches (the last batch of an epoch may be smaller).
+fn pack_into<'p>(
+    slot: &'p mut Option<PackedWeights>,
+    x: &[f32],
+    k: usize,
+    n: usize,
+) -> Result<&'p PackedWeights> {
+    match slot {
+        Some(p) if p.k() == k && p.n() == n => p.repack(x)?,
+        _ => *slot = Some(PackedWeights::new(x, k, n)?),
+    }
+    Ok(slot.as_ref().expect("packed above"))
 }
 
 /// `out[j] += scale · Σ_r x[r][j]` over the rows of a row-major matrix of
