@@ -24,11 +24,15 @@
 //! product (two runs on a noisy VM); the crossover lies between 40 and 70 %
 //! (AVX2: 30–40 %).
 //!
-//! Users: AIS and RAISE ([`crate::eval`]), and the Gibbs sweeps of
+//! Users: AIS and RAISE ([`crate::eval`]), the Gibbs sweeps of
 //! [`crate::Chains`] and [`crate::sampler::PackedChains`], which pick the
-//! binary or the dense product per chain with [`sparse_wins`].
+//! binary or the dense product per chain with [`sparse_wins`], and training
+//! ([`crate::train`]), which repacks the changing weights every batch
+//! ([`PackedWeights::repack`], [`PackedWeights::repack_transposed`]) and
+//! takes the weight gradient `Vᵀ·P` as a binary product too (the rows of
+//! [`BinaryRows::transposed`] select rows of the packed `P`).
 //! [`pack_rows`] / [`unpack_rows`] store binary states as bits (the packed
-//! ensembles' format).
+//! ensembles' format); packing is one SIMD compare per vector of states.
 
 use super::{SendPtr, check_len, mul_dims};
 use crate::error::{Error, Result};

@@ -221,8 +221,8 @@ pub(crate) unsafe fn pack_transposed_panel_avx(
                 i += 8;
             }
             for i in k8..k {
-                for c in 0..8 {
-                    *panel.add(i * 16 + 8 * h + c) = *rows[c].add(i);
+                for (c, row) in rows.iter().enumerate() {
+                    *panel.add(i * 16 + 8 * h + c) = *row.add(i);
                 }
             }
         }

@@ -16,10 +16,19 @@
 //!    `θ ← θ + Δ`, or Adam; weight decay on weights only;
 //! 5. divergence check: every parameter finite and `|w| ≤ max_weight`.
 //!
+//! The binary states make most products sums of selected rows: on models
+//! above the no-packing size, wherever a batch's states are sparse enough
+//! ([`crate::kernels::binary::sparse_wins`] on the batch's overall density),
+//! `V·W`, the chains' `H·Wᵀ` and the gradient `Vᵀ[P⁺/m; −P⁻/n]` use the
+//! binary kernels (the weights are repacked every batch; the gradient is
+//! summed 16 rows of `W` at a time and applied at once), and the visible
+//! statistics are counts. `BOLTZMANN_DENSE_PRODUCTS=1` keeps every product
+//! dense (perf-notes.md compares the two: 1.9× on MNIST digits).
+//!
 //! Every reduction runs in a fixed order (products accumulate over the batch
-//! in matrixmultiply's fixed order, column sums sequentially), so training is
-//! bit-identical for any thread count, and [`Trainer::state`] /
-//! [`Trainer::from_state`] resume exactly.
+//! in matrixmultiply's or the binary kernel's fixed order, column sums
+//! sequentially), so training is bit-identical for any thread count, and
+//! [`Trainer::state`] / [`Trainer::from_state`] resume exactly.
 
 use super::config::{Algorithm, Optimizer, TrainConfig};
 use crate::data::{Dataset, shuffle_indices};
@@ -551,7 +560,7 @@ impl Trainer {
                 // With sparse V the gradient rows come from the packed P in
                 // the loop below; otherwise one dense product adds them.
                 let pp = if sparse_grad {
-                    Some(&*pack_into(&mut sc.pp, bb, rows, h)?)
+                    Some(pack_into(&mut sc.pp, bb, rows, h)?)
                 } else {
                     gemm::par_gemm_tn_acc(d, rows, h, lr, ab, bb, mu, &mut o.m_w, block)?;
                     None
