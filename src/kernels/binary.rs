@@ -125,6 +125,19 @@ impl BinaryRows {
         }
     }
 
+    /// Rebuilds from bit-packed rows (`words_per_row(k)` words each, as
+    /// [`pack_rows`] writes them; bits beyond `k` must be 0), reusing the
+    /// allocations, on the calling thread.
+    pub(crate) fn fill_from_bits_seq(&mut self, bits: &[u64], k: usize) {
+        self.k = k;
+        let wpr = words_per_row(k);
+        let counts: Vec<usize> = bits.chunks(wpr.max(1)).map(count_ones).collect();
+        let parts = self.layout(&counts);
+        for (out, b) in parts.into_iter().zip(bits.chunks(wpr.max(1))) {
+            set_positions(b, out);
+        }
+    }
+
     /// Empties the matrix and sets the row width.
     pub(crate) fn reset(&mut self, k: usize) {
         self.k = k;
@@ -418,6 +431,59 @@ pub(crate) fn packed_rows_unchecked(
                 simd::PANEL.min(n - c0),
                 out.as_mut_ptr().add(c0),
                 n,
+            )
+        };
+    }
+}
+
+/// The fused half-step: `out` (`rows × words_per_row(n)` words, cleared
+/// here) gets the bits of `u < σ(A·W + bias)` for binary `A` and packed
+/// `W` (`k × n`), with the uniforms of row `r` from `bits[r·stride..]`
+/// (the mapping of the Bernoulli kernels), on the calling thread. The
+/// samples equal [`binary_times`] followed by the Bernoulli kernel on the
+/// same bits, without writing the pre-activations or f32 states.
+/// `bias_padded` holds `bias` and zeros up to a multiple of 16.
+///
+/// # Panics
+/// If the shapes disagree.
+pub(crate) fn packed_sample_unchecked(
+    isa: Isa,
+    a: &BinaryRows,
+    w: &PackedWeights,
+    bias_padded: &[f32],
+    bits: &[u32],
+    stride: usize,
+    out: &mut [u64],
+) {
+    let (k, n, rows) = (w.k, w.n, a.rows());
+    let np = n.div_ceil(simd::PANEL);
+    let wpr = words_per_row(n);
+    assert!(a.k == k && bias_padded.len() >= np * simd::PANEL && out.len() == rows * wpr && stride >= n);
+    assert!(rows == 0 || bits.len() >= (rows - 1) * stride + n);
+    out.fill(0);
+    for p in 0..np {
+        let c0 = p * simd::PANEL;
+        let panel = &w.panels[p * k * simd::PANEL..(p + 1) * k * simd::PANEL];
+        // SAFETY: indices < k (a's width is w.k), the panel holds k·PANEL
+        // floats; bias has PANEL floats from c0; uniforms at r·stride + c0 +
+        // c for c < ncols ≤ n − c0 lie inside `bits` (asserted); bits
+        // c0..c0+ncols of a row go to word c0/64 at shift c0 mod 64 (PANEL
+        // divides 64), inside `out`.
+        unsafe {
+            simd::binary_panel_sample(
+                isa,
+                panel,
+                &a.offsets,
+                &a.indices,
+                rows,
+                simd::PANEL.min(n - c0),
+                &bias_padded[c0..c0 + simd::PANEL],
+                bits.as_ptr().add(c0),
+                stride,
+                out.as_mut_ptr(),
+                wpr,
+                c0 / 64,
+                (c0 % 64) as u32,
             )
         };
     }

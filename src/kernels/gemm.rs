@@ -353,6 +353,12 @@ impl<'a> HalfStepProducts<'a> {
         }
     }
 
+    /// `W` and `Wᵀ` packed for binary products, if [`Self::with_binary`]
+    /// packed them.
+    pub(crate) fn binary_weights(&self) -> Option<(&PackedWeights, &PackedWeights)> {
+        self.binary.as_ref().map(|(a, b)| (a, b))
+    }
+
     /// Whether the no-packing kernel is in use (small models).
     pub(crate) fn is_nopack(&self) -> bool {
         self.wt.is_some()

@@ -8,19 +8,25 @@
 //! (`h ~ p(h|v)`, then `v ~ p(v|h)`), so they carry no information between
 //! sweeps.
 //!
-//! A sweep unpacks one block of chains at a time into f32 scratch, runs all
-//! `k` sweeps on it with the same kernels as [`crate::Chains`] (binary or
-//! dense products chosen per chain by its density), and packs it back.
-//! Scratch is per block (`block × (D + H)` floats, a few MB per thread),
-//! independent of the number of chains. Blocks run in parallel; each chain
+//! A sweep works on one block of chains at a time. When the weights are
+//! packed for binary products (a call of ≥ 512 chain-sweeps on a model
+//! above the no-packing size) each half-step is **fused**: set positions
+//! straight from the bits, then per weight panel the product, bias,
+//! sigmoid, uniform, compare and packing of the 16 new states in registers
+//! (`kernels::binary::packed_sample_unchecked`) — no pre-activation or f32
+//! state matrix — whenever every chain of the block is sparse enough; a
+//! block with denser chains goes through f32 rows and the per-chain choice
+//! of [`crate::Chains`]. Otherwise the block is unpacked into f32 scratch,
+//! swept with the kernels of [`crate::Chains`], and packed back. Scratch is
+//! per block (a few MB per thread), independent of the number of chains. Blocks run in parallel; each chain
 //! uses only its own stream, so the result is bit-identical for any thread
 //! count — and equal to [`crate::Chains`] with the same seed
 //! (`tests/packed.rs`).
 
 use super::gibbs;
 use crate::error::{Error, Result};
-use crate::kernels::binary::{self, pack_row, unpack_row, words_per_row};
-use crate::kernels::gemm::HalfStepProducts;
+use crate::kernels::binary::{self, BinaryRows, PackedWeights, pack_row, unpack_row, words_per_row};
+use crate::kernels::gemm::{BinaryScratch, HalfStepProducts};
 use crate::kernels::mul_dims;
 use crate::model::Rbm;
 use crate::rng::{self, StreamState};
@@ -156,6 +162,36 @@ impl PackedChains {
         if k.saturating_mul(self.batch) >= gibbs::BINARY_MIN_CHAIN_SWEEPS {
             products = products.with_binary();
         }
+        if let Some((pw, pwt)) = products.binary_weights() {
+            // Fused half-steps on the bits (f32 only for blocks with dense
+            // rows).
+            let pad = |b: &[f32]| {
+                let mut p = b.to_vec();
+                p.resize(b.len().next_multiple_of(simd::PANEL), 0.0);
+                p
+            };
+            let halves = [
+                Half { k: d, n: h, packed: pw, bias: rbm.hidden_bias(), bias_padded: pad(rbm.hidden_bias()) },
+                Half {
+                    k: h,
+                    n: d,
+                    packed: pwt,
+                    bias: rbm.visible_bias(),
+                    bias_padded: pad(rbm.visible_bias()),
+                },
+            ];
+            self.visible.par_chunks_mut(w * BLOCK).zip(self.streams.par_chunks_mut(BLOCK)).for_each_init(
+                || BitsWorkspace::new(d, h),
+                |ws, (vb, s)| {
+                    for _ in 0..k {
+                        half_step_bits(isa, &products, &halves[0], true, vb, s, ws);
+                        half_step_bits(isa, &products, &halves[1], false, vb, s, ws);
+                    }
+                },
+            );
+            self.sweeps += k as u64;
+            return Ok(());
+        }
         self.visible.par_chunks_mut(w * BLOCK).zip(self.streams.par_chunks_mut(BLOCK)).for_each_init(
             || (gibbs::Workspace::new(BLOCK, d, h), vec![0.0f32; BLOCK * d], vec![0.0f32; BLOCK * h]),
             |(ws, v, hs), (vb, s)| {
@@ -238,4 +274,95 @@ impl PackedChains {
         let (a, b) = (&self.visible[i * w..(i + 1) * w], &self.visible[j * w..(j + 1) * w]);
         a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
     }
+}
+
+/// One direction of a sweep for [`half_step_bits`]: `k` inputs, `n`
+/// outputs, the packed weights for it and the output bias.
+struct Half<'a> {
+    k: usize,
+    n: usize,
+    packed: &'a PackedWeights,
+    bias: &'a [f32],
+    bias_padded: Vec<f32>,
+}
+
+/// Per-thread scratch of the fused sweep: the hidden bits, random bits,
+/// index lists, and f32 rows for blocks with dense rows.
+struct BitsWorkspace {
+    hidden: Vec<u64>,
+    random: Vec<u64>,
+    rows: BinaryRows,
+    x: Vec<f32>,
+    pre: Vec<f32>,
+    out: Vec<f32>,
+    binary: BinaryScratch,
+}
+
+impl BitsWorkspace {
+    fn new(d: usize, h: usize) -> Self {
+        let m = d.max(h);
+        BitsWorkspace {
+            hidden: vec![0; BLOCK * words_per_row(h)],
+            random: vec![0; BLOCK * m.div_ceil(2)],
+            rows: BinaryRows::new(m),
+            x: vec![0.0; BLOCK * m],
+            pre: vec![0.0; BLOCK * m],
+            out: vec![0.0; BLOCK * m],
+            binary: BinaryScratch::default(),
+        }
+    }
+}
+
+/// One half-step of a block on packed states: `hidden` (the visible bits
+/// `vb` → the workspace's hidden bits) or not (hidden bits → `vb`). When
+/// every row of the block is sparse enough for the binary kernel (the
+/// per-row test of [`crate::Chains`]), the product, bias, sigmoid, uniform,
+/// compare and packing happen in one pass per panel
+/// ([`binary::packed_sample_unchecked`]); otherwise the rows go through
+/// f32 and the same per-row choice as `Chains`. Either way the samples
+/// equal `Chains`'.
+fn half_step_bits(
+    isa: Isa,
+    products: &HalfStepProducts<'_>,
+    half: &Half<'_>,
+    hidden: bool,
+    vb: &mut [u64],
+    streams: &mut [StreamState],
+    ws: &mut BitsWorkspace,
+) {
+    let rows = streams.len();
+    let (k, n) = (half.k, half.n);
+    let (wk, wn) = (words_per_row(k), words_per_row(n));
+    let mut hb = std::mem::take(&mut ws.hidden);
+    let (input, output): (&[u64], &mut [u64]) = if hidden {
+        (&vb[..rows * wk], &mut hb[..rows * wn])
+    } else {
+        (&hb[..rows * wk], &mut vb[..rows * wn])
+    };
+    let words = n.div_ceil(2);
+    let random = &mut ws.random[..rows * words];
+    simd::xoshiro_fill(isa, streams, words, random);
+    let u: &[u32] = bytemuck::cast_slice(random);
+    let all_sparse = input.chunks(wk.max(1)).all(|r| {
+        binary::sparse_wins(isa, r.iter().map(|w| w.count_ones() as usize).sum::<usize>() as f64 / k as f64)
+    });
+    if all_sparse {
+        ws.rows.fill_from_bits_seq(input, k);
+        binary::packed_sample_unchecked(isa, &ws.rows, half.packed, &half.bias_padded, u, 2 * words, output);
+    } else {
+        let (x, pre, out) = (&mut ws.x[..rows * k], &mut ws.pre[..rows * n], &mut ws.out[..rows * n]);
+        for (words, row) in input.chunks(wk.max(1)).zip(x.chunks_mut(k)) {
+            unpack_row(words, row);
+        }
+        if hidden {
+            products.visible_to_hidden_rows(isa, rows, x, pre, &mut ws.binary);
+        } else {
+            products.hidden_to_visible_rows(isa, rows, x, pre, &mut ws.binary);
+        }
+        simd::bernoulli(isa, pre, half.bias, u, 2 * words, out);
+        for (row, words) in out.chunks(n).zip(output.chunks_mut(wn.max(1))) {
+            pack_row(row, words);
+        }
+    }
+    ws.hidden = hb;
 }

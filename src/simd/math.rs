@@ -301,7 +301,6 @@ const ACC: usize = 8;
 /// `rows + 1` entries indexing `indices`; `out` writable at `r·ldo + c` for
 /// `r < rows`, `c < ncols`.
 #[inline(always)]
-#[allow(clippy::needless_range_loop)] // index loops over accumulator sets mirror the documented order
 unsafe fn binary_panel_body<V: FVec, const G: usize>(
     panel: *const f32,
     offsets: &[usize],
@@ -318,28 +317,8 @@ unsafe fn binary_panel_body<V: FVec, const G: usize>(
         for r in 0..rows {
             let idx = &indices[offsets[r]..offsets[r + 1]];
             for g0 in (0..PANEL / l).step_by(G) {
-                let base = panel.add(g0 * l);
-                let mut a = [[V::splat(0.0); G]; ACC];
-                let chunks = idx.chunks_exact(ACC);
-                let rem = chunks.remainder();
-                for ch in chunks {
-                    for u in 0..ACC {
-                        let row = base.add(ch[u] as usize * PANEL);
-                        for g in 0..G {
-                            a[u][g] = a[u][g].add(V::load(row.add(g * l)));
-                        }
-                    }
-                }
-                for (u, &i) in rem.iter().enumerate() {
-                    let row = base.add(i as usize * PANEL);
-                    for g in 0..G {
-                        a[u][g] = a[u][g].add(V::load(row.add(g * l)));
-                    }
-                }
-                for g in 0..G {
-                    let lo = a[0][g].add(a[1][g]).add(a[2][g].add(a[3][g]));
-                    let hi = a[4][g].add(a[5][g]).add(a[6][g].add(a[7][g]));
-                    let s = lo.add(hi);
+                let s = panel_sums::<V, G>(panel.add(g0 * l), idx);
+                for (g, s) in s.into_iter().enumerate() {
                     if ncols == PANEL {
                         s.store(out.add(r * ldo + (g0 + g) * l));
                     } else {
@@ -352,6 +331,104 @@ unsafe fn binary_panel_body<V: FVec, const G: usize>(
                     *out.add(r * ldo + c) = x;
                 }
             }
+        }
+    }
+}
+
+/// The sums of [`binary_panel_body`] for one binary row (set positions
+/// `idx`) over `G` vectors of a panel starting at `base`, in its documented
+/// order.
+///
+/// # Safety
+/// As `binary_panel_body`.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops over accumulator sets mirror the documented order
+unsafe fn panel_sums<V: FVec, const G: usize>(base: *const f32, idx: &[u32]) -> [V; G] {
+    let l = V::LANES;
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        let mut a = [[V::splat(0.0); G]; ACC];
+        let chunks = idx.chunks_exact(ACC);
+        let rem = chunks.remainder();
+        for ch in chunks {
+            for u in 0..ACC {
+                let row = base.add(ch[u] as usize * PANEL);
+                for g in 0..G {
+                    a[u][g] = a[u][g].add(V::load(row.add(g * l)));
+                }
+            }
+        }
+        for (u, &i) in rem.iter().enumerate() {
+            let row = base.add(i as usize * PANEL);
+            for g in 0..G {
+                a[u][g] = a[u][g].add(V::load(row.add(g * l)));
+            }
+        }
+        let mut s = [V::splat(0.0); G];
+        for g in 0..G {
+            let lo = a[0][g].add(a[1][g]).add(a[2][g].add(a[3][g]));
+            let hi = a[4][g].add(a[5][g]).add(a[6][g].add(a[7][g]));
+            s[g] = lo.add(hi);
+        }
+        s
+    }
+}
+
+/// The fused half-step on one panel: for each of `rows` binary rows, the
+/// panel's sums as [`binary_panel_body`], then the Bernoulli samples of
+/// `bernoulli_body` in `LOGITS` mode (`u < σ(sum + bias)`, the same
+/// arithmetic, so the same samples), packed straight into bits: the
+/// `ncols` sample bits of row `r` are ORed into `out[r·wpr + word]` at
+/// `shift`. No pre-activation or state matrix is written.
+///
+/// # Safety
+/// As `binary_panel_body` for the sums; `bias` readable for `PANEL` floats;
+/// `bits.add(r·stride)` readable for `ncols` u32 per row (`PANEL` when
+/// `ncols == PANEL`); `out` writable at `r·wpr + word`; `shift + ncols ≤ 64`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn binary_panel_sample_body<V: FVec, const G: usize>(
+    panel: *const f32,
+    offsets: &[usize],
+    indices: &[u32],
+    rows: usize,
+    ncols: usize,
+    bias: *const f32,
+    bits: *const u32,
+    stride: usize,
+    out: *mut u64,
+    wpr: usize,
+    word: usize,
+    shift: u32,
+) {
+    let l = V::LANES;
+    // SAFETY: forwarded from the caller; uniforms of a partial panel are
+    // read from a stack copy.
+    unsafe {
+        let mut tail = [0u32; PANEL];
+        let keep = if ncols == PANEL { u64::MAX } else { (1u64 << ncols) - 1 };
+        for r in 0..rows {
+            let idx = &indices[offsets[r]..offsets[r + 1]];
+            let mut u = bits.add(r * stride);
+            if ncols < PANEL {
+                std::ptr::copy_nonoverlapping(u, tail.as_mut_ptr(), ncols);
+                u = tail.as_ptr();
+            }
+            let mut mask = 0u64;
+            for g0 in (0..PANEL / l).step_by(G) {
+                let s = panel_sums::<V, G>(panel.add(g0 * l), idx);
+                for (g, s) in s.into_iter().enumerate() {
+                    let at = (g0 + g) * l;
+                    let x = bernoulli_one::<V, { mode::LOGITS }>(
+                        s,
+                        V::load(bias.add(at)),
+                        V::load_uniform(u.add(at)),
+                    )
+                    .0;
+                    mask |= x.nonzero_bits() << at;
+                }
+            }
+            *out.add(r * wpr + word) |= (mask & keep) << shift;
         }
     }
 }
@@ -454,29 +531,6 @@ unsafe fn bernoulli_body<V: FVec, const MODE: u8>(
     rows: usize,
     n: usize,
 ) {
-    /// Returns (sample, probability); the probability only in
-    /// `LOGITS_WITH_PROBS` mode.
-    #[inline(always)]
-    unsafe fn one<V: FVec, const MODE: u8>(pre: V, bias: V, u: V) -> (V, V) {
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            let (one, zero) = (V::splat(1.0), V::splat(0.0));
-            match MODE {
-                mode::LOGITS => {
-                    // u < σ(x) = 1/(1+s), s = exp(−x)  ⟺  u + u·s < 1. s = +inf
-                    // (x < −88.7) gives +inf, never true; NaN compares false.
-                    let s = exp_any(zero.sub(pre.add(bias)));
-                    let t = u.mul_add(s, u);
-                    (V::select(t.lt(one), one, zero), zero)
-                }
-                mode::LOGITS_WITH_PROBS => {
-                    let p = Flush::<Sigmoid>::apply(pre.add(bias));
-                    (V::select(u.lt(p), one, zero), p)
-                }
-                _ => (V::select(u.lt(pre), one, zero), zero),
-            }
-        }
-    }
     let l = V::LANES;
     let has_bias = MODE != mode::PROBS;
     // SAFETY: all accesses are in bounds as the caller guarantees, or in the
@@ -488,7 +542,7 @@ unsafe fn bernoulli_body<V: FVec, const MODE: u8>(
             let mut i = 0;
             while i + l <= n {
                 let b = if has_bias { V::load(bias.add(i)) } else { V::splat(0.0) };
-                let (x, p) = one::<V, MODE>(V::load(pre.add(i)), b, V::load_uniform(bits.add(i)));
+                let (x, p) = bernoulli_one::<V, MODE>(V::load(pre.add(i)), b, V::load_uniform(bits.add(i)));
                 x.store(out.add(i));
                 if MODE == mode::LOGITS_WITH_PROBS {
                     p.store(probs.add(i));
@@ -505,8 +559,11 @@ unsafe fn bernoulli_body<V: FVec, const MODE: u8>(
                     std::ptr::copy_nonoverlapping(bias.add(i), bb.as_mut_ptr(), rem);
                 }
                 std::ptr::copy_nonoverlapping(bits.add(i), bu.as_mut_ptr(), rem);
-                let (x, p) =
-                    one::<V, MODE>(V::load(bp.as_ptr()), V::load(bb.as_ptr()), V::load_uniform(bu.as_ptr()));
+                let (x, p) = bernoulli_one::<V, MODE>(
+                    V::load(bp.as_ptr()),
+                    V::load(bb.as_ptr()),
+                    V::load_uniform(bu.as_ptr()),
+                );
                 x.store(bp.as_mut_ptr());
                 std::ptr::copy_nonoverlapping(bp.as_ptr(), out.add(i), rem);
                 if MODE == mode::LOGITS_WITH_PROBS {
@@ -514,6 +571,33 @@ unsafe fn bernoulli_body<V: FVec, const MODE: u8>(
                     std::ptr::copy_nonoverlapping(bb.as_ptr(), probs.add(i), rem);
                 }
             }
+        }
+    }
+}
+
+/// One vector of Bernoulli samples (see [`mode`]): returns (sample,
+/// probability); the probability only in `LOGITS_WITH_PROBS` mode.
+///
+/// # Safety
+/// V's instruction set must be enabled.
+#[inline(always)]
+unsafe fn bernoulli_one<V: FVec, const MODE: u8>(pre: V, bias: V, u: V) -> (V, V) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        let (one, zero) = (V::splat(1.0), V::splat(0.0));
+        match MODE {
+            mode::LOGITS => {
+                // u < σ(x) = 1/(1+s), s = exp(−x)  ⟺  u + u·s < 1. s = +inf
+                // (x < −88.7) gives +inf, never true; NaN compares false.
+                let s = exp_any(zero.sub(pre.add(bias)));
+                let t = u.mul_add(s, u);
+                (V::select(t.lt(one), one, zero), zero)
+            }
+            mode::LOGITS_WITH_PROBS => {
+                let p = Flush::<Sigmoid>::apply(pre.add(bias));
+                (V::select(u.lt(p), one, zero), p)
+            }
+            _ => (V::select(u.lt(pre), one, zero), zero),
         }
     }
 }
@@ -599,7 +683,34 @@ unsafe fn xoshiro_fill_body<U: U64Vec>(states: &mut [[u64; 4]], words: usize, ou
 }
 
 macro_rules! entry_points {
-    ($feature:literal, $fv:ty, $unary:ident, $bern:ident, $step:ident, $panel:ident, $pack:ident) => {
+    ($feature:literal, $fv:ty, $unary:ident, $bern:ident, $step:ident, $panel:ident, $pack:ident, $sample:ident) => {
+        /// # Safety
+        /// The CPU must support the instruction set; pointers as in
+        /// `binary_panel_sample_body`.
+        #[target_feature(enable = $feature)]
+        #[allow(clippy::too_many_arguments)]
+        pub(crate) unsafe fn $sample(
+            panel: *const f32,
+            offsets: &[usize],
+            indices: &[u32],
+            rows: usize,
+            ncols: usize,
+            bias: *const f32,
+            bits: *const u32,
+            stride: usize,
+            out: *mut u64,
+            wpr: usize,
+            word: usize,
+            shift: u32,
+        ) {
+            // SAFETY: features enabled by the attribute; pointer contract forwarded.
+            unsafe {
+                binary_panel_sample_body::<$fv, 1>(
+                    panel, offsets, indices, rows, ncols, bias, bits, stride, out, wpr, word, shift,
+                )
+            }
+        }
+
         /// # Safety
         /// The CPU must support the instruction set; pointers as in
         /// `pack_bits_body`.
@@ -672,7 +783,8 @@ entry_points!(
     bernoulli_avx2,
     softplus_step_sum_avx2,
     binary_panel_avx2,
-    pack_bits_avx2
+    pack_bits_avx2,
+    binary_panel_sample_avx2
 );
 #[cfg(target_arch = "x86_64")]
 entry_points!(
@@ -682,7 +794,8 @@ entry_points!(
     bernoulli_avx512,
     softplus_step_sum_avx512,
     binary_panel_avx512,
-    pack_bits_avx512
+    pack_bits_avx512,
+    binary_panel_sample_avx512
 );
 
 /// AVX2 xoshiro fill: the generic body (4 chains per vector). An in-register
@@ -843,6 +956,31 @@ pub(crate) unsafe fn binary_panel_scalar(
 ) {
     // SAFETY: F1 needs no CPU features; the pointer contract is forwarded.
     unsafe { binary_panel_body::<F1, 2>(panel, offsets, indices, rows, ncols, out, ldo) }
+}
+
+/// # Safety
+/// Pointers as in `binary_panel_sample_body`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn binary_panel_sample_scalar(
+    panel: *const f32,
+    offsets: &[usize],
+    indices: &[u32],
+    rows: usize,
+    ncols: usize,
+    bias: *const f32,
+    bits: *const u32,
+    stride: usize,
+    out: *mut u64,
+    wpr: usize,
+    word: usize,
+    shift: u32,
+) {
+    // SAFETY: F1 needs no CPU features; the pointer contract is forwarded.
+    unsafe {
+        binary_panel_sample_body::<F1, 2>(
+            panel, offsets, indices, rows, ncols, bias, bits, stride, out, wpr, word, shift,
+        )
+    }
 }
 
 /// # Safety

@@ -312,6 +312,51 @@ pub(crate) fn pack_transposed_panel(isa: Isa, w: &[f32], k: usize, j0: usize, nc
     }
 }
 
+/// The fused half-step on one panel (see `math::binary_panel_sample_body`):
+/// the binary product's sums for the panel's `ncols` columns, `+ bias`,
+/// Bernoulli samples `u < σ(·)` from `bits` (row `r` at `bits[r·stride..]`,
+/// this panel's uniforms first), ORed as bits into `out[r·wpr + word]` at
+/// `shift`.
+///
+/// # Safety
+/// As [`binary_panel`] for the sums; `bias.len() ≥ PANEL`; `bits` readable
+/// at `r·stride + c` for `c < ncols`; `out` writable at `r·wpr + word`;
+/// `shift + ncols ≤ 64`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn binary_panel_sample(
+    isa: Isa,
+    panel: &[f32],
+    offsets: &[usize],
+    indices: &[u32],
+    rows: usize,
+    ncols: usize,
+    bias: &[f32],
+    bits: *const u32,
+    stride: usize,
+    out: *mut u64,
+    wpr: usize,
+    word: usize,
+    shift: u32,
+) {
+    let (p, b) = (panel.as_ptr(), bias.as_ptr());
+    // SAFETY: forwarded from the caller; `usable` guarantees the ISA.
+    unsafe {
+        match usable(isa) {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => math::binary_panel_sample_avx512(
+                p, offsets, indices, rows, ncols, b, bits, stride, out, wpr, word, shift,
+            ),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => math::binary_panel_sample_avx2(
+                p, offsets, indices, rows, ncols, b, bits, stride, out, wpr, word, shift,
+            ),
+            _ => math::binary_panel_sample_scalar(
+                p, offsets, indices, rows, ncols, b, bits, stride, out, wpr, word, shift,
+            ),
+        }
+    }
+}
+
 /// Fused Bernoulli sampling of a `rows × n` matrix (`n = bias.len()`):
 /// `out[r][i] = (u(bits[r·stride + i]) < σ(pre[r][i] + bias[i])) as f32`.
 ///
