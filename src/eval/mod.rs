@@ -3,6 +3,7 @@
 //! and reconstruction error live in [`crate::train::metrics`].
 
 pub mod ais;
+pub mod dbn;
 pub mod exact;
 
 pub use ais::{

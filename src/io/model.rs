@@ -1,4 +1,4 @@
-//! RBM model files in safetensors.
+//! RBM and DBN model files in safetensors.
 //!
 //! Tensors: `weights` (F32, `[n_visible, n_hidden]`, row-major),
 //! `visible_bias` (F32, `[n_visible]`), `hidden_bias` (F32, `[n_hidden]`).
@@ -14,7 +14,7 @@
 use super::safetensors::{SafeTensors, Tensor};
 use super::{io_err, read_file, write_atomic};
 use crate::error::{Error, Result};
-use crate::model::Rbm;
+use crate::model::{Dbn, Rbm};
 use std::path::Path;
 
 /// The newest model-file version this build reads and writes.
@@ -122,4 +122,92 @@ pub fn parse_rbm(bytes: &[u8]) -> Result<Rbm> {
     let st = SafeTensors::from_bytes(bytes, "model")?;
     let (d, h) = check_header(&st, "rbm", "model")?;
     rbm_from(&st, "", d, h, "model")
+}
+
+/// Most layers a DBN file may declare (a corrupt count must not make the
+/// loader allocate or loop without bound).
+const MAX_DBN_LAYERS: usize = 64;
+
+/// Saves a DBN as one safetensors file (atomically): metadata `kind =
+/// "dbn"`, `layers` (count), `sizes` (`"784,500,500"`), and per layer `l`
+/// (from 1) the tensors `layer{l}.weights`, `layer{l}.visible_bias`,
+/// `layer{l}.hidden_bias` as in an RBM file.
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be written.
+pub fn save_dbn(dbn: &Dbn, path: &Path) -> Result<()> {
+    write_atomic(path, &dbn_bytes(dbn))
+}
+
+/// The bytes [`save_dbn`] writes.
+pub fn dbn_bytes(dbn: &Dbn) -> Vec<u8> {
+    let mut st = SafeTensors::default();
+    // The common header, with the outer sizes (D and the top width).
+    for (k, v) in [
+        ("format", "boltzmann".to_string()),
+        ("format_version", FORMAT_VERSION.to_string()),
+        ("kind", "dbn".to_string()),
+        ("visible_units", "bernoulli".into()),
+        ("hidden_units", "bernoulli".into()),
+        ("n_visible", dbn.n_visible().to_string()),
+        ("n_hidden", dbn.top().n_hidden().to_string()),
+        ("layers", dbn.depth().to_string()),
+        ("sizes", dbn.sizes().iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",")),
+    ] {
+        st.metadata.insert(k.into(), v);
+    }
+    for (l, rbm) in dbn.layers().iter().enumerate() {
+        rbm_tensors(rbm, &format!("layer{}.", l + 1), &mut st);
+    }
+    st.to_bytes()
+}
+
+/// Loads a DBN, with the checks of [`load_rbm`] on every layer, the layer
+/// count and sizes against the metadata, and sizes that chain.
+///
+/// # Errors
+/// [`Error::Io`] naming the file and the problem (e.g. a missing layer).
+pub fn load_dbn(path: &Path) -> Result<Dbn> {
+    let what = path.display().to_string();
+    parse_dbn_named(&read_file(path)?, &what)
+}
+
+/// Parses DBN-file bytes (what [`load_dbn`] does after reading).
+///
+/// # Errors
+/// As [`load_dbn`].
+pub fn parse_dbn(bytes: &[u8]) -> Result<Dbn> {
+    parse_dbn_named(bytes, "model")
+}
+
+fn parse_dbn_named(bytes: &[u8], what: &str) -> Result<Dbn> {
+    let bad = |r: String| Error::Io { path: what.to_string(), reason: r };
+    let st = SafeTensors::from_bytes(bytes, what)?;
+    let (d, top_h) = check_header(&st, "dbn", what)?;
+    let layers: usize = st.meta("layers", what)?.parse().map_err(|_| bad("bad layers".into()))?;
+    if layers == 0 || layers > MAX_DBN_LAYERS {
+        return Err(bad(format!("layers = {layers} is not in 1..={MAX_DBN_LAYERS}")));
+    }
+    let sizes: Vec<usize> = st
+        .meta("sizes", what)?
+        .split(',')
+        .map(|s| s.trim().parse().map_err(|_| bad(format!("bad sizes entry {s:?}"))))
+        .collect::<Result<_>>()?;
+    if sizes.len() != layers + 1 || sizes[0] != d || sizes[layers] != top_h {
+        return Err(bad(format!(
+            "sizes {sizes:?} do not match layers = {layers}, n_visible = {d}, n_hidden = {top_h}"
+        )));
+    }
+    if st.tensors.len() != 3 * layers {
+        return Err(bad(format!(
+            "expected {} tensors for {layers} layers, found {}",
+            3 * layers,
+            st.tensors.len()
+        )));
+    }
+    let mut rbms = Vec::with_capacity(layers);
+    for l in 0..layers {
+        rbms.push(rbm_from(&st, &format!("layer{}.", l + 1), sizes[l], sizes[l + 1], what)?);
+    }
+    Dbn::new(rbms).map_err(|e| bad(format!("invalid layers: {e}")))
 }

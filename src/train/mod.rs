@@ -1,5 +1,6 @@
 //! Training: CD-k and PCD with SGD+momentum or Adam, schedules, weight
-//! decay, sparsity, and the monitors of Hinton's guide.
+//! decay, sparsity, and the monitors of Hinton’s guide; greedy layer-wise
+//! training of Deep Belief Networks in [`dbn`].
 //!
 //! ```
 //! use boltzmann::data::Dataset;
@@ -12,6 +13,7 @@
 //! ```
 
 pub mod config;
+pub mod dbn;
 pub mod metrics;
 pub mod trainer;
 

@@ -186,6 +186,38 @@ impl Trainer {
                 *bi = logit_clamped(p);
             }
         }
+        Self::start(config, rbm)
+    }
+
+    /// A fresh run from given initial parameters (for example a layer tied
+    /// to the one below in a DBN); `weight_init_std` and
+    /// `visible_bias_from_data` are not used.
+    ///
+    /// # Errors
+    /// As [`Trainer::new`], and [`Error::ShapeMismatch`] if `rbm` does not
+    /// have the data's width or `config.n_hidden` hidden units.
+    pub fn starting_from(config: TrainConfig, data: &Dataset, rbm: Rbm) -> Result<Trainer> {
+        config.validate()?;
+        check_data(&config, data)?;
+        if rbm.n_visible() != data.dim() {
+            return Err(Error::ShapeMismatch {
+                what: "initial model n_visible (data features)",
+                expected: data.dim(),
+                got: rbm.n_visible(),
+            });
+        }
+        if rbm.n_hidden() != config.n_hidden {
+            return Err(Error::ShapeMismatch {
+                what: "initial model n_hidden (config n_hidden)",
+                expected: config.n_hidden,
+                got: rbm.n_hidden(),
+            });
+        }
+        Self::start(config, rbm)
+    }
+
+    fn start(config: TrainConfig, rbm: Rbm) -> Result<Trainer> {
+        let d = rbm.n_visible();
         let streams_seed = config.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let n_chains = match config.algorithm {
             Algorithm::Cd { .. } => config.batch_size,
