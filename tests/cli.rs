@@ -453,3 +453,93 @@ fn binary_products_train_like_dense_products() {
         assert!(max_diff <= 1e-4 * scale, "{alg}: differ by {max_diff} (max |w| {scale})");
     }
 }
+
+/// `dbn train | sample | eval` on a small CSV, and their bad inputs.
+#[test]
+fn dbn_train_sample_eval_and_bad_input() {
+    let dir = tmpdir("dbn");
+    let data = csv(&dir);
+    let out = dir.join("run").display().to_string();
+    let base = [
+        "dbn",
+        "train",
+        "--data",
+        &data,
+        "--batch",
+        "5",
+        "--monitor",
+        "0",
+        "--threads",
+        "2",
+        "--out",
+        &out,
+        "--valid-fraction",
+        "0",
+    ];
+    let mut args = base.to_vec();
+    args.extend(["--layers", "6,5", "--layer-epochs", "3,2", "--json"]);
+    let (ok, stdout, err) = boltzmann(&args);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{stdout}");
+    assert!(lines[0].contains("\"layer\":1") && lines[4].contains("\"layer\":2"), "{stdout}");
+    assert!(lines[5].contains("\"sizes\":[16,6,5]") && lines[5].contains("\"layer_seconds\""), "{stdout}");
+    let model = dir.join("run/dbn.safetensors").display().to_string();
+    let png = dir.join("d.png").display().to_string();
+    let (ok, _, err) =
+        boltzmann(&["dbn", "sample", "--model", &model, "--shape", "4x4", "--n", "20", "--out", &png]);
+    assert!(ok, "{err}");
+    assert_eq!(&std::fs::read(&png).unwrap()[..4], b"\x89PNG");
+    let (ok, stdout, err) =
+        boltzmann(&["dbn", "eval", "--model", &model, "--data", &data, "--json", "--samples", "5"]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("\"lower_bound\":") && stdout.contains("\"log_z_method\":\"exact\""), "{stdout}");
+    let (ok, stdout, err) = boltzmann(&["dbn", "eval", "--model", &model, "--data", &data, "--depth", "1"]);
+    assert!(ok && stdout.contains("DBN 16-6 (1 layers)"), "{err}{stdout}");
+    // Bad input: one line, non-zero exit, no model written.
+    for (extra, needle) in [
+        (vec!["--layers", "6,0"], "≥ 1"),
+        (vec!["--layers", "six"], "--layers"),
+        (vec!["--layers", "6,5", "--layer-epochs", "3"], "entries"),
+        (vec!["--layers", "6,7", "--tied-init"], "tied"),
+        (vec!["--layers", "6", "--resume", &model], "--resume"),
+    ] {
+        let bad_out = dir.join("bad").display().to_string();
+        let mut args = base[..base.len() - 4].to_vec();
+        args.extend(["--out", &bad_out, "--valid-fraction", "0"]);
+        args.extend(extra.iter().copied());
+        let (ok, _, err) = boltzmann(&args);
+        assert!(!ok && err.contains(needle), "{extra:?}: {err}");
+        assert!(!dir.join("bad/dbn.safetensors").exists(), "{extra:?} wrote a model");
+    }
+    let (ok, _, err) = boltzmann(&["dbn", "eval", "--model", &model, "--data", &data, "--depth", "3"]);
+    assert!(!ok && err.contains("--depth"), "{err}");
+    let (ok, _, err) = boltzmann(&["dbn", "sample", "--model", &model, "--n", "0", "--shape", "4x4"]);
+    assert!(!ok && err.contains("--n"), "{err}");
+    // An RBM file is not a DBN file, and a truncated DBN file is refused.
+    let rbm_out = dir.join("rbm").display().to_string();
+    let (ok, _, err) = boltzmann(&[
+        "train",
+        "--data",
+        &data,
+        "--hidden",
+        "4",
+        "--batch",
+        "5",
+        "--epochs",
+        "1",
+        "--monitor",
+        "0",
+        "--out",
+        &rbm_out,
+    ]);
+    assert!(ok, "{err}");
+    let rbm_model = dir.join("rbm/model.safetensors").display().to_string();
+    let (ok, _, err) = boltzmann(&["dbn", "sample", "--model", &rbm_model, "--shape", "4x4"]);
+    assert!(!ok && err.contains("\"rbm\""), "{err}");
+    let bytes = std::fs::read(&model).unwrap();
+    let cut = dir.join("cut.safetensors");
+    std::fs::write(&cut, &bytes[..bytes.len() - 7]).unwrap();
+    let (ok, _, err) = boltzmann(&["dbn", "eval", "--model", &cut.display().to_string(), "--data", &data]);
+    assert!(!ok && err.lines().count() == 1, "{err}");
+}

@@ -71,7 +71,7 @@ pub(crate) struct EvalArgs {
     json: bool,
 }
 
-fn parse_schedule(s: &str) -> Result<Vec<f64>, String> {
+pub(crate) fn parse_schedule(s: &str) -> Result<Vec<f64>, String> {
     match s.split_once(':') {
         None if s == "default" => Ok(eval::default_schedule()),
         Some(("linear", n)) => match n.parse::<usize>() {
@@ -98,7 +98,7 @@ fn mean_se(x: &[f64]) -> (f64, f64) {
     (m, se)
 }
 
-fn bar(show: bool, len: u64, what: &str) -> ProgressBar {
+pub(crate) fn bar(show: bool, len: u64, what: &str) -> ProgressBar {
     let b = ProgressBar::with_draw_target(
         Some(len),
         if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
@@ -110,7 +110,7 @@ fn bar(show: bool, len: u64, what: &str) -> ProgressBar {
     b
 }
 
-fn load(p: &std::path::Path, binarize: bool) -> Result<Dataset, String> {
+pub(crate) fn load(p: &std::path::Path, binarize: bool) -> Result<Dataset, String> {
     let d = io::read_dataset(p, None).map_err(|e| e.to_string())?;
     if binarize { d.binarize_threshold(0.5).map_err(|e| e.to_string()) } else { Ok(d) }
 }

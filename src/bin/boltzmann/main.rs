@@ -1,6 +1,7 @@
 //! The `boltzmann` command-line tool: parses arguments, calls the library,
 //! prints results or a one-line error, and sets the exit code.
 
+mod dbn;
 mod evaluate;
 mod pictures;
 mod train;
@@ -34,6 +35,11 @@ enum Cmd {
     Filters(pictures::FiltersArgs),
     /// log Z (exact or AIS), test log-probability, pseudo-likelihood.
     Eval(evaluate::EvalArgs),
+    /// Deep Belief Networks: greedy training, sampling, variational bound.
+    Dbn {
+        #[command(subcommand)]
+        what: dbn::DbnCmd,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -121,6 +127,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Cmd::Sample(a) => pictures::sample(a),
         Cmd::Filters(a) => pictures::filters(a),
         Cmd::Eval(a) => evaluate::run(a),
+        Cmd::Dbn { what } => dbn::run(what),
         Cmd::Info => {
             println!("detected: {}", simd::detected_isa());
             println!("active:   {}", simd::active_isa());
@@ -217,7 +224,7 @@ fn print_text(r: &GibbsBenchReport) {
 }
 
 /// JSON has no NaN or infinities: null.
-fn json_num(x: f64) -> String {
+pub(crate) fn json_num(x: f64) -> String {
     if x.is_finite() { x.to_string() } else { String::from("null") }
 }
 

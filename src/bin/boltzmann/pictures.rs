@@ -54,7 +54,7 @@ pub(crate) struct FiltersArgs {
     shape: Option<String>,
 }
 
-fn shape(spec: Option<&str>, d: usize) -> Result<(usize, usize), String> {
+pub(crate) fn shape(spec: Option<&str>, d: usize) -> Result<(usize, usize), String> {
     match spec {
         Some(s) => {
             let (r, c) = s.split_once('x').ok_or_else(|| format!("--shape {s:?}: use ROWSxCOLS"))?;

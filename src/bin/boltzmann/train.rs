@@ -74,7 +74,7 @@ pub(crate) struct TrainArgs {
     limit: Option<usize>,
     /// Hidden units.
     #[arg(long, default_value_t = 500)]
-    hidden: usize,
+    pub(crate) hidden: usize,
     /// cd (chains restart at the data) or pcd (persistent chains).
     #[arg(long, value_enum, default_value = "pcd")]
     algorithm: AlgoArg,
@@ -115,7 +115,7 @@ pub(crate) struct TrainArgs {
     batch: usize,
     /// Epochs (with --resume: the total to reach).
     #[arg(long, default_value_t = 30)]
-    epochs: usize,
+    pub(crate) epochs: usize,
     /// Keep the data order (no shuffling).
     #[arg(long)]
     no_shuffle: bool,
@@ -136,18 +136,18 @@ pub(crate) struct TrainArgs {
     sparsity_decay: f32,
     /// Seed of weights, shuffles and chains.
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub(crate) seed: u64,
     /// Threads (default: all cores).
     #[arg(long)]
-    threads: Option<usize>,
+    pub(crate) threads: Option<usize>,
     /// Output directory for model.safetensors, checkpoint.safetensors,
     /// filters.png and samples.png.
     #[arg(long, default_value = "boltzmann-out")]
-    out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Continue from this checkpoint (its configuration is used; --epochs
     /// sets the total).
     #[arg(long)]
-    resume: Option<PathBuf>,
+    pub(crate) resume: Option<PathBuf>,
     /// Examples of each split used for the per-epoch monitors (0: none).
     #[arg(long, default_value_t = 500)]
     monitor: usize,
@@ -155,7 +155,7 @@ pub(crate) struct TrainArgs {
     /// --ais-steps linear steps) and report the average log-probability of
     /// the validation subset (0: never).
     #[arg(long, default_value_t = 0)]
-    ais_every: usize,
+    pub(crate) ais_every: usize,
     /// AIS runs for --ais-every.
     #[arg(long, default_value_t = 32)]
     ais_runs: usize,
@@ -164,10 +164,10 @@ pub(crate) struct TrainArgs {
     ais_steps: usize,
     /// One JSON object per epoch on stdout instead of text.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// No progress bar.
     #[arg(long)]
-    quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 fn parse_schedule(s: &str) -> Result<Schedule, String> {
@@ -220,7 +220,7 @@ fn load(a: &TrainArgs, path: &Path, labels: Option<&Path>) -> Result<Dataset, St
 }
 
 /// Training and validation sets as the options say.
-fn datasets(a: &TrainArgs) -> Result<(Dataset, Option<Dataset>, String), String> {
+pub(crate) fn datasets(a: &TrainArgs) -> Result<(Dataset, Option<Dataset>, String), String> {
     let (mut train, valid, name) = match &a.data {
         None => {
             let s = io::embedded_mnist().map_err(|e| e.to_string())?;
@@ -248,7 +248,7 @@ fn datasets(a: &TrainArgs) -> Result<(Dataset, Option<Dataset>, String), String>
     Ok((train, valid, name))
 }
 
-fn config(a: &TrainArgs) -> Result<TrainConfig, String> {
+pub(crate) fn config(a: &TrainArgs) -> Result<TrainConfig, String> {
     Ok(TrainConfig {
         n_hidden: a.hidden,
         algorithm: match a.algorithm {

@@ -1,0 +1,318 @@
+//! `boltzmann dbn train | sample | eval`: parse, load, call the library's
+//! DBN training, sampling and bound, report, write files.
+
+use crate::train::TrainArgs;
+use boltzmann::data::Dataset;
+use boltzmann::eval::{self, AisConfig};
+use boltzmann::io;
+use boltzmann::model::Dbn;
+use boltzmann::train::dbn::{DbnConfig, train_greedy};
+use boltzmann::train::{EpochReport, TrainConfig};
+use clap::{Args, Subcommand};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum DbnCmd {
+    /// Greedy layer-wise training (every `train` option applies to each
+    /// layer); writes dbn.safetensors and samples.png.
+    Train(Box<DbnTrainArgs>),
+    /// Ancestral samples (Gibbs in the top RBM, one pass down) as a PNG grid.
+    Sample(DbnSampleArgs),
+    /// Variational lower bound on the test log-probability.
+    Eval(DbnEvalArgs),
+}
+
+/// Options of `dbn train`.
+#[derive(Args, Debug)]
+pub(crate) struct DbnTrainArgs {
+    #[command(flatten)]
+    train: TrainArgs,
+    /// Hidden-layer widths bottom-up, e.g. 500,500 (replaces --hidden).
+    #[arg(long)]
+    layers: String,
+    /// Epochs per layer, e.g. 20,20 (default: --epochs for every layer).
+    #[arg(long)]
+    layer_epochs: Option<String>,
+    /// Start each upper layer from the transpose of the layer below (its
+    /// width must then equal the width below that layer).
+    #[arg(long)]
+    tied_init: bool,
+}
+
+/// Options of `dbn sample`.
+#[derive(Args, Debug)]
+pub(crate) struct DbnSampleArgs {
+    /// DBN file (from `dbn train`).
+    #[arg(long)]
+    model: PathBuf,
+    /// Output PNG.
+    #[arg(long, default_value = "dbn-samples.png")]
+    out: PathBuf,
+    /// Number of samples (a grid of 10 per row).
+    #[arg(long, default_value_t = 100)]
+    n: usize,
+    /// Gibbs sweeps in the top RBM before the pass down.
+    #[arg(long, default_value_t = 1000)]
+    sweeps: usize,
+    /// Image shape ROWSxCOLS (default: square, or 28x28 for 784 units).
+    #[arg(long)]
+    shape: Option<String>,
+    /// Seed of the chains.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// Options of `dbn eval`.
+#[derive(Args, Debug)]
+pub(crate) struct DbnEvalArgs {
+    /// DBN file (from `dbn train`).
+    #[arg(long)]
+    model: PathBuf,
+    /// Test data (binary; same formats as `train --data`); default: the
+    /// embedded test split (2,000 digits).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Binarize non-binary data at 0.5.
+    #[arg(long)]
+    binarize: bool,
+    /// Evaluate the DBN made of the first K layers (default: all).
+    #[arg(long)]
+    depth: Option<usize>,
+    /// Use only the first N test examples.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Recognition samples per example for the bound.
+    #[arg(long, default_value_t = 10)]
+    samples: usize,
+    /// AIS runs for the top RBM's log Z (when exact is not feasible).
+    #[arg(long, default_value_t = 100)]
+    ais_runs: usize,
+    /// AIS schedule: "default", "default:F" or "linear:N" (as `eval`).
+    #[arg(long, default_value = "default")]
+    schedule: String,
+    /// Largest smaller side of the top RBM for exact log Z (2^N states).
+    #[arg(long, default_value_t = 25)]
+    exact_max: usize,
+    /// Seed of the recognition samples and AIS.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub(crate) fn run(cmd: DbnCmd) -> Result<(), String> {
+    match cmd {
+        DbnCmd::Train(a) => {
+            let threads = a.train.threads;
+            crate::with_threads(threads, move || train(*a))
+        }
+        DbnCmd::Sample(a) => {
+            let threads = a.threads;
+            crate::with_threads(threads, move || sample(a))
+        }
+        DbnCmd::Eval(a) => {
+            let threads = a.threads;
+            crate::with_threads(threads, move || evaluate(a))
+        }
+    }
+}
+
+fn parse_list(what: &str, s: &str) -> Result<Vec<usize>, String> {
+    let v: Vec<usize> = s
+        .split(',')
+        .map(|x| x.trim().parse::<usize>().map_err(|_| format!("--{what} {s:?}: use numbers like 500,500")))
+        .collect::<Result<_, _>>()?;
+    if v.is_empty() || v.contains(&0) {
+        return Err(format!("--{what} {s:?}: every entry must be ≥ 1"));
+    }
+    Ok(v)
+}
+
+fn train(a: DbnTrainArgs) -> Result<(), String> {
+    if a.train.resume.is_some() {
+        return Err("--resume is not supported by `dbn train` (train the layers again)".into());
+    }
+    if a.train.ais_every != 0 {
+        return Err("--ais-every is not supported by `dbn train` (use `dbn eval`)".into());
+    }
+    let widths = parse_list("layers", &a.layers)?;
+    let epochs = match &a.layer_epochs {
+        None => vec![a.train.epochs; widths.len()],
+        Some(s) => parse_list("layer-epochs", s)?,
+    };
+    if epochs.len() != widths.len() {
+        return Err(format!("--layer-epochs has {} entries for {} layers", epochs.len(), widths.len()));
+    }
+    let (train_set, _valid, data_name) = crate::train::datasets(&a.train)?;
+    let base = crate::train::config(&a.train)?;
+    let layers: Vec<TrainConfig> = widths
+        .iter()
+        .zip(&epochs)
+        .enumerate()
+        .map(|(l, (&h, &e))| TrainConfig {
+            n_hidden: h,
+            epochs: e,
+            seed: base.seed.wrapping_add(l as u64),
+            ..base.clone()
+        })
+        .collect();
+    let config = DbnConfig { layers, tied_init: a.tied_init, seed: base.seed ^ 0xDB };
+    std::fs::create_dir_all(&a.train.out).map_err(|e| format!("{}: {e}", a.train.out.display()))?;
+    let sizes: Vec<String> =
+        std::iter::once(train_set.dim()).chain(widths.iter().copied()).map(|s| s.to_string()).collect();
+    if !a.train.json {
+        println!(
+            "DBN {} on {data_name}: {} examples, {} threads, {}",
+            sizes.join("-"),
+            train_set.len(),
+            rayon::current_num_threads(),
+            boltzmann::active_isa()
+        );
+    }
+    let mut layer_seconds = vec![0.0f64; widths.len()];
+    let json = a.train.json;
+    let t0 = Instant::now();
+    let dbn = train_greedy(&config, &train_set, |l, r: &EpochReport| {
+        layer_seconds[l - 1] += r.seconds;
+        if json {
+            println!(
+                "{{\"layer\":{l},\"epoch\":{},\"seconds\":{},\"learning_rate\":{}}}",
+                r.epoch + 1,
+                r.seconds,
+                r.learning_rate
+            );
+        } else {
+            println!("layer {l}/{} epoch {:>3}: {:.2} s", widths.len(), r.epoch + 1, r.seconds);
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    let path = a.train.out.join("dbn.safetensors");
+    io::save_dbn(&dbn, &path).map_err(|e| e.to_string())?;
+    if let Some((r, c)) = train_set.image_shape() {
+        let s = dbn.sample(100, 1000, base.seed).map_err(|e| e.to_string())?;
+        let png = a.train.out.join("samples.png");
+        io::grid_png(&png, &s.visible_probs, r, c, 10, 2).map_err(|e| e.to_string())?;
+    }
+    if json {
+        let per: Vec<String> = layer_seconds.iter().map(|s| s.to_string()).collect();
+        println!(
+            "{{\"done\":true,\"sizes\":[{}],\"layer_seconds\":[{}],\"seconds\":{}}}",
+            sizes.join(","),
+            per.join(","),
+            t0.elapsed().as_secs_f64()
+        );
+    } else {
+        for (l, s) in layer_seconds.iter().enumerate() {
+            println!("layer {}: {:.2} s training", l + 1, s);
+        }
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn sample(a: DbnSampleArgs) -> Result<(), String> {
+    let dbn = io::load_dbn(&a.model).map_err(|e| e.to_string())?;
+    let (r, c) = crate::pictures::shape(a.shape.as_deref(), dbn.n_visible())?;
+    if a.n == 0 || a.n > 10_000 {
+        return Err(format!("--n {}: use 1..=10000 samples", a.n));
+    }
+    let s = dbn.sample(a.n, a.sweeps, a.seed).map_err(|e| e.to_string())?;
+    io::grid_png(&a.out, &s.visible_probs, r, c, a.n.min(10), 2).map_err(|e| e.to_string())?;
+    eprintln!("wrote {}", a.out.display());
+    Ok(())
+}
+
+fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
+    let full = io::load_dbn(&a.model).map_err(|e| e.to_string())?;
+    let depth = a.depth.unwrap_or(full.depth());
+    if depth == 0 || depth > full.depth() {
+        return Err(format!("--depth {depth}: the model has {} layers", full.depth()));
+    }
+    let dbn = Dbn::new(full.into_layers().into_iter().take(depth).collect()).map_err(|e| e.to_string())?;
+    let mut test: Dataset = match &a.data {
+        Some(p) => crate::evaluate::load(p, a.binarize)?,
+        None => io::embedded_mnist().map_err(|e| e.to_string())?.test,
+    };
+    test.check_binary().map_err(|e| format!("{e} (pass --binarize)"))?;
+    if test.dim() != dbn.n_visible() {
+        return Err(format!(
+            "data has {} features but the DBN's n_visible is {}",
+            test.dim(),
+            dbn.n_visible()
+        ));
+    }
+    if let Some(n) = a.limit {
+        if n == 0 || n > test.len() {
+            return Err(format!("--limit {n}: the test set has {} examples", test.len()));
+        }
+        test = test.subset(0..n).map_err(|e| e.to_string())?;
+    }
+    if a.samples == 0 {
+        return Err("--samples must be ≥ 1".into());
+    }
+    let top = dbn.top();
+    let small = top.n_visible().min(top.n_hidden());
+    let show = !a.quiet && !a.json && std::io::stderr().is_terminal();
+    let t0 = Instant::now();
+    let (log_z, log_z_se, how) = if small <= a.exact_max {
+        let pb = crate::evaluate::bar(show, 1u64 << small.min(63), "exact log Z");
+        let z = eval::log_partition_exact_with_progress(top, &|k| pb.set_position(k))
+            .map_err(|e| e.to_string())?;
+        pb.finish_and_clear();
+        (z, 0.0, "exact".to_string())
+    } else {
+        // Base rates of the top RBM's visible layer: recognition samples of
+        // the test data.
+        let x = dbn.recognize(test.features(), depth - 1, a.seed ^ 0xBA5E).map_err(|e| e.to_string())?;
+        let base = Dataset::new(x, top.n_visible()).map_err(|e| e.to_string())?;
+        let bias = eval::base_rate_biases(&base).map_err(|e| e.to_string())?;
+        let schedule = crate::evaluate::parse_schedule(&a.schedule)?;
+        let cfg = AisConfig { runs: a.ais_runs, schedule: schedule.clone(), seed: a.seed };
+        let pb = crate::evaluate::bar(show, schedule.len() as u64, "AIS");
+        let est =
+            eval::ais_with_progress(top, &bias, &cfg, &|k| pb.set_position(k)).map_err(|e| e.to_string())?;
+        pb.finish_and_clear();
+        // Standard error of log Ẑ by the delta method: σ̂/Ẑ.
+        let se = (est.log_std_err - est.log_z).exp();
+        (est.log_z, se, format!("AIS ({} runs, {} βs)", a.ais_runs, schedule.len()))
+    };
+    let b = eval::dbn::lower_bound(&dbn, &test, log_z, a.samples, a.seed).map_err(|e| e.to_string())?;
+    let secs = t0.elapsed().as_secs_f64();
+    let sizes: Vec<String> = dbn.sizes().iter().map(|s| s.to_string()).collect();
+    if a.json {
+        println!(
+            "{{\"sizes\":[{}],\"examples\":{},\"samples\":{},\"lower_bound\":{},\"std_err\":{},\"log_z_top\":{},\
+             \"log_z_top_std_err\":{},\"log_z_method\":\"{}\",\"seconds\":{}}}",
+            sizes.join(","),
+            test.len(),
+            a.samples,
+            b.mean,
+            b.std_err,
+            log_z,
+            crate::json_num(log_z_se),
+            if how == "exact" { "exact" } else { "ais" },
+            secs
+        );
+    } else {
+        println!("DBN {} ({} layers), {} test examples", sizes.join("-"), depth, test.len());
+        println!("  top RBM log Z = {log_z:.4} ({how}, ±{log_z_se:.4})");
+        println!(
+            "  lower bound on log p(v): {:.3} ± {:.3} nats per example ({} recognition samples each)",
+            b.mean, b.std_err, a.samples
+        );
+        println!("  {secs:.1} s");
+    }
+    Ok(())
+}
