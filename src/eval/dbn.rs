@@ -36,7 +36,7 @@ pub struct BoundEstimate {
     pub std_err: f64,
     /// The per-example estimates.
     pub per_example: Vec<f64>,
-    /// The top RBM's `log Z` used.
+    /// The top RBM's `log Z` used (NaN for [`lower_bound_with`]).
     pub log_z_top: f64,
 }
 
@@ -67,6 +67,37 @@ pub fn lower_bound(
     seed: u64,
 ) -> Result<BoundEstimate> {
     check(dbn, data, log_z_top)?;
+    let top = dbn.top();
+    let mut b = lower_bound_with(dbn, data, samples, seed, |h: &[f32]| {
+        let mut f = vec![0.0f64; h.len() / top.n_visible()];
+        top.free_energy_batch(h, &mut f)?;
+        Ok(f.iter().map(|f| -f - log_z_top).collect())
+    })?;
+    b.log_z_top = log_z_top;
+    Ok(b)
+}
+
+/// [`lower_bound`] with the top term `log p_L(hᴸ⁻¹)` of every recognition
+/// sample supplied by `top_log_prob` (called with chunks of samples, rows
+/// of the top RBM's visible width, in order; it returns one value per
+/// row). With `−F(h) − log Ẑ` this is [`lower_bound`]; with a stochastic
+/// lower bound on `log p_L(h)` such as RAISE ([`crate::eval::raise`], one
+/// reverse chain per sample) the result is a **conservative** estimate of
+/// the bound that does not depend on a forward estimate of `Z_L` (forward
+/// AIS tends to underestimate `log Z`, which inflates the bound). The
+/// returned `log_z_top` is NaN.
+///
+/// # Errors
+/// As [`lower_bound`], and those of `top_log_prob`;
+/// [`Error::ShapeMismatch`] if it returns the wrong number of values.
+pub fn lower_bound_with(
+    dbn: &Dbn,
+    data: &Dataset,
+    samples: usize,
+    seed: u64,
+    mut top_log_prob: impl FnMut(&[f32]) -> Result<Vec<f64>>,
+) -> Result<BoundEstimate> {
+    check(dbn, data, 0.0)?;
     if samples == 0 {
         return Err(Error::InvalidParam {
             name: "samples",
@@ -91,10 +122,16 @@ pub fn lower_bound(
         for rbm in &dbn.layers()[..dbn.depth() - 1] {
             x = recognition_step(rbm, &x, &mut streams, &mut acc)?;
         }
-        let mut f = vec![0.0f64; rows];
-        dbn.top().free_energy_batch(&x, &mut f)?;
-        for (a, f) in acc.iter_mut().zip(&f) {
-            *a -= f + log_z_top;
+        let top = top_log_prob(&x)?;
+        if top.len() != rows {
+            return Err(Error::ShapeMismatch {
+                what: "top log-probabilities (one per sample)",
+                expected: rows,
+                got: top.len(),
+            });
+        }
+        for (a, t) in acc.iter_mut().zip(&top) {
+            *a += t;
         }
         per_example.extend(acc.chunks_exact(samples).map(|s| s.iter().sum::<f64>() / samples as f64));
     }
@@ -104,7 +141,7 @@ pub fn lower_bound(
     } else {
         0.0
     };
-    Ok(BoundEstimate { mean, std_err: (var / n as f64).sqrt(), per_example, log_z_top })
+    Ok(BoundEstimate { mean, std_err: (var / n as f64).sqrt(), per_example, log_z_top: f64::NAN })
 }
 
 /// One recognition step for rows `x` of layer `l − 1` through RBM `l`:
