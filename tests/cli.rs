@@ -543,3 +543,40 @@ fn dbn_train_sample_eval_and_bad_input() {
     let (ok, _, err) = boltzmann(&["dbn", "eval", "--model", &cut.display().to_string(), "--data", &data]);
     assert!(!ok && err.lines().count() == 1, "{err}");
 }
+
+/// `dbn classify` on the embedded digits: raw pixels against a small DBN's
+/// features, and its bad input.
+#[test]
+fn dbn_classify_embedded() {
+    let dir = tmpdir("dbn-classify");
+    let out = dir.join("run").display().to_string();
+    let (ok, _, err) = boltzmann(&[
+        "dbn",
+        "train",
+        "--limit",
+        "300",
+        "--layers",
+        "20",
+        "--epochs",
+        "1",
+        "--batch",
+        "50",
+        "--monitor",
+        "0",
+        "--out",
+        &out,
+    ]);
+    assert!(ok, "{err}");
+    let model = dir.join("run/dbn.safetensors").display().to_string();
+    let (ok, stdout, err) = boltzmann(&["dbn", "classify", "--model", &model, "--epochs", "2", "--json"]);
+    assert!(ok, "{err}");
+    for key in
+        ["\"raw\":{\"train_error\":", "\"dbn\":{\"train_error\":", "\"features\":20", "\"train\":10000"]
+    {
+        assert!(stdout.contains(key), "missing {key} in {stdout}");
+    }
+    let (ok, _, err) = boltzmann(&["dbn", "classify", "--model", &model, "--layer", "2"]);
+    assert!(!ok && err.contains("--layer"), "{err}");
+    let (ok, _, err) = boltzmann(&["dbn", "classify", "--model", &model, "--data", "x.gz"]);
+    assert!(!ok && err.contains("--test-data"), "{err}");
+}

@@ -15,6 +15,7 @@
 pub mod config;
 pub mod dbn;
 pub mod metrics;
+pub mod softmax;
 pub mod trainer;
 
 pub use config::{Algorithm, Optimizer, Schedule, Sparsity, TrainConfig};

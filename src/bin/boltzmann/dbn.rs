@@ -22,6 +22,51 @@ pub(crate) enum DbnCmd {
     Sample(DbnSampleArgs),
     /// Variational lower bound on the test log-probability.
     Eval(DbnEvalArgs),
+    /// Test error of softmax regression on a layer's features against the
+    /// same classifier on the raw inputs.
+    Classify(DbnClassifyArgs),
+}
+
+/// Options of `dbn classify`.
+#[derive(Args, Debug)]
+pub(crate) struct DbnClassifyArgs {
+    /// DBN file (from `dbn train`).
+    #[arg(long)]
+    model: PathBuf,
+    /// Labelled training images (IDX, with --labels); default: the embedded
+    /// binarized MNIST subset (10,000 train, 2,000 test).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// IDX labels of --data.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Labelled test images (IDX, with --test-labels).
+    #[arg(long)]
+    test_data: Option<PathBuf>,
+    /// IDX labels of --test-data.
+    #[arg(long)]
+    test_labels: Option<PathBuf>,
+    /// Binarize the images at 0.5 (IDX pixels are 0–255 scaled to [0, 1]).
+    #[arg(long)]
+    binarize: bool,
+    /// Layer whose posterior means are the features (default: the top).
+    #[arg(long)]
+    layer: Option<usize>,
+    /// Epochs of softmax regression.
+    #[arg(long, default_value_t = 30)]
+    epochs: usize,
+    /// Initial learning rate of softmax regression.
+    #[arg(long, default_value_t = 0.1)]
+    lr: f32,
+    /// Seed of the classifier's shuffles.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Options of `dbn train`.
@@ -130,6 +175,10 @@ pub(crate) fn run(cmd: DbnCmd) -> Result<(), String> {
         DbnCmd::Eval(a) => {
             let threads = a.threads;
             crate::with_threads(threads, move || evaluate(a))
+        }
+        DbnCmd::Classify(a) => {
+            let threads = a.threads;
+            crate::with_threads(threads, move || classify(a))
         }
     }
 }
@@ -349,6 +398,94 @@ fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
             );
         }
         println!("  {secs:.1} s");
+    }
+    Ok(())
+}
+
+fn labelled(
+    images: &std::path::Path,
+    labels: Option<&std::path::Path>,
+    binarize: bool,
+) -> Result<Dataset, String> {
+    let labels = labels.ok_or_else(|| format!("{}: pass its labels too", images.display()))?;
+    let d = io::read_idx(images, Some(labels)).map_err(|e| e.to_string())?;
+    if binarize { d.binarize_threshold(0.5).map_err(|e| e.to_string()) } else { Ok(d) }
+}
+
+fn classify(a: DbnClassifyArgs) -> Result<(), String> {
+    use boltzmann::train::softmax::{SoftmaxConfig, fit_softmax};
+    let dbn = io::load_dbn(&a.model).map_err(|e| e.to_string())?;
+    let layer = a.layer.unwrap_or(dbn.depth());
+    if layer == 0 || layer > dbn.depth() {
+        return Err(format!("--layer {layer}: the model has layers 1..={}", dbn.depth()));
+    }
+    let (train, test) = match (&a.data, &a.test_data) {
+        (None, None) => {
+            let s = io::embedded_mnist().map_err(|e| e.to_string())?;
+            (s.train, s.test)
+        }
+        (Some(d), Some(t)) => (
+            labelled(d, a.labels.as_deref(), a.binarize)?,
+            labelled(t, a.test_labels.as_deref(), a.binarize)?,
+        ),
+        _ => return Err("pass both --data and --test-data (with their labels), or neither".into()),
+    };
+    if train.dim() != dbn.n_visible() || test.dim() != dbn.n_visible() {
+        return Err(format!(
+            "the images have {} pixels but the DBN's n_visible is {}",
+            train.dim(),
+            dbn.n_visible()
+        ));
+    }
+    let labels =
+        |d: &Dataset| d.labels().map(<[u8]>::to_vec).ok_or_else(|| "data without labels".to_string());
+    let (ytr, yte) = (labels(&train)?, labels(&test)?);
+    let config =
+        SoftmaxConfig { epochs: a.epochs, learning_rate: a.lr, seed: a.seed, ..SoftmaxConfig::default() };
+    let run = |x: Vec<f32>, xt: Vec<f32>, width: usize| -> Result<(f64, f64, f64), String> {
+        let t0 = Instant::now();
+        let d = Dataset::new(x, width).and_then(|d| d.with_labels(ytr.clone())).map_err(|e| e.to_string())?;
+        let m = fit_softmax(&d, &config).map_err(|e| e.to_string())?;
+        let train_err = m.error_rate(d.features(), &ytr).map_err(|e| e.to_string())?;
+        let test_err = m.error_rate(&xt, &yte).map_err(|e| e.to_string())?;
+        Ok((train_err, test_err, t0.elapsed().as_secs_f64()))
+    };
+    let raw = run(train.features().to_vec(), test.features().to_vec(), train.dim())?;
+    let width = dbn.sizes()[layer];
+    let ft = dbn.transform(train.features(), layer).map_err(|e| e.to_string())?;
+    let fte = dbn.transform(test.features(), layer).map_err(|e| e.to_string())?;
+    let feat = run(ft, fte, width)?;
+    if a.json {
+        println!(
+            "{{\"layer\":{layer},\"features\":{width},\"train\":{},\"test\":{},\"raw\":{{\"train_error\":{},\
+             \"test_error\":{},\"seconds\":{}}},\"dbn\":{{\"train_error\":{},\"test_error\":{},\"seconds\":{}}}}}",
+            train.len(),
+            test.len(),
+            raw.0,
+            raw.1,
+            raw.2,
+            feat.0,
+            feat.1,
+            feat.2
+        );
+    } else {
+        println!(
+            "softmax regression, {} training / {} test examples, {} epochs",
+            train.len(),
+            test.len(),
+            a.epochs
+        );
+        println!(
+            "  raw inputs ({}):        train error {:.2} %, test error {:.2} %",
+            train.dim(),
+            100.0 * raw.0,
+            100.0 * raw.1
+        );
+        println!(
+            "  DBN layer {layer} ({width} features): train error {:.2} %, test error {:.2} %",
+            100.0 * feat.0,
+            100.0 * feat.1
+        );
     }
     Ok(())
 }
