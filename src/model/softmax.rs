@@ -33,7 +33,7 @@ impl SoftmaxRegression {
     /// [`Error::InvalidParam`] for fewer than two classes or no features,
     /// [`Error::ShapeMismatch`] for parameter lengths, [`Error::NonFinite`].
     pub fn new(n_features: usize, n_classes: usize, weights: Vec<f32>, bias: Vec<f32>) -> Result<Self> {
-        if n_features == 0 || n_classes < 2 || n_classes > 256 {
+        if n_features == 0 || !(2..=256).contains(&n_classes) {
             return Err(Error::InvalidParam {
                 name: "classifier size",
                 reason: format!("{n_features} features, {n_classes} classes (need ≥ 1 and 2..=256)"),

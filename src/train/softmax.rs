@@ -82,7 +82,7 @@ pub fn fit_softmax(data: &Dataset, config: &SoftmaxConfig) -> Result<SoftmaxRegr
     if !(config.learning_rate.is_finite() && config.learning_rate > 0.0) {
         return Err(bad("learning_rate", format!("{} is not a positive number", config.learning_rate)));
     }
-    if !(0.0..1.0).contains(&config.momentum) || !(config.l2.is_finite() && config.l2 >= 0.0) {
+    if !((0.0..1.0).contains(&config.momentum) && config.l2.is_finite() && config.l2 >= 0.0) {
         return Err(bad(
             "momentum / l2",
             format!("momentum {} not in [0, 1) or l2 {} < 0", config.momentum, config.l2),
