@@ -16,7 +16,9 @@ use std::time::Instant;
 #[derive(Subcommand, Debug)]
 pub(crate) enum DbnCmd {
     /// Greedy layer-wise training (every `train` option applies to each
-    /// layer); writes dbn.safetensors and samples.png.
+    /// layer; a validation split is held out but not used, so pass
+    /// --valid-fraction 0 to train on all of --data); writes dbn.safetensors
+    /// and samples.png.
     Train(Box<DbnTrainArgs>),
     /// Ancestral samples (Gibbs in the top RBM, one pass down) as a PNG grid.
     Sample(DbnSampleArgs),
