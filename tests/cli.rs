@@ -568,11 +568,28 @@ fn dbn_classify_embedded() {
     ]);
     assert!(ok, "{err}");
     let model = dir.join("run/dbn.safetensors").display().to_string();
-    let (ok, stdout, err) = boltzmann(&["dbn", "classify", "--model", &model, "--epochs", "2", "--json"]);
+    let (ok, stdout, err) = boltzmann(&[
+        "dbn",
+        "classify",
+        "--model",
+        &model,
+        "--epochs",
+        "2",
+        "--json",
+        "--joint",
+        "--joint-hidden",
+        "8",
+        "--joint-epochs",
+        "1",
+    ]);
     assert!(ok, "{err}");
-    for key in
-        ["\"raw\":{\"train_error\":", "\"dbn\":{\"train_error\":", "\"features\":20", "\"train\":10000"]
-    {
+    for key in [
+        "\"raw\":{\"train_error\":",
+        "\"dbn\":{\"train_error\":",
+        "\"features\":20",
+        "\"train\":10000",
+        "\"joint\":{\"hidden\":8,\"on_layer\":0",
+    ] {
         assert!(stdout.contains(key), "missing {key} in {stdout}");
     }
     let (ok, _, err) = boltzmann(&["dbn", "classify", "--model", &model, "--layer", "2"]);

@@ -3,9 +3,11 @@
 //! classifier for comparing features.
 
 pub mod dbn;
+pub mod labelled;
 pub mod rbm;
 pub mod softmax;
 
 pub use dbn::{Dbn, DbnSamples};
+pub use labelled::LabelledRbm;
 pub use rbm::Rbm;
 pub use softmax::SoftmaxRegression;

@@ -63,6 +63,17 @@ pub(crate) struct DbnClassifyArgs {
     /// Seed of the classifier's shuffles.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Also train a label-joined top RBM (Hinton et al. 2006) on binary
+    /// recognition samples of the layer below the DBN's top, in place of
+    /// the top RBM, and classify by free energy.
+    #[arg(long)]
+    joint: bool,
+    /// Hidden units of the label-joined RBM (default: the top's).
+    #[arg(long)]
+    joint_hidden: Option<usize>,
+    /// Epochs of the label-joined RBM (CD-1, lr 0.05, momentum 0.5).
+    #[arg(long, default_value_t = 10)]
+    joint_epochs: usize,
     /// Threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -457,10 +468,34 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
     let ft = dbn.transform(train.features(), layer).map_err(|e| e.to_string())?;
     let fte = dbn.transform(test.features(), layer).map_err(|e| e.to_string())?;
     let feat = run(ft, fte, width)?;
+    let joint = if a.joint {
+        use boltzmann::train::labelled::{LabelledConfig, fit_labelled};
+        let t0 = Instant::now();
+        let below = dbn.depth() - 1;
+        let xs = dbn.recognize(train.features(), below, a.seed ^ 0x10B).map_err(|e| e.to_string())?;
+        let xd = Dataset::new(xs, dbn.sizes()[below])
+            .and_then(|d| d.with_labels(ytr.clone()))
+            .map_err(|e| e.to_string())?;
+        let cfg = LabelledConfig {
+            n_hidden: a.joint_hidden.unwrap_or(dbn.top().n_hidden()),
+            epochs: a.joint_epochs,
+            seed: a.seed,
+            ..LabelledConfig::default()
+        };
+        let classes = ytr.iter().chain(&yte).copied().max().map_or(2, |m| (m as usize + 1).max(2));
+        let m = fit_labelled(&xd, classes, &cfg, |_| {}).map_err(|e| e.to_string())?;
+        let means = dbn.transform(test.features(), below).map_err(|e| e.to_string())?;
+        let test_err = m.error_rate(&means, &yte).map_err(|e| e.to_string())?;
+        let train_means = dbn.transform(train.features(), below).map_err(|e| e.to_string())?;
+        let train_err = m.error_rate(&train_means, &ytr).map_err(|e| e.to_string())?;
+        Some((cfg.n_hidden, below, train_err, test_err, t0.elapsed().as_secs_f64()))
+    } else {
+        None
+    };
     if a.json {
         println!(
             "{{\"layer\":{layer},\"features\":{width},\"train\":{},\"test\":{},\"raw\":{{\"train_error\":{},\
-             \"test_error\":{},\"seconds\":{}}},\"dbn\":{{\"train_error\":{},\"test_error\":{},\"seconds\":{}}}}}",
+             \"test_error\":{},\"seconds\":{}}},\"dbn\":{{\"train_error\":{},\"test_error\":{},\"seconds\":{}}},\"joint\":{}}}",
             train.len(),
             test.len(),
             raw.0,
@@ -468,7 +503,10 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
             raw.2,
             feat.0,
             feat.1,
-            feat.2
+            feat.2,
+            joint.map_or(String::from("null"), |(h, l, tr, te, s)| format!(
+                "{{\"hidden\":{h},\"on_layer\":{l},\"train_error\":{tr},\"test_error\":{te},\"seconds\":{s}}}"
+            ))
         );
     } else {
         println!(
@@ -488,6 +526,13 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
             100.0 * feat.0,
             100.0 * feat.1
         );
+        if let Some((h, l, tr, te, s)) = joint {
+            println!(
+                "  label-joined RBM ({h} hidden) on layer {l}, by free energy: train error {:.2} %, test error {:.2} % ({s:.1} s)",
+                100.0 * tr,
+                100.0 * te
+            );
+        }
     }
     Ok(())
 }
