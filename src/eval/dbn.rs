@@ -21,6 +21,7 @@
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::kernels::gemm;
+use crate::model::rbm::{sigmoid_f64, softplus_f64};
 use crate::model::{Dbn, Rbm};
 use crate::rng;
 use rayon::prelude::*;
@@ -164,8 +165,8 @@ fn recognition_step(
         |(((a, yr), ur), hr)| {
             for (((&y, &u), o), &c) in yr.iter().zip(ur).zip(hr.iter_mut()).zip(c) {
                 let y = y as f64 + c as f64;
-                let q = sigmoid(y);
-                *a += softplus(y) - y * q;
+                let q = sigmoid_f64(y);
+                *a += softplus_f64(y) - y * q;
                 *o = ((u as f64) < q) as u8 as f32;
             }
         },
@@ -187,22 +188,9 @@ fn log_bernoulli(x: &[f32], pre: &[f32], bias: &[f32]) -> f64 {
         .zip(bias)
         .map(|((&x, &p), &b)| {
             let z = p as f64 + b as f64;
-            x as f64 * z - softplus(z)
+            x as f64 * z - softplus_f64(z)
         })
         .sum()
-}
-
-fn softplus(x: f64) -> f64 {
-    if x > 0.0 { x + (-x).exp().ln_1p() } else { x.exp().ln_1p() }
-}
-
-fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
 }
 
 fn check(dbn: &Dbn, data: &Dataset, log_z_top: f64) -> Result<()> {
@@ -297,7 +285,7 @@ fn log_q_given(rbm: &Rbm, x: &[f64], h: &[f64]) -> f64 {
     (0..nh)
         .map(|j| {
             let y = rbm.hidden_bias()[j] as f64 + (0..d).map(|i| x[i] * w[i * nh + j] as f64).sum::<f64>();
-            h[j] * y - softplus(y)
+            h[j] * y - softplus_f64(y)
         })
         .sum()
 }
@@ -308,7 +296,7 @@ fn log_p_visible_given(rbm: &Rbm, x: &[f64], h: &[f64]) -> f64 {
     (0..d)
         .map(|i| {
             let z = rbm.visible_bias()[i] as f64 + (0..nh).map(|j| h[j] * w[i * nh + j] as f64).sum::<f64>();
-            x[i] * z - softplus(z)
+            x[i] * z - softplus_f64(z)
         })
         .sum()
 }

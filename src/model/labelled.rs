@@ -14,6 +14,7 @@
 use crate::error::{Error, Result};
 use crate::kernels::{check_len, gemm, mul_dims};
 use crate::model::Rbm;
+use crate::model::rbm::softplus_f64;
 
 /// A label-joined RBM (see the module docs).
 ///
@@ -92,7 +93,7 @@ impl LabelledRbm {
                     .iter()
                     .zip(c)
                     .zip(u)
-                    .map(|((&p, &c), &u)| softplus(p as f64 + c as f64 + u as f64))
+                    .map(|((&p, &c), &u)| softplus_f64(p as f64 + c as f64 + u as f64))
                     .sum();
                 *o = -(by[y] as f64) - s;
             }
@@ -143,15 +144,6 @@ impl LabelledRbm {
     /// As [`LabelledRbm::predict`], and [`Error::ShapeMismatch`] for a
     /// label count that is not the row count.
     pub fn error_rate(&self, x: &[f32], labels: &[u8]) -> Result<f64> {
-        let p = self.predict(x)?;
-        check_len("labels (one per row)", p.len(), labels.len())?;
-        if p.is_empty() {
-            return Ok(0.0);
-        }
-        Ok(p.iter().zip(labels).filter(|(a, b)| a != b).count() as f64 / p.len() as f64)
+        super::error_rate(&self.predict(x)?, labels)
     }
-}
-
-fn softplus(x: f64) -> f64 {
-    if x > 0.0 { x + (-x).exp().ln_1p() } else { x.exp().ln_1p() }
 }

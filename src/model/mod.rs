@@ -11,3 +11,13 @@ pub use dbn::{Dbn, DbnSamples};
 pub use labelled::LabelledRbm;
 pub use rbm::Rbm;
 pub use softmax::SoftmaxRegression;
+
+/// Fraction of `pred` that differs from `labels` (0 for no rows): the error
+/// rate of the classifiers here.
+pub(crate) fn error_rate(pred: &[u8], labels: &[u8]) -> crate::Result<f64> {
+    crate::kernels::check_len("labels (one per row)", pred.len(), labels.len())?;
+    if pred.is_empty() {
+        return Ok(0.0);
+    }
+    Ok(pred.iter().zip(labels).filter(|(a, b)| a != b).count() as f64 / pred.len() as f64)
+}

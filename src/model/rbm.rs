@@ -294,3 +294,9 @@ fn check_sizes(n_visible: usize, n_hidden: usize) -> Result<()> {
 pub(crate) fn softplus_f64(x: f64) -> f64 {
     x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
+
+/// `1 / (1 + exp(−x))` in f64, without overflow for any x.
+pub(crate) fn sigmoid_f64(x: f64) -> f64 {
+    let e = (-x.abs()).exp();
+    if x >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) }
+}

@@ -120,12 +120,7 @@ impl SoftmaxRegression {
     /// As [`SoftmaxRegression::predict_proba`], and
     /// [`Error::ShapeMismatch`] for a label count that is not the row count.
     pub fn error_rate(&self, x: &[f32], labels: &[u8]) -> Result<f64> {
-        let pred = self.predict(x)?;
-        check_len("labels (one per row)", pred.len(), labels.len())?;
-        if pred.is_empty() {
-            return Ok(0.0);
-        }
-        Ok(pred.iter().zip(labels).filter(|(a, b)| a != b).count() as f64 / pred.len() as f64)
+        super::error_rate(&self.predict(x)?, labels)
     }
 }
 
