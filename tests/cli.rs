@@ -496,6 +496,11 @@ fn dbn_train_sample_eval_and_bad_input() {
     assert!(stdout.contains("\"lower_bound\":") && stdout.contains("\"log_z_method\":\"exact\""), "{stdout}");
     let (ok, stdout, err) = boltzmann(&["dbn", "eval", "--model", &model, "--data", &data, "--depth", "1"]);
     assert!(ok && stdout.contains("DBN 16-6 (1 layers)"), "{err}{stdout}");
+    let probs_out = dir.join("probs").display().to_string();
+    let mut args = base[..base.len() - 4].to_vec();
+    args.extend(["--out", &probs_out, "--valid-fraction", "0", "--layers", "6,5", "--propagate", "probs"]);
+    let (ok, _, err) = boltzmann(&args);
+    assert!(ok && dir.join("probs/dbn.safetensors").exists(), "{err}");
     // Bad input: one line, non-zero exit, no model written.
     for (extra, needle) in [
         (vec!["--layers", "6,0"], "≥ 1"),
@@ -503,6 +508,7 @@ fn dbn_train_sample_eval_and_bad_input() {
         (vec!["--layers", "6,5", "--layer-epochs", "3"], "entries"),
         (vec!["--layers", "6,7", "--tied-init"], "tied"),
         (vec!["--layers", "6", "--resume", &model], "--resume"),
+        (vec!["--layers", "6,5", "--propagate", "means"], "--propagate"),
     ] {
         let bad_out = dir.join("bad").display().to_string();
         let mut args = base[..base.len() - 4].to_vec();

@@ -7,7 +7,7 @@ use boltzmann::eval::dbn::{log_prob_exact, lower_bound, lower_bound_exact};
 use boltzmann::eval::log_partition_exact;
 use boltzmann::model::Dbn;
 use boltzmann::model::dbn::tied_layer;
-use boltzmann::train::dbn::{DbnConfig, train_greedy, train_layer_on_top};
+use boltzmann::train::dbn::{DbnConfig, Propagate, train_greedy, train_layer_on_top};
 use boltzmann::train::{Algorithm, Optimizer, TrainConfig};
 use boltzmann::{Error, Rbm};
 
@@ -128,10 +128,18 @@ fn greedy_second_layer_does_not_lower_the_bound() {
     let tied = Dbn::new(vec![first.clone(), tied_layer(&first).unwrap()]).unwrap();
     let b0 = mean(&lower_bound_exact(&tied, &data, log_partition_exact(tied.top()).unwrap()).unwrap());
     assert!((b0 - ll1).abs() < 1e-9, "tied bound {b0} vs log-likelihood {ll1}");
-    train_layer_on_top(&mut dbn, &layer_config(8, 40, 0.02, 2), true, &data, 7, |_| {}).unwrap();
+    let mut probs = dbn.clone();
+    train_layer_on_top(&mut dbn, &layer_config(8, 40, 0.02, 2), true, Propagate::Samples, &data, 7, |_| {})
+        .unwrap();
     let b1 = mean(&lower_bound_exact(&dbn, &data, log_partition_exact(dbn.top()).unwrap()).unwrap());
     println!("log-likelihood of layer 1 {ll1:.4}; bound: tied start {b0:.4}, after greedy training {b1:.4}");
     assert!(b1 > b0, "greedy training lowered the bound: {b0} → {b1}");
+    // The same on posterior means (mean-field data) instead of samples.
+    let cfg = layer_config(8, 40, 0.02, 2);
+    train_layer_on_top(&mut probs, &cfg, true, Propagate::Probabilities, &data, 7, |_| {}).unwrap();
+    let b2 = mean(&lower_bound_exact(&probs, &data, log_partition_exact(probs.top()).unwrap()).unwrap());
+    println!("after greedy training on probabilities {b2:.4}");
+    assert!(b2 > b0, "greedy training on probabilities lowered the bound: {b0} → {b2}");
 }
 
 /// Ancestral samples (long Gibbs runs in the top RBM, then one pass down)
@@ -180,21 +188,24 @@ fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
 #[test]
 fn dbn_results_are_thread_count_independent() {
     let data = toy_data(120, 5);
-    let config = DbnConfig {
-        layers: vec![layer_config(6, 3, 0.1, 1), layer_config(4, 3, 0.1, 2)],
-        tied_init: false,
-        seed: 3,
-    };
-    let run = || {
-        let dbn = train_greedy(&config, &data, |_, _| {}).unwrap();
-        let s = dbn.sample(300, 20, 4).unwrap();
-        let r = dbn.recognize(data.features(), 2, 6).unwrap();
-        let b = lower_bound(&dbn, &data, 3.0, 7, 8).unwrap();
-        (dbn, s, r, b)
-    };
-    let one = in_pool(1, run);
-    for t in [2, 3] {
-        assert_eq!(in_pool(t, run), one, "{t} threads");
+    for propagate in [Propagate::Samples, Propagate::Probabilities] {
+        let config = DbnConfig {
+            layers: vec![layer_config(6, 3, 0.1, 1), layer_config(4, 3, 0.1, 2)],
+            tied_init: false,
+            seed: 3,
+            propagate,
+        };
+        let run = || {
+            let dbn = train_greedy(&config, &data, |_, _| {}).unwrap();
+            let s = dbn.sample(300, 20, 4).unwrap();
+            let r = dbn.recognize(data.features(), 2, 6).unwrap();
+            let b = lower_bound(&dbn, &data, 3.0, 7, 8).unwrap();
+            (dbn, s, r, b)
+        };
+        let one = in_pool(1, run);
+        for t in [2, 3] {
+            assert_eq!(in_pool(t, run), one, "{propagate:?}: {t} threads");
+        }
     }
 }
 
@@ -257,12 +268,13 @@ fn dbn_bad_input_is_an_error() {
     let wide = Dbn::new(vec![with_biases(6, 21, 0.1, 1), with_biases(21, 2, 0.1, 2)]).unwrap();
     assert!(lower_bound_exact(&wide, &data, 1.0).is_err());
     assert!(log_prob_exact(&wide, &data, 1.0).is_err());
-    let empty = DbnConfig { layers: vec![], tied_init: false, seed: 0 };
+    let empty = DbnConfig { layers: vec![], tied_init: false, seed: 0, propagate: Propagate::Samples };
     assert!(train_greedy(&empty, &data, |_, _| {}).is_err());
     let mismatched = DbnConfig {
         layers: vec![layer_config(4, 1, 0.1, 1), layer_config(5, 1, 0.1, 2)],
         tied_init: true,
         seed: 0,
+        propagate: Propagate::Samples,
     };
     let d2 = Dataset::new([1.0f32, 0.0, 1.0, 0.0, 1.0, 1.0].repeat(20), 6).unwrap();
     let err = train_greedy(&mismatched, &d2, |_, _| {}).unwrap_err();

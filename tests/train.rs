@@ -347,3 +347,30 @@ fn sparse_data_training_raises_exact_log_likelihood() {
         assert!(after > before + 1.0, "{algorithm:?}: {before} → {after}");
     }
 }
+
+/// Probabilities as data (`probability_data`): rejected without the option,
+/// accepted in [0, 1] with it (also on a model large enough for the binary
+/// products, which must then stay off), refused outside [0, 1], kept by
+/// checkpoints.
+#[test]
+fn probability_data_option() {
+    let x: Vec<f32> = (0..60 * 100).map(|i| ((i * 37) % 101) as f32 / 100.0).collect();
+    let data = Dataset::new(x, 100).unwrap();
+    let cfg = TrainConfig { n_hidden: 90, batch_size: 20, epochs: 2, ..TrainConfig::default() };
+    assert!(matches!(Trainer::new(cfg.clone(), &data), Err(boltzmann::Error::NotBinary { .. })));
+    let pcfg = TrainConfig { probability_data: true, ..cfg.clone() };
+    let one = in_pool(1, || fit(pcfg.clone(), &data).unwrap());
+    let two = in_pool(2, || fit(pcfg.clone(), &data).unwrap());
+    assert_eq!(one, two);
+    assert!(one.weights().iter().all(|w| w.is_finite()));
+    let over = Dataset::new(vec![1.5; 100 * 20], 100).unwrap();
+    let err = Trainer::new(pcfg.clone(), &over).unwrap_err().to_string();
+    assert!(err.contains("[0, 1]"), "{err}");
+    #[cfg(feature = "io")]
+    {
+        use boltzmann::io::{checkpoint, parse_checkpoint};
+        let t = Trainer::new(pcfg, &data).unwrap();
+        let st = parse_checkpoint(&checkpoint::checkpoint_bytes(t.state()), "test").unwrap();
+        assert!(st.config.probability_data);
+    }
+}

@@ -42,6 +42,7 @@ fn config_json(c: &TrainConfig) -> Value {
         "batch_size": c.batch_size, "epochs": c.epochs, "shuffle": c.shuffle,
         "visible_bias_from_data": c.visible_bias_from_data, "weight_init_std": c.weight_init_std,
         "sparsity": sparsity, "max_weight": c.max_weight, "seed": c.seed.to_string(),
+        "probability_data": c.probability_data,
     })
 }
 
@@ -100,6 +101,11 @@ fn config_from_json(v: &Value, what: &str) -> Result<TrainConfig> {
         sparsity,
         max_weight: f(v, "max_weight")?,
         seed,
+        // Absent in checkpoints written before the option existed.
+        probability_data: match v.get("probability_data") {
+            None => false,
+            Some(x) => x.as_bool().ok_or_else(|| bad("probability_data"))?,
+        },
     };
     c.validate()
         .map_err(|e| Error::Io { path: what.to_string(), reason: format!("checkpoint config: {e}") })?;

@@ -136,8 +136,11 @@ pub fn par_gemm_tn(
     par_gemm_tn_acc(m, k, n, 1.0, a, b, 0.0, c, block_rows)
 }
 
-/// `C = alpha·Aᵀ·B + beta·C`, otherwise as [`par_gemm_tn`] (the trainer
-/// accumulates the weight gradient straight into the momentum buffer).
+/// `C = alpha·Aᵀ·B + beta·C`, otherwise as [`par_gemm_tn`]. With alpha ≠ 1
+/// or beta ∉ {0, 1} matrixmultiply may round the edge tiles of a block
+/// differently from the inner ones, so results would depend on
+/// `block_rows` for non-binary inputs; callers that need thread-count
+/// independence use alpha = 1, beta = 0 (as [`par_gemm_tn`] does).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn par_gemm_tn_acc(
     m: usize,

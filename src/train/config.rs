@@ -111,6 +111,12 @@ pub struct TrainConfig {
     pub sparsity: Option<Sparsity>,
     /// Largest |weight| before training is declared diverged (default: 1e4).
     pub max_weight: f32,
+    /// Accept data in [0, 1] — probabilities such as the posterior means of
+    /// a DBN layer below — as mean-field values of the binary visible units
+    /// in the positive statistics (the chains stay binary), instead of
+    /// requiring binary states (default: false: other values are an error).
+    /// Binary × dense products are not used then.
+    pub probability_data: bool,
     /// Seed of the weights, the shuffles and every chain stream (default: 0).
     pub seed: u64,
 }
@@ -132,6 +138,7 @@ impl Default for TrainConfig {
             weight_init_std: 0.01,
             sparsity: None,
             max_weight: 1e4,
+            probability_data: false,
             seed: 0,
         }
     }

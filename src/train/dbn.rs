@@ -1,8 +1,10 @@
 //! Greedy layer-wise training of Deep Belief Networks (Hinton, Osindero &
 //! Teh 2006): layer 1 is an RBM trained on the data; each next layer is an
-//! RBM trained on binary samples of the recognition distribution
-//! `Q(hˡ | hˡ⁻¹)` of the layers below (drawn once per layer from
-//! [`Dbn::recognize`]), with every option of [`TrainConfig`] per layer.
+//! RBM trained on what the layers below make of the data ([`Propagate`]):
+//! binary samples of the recognition distribution `Q(hˡ | hˡ⁻¹)` (drawn
+//! once per layer, [`Dbn::recognize`]) or its probabilities (posterior
+//! means, [`Dbn::transform`], used as mean-field data as in Hinton's own
+//! code), with every option of [`TrainConfig`] per layer.
 //! Optionally a new layer starts from the transpose of the layer below
 //! ([`tied_layer`]), where the variational bound on `log p(v)` equals the
 //! log-likelihood of the network below; training it can then only raise the
@@ -13,6 +15,17 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::Dbn;
 use crate::model::dbn::tied_layer;
+
+/// What the layers below pass up as the next layer's training data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Propagate {
+    /// One binary sample of `Q(hˡ | hˡ⁻¹)` per example, drawn once per layer.
+    #[default]
+    Samples,
+    /// The probabilities (posterior means), as mean-field data
+    /// ([`TrainConfig::probability_data`]).
+    Probabilities,
+}
 
 /// Greedy training settings: one [`TrainConfig`] per layer (its `n_hidden`
 /// is the layer's width).
@@ -26,6 +39,8 @@ pub struct DbnConfig {
     pub tied_init: bool,
     /// Seed of the recognition samples that become the next layer's data.
     pub seed: u64,
+    /// Samples or probabilities as the data of the layers above the first.
+    pub propagate: Propagate,
 }
 
 /// Trains the layers of `config` bottom-up on `data`, calling
@@ -40,11 +55,11 @@ pub struct DbnConfig {
 /// # Examples
 /// ```
 /// use boltzmann::data::Dataset;
-/// use boltzmann::train::{TrainConfig, dbn::{DbnConfig, train_greedy}};
+/// use boltzmann::train::{TrainConfig, dbn::{DbnConfig, Propagate, train_greedy}};
 /// let x: Vec<f32> = (0..40 * 6).map(|i| ((i * 7) % 3 == 0) as u8 as f32).collect();
 /// let data = Dataset::new(x, 6)?;
 /// let layer = |h| TrainConfig { n_hidden: h, batch_size: 10, epochs: 2, ..TrainConfig::default() };
-/// let config = DbnConfig { layers: vec![layer(4), layer(3)], tied_init: false, seed: 1 };
+/// let config = DbnConfig { layers: vec![layer(4), layer(3)], tied_init: false, seed: 1, propagate: Propagate::Samples };
 /// let dbn = train_greedy(&config, &data, |_, _| {})?;
 /// assert_eq!(dbn.sizes(), vec![6, 4, 3]);
 /// # Ok::<(), boltzmann::Error>(())
@@ -65,14 +80,16 @@ pub fn train_greedy(
     let mut dbn = Dbn::new(vec![t.into_rbm()])?;
     for layer in rest {
         let l = dbn.depth() + 1;
-        train_layer_on_top(&mut dbn, layer, config.tied_init, data, config.seed, |r| on_epoch(l, r))?;
+        train_layer_on_top(&mut dbn, layer, config.tied_init, config.propagate, data, config.seed, |r| {
+            on_epoch(l, r)
+        })?;
     }
     Ok(dbn)
 }
 
-/// Trains one more layer on top of `dbn` on recognition samples of `data`
-/// (streams from `seed`), optionally starting from the transpose of the
-/// current top layer, and adds it.
+/// Trains one more layer on top of `dbn` on recognition samples (streams
+/// from `seed`) or probabilities of `data`, optionally starting from the
+/// transpose of the current top layer, and adds it.
 ///
 /// # Errors
 /// As [`train_greedy`].
@@ -80,12 +97,20 @@ pub fn train_layer_on_top(
     dbn: &mut Dbn,
     config: &TrainConfig,
     tied_init: bool,
+    propagate: Propagate,
     data: &Dataset,
     seed: u64,
     mut on_epoch: impl FnMut(&EpochReport),
 ) -> Result<()> {
     let l = dbn.depth();
-    let x = dbn.recognize(data.features(), l, seed.wrapping_add(l as u64))?;
+    let mut config = config.clone();
+    let x = match propagate {
+        Propagate::Samples => dbn.recognize(data.features(), l, seed.wrapping_add(l as u64))?,
+        Propagate::Probabilities => {
+            config.probability_data = true;
+            dbn.transform(data.features(), l)?
+        }
+    };
     let below = Dataset::new(x, dbn.top().n_hidden())?;
     let mut t = if tied_init {
         let init = tied_layer(dbn.top())?;
@@ -100,9 +125,9 @@ pub fn train_layer_on_top(
                 ),
             });
         }
-        Trainer::starting_from(config.clone(), &below, init)?
+        Trainer::starting_from(config, &below, init)?
     } else {
-        Trainer::new(config.clone(), &below)?
+        Trainer::new(config, &below)?
     };
     while !t.is_done() {
         let r = t.run_epoch(&below, |_, _| {})?;

@@ -419,12 +419,9 @@ impl Trainer {
             b: vec![0.0; cap * h],
             pre_v: vec![0.0; n_chains * d],
             pre_h: vec![0.0; cap * h],
-            // The SGD path accumulates into the velocity; only Adam needs ∇W.
-            grad_w: if matches!(s.config.optimizer, Optimizer::Adam { .. }) {
-                vec![0.0; d * h]
-            } else {
-                Vec::new()
-            },
+            // ∇W of the dense product (see the update for why it is not
+            // accumulated into the velocity by the product itself).
+            grad_w: vec![0.0; d * h],
             grad_b: vec![0.0; d],
             grad_c: vec![0.0; h],
             vrows: BinaryRows::new(d),
@@ -441,7 +438,7 @@ impl Trainer {
         // (decided from the batch's overall density: the same choice for
         // any thread count); not for the small models of the no-packing
         // dense kernel.
-        let binary_ok = binary::enabled() && !products.is_nopack();
+        let binary_ok = binary::enabled() && !products.is_nopack() && !s.config.probability_data;
         let br = gibbs::block_rows(rows, d, h, threads);
         for (dst, &i) in sc.a[..m * d].chunks_exact_mut(d).zip(idx) {
             dst.copy_from_slice(data.row(i as usize));
@@ -591,12 +588,19 @@ impl Trainer {
                 let mu = if epoch < switch_epoch { initial } else { final_ };
                 // With sparse V the gradient rows come from the packed P in
                 // the loop below; otherwise one dense product adds them.
+                // With sparse V the gradient rows come from the packed P in
+                // the loop below, 16 at a time; otherwise from one dense
+                // product with alpha = 1, beta = 0. (Letting matrixmultiply
+                // fold `μΔ + lr·∇W` in with alpha = lr, beta = μ gave bits
+                // that depended on the row blocks, i.e. on the thread count,
+                // once V was not binary.)
                 let pp = if sparse_grad {
                     Some(pack_into(&mut sc.pp, bb, rows, h)?)
                 } else {
-                    gemm::par_gemm_tn_acc(d, rows, h, lr, ab, bb, mu, &mut o.m_w, block)?;
+                    gemm::par_gemm_tn(d, rows, h, ab, bb, &mut sc.grad_w, block)?;
                     None
                 };
+                let gw = &sc.grad_w;
                 let decay = l1 != 0.0 || l2 != 0.0 || !sparse_pull.is_empty();
                 let bad = w
                     .par_chunks_mut(rows_per * h)
@@ -617,6 +621,10 @@ impl Trainer {
                                     binary::packed_rows_unchecked(isa, vt, i, i1, pp, &mut g[..(i1 - i) * h]);
                                 }
                                 for (m, &g) in mr.iter_mut().zip(&g[(r % GB) * h..(r % GB + 1) * h]) {
+                                    *m = mu * *m + lr * g;
+                                }
+                            } else {
+                                for (m, &g) in mr.iter_mut().zip(&gw[i * h..(i + 1) * h]) {
                                     *m = mu * *m + lr * g;
                                 }
                             }
@@ -805,7 +813,17 @@ fn check_data(config: &TrainConfig, data: &Dataset) -> Result<()> {
             reason: format!("{} is larger than the data set ({} examples)", config.batch_size, data.len()),
         });
     }
-    data.check_binary()
+    if config.probability_data {
+        if let Some(i) = data.features().iter().position(|&x| !(0.0..=1.0).contains(&x)) {
+            return Err(Error::InvalidParam {
+                name: "data",
+                reason: format!("value {} at index {i} is not a probability in [0, 1]", data.features()[i]),
+            });
+        }
+        Ok(())
+    } else {
+        data.check_binary()
+    }
 }
 
 /// Trains a model on `data` with `config` (all epochs, no checkpoints).

@@ -6,7 +6,7 @@ use boltzmann::data::Dataset;
 use boltzmann::eval::{self, AisConfig, RaiseConfig};
 use boltzmann::io;
 use boltzmann::model::Dbn;
-use boltzmann::train::dbn::{DbnConfig, train_greedy};
+use boltzmann::train::dbn::{DbnConfig, Propagate, train_greedy};
 use boltzmann::train::{EpochReport, TrainConfig};
 use clap::{Args, Subcommand};
 use std::io::IsTerminal;
@@ -97,6 +97,10 @@ pub(crate) struct DbnTrainArgs {
     /// width must then equal the width below that layer).
     #[arg(long)]
     tied_init: bool,
+    /// Data of the upper layers: "samples" (one binary recognition sample
+    /// per example) or "probs" (the posterior means, as mean-field data).
+    #[arg(long, default_value = "samples")]
+    propagate: String,
 }
 
 /// Options of `dbn sample`.
@@ -235,7 +239,12 @@ fn train(a: DbnTrainArgs) -> Result<(), String> {
             ..base.clone()
         })
         .collect();
-    let config = DbnConfig { layers, tied_init: a.tied_init, seed: base.seed ^ 0xDB };
+    let propagate = match a.propagate.as_str() {
+        "samples" => Propagate::Samples,
+        "probs" | "probabilities" => Propagate::Probabilities,
+        s => return Err(format!("--propagate {s:?}: use samples or probs")),
+    };
+    let config = DbnConfig { layers, tied_init: a.tied_init, seed: base.seed ^ 0xDB, propagate };
     std::fs::create_dir_all(&a.train.out).map_err(|e| format!("{}: {e}", a.train.out.display()))?;
     let sizes: Vec<String> =
         std::iter::once(train_set.dim()).chain(widths.iter().copied()).map(|s| s.to_string()).collect();

@@ -278,6 +278,7 @@ pub(crate) fn config(a: &TrainArgs) -> Result<TrainConfig, String> {
             decay: a.sparsity_decay,
         }),
         max_weight: 1e4,
+        probability_data: false,
         seed: a.seed,
     })
 }
