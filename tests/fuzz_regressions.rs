@@ -15,7 +15,7 @@ fn saved_fuzz_inputs_do_not_panic() {
         let bytes = std::fs::read(e.unwrap().path()).unwrap();
         // As saved, and with every selector byte, so each input reaches
         // every parser.
-        for sel in 0..9u8 {
+        for sel in 0..10u8 {
             let mut b = bytes.clone();
             if b.is_empty() {
                 b.push(sel);

@@ -6,7 +6,7 @@
 pub(crate) fn run(data: &[u8]) {
     use boltzmann::io::{self, CsvLabels, datasets, model, safetensors::SafeTensors};
     let Some((&sel, rest)) = data.split_first() else { return };
-    match sel % 9 {
+    match sel % 10 {
         0 => drop(datasets::parse_idx_images(rest, "f")),
         1 => drop(datasets::parse_idx_labels(rest, "f")),
         2 => drop(datasets::parse_amat(rest, "f")),
@@ -15,6 +15,7 @@ pub(crate) fn run(data: &[u8]) {
         5 => drop(datasets::parse_bzds(rest, "f")),
         6 => drop(SafeTensors::from_bytes(rest, "f")),
         7 => drop(model::parse_rbm(rest)),
+        8 => drop(model::parse_dbn(rest)),
         _ => drop(io::parse_checkpoint(rest, "f")),
     }
 }
