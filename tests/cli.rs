@@ -501,6 +501,20 @@ fn dbn_train_sample_eval_and_bad_input() {
     args.extend(["--out", &probs_out, "--valid-fraction", "0", "--layers", "6,5", "--propagate", "probs"]);
     let (ok, _, err) = boltzmann(&args);
     assert!(ok && dir.join("probs/dbn.safetensors").exists(), "{err}");
+    // Up-down fine-tuning: an untied model that eval, sample and classify read.
+    let ud_out = dir.join("ud").display().to_string();
+    let mut args = base[..base.len() - 4].to_vec();
+    args.extend(["--out", &ud_out, "--valid-fraction", "0", "--layers", "6,5", "--up-down-epochs", "2"]);
+    let (ok, stdout, err) = boltzmann(&args);
+    assert!(ok && stdout.contains("up-down epoch   2"), "{err}{stdout}");
+    let ud = dir.join("ud/dbn.safetensors").display().to_string();
+    let (ok, stdout, err) = boltzmann(&["dbn", "eval", "--model", &ud, "--data", &data, "--json"]);
+    assert!(ok && stdout.contains("\"lower_bound\":"), "{err}{stdout}");
+    let (ok, _, err) = boltzmann(&["dbn", "eval", "--model", &ud, "--data", &data, "--depth", "1"]);
+    assert!(!ok && err.contains("fine-tuned"), "{err}");
+    let (ok, _, err) =
+        boltzmann(&["dbn", "sample", "--model", &ud, "--shape", "4x4", "--n", "5", "--out", &png]);
+    assert!(ok, "{err}");
     // Bad input: one line, non-zero exit, no model written.
     for (extra, needle) in [
         (vec!["--layers", "6,0"], "≥ 1"),

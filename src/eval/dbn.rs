@@ -22,7 +22,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::kernels::gemm;
 use crate::model::rbm::{sigmoid_f64, softplus_f64};
-use crate::model::{Dbn, Rbm};
+use crate::model::{Dbn, Rbm, UntiedDbn};
 use crate::rng;
 use rayon::prelude::*;
 
@@ -96,6 +96,56 @@ pub fn lower_bound_with(
     data: &Dataset,
     samples: usize,
     seed: u64,
+    top_log_prob: impl FnMut(&[f32]) -> Result<Vec<f64>>,
+) -> Result<BoundEstimate> {
+    bound(dbn, &dbn.layers()[..dbn.depth() - 1], data, samples, seed, top_log_prob)
+}
+
+/// [`lower_bound`] for a DBN with separate recognition weights (after
+/// up-down fine-tuning): `Q` from `net.recognition()`, `p` from
+/// `net.generative()`.
+///
+/// # Errors
+/// As [`lower_bound`].
+pub fn lower_bound_untied(
+    net: &UntiedDbn,
+    data: &Dataset,
+    log_z_top: f64,
+    samples: usize,
+    seed: u64,
+) -> Result<BoundEstimate> {
+    let dbn = net.generative();
+    check(dbn, data, log_z_top)?;
+    let top = dbn.top();
+    let mut b = bound(dbn, net.recognition(), data, samples, seed, |h: &[f32]| {
+        let mut f = vec![0.0f64; h.len() / top.n_visible()];
+        top.free_energy_batch(h, &mut f)?;
+        Ok(f.iter().map(|f| -f - log_z_top).collect())
+    })?;
+    b.log_z_top = log_z_top;
+    Ok(b)
+}
+
+/// [`lower_bound_with`] for a DBN with separate recognition weights.
+///
+/// # Errors
+/// As [`lower_bound_with`].
+pub fn lower_bound_untied_with(
+    net: &UntiedDbn,
+    data: &Dataset,
+    samples: usize,
+    seed: u64,
+    top_log_prob: impl FnMut(&[f32]) -> Result<Vec<f64>>,
+) -> Result<BoundEstimate> {
+    bound(net.generative(), net.recognition(), data, samples, seed, top_log_prob)
+}
+
+fn bound(
+    dbn: &Dbn,
+    recognition: &[Rbm],
+    data: &Dataset,
+    samples: usize,
+    seed: u64,
     mut top_log_prob: impl FnMut(&[f32]) -> Result<Vec<f64>>,
 ) -> Result<BoundEstimate> {
     check(dbn, data, 0.0)?;
@@ -120,8 +170,8 @@ pub fn lower_bound_with(
         }
         let mut streams = rng::chain_streams(seed ^ (c0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15), rows)?;
         let mut acc = vec![0.0f64; rows];
-        for rbm in &dbn.layers()[..dbn.depth() - 1] {
-            x = recognition_step(rbm, &x, &mut streams, &mut acc)?;
+        for (rec, generative) in recognition.iter().zip(dbn.layers()) {
+            x = recognition_step(rec, generative, &x, &mut streams, &mut acc)?;
         }
         let top = top_log_prob(&x)?;
         if top.len() != rows {
@@ -145,20 +195,23 @@ pub fn lower_bound_with(
     Ok(BoundEstimate { mean, std_err: (var / n as f64).sqrt(), per_example, log_z_top: f64::NAN })
 }
 
-/// One recognition step for rows `x` of layer `l − 1` through RBM `l`:
-/// samples `hˡ ~ Q(hˡ | x)` and adds `log p(x | hˡ) + H(Q(·| x))` to `acc`.
+/// One recognition step for rows `x` of layer `l − 1`: samples
+/// `hˡ ~ Q(hˡ | x)` (weights and hidden biases of `rec`) and adds
+/// `log p(x | hˡ) + H(Q(·| x))` to `acc` (`p` from `generative`'s weights and
+/// visible biases; `rec` and `generative` are the same RBM when tied).
 fn recognition_step(
-    rbm: &Rbm,
+    rec: &Rbm,
+    generative: &Rbm,
     x: &[f32],
     streams: &mut [rng::StreamState],
     acc: &mut [f64],
 ) -> Result<Vec<f32>> {
-    let (d, h, rows) = (rbm.n_visible(), rbm.n_hidden(), acc.len());
+    let (d, h, rows) = (rec.n_visible(), rec.n_hidden(), acc.len());
     let mut y = crate::alloc::try_vec(rows * h, 0.0f32, "bound scratch")?;
-    gemm::par_gemm_nn(rows, d, h, x, rbm.weights(), &mut y, 256)?;
+    gemm::par_gemm_nn(rows, d, h, x, rec.weights(), &mut y, 256)?;
     let mut u = crate::alloc::try_vec(rows * h, 0.0f32, "bound scratch")?;
     rng::fill_uniform(streams, h, &mut u)?;
-    let c = rbm.hidden_bias();
+    let c = rec.hidden_bias();
     let mut hs = crate::alloc::try_vec(rows * h, 0.0f32, "bound scratch")?;
     // Entropy of Q(·|x) given x, and the sample.
     acc.par_iter_mut().zip(y.par_chunks(h)).zip(u.par_chunks(h)).zip(hs.par_chunks_mut(h)).for_each(
@@ -173,8 +226,8 @@ fn recognition_step(
     );
     // log p(x | h) = Σᵢ xᵢzᵢ − softplus(zᵢ), z = W h + b.
     let mut z = crate::alloc::try_vec(rows * d, 0.0f32, "bound scratch")?;
-    gemm::par_gemm_nt(rows, h, d, &hs, rbm.weights(), &mut z, 256)?;
-    let b = rbm.visible_bias();
+    gemm::par_gemm_nt(rows, h, d, &hs, generative.weights(), &mut z, 256)?;
+    let b = generative.visible_bias();
     acc.par_iter_mut().zip(z.par_chunks(d)).zip(x.par_chunks(d)).for_each(|((a, zr), xr)| {
         *a += log_bernoulli(xr, zr, b);
     });
@@ -222,7 +275,16 @@ pub const EXACT_MAX_HIDDEN_BITS: usize = 20;
 /// As [`lower_bound`], and [`Error::InvalidParam`] when `H¹ + … + Hᴸ⁻¹`
 /// exceeds [`EXACT_MAX_HIDDEN_BITS`].
 pub fn lower_bound_exact(dbn: &Dbn, data: &Dataset, log_z_top: f64) -> Result<Vec<f64>> {
-    exact(dbn, data, log_z_top, false)
+    exact(dbn, &dbn.layers()[..dbn.depth() - 1], data, log_z_top, false)
+}
+
+/// [`lower_bound_exact`] with separate recognition weights (see
+/// [`lower_bound_untied`]).
+///
+/// # Errors
+/// As [`lower_bound_exact`].
+pub fn lower_bound_exact_untied(net: &UntiedDbn, data: &Dataset, log_z_top: f64) -> Result<Vec<f64>> {
+    exact(net.generative(), net.recognition(), data, log_z_top, false)
 }
 
 /// Exact `log p(v)` of each example under the DBN (a sum over all
@@ -231,10 +293,10 @@ pub fn lower_bound_exact(dbn: &Dbn, data: &Dataset, log_z_top: f64) -> Result<Ve
 /// # Errors
 /// As [`lower_bound_exact`].
 pub fn log_prob_exact(dbn: &Dbn, data: &Dataset, log_z_top: f64) -> Result<Vec<f64>> {
-    exact(dbn, data, log_z_top, true)
+    exact(dbn, &dbn.layers()[..dbn.depth() - 1], data, log_z_top, true)
 }
 
-fn exact(dbn: &Dbn, data: &Dataset, log_z_top: f64, marginal: bool) -> Result<Vec<f64>> {
+fn exact(dbn: &Dbn, recognition: &[Rbm], data: &Dataset, log_z_top: f64, marginal: bool) -> Result<Vec<f64>> {
     check(dbn, data, log_z_top)?;
     let below = &dbn.layers()[..dbn.depth() - 1];
     let bits: usize = below.iter().map(Rbm::n_hidden).sum();
@@ -257,11 +319,11 @@ fn exact(dbn: &Dbn, data: &Dataset, log_z_top: f64, marginal: bool) -> Result<Ve
                 let mut parent = v.clone();
                 let (mut log_q, mut log_p) = (0.0f64, 0.0f64);
                 let mut shift = 0;
-                for rbm in below {
+                for (rbm, rec) in below.iter().zip(recognition) {
                     let h: Vec<f64> =
                         (0..rbm.n_hidden()).map(|j| ((cfg >> (shift + j)) & 1) as f64).collect();
                     shift += rbm.n_hidden();
-                    log_q += log_q_given(rbm, &parent, &h);
+                    log_q += log_q_given(rec, &parent, &h);
                     log_p += log_p_visible_given(rbm, &parent, &h);
                     parent = h;
                 }

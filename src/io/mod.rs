@@ -16,7 +16,10 @@ pub use checkpoint::{load_checkpoint, parse_checkpoint, save_checkpoint};
 pub use datasets::{
     CsvLabels, Format, Splits, embedded_mnist, read_amat, read_csv, read_dataset, read_idx, read_npy,
 };
-pub use model::{dbn_bytes, load_dbn, load_rbm, parse_dbn, parse_rbm, save_dbn, save_rbm};
+pub use model::{
+    dbn_bytes, load_dbn, load_rbm, load_untied_dbn, parse_dbn, parse_rbm, parse_untied_dbn, save_dbn,
+    save_rbm, save_untied_dbn, untied_dbn_bytes,
+};
 pub use picture::{filters_png, grid_png};
 
 use crate::error::{Error, Result};

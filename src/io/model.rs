@@ -14,7 +14,7 @@
 use super::safetensors::{SafeTensors, Tensor};
 use super::{io_err, read_file, write_atomic};
 use crate::error::{Error, Result};
-use crate::model::{Dbn, Rbm};
+use crate::model::{Dbn, Rbm, UntiedDbn};
 use std::path::Path;
 
 /// The newest model-file version this build reads and writes.
@@ -131,7 +131,10 @@ const MAX_DBN_LAYERS: usize = 64;
 /// Saves a DBN as one safetensors file (atomically): metadata `kind =
 /// "dbn"`, `layers` (count), `sizes` (`"784,500,500"`), and per layer `l`
 /// (from 1) the tensors `layer{l}.weights`, `layer{l}.visible_bias`,
-/// `layer{l}.hidden_bias` as in an RBM file.
+/// `layer{l}.hidden_bias` as in an RBM file. An untied DBN
+/// ([`save_untied_dbn`]) also has `recognition = "untied"` and, for each
+/// layer below the top, `recognition{l}.weights` and
+/// `recognition{l}.hidden_bias`.
 ///
 /// # Errors
 /// [`Error::Io`] if the file cannot be written.
@@ -139,8 +142,35 @@ pub fn save_dbn(dbn: &Dbn, path: &Path) -> Result<()> {
     write_atomic(path, &dbn_bytes(dbn))
 }
 
+/// Saves a DBN with separate recognition weights (after up-down
+/// fine-tuning); see [`save_dbn`] for the format. The recognition layers'
+/// visible biases are not used and not stored: loaded, they equal the
+/// generative ones.
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be written.
+pub fn save_untied_dbn(net: &UntiedDbn, path: &Path) -> Result<()> {
+    write_atomic(path, &untied_dbn_bytes(net))
+}
+
+/// The bytes [`save_untied_dbn`] writes.
+pub fn untied_dbn_bytes(net: &UntiedDbn) -> Vec<u8> {
+    let mut st = dbn_st(net.generative());
+    st.metadata.insert("recognition".into(), "untied".into());
+    for (l, r) in net.recognition().iter().enumerate() {
+        let (d, h) = (r.n_visible(), r.n_hidden());
+        st.tensors.insert(format!("recognition{}.weights", l + 1), Tensor::f32(vec![d, h], r.weights()));
+        st.tensors.insert(format!("recognition{}.hidden_bias", l + 1), Tensor::f32(vec![h], r.hidden_bias()));
+    }
+    st.to_bytes()
+}
+
 /// The bytes [`save_dbn`] writes.
 pub fn dbn_bytes(dbn: &Dbn) -> Vec<u8> {
+    dbn_st(dbn).to_bytes()
+}
+
+fn dbn_st(dbn: &Dbn) -> SafeTensors {
     let mut st = SafeTensors::default();
     // The common header, with the outer sizes (D and the top width).
     for (k, v) in [
@@ -159,15 +189,26 @@ pub fn dbn_bytes(dbn: &Dbn) -> Vec<u8> {
     for (l, rbm) in dbn.layers().iter().enumerate() {
         rbm_tensors(rbm, &format!("layer{}.", l + 1), &mut st);
     }
-    st.to_bytes()
+    st
 }
 
-/// Loads a DBN, with the checks of [`load_rbm`] on every layer, the layer
-/// count and sizes against the metadata, and sizes that chain.
+/// Loads a tied DBN, with the checks of [`load_rbm`] on every layer, the
+/// layer count and sizes against the metadata, and sizes that chain.
 ///
 /// # Errors
-/// [`Error::Io`] naming the file and the problem (e.g. a missing layer).
+/// [`Error::Io`] naming the file and the problem (e.g. a missing layer, or
+/// an untied file: use [`load_untied_dbn`]).
 pub fn load_dbn(path: &Path) -> Result<Dbn> {
+    let what = path.display().to_string();
+    tied_only(parse_dbn_named(&read_file(path)?, &what)?, &what)
+}
+
+/// Loads a DBN file, tied or untied (a tied one comes back with its lower
+/// layers as the recognition weights, [`UntiedDbn::from_tied`]).
+///
+/// # Errors
+/// As [`load_dbn`].
+pub fn load_untied_dbn(path: &Path) -> Result<UntiedDbn> {
     let what = path.display().to_string();
     parse_dbn_named(&read_file(path)?, &what)
 }
@@ -177,10 +218,30 @@ pub fn load_dbn(path: &Path) -> Result<Dbn> {
 /// # Errors
 /// As [`load_dbn`].
 pub fn parse_dbn(bytes: &[u8]) -> Result<Dbn> {
+    tied_only(parse_dbn_named(bytes, "model")?, "model")
+}
+
+/// Parses DBN-file bytes, tied or untied (as [`load_untied_dbn`]).
+///
+/// # Errors
+/// As [`load_dbn`].
+pub fn parse_untied_dbn(bytes: &[u8]) -> Result<UntiedDbn> {
     parse_dbn_named(bytes, "model")
 }
 
-fn parse_dbn_named(bytes: &[u8], what: &str) -> Result<Dbn> {
+fn tied_only(net: UntiedDbn, what: &str) -> Result<Dbn> {
+    let (g, r) = net.into_parts();
+    if r.iter().zip(g.layers()).any(|(r, g)| r != g) {
+        return Err(Error::Io {
+            path: what.to_string(),
+            reason: "this DBN has untied recognition weights (after up-down); load it as an untied DBN"
+                .into(),
+        });
+    }
+    Ok(g)
+}
+
+fn parse_dbn_named(bytes: &[u8], what: &str) -> Result<UntiedDbn> {
     let bad = |r: String| Error::Io { path: what.to_string(), reason: r };
     let st = SafeTensors::from_bytes(bytes, what)?;
     let (d, top_h) = check_header(&st, "dbn", what)?;
@@ -198,10 +259,15 @@ fn parse_dbn_named(bytes: &[u8], what: &str) -> Result<Dbn> {
             "sizes {sizes:?} do not match layers = {layers}, n_visible = {d}, n_hidden = {top_h}"
         )));
     }
-    if st.tensors.len() != 3 * layers {
+    let untied = match st.metadata.get("recognition").map(String::as_str) {
+        None => false,
+        Some("untied") => true,
+        Some(o) => return Err(bad(format!("recognition = {o:?} is not supported"))),
+    };
+    let expected = 3 * layers + if untied { 2 * (layers - 1) } else { 0 };
+    if st.tensors.len() != expected {
         return Err(bad(format!(
-            "expected {} tensors for {layers} layers, found {}",
-            3 * layers,
+            "expected {expected} tensors for {layers} layers, found {}",
             st.tensors.len()
         )));
     }
@@ -209,5 +275,29 @@ fn parse_dbn_named(bytes: &[u8], what: &str) -> Result<Dbn> {
     for l in 0..layers {
         rbms.push(rbm_from(&st, &format!("layer{}.", l + 1), sizes[l], sizes[l + 1], what)?);
     }
-    Dbn::new(rbms).map_err(|e| bad(format!("invalid layers: {e}")))
+    let mut rec = Vec::with_capacity(layers - 1);
+    for (l, g) in rbms[..layers - 1].iter().enumerate() {
+        if !untied {
+            rec.push(g.clone());
+            continue;
+        }
+        let (d, h) = (sizes[l], sizes[l + 1]);
+        let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
+            let t = st.get(&format!("recognition{}.{name}", l + 1), what)?;
+            if t.shape != shape {
+                return Err(bad(format!(
+                    "tensor recognition{}.{name} has shape {:?}, expected {shape:?}",
+                    l + 1,
+                    t.shape
+                )));
+            }
+            t.to_f32(what)
+        };
+        let r =
+            Rbm::new(d, h, get("weights", &[d, h])?, g.visible_bias().to_vec(), get("hidden_bias", &[h])?)
+                .map_err(|e| bad(format!("invalid recognition layer {}: {e}", l + 1)))?;
+        rec.push(r);
+    }
+    let dbn = Dbn::new(rbms).map_err(|e| bad(format!("invalid layers: {e}")))?;
+    UntiedDbn::new(dbn, rec).map_err(|e| bad(format!("invalid recognition layers: {e}")))
 }

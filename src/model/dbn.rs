@@ -214,6 +214,92 @@ impl Dbn {
     }
 }
 
+/// A DBN whose lower layers have separate recognition weights (after
+/// up-down fine-tuning, [`crate::train::dbn::up_down`]): `generative`
+/// defines `p(v)` (its lower layers' `W` and visible biases, and its top
+/// RBM); `recognition[l]` (same shape as layer `l`, its `W` and hidden
+/// biases; its visible biases are not used) defines `Q(hˡ⁺¹ | hˡ)` for the
+/// bound.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UntiedDbn {
+    generative: Dbn,
+    recognition: Vec<Rbm>,
+}
+
+impl UntiedDbn {
+    /// From the generative network and one recognition layer per layer
+    /// below the top.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if the counts or shapes differ.
+    pub fn new(generative: Dbn, recognition: Vec<Rbm>) -> Result<Self> {
+        if recognition.len() != generative.depth() - 1 {
+            return Err(Error::ShapeMismatch {
+                what: "recognition layers (one per layer below the top)",
+                expected: generative.depth() - 1,
+                got: recognition.len(),
+            });
+        }
+        for (r, g) in recognition.iter().zip(generative.layers()) {
+            if (r.n_visible(), r.n_hidden()) != (g.n_visible(), g.n_hidden()) {
+                return Err(Error::ShapeMismatch {
+                    what: "recognition layer size (n_visible·n_hidden of its generative layer)",
+                    expected: g.n_visible() * g.n_hidden(),
+                    got: r.n_visible() * r.n_hidden(),
+                });
+            }
+        }
+        Ok(UntiedDbn { generative, recognition })
+    }
+
+    /// The tied starting point: recognition = the generative lower layers.
+    pub fn from_tied(dbn: Dbn) -> Self {
+        let recognition = dbn.layers()[..dbn.depth() - 1].to_vec();
+        UntiedDbn { generative: dbn, recognition }
+    }
+
+    /// The generative network.
+    pub fn generative(&self) -> &Dbn {
+        &self.generative
+    }
+
+    /// The recognition layers, bottom first.
+    pub fn recognition(&self) -> &[Rbm] {
+        &self.recognition
+    }
+
+    /// Both parts, by value.
+    pub fn into_parts(self) -> (Dbn, Vec<Rbm>) {
+        (self.generative, self.recognition)
+    }
+
+    /// Posterior means up to `layer` as [`Dbn::transform`], with the
+    /// recognition weights below the top and the generative top RBM for the
+    /// top layer itself.
+    ///
+    /// # Errors
+    /// As [`Dbn::transform`].
+    pub fn transform(&self, x: &[f32], layer: usize) -> Result<Vec<f32>> {
+        self.upward().transform(x, layer)
+    }
+
+    /// Binary recognition samples up to `layer` as [`Dbn::recognize`], with
+    /// the recognition weights (and the generative top RBM for the top).
+    ///
+    /// # Errors
+    /// As [`Dbn::recognize`].
+    pub fn recognize(&self, x: &[f32], layer: usize, seed: u64) -> Result<Vec<f32>> {
+        self.upward().recognize(x, layer, seed)
+    }
+
+    /// The stack that passes data upward: recognition layers, then the top.
+    fn upward(&self) -> Dbn {
+        let layers =
+            self.recognition.iter().cloned().chain(std::iter::once(self.generative.top().clone())).collect();
+        Dbn { layers }
+    }
+}
+
 /// The tied layer that can go on top of `below`: its transpose, with the
 /// biases swapped (`W' = Wᵀ`, `b' = c`, `c' = b`). A two-layer DBN
 /// `[rbm, tied_layer(rbm)]` defines the same `p(v)` as `rbm` alone, and the

@@ -7,7 +7,7 @@ pub mod labelled;
 pub mod rbm;
 pub mod softmax;
 
-pub use dbn::{Dbn, DbnSamples};
+pub use dbn::{Dbn, DbnSamples, UntiedDbn};
 pub use labelled::LabelledRbm;
 pub use rbm::Rbm;
 pub use softmax::SoftmaxRegression;

@@ -12,9 +12,10 @@
 
 use super::{EpochReport, TrainConfig, Trainer};
 use crate::data::Dataset;
+use crate::data::shuffle_indices;
 use crate::error::{Error, Result};
-use crate::model::Dbn;
 use crate::model::dbn::tied_layer;
+use crate::model::{Dbn, Rbm, UntiedDbn};
 
 /// What the layers below pass up as the next layer's training data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -134,4 +135,222 @@ pub fn train_layer_on_top(
         on_epoch(&r);
     }
     dbn.push(t.into_rbm())
+}
+
+/// Settings of [`up_down`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpDownConfig {
+    /// Passes over the data (default 10).
+    pub epochs: usize,
+    /// Learning rate of every update (default 0.001).
+    pub learning_rate: f32,
+    /// Gibbs steps of the top-level CD (default 3).
+    pub k: usize,
+    /// Mini-batch size (default 100).
+    pub batch_size: usize,
+    /// Seed of the samples and shuffles (default 0).
+    pub seed: u64,
+}
+
+impl Default for UpDownConfig {
+    fn default() -> Self {
+        UpDownConfig { epochs: 10, learning_rate: 0.001, k: 3, batch_size: 100, seed: 0 }
+    }
+}
+
+/// Up-down fine-tuning, the contrastive wake-sleep algorithm of Hinton,
+/// Osindero & Teh (2006, appendix B), starting from a greedily trained
+/// `dbn` whose recognition and generative weights are then untied. Per
+/// mini-batch:
+///
+/// 1. *up*: binary states `sˡ⁺¹ ~ σ(sˡRₗ + rₗ)` with the recognition weights
+///    from `s⁰ = v` to the top RBM's visible layer;
+/// 2. *top*: CD-k on the top RBM from that state;
+/// 3. *down*: from the top chain's final visible state, binary states
+///    `dˡ ~ σ(dˡ⁺¹Gₗᵀ + bₗ)` with the generative weights down to `d⁰`;
+/// 4. generative weights learn to reconstruct the up states
+///    (`ΔGₗ ∝ (sˡ − σ(sˡ⁺¹Gₗᵀ + bₗ))ᵀ sˡ⁺¹`), recognition weights to
+///    recognise the down states (`ΔRₗ ∝ dˡᵀ (dˡ⁺¹ − σ(dˡRₗ + rₗ))`).
+///
+/// Calls `on_epoch(epoch)` (from 1) after every epoch. The result is the
+/// same for any thread count.
+///
+/// # Errors
+/// [`Error::InvalidParam`] for a one-layer `dbn` (nothing to untie), bad
+/// settings or an empty data set; [`Error::NotBinary`], [`Error::ShapeMismatch`]
+/// for data that does not fit; [`Error::NonFinite`] if it diverges.
+pub fn up_down(
+    dbn: &Dbn,
+    data: &Dataset,
+    config: &UpDownConfig,
+    mut on_epoch: impl FnMut(usize),
+) -> Result<UntiedDbn> {
+    use crate::kernels::gemm;
+    use crate::rng;
+    let bad = |name: &'static str, reason: String| Error::InvalidParam { name, reason };
+    if dbn.depth() < 2 {
+        return Err(bad("dbn", "up-down needs at least two layers".into()));
+    }
+    if data.dim() != dbn.n_visible() {
+        return Err(Error::ShapeMismatch {
+            what: "data features (DBN n_visible)",
+            expected: dbn.n_visible(),
+            got: data.dim(),
+        });
+    }
+    if data.is_empty() {
+        return Err(bad("data", "no examples".into()));
+    }
+    data.check_binary()?;
+    let c = config;
+    if c.epochs == 0
+        || c.k == 0
+        || c.batch_size == 0
+        || !(c.learning_rate.is_finite() && c.learning_rate > 0.0)
+    {
+        return Err(bad(
+            "up-down settings",
+            format!("{c:?}: epochs, k, batch_size ≥ 1 and learning_rate > 0"),
+        ));
+    }
+    let depth = dbn.depth();
+    let (gen_layers, top) = dbn.layers().split_at(depth - 1);
+    // Parameters as plain vectors: generative (W, b), recognition (W, c), top RBM.
+    let mut gen_p: Vec<(Vec<f32>, Vec<f32>)> =
+        gen_layers.iter().map(|r| (r.weights().to_vec(), r.visible_bias().to_vec())).collect();
+    let mut rec: Vec<(Vec<f32>, Vec<f32>)> =
+        gen_layers.iter().map(|r| (r.weights().to_vec(), r.hidden_bias().to_vec())).collect();
+    let top = &top[0];
+    let (mut tw, mut tb, mut tc) =
+        (top.weights().to_vec(), top.visible_bias().to_vec(), top.hidden_bias().to_vec());
+    let sizes = dbn.sizes();
+    let bs = c.batch_size.min(data.len());
+    let mut streams = rng::chain_streams(c.seed.wrapping_add(0x0D0E), bs)?;
+    let mut order: Vec<u32> = (0..data.len() as u32).collect();
+    let mut shuffle = rng::to_generator(rng::chain_streams(c.seed ^ 0x5EED_D0, 1)?[0]);
+    let lr = c.learning_rate;
+    // σ(x·W + bias) (x: m × a, W: a × b) or σ(x·Wᵀ + bias) (W: b × a).
+    let probs = |x: &[f32],
+                 w: &[f32],
+                 bias: &[f32],
+                 m: usize,
+                 a: usize,
+                 b: usize,
+                 transposed: bool|
+     -> Result<Vec<f32>> {
+        let mut out = vec![0.0f32; m * b];
+        if transposed {
+            gemm::par_gemm_nt(m, a, b, x, w, &mut out, 256)?;
+        } else {
+            gemm::par_gemm_nn(m, a, b, x, w, &mut out, 256)?;
+        }
+        for row in out.chunks_exact_mut(b) {
+            for (o, &c) in row.iter_mut().zip(bias) {
+                *o = 1.0 / (1.0 + (-(*o + c)).exp());
+            }
+        }
+        Ok(out)
+    };
+    let sample = |streams: &mut [rng::StreamState], p: &[f32], n: usize| -> Result<Vec<f32>> {
+        let mut u = vec![0.0f32; p.len()];
+        rng::fill_uniform(streams, n, &mut u)?;
+        Ok(p.iter().zip(&u).map(|(&p, &u)| (u < p) as u8 as f32).collect())
+    };
+    // W += scale · Aᵀ·B (A: m × a, B: m × b), bias += scale · Σ rows of `d`.
+    let step =
+        |w: &mut [f32], a: &[f32], b: &[f32], m: usize, na: usize, nb: usize, scale: f32| -> Result<()> {
+            let mut g = vec![0.0f32; na * nb];
+            gemm::par_gemm_tn(na, m, nb, a, b, &mut g, 256)?;
+            w.iter_mut().zip(&g).for_each(|(w, g)| *w += scale * g);
+            Ok(())
+        };
+    let bias_step = |bias: &mut [f32], d: &[f32], n: usize, scale: f32| {
+        for row in d.chunks_exact(n) {
+            bias.iter_mut().zip(row).for_each(|(b, x)| *b += scale * x);
+        }
+    };
+    for epoch in 0..c.epochs {
+        shuffle_indices(&mut order, &mut shuffle);
+        for idx in order.chunks(bs) {
+            let m = idx.len();
+            let st = &mut streams[..m];
+            let scale = lr / m as f32;
+            // 1. Up.
+            let mut up =
+                vec![idx.iter().flat_map(|&i| data.row(i as usize).iter().copied()).collect::<Vec<f32>>()];
+            for (l, (w, r)) in rec.iter().enumerate() {
+                let p = probs(&up[l], w, r, m, sizes[l], sizes[l + 1], false)?;
+                up.push(sample(st, &p, sizes[l + 1])?);
+            }
+            // 2. CD-k on the top RBM from the up state.
+            let (nv, nh) = (sizes[depth - 1], sizes[depth]);
+            let vpos = up[depth - 1].clone();
+            let ppos = probs(&vpos, &tw, &tc, m, nv, nh, false)?;
+            let mut hs = sample(st, &ppos, nh)?;
+            let (mut vneg, mut pneg) = (Vec::new(), Vec::new());
+            for s in 0..c.k {
+                let pv = probs(&hs, &tw, &tb, m, nh, nv, true)?;
+                vneg = sample(st, &pv, nv)?;
+                pneg = probs(&vneg, &tw, &tc, m, nv, nh, false)?;
+                if s + 1 < c.k {
+                    hs = sample(st, &pneg, nh)?;
+                }
+            }
+            // 3. Down from the top chain's visible state.
+            let mut down = vec![Vec::new(); depth];
+            down[depth - 1] = vneg.clone();
+            for l in (0..depth - 1).rev() {
+                let (w, b) = &gen_p[l];
+                let p = probs(&down[l + 1], w, b, m, sizes[l + 1], sizes[l], true)?;
+                down[l] = sample(st, &p, sizes[l])?;
+            }
+            // 4. Updates. Top: CD statistics.
+            step(&mut tw, &vpos, &ppos, m, nv, nh, scale)?;
+            step(&mut tw, &vneg, &pneg, m, nv, nh, -scale)?;
+            bias_step(&mut tb, &vpos, nv, scale);
+            bias_step(&mut tb, &vneg, nv, -scale);
+            bias_step(&mut tc, &ppos, nh, scale);
+            bias_step(&mut tc, &pneg, nh, -scale);
+            for l in 0..depth - 1 {
+                // Generative: reconstruct up state l from up state l + 1.
+                let (w, b) = &mut gen_p[l];
+                let pred = probs(&up[l + 1], w, b, m, sizes[l + 1], sizes[l], true)?;
+                let err: Vec<f32> = up[l].iter().zip(&pred).map(|(s, p)| s - p).collect();
+                step(w, &err, &up[l + 1], m, sizes[l], sizes[l + 1], scale)?;
+                bias_step(b, &err, sizes[l], scale);
+                // Recognition: recognise down state l + 1 from down state l.
+                let (w, r) = &mut rec[l];
+                let q = probs(&down[l], w, r, m, sizes[l], sizes[l + 1], false)?;
+                let err: Vec<f32> = down[l + 1].iter().zip(&q).map(|(s, q)| s - q).collect();
+                step(w, &down[l], &err, m, sizes[l], sizes[l + 1], scale)?;
+                bias_step(r, &err, sizes[l + 1], scale);
+            }
+            let all = gen_p
+                .iter()
+                .chain(&rec)
+                .flat_map(|(w, b)| w.iter().chain(b))
+                .chain(&tw)
+                .chain(&tb)
+                .chain(&tc);
+            if let Some(i) = all.clone().position(|x| !x.is_finite()) {
+                return Err(Error::NonFinite {
+                    what: "up-down parameters (diverged; lower the learning rate)",
+                    index: i,
+                });
+            }
+        }
+        on_epoch(epoch + 1);
+    }
+    // Generative lower layers keep their (unused) hidden biases; recognition
+    // layers carry the generative visible biases (unused, and what a file
+    // stores for them).
+    let mut g_layers = Vec::with_capacity(depth);
+    let mut r_layers = Vec::with_capacity(depth - 1);
+    for (l, ((gw, gb), (rw, rc))) in gen_p.into_iter().zip(rec).enumerate() {
+        let base = &gen_layers[l];
+        r_layers.push(Rbm::new(sizes[l], sizes[l + 1], rw, gb.clone(), rc)?);
+        g_layers.push(Rbm::new(sizes[l], sizes[l + 1], gw, gb, base.hidden_bias().to_vec())?);
+    }
+    g_layers.push(Rbm::new(sizes[depth - 1], sizes[depth], tw, tb, tc)?);
+    UntiedDbn::new(Dbn::new(g_layers)?, r_layers)
 }

@@ -5,8 +5,8 @@ use crate::train::TrainArgs;
 use boltzmann::data::Dataset;
 use boltzmann::eval::{self, AisConfig, RaiseConfig};
 use boltzmann::io;
-use boltzmann::model::Dbn;
-use boltzmann::train::dbn::{DbnConfig, Propagate, train_greedy};
+use boltzmann::model::{Dbn, UntiedDbn};
+use boltzmann::train::dbn::{DbnConfig, Propagate, UpDownConfig, train_greedy, up_down};
 use boltzmann::train::{EpochReport, TrainConfig};
 use clap::{Args, Subcommand};
 use std::io::IsTerminal;
@@ -101,6 +101,16 @@ pub(crate) struct DbnTrainArgs {
     /// per example) or "probs" (the posterior means, as mean-field data).
     #[arg(long, default_value = "samples")]
     propagate: String,
+    /// Epochs of up-down fine-tuning after the greedy stage (0: none); the
+    /// saved DBN then has separate recognition weights.
+    #[arg(long, default_value_t = 0)]
+    up_down_epochs: usize,
+    /// Learning rate of up-down fine-tuning.
+    #[arg(long, default_value_t = 0.001)]
+    up_down_lr: f32,
+    /// Gibbs steps of the top-level CD in up-down fine-tuning.
+    #[arg(long, default_value_t = 3)]
+    up_down_k: usize,
 }
 
 /// Options of `dbn sample`.
@@ -274,10 +284,36 @@ fn train(a: DbnTrainArgs) -> Result<(), String> {
         }
     })
     .map_err(|e| e.to_string())?;
+    let net = if a.up_down_epochs > 0 {
+        let cfg = UpDownConfig {
+            epochs: a.up_down_epochs,
+            learning_rate: a.up_down_lr,
+            k: a.up_down_k,
+            batch_size: base.batch_size,
+            seed: base.seed ^ 0x0D,
+        };
+        let t = Instant::now();
+        let net = up_down(&dbn, &train_set, &cfg, |e| {
+            if json {
+                println!("{{\"up_down_epoch\":{e},\"seconds\":{}}}", t.elapsed().as_secs_f64());
+            } else {
+                println!("up-down epoch {e:>3}: {:.2} s since start", t.elapsed().as_secs_f64());
+            }
+        })
+        .map_err(|e| e.to_string())?;
+        Some(net)
+    } else {
+        None
+    };
     let path = a.train.out.join("dbn.safetensors");
-    io::save_dbn(&dbn, &path).map_err(|e| e.to_string())?;
+    match &net {
+        None => io::save_dbn(&dbn, &path),
+        Some(n) => io::save_untied_dbn(n, &path),
+    }
+    .map_err(|e| e.to_string())?;
+    let generative = net.as_ref().map_or(&dbn, |n| n.generative());
     if let Some((r, c)) = train_set.image_shape() {
-        let s = dbn.sample(100, 1000, base.seed).map_err(|e| e.to_string())?;
+        let s = generative.sample(100, 1000, base.seed).map_err(|e| e.to_string())?;
         let png = a.train.out.join("samples.png");
         io::grid_png(&png, &s.visible_probs, r, c, 10, 2).map_err(|e| e.to_string())?;
     }
@@ -299,7 +335,8 @@ fn train(a: DbnTrainArgs) -> Result<(), String> {
 }
 
 fn sample(a: DbnSampleArgs) -> Result<(), String> {
-    let dbn = io::load_dbn(&a.model).map_err(|e| e.to_string())?;
+    let net = io::load_untied_dbn(&a.model).map_err(|e| e.to_string())?;
+    let dbn = net.generative();
     let (r, c) = crate::pictures::shape(a.shape.as_deref(), dbn.n_visible())?;
     if a.n == 0 || a.n > 10_000 {
         return Err(format!("--n {}: use 1..=10000 samples", a.n));
@@ -311,12 +348,27 @@ fn sample(a: DbnSampleArgs) -> Result<(), String> {
 }
 
 fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
-    let full = io::load_dbn(&a.model).map_err(|e| e.to_string())?;
-    let depth = a.depth.unwrap_or(full.depth());
-    if depth == 0 || depth > full.depth() {
-        return Err(format!("--depth {depth}: the model has {} layers", full.depth()));
+    let full = io::load_untied_dbn(&a.model).map_err(|e| e.to_string())?;
+    let full_depth = full.generative().depth();
+    let depth = a.depth.unwrap_or(full_depth);
+    if depth == 0 || depth > full_depth {
+        return Err(format!("--depth {depth}: the model has {full_depth} layers"));
     }
-    let dbn = Dbn::new(full.into_layers().into_iter().take(depth).collect()).map_err(|e| e.to_string())?;
+    let untied = full.recognition().iter().zip(full.generative().layers()).any(|(r, g)| r != g);
+    if untied && depth < full_depth {
+        return Err(format!(
+            "--depth {depth}: this DBN was fine-tuned (untied recognition weights); only the whole network ({full_depth} layers) has a bound"
+        ));
+    }
+    // The network evaluated: the first `depth` generative layers, and the
+    // recognition layers below its top.
+    let (g, r) = full.into_parts();
+    let net = UntiedDbn::new(
+        Dbn::new(g.into_layers().into_iter().take(depth).collect()).map_err(|e| e.to_string())?,
+        r.into_iter().take(depth - 1).collect(),
+    )
+    .map_err(|e| e.to_string())?;
+    let dbn = net.generative();
     let mut test: Dataset = match &a.data {
         Some(p) => crate::evaluate::load(p, a.binarize)?,
         None => io::embedded_mnist().map_err(|e| e.to_string())?.test,
@@ -352,7 +404,7 @@ fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
     } else {
         // Base rates of the top RBM's visible layer: recognition samples of
         // the test data.
-        let x = dbn.recognize(test.features(), depth - 1, a.seed ^ 0xBA5E).map_err(|e| e.to_string())?;
+        let x = net.recognize(test.features(), depth - 1, a.seed ^ 0xBA5E).map_err(|e| e.to_string())?;
         let base = Dataset::new(x, top.n_visible()).map_err(|e| e.to_string())?;
         let bias = eval::base_rate_biases(&base).map_err(|e| e.to_string())?;
         let schedule = crate::evaluate::parse_schedule(&a.schedule)?;
@@ -366,7 +418,8 @@ fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
         raise_setup = Some((bias, schedule.clone()));
         (est.log_z, se, format!("AIS ({} runs, {} βs)", a.ais_runs, schedule.len()))
     };
-    let b = eval::dbn::lower_bound(&dbn, &test, log_z, a.samples, a.seed).map_err(|e| e.to_string())?;
+    let b =
+        eval::dbn::lower_bound_untied(&net, &test, log_z, a.samples, a.seed).map_err(|e| e.to_string())?;
     // Conservative check: the top term by RAISE on the first examples, and
     // the forward bound on the same recognition samples (same seed).
     let mut conservative = None;
@@ -375,13 +428,13 @@ fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
         let sub = test.subset(0..n).map_err(|e| e.to_string())?;
         let cfg = RaiseConfig { runs_per_example: 1, schedule: schedule.clone(), seed: a.seed };
         let pb = crate::evaluate::bar(show, schedule.len() as u64, "RAISE");
-        let cons = eval::dbn::lower_bound_with(&dbn, &sub, 1, a.seed, |h| {
+        let cons = eval::dbn::lower_bound_untied_with(&net, &sub, 1, a.seed, |h| {
             let hd = Dataset::new(h.to_vec(), top.n_visible())?;
             Ok(eval::raise_with_progress(top, bias, &hd, &cfg, &|k| pb.set_position(k))?.log_probs)
         })
         .map_err(|e| e.to_string())?;
         pb.finish_and_clear();
-        let fwd = eval::dbn::lower_bound(&dbn, &sub, log_z, 1, a.seed).map_err(|e| e.to_string())?;
+        let fwd = eval::dbn::lower_bound_untied(&net, &sub, log_z, 1, a.seed).map_err(|e| e.to_string())?;
         conservative = Some((n, cons, fwd));
     }
     let secs = t0.elapsed().as_secs_f64();
@@ -436,7 +489,8 @@ fn labelled(
 
 fn classify(a: DbnClassifyArgs) -> Result<(), String> {
     use boltzmann::train::softmax::{SoftmaxConfig, fit_softmax};
-    let dbn = io::load_dbn(&a.model).map_err(|e| e.to_string())?;
+    let net = io::load_untied_dbn(&a.model).map_err(|e| e.to_string())?;
+    let dbn = net.generative();
     let layer = a.layer.unwrap_or(dbn.depth());
     if layer == 0 || layer > dbn.depth() {
         return Err(format!("--layer {layer}: the model has layers 1..={}", dbn.depth()));
@@ -474,14 +528,14 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
     };
     let raw = run(train.features().to_vec(), test.features().to_vec(), train.dim())?;
     let width = dbn.sizes()[layer];
-    let ft = dbn.transform(train.features(), layer).map_err(|e| e.to_string())?;
-    let fte = dbn.transform(test.features(), layer).map_err(|e| e.to_string())?;
+    let ft = net.transform(train.features(), layer).map_err(|e| e.to_string())?;
+    let fte = net.transform(test.features(), layer).map_err(|e| e.to_string())?;
     let feat = run(ft, fte, width)?;
     let joint = if a.joint {
         use boltzmann::train::labelled::{LabelledConfig, fit_labelled};
         let t0 = Instant::now();
         let below = dbn.depth() - 1;
-        let xs = dbn.recognize(train.features(), below, a.seed ^ 0x10B).map_err(|e| e.to_string())?;
+        let xs = net.recognize(train.features(), below, a.seed ^ 0x10B).map_err(|e| e.to_string())?;
         let xd = Dataset::new(xs, dbn.sizes()[below])
             .and_then(|d| d.with_labels(ytr.clone()))
             .map_err(|e| e.to_string())?;
@@ -493,9 +547,9 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
         };
         let classes = ytr.iter().chain(&yte).copied().max().map_or(2, |m| (m as usize + 1).max(2));
         let m = fit_labelled(&xd, classes, &cfg, |_| {}).map_err(|e| e.to_string())?;
-        let means = dbn.transform(test.features(), below).map_err(|e| e.to_string())?;
+        let means = net.transform(test.features(), below).map_err(|e| e.to_string())?;
         let test_err = m.error_rate(&means, &yte).map_err(|e| e.to_string())?;
-        let train_means = dbn.transform(train.features(), below).map_err(|e| e.to_string())?;
+        let train_means = net.transform(train.features(), below).map_err(|e| e.to_string())?;
         let train_err = m.error_rate(&train_means, &ytr).map_err(|e| e.to_string())?;
         Some((cfg.n_hidden, below, train_err, test_err, t0.elapsed().as_secs_f64()))
     } else {
