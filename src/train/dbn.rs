@@ -227,7 +227,7 @@ pub fn up_down(
     let bs = c.batch_size.min(data.len());
     let mut streams = rng::chain_streams(c.seed.wrapping_add(0x0D0E), bs)?;
     let mut order: Vec<u32> = (0..data.len() as u32).collect();
-    let mut shuffle = rng::to_generator(rng::chain_streams(c.seed ^ 0x5EED_D0, 1)?[0]);
+    let mut shuffle = rng::to_generator(rng::chain_streams(c.seed ^ 0x005E_EDD0, 1)?[0]);
     let lr = c.learning_rate;
     // σ(x·W + bias) (x: m × a, W: a × b) or σ(x·Wᵀ + bias) (W: b × a).
     let probs = |x: &[f32],
