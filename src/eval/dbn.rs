@@ -67,9 +67,21 @@ pub fn lower_bound(
     samples: usize,
     seed: u64,
 ) -> Result<BoundEstimate> {
+    forward_bound(dbn, &dbn.layers()[..dbn.depth() - 1], data, log_z_top, samples, seed)
+}
+
+/// The bound with the top term `−F(h) − log Z_top`.
+fn forward_bound(
+    dbn: &Dbn,
+    recognition: &[Rbm],
+    data: &Dataset,
+    log_z_top: f64,
+    samples: usize,
+    seed: u64,
+) -> Result<BoundEstimate> {
     check(dbn, data, log_z_top)?;
     let top = dbn.top();
-    let mut b = lower_bound_with(dbn, data, samples, seed, |h: &[f32]| {
+    let mut b = bound(dbn, recognition, data, samples, seed, |h: &[f32]| {
         let mut f = vec![0.0f64; h.len() / top.n_visible()];
         top.free_energy_batch(h, &mut f)?;
         Ok(f.iter().map(|f| -f - log_z_top).collect())
@@ -114,16 +126,7 @@ pub fn lower_bound_untied(
     samples: usize,
     seed: u64,
 ) -> Result<BoundEstimate> {
-    let dbn = net.generative();
-    check(dbn, data, log_z_top)?;
-    let top = dbn.top();
-    let mut b = bound(dbn, net.recognition(), data, samples, seed, |h: &[f32]| {
-        let mut f = vec![0.0f64; h.len() / top.n_visible()];
-        top.free_energy_batch(h, &mut f)?;
-        Ok(f.iter().map(|f| -f - log_z_top).collect())
-    })?;
-    b.log_z_top = log_z_top;
-    Ok(b)
+    forward_bound(net.generative(), net.recognition(), data, log_z_top, samples, seed)
 }
 
 /// [`lower_bound_with`] for a DBN with separate recognition weights.
@@ -247,20 +250,10 @@ fn log_bernoulli(x: &[f32], pre: &[f32], bias: &[f32]) -> f64 {
 }
 
 fn check(dbn: &Dbn, data: &Dataset, log_z_top: f64) -> Result<()> {
-    if data.dim() != dbn.n_visible() {
-        return Err(Error::ShapeMismatch {
-            what: "data features (DBN n_visible)",
-            expected: dbn.n_visible(),
-            got: data.dim(),
-        });
-    }
-    if data.is_empty() {
-        return Err(Error::InvalidParam { name: "data", reason: "no examples".into() });
-    }
     if !log_z_top.is_finite() {
         return Err(Error::InvalidParam { name: "log_z_top", reason: format!("{log_z_top} is not finite") });
     }
-    data.check_binary()
+    dbn.check_data(data)
 }
 
 /// Largest total number of hidden units below the top RBM's visible layer

@@ -127,6 +127,25 @@ impl Dbn {
         self.layers.last().expect("a DBN has at least one layer")
     }
 
+    /// Checks that `data` can be modelled: binary, non-empty rows of `D`.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`], [`Error::InvalidParam`] (no examples),
+    /// [`Error::NotBinary`].
+    pub fn check_data(&self, data: &crate::data::Dataset) -> Result<()> {
+        if data.dim() != self.n_visible() {
+            return Err(Error::ShapeMismatch {
+                what: "data features (DBN n_visible)",
+                expected: self.n_visible(),
+                got: data.dim(),
+            });
+        }
+        if data.is_empty() {
+            return Err(Error::InvalidParam { name: "data", reason: "no examples".into() });
+        }
+        data.check_binary()
+    }
+
     fn rows_of(&self, x: &[f32]) -> Result<usize> {
         let d = self.n_visible();
         let n = x.len() / d;

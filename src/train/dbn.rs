@@ -191,17 +191,7 @@ pub fn up_down(
     if dbn.depth() < 2 {
         return Err(bad("dbn", "up-down needs at least two layers".into()));
     }
-    if data.dim() != dbn.n_visible() {
-        return Err(Error::ShapeMismatch {
-            what: "data features (DBN n_visible)",
-            expected: dbn.n_visible(),
-            got: data.dim(),
-        });
-    }
-    if data.is_empty() {
-        return Err(bad("data", "no examples".into()));
-    }
-    data.check_binary()?;
+    dbn.check_data(data)?;
     let c = config;
     if c.epochs == 0
         || c.k == 0
