@@ -1,11 +1,14 @@
 //! # boltzmann
 //!
 //! Fast learning and sampling of energy-based models, `p(x) ∝ exp(−E(x))`:
-//! runtime-dispatched SIMD kernels, the Bernoulli–Bernoulli [`Rbm`],
-//! block-Gibbs [`Chains`] over many chains in parallel, CD-k / PCD training
-//! ([`train`]), and (feature `io`) data-set readers, safetensors model files,
-//! checkpoints and pictures — all reproducible bit for bit from a seed,
-//! whatever the thread count.
+//! runtime-dispatched SIMD kernels (dense and binary × dense products), the
+//! Bernoulli–Bernoulli [`Rbm`], block-Gibbs [`Chains`] over many chains in
+//! parallel (and bit-packed [`sampler::PackedChains`] for millions), CD-k /
+//! PCD training ([`train`]), evaluation ([`eval`]: exact log Z, AIS, RAISE),
+//! Deep Belief Networks ([`model::Dbn`], [`train::dbn`], [`eval::dbn`]), and
+//! (feature `io`) data-set readers, safetensors model files, checkpoints and
+//! pictures — all reproducible bit for bit from a seed, whatever the thread
+//! count.
 //!
 //! ```
 //! use boltzmann::{Chains, Rbm};
