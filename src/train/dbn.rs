@@ -246,7 +246,8 @@ pub fn up_down(
         rng::fill_uniform(streams, n, &mut u)?;
         Ok(p.iter().zip(&u).map(|(&p, &u)| (u < p) as u8 as f32).collect())
     };
-    // W += scale · Aᵀ·B (A: m × a, B: m × b), bias += scale · Σ rows of `d`.
+    // W += scale · Aᵀ·B (A: m × a, B: m × b); bias += scale · (sum of the
+    // rows of `d`).
     let step =
         |w: &mut [f32], a: &[f32], b: &[f32], m: usize, na: usize, nb: usize, scale: f32| -> Result<()> {
             let mut g = vec![0.0f32; na * nb];
@@ -315,14 +316,14 @@ pub fn up_down(
                 step(w, &down[l], &err, m, sizes[l], sizes[l + 1], scale)?;
                 bias_step(r, &err, sizes[l + 1], scale);
             }
-            let all = gen_p
+            let mut all = gen_p
                 .iter()
                 .chain(&rec)
                 .flat_map(|(w, b)| w.iter().chain(b))
                 .chain(&tw)
                 .chain(&tb)
                 .chain(&tc);
-            if let Some(i) = all.clone().position(|x| !x.is_finite()) {
+            if let Some(i) = all.position(|x| !x.is_finite()) {
                 return Err(Error::NonFinite {
                     what: "up-down parameters (diverged; lower the learning rate)",
                     index: i,
