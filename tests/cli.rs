@@ -523,6 +523,8 @@ fn dbn_train_sample_eval_and_bad_input() {
         (vec!["--layers", "6,7", "--tied-init"], "tied"),
         (vec!["--layers", "6", "--resume", &model], "--resume"),
         (vec!["--layers", "6,5", "--propagate", "means"], "--propagate"),
+        (vec!["--layers", "6,5", "--up-down-epochs", "1", "--up-down-lr", "0"], "--up-down-lr"),
+        (vec!["--layers", "6", "--up-down-epochs", "1"], "two --layers"),
     ] {
         let bad_out = dir.join("bad").display().to_string();
         let mut args = base[..base.len() - 4].to_vec();

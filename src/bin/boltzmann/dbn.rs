@@ -236,7 +236,30 @@ fn train(a: DbnTrainArgs) -> Result<(), String> {
     if epochs.len() != widths.len() {
         return Err(format!("--layer-epochs has {} entries for {} layers", epochs.len(), widths.len()));
     }
+    if a.up_down_epochs > 0 && !(a.up_down_lr.is_finite() && a.up_down_lr > 0.0 && a.up_down_k >= 1) {
+        return Err(format!(
+            "--up-down-lr {} / --up-down-k {}: need lr > 0 and k ≥ 1",
+            a.up_down_lr, a.up_down_k
+        ));
+    }
+    if a.up_down_epochs > 0 && widths.len() < 2 {
+        return Err("--up-down-epochs needs at least two --layers".into());
+    }
     let (train_set, _valid, data_name) = crate::train::datasets(&a.train)?;
+    // A tied start needs each layer as wide as the one below its input;
+    // check before any training.
+    if a.tied_init {
+        for l in 1..widths.len() {
+            let want = if l == 1 { train_set.dim() } else { widths[l - 2] };
+            if widths[l] != want {
+                return Err(format!(
+                    "--tied-init: layer {} has {} hidden units; a tied start needs {want}",
+                    l + 1,
+                    widths[l]
+                ));
+            }
+        }
+    }
     let base = crate::train::config(&a.train)?;
     let layers: Vec<TrainConfig> = widths
         .iter()
