@@ -28,20 +28,7 @@ fn sweeps(c: &mut Criterion) {
                 bch.iter(|| chains.sweep(&rbm, 1).unwrap())
             });
         }
-        // Naive reference: per chain, f64 dot products and libm sigmoid.
-        let chains = Chains::new(&rbm, b, 2).unwrap();
-        let mut states: Vec<(Vec<f32>, reference::Uniforms)> = (0..b)
-            .map(|i| {
-                (chains.visible()[i * d..(i + 1) * d].to_vec(), reference::Uniforms::new(chains.streams()[i]))
-            })
-            .collect();
-        g.bench_function(BenchmarkId::new("reference_f64", &id), |bch| {
-            bch.iter(|| {
-                for (v, u) in states.iter_mut() {
-                    *v = reference::gibbs_sweep(&rbm, v, u).0;
-                }
-            })
-        });
+        bench_reference(&mut g, &rbm, &Chains::new(&rbm, b, 2).unwrap(), &id);
         g.finish();
     }
 }
@@ -67,19 +54,31 @@ fn sparse_sweeps(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("packed_fused", &id), |bch| {
         bch.iter(|| packed.sweep(&rbm, 1).unwrap())
     });
-    let mut states: Vec<(Vec<f32>, reference::Uniforms)> = (0..b)
+    bench_reference(&mut g, &rbm, &chains, &id);
+    g.finish();
+}
+
+/// The naive reference beside the fast sweeps: per chain (from the states
+/// and streams of `chains`), f64 dot products and libm sigmoid.
+fn bench_reference(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rbm: &Rbm,
+    chains: &Chains,
+    id: &str,
+) {
+    let d = rbm.n_visible();
+    let mut states: Vec<(Vec<f32>, reference::Uniforms)> = (0..chains.batch())
         .map(|i| {
             (chains.visible()[i * d..(i + 1) * d].to_vec(), reference::Uniforms::new(chains.streams()[i]))
         })
         .collect();
-    g.bench_function(BenchmarkId::new("reference_f64", &id), |bch| {
+    g.bench_function(BenchmarkId::new("reference_f64", id), |bch| {
         bch.iter(|| {
             for (v, u) in states.iter_mut() {
-                *v = reference::gibbs_sweep(&rbm, v, u).0;
+                *v = reference::gibbs_sweep(rbm, v, u).0;
             }
         })
     });
-    g.finish();
 }
 
 fn config() -> Criterion {
