@@ -619,3 +619,62 @@ fn dbn_classify_embedded() {
     let (ok, _, err) = boltzmann(&["dbn", "classify", "--model", &model, "--data", "x.gz"]);
     assert!(!ok && err.contains("--test-data"), "{err}");
 }
+
+/// `dbn train --label-top` on the embedded digits, then `dbn classify`
+/// (the model's own label-joined top), `dbn sample --label`, `dbn eval`
+/// of the layers below, and their bad input.
+#[test]
+fn dbn_labelled_top_embedded() {
+    let dir = tmpdir("dbn-labelled");
+    let out = dir.join("run").display().to_string();
+    let base = ["dbn", "train", "--layers", "20", "--epochs", "1", "--batch", "10", "--monitor", "0"];
+    let mut args = base.to_vec();
+    args.extend(["--limit", "300", "--label-top", "16", "--label-epochs", "2", "--json", "--out", &out]);
+    let (ok, stdout, err) = boltzmann(&args);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("\"labelled\":true,\"epoch\":2"), "{stdout}");
+    assert!(stdout.contains("\"sizes\":[784,20,16],\"labels\":10"), "{stdout}");
+    assert!(dir.join("run/samples.png").exists());
+    let model = dir.join("run/dbn.safetensors").display().to_string();
+    let (ok, stdout, err) = boltzmann(&["dbn", "classify", "--model", &model, "--epochs", "1", "--json"]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("\"joint\":{\"hidden\":16,\"on_layer\":1"), "{stdout}");
+    let (ok, _, err) = boltzmann(&["dbn", "classify", "--model", &model, "--joint"]);
+    assert!(!ok && err.contains("already has a label-joined top"), "{err}");
+    let png = dir.join("three.png").display().to_string();
+    let (ok, _, err) = boltzmann(&[
+        "dbn", "sample", "--model", &model, "--label", "3", "--n", "5", "--sweeps", "20", "--out", &png,
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(&std::fs::read(&png).unwrap()[..4], b"\x89PNG");
+    let (ok, _, err) = boltzmann(&["dbn", "sample", "--model", &model, "--label", "10", "--out", &png]);
+    assert!(!ok && err.contains("labels 0..10"), "{err}");
+    let (ok, _, err) = boltzmann(&["dbn", "eval", "--model", &model, "--limit", "20"]);
+    assert!(!ok && err.contains("--depth 1..=1"), "{err}");
+    let (ok, stdout, err) =
+        boltzmann(&["dbn", "eval", "--model", &model, "--limit", "20", "--depth", "1", "--json", "--quiet"]);
+    assert!(ok && stdout.contains("\"lower_bound\":"), "{err}{stdout}");
+    // An unlabelled DBN has no --label; bad settings are refused before training.
+    let plain_out = dir.join("plain").display().to_string();
+    let mut args = base.to_vec();
+    args.extend(["--limit", "300", "--out", &plain_out]);
+    let (ok, _, err) = boltzmann(&args);
+    assert!(ok, "{err}");
+    let plain = dir.join("plain/dbn.safetensors").display().to_string();
+    let (ok, _, err) = boltzmann(&["dbn", "sample", "--model", &plain, "--label", "1", "--out", &png]);
+    assert!(!ok && err.contains("no label units"), "{err}");
+    let csv_data = csv(&dir);
+    for (extra, needle) in [
+        (vec!["--label-top", "0"], "at least 1"),
+        (vec!["--label-top", "8", "--up-down-epochs", "1"], "not implemented"),
+        (vec!["--label-top", "8", "--data", &csv_data, "--csv-labels", "none"], "labelled data"),
+    ] {
+        let bad_out = dir.join("bad").display().to_string();
+        let mut args = base.to_vec();
+        args.extend(["--out", &bad_out]);
+        args.extend(extra.iter().copied());
+        let (ok, _, err) = boltzmann(&args);
+        assert!(!ok && err.contains(needle), "{extra:?}: {err}");
+        assert!(!dir.join("bad/dbn.safetensors").exists(), "{extra:?} wrote a model");
+    }
+}

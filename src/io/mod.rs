@@ -17,8 +17,9 @@ pub use datasets::{
     CsvLabels, Format, Splits, embedded_mnist, read_amat, read_csv, read_dataset, read_idx, read_npy,
 };
 pub use model::{
-    dbn_bytes, load_dbn, load_rbm, load_untied_dbn, parse_dbn, parse_rbm, parse_untied_dbn, save_dbn,
-    save_rbm, save_untied_dbn, untied_dbn_bytes,
+    DbnFile, dbn_bytes, labelled_dbn_bytes, load_any_dbn, load_dbn, load_labelled_dbn, load_rbm,
+    load_untied_dbn, parse_any_dbn, parse_dbn, parse_labelled_dbn, parse_rbm, parse_untied_dbn, save_dbn,
+    save_labelled_dbn, save_rbm, save_untied_dbn, untied_dbn_bytes,
 };
 pub use picture::{filters_png, grid_png};
 

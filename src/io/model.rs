@@ -14,7 +14,7 @@
 use super::safetensors::{SafeTensors, Tensor};
 use super::{io_err, read_file, write_atomic};
 use crate::error::{Error, Result};
-use crate::model::{Dbn, Rbm, UntiedDbn};
+use crate::model::{Dbn, LabelledDbn, LabelledRbm, Rbm, UntiedDbn};
 use std::path::Path;
 
 /// The newest model-file version this build reads and writes.
@@ -155,7 +155,8 @@ pub fn save_untied_dbn(net: &UntiedDbn, path: &Path) -> Result<()> {
 
 /// The bytes [`save_untied_dbn`] writes.
 pub fn untied_dbn_bytes(net: &UntiedDbn) -> Vec<u8> {
-    let mut st = dbn_st(net.generative());
+    let g = net.generative();
+    let mut st = dbn_st(g.layers(), &g.sizes());
     st.metadata.insert("recognition".into(), "untied".into());
     for (l, r) in net.recognition().iter().enumerate() {
         let (d, h) = (r.n_visible(), r.n_hidden());
@@ -167,10 +168,30 @@ pub fn untied_dbn_bytes(net: &UntiedDbn) -> Vec<u8> {
 
 /// The bytes [`save_dbn`] writes.
 pub fn dbn_bytes(dbn: &Dbn) -> Vec<u8> {
-    dbn_st(dbn).to_bytes()
+    dbn_st(dbn.layers(), &dbn.sizes()).to_bytes()
 }
 
-fn dbn_st(dbn: &Dbn) -> SafeTensors {
+/// Saves a DBN with a label-joined top RBM (atomically): the format of
+/// [`save_dbn`] with `sizes` the widths `[D, …, Hᴸ]` (labels not counted),
+/// the metadata `label_units = K`, and the top layer's tensors of
+/// `n_visible = Hᴸ⁻¹ + K` rows, the last `K` being the label units.
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be written.
+pub fn save_labelled_dbn(net: &LabelledDbn, path: &Path) -> Result<()> {
+    write_atomic(path, &labelled_dbn_bytes(net))
+}
+
+/// The bytes [`save_labelled_dbn`] writes.
+pub fn labelled_dbn_bytes(net: &LabelledDbn) -> Vec<u8> {
+    let layers: Vec<Rbm> =
+        net.lower().layers().iter().chain(std::iter::once(net.top().rbm())).cloned().collect();
+    let mut st = dbn_st(&layers, &net.sizes());
+    st.metadata.insert("label_units".into(), net.n_labels().to_string());
+    st.to_bytes()
+}
+
+fn dbn_st(layers: &[Rbm], sizes: &[usize]) -> SafeTensors {
     let mut st = SafeTensors::default();
     // The common header, with the outer sizes (D and the top width).
     for (k, v) in [
@@ -179,17 +200,73 @@ fn dbn_st(dbn: &Dbn) -> SafeTensors {
         ("kind", "dbn".to_string()),
         ("visible_units", "bernoulli".into()),
         ("hidden_units", "bernoulli".into()),
-        ("n_visible", dbn.n_visible().to_string()),
-        ("n_hidden", dbn.top().n_hidden().to_string()),
-        ("layers", dbn.depth().to_string()),
-        ("sizes", dbn.sizes().iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",")),
+        ("n_visible", sizes[0].to_string()),
+        ("n_hidden", sizes[sizes.len() - 1].to_string()),
+        ("layers", layers.len().to_string()),
+        ("sizes", sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",")),
     ] {
         st.metadata.insert(k.into(), v);
     }
-    for (l, rbm) in dbn.layers().iter().enumerate() {
+    for (l, rbm) in layers.iter().enumerate() {
         rbm_tensors(rbm, &format!("layer{}.", l + 1), &mut st);
     }
     st
+}
+
+/// Any DBN file: what [`load_any_dbn`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DbnFile {
+    /// Tied recognition and generative weights ([`save_dbn`]).
+    Tied(Dbn),
+    /// Separate recognition weights ([`save_untied_dbn`]).
+    Untied(UntiedDbn),
+    /// A label-joined top RBM ([`save_labelled_dbn`]).
+    Labelled(LabelledDbn),
+}
+
+/// Loads any DBN file (tied, untied or labelled), with the checks of
+/// [`load_dbn`].
+///
+/// # Errors
+/// As [`load_dbn`].
+pub fn load_any_dbn(path: &Path) -> Result<DbnFile> {
+    let what = path.display().to_string();
+    parse_any_named(&read_file(path)?, &what)
+}
+
+/// Parses any DBN file's bytes (as [`load_any_dbn`]).
+///
+/// # Errors
+/// As [`load_dbn`].
+pub fn parse_any_dbn(bytes: &[u8]) -> Result<DbnFile> {
+    parse_any_named(bytes, "model")
+}
+
+/// Loads a DBN with a label-joined top ([`save_labelled_dbn`]).
+///
+/// # Errors
+/// As [`load_dbn`]; a file without labels is refused.
+pub fn load_labelled_dbn(path: &Path) -> Result<LabelledDbn> {
+    let what = path.display().to_string();
+    labelled_only(parse_any_named(&read_file(path)?, &what)?, &what)
+}
+
+/// Parses labelled-DBN bytes (as [`load_labelled_dbn`]).
+///
+/// # Errors
+/// As [`load_labelled_dbn`].
+pub fn parse_labelled_dbn(bytes: &[u8]) -> Result<LabelledDbn> {
+    labelled_only(parse_any_named(bytes, "model")?, "model")
+}
+
+fn labelled_only(f: DbnFile, what: &str) -> Result<LabelledDbn> {
+    match f {
+        DbnFile::Labelled(n) => Ok(n),
+        _ => Err(Error::Io {
+            path: what.to_string(),
+            reason: "this DBN has no label units (train it with a labelled top)".into(),
+        }),
+    }
 }
 
 /// Loads a tied DBN, with the checks of [`load_rbm`] on every layer, the
@@ -200,7 +277,7 @@ fn dbn_st(dbn: &Dbn) -> SafeTensors {
 /// an untied file: use [`load_untied_dbn`]).
 pub fn load_dbn(path: &Path) -> Result<Dbn> {
     let what = path.display().to_string();
-    tied_only(parse_dbn_named(&read_file(path)?, &what)?, &what)
+    tied_only(parse_any_named(&read_file(path)?, &what)?, &what)
 }
 
 /// Loads a DBN file, tied or untied (a tied one comes back with its lower
@@ -210,7 +287,7 @@ pub fn load_dbn(path: &Path) -> Result<Dbn> {
 /// As [`load_dbn`].
 pub fn load_untied_dbn(path: &Path) -> Result<UntiedDbn> {
     let what = path.display().to_string();
-    parse_dbn_named(&read_file(path)?, &what)
+    untied_or_tied(parse_any_named(&read_file(path)?, &what)?, &what)
 }
 
 /// Parses DBN-file bytes (what [`load_dbn`] does after reading).
@@ -218,7 +295,7 @@ pub fn load_untied_dbn(path: &Path) -> Result<UntiedDbn> {
 /// # Errors
 /// As [`load_dbn`].
 pub fn parse_dbn(bytes: &[u8]) -> Result<Dbn> {
-    tied_only(parse_dbn_named(bytes, "model")?, "model")
+    tied_only(parse_any_named(bytes, "model")?, "model")
 }
 
 /// Parses DBN-file bytes, tied or untied (as [`load_untied_dbn`]).
@@ -226,22 +303,40 @@ pub fn parse_dbn(bytes: &[u8]) -> Result<Dbn> {
 /// # Errors
 /// As [`load_dbn`].
 pub fn parse_untied_dbn(bytes: &[u8]) -> Result<UntiedDbn> {
-    parse_dbn_named(bytes, "model")
+    untied_or_tied(parse_any_named(bytes, "model")?, "model")
 }
 
-fn tied_only(net: UntiedDbn, what: &str) -> Result<Dbn> {
-    let (g, r) = net.into_parts();
-    if r.iter().zip(g.layers()).any(|(r, g)| r != g) {
-        return Err(Error::Io {
+fn labelled_refused(what: &str) -> Error {
+    Error::Io {
+        path: what.to_string(),
+        reason: "this DBN has a label-joined top RBM; load it as a labelled DBN".into(),
+    }
+}
+
+fn tied_only(f: DbnFile, what: &str) -> Result<Dbn> {
+    match f {
+        DbnFile::Tied(d) => Ok(d),
+        DbnFile::Untied(_) => Err(Error::Io {
             path: what.to_string(),
             reason: "this DBN has untied recognition weights (after up-down); load it as an untied DBN"
                 .into(),
-        });
+        }),
+        DbnFile::Labelled(_) => Err(labelled_refused(what)),
     }
-    Ok(g)
 }
 
-fn parse_dbn_named(bytes: &[u8], what: &str) -> Result<UntiedDbn> {
+fn untied_or_tied(f: DbnFile, what: &str) -> Result<UntiedDbn> {
+    match f {
+        DbnFile::Tied(d) => Ok(UntiedDbn::from_tied(d)),
+        DbnFile::Untied(n) => Ok(n),
+        DbnFile::Labelled(_) => Err(labelled_refused(what)),
+    }
+}
+
+/// Most label units a file may declare (as [`LabelledRbm::new`]).
+const MAX_LABEL_UNITS: usize = 256;
+
+fn parse_any_named(bytes: &[u8], what: &str) -> Result<DbnFile> {
     let bad = |r: String| Error::Io { path: what.to_string(), reason: r };
     let st = SafeTensors::from_bytes(bytes, what)?;
     let (d, top_h) = check_header(&st, "dbn", what)?;
@@ -264,6 +359,18 @@ fn parse_dbn_named(bytes: &[u8], what: &str) -> Result<UntiedDbn> {
         Some("untied") => true,
         Some(o) => return Err(bad(format!("recognition = {o:?} is not supported"))),
     };
+    let labels: usize = match st.metadata.get("label_units") {
+        None => 0,
+        Some(k) => match k.parse() {
+            Ok(k) if (2..=MAX_LABEL_UNITS).contains(&k) && layers >= 2 && !untied => k,
+            _ => {
+                return Err(bad(format!(
+                    "label_units = {k:?}: need 2..={MAX_LABEL_UNITS} labels, at least two layers and tied \
+                     recognition weights"
+                )));
+            }
+        },
+    };
     let expected = 3 * layers + if untied { 2 * (layers - 1) } else { 0 };
     if st.tensors.len() != expected {
         return Err(bad(format!(
@@ -273,13 +380,20 @@ fn parse_dbn_named(bytes: &[u8], what: &str) -> Result<UntiedDbn> {
     }
     let mut rbms = Vec::with_capacity(layers);
     for l in 0..layers {
-        rbms.push(rbm_from(&st, &format!("layer{}.", l + 1), sizes[l], sizes[l + 1], what)?);
+        let d = sizes[l] + if l + 1 == layers { labels } else { 0 };
+        rbms.push(rbm_from(&st, &format!("layer{}.", l + 1), d, sizes[l + 1], what)?);
+    }
+    if labels > 0 {
+        let top = rbms.pop().expect("at least two layers");
+        let top = LabelledRbm::new(top, labels).map_err(|e| bad(format!("invalid labelled top: {e}")))?;
+        let lower = Dbn::new(rbms).map_err(|e| bad(format!("invalid layers: {e}")))?;
+        let net = LabelledDbn::new(lower, top).map_err(|e| bad(format!("invalid labelled top: {e}")))?;
+        return Ok(DbnFile::Labelled(net));
     }
     let mut rec = Vec::with_capacity(layers - 1);
     for (l, g) in rbms[..layers - 1].iter().enumerate() {
         if !untied {
-            rec.push(g.clone());
-            continue;
+            break;
         }
         let (d, h) = (sizes[l], sizes[l + 1]);
         let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
@@ -299,5 +413,9 @@ fn parse_dbn_named(bytes: &[u8], what: &str) -> Result<UntiedDbn> {
         rec.push(r);
     }
     let dbn = Dbn::new(rbms).map_err(|e| bad(format!("invalid layers: {e}")))?;
-    UntiedDbn::new(dbn, rec).map_err(|e| bad(format!("invalid recognition layers: {e}")))
+    if !untied {
+        return Ok(DbnFile::Tied(dbn));
+    }
+    let net = UntiedDbn::new(dbn, rec).map_err(|e| bad(format!("invalid recognition layers: {e}")))?;
+    Ok(DbnFile::Untied(net))
 }

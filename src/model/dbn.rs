@@ -20,7 +20,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::mul_dims;
-use crate::model::Rbm;
+use crate::model::{LabelledRbm, Rbm};
 use crate::rng;
 use crate::sampler::Chains;
 
@@ -316,6 +316,167 @@ impl UntiedDbn {
         let layers =
             self.recognition.iter().cloned().chain(std::iter::once(self.generative.top().clone())).collect();
         Dbn { layers }
+    }
+}
+
+/// A DBN whose top RBM also has a softmax group of label units (Hinton,
+/// Osindero & Teh 2006, fig. 1: 784-500-500 directed layers under a
+/// (500 + 10)-2000 top RBM). `lower` holds the directed layers (all of them
+/// used as recognition weights upward and generative weights downward);
+/// `top` is a [`LabelledRbm`] over the top of `lower` and the labels.
+///
+/// It classifies by free energy (`p(y | x)` from the posterior means of
+/// `lower`, [`LabelledDbn::predict`]) and generates images of a chosen
+/// label ([`LabelledDbn::sample_given_labels`]: Gibbs in the top RBM with
+/// the label units clamped, then one ancestral pass down).
+///
+/// # Examples
+/// ```
+/// use boltzmann::{Rbm, model::{Dbn, LabelledDbn, LabelledRbm}};
+/// let lower = Dbn::new(vec![Rbm::random(16, 8, 0.1, 0.0, 1)?])?;
+/// let top = LabelledRbm::new(Rbm::random(8 + 3, 6, 0.1, 0.0, 2)?, 3)?;
+/// let net = LabelledDbn::new(lower, top)?;
+/// let s = net.sample_given_labels(&[0, 2], 20, 7)?;
+/// assert_eq!(s.visible.len(), 2 * 16);
+/// assert_eq!(net.predict(&s.visible)?.len(), 2);
+/// # Ok::<(), boltzmann::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelledDbn {
+    lower: Dbn,
+    top: LabelledRbm,
+}
+
+impl LabelledDbn {
+    /// From the directed layers and the label-joined top RBM.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if the top's feature units are not the
+    /// width of `lower`'s top layer.
+    pub fn new(lower: Dbn, top: LabelledRbm) -> Result<Self> {
+        let width = lower.top().n_hidden();
+        if top.n_features() != width {
+            return Err(Error::ShapeMismatch {
+                what: "label-joined top RBM feature units (the width of the layer below)",
+                expected: width,
+                got: top.n_features(),
+            });
+        }
+        Ok(LabelledDbn { lower, top })
+    }
+
+    /// The directed layers, as a DBN (its top RBM is used only as a
+    /// directed layer here).
+    pub fn lower(&self) -> &Dbn {
+        &self.lower
+    }
+
+    /// The label-joined top RBM.
+    pub fn top(&self) -> &LabelledRbm {
+        &self.top
+    }
+
+    /// Visible units `D`.
+    pub fn n_visible(&self) -> usize {
+        self.lower.n_visible()
+    }
+
+    /// Label units `K`.
+    pub fn n_labels(&self) -> usize {
+        self.top.n_labels()
+    }
+
+    /// Layer widths `[D, H¹, …, Hᴸ⁻¹, Hᴸ]`, the last being the top RBM's
+    /// hidden units (the labels are not counted).
+    pub fn sizes(&self) -> Vec<usize> {
+        let mut s = self.lower.sizes();
+        s.push(self.top.rbm().n_hidden());
+        s
+    }
+
+    /// The posterior means of the top of `lower`: the input of the top RBM.
+    ///
+    /// # Errors
+    /// As [`Dbn::transform`].
+    pub fn features(&self, x: &[f32]) -> Result<Vec<f32>> {
+        self.lower.transform(x, self.lower.depth())
+    }
+
+    /// `p(y | x)` for every row of `x`, with the features passed up as
+    /// posterior means: `n × K`.
+    ///
+    /// # Errors
+    /// As [`Dbn::transform`].
+    pub fn label_probs(&self, x: &[f32]) -> Result<Vec<f64>> {
+        self.top.label_probs(&self.features(x)?)
+    }
+
+    /// The most probable label of each row.
+    ///
+    /// # Errors
+    /// As [`Dbn::transform`].
+    pub fn predict(&self, x: &[f32]) -> Result<Vec<u8>> {
+        self.top.predict(&self.features(x)?)
+    }
+
+    /// Fraction of rows whose predicted label differs from `labels`.
+    ///
+    /// # Errors
+    /// As [`LabelledDbn::predict`], and [`Error::ShapeMismatch`] for a label
+    /// count that is not the row count.
+    pub fn error_rate(&self, x: &[f32], labels: &[u8]) -> Result<f64> {
+        super::error_rate(&self.predict(x)?, labels)
+    }
+
+    /// One sample of `p(v | y)` per entry of `labels`: a chain in the top
+    /// RBM with its label units clamped to the one-hot `y`, its feature
+    /// units started uniform and run `sweeps` Gibbs sweeps, then one
+    /// ancestral pass down through `lower`. Streams from `seed`; the same
+    /// samples for any thread count.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for no labels or a label not below `K`.
+    pub fn sample_given_labels(&self, labels: &[u8], sweeps: usize, seed: u64) -> Result<DbnSamples> {
+        let (k, n) = (self.n_labels(), labels.len());
+        if n == 0 {
+            return Err(Error::InvalidParam { name: "labels", reason: "no labels to sample".into() });
+        }
+        if let Some(i) = labels.iter().position(|&y| y as usize >= k) {
+            return Err(Error::InvalidParam {
+                name: "labels",
+                reason: format!("label {} (entry {i}) is not below {k}", labels[i]),
+            });
+        }
+        let rbm = self.top.rbm();
+        let (v, h, d) = (rbm.n_visible(), rbm.n_hidden(), self.top.n_features());
+        let mut streams = rng::chain_streams(seed, n)?;
+        let mut x = crate::alloc::try_vec(mul_dims("chains", n, v)?, 0.0f32, "chains")?;
+        rng::fill_uniform(&mut streams, v, &mut x)?;
+        x.iter_mut().for_each(|u| *u = (*u < 0.5) as u8 as f32);
+        let clamp = |x: &mut [f32]| {
+            for (row, &y) in x.chunks_exact_mut(v).zip(labels) {
+                row[d..].fill(0.0);
+                row[d + y as usize] = 1.0;
+            }
+        };
+        clamp(&mut x);
+        let mut hid = crate::alloc::try_vec(mul_dims("chains", n, h)?, 0.0f32, "chains")?;
+        for _ in 0..sweeps {
+            rbm.hidden_probs(&x, &mut hid)?;
+            bernoulli_in_place(&mut streams, h, &mut hid)?;
+            rbm.visible_probs(&hid, &mut x)?;
+            bernoulli_in_place(&mut streams, v, &mut x)?;
+            clamp(&mut x);
+        }
+        let mut cur: Vec<f32> = x.chunks_exact(v).flat_map(|r| r[..d].iter().copied()).collect();
+        let mut probs = Vec::new();
+        for layer in self.lower.layers().iter().rev() {
+            probs = crate::alloc::try_vec(mul_dims("samples", n, layer.n_visible())?, 0.0f32, "samples")?;
+            layer.visible_probs(&cur, &mut probs)?;
+            cur.clone_from(&probs);
+            bernoulli_in_place(&mut streams, layer.n_visible(), &mut cur)?;
+        }
+        Ok(DbnSamples { visible: cur, visible_probs: probs })
     }
 }
 

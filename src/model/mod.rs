@@ -1,5 +1,5 @@
 //! Energy-based models: the Bernoulli–Bernoulli [`Rbm`] and stacks of them,
-//! Deep Belief Networks ([`Dbn`]); and [`SoftmaxRegression`], the linear
+//! Deep Belief Networks ([`Dbn`], [`LabelledDbn`] with a label-joined top); and [`SoftmaxRegression`], the linear
 //! classifier for comparing features.
 
 pub mod dbn;
@@ -7,7 +7,7 @@ pub mod labelled;
 pub mod rbm;
 pub mod softmax;
 
-pub use dbn::{Dbn, DbnSamples, UntiedDbn};
+pub use dbn::{Dbn, DbnSamples, LabelledDbn, UntiedDbn};
 pub use labelled::LabelledRbm;
 pub use rbm::Rbm;
 pub use softmax::SoftmaxRegression;

@@ -137,6 +137,53 @@ pub fn train_layer_on_top(
     dbn.push(t.into_rbm())
 }
 
+/// Puts a label-joined top RBM on `lower` (Hinton et al. 2006): trains a
+/// [`crate::model::LabelledRbm`] with `config` on one binary recognition
+/// sample of `lower`'s top layer per example (streams from `seed`) joined
+/// to the example's label (`0..n_labels`), and returns the labelled DBN.
+/// `lower` becomes the directed part; to reproduce the paper's
+/// 784-500-500-2000 network train `lower` as 784-500-500 with
+/// [`train_greedy`] and use `config.n_hidden = 2000`.
+///
+/// # Errors
+/// As [`crate::train::labelled::fit_labelled`] (no labels, a label out of
+/// range, bad settings), and [`Error::ShapeMismatch`] / [`Error::NotBinary`]
+/// for data `lower` cannot take.
+///
+/// # Examples
+/// ```
+/// use boltzmann::data::Dataset;
+/// use boltzmann::model::{Dbn, Rbm};
+/// use boltzmann::train::{dbn::train_labelled_top, labelled::LabelledConfig};
+/// let x: Vec<f32> = (0..60).flat_map(|i| (0..8).map(move |j| ((j < 4) == (i % 2 == 0)) as u8 as f32)).collect();
+/// let labels: Vec<u8> = (0..60).map(|i| (i % 2) as u8).collect();
+/// let data = Dataset::new(x, 8)?.with_labels(labels.clone())?;
+/// let lower = Dbn::new(vec![Rbm::random(8, 6, 0.5, 0.0, 1)?])?;
+/// let config = LabelledConfig { n_hidden: 5, batch_size: 10, epochs: 5, ..Default::default() };
+/// let net = train_labelled_top(&lower, &data, 2, &config, 3, |_| {})?;
+/// assert_eq!(net.sizes(), vec![8, 6, 5]);
+/// assert_eq!(net.predict(data.features())?.len(), 60);
+/// # Ok::<(), boltzmann::Error>(())
+/// ```
+pub fn train_labelled_top(
+    lower: &Dbn,
+    data: &Dataset,
+    n_labels: usize,
+    config: &crate::train::labelled::LabelledConfig,
+    seed: u64,
+    on_epoch: impl FnMut(usize),
+) -> Result<crate::model::LabelledDbn> {
+    lower.check_data(data)?;
+    let labels = data
+        .labels()
+        .ok_or_else(|| Error::InvalidParam { name: "labels", reason: "the data set has no labels".into() })?;
+    let l = lower.depth();
+    let x = lower.recognize(data.features(), l, seed)?;
+    let below = Dataset::new(x, lower.top().n_hidden())?.with_labels(labels.to_vec())?;
+    let top = crate::train::labelled::fit_labelled(&below, n_labels, config, on_epoch)?;
+    crate::model::LabelledDbn::new(lower.clone(), top)
+}
+
 /// Settings of [`up_down`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpDownConfig {

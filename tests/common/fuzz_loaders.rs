@@ -15,7 +15,7 @@ pub(crate) fn run(data: &[u8]) {
         5 => drop(datasets::parse_bzds(rest, "f")),
         6 => drop(SafeTensors::from_bytes(rest, "f")),
         7 => drop(model::parse_rbm(rest)),
-        8 => drop(model::parse_dbn(rest)),
+        8 => drop(model::parse_any_dbn(rest)),
         _ => drop(io::parse_checkpoint(rest, "f")),
     }
 }

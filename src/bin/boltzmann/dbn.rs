@@ -1,12 +1,15 @@
-//! `boltzmann dbn train | sample | eval`: parse, load, call the library's
-//! DBN training, sampling and bound, report, write files.
+//! `boltzmann dbn train | sample | eval | classify`: parse, load, call the
+//! library's DBN training, sampling, bound and classifiers, report, write
+//! files.
 
 use crate::train::TrainArgs;
 use boltzmann::data::Dataset;
 use boltzmann::eval::{self, AisConfig, RaiseConfig};
 use boltzmann::io;
-use boltzmann::model::{Dbn, UntiedDbn};
-use boltzmann::train::dbn::{DbnConfig, Propagate, UpDownConfig, train_greedy, up_down};
+use boltzmann::io::DbnFile;
+use boltzmann::model::{Dbn, LabelledDbn, UntiedDbn};
+use boltzmann::train::dbn::{DbnConfig, Propagate, UpDownConfig, train_greedy, train_labelled_top, up_down};
+use boltzmann::train::labelled::LabelledConfig;
 use boltzmann::train::{EpochReport, TrainConfig};
 use clap::{Args, Subcommand};
 use std::io::IsTerminal;
@@ -111,6 +114,18 @@ pub(crate) struct DbnTrainArgs {
     /// Gibbs steps of the top-level CD in up-down fine-tuning.
     #[arg(long, default_value_t = 3)]
     up_down_k: usize,
+    /// Put a label-joined top RBM with this many hidden units on the
+    /// greedy layers (Hinton et al. 2006: --layers 500,500 --label-top 2000),
+    /// trained on recognition samples of the top layer joined to the labels
+    /// (the data must have labels; CD-1, lr 0.05, momentum 0.5, L2 1e-4,
+    /// the --batch-size and --seed of the layers). The saved DBN then
+    /// classifies (`dbn classify`) and samples digits of a chosen label
+    /// (`dbn sample --label`).
+    #[arg(long)]
+    label_top: Option<usize>,
+    /// Epochs of the label-joined top RBM (default: --epochs).
+    #[arg(long)]
+    label_epochs: Option<usize>,
 }
 
 /// Options of `dbn sample`.
@@ -134,6 +149,10 @@ pub(crate) struct DbnSampleArgs {
     /// Seed of the chains.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// For a DBN with a label-joined top: sample only this label (default:
+    /// each row of the grid one label, 0, 1, …).
+    #[arg(long)]
+    label: Option<u8>,
     /// Threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -242,10 +261,27 @@ fn train(a: DbnTrainArgs) -> Result<(), String> {
             a.up_down_lr, a.up_down_k
         ));
     }
+    if a.label_top.is_some() && a.up_down_epochs > 0 {
+        return Err(
+            "--label-top with --up-down-epochs: up-down fine-tuning of a labelled DBN is not implemented"
+                .into(),
+        );
+    }
+    if a.label_top == Some(0) || a.label_epochs == Some(0) {
+        return Err("--label-top / --label-epochs: need at least 1".into());
+    }
     if a.up_down_epochs > 0 && widths.len() < 2 {
         return Err("--up-down-epochs needs at least two --layers".into());
     }
     let (train_set, _valid, data_name) = crate::train::datasets(&a.train)?;
+    // The label count of a labelled top, checked before any training.
+    let n_labels = match (a.label_top, train_set.labels()) {
+        (None, _) => 0,
+        (Some(_), None) => {
+            return Err("--label-top needs labelled data (e.g. IDX images with --labels)".into());
+        }
+        (Some(_), Some(l)) => l.iter().copied().max().map_or(2, |m| (m as usize + 1).max(2)),
+    };
     // A tied start needs each layer as wide as the one below its input;
     // check before any training.
     if a.tied_init {
@@ -291,6 +327,10 @@ fn train(a: DbnTrainArgs) -> Result<(), String> {
         );
     }
     let mut layer_seconds = vec![0.0f64; widths.len()];
+    let mut sizes = sizes;
+    if let Some(h) = a.label_top {
+        sizes.push(format!("{h}(+{n_labels} labels)"));
+    }
     let json = a.train.json;
     let t0 = Instant::now();
     let dbn = train_greedy(&config, &train_set, |l, r: &EpochReport| {
@@ -328,23 +368,54 @@ fn train(a: DbnTrainArgs) -> Result<(), String> {
     } else {
         None
     };
+    let labelled = match a.label_top {
+        None => None,
+        Some(hidden) => {
+            let cfg = LabelledConfig {
+                n_hidden: hidden,
+                epochs: a.label_epochs.unwrap_or(a.train.epochs),
+                batch_size: base.batch_size,
+                seed: base.seed.wrapping_add(widths.len() as u64),
+                ..LabelledConfig::default()
+            };
+            let l = widths.len() + 1;
+            let t = Instant::now();
+            let net = train_labelled_top(&dbn, &train_set, n_labels, &cfg, base.seed ^ 0x1AB, |e| {
+                let secs = t.elapsed().as_secs_f64();
+                if json {
+                    println!("{{\"layer\":{l},\"labelled\":true,\"epoch\":{e},\"seconds_since_start\":{secs}}}");
+                } else {
+                    println!("layer {l}/{l} (labelled top, {n_labels} labels) epoch {e:>3}: {secs:.2} s since start");
+                }
+            })
+            .map_err(|e| e.to_string())?;
+            layer_seconds.push(t.elapsed().as_secs_f64());
+            Some(net)
+        }
+    };
     let path = a.train.out.join("dbn.safetensors");
-    match &net {
-        None => io::save_dbn(&dbn, &path),
-        Some(n) => io::save_untied_dbn(n, &path),
+    match (&net, &labelled) {
+        (_, Some(n)) => io::save_labelled_dbn(n, &path),
+        (None, None) => io::save_dbn(&dbn, &path),
+        (Some(n), None) => io::save_untied_dbn(n, &path),
     }
     .map_err(|e| e.to_string())?;
-    let generative = net.as_ref().map_or(&dbn, |n| n.generative());
     if let Some((r, c)) = train_set.image_shape() {
-        let s = generative.sample(100, 1000, base.seed).map_err(|e| e.to_string())?;
         let png = a.train.out.join("samples.png");
+        let s = match &labelled {
+            Some(n) => sample_labelled(n, None, 100, 1000, base.seed)?,
+            None => {
+                let generative = net.as_ref().map_or(&dbn, |n| n.generative());
+                generative.sample(100, 1000, base.seed).map_err(|e| e.to_string())?
+            }
+        };
         io::grid_png(&png, &s.visible_probs, r, c, 10, 2).map_err(|e| e.to_string())?;
     }
     if json {
         let per: Vec<String> = layer_seconds.iter().map(|s| s.to_string()).collect();
         println!(
-            "{{\"done\":true,\"sizes\":[{}],\"layer_seconds\":[{}],\"seconds\":{}}}",
-            sizes.join(","),
+            "{{\"done\":true,\"sizes\":[{}],\"labels\":{n_labels},\"layer_seconds\":[{}],\"seconds\":{}}}",
+            sizes.iter().map(|s| s.split('(').next().unwrap_or(s)).collect::<Vec<_>>().join(","),
             per.join(","),
             t0.elapsed().as_secs_f64()
         );
@@ -357,21 +428,68 @@ fn train(a: DbnTrainArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Samples of a labelled DBN: all of `label`, or row `i` of the 10-wide
+/// grid of label `i mod K`.
+fn sample_labelled(
+    net: &LabelledDbn,
+    label: Option<u8>,
+    n: usize,
+    sweeps: usize,
+    seed: u64,
+) -> Result<boltzmann::model::DbnSamples, String> {
+    let k = net.n_labels();
+    let labels: Vec<u8> = match label {
+        Some(y) => vec![y; n],
+        None => (0..n).map(|i| ((i / 10) % k) as u8).collect(),
+    };
+    net.sample_given_labels(&labels, sweeps, seed).map_err(|e| e.to_string())
+}
+
 fn sample(a: DbnSampleArgs) -> Result<(), String> {
-    let net = io::load_untied_dbn(&a.model).map_err(|e| e.to_string())?;
-    let dbn = net.generative();
-    let (r, c) = crate::pictures::shape(a.shape.as_deref(), dbn.n_visible())?;
+    let file = io::load_any_dbn(&a.model).map_err(|e| e.to_string())?;
+    let (n_visible, n_labels) = match &file {
+        DbnFile::Tied(d) => (d.n_visible(), 0),
+        DbnFile::Untied(n) => (n.generative().n_visible(), 0),
+        DbnFile::Labelled(n) => (n.n_visible(), n.n_labels()),
+    };
+    let (r, c) = crate::pictures::shape(a.shape.as_deref(), n_visible)?;
     if a.n == 0 || a.n > 10_000 {
         return Err(format!("--n {}: use 1..=10000 samples", a.n));
     }
-    let s = dbn.sample(a.n, a.sweeps, a.seed).map_err(|e| e.to_string())?;
+    match a.label {
+        Some(_) if n_labels == 0 => {
+            return Err("--label: this DBN has no label units (train it with --label-top)".into());
+        }
+        Some(y) if y as usize >= n_labels => {
+            return Err(format!("--label {y}: the model has labels 0..{n_labels}"));
+        }
+        _ => {}
+    }
+    let s = match &file {
+        DbnFile::Tied(d) => d.sample(a.n, a.sweeps, a.seed).map_err(|e| e.to_string())?,
+        DbnFile::Untied(n) => n.generative().sample(a.n, a.sweeps, a.seed).map_err(|e| e.to_string())?,
+        DbnFile::Labelled(n) => sample_labelled(n, a.label, a.n, a.sweeps, a.seed)?,
+    };
     io::grid_png(&a.out, &s.visible_probs, r, c, a.n.min(10), 2).map_err(|e| e.to_string())?;
     eprintln!("wrote {}", a.out.display());
     Ok(())
 }
 
 fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
-    let full = io::load_untied_dbn(&a.model).map_err(|e| e.to_string())?;
+    let full = match io::load_any_dbn(&a.model).map_err(|e| e.to_string())? {
+        DbnFile::Tied(d) => UntiedDbn::from_tied(d),
+        DbnFile::Untied(n) => n,
+        DbnFile::Labelled(n) => {
+            let below = n.lower().depth();
+            if a.depth.is_none_or(|d| d > below) {
+                return Err(format!(
+                    "this DBN has a label-joined top RBM; its bound (log p(x) summed over the labels) is not \
+                     implemented: pass --depth 1..={below} to bound the unlabelled network below it"
+                ));
+            }
+            UntiedDbn::from_tied(n.lower().clone())
+        }
+    };
     let full_depth = full.generative().depth();
     let depth = a.depth.unwrap_or(full_depth);
     if depth == 0 || depth > full_depth {
@@ -512,7 +630,18 @@ fn labelled(
 
 fn classify(a: DbnClassifyArgs) -> Result<(), String> {
     use boltzmann::train::softmax::{SoftmaxConfig, fit_softmax};
-    let net = io::load_untied_dbn(&a.model).map_err(|e| e.to_string())?;
+    // A labelled DBN classifies itself; its directed layers give the
+    // features for softmax regression.
+    let (net, saved) = match io::load_any_dbn(&a.model).map_err(|e| e.to_string())? {
+        DbnFile::Tied(d) => (UntiedDbn::from_tied(d), None),
+        DbnFile::Untied(n) => (n, None),
+        DbnFile::Labelled(n) => (UntiedDbn::from_tied(n.lower().clone()), Some(n)),
+    };
+    if saved.is_some() && a.joint {
+        return Err(
+            "--joint: this DBN already has a label-joined top RBM (it is evaluated without --joint)".into()
+        );
+    }
     let dbn = net.generative();
     let layer = a.layer.unwrap_or(dbn.depth());
     if layer == 0 || layer > dbn.depth() {
@@ -539,6 +668,11 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
     let labels =
         |d: &Dataset| d.labels().map(<[u8]>::to_vec).ok_or_else(|| "data without labels".to_string());
     let (ytr, yte) = (labels(&train)?, labels(&test)?);
+    if let Some(n) = &saved {
+        if let Some(&y) = ytr.iter().chain(&yte).find(|&&y| y as usize >= n.n_labels()) {
+            return Err(format!("label {y} in the data: the model has labels 0..{}", n.n_labels()));
+        }
+    }
     let config =
         SoftmaxConfig { epochs: a.epochs, learning_rate: a.lr, seed: a.seed, ..SoftmaxConfig::default() };
     let run = |x: Vec<f32>, xt: Vec<f32>, width: usize| -> Result<(f64, f64, f64), String> {
@@ -554,7 +688,12 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
     let ft = net.transform(train.features(), layer).map_err(|e| e.to_string())?;
     let fte = net.transform(test.features(), layer).map_err(|e| e.to_string())?;
     let feat = run(ft, fte, width)?;
-    let joint = if a.joint {
+    let joint = if let Some(n) = &saved {
+        let t0 = Instant::now();
+        let test_err = n.error_rate(test.features(), &yte).map_err(|e| e.to_string())?;
+        let train_err = n.error_rate(train.features(), &ytr).map_err(|e| e.to_string())?;
+        Some((n.top().rbm().n_hidden(), n.lower().depth(), train_err, test_err, t0.elapsed().as_secs_f64()))
+    } else if a.joint {
         use boltzmann::train::labelled::{LabelledConfig, fit_labelled};
         let t0 = Instant::now();
         let below = dbn.depth() - 1;
@@ -614,7 +753,8 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
         );
         if let Some((h, l, tr, te, s)) = joint {
             println!(
-                "  label-joined RBM ({h} hidden) on layer {l}, by free energy: train error {:.2} %, test error {:.2} % ({s:.1} s)",
+                "  label-joined RBM ({h} hidden) on layer {l}{}, by free energy: train error {:.2} %, test error {:.2} % ({s:.1} s)",
+                if saved.is_some() { " (the model's own top)" } else { "" },
                 100.0 * tr,
                 100.0 * te
             );
