@@ -89,6 +89,15 @@ fn training_classifies_labelled_patterns_for_any_thread_count() {
     assert!(err < 0.05, "test error {err}");
     let m3 = pool(3).install(|| fit_labelled(&train, 4, &cfg, |_| {}).unwrap());
     assert_eq!(m, m3);
+    // Persistent chains: a different model, as good a classifier here, and
+    // thread-count independent too.
+    let pcd = LabelledConfig { persistent: true, ..cfg };
+    let p1 = pool(1).install(|| fit_labelled(&train, 4, &pcd, |_| {}).unwrap());
+    assert_ne!(p1, m);
+    let err = p1.error_rate(test.features(), &yt).unwrap();
+    println!("PCD test error {err:.3}");
+    assert!(err < 0.05, "PCD test error {err}");
+    assert_eq!(pool(2).install(|| fit_labelled(&train, 4, &pcd, |_| {}).unwrap()), p1);
 }
 
 #[test]

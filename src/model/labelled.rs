@@ -86,7 +86,9 @@ impl LabelledRbm {
         gemm::par_gemm_nn(n, d, h, x, &w[..d * h], &mut pre, 256)?;
         let (c, by) = (self.rbm.hidden_bias(), &self.rbm.visible_bias()[d..]);
         let mut out = vec![0.0f64; n * k];
-        for (row, o) in pre.chunks_exact(h).zip(out.chunks_exact_mut(k)) {
+        // Rows are independent: the same bits for any thread count.
+        use rayon::prelude::*;
+        pre.par_chunks_exact(h).zip(out.par_chunks_exact_mut(k)).for_each(|(row, o)| {
             for (y, o) in o.iter_mut().enumerate() {
                 let u = &w[(d + y) * h..(d + y + 1) * h];
                 let s: f64 = row
@@ -97,7 +99,7 @@ impl LabelledRbm {
                     .sum();
                 *o = -(by[y] as f64) - s;
             }
-        }
+        });
         Ok(out)
     }
 

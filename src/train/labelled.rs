@@ -19,6 +19,11 @@ pub struct LabelledConfig {
     pub n_hidden: usize,
     /// Gibbs steps of CD-k (default 1).
     pub k: usize,
+    /// Persistent chains (PCD, Tieleman 2008): the negative phase continues
+    /// one chain per batch row from batch to batch instead of restarting at
+    /// the data (default false: CD-k). PCD gives a better generative model
+    /// (label-conditioned samples); CD a slightly sharper classifier.
+    pub persistent: bool,
     /// Learning rate (default 0.05).
     pub learning_rate: f32,
     /// Momentum (default 0.5).
@@ -40,6 +45,7 @@ impl Default for LabelledConfig {
         LabelledConfig {
             n_hidden: 500,
             k: 1,
+            persistent: false,
             learning_rate: 0.05,
             momentum: 0.5,
             l2: 1e-4,
@@ -119,6 +125,9 @@ pub fn fit_labelled(
     let (mut hs, mut pre_v, mut g) =
         (alloc(bs * h, "batch")?, alloc(bs * v, "batch")?, alloc(v * h, "gradient")?);
     let mut streams = rng::chain_streams(c.seed.wrapping_add(0x1AB), bs)?;
+    // PCD's chains: one per batch row, started at the first batch's data.
+    let mut persist = if c.persistent { alloc(bs * v, "chains")? } else { Vec::new() };
+    let mut started = false;
     let mut order: Vec<u32> = (0..data.len() as u32).collect();
     let mut shuffle = rng::to_generator(rng::chain_streams(c.seed ^ 0x5417, 1)?[0]);
     for epoch in 0..c.epochs {
@@ -134,8 +143,14 @@ pub fn fit_labelled(
             let (ppos, pneg) = p[..2 * m * h].split_at_mut(m * h);
             hidden_probs(vpos, &w, &hb, ppos, m, v, h)?;
             let st = &mut streams[..m];
-            sample(st, ppos, &mut hs[..m * h], h)?;
-            vneg.copy_from_slice(vpos);
+            if c.persistent && started {
+                vneg.copy_from_slice(&persist[..m * v]);
+                hidden_probs(vneg, &w, &hb, pneg, m, v, h)?;
+                sample(st, pneg, &mut hs[..m * h], h)?;
+            } else {
+                sample(st, ppos, &mut hs[..m * h], h)?;
+                vneg.copy_from_slice(vpos);
+            }
             for step in 0..c.k {
                 gemm::par_gemm_nt(m, h, v, &hs[..m * h], &w, &mut pre_v[..m * v], 256)?;
                 visible_sample(st, &pre_v[..m * v], &b, vneg, d, k)?;
@@ -143,6 +158,10 @@ pub fn fit_labelled(
                 if step + 1 < c.k {
                     sample(st, pneg, &mut hs[..m * h], h)?;
                 }
+            }
+            if c.persistent {
+                persist[..m * v].copy_from_slice(vneg);
+                started = true;
             }
             // Bias gradients, then P scaled so that one product gives ∇W.
             let inv = 1.0 / m as f32;

@@ -126,6 +126,11 @@ pub(crate) struct DbnTrainArgs {
     /// Epochs of the label-joined top RBM (default: --epochs).
     #[arg(long)]
     label_epochs: Option<usize>,
+    /// Train the label-joined top with persistent chains (PCD) instead of
+    /// CD-1: much sharper label-conditioned samples, slightly higher
+    /// classification error (docs/results.md).
+    #[arg(long)]
+    label_pcd: bool,
 }
 
 /// Options of `dbn sample`.
@@ -374,6 +379,7 @@ fn train(a: DbnTrainArgs) -> Result<(), String> {
             let cfg = LabelledConfig {
                 n_hidden: hidden,
                 epochs: a.label_epochs.unwrap_or(a.train.epochs),
+                persistent: a.label_pcd,
                 batch_size: base.batch_size,
                 seed: base.seed.wrapping_add(widths.len() as u64),
                 ..LabelledConfig::default()
