@@ -84,6 +84,7 @@
 mod alloc;
 pub mod bench;
 pub mod data;
+pub mod energy;
 pub mod error;
 pub mod eval;
 #[cfg(feature = "io")]

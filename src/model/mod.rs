@@ -1,13 +1,16 @@
-//! Energy-based models: the Bernoulli–Bernoulli [`Rbm`] and stacks of them,
+//! Energy-based models: the Bernoulli–Bernoulli [`Rbm`], the
+//! Gaussian–Bernoulli [`GaussianRbm`], and stacks of RBMs,
 //! Deep Belief Networks ([`Dbn`], [`LabelledDbn`] with a label-joined top); and [`SoftmaxRegression`], the linear
 //! classifier for comparing features.
 
 pub mod dbn;
+pub mod gaussian_rbm;
 pub mod labelled;
 pub mod rbm;
 pub mod softmax;
 
 pub use dbn::{Dbn, DbnSamples, LabelledDbn, UntiedDbn};
+pub use gaussian_rbm::GaussianRbm;
 pub use labelled::LabelledRbm;
 pub use rbm::Rbm;
 pub use softmax::SoftmaxRegression;

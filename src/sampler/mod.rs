@@ -1,11 +1,14 @@
-//! Samplers over ensembles of chains. For now block Gibbs for RBMs, with
-//! f32 states ([`Chains`]) or bit-packed ones ([`PackedChains`]).
+//! Samplers over ensembles of chains: block Gibbs for RBMs, with f32 states
+//! ([`Chains`]) or bit-packed ones ([`PackedChains`]); Langevin, MALA and
+//! annealed Langevin for continuous energies ([`LangevinChains`]).
 
 pub mod chains;
 pub mod gibbs;
+pub mod langevin;
 pub mod packed;
 
 pub use chains::{Chains, StageTimes};
+pub use langevin::LangevinChains;
 pub use packed::PackedChains;
 
 /// Checks rows to start chains from: `d` wide, at least one, binary.

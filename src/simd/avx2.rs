@@ -88,6 +88,24 @@ impl FVec for F8 {
         F8(unsafe { _mm256_andnot_ps(_mm256_set1_ps(-0.0), self.0) })
     }
     #[inline(always)]
+    unsafe fn sqrt(self) -> Self {
+        // SAFETY: see the impl comment.
+        F8(unsafe { _mm256_sqrt_ps(self.0) })
+    }
+    #[inline(always)]
+    unsafe fn frexp_normal(self) -> (Self, Self) {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let b = _mm256_castps_si256(self.0);
+            let e = _mm256_sub_epi32(_mm256_srli_epi32::<23>(b), _mm256_set1_epi32(127));
+            let m = _mm256_or_si256(
+                _mm256_and_si256(b, _mm256_set1_epi32(0x007F_FFFF)),
+                _mm256_set1_epi32(0x3F80_0000),
+            );
+            (F8(_mm256_cvtepi32_ps(e)), F8(_mm256_castsi256_ps(m)))
+        }
+    }
+    #[inline(always)]
     unsafe fn round(self) -> Self {
         // SAFETY: see the impl comment.
         F8(unsafe { _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(self.0) })

@@ -87,6 +87,21 @@ impl FVec for F16 {
         F16(unsafe { _mm512_abs_ps(self.0) })
     }
     #[inline(always)]
+    unsafe fn sqrt(self) -> Self {
+        // SAFETY: see the impl comment.
+        F16(unsafe { _mm512_sqrt_ps(self.0) })
+    }
+    #[inline(always)]
+    unsafe fn frexp_normal(self) -> (Self, Self) {
+        // SAFETY: see the impl comment.
+        unsafe {
+            (
+                F16(_mm512_getexp_ps(self.0)),
+                F16(_mm512_getmant_ps::<_MM_MANT_NORM_1_2, _MM_MANT_SIGN_SRC>(self.0)),
+            )
+        }
+    }
+    #[inline(always)]
     unsafe fn round(self) -> Self {
         // SAFETY: see the impl comment.
         F16(unsafe { _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(self.0) })

@@ -682,6 +682,93 @@ unsafe fn xoshiro_fill_body<U: U64Vec>(states: &mut [[u64; 4]], words: usize, ou
     }
 }
 
+/// Normals per Box–Muller block: every ISA pairs the same words, so the
+/// values agree across ISAs up to rounding.
+pub(crate) const NORMAL_BLOCK: usize = 32;
+
+/// Box–Muller on `blocks` blocks of [`NORMAL_BLOCK`] random words: in each
+/// block, word `i < 16` gives the radius uniform `u₁` and word `16 + i` the
+/// angle uniform `u₂` of pair `i` (uniforms as [`FVec::load_uniform`]);
+/// `out[i] = r·cos θ`, `out[16 + i] = r·sin θ` with `r = √(−2 ln u₁)`,
+/// `θ = 2π u₂`.
+///
+/// `ln u₁ = e·ln 2 + log1p(m − 1)` from `u₁ = m·2^e` (`u₁ ≥ 2⁻²⁴` is never
+/// subnormal), the `log1p_unit` series; `θ` is reduced exactly to a
+/// quarter turn `q ∈ {−2, …, 2}` plus `φ ∈ [−π/4, π/4]`, the Cephes
+/// `sinf`/`cosf` polynomials on `φ`, rotated by `q` quarter turns. Largest
+/// output: `√(2·24·ln 2) ≈ 5.77`.
+///
+/// # Safety
+/// V's instruction set must be enabled; `bits` valid for `32·blocks`
+/// reads, `out` for `32·blocks` writes.
+#[inline(always)]
+unsafe fn normal_body<V: FVec>(bits: *const u32, out: *mut f32, blocks: usize) {
+    const HALF: usize = NORMAL_BLOCK / 2;
+    // SAFETY: V's ISA is enabled (caller); every access is within the
+    // 32·blocks elements the caller guarantees.
+    unsafe {
+        let one = V::splat(1.0);
+        for b in 0..blocks {
+            let (src, dst) = (bits.add(b * NORMAL_BLOCK), out.add(b * NORMAL_BLOCK));
+            let mut l = 0;
+            while l < HALF {
+                let u1 = V::load_uniform(src.add(l));
+                let u2 = V::load_uniform(src.add(HALF + l));
+                let (e, m) = u1.frexp_normal();
+                let ln = e.mul_add(V::splat(std::f32::consts::LN_2), log1p_unit(m.sub(one)));
+                let r = ln.mul(V::splat(-2.0)).sqrt();
+                let t = u2.sub(u2.round());
+                let q = t.mul(V::splat(4.0)).round();
+                let phi = q.mul_add(V::splat(-0.25), t).mul(V::splat(std::f32::consts::TAU));
+                let z = phi.mul(phi);
+                let mut sp = V::splat(-1.951_529_6e-4);
+                sp = sp.mul_add(z, V::splat(8.332_161e-3));
+                sp = sp.mul_add(z, V::splat(-1.666_665_5e-1));
+                let sin = sp.mul(z).mul_add(phi, phi);
+                let mut cp = V::splat(2.443_315_7e-5);
+                cp = cp.mul_add(z, V::splat(-1.388_731_6e-3));
+                cp = cp.mul_add(z, V::splat(4.166_664_6e-2));
+                let cos = cp.mul(z).mul(z).mul_add(one, V::splat(-0.5).mul_add(z, one));
+                // cos/sin of q quarter turns, exact for q ∈ {−2, …, 2}:
+                // (x − 1)(x − 6)/6 and q(4 − x)/3 with x = q².
+                let x = q.mul(q);
+                let cq = x.sub(one).mul(x.sub(V::splat(6.0))).mul(V::splat(1.0 / 6.0));
+                let sq = q.mul(V::splat(4.0).sub(x)).mul(V::splat(1.0 / 3.0));
+                let c = cq.mul(cos).sub(sq.mul(sin));
+                let s = sq.mul(cos).add(cq.mul(sin));
+                r.mul(c).store(dst.add(l));
+                r.mul(s).store(dst.add(HALF + l));
+                l += V::LANES;
+            }
+        }
+    }
+}
+
+/// # Safety
+/// AVX-512F must be available; pointers as in `normal_body`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub(crate) unsafe fn normal_avx512(bits: *const u32, out: *mut f32, blocks: usize) {
+    // SAFETY: features enabled by the attribute; pointer contract forwarded.
+    unsafe { normal_body::<F16>(bits, out, blocks) }
+}
+
+/// # Safety
+/// AVX2 and FMA must be available; pointers as in `normal_body`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn normal_avx2(bits: *const u32, out: *mut f32, blocks: usize) {
+    // SAFETY: features enabled by the attribute; pointer contract forwarded.
+    unsafe { normal_body::<F8>(bits, out, blocks) }
+}
+
+/// # Safety
+/// Pointers as in `normal_body`.
+pub(crate) unsafe fn normal_scalar(bits: *const u32, out: *mut f32, blocks: usize) {
+    // SAFETY: pointer contract forwarded; the scalar type needs no features.
+    unsafe { normal_body::<F1>(bits, out, blocks) }
+}
+
 macro_rules! entry_points {
     ($feature:literal, $fv:ty, $unary:ident, $bern:ident, $step:ident, $panel:ident, $pack:ident, $sample:ident) => {
         /// # Safety

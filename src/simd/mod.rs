@@ -28,7 +28,7 @@ mod vector;
 
 use std::sync::OnceLock;
 
-pub(crate) use math::{Flush, LogSigmoid, PANEL, Sigmoid, Softplus, Unary};
+pub(crate) use math::{Flush, LogSigmoid, NORMAL_BLOCK, PANEL, Sigmoid, Softplus, Unary};
 
 /// An instruction-set path for the element-wise kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -444,6 +444,28 @@ fn bernoulli_mode<const MODE: u8>(
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => math::bernoulli_avx2::<MODE>(p, b, u, bits_stride, pp, o, rows, n),
             _ => math::bernoulli_scalar::<MODE>(p, b, u, bits_stride, pp, o, rows, n),
+        }
+    }
+}
+
+/// Standard normals from random words by Box–Muller, in blocks of
+/// [`math::NORMAL_BLOCK`] (see `math::normal_body` for the pairing and the
+/// formulas): `out[..32·b]` from `bits[..32·b]`.
+///
+/// # Panics
+/// If the lengths are not equal multiples of the block.
+pub(crate) fn normals(isa: Isa, bits: &[u32], out: &mut [f32]) {
+    assert!(bits.len() == out.len() && bits.len().is_multiple_of(math::NORMAL_BLOCK));
+    let blocks = bits.len() / math::NORMAL_BLOCK;
+    let (b, o) = (bits.as_ptr(), out.as_mut_ptr());
+    // SAFETY: lengths checked; `usable` guarantees the ISA.
+    unsafe {
+        match usable(isa) {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => math::normal_avx512(b, o, blocks),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => math::normal_avx2(b, o, blocks),
+            _ => math::normal_scalar(b, o, blocks),
         }
     }
 }

@@ -74,6 +74,16 @@ impl FVec for F1 {
         F1(f32::from_bits(self.0.to_bits() & 0x7FFF_FFFF))
     }
     #[inline(always)]
+    unsafe fn sqrt(self) -> Self {
+        F1(self.0.sqrt())
+    }
+    #[inline(always)]
+    unsafe fn frexp_normal(self) -> (Self, Self) {
+        let b = self.0.to_bits();
+        let e = ((b >> 23) & 0xFF) as i32 - 127;
+        (F1(e as f32), F1(f32::from_bits((b & 0x007F_FFFF) | 0x3F80_0000)))
+    }
+    #[inline(always)]
     unsafe fn round(self) -> Self {
         // Ties-to-even by the 1.5·2²³ trick (exact for |x| < 2²²; callers
         // pass |x| ≤ 152). `round_ties_even` is a libm call on baseline x86-64.

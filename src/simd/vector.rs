@@ -89,6 +89,18 @@ pub(crate) trait FVec: Copy {
             self.mul(n1.pow2i()).mul(n2.pow2i())
         }
     }
+    /// Square root (correctly rounded).
+    ///
+    /// # Safety
+    /// See [`FVec::add`].
+    unsafe fn sqrt(self) -> Self;
+    /// For positive normal lanes `x = m · 2^e` with `m ∈ [1, 2)`: `(e, m)`,
+    /// `e` as an integer-valued f32. Other inputs give unspecified (but not
+    /// undefined) results.
+    ///
+    /// # Safety
+    /// See [`FVec::add`].
+    unsafe fn frexp_normal(self) -> (Self, Self);
     /// `self >= o`, false when either is NaN.
     ///
     /// # Safety
