@@ -674,10 +674,10 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
     let labels =
         |d: &Dataset| d.labels().map(<[u8]>::to_vec).ok_or_else(|| "data without labels".to_string());
     let (ytr, yte) = (labels(&train)?, labels(&test)?);
-    if let Some(n) = &saved {
-        if let Some(&y) = ytr.iter().chain(&yte).find(|&&y| y as usize >= n.n_labels()) {
-            return Err(format!("label {y} in the data: the model has labels 0..{}", n.n_labels()));
-        }
+    if let Some(n) = &saved
+        && let Some(&y) = ytr.iter().chain(&yte).find(|&&y| y as usize >= n.n_labels())
+    {
+        return Err(format!("label {y} in the data: the model has labels 0..{}", n.n_labels()));
     }
     let config =
         SoftmaxConfig { epochs: a.epochs, learning_rate: a.lr, seed: a.seed, ..SoftmaxConfig::default() };
