@@ -1,4 +1,4 @@
-//! Throughput harness behind `boltzmann bench gibbs`.
+//! Throughput harnesses behind `boltzmann bench gibbs` and `bench langevin`.
 //!
 //! Measures block-Gibbs sweeps of a random RBM (weights `N(0, 0.01²)`, zero
 //! biases, the refbench model) over an ensemble of chains started uniformly
@@ -283,6 +283,153 @@ pub fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
             densities: chains.densities(),
             peak_rss_bytes: peak_rss_bytes(),
             packed: cfg.packed,
+        })
+    })
+}
+
+/// Which step [`langevin`] times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LangevinKind {
+    /// Unadjusted Langevin (`∇F` only).
+    Ula,
+    /// MALA (energy and gradient of each proposal, accept/reject).
+    Mala,
+}
+
+/// What `boltzmann bench langevin` measures: Langevin steps on the free
+/// energy of a random Gaussian–Bernoulli RBM (weights `N(0, 0.01²)`, zero
+/// biases, `σ = 1`: the model of `../shared/refbench/jax_gibbs.py`) over
+/// `chains` chains started uniformly in [0, 1].
+#[derive(Debug, Clone)]
+pub struct LangevinBenchConfig {
+    /// Visible units `D`.
+    pub n_visible: usize,
+    /// Hidden units `H`.
+    pub n_hidden: usize,
+    /// Chains `B`.
+    pub chains: usize,
+    /// Threads in the rayon pool.
+    pub threads: usize,
+    /// Steps per timed run; 0 picks a count that takes about 0.3 s.
+    pub steps: usize,
+    /// Timed runs.
+    pub repeats: usize,
+    /// Step size `ε` (refbench: 1e-2).
+    pub step: f32,
+    /// ULA or MALA.
+    pub kind: LangevinKind,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Default for LangevinBenchConfig {
+    /// 784 × 500, 1000 chains, ε = 1e-2, ULA, all cores.
+    fn default() -> Self {
+        LangevinBenchConfig {
+            n_visible: 784,
+            n_hidden: 500,
+            chains: 1000,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            steps: 0,
+            repeats: 7,
+            step: 1e-2,
+            kind: LangevinKind::Ula,
+            seed: 0,
+        }
+    }
+}
+
+/// Results of [`langevin`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LangevinBenchReport {
+    /// Threads used.
+    pub threads: usize,
+    /// SIMD path of the element-wise kernels and normals.
+    pub isa: Isa,
+    /// `D`, `H`, `B`.
+    pub shape: (usize, usize, usize),
+    /// Steps per timed run.
+    pub steps: usize,
+    /// Timed runs.
+    pub repeats: usize,
+    /// Median steps per second (all `B` chains advanced once).
+    pub steps_per_s: f64,
+    /// Slowest and fastest run.
+    pub range: (f64, f64),
+    /// MALA acceptance rate over the timed runs (ULA: `None`).
+    pub acceptance: Option<f64>,
+    /// Standard deviation of the states after the runs (refbench prints it
+    /// too: a sanity check that the chains moved the same way).
+    pub state_std: f64,
+}
+
+impl LangevinBenchReport {
+    /// Effective GFLOP/s of the two products, `4·B·D·H` per step.
+    pub fn gflops(&self) -> f64 {
+        let (d, h, b) = self.shape;
+        4.0 * (b * d * h) as f64 * self.steps_per_s / 1e9
+    }
+}
+
+/// Runs the Langevin benchmark.
+///
+/// # Errors
+/// [`Error::InvalidParam`] for zero sizes, threads or repeats, `ε ≤ 0`,
+/// or a pool that cannot be built; [`Error::TooLarge`].
+pub fn langevin(cfg: &LangevinBenchConfig) -> Result<LangevinBenchReport> {
+    use crate::model::GaussianRbm;
+    use crate::sampler::langevin::{LangevinChains, LangevinConfig};
+    if cfg.threads == 0 || cfg.repeats == 0 || cfg.threads > 4096 {
+        return Err(Error::InvalidParam {
+            name: "threads/repeats",
+            reason: "need 1..=4096 threads and ≥ 1 run".into(),
+        });
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.threads)
+        .build()
+        .map_err(|e| Error::InvalidParam { name: "threads", reason: e.to_string() })?;
+    let model = GaussianRbm::random(cfg.n_visible, cfg.n_hidden, 0.01, 1.0, cfg.seed)?;
+    let mut chains = LangevinChains::uniform(cfg.chains, cfg.n_visible, 0.0, 1.0, cfg.seed ^ 0x1A)?;
+    let ula = LangevinConfig::ula(cfg.step);
+    pool.install(|| -> Result<LangevinBenchReport> {
+        let run = |chains: &mut LangevinChains, steps: usize| -> Result<Option<(u64, u64)>> {
+            match cfg.kind {
+                LangevinKind::Ula => chains.run(&model, &ula, steps).map(|_| None),
+                LangevinKind::Mala => {
+                    chains.run_mala(&model, cfg.step, steps).map(|r| Some((r.accepted, r.proposed)))
+                }
+            }
+        };
+        let t = Instant::now();
+        run(&mut chains, 1)?;
+        let one = t.elapsed().as_secs_f64().max(1e-7);
+        let steps = if cfg.steps > 0 { cfg.steps } else { ((0.3 / one).ceil() as usize).clamp(1, 100_000) };
+        run(&mut chains, steps.min(3))?;
+        let (mut rates, mut acc) = (Vec::with_capacity(cfg.repeats), (0u64, 0u64));
+        for _ in 0..cfg.repeats {
+            let t = Instant::now();
+            let r = run(&mut chains, steps)?;
+            rates.push(steps as f64 / t.elapsed().as_secs_f64());
+            if let Some((a, p)) = r {
+                acc = (acc.0 + a, acc.1 + p);
+            }
+        }
+        let lo = rates.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = rates.iter().cloned().fold(0.0, f64::max);
+        let x = chains.states();
+        let m = x.iter().map(|&v| v as f64).sum::<f64>() / x.len() as f64;
+        let sd = (x.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
+        Ok(LangevinBenchReport {
+            threads: cfg.threads,
+            isa: crate::simd::active_isa(),
+            shape: (cfg.n_visible, cfg.n_hidden, cfg.chains),
+            steps,
+            repeats: cfg.repeats,
+            steps_per_s: median(&mut rates),
+            range: (lo, hi),
+            acceptance: (cfg.kind == LangevinKind::Mala).then(|| acc.0 as f64 / acc.1.max(1) as f64),
+            state_std: sd,
         })
     })
 }

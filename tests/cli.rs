@@ -678,3 +678,98 @@ fn dbn_labelled_top_embedded() {
         assert!(!dir.join("bad/dbn.safetensors").exists(), "{extra:?} wrote a model");
     }
 }
+
+/// `langevin` on the built-in mixtures (annealed recovers the Song & Ermon
+/// weights; PNG and CSV written) and `bench langevin`, with bad input.
+#[test]
+fn langevin_cli_and_bench() {
+    let dir = tmpdir("langevin");
+    let png = dir.join("l.png").display().to_string();
+    let csv = dir.join("l.csv").display().to_string();
+    let (ok, stdout, err) = boltzmann(&[
+        "langevin",
+        "--sampler",
+        "annealed",
+        "--chains",
+        "1000",
+        "--json",
+        "--out",
+        &png,
+        "--csv",
+        &csv,
+        "--threads",
+        "2",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(&std::fs::read(&png).unwrap()[..4], b"\x89PNG");
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 1000);
+    let share: f64 = stdout.split("\"shares\":[").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
+    assert!((share - 0.8).abs() < 0.06, "{stdout}");
+    for sampler in ["ula", "mala", "du-mordatch"] {
+        let (ok, stdout, err) = boltzmann(&[
+            "langevin",
+            "--energy",
+            "mixture8",
+            "--sampler",
+            sampler,
+            "--chains",
+            "200",
+            "--steps",
+            "20",
+            "--out",
+            &png,
+        ]);
+        assert!(ok && stdout.contains("component 7"), "{sampler}: {err}{stdout}");
+    }
+    let (ok, stdout, err) = boltzmann(&[
+        "bench",
+        "langevin",
+        "--visible",
+        "64",
+        "--hidden",
+        "32",
+        "--chains",
+        "50",
+        "--repeats",
+        "2",
+        "--json",
+    ]);
+    assert!(
+        ok && stdout.contains("\"steps_per_s\":") && stdout.contains("\"kind\":\"ula\""),
+        "{err}{stdout}"
+    );
+    let (ok, stdout, err) = boltzmann(&[
+        "bench",
+        "langevin",
+        "--visible",
+        "64",
+        "--hidden",
+        "32",
+        "--chains",
+        "50",
+        "--repeats",
+        "2",
+        "--mala",
+    ]);
+    assert!(ok && stdout.contains("acceptance rate"), "{err}{stdout}");
+    for (args, needle) in [
+        (vec!["langevin", "--energy", "rings"], "--energy"),
+        (vec!["langevin", "--sampler", "hmc"], "--sampler"),
+        (vec!["langevin", "--sigmas", "1,2,10"], "σ₁"),
+        (vec!["langevin", "--sigmas", "20,1"], "--sigmas"),
+        (vec!["langevin", "--step", "0"], "step"),
+        (vec!["langevin", "--chains", "0"], "--chains"),
+        (vec!["langevin", "--sampler", "ula", "--clamp", "1,0"], "clamp"),
+        (vec!["bench", "langevin", "--step=-1", "--visible", "8", "--hidden", "4", "--chains", "4"], "step"),
+    ] {
+        let bad_png = dir.join("bad.png");
+        let mut a = args.clone();
+        let p = bad_png.display().to_string();
+        if a[0] == "langevin" {
+            a.extend(["--out", &p]);
+        }
+        let (ok, _, err) = boltzmann(&a);
+        assert!(!ok && err.contains(needle) && err.lines().count() == 1, "{args:?}: {err}");
+        assert!(!bad_png.exists(), "{args:?} wrote a picture");
+    }
+}

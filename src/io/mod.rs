@@ -21,7 +21,7 @@ pub use model::{
     load_untied_dbn, parse_any_dbn, parse_dbn, parse_labelled_dbn, parse_rbm, parse_untied_dbn, save_dbn,
     save_labelled_dbn, save_rbm, save_untied_dbn, untied_dbn_bytes,
 };
-pub use picture::{filters_png, grid_png};
+pub use picture::{filters_png, grid_png, scatter_png, scatter_png_bytes};
 
 use crate::error::{Error, Result};
 use std::io::Write;

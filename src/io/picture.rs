@@ -118,3 +118,85 @@ pub fn filters_png(
     }
     grid_png(path, &imgs, rows, cols, grid_cols, 2)
 }
+
+/// A 2-D picture: `density` (a `size × size` grid, row 0 at the top, any
+/// non-negative scale; drawn as grey levels, square-root scaled) under the
+/// `points` (`n × 2`, drawn as red dots), both over the square
+/// `[lo, hi]²` (`x` to the right, `y` up). Points outside are skipped.
+///
+/// # Errors
+/// [`Error::InvalidParam`] for a size outside 16..=2048 or `lo ≥ hi`,
+/// [`Error::ShapeMismatch`] for odd-length points or a density of another
+/// size; [`Error::Io`].
+pub fn scatter_png(
+    path: &Path,
+    points: &[f32],
+    density: Option<&[f64]>,
+    lo: f32,
+    hi: f32,
+    size: usize,
+) -> Result<()> {
+    write_atomic(path, &scatter_png_bytes(points, density, lo, hi, size)?)
+}
+
+/// The bytes [`scatter_png`] writes.
+///
+/// # Errors
+/// As [`scatter_png`] (without the file errors).
+pub fn scatter_png_bytes(
+    points: &[f32],
+    density: Option<&[f64]>,
+    lo: f32,
+    hi: f32,
+    size: usize,
+) -> Result<Vec<u8>> {
+    if !(16..=2048).contains(&size) || !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        return Err(Error::InvalidParam {
+            name: "picture",
+            reason: format!("size {size}, range [{lo}, {hi}]"),
+        });
+    }
+    if !points.len().is_multiple_of(2) {
+        return Err(Error::ShapeMismatch {
+            what: "points (n × 2)",
+            expected: points.len() + 1,
+            got: points.len(),
+        });
+    }
+    let mut px = vec![255u8; size * size * 3];
+    if let Some(d) = density {
+        crate::kernels::check_len("density (size × size)", size * size, d.len())?;
+        let top = d.iter().copied().filter(|v| v.is_finite()).fold(0.0f64, f64::max);
+        if top > 0.0 {
+            for (p, &v) in px.chunks_exact_mut(3).zip(d) {
+                let g = if v.is_finite() && v > 0.0 { (v / top).sqrt() } else { 0.0 };
+                let c = (255.0 - 200.0 * g).round() as u8;
+                p.copy_from_slice(&[c, c, c]);
+            }
+        }
+    }
+    let scale = size as f32 / (hi - lo);
+    for p in points.chunks_exact(2) {
+        let (x, y) = ((p[0] - lo) * scale, (hi - p[1]) * scale);
+        if !(x >= 0.0 && y >= 0.0 && x < size as f32 && y < size as f32) {
+            continue;
+        }
+        let (cx, cy) = (x as usize, y as usize);
+        for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+            let (yy, xx) = (cy + dy, cx + dx);
+            if yy < size && xx < size {
+                px[(yy * size + xx) * 3..(yy * size + xx) * 3 + 3].copy_from_slice(&[200, 30, 30]);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, size as u32, size as u32);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut wr =
+            enc.write_header().map_err(|e| Error::InvalidParam { name: "png", reason: e.to_string() })?;
+        wr.write_image_data(&px).map_err(|e| Error::InvalidParam { name: "png", reason: e.to_string() })?;
+    }
+    Ok(out)
+}

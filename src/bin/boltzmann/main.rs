@@ -3,6 +3,7 @@
 
 mod dbn;
 mod evaluate;
+mod langevin;
 mod pictures;
 mod train;
 
@@ -40,6 +41,9 @@ enum Cmd {
         #[command(subcommand)]
         what: dbn::DbnCmd,
     },
+    /// Langevin, MALA, Du & Mordatch or annealed Langevin sampling of a
+    /// built-in 2-D energy; PNG of the samples over the density.
+    Langevin(langevin::LangevinArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -47,6 +51,9 @@ enum BenchCmd {
     /// Training throughput (s/epoch) and pseudo-likelihood, e.g. against
     /// scikit-learn's BernoulliRBM on the same data.
     Train(Box<train::TrainArgs>),
+    /// Langevin steps on a random Gaussian–Bernoulli RBM over many chains
+    /// (the step `../shared/refbench/jax_gibbs.py` times).
+    Langevin(langevin::BenchLangevinArgs),
     /// Block-Gibbs sweeps of a random RBM over an ensemble of chains.
     Gibbs {
         /// Visible units D.
@@ -128,6 +135,8 @@ fn run(cli: Cli) -> Result<(), String> {
         Cmd::Filters(a) => pictures::filters(a),
         Cmd::Eval(a) => evaluate::run(a),
         Cmd::Dbn { what } => dbn::run(what),
+        Cmd::Langevin(a) => langevin::run(a),
+        Cmd::Bench { what: BenchCmd::Langevin(a) } => langevin::bench(a),
         Cmd::Info => {
             println!("detected: {}", simd::detected_isa());
             println!("active:   {}", simd::active_isa());

@@ -1,0 +1,286 @@
+//! `boltzmann langevin` (sample a built-in 2-D energy with ULA, MALA, the
+//! Du & Mordatch variant or annealed Langevin; PNG of samples over the
+//! density) and `boltzmann bench langevin` (steps/s on a Gaussian–Bernoulli
+//! RBM): parse, call the library, report.
+
+use boltzmann::bench::{LangevinBenchConfig, LangevinKind, langevin as bench_langevin};
+use boltzmann::energy::{Energy, GaussianMixture, Workspace};
+use boltzmann::io;
+use boltzmann::sampler::langevin::{AnnealedConfig, LangevinChains, LangevinConfig, geometric_schedule};
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Options of `bench langevin`.
+#[derive(Args, Debug)]
+pub(crate) struct BenchLangevinArgs {
+    /// Visible units D.
+    #[arg(long, default_value_t = 784)]
+    visible: usize,
+    /// Hidden units H.
+    #[arg(long, default_value_t = 500)]
+    hidden: usize,
+    /// Number of chains B.
+    #[arg(long, default_value_t = 1000)]
+    chains: usize,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Steps per timed run (default: about 0.3 s worth).
+    #[arg(long, default_value_t = 0)]
+    steps: usize,
+    /// Timed runs; the median is reported.
+    #[arg(long, default_value_t = 7)]
+    repeats: usize,
+    /// Step size ε.
+    #[arg(long, default_value_t = 1e-2)]
+    step: f32,
+    /// Time MALA steps instead of unadjusted Langevin.
+    #[arg(long)]
+    mala: bool,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn bench(a: BenchLangevinArgs) -> Result<(), String> {
+    let mut cfg = LangevinBenchConfig {
+        n_visible: a.visible,
+        n_hidden: a.hidden,
+        chains: a.chains,
+        steps: a.steps,
+        repeats: a.repeats,
+        step: a.step,
+        kind: if a.mala { LangevinKind::Mala } else { LangevinKind::Ula },
+        seed: a.seed,
+        ..LangevinBenchConfig::default()
+    };
+    if let Some(t) = a.threads {
+        cfg.threads = t;
+    }
+    let r = bench_langevin(&cfg).map_err(|e| e.to_string())?;
+    let (d, h, b) = r.shape;
+    let kind = if a.mala { "mala" } else { "ula" };
+    if a.json {
+        println!(
+            "{{\"bench\":\"langevin\",\"kind\":\"{kind}\",\"energy\":\"gb-rbm\",\"n_visible\":{d},\"n_hidden\":{h},\
+             \"chains\":{b},\"threads\":{},\"isa\":\"{}\",\"steps\":{},\"repeats\":{},\"steps_per_s\":{},\
+             \"steps_per_s_min\":{},\"steps_per_s_max\":{},\"gflops\":{},\"acceptance\":{},\"state_std\":{}}}",
+            r.threads,
+            r.isa,
+            r.steps,
+            r.repeats,
+            r.steps_per_s,
+            r.range.0,
+            r.range.1,
+            r.gflops(),
+            r.acceptance.map_or(String::from("null"), |a| a.to_string()),
+            r.state_std
+        );
+    } else {
+        println!("langevin ({kind}) on a GB-RBM D={d} H={h} B={b}  threads={} isa={}", r.threads, r.isa);
+        println!(
+            "  {:.2} steps/s (range {:.2}–{:.2}, {} runs × {} steps)",
+            r.steps_per_s, r.range.0, r.range.1, r.repeats, r.steps
+        );
+        println!("  {:.1} effective GFLOP/s (4·B·D·H per step)", r.gflops());
+        if let Some(acc) = r.acceptance {
+            println!("  acceptance rate {acc:.3}");
+        }
+        println!("  state std after the runs {:.4}", r.state_std);
+    }
+    Ok(())
+}
+
+/// Options of `langevin`.
+#[derive(Args, Debug)]
+pub(crate) struct LangevinArgs {
+    /// Built-in 2-D energy: "song-ermon" (0.8·N((5,5), I) + 0.2·N((−5,−5), I)),
+    /// or "mixture8" (8 equal Gaussians, σ 0.5, on a circle of radius 4).
+    #[arg(long, default_value = "song-ermon")]
+    energy: String,
+    /// Sampler: ula, mala, du-mordatch (ULA with --noise, --clip, --clamp
+    /// set separately) or annealed (Song & Ermon, exact noise-conditional
+    /// score of the mixture).
+    #[arg(long, default_value = "annealed")]
+    sampler: String,
+    /// Number of chains, started uniformly in [−8, 8]².
+    #[arg(long, default_value_t = 2000)]
+    chains: usize,
+    /// Steps (ula, mala, du-mordatch) or steps per noise level (annealed).
+    #[arg(long, default_value_t = 100)]
+    steps: usize,
+    /// Step size ε (annealed: the step at the last level).
+    #[arg(long, default_value_t = 0.1)]
+    step: f32,
+    /// Noise standard deviation for du-mordatch (ula: √ε).
+    #[arg(long)]
+    noise: Option<f32>,
+    /// Clip each gradient element to [−C, C] (du-mordatch).
+    #[arg(long)]
+    clip: Option<f32>,
+    /// Clamp the states to LO,HI after each step.
+    #[arg(long)]
+    clamp: Option<String>,
+    /// Annealed noise schedule FIRST,LAST,LEVELS (geometric).
+    #[arg(long, default_value = "20,1,10")]
+    sigmas: String,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output PNG: samples over the density.
+    #[arg(long, default_value = "langevin.png")]
+    out: PathBuf,
+    /// Also write the samples as CSV (x,y per line).
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn builtin(name: &str) -> Result<GaussianMixture, String> {
+    let m = match name {
+        "song-ermon" => GaussianMixture::new(vec![0.8, 0.2], vec![5.0, 5.0, -5.0, -5.0], vec![1.0, 1.0]),
+        "mixture8" => {
+            let means: Vec<f64> = (0..8)
+                .flat_map(|k| {
+                    let t = k as f64 * std::f64::consts::TAU / 8.0;
+                    [4.0 * t.cos(), 4.0 * t.sin()]
+                })
+                .collect();
+            GaussianMixture::new(vec![1.0; 8], means, vec![0.5; 8])
+        }
+        o => return Err(format!("--energy {o:?}: use song-ermon or mixture8")),
+    };
+    m.map_err(|e| e.to_string())
+}
+
+fn parse_floats(what: &str, s: &str, n: usize) -> Result<Vec<f32>, String> {
+    let v: Vec<f32> = s
+        .split(',')
+        .map(|t| t.trim().parse::<f32>().map_err(|_| format!("{what} {s:?}: expected {n} numbers")))
+        .collect::<Result<_, _>>()?;
+    if v.len() != n {
+        return Err(format!("{what} {s:?}: expected {n} comma-separated numbers"));
+    }
+    Ok(v)
+}
+
+pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
+    let mix = builtin(&a.energy)?;
+    if a.chains == 0 || a.chains > 10_000_000 {
+        return Err(format!("--chains {}: use 1..=10000000", a.chains));
+    }
+    let clamp = match &a.clamp {
+        None => None,
+        Some(s) => {
+            let v = parse_floats("--clamp", s, 2)?;
+            Some((v[0], v[1]))
+        }
+    };
+    let (lo, hi) = (-8.0f32, 8.0f32);
+    let mut chains = LangevinChains::uniform(a.chains, 2, lo, hi, a.seed).map_err(|e| e.to_string())?;
+    let t0 = Instant::now();
+    let mut acceptance = None;
+    let sigmas = if a.sampler == "annealed" {
+        let s = parse_floats("--sigmas", &a.sigmas, 3)?;
+        if s[2].fract() != 0.0 || s[2] < 2.0 {
+            return Err(format!("--sigmas {}: LEVELS must be an integer ≥ 2", a.sigmas));
+        }
+        geometric_schedule(s[0], s[1], s[2] as usize).map_err(|e| e.to_string())?
+    } else {
+        Vec::new()
+    };
+    crate::with_threads(a.threads, || {
+        let r = match a.sampler.as_str() {
+            "ula" => chains.run(&mix, &LangevinConfig { clamp, ..LangevinConfig::ula(a.step) }, a.steps),
+            "du-mordatch" => {
+                let cfg = LangevinConfig {
+                    step: a.step,
+                    noise: a.noise.unwrap_or(0.005),
+                    grad_clip: a.clip.or(Some(0.01)),
+                    clamp,
+                };
+                chains.run(&mix, &cfg, a.steps)
+            }
+            "mala" => chains.run_mala(&mix, a.step, a.steps).map(|r| acceptance = Some(r.rate())),
+            "annealed" => {
+                let cfg = AnnealedConfig { sigmas, step: a.step, steps_per_level: a.steps, clamp };
+                chains.run_annealed(&mix, &cfg)
+            }
+            o => return Err(format!("--sampler {o:?}: use ula, mala, du-mordatch or annealed")),
+        };
+        r.map_err(|e| e.to_string())
+    })?;
+    let secs = t0.elapsed().as_secs_f64();
+    let x = chains.states();
+    // Share of the samples nearest to each component, against its weight.
+    let k = mix.weights().len();
+    let mut counts = vec![0usize; k];
+    for p in x.chunks_exact(2) {
+        let near = (0..k)
+            .min_by(|&i, &j| {
+                let d = |c: usize| {
+                    (p[0] as f64 - mix.means()[2 * c]).powi(2)
+                        + (p[1] as f64 - mix.means()[2 * c + 1]).powi(2)
+                };
+                d(i).total_cmp(&d(j))
+            })
+            .unwrap_or(0);
+        counts[near] += 1;
+    }
+    let n = x.len() / 2;
+    let shares: Vec<f64> = counts.iter().map(|&c| c as f64 / n as f64).collect();
+    // The density on a 400 × 400 grid, for the picture.
+    let size = 400;
+    let grid: Vec<f32> = (0..size * size)
+        .flat_map(|i| {
+            let (r, c) = (i / size, i % size);
+            let step = (hi - lo) / size as f32;
+            [lo + (c as f32 + 0.5) * step, hi - (r as f32 + 0.5) * step]
+        })
+        .collect();
+    let mut e = vec![0.0f64; size * size];
+    mix.energy(&grid, &mut e, &mut Workspace::default()).map_err(|e| e.to_string())?;
+    let density: Vec<f64> = e.iter().map(|&e| (-e).exp()).collect();
+    io::scatter_png(&a.out, x, Some(&density), lo, hi, size).map_err(|e| e.to_string())?;
+    if let Some(p) = &a.csv {
+        let text: String = x.chunks_exact(2).map(|p| format!("{},{}\n", p[0], p[1])).collect();
+        std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    let failed = chains.failures().len();
+    if a.json {
+        let sh: Vec<String> = shares.iter().map(|s| s.to_string()).collect();
+        let w: Vec<String> = mix.weights().iter().map(|s| s.to_string()).collect();
+        println!(
+            "{{\"energy\":\"{}\",\"sampler\":\"{}\",\"chains\":{n},\"steps\":{},\"seconds\":{secs},\"weights\":[{}],\
+             \"shares\":[{}],\"acceptance\":{},\"failed_chains\":{failed}}}",
+            a.energy,
+            a.sampler,
+            chains.steps(),
+            w.join(","),
+            sh.join(","),
+            acceptance.map_or(String::from("null"), |a: f64| a.to_string())
+        );
+    } else {
+        println!("{} on {}: {n} chains, {} steps, {secs:.2} s", a.sampler, a.energy, chains.steps());
+        for (c, (s, w)) in shares.iter().zip(mix.weights()).enumerate() {
+            println!("  component {c}: share of samples {s:.3} (weight {w:.3})");
+        }
+        if let Some(acc) = acceptance {
+            println!("  MALA acceptance rate {acc:.3}");
+        }
+        if failed > 0 {
+            println!("  {failed} chains stopped on non-finite values");
+        }
+        println!("wrote {}", a.out.display());
+    }
+    Ok(())
+}
