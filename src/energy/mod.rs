@@ -6,7 +6,9 @@
 //! * [`TrainableEnergy`]: flat parameters and `Σᵣ aᵣ ∇_θ E(xᵣ)`, what the
 //!   maximum-likelihood gradient `E_data[∇_θE] − E_model[∇_θE]` needs.
 //! * Implementations: the Gaussian–Bernoulli RBM's free energy
-//!   ([`crate::model::GaussianRbm`]), and closed-form test energies whose
+//!   ([`crate::model::GaussianRbm`]), a multilayer perceptron with smooth
+//!   activations and hand-written backpropagation ([`MlpEnergy`] on
+//!   [`Mlp`]), and closed-form test energies whose
 //!   samples are known exactly: [`Gaussian`] (full precision matrix) and
 //!   [`GaussianMixture`] (isotropic components), the latter with its exact
 //!   noise-conditional score for annealed Langevin dynamics.
@@ -15,8 +17,10 @@
 //! are f32 like the states. Every implementation computes each row
 //! independently of the others and of the thread count.
 
+mod mlp;
 mod toy;
 
+pub use mlp::{Activation, Mlp, MlpEnergy};
 pub use toy::{Gaussian, GaussianMixture};
 
 use crate::error::{Error, Result};
@@ -47,6 +51,20 @@ impl Workspace {
             b.resize(len, 0.0);
         }
         Ok(b)
+    }
+
+    /// Moves buffer `i` out (empty if never used); give it back with
+    /// [`Workspace::put`] so later calls reuse its memory.
+    pub(crate) fn take(&mut self, i: usize) -> Vec<f32> {
+        self.bufs.get_mut(i).map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Stores `v` as buffer `i`.
+    pub(crate) fn put(&mut self, i: usize, v: Vec<f32>) {
+        while self.bufs.len() <= i {
+            self.bufs.push(Vec::new());
+        }
+        self.bufs[i] = v;
     }
 
     /// Two distinct buffers at once.
