@@ -1,11 +1,16 @@
 //! In-memory data sets: a row-major `n × dim` f32 matrix, optional labels,
-//! and the operations training needs (binarization, splits, shuffles).
+//! and the operations training needs (binarization, splits, shuffles);
+//! 2-D toy data sets ([`Toy2d`]).
 //!
 //! Readers for files live in `io` (feature `io`); this module has no I/O so
 //! that the trainer can be used without it.
 
 use crate::error::{Error, Result};
 use rand_core::{Rng, SeedableRng};
+
+mod toy;
+
+pub use toy::Toy2d;
 
 /// A data set of `n` examples with `dim` features each.
 ///

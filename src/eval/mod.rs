@@ -1,10 +1,12 @@
 //! Evaluation: exact and annealed-importance-sampling estimates of the
-//! partition function, and average test log-probabilities. Pseudo-likelihood
+//! partition function, average test log-probabilities, and the maximum mean
+//! discrepancy between samples ([`mmd2`]). Pseudo-likelihood
 //! and reconstruction error live in [`crate::train::metrics`].
 
 pub mod ais;
 pub mod dbn;
 pub mod exact;
+pub mod mmd;
 
 pub use ais::{
     AisConfig, AisEstimate, RaiseConfig, RaiseEstimate, ais, ais_with_progress, base_rate_biases,
@@ -14,6 +16,7 @@ pub use exact::{
     average_log_prob, log_partition_exact, log_partition_exact_with_progress, log_z_over_hidden,
     log_z_over_visible,
 };
+pub use mmd::mmd2;
 
 /// Progress callback of the long evaluations: called, possibly from several
 /// threads, with the amount of work done so far (each function says in what

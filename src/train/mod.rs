@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod dbn;
+pub mod ebm;
 pub mod labelled;
 pub mod metrics;
 pub mod softmax;
