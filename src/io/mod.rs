@@ -8,6 +8,7 @@
 
 pub mod checkpoint;
 pub mod datasets;
+pub mod energy;
 pub mod model;
 pub mod picture;
 pub mod safetensors;
@@ -16,6 +17,7 @@ pub use checkpoint::{load_checkpoint, parse_checkpoint, save_checkpoint};
 pub use datasets::{
     CsvLabels, Format, Splits, embedded_mnist, read_amat, read_csv, read_dataset, read_idx, read_npy,
 };
+pub use energy::{EnergyModel, load_energy_model, parse_energy_model, save_energy_model};
 pub use model::{
     DbnFile, dbn_bytes, labelled_dbn_bytes, load_any_dbn, load_dbn, load_labelled_dbn, load_rbm,
     load_untied_dbn, parse_any_dbn, parse_dbn, parse_labelled_dbn, parse_rbm, parse_untied_dbn, save_dbn,

@@ -1,6 +1,8 @@
 //! Training: CD-k and PCD with SGD+momentum or Adam, schedules, weight
 //! decay, sparsity, and the monitors of Hinton’s guide; greedy layer-wise
-//! training of Deep Belief Networks in [`dbn`].
+//! training of Deep Belief Networks in [`dbn`]; continuous energy models by
+//! Langevin maximum likelihood with a replay buffer in [`ebm`], and score
+//! networks by denoising score matching in [`dsm`].
 //!
 //! ```
 //! use boltzmann::data::Dataset;
@@ -14,6 +16,7 @@
 
 pub mod config;
 pub mod dbn;
+pub mod dsm;
 pub mod ebm;
 pub mod labelled;
 pub mod metrics;
