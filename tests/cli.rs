@@ -773,3 +773,81 @@ fn langevin_cli_and_bench() {
         assert!(!bad_png.exists(), "{args:?} wrote a picture");
     }
 }
+
+/// `ebm train` for each model kind on the built-in sets (model file and
+/// picture written, sampled again by `langevin --model`), and bad input.
+#[test]
+fn ebm_train_and_langevin_model() {
+    let dir = tmpdir("ebm");
+    for (model, extra) in [
+        ("mlp", vec!["--iterations", "30", "--langevin-steps", "10", "--hidden", "16,16"]),
+        ("score", vec!["--iterations", "50", "--hidden", "16"]),
+        ("gb-rbm", vec!["--epochs", "2", "--hidden", "8", "--lr", "0.01"]),
+    ] {
+        let out = dir.join(model).display().to_string();
+        let mut args = vec![
+            "ebm", "train", "--data", "moons", "--n-data", "300", "--model", model, "--batch", "32", "--json",
+        ];
+        args.extend(extra.iter().copied());
+        args.extend(["--out", &out, "--threads", "2"]);
+        let (ok, stdout, err) = boltzmann(&args);
+        assert!(ok, "{model}: {err}");
+        assert!(stdout.contains("\"done\":true") && stdout.contains("\"mmd2\":"), "{model}: {stdout}");
+        let file = dir.join(model).join("model.safetensors").display().to_string();
+        assert_eq!(&std::fs::read(dir.join(model).join("samples.png")).unwrap()[..4], b"\x89PNG");
+        let sampler = if model == "score" { "annealed" } else { "mala" };
+        let png = dir.join(format!("{model}-l.png")).display().to_string();
+        let (ok, stdout, err) = boltzmann(&[
+            "langevin",
+            "--model",
+            &file,
+            "--sampler",
+            sampler,
+            "--chains",
+            "100",
+            "--steps",
+            "10",
+            "--step",
+            "0.01",
+            "--out",
+            &png,
+            "--json",
+        ]);
+        assert!(ok && stdout.contains("\"dim\":2"), "{model}: {err}{stdout}");
+    }
+    // A data file (CSV, 16 columns): gb-rbm writes an image grid.
+    let csv_data = csv(&dir);
+    let out = dir.join("csv").display().to_string();
+    let (ok, _, err) = boltzmann(&[
+        "ebm", "train", "--data", &csv_data, "--model", "gb-rbm", "--hidden", "4", "--epochs", "1",
+        "--batch", "10", "--out", &out,
+    ]);
+    assert!(ok && dir.join("csv/samples.png").exists(), "{err}");
+    let file = dir.join("score/model.safetensors").display().to_string();
+    let png = dir.join("bad.png").display().to_string();
+    let (ok, _, err) = boltzmann(&["langevin", "--model", &file, "--sampler", "ula", "--out", &png]);
+    assert!(!ok && err.contains("--sampler annealed"), "{err}");
+    for (extra, needle) in [
+        (vec!["--data", "spirals"], "--data"),
+        (vec!["--model", "vae"], "--model"),
+        (vec!["--activation", "relu"], "--activation"),
+        (vec!["--hidden", "16,0"], "--hidden"),
+        (vec!["--model", "gb-rbm", "--hidden", "8,8"], "one hidden layer"),
+        (vec!["--model", "score", "--sigmas", "0.1,1,5"], "σ"),
+        (vec!["--iterations", "0"], "≥ 1"),
+        (vec!["--n-data", "1"], "--n-data"),
+        (vec!["--step", "0"], "step"),
+    ] {
+        let bad_out = dir.join("bad").display().to_string();
+        let mut args = vec!["ebm", "train", "--out", &bad_out];
+        args.extend(extra.iter().copied());
+        let (ok, _, err) = boltzmann(&args);
+        assert!(!ok && err.contains(needle), "{extra:?}: {err}");
+        assert!(!dir.join("bad/model.safetensors").exists(), "{extra:?} wrote a model");
+    }
+    let cut = dir.join("cut.safetensors");
+    let bytes = std::fs::read(dir.join("mlp/model.safetensors")).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() - 5]).unwrap();
+    let (ok, _, err) = boltzmann(&["langevin", "--model", &cut.display().to_string(), "--out", &png]);
+    assert!(!ok && err.lines().count() == 1, "{err}");
+}

@@ -18,6 +18,7 @@ pub mod config;
 pub mod dbn;
 pub mod dsm;
 pub mod ebm;
+pub mod gaussian;
 pub mod labelled;
 pub mod metrics;
 pub mod softmax;

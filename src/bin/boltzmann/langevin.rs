@@ -6,7 +6,10 @@
 use boltzmann::bench::{LangevinBenchConfig, LangevinKind, langevin as bench_langevin};
 use boltzmann::energy::{Energy, GaussianMixture, Workspace};
 use boltzmann::io;
-use boltzmann::sampler::langevin::{AnnealedConfig, LangevinChains, LangevinConfig, geometric_schedule};
+use boltzmann::io::EnergyModel;
+use boltzmann::sampler::langevin::{
+    AnnealedConfig, EnergyScore, LangevinChains, LangevinConfig, geometric_schedule,
+};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -125,9 +128,20 @@ pub(crate) struct LangevinArgs {
     /// Clamp the states to LO,HI after each step.
     #[arg(long)]
     clamp: Option<String>,
-    /// Annealed noise schedule FIRST,LAST,LEVELS (geometric).
-    #[arg(long, default_value = "20,1,10")]
-    sigmas: String,
+    /// Annealed noise schedule FIRST,LAST,LEVELS (geometric; default
+    /// 20,1,10); a score network uses its own training levels unless this
+    /// is given.
+    #[arg(long)]
+    sigmas: Option<String>,
+    /// Sample a trained model (from `ebm train`) instead of --energy.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Range LO,HI of the uniform chain starts (and of a 2-D picture).
+    #[arg(long)]
+    range: Option<String>,
+    /// Image shape ROWSxCOLS for models of more than 2 dimensions.
+    #[arg(long)]
+    shape: Option<String>,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -173,8 +187,56 @@ fn parse_floats(what: &str, s: &str, n: usize) -> Result<Vec<f32>, String> {
     Ok(v)
 }
 
+/// What is sampled: a built-in mixture or a trained model.
+enum Target {
+    Mix(GaussianMixture),
+    Model(EnergyModel),
+}
+
+/// Runs the chosen sampler on an energy; MALA's acceptance rate if any.
+fn sample_energy<E: Energy>(
+    chains: &mut LangevinChains,
+    e: &E,
+    a: &LangevinArgs,
+    clamp: Option<(f32, f32)>,
+    sigmas: Vec<f32>,
+) -> Result<Option<f64>, String> {
+    let r = match a.sampler.as_str() {
+        "ula" => {
+            chains.run(e, &LangevinConfig { clamp, ..LangevinConfig::ula(a.step) }, a.steps).map(|_| None)
+        }
+        "du-mordatch" => {
+            let cfg = LangevinConfig {
+                step: a.step,
+                noise: a.noise.unwrap_or(0.005),
+                grad_clip: a.clip.or(Some(0.01)),
+                clamp,
+            };
+            chains.run(e, &cfg, a.steps).map(|_| None)
+        }
+        "mala" => chains.run_mala(e, a.step, a.steps).map(|r| Some(r.rate())),
+        _ => {
+            let cfg = AnnealedConfig { sigmas, step: a.step, steps_per_level: a.steps, clamp };
+            chains.run_annealed(&EnergyScore(e), &cfg).map(|_| None)
+        }
+    };
+    r.map_err(|e| e.to_string())
+}
+
 pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
-    let mix = builtin(&a.energy)?;
+    if !["ula", "mala", "du-mordatch", "annealed"].contains(&a.sampler.as_str()) {
+        return Err(format!("--sampler {:?}: use ula, mala, du-mordatch or annealed", a.sampler));
+    }
+    let target = match &a.model {
+        None => Target::Mix(builtin(&a.energy)?),
+        Some(p) => Target::Model(io::load_energy_model(p).map_err(|e| e.to_string())?),
+    };
+    let d = match &target {
+        Target::Mix(_) => 2,
+        Target::Model(EnergyModel::Mlp(e)) => e.dim(),
+        Target::Model(EnergyModel::GaussianRbm(m)) => m.n_visible(),
+        Target::Model(EnergyModel::Score(s)) => s.dim(),
+    };
     if a.chains == 0 || a.chains > 10_000_000 {
         return Err(format!("--chains {}: use 1..=10000000", a.chains));
     }
@@ -185,84 +247,111 @@ pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
             Some((v[0], v[1]))
         }
     };
-    let (lo, hi) = (-8.0f32, 8.0f32);
-    let mut chains = LangevinChains::uniform(a.chains, 2, lo, hi, a.seed).map_err(|e| e.to_string())?;
-    let t0 = Instant::now();
-    let mut acceptance = None;
-    let sigmas = if a.sampler == "annealed" {
-        let s = parse_floats("--sigmas", &a.sigmas, 3)?;
-        if s[2].fract() != 0.0 || s[2] < 2.0 {
-            return Err(format!("--sigmas {}: LEVELS must be an integer ≥ 2", a.sigmas));
+    let (lo, hi) = match &a.range {
+        Some(s) => {
+            let v = parse_floats("--range", s, 2)?;
+            (v[0], v[1])
         }
-        geometric_schedule(s[0], s[1], s[2] as usize).map_err(|e| e.to_string())?
-    } else {
-        Vec::new()
+        None => (-8.0f32, 8.0f32),
     };
-    crate::with_threads(a.threads, || {
-        let r = match a.sampler.as_str() {
-            "ula" => chains.run(&mix, &LangevinConfig { clamp, ..LangevinConfig::ula(a.step) }, a.steps),
-            "du-mordatch" => {
-                let cfg = LangevinConfig {
-                    step: a.step,
-                    noise: a.noise.unwrap_or(0.005),
-                    grad_clip: a.clip.or(Some(0.01)),
-                    clamp,
-                };
-                chains.run(&mix, &cfg, a.steps)
-            }
-            "mala" => chains.run_mala(&mix, a.step, a.steps).map(|r| acceptance = Some(r.rate())),
-            "annealed" => {
-                let cfg = AnnealedConfig { sigmas, step: a.step, steps_per_level: a.steps, clamp };
-                chains.run_annealed(&mix, &cfg)
-            }
-            o => return Err(format!("--sampler {o:?}: use ula, mala, du-mordatch or annealed")),
-        };
-        r.map_err(|e| e.to_string())
+    let is_score = matches!(target, Target::Model(EnergyModel::Score(_)));
+    if is_score && a.sampler != "annealed" {
+        return Err("a score network has no energy: use --sampler annealed".into());
+    }
+    let sigmas = match (&target, &a.sigmas) {
+        (_, Some(given)) => parse_schedule(given)?,
+        (Target::Model(EnergyModel::Score(s)), None) => s.sigmas().to_vec(),
+        (_, None) if a.sampler == "annealed" => parse_schedule("20,1,10")?,
+        _ => Vec::new(),
+    };
+    let mut chains = LangevinChains::uniform(a.chains, d, lo, hi, a.seed).map_err(|e| e.to_string())?;
+    let t0 = Instant::now();
+    let acceptance = crate::with_threads(a.threads, || match &target {
+        Target::Mix(m) if a.sampler == "annealed" => {
+            let cfg = AnnealedConfig { sigmas, step: a.step, steps_per_level: a.steps, clamp };
+            chains.run_annealed(m, &cfg).map(|_| None).map_err(|e| e.to_string())
+        }
+        Target::Mix(m) => sample_energy(&mut chains, m, &a, clamp, sigmas),
+        Target::Model(EnergyModel::Mlp(e)) => sample_energy(&mut chains, e, &a, clamp, sigmas),
+        Target::Model(EnergyModel::GaussianRbm(m)) => sample_energy(&mut chains, m, &a, clamp, sigmas),
+        Target::Model(EnergyModel::Score(s)) => {
+            let cfg = AnnealedConfig { sigmas, step: a.step, steps_per_level: a.steps, clamp };
+            chains.run_annealed(s, &cfg).map(|_| None).map_err(|e| e.to_string())
+        }
     })?;
     let secs = t0.elapsed().as_secs_f64();
     let x = chains.states();
+    let n = x.len() / d;
     // Share of the samples nearest to each component, against its weight.
-    let k = mix.weights().len();
-    let mut counts = vec![0usize; k];
-    for p in x.chunks_exact(2) {
-        let near = (0..k)
-            .min_by(|&i, &j| {
-                let d = |c: usize| {
-                    (p[0] as f64 - mix.means()[2 * c]).powi(2)
-                        + (p[1] as f64 - mix.means()[2 * c + 1]).powi(2)
-                };
-                d(i).total_cmp(&d(j))
+    let shares: Vec<(f64, f64)> = match &target {
+        Target::Mix(mix) => {
+            let k = mix.weights().len();
+            let mut counts = vec![0usize; k];
+            for p in x.chunks_exact(2) {
+                let near = (0..k)
+                    .min_by(|&i, &j| {
+                        let dist = |c: usize| {
+                            (p[0] as f64 - mix.means()[2 * c]).powi(2)
+                                + (p[1] as f64 - mix.means()[2 * c + 1]).powi(2)
+                        };
+                        dist(i).total_cmp(&dist(j))
+                    })
+                    .unwrap_or(0);
+                counts[near] += 1;
+            }
+            counts.iter().zip(mix.weights()).map(|(&c, &w)| (c as f64 / n as f64, w)).collect()
+        }
+        Target::Model(_) => Vec::new(),
+    };
+    if d == 2 {
+        // The density on a 400 × 400 grid, for the picture.
+        let size = 400;
+        let grid: Vec<f32> = (0..size * size)
+            .flat_map(|i| {
+                let (r, c) = (i / size, i % size);
+                let step = (hi - lo) / size as f32;
+                [lo + (c as f32 + 0.5) * step, hi - (r as f32 + 0.5) * step]
             })
-            .unwrap_or(0);
-        counts[near] += 1;
+            .collect();
+        let mut e = vec![0.0f64; size * size];
+        let mut ws = Workspace::default();
+        let have = match &target {
+            Target::Mix(m) => m.energy(&grid, &mut e, &mut ws).map(|_| true),
+            Target::Model(EnergyModel::Mlp(m)) => m.energy(&grid, &mut e, &mut ws).map(|_| true),
+            Target::Model(EnergyModel::GaussianRbm(m)) => m.energy(&grid, &mut e, &mut ws).map(|_| true),
+            Target::Model(EnergyModel::Score(_)) => Ok(false),
+        }
+        .map_err(|e| e.to_string())?;
+        let lowest = e.iter().copied().filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
+        let density: Vec<f64> = e.iter().map(|&v| (lowest - v).exp()).collect();
+        io::scatter_png(&a.out, x, have.then_some(density.as_slice()), lo, hi, size)
+            .map_err(|e| e.to_string())?;
+    } else {
+        let (r, c) = crate::pictures::shape(a.shape.as_deref(), d)?;
+        let (mn, mx) = x.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(p, q), &v| (p.min(v), q.max(v)));
+        let span = if mx > mn { mx - mn } else { 1.0 };
+        let scaled: Vec<f32> = x.iter().take(100 * d).map(|&v| (v - mn) / span).collect();
+        io::grid_png(&a.out, &scaled, r, c, 10, 2).map_err(|e| e.to_string())?;
     }
-    let n = x.len() / 2;
-    let shares: Vec<f64> = counts.iter().map(|&c| c as f64 / n as f64).collect();
-    // The density on a 400 × 400 grid, for the picture.
-    let size = 400;
-    let grid: Vec<f32> = (0..size * size)
-        .flat_map(|i| {
-            let (r, c) = (i / size, i % size);
-            let step = (hi - lo) / size as f32;
-            [lo + (c as f32 + 0.5) * step, hi - (r as f32 + 0.5) * step]
-        })
-        .collect();
-    let mut e = vec![0.0f64; size * size];
-    mix.energy(&grid, &mut e, &mut Workspace::default()).map_err(|e| e.to_string())?;
-    let density: Vec<f64> = e.iter().map(|&e| (-e).exp()).collect();
-    io::scatter_png(&a.out, x, Some(&density), lo, hi, size).map_err(|e| e.to_string())?;
     if let Some(p) = &a.csv {
-        let text: String = x.chunks_exact(2).map(|p| format!("{},{}\n", p[0], p[1])).collect();
+        let text: String = x
+            .chunks_exact(d)
+            .map(|r| r.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",") + "\n")
+            .collect();
         std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     let failed = chains.failures().len();
+    let what = match &a.model {
+        Some(p) => p.display().to_string(),
+        None => a.energy.clone(),
+    };
     if a.json {
-        let sh: Vec<String> = shares.iter().map(|s| s.to_string()).collect();
-        let w: Vec<String> = mix.weights().iter().map(|s| s.to_string()).collect();
+        let sh: Vec<String> = shares.iter().map(|s| s.0.to_string()).collect();
+        let w: Vec<String> = shares.iter().map(|s| s.1.to_string()).collect();
         println!(
-            "{{\"energy\":\"{}\",\"sampler\":\"{}\",\"chains\":{n},\"steps\":{},\"seconds\":{secs},\"weights\":[{}],\
+            "{{\"target\":\"{}\",\"sampler\":\"{}\",\"chains\":{n},\"dim\":{d},\"steps\":{},\"seconds\":{secs},\"weights\":[{}],\
              \"shares\":[{}],\"acceptance\":{},\"failed_chains\":{failed}}}",
-            a.energy,
+            what.replace('"', "'"),
             a.sampler,
             chains.steps(),
             w.join(","),
@@ -270,17 +359,33 @@ pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
             acceptance.map_or(String::from("null"), |a: f64| a.to_string())
         );
     } else {
-        println!("{} on {}: {n} chains, {} steps, {secs:.2} s", a.sampler, a.energy, chains.steps());
-        for (c, (s, w)) in shares.iter().zip(mix.weights()).enumerate() {
+        println!(
+            "{} on {what}: {n} chains in {d} dimensions, {} steps, {secs:.2} s",
+            a.sampler,
+            chains.steps()
+        );
+        for (c, (s, w)) in shares.iter().enumerate() {
             println!("  component {c}: share of samples {s:.3} (weight {w:.3})");
         }
         if let Some(acc) = acceptance {
             println!("  MALA acceptance rate {acc:.3}");
         }
         if failed > 0 {
-            println!("  {failed} chains stopped on non-finite values");
+            let f = &chains.failures()[0];
+            println!(
+                "  {failed} chains stopped on non-finite values (first: chain {} at step {}, {})",
+                f.chain, f.step, f.what
+            );
         }
         println!("wrote {}", a.out.display());
     }
     Ok(())
+}
+
+fn parse_schedule(s: &str) -> Result<Vec<f32>, String> {
+    let v = parse_floats("--sigmas", s, 3)?;
+    if v[2].fract() != 0.0 || v[2] < 2.0 {
+        return Err(format!("--sigmas {s}: LEVELS must be an integer ≥ 2"));
+    }
+    geometric_schedule(v[0], v[1], v[2] as usize).map_err(|e| e.to_string())
 }

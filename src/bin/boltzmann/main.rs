@@ -2,6 +2,7 @@
 //! prints results or a one-line error, and sets the exit code.
 
 mod dbn;
+mod ebm;
 mod evaluate;
 mod langevin;
 mod pictures;
@@ -42,8 +43,14 @@ enum Cmd {
         what: dbn::DbnCmd,
     },
     /// Langevin, MALA, Du & Mordatch or annealed Langevin sampling of a
-    /// built-in 2-D energy; PNG of the samples over the density.
+    /// built-in 2-D energy or a trained continuous model; PNG of samples.
     Langevin(langevin::LangevinArgs),
+    /// Continuous energy models: MLP energies (Langevin + replay buffer),
+    /// score networks (denoising score matching), Gaussian–Bernoulli RBMs.
+    Ebm {
+        #[command(subcommand)]
+        what: ebm::EbmCmd,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -136,6 +143,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Cmd::Eval(a) => evaluate::run(a),
         Cmd::Dbn { what } => dbn::run(what),
         Cmd::Langevin(a) => langevin::run(a),
+        Cmd::Ebm { what } => ebm::run(what),
         Cmd::Bench { what: BenchCmd::Langevin(a) } => langevin::bench(a),
         Cmd::Info => {
             println!("detected: {}", simd::detected_isa());
