@@ -16,6 +16,10 @@ pub(crate) fn run(data: &[u8]) {
         6 => drop(SafeTensors::from_bytes(rest, "f")),
         7 => drop(model::parse_rbm(rest)),
         8 => drop(model::parse_any_dbn(rest)),
-        _ => drop(io::parse_checkpoint(rest, "f")),
+        _ => {
+            // Both safetensors-based readers of training files.
+            drop(io::parse_checkpoint(rest, "f"));
+            drop(io::parse_energy_model(rest));
+        }
     }
 }
