@@ -318,6 +318,9 @@ pub struct LangevinBenchConfig {
     pub step: f32,
     /// ULA or MALA.
     pub kind: LangevinKind,
+    /// The energy: the GB-RBM (`None`) or an MLP energy with these hidden
+    /// widths (swish, `n_visible` inputs; `n_hidden` is then ignored).
+    pub mlp_hidden: Option<Vec<usize>>,
     /// Seed.
     pub seed: u64,
 }
@@ -334,6 +337,7 @@ impl Default for LangevinBenchConfig {
             repeats: 7,
             step: 1e-2,
             kind: LangevinKind::Ula,
+            mlp_hidden: None,
             seed: 0,
         }
     }
@@ -361,13 +365,18 @@ pub struct LangevinBenchReport {
     /// Standard deviation of the states after the runs (refbench prints it
     /// too: a sanity check that the chains moved the same way).
     pub state_std: f64,
+    /// `2·B·Σ(in·out)` flops of the products of one forward pass (GB-RBM:
+    /// `2·B·D·H`); a gradient costs twice that.
+    pub forward_flops: f64,
+    /// Which energy: `"gb-rbm"` or `"mlp"`.
+    pub energy: &'static str,
 }
 
 impl LangevinBenchReport {
-    /// Effective GFLOP/s of the two products, `4·B·D·H` per step.
+    /// Effective GFLOP/s of the products (forward and backward: `4·B·D·H`
+    /// per step for the GB-RBM).
     pub fn gflops(&self) -> f64 {
-        let (d, h, b) = self.shape;
-        4.0 * (b * d * h) as f64 * self.steps_per_s / 1e9
+        2.0 * self.forward_flops * self.steps_per_s / 1e9
     }
 }
 
@@ -389,16 +398,37 @@ pub fn langevin(cfg: &LangevinBenchConfig) -> Result<LangevinBenchReport> {
         .num_threads(cfg.threads)
         .build()
         .map_err(|e| Error::InvalidParam { name: "threads", reason: e.to_string() })?;
-    let model = GaussianRbm::random(cfg.n_visible, cfg.n_hidden, 0.01, 1.0, cfg.seed)?;
-    let mut chains = LangevinChains::uniform(cfg.chains, cfg.n_visible, 0.0, 1.0, cfg.seed ^ 0x1A)?;
+    let (d, b) = (cfg.n_visible, cfg.chains);
+    let (rbm, mlp) = match &cfg.mlp_hidden {
+        None => (Some(GaussianRbm::random(d, cfg.n_hidden, 0.01, 1.0, cfg.seed)?), None),
+        Some(h) => {
+            (None, Some(crate::energy::MlpEnergy::new(d, h, crate::energy::Activation::Swish, cfg.seed)?))
+        }
+    };
+    let forward_flops = match &mlp {
+        Some(m) => 2.0 * b as f64 * m.mlp().sizes().windows(2).map(|w| (w[0] * w[1]) as f64).sum::<f64>(),
+        None => 2.0 * (b * d * cfg.n_hidden) as f64,
+    };
+    let mut chains = LangevinChains::uniform(b, d, 0.0, 1.0, cfg.seed ^ 0x1A)?;
     let ula = LangevinConfig::ula(cfg.step);
+    fn go<E: crate::energy::Energy>(
+        e: &E,
+        chains: &mut LangevinChains,
+        kind: LangevinKind,
+        ula: &LangevinConfig,
+        steps: usize,
+    ) -> Result<Option<(u64, u64)>> {
+        match kind {
+            LangevinKind::Ula => chains.run(e, ula, steps).map(|_| None),
+            LangevinKind::Mala => chains.run_mala(e, ula.step, steps).map(|r| Some((r.accepted, r.proposed))),
+        }
+    }
     pool.install(|| -> Result<LangevinBenchReport> {
         let run = |chains: &mut LangevinChains, steps: usize| -> Result<Option<(u64, u64)>> {
-            match cfg.kind {
-                LangevinKind::Ula => chains.run(&model, &ula, steps).map(|_| None),
-                LangevinKind::Mala => {
-                    chains.run_mala(&model, cfg.step, steps).map(|r| Some((r.accepted, r.proposed)))
-                }
+            match (&rbm, &mlp) {
+                (Some(m), _) => go(m, chains, cfg.kind, &ula, steps),
+                (None, Some(m)) => go(m, chains, cfg.kind, &ula, steps),
+                (None, None) => Err(Error::InvalidParam { name: "energy", reason: "none built".into() }),
             }
         };
         let t = Instant::now();
@@ -430,6 +460,8 @@ pub fn langevin(cfg: &LangevinBenchConfig) -> Result<LangevinBenchReport> {
             range: (lo, hi),
             acceptance: (cfg.kind == LangevinKind::Mala).then(|| acc.0 as f64 / acc.1.max(1) as f64),
             state_std: sd,
+            forward_flops,
+            energy: if mlp.is_some() { "mlp" } else { "gb-rbm" },
         })
     })
 }

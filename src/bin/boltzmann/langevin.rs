@@ -41,6 +41,10 @@ pub(crate) struct BenchLangevinArgs {
     /// Time MALA steps instead of unadjusted Langevin.
     #[arg(long)]
     mala: bool,
+    /// Time an MLP energy (swish) with these hidden widths, e.g. 500 or
+    /// 256,256, instead of the GB-RBM (--hidden is then ignored).
+    #[arg(long)]
+    mlp: Option<String>,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -58,6 +62,18 @@ pub(crate) fn bench(a: BenchLangevinArgs) -> Result<(), String> {
         repeats: a.repeats,
         step: a.step,
         kind: if a.mala { LangevinKind::Mala } else { LangevinKind::Ula },
+        mlp_hidden: match &a.mlp {
+            None => None,
+            Some(s) => Some(
+                s.split(',')
+                    .map(|t| {
+                        t.trim()
+                            .parse::<usize>()
+                            .map_err(|_| format!("--mlp {s:?}: expected widths like 500"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        },
         seed: a.seed,
         ..LangevinBenchConfig::default()
     };
@@ -69,9 +85,10 @@ pub(crate) fn bench(a: BenchLangevinArgs) -> Result<(), String> {
     let kind = if a.mala { "mala" } else { "ula" };
     if a.json {
         println!(
-            "{{\"bench\":\"langevin\",\"kind\":\"{kind}\",\"energy\":\"gb-rbm\",\"n_visible\":{d},\"n_hidden\":{h},\
+            "{{\"bench\":\"langevin\",\"kind\":\"{kind}\",\"energy\":\"{}\",\"n_visible\":{d},\"n_hidden\":{h},\
              \"chains\":{b},\"threads\":{},\"isa\":\"{}\",\"steps\":{},\"repeats\":{},\"steps_per_s\":{},\
              \"steps_per_s_min\":{},\"steps_per_s_max\":{},\"gflops\":{},\"acceptance\":{},\"state_std\":{}}}",
+            r.energy,
             r.threads,
             r.isa,
             r.steps,
@@ -84,12 +101,21 @@ pub(crate) fn bench(a: BenchLangevinArgs) -> Result<(), String> {
             r.state_std
         );
     } else {
-        println!("langevin ({kind}) on a GB-RBM D={d} H={h} B={b}  threads={} isa={}", r.threads, r.isa);
+        match &a.mlp {
+            None => println!(
+                "langevin ({kind}) on a GB-RBM D={d} H={h} B={b}  threads={} isa={}",
+                r.threads, r.isa
+            ),
+            Some(m) => println!(
+                "langevin ({kind}) on an MLP energy {d}-{m}-1 B={b}  threads={} isa={}",
+                r.threads, r.isa
+            ),
+        }
         println!(
             "  {:.2} steps/s (range {:.2}–{:.2}, {} runs × {} steps)",
             r.steps_per_s, r.range.0, r.range.1, r.repeats, r.steps
         );
-        println!("  {:.1} effective GFLOP/s (4·B·D·H per step)", r.gflops());
+        println!("  {:.1} effective GFLOP/s (products: forward and backward)", r.gflops());
         if let Some(acc) = r.acceptance {
             println!("  acceptance rate {acc:.3}");
         }
