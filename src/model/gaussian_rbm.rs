@@ -163,8 +163,9 @@ impl GaussianRbm {
         });
     }
 
-    /// Pre-activations `c + (v/σ)·W` of `n` rows into `pre` (`n × H`);
-    /// `tmp` (`n × D`) is scratch when σ ≠ 1.
+    /// Products `(v/σ)·W` of `n` rows into `pre` (`n × H`), without the
+    /// hidden bias (the activations add it in the same pass); `tmp`
+    /// (`n × D`) is scratch when σ ≠ 1.
     fn pre_hidden(&self, v: &[f32], n: usize, tmp: &mut [f32], pre: &mut [f32]) -> Result<()> {
         let (d, h) = (self.n_visible, self.n_hidden);
         let a: &[f32] = if self.unit_sigma {
@@ -173,14 +174,7 @@ impl GaussianRbm {
             self.scaled(v, tmp);
             tmp
         };
-        gemm::par_gemm_nn(n, d, h, a, &self.weights, pre, block_rows(n))?;
-        let c = &self.hidden_bias;
-        pre.par_chunks_mut(h * 64).for_each(|p| {
-            for row in p.chunks_exact_mut(h) {
-                row.iter_mut().zip(c).for_each(|(x, &c)| *x += c);
-            }
-        });
-        Ok(())
+        gemm::par_gemm_nn(n, d, h, a, &self.weights, pre, block_rows(n))
     }
 
     /// `p(hⱼ = 1 | v)` for the rows of `v` (`n × D`) into `out` (`n × H`).
@@ -192,11 +186,11 @@ impl GaussianRbm {
         check_len("out (rows × n_hidden)", mul_dims("out", n, self.n_hidden)?, out.len())?;
         let mut tmp =
             if self.unit_sigma { Vec::new() } else { crate::alloc::try_vec(v.len(), 0.0, "scratch")? };
-        let zero = vec![0.0f32; self.n_hidden];
         self.pre_hidden(v, n, &mut tmp, out)?;
         let isa = simd::active_isa();
+        let c = &self.hidden_bias;
         out.par_chunks_mut(self.n_hidden * 64)
-            .for_each(|o| activation::sigmoid_rows_bias_in_place(isa, o, &zero));
+            .for_each(|o| activation::sigmoid_rows_bias_in_place(isa, o, c));
         Ok(())
     }
 
@@ -271,7 +265,7 @@ impl GaussianRbm {
                 |((e, pre), x)| {
                     let mut sp = vec![0.0f32; h];
                     for ((e, p), x) in e.iter_mut().zip(pre.chunks_exact(h)).zip(x.chunks_exact(d)) {
-                        activation::softplus_flush(isa, p, &mut sp);
+                        simd::unary::<simd::Flush<simd::Softplus>>(isa, p, Some(&self.hidden_bias), &mut sp);
                         let soft: f64 = sp.iter().map(|&v| v as f64).sum();
                         let quad: f64 = x
                             .iter()
@@ -288,8 +282,8 @@ impl GaussianRbm {
             );
         }
         if let Some(g) = grad {
-            let zero = vec![0.0f32; h];
-            pre.par_chunks_mut(h * chunk).for_each(|p| activation::sigmoid_rows_bias_in_place(isa, p, &zero));
+            let c = &self.hidden_bias;
+            pre.par_chunks_mut(h * chunk).for_each(|p| activation::sigmoid_rows_bias_in_place(isa, p, c));
             gemm::par_gemm_nt(n, h, d, pre, &self.weights, g, block_rows(n))?;
             let (b, s) = (&self.visible_bias, &self.sigma);
             let unit = self.unit_sigma;
@@ -385,8 +379,8 @@ impl TrainableEnergy for GaussianRbm {
         let (tmp, pre) = ws.two(n * d, n * h)?;
         self.pre_hidden(x, n, tmp, pre)?;
         let isa = simd::active_isa();
-        let zero = vec![0.0f32; h];
-        pre.par_chunks_mut(h * 64).for_each(|p| activation::sigmoid_rows_bias_in_place(isa, p, &zero));
+        let c = &self.hidden_bias;
+        pre.par_chunks_mut(h * 64).for_each(|p| activation::sigmoid_rows_bias_in_place(isa, p, c));
         // ∂F/∂W = −(v/σ) pᵀ, ∂F/∂c = −p, ∂F/∂b = −(v − b)/σ²,
         // ∂F/∂log σ = −(v − b)²/σ² + (v/σ) ⊙ (W p).
         self.scaled(x, tmp);
