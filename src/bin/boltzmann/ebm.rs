@@ -392,7 +392,8 @@ pub(crate) fn samples_picture(
         return Ok((m, base));
     }
     let (r, c) = crate::pictures::shape(None, d).map_err(|e| format!("{e} (no picture written)"))?;
-    let (mn, mx) = x.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    // Grey levels over the data's own range (samples beyond it clip).
+    let (mn, mx) = data.features().iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
     let span = if mx > mn { mx - mn } else { 1.0 };
     let scaled: Vec<f32> = x.iter().take(100 * d).map(|&v| (v - mn) / span).collect();
     io::grid_png(png, &scaled, r, c, 10, 2).map_err(err)?;

@@ -162,7 +162,8 @@ pub(crate) struct LangevinArgs {
     /// Sample a trained model (from `ebm train`) instead of --energy.
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Range LO,HI of the uniform chain starts (and of a 2-D picture).
+    /// Range LO,HI of the uniform chain starts and of the picture
+    /// (default −8,8 in 2-D, 0,1 for image models).
     #[arg(long)]
     range: Option<String>,
     /// Image shape ROWSxCOLS for models of more than 2 dimensions.
@@ -278,7 +279,9 @@ pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
             let v = parse_floats("--range", s, 2)?;
             (v[0], v[1])
         }
-        None => (-8.0f32, 8.0f32),
+        // Built-in 2-D energies live in [−8, 8]²; image models in [0, 1].
+        None if d == 2 => (-8.0f32, 8.0f32),
+        None => (0.0, 1.0),
     };
     let is_score = matches!(target, Target::Model(EnergyModel::Score(_)));
     if is_score && a.sampler != "annealed" {
@@ -354,9 +357,8 @@ pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     } else {
         let (r, c) = crate::pictures::shape(a.shape.as_deref(), d)?;
-        let (mn, mx) = x.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(p, q), &v| (p.min(v), q.max(v)));
-        let span = if mx > mn { mx - mn } else { 1.0 };
-        let scaled: Vec<f32> = x.iter().take(100 * d).map(|&v| (v - mn) / span).collect();
+        // Grey levels over --range (samples beyond it clip).
+        let scaled: Vec<f32> = x.iter().take(100 * d).map(|&v| (v - lo) / (hi - lo)).collect();
         io::grid_png(&a.out, &scaled, r, c, 10, 2).map_err(|e| e.to_string())?;
     }
     if let Some(p) = &a.csv {
