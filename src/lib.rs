@@ -5,10 +5,13 @@
 //! Bernoulli–Bernoulli [`Rbm`], block-Gibbs [`Chains`] over many chains in
 //! parallel (and bit-packed [`sampler::PackedChains`] for millions), CD-k /
 //! PCD training ([`train`]), evaluation ([`eval`]: exact log Z, AIS, RAISE),
-//! Deep Belief Networks ([`model::Dbn`], [`train::dbn`], [`eval::dbn`]), and
-//! (feature `io`) data-set readers, safetensors model files, checkpoints and
-//! pictures — all reproducible bit for bit from a seed, whatever the thread
-//! count.
+//! Deep Belief Networks ([`model::Dbn`], [`train::dbn`], [`eval::dbn`]),
+//! continuous energy models ([`energy`]: the Gaussian–Bernoulli RBM, MLP
+//! energies, score networks) with Langevin, MALA and annealed Langevin
+//! samplers ([`sampler::langevin`]) and their training ([`train::ebm`],
+//! [`train::dsm`], [`train::gaussian`]), and (feature `io`) data-set
+//! readers, safetensors model files, checkpoints and pictures — all
+//! reproducible bit for bit from a seed, whatever the thread count.
 //!
 //! ```
 //! use boltzmann::{Chains, Rbm};
@@ -39,8 +42,9 @@
 //! Dependencies point one way: [`simd`] (the only `core::arch` code: CPU
 //! detection and kernel bodies) → [`kernels`] (safe, validated slice
 //! kernels: activations, fused Bernoulli sampling, products) and [`rng`]
-//! (per-chain streams) → [`model`] → [`sampler`] → [`train`] (with
-//! [`data`]) → `io` (files) → the CLI. [`mod@reference`] holds a naive twin
+//! (per-chain streams, uniforms and normals) → [`model`] and [`energy`]
+//! (models and energy functions) → [`sampler`] → [`train`] (with [`data`])
+//! → `io` (files) → the CLI. [`mod@reference`] holds a naive twin
 //! of every kernel; [`mod@bench`] the throughput harness behind
 //! `boltzmann bench gibbs`.
 //!

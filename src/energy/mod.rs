@@ -12,15 +12,19 @@
 //!   samples are known exactly: [`Gaussian`] (full precision matrix) and
 //!   [`GaussianMixture`] (isotropic components), the latter with its exact
 //!   noise-conditional score for annealed Langevin dynamics.
+//! * [`NoiseConditionalScore`]: `s(x, σ)` for annealed Langevin, from an
+//!   energy ([`EnergyScore`]), a mixture (exact) or a trained [`ScoreMlp`].
 //!
 //! Energies are f64 per row (Metropolis tests difference them); gradients
 //! are f32 like the states. Every implementation computes each row
 //! independently of the others and of the thread count.
 
 mod mlp;
+mod score;
 mod toy;
 
 pub use mlp::{Activation, Mlp, MlpEnergy};
+pub use score::{EnergyScore, NoiseConditionalScore, ScoreMlp};
 pub use toy::{Gaussian, GaussianMixture};
 
 use crate::error::{Error, Result};

@@ -20,10 +20,9 @@
 use super::model::FORMAT_VERSION;
 use super::safetensors::{SafeTensors, Tensor};
 use super::{read_file, write_atomic};
-use crate::energy::{Activation, Mlp, MlpEnergy};
+use crate::energy::{Activation, Mlp, MlpEnergy, ScoreMlp};
 use crate::error::{Error, Result};
 use crate::model::GaussianRbm;
-use crate::train::dsm::ScoreMlp;
 use std::path::Path;
 
 /// A continuous-model file, whatever its kind ([`load_energy_model`]).

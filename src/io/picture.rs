@@ -150,7 +150,7 @@ pub fn scatter_png_bytes(
     hi: f32,
     size: usize,
 ) -> Result<Vec<u8>> {
-    if !(16..=2048).contains(&size) || !(lo.is_finite() && hi.is_finite() && lo < hi) {
+    if !((16..=2048).contains(&size) && lo.is_finite() && hi.is_finite() && lo < hi) {
         return Err(Error::InvalidParam {
             name: "picture",
             reason: format!("size {size}, range [{lo}, {hi}]"),

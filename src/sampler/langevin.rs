@@ -29,6 +29,7 @@
 //! ([`LangevinChains::check_failures`]).
 
 use crate::energy::{Energy, Workspace};
+pub use crate::energy::{EnergyScore, NoiseConditionalScore};
 use crate::error::{Error, Result};
 use crate::kernels::{check_len, mul_dims};
 use crate::rng::{self, StreamState};
@@ -69,48 +70,6 @@ impl LangevinConfig {
         if let Some((lo, hi)) = self.clamp.filter(|(lo, hi)| !(lo.is_finite() && hi.is_finite() && lo < hi)) {
             return bad(format!("clamp [{lo}, {hi}] must be finite with lo < hi"));
         }
-        Ok(())
-    }
-}
-
-/// A score function `s(x, σ) ≈ ∇ₓ log p_σ(x)` of the data density smoothed
-/// by `N(0, σ²I)`: what annealed Langevin dynamics follows.
-pub trait NoiseConditionalScore: Sync {
-    /// The dimension `d`.
-    fn dim(&self) -> usize;
-    /// `s(xᵣ, σ)` for every row of `x` (`n × d`) into `out` (`n × d`).
-    ///
-    /// # Errors
-    /// [`Error::ShapeMismatch`] for wrong lengths.
-    fn score(&self, x: &[f32], sigma: f32, out: &mut [f32], ws: &mut Workspace) -> Result<()>;
-}
-
-impl NoiseConditionalScore for crate::energy::GaussianMixture {
-    fn dim(&self) -> usize {
-        Energy::dim(self)
-    }
-
-    /// The exact score of the mixture convolved with `N(0, σ²I)`.
-    fn score(&self, x: &[f32], sigma: f32, out: &mut [f32], ws: &mut Workspace) -> Result<()> {
-        self.smoothed(sigma as f64)?.grad(x, out, ws)?;
-        out.iter_mut().for_each(|g| *g = -*g);
-        Ok(())
-    }
-}
-
-/// The score `−∇E` of an energy, the same at every noise level (plain
-/// Langevin run through the annealed sampler).
-#[derive(Debug, Clone, Copy)]
-pub struct EnergyScore<'a, E: Energy>(pub &'a E);
-
-impl<E: Energy> NoiseConditionalScore for EnergyScore<'_, E> {
-    fn dim(&self) -> usize {
-        self.0.dim()
-    }
-
-    fn score(&self, x: &[f32], _sigma: f32, out: &mut [f32], ws: &mut Workspace) -> Result<()> {
-        self.0.grad(x, out, ws)?;
-        out.iter_mut().for_each(|g| *g = -*g);
         Ok(())
     }
 }

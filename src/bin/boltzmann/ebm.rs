@@ -283,7 +283,7 @@ fn train(a: EbmTrainArgs) -> Result<(), String> {
     io::save_energy_model(&model, &path).map_err(|e| e.to_string())?;
     let png = a.out.join("samples.png");
     let given = (!buffer_samples.is_empty()).then_some(buffer_samples.as_slice());
-    let picture = samples_picture(&model, &data, toy, &png, (lo, hi), a.sample_step, a.seed, given)?;
+    let picture = samples_picture(&model, &data, toy, &png, (lo, hi), &a, given)?;
     if json {
         println!(
             "{{\"done\":true,\"model\":\"{}\",\"train_seconds\":{train_seconds},\"mmd2\":{},\"mmd2_data_baseline\":{}}}",
@@ -320,16 +320,16 @@ fn parse_sigmas(s: &str) -> Result<(f32, f32, usize), String> {
 /// 2-D data as a scatter over the model's density (or over the data's
 /// histogram for a score network), images as a grid. Returns the MMD² of
 /// 2-D samples to fresh data and the data-vs-data value (NaN otherwise).
-pub(crate) fn samples_picture(
+fn samples_picture(
     model: &EnergyModel,
     data: &Dataset,
     toy: Option<Toy2d>,
     png: &Path,
     range: (f32, f32),
-    sample_step: f32,
-    seed: u64,
+    a: &EbmTrainArgs,
     given: Option<&[f32]>,
 ) -> Result<(f64, f64), String> {
+    let (sample_step, seed) = (a.sample_step, a.seed);
     let d = data.dim();
     let n = 1000usize;
     let (lo, hi) = range;
@@ -393,7 +393,8 @@ pub(crate) fn samples_picture(
     }
     let (r, c) = crate::pictures::shape(None, d).map_err(|e| format!("{e} (no picture written)"))?;
     // Grey levels over the data's own range (samples beyond it clip).
-    let (mn, mx) = data.features().iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    let (mn, mx) =
+        data.features().iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
     let span = if mx > mn { mx - mn } else { 1.0 };
     let scaled: Vec<f32> = x.iter().take(100 * d).map(|&v| (v - mn) / span).collect();
     io::grid_png(png, &scaled, r, c, 10, 2).map_err(err)?;
