@@ -258,3 +258,32 @@ pub fn softplus_step_sum(x: &[f32], bias: &[f32], beta0: f64, dbeta: f64) -> f64
         })
         .sum()
 }
+
+/// One naive unadjusted-Langevin step of a single chain on the free energy
+/// of a Gaussian–Bernoulli RBM, in f64: `x − (ε/2)∇F(x) + noise·z` with the
+/// given normals `z` (`∇F = (x − b)/σ² − (1/σ)⊙(W·σ(c + (x/σ)W))`).
+pub fn gaussian_rbm_langevin_step(
+    m: &crate::model::GaussianRbm,
+    x: &[f32],
+    z: &[f32],
+    step: f64,
+    noise: f64,
+) -> Vec<f32> {
+    let (d, nh) = (m.n_visible(), m.n_hidden());
+    let (w, b, c, s) = (m.weights(), m.visible_bias(), m.hidden_bias(), m.sigma());
+    let p: Vec<f64> = (0..nh)
+        .map(|j| {
+            sigmoid(
+                c[j] as f64 + (0..d).map(|i| x[i] as f64 / s[i] as f64 * w[i * nh + j] as f64).sum::<f64>(),
+            )
+        })
+        .collect();
+    (0..d)
+        .map(|i| {
+            let si = s[i] as f64;
+            let wp: f64 = (0..nh).map(|j| w[i * nh + j] as f64 * p[j]).sum();
+            let g = (x[i] as f64 - b[i] as f64) / (si * si) - wp / si;
+            (x[i] as f64 - 0.5 * step * g + noise * z[i] as f64) as f32
+        })
+        .collect()
+}
