@@ -851,3 +851,71 @@ fn ebm_train_and_langevin_model() {
     let (ok, _, err) = boltzmann(&["langevin", "--model", &cut.display().to_string(), "--out", &png]);
     assert!(!ok && err.lines().count() == 1, "{err}");
 }
+
+/// `dbn train --gaussian` (GB-RBM bottom layer) on a small CSV, then
+/// `dbn sample` and `dbn eval` (the bound on the log-density), and its bad
+/// input.
+#[test]
+fn dbn_gaussian_bottom() {
+    let dir = tmpdir("dbn-gauss");
+    let data = csv(&dir);
+    let out = dir.join("run").display().to_string();
+    let base = [
+        "dbn",
+        "train",
+        "--data",
+        &data,
+        "--batch",
+        "5",
+        "--monitor",
+        "0",
+        "--valid-fraction",
+        "0",
+        "--gaussian",
+    ];
+    let mut args = base.to_vec();
+    args.extend([
+        "--layers",
+        "6,4",
+        "--layer-epochs",
+        "2,2",
+        "--gaussian-lr",
+        "0.01",
+        "--json",
+        "--out",
+        &out,
+    ]);
+    let (ok, stdout, err) = boltzmann(&args);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("\"gaussian\":true") && stdout.contains("\"sizes\":[16,6,4]"), "{stdout}");
+    assert!(stdout.contains("\"reconstruction_error\""), "{stdout}");
+    let model = dir.join("run/dbn.safetensors").display().to_string();
+    let png = dir.join("g.png").display().to_string();
+    let (ok, _, err) =
+        boltzmann(&["dbn", "sample", "--model", &model, "--shape", "4x4", "--n", "10", "--out", &png]);
+    assert!(ok, "{err}");
+    let (ok, stdout, err) =
+        boltzmann(&["dbn", "eval", "--model", &model, "--data", &data, "--json", "--samples", "3"]);
+    assert!(
+        ok && stdout.contains("\"gaussian\":true") && stdout.contains("\"lower_bound\":"),
+        "{err}{stdout}"
+    );
+    let (ok, _, err) = boltzmann(&["dbn", "eval", "--model", &model, "--data", &data, "--depth", "1"]);
+    assert!(!ok && err.contains("--depth"), "{err}");
+    let (ok, _, err) = boltzmann(&["dbn", "eval", "--model", &model]);
+    assert!(!ok && err.contains("--data"), "{err}");
+    for (extra, needle) in [
+        (vec!["--layers", "6,4", "--label-top", "5"], "not implemented"),
+        (vec!["--layers", "6,16", "--tied-init"], "not implemented"),
+        (vec!["--layers", "6", "--gaussian-lr", "0"], "learning_rate"),
+        (vec!["--layers", "6", "--sigma", "0"], "init_sigma"),
+    ] {
+        let bad_out = dir.join("bad").display().to_string();
+        let mut args = base.to_vec();
+        args.extend(["--out", &bad_out]);
+        args.extend(extra.iter().copied());
+        let (ok, _, err) = boltzmann(&args);
+        assert!(!ok && err.contains(needle), "{extra:?}: {err}");
+        assert!(!dir.join("bad/dbn.safetensors").exists(), "{extra:?} wrote a model");
+    }
+}

@@ -6,6 +6,7 @@
 pub mod ais;
 pub mod dbn;
 pub mod exact;
+pub mod gaussian_dbn;
 pub mod mmd;
 
 pub use ais::{

@@ -14,7 +14,7 @@
 use super::safetensors::{SafeTensors, Tensor};
 use super::{io_err, read_file, write_atomic};
 use crate::error::{Error, Result};
-use crate::model::{Dbn, LabelledDbn, LabelledRbm, Rbm, UntiedDbn};
+use crate::model::{Dbn, GaussianDbn, LabelledDbn, LabelledRbm, Rbm, UntiedDbn};
 use std::path::Path;
 
 /// The newest model-file version this build reads and writes.
@@ -222,6 +222,104 @@ pub enum DbnFile {
     Untied(UntiedDbn),
     /// A label-joined top RBM ([`save_labelled_dbn`]).
     Labelled(LabelledDbn),
+    /// A Gaussian bottom layer ([`save_gaussian_dbn`]).
+    Gaussian(GaussianDbn),
+}
+
+/// Saves a DBN with a Gaussian bottom layer (atomically): metadata
+/// `kind = "gaussian-dbn"`, `visible_units = "gaussian"`, `layers`,
+/// `sizes`; tensors `layer1.weights`, `layer1.visible_bias`,
+/// `layer1.hidden_bias`, `layer1.sigma` (the GB-RBM) and, for the binary
+/// layers above, `layer{l}.*` as in [`save_dbn`].
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be written.
+pub fn save_gaussian_dbn(net: &GaussianDbn, path: &Path) -> Result<()> {
+    write_atomic(path, &gaussian_dbn_bytes(net))
+}
+
+/// The bytes [`save_gaussian_dbn`] writes.
+pub fn gaussian_dbn_bytes(net: &GaussianDbn) -> Vec<u8> {
+    let sizes = net.sizes();
+    let mut st = SafeTensors::default();
+    for (k, v) in [
+        ("format", "boltzmann".to_string()),
+        ("format_version", FORMAT_VERSION.to_string()),
+        ("kind", "gaussian-dbn".to_string()),
+        ("visible_units", "gaussian".into()),
+        ("hidden_units", "bernoulli".into()),
+        ("n_visible", sizes[0].to_string()),
+        ("n_hidden", sizes[sizes.len() - 1].to_string()),
+        ("layers", net.depth().to_string()),
+        ("sizes", sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",")),
+    ] {
+        st.metadata.insert(k.into(), v);
+    }
+    let g = net.bottom();
+    let (d, h) = (g.n_visible(), g.n_hidden());
+    st.tensors.insert("layer1.weights".into(), Tensor::f32(vec![d, h], g.weights()));
+    st.tensors.insert("layer1.visible_bias".into(), Tensor::f32(vec![d], g.visible_bias()));
+    st.tensors.insert("layer1.hidden_bias".into(), Tensor::f32(vec![h], g.hidden_bias()));
+    st.tensors.insert("layer1.sigma".into(), Tensor::f32(vec![d], g.sigma()));
+    if let Some(u) = net.upper() {
+        for (l, rbm) in u.layers().iter().enumerate() {
+            rbm_tensors(rbm, &format!("layer{}.", l + 2), &mut st);
+        }
+    }
+    st.to_bytes()
+}
+
+fn parse_gaussian(st: &SafeTensors, what: &str) -> Result<DbnFile> {
+    let bad = |r: String| Error::Io { path: what.to_string(), reason: r };
+    let v: u32 = st.meta("format_version", what)?.parse().map_err(|_| bad("bad format_version".into()))?;
+    if v > FORMAT_VERSION {
+        return Err(bad(format!("format version {v} is newer than this build reads ({FORMAT_VERSION})")));
+    }
+    if st.meta("visible_units", what)? != "gaussian" || st.meta("hidden_units", what)? != "bernoulli" {
+        return Err(bad("a gaussian-dbn has gaussian visible and bernoulli hidden units".into()));
+    }
+    let layers: usize = st.meta("layers", what)?.parse().map_err(|_| bad("bad layers".into()))?;
+    if layers == 0 || layers > MAX_DBN_LAYERS {
+        return Err(bad(format!("layers = {layers} is not in 1..={MAX_DBN_LAYERS}")));
+    }
+    let sizes: Vec<usize> = st
+        .meta("sizes", what)?
+        .split(',')
+        .map(|s| s.trim().parse().map_err(|_| bad(format!("bad sizes entry {s:?}"))))
+        .collect::<Result<_>>()?;
+    if sizes.len() != layers + 1 {
+        return Err(bad(format!("sizes {sizes:?} do not match layers = {layers}")));
+    }
+    if st.tensors.len() != 4 + 3 * (layers - 1) {
+        return Err(bad(format!("expected {} tensors, found {}", 4 + 3 * (layers - 1), st.tensors.len())));
+    }
+    let (d, h) = (sizes[0], sizes[1]);
+    let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
+        let t = st.get(name, what)?;
+        if t.shape != shape {
+            return Err(bad(format!("tensor {name:?} has shape {:?}, expected {shape:?}", t.shape)));
+        }
+        t.to_f32(what)
+    };
+    let g = crate::model::GaussianRbm::new(
+        d,
+        h,
+        get("layer1.weights", &[d, h])?,
+        get("layer1.visible_bias", &[d])?,
+        get("layer1.hidden_bias", &[h])?,
+        get("layer1.sigma", &[d])?,
+    )
+    .map_err(|e| bad(format!("invalid layer 1: {e}")))?;
+    let upper = if layers == 1 {
+        None
+    } else {
+        let mut rbms = Vec::with_capacity(layers - 1);
+        for l in 1..layers {
+            rbms.push(rbm_from(st, &format!("layer{}.", l + 1), sizes[l], sizes[l + 1], what)?);
+        }
+        Some(Dbn::new(rbms).map_err(|e| bad(format!("invalid layers: {e}")))?)
+    };
+    GaussianDbn::new(g, upper).map(DbnFile::Gaussian).map_err(|e| bad(format!("invalid layers: {e}")))
 }
 
 /// Loads any DBN file (tied, untied or labelled), with the checks of
@@ -313,6 +411,13 @@ fn labelled_refused(what: &str) -> Error {
     }
 }
 
+fn gaussian_refused(what: &str) -> Error {
+    Error::Io {
+        path: what.to_string(),
+        reason: "this DBN has a Gaussian bottom layer; load it with load_any_dbn".into(),
+    }
+}
+
 fn tied_only(f: DbnFile, what: &str) -> Result<Dbn> {
     match f {
         DbnFile::Tied(d) => Ok(d),
@@ -322,6 +427,7 @@ fn tied_only(f: DbnFile, what: &str) -> Result<Dbn> {
                 .into(),
         }),
         DbnFile::Labelled(_) => Err(labelled_refused(what)),
+        DbnFile::Gaussian(_) => Err(gaussian_refused(what)),
     }
 }
 
@@ -330,6 +436,7 @@ fn untied_or_tied(f: DbnFile, what: &str) -> Result<UntiedDbn> {
         DbnFile::Tied(d) => Ok(UntiedDbn::from_tied(d)),
         DbnFile::Untied(n) => Ok(n),
         DbnFile::Labelled(_) => Err(labelled_refused(what)),
+        DbnFile::Gaussian(_) => Err(gaussian_refused(what)),
     }
 }
 
@@ -339,6 +446,11 @@ const MAX_LABEL_UNITS: usize = 256;
 fn parse_any_named(bytes: &[u8], what: &str) -> Result<DbnFile> {
     let bad = |r: String| Error::Io { path: what.to_string(), reason: r };
     let st = SafeTensors::from_bytes(bytes, what)?;
+    if st.metadata.get("kind").map(String::as_str) == Some("gaussian-dbn")
+        && st.metadata.get("format").map(String::as_str) == Some("boltzmann")
+    {
+        return parse_gaussian(&st, what);
+    }
     let (d, top_h) = check_header(&st, "dbn", what)?;
     let layers: usize = st.meta("layers", what)?.parse().map_err(|_| bad("bad layers".into()))?;
     if layers == 0 || layers > MAX_DBN_LAYERS {

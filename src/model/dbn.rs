@@ -529,7 +529,7 @@ fn layer_name(l: usize) -> &'static str {
 
 /// Replaces each probability `p` of the rows (width `n`, one stream per
 /// row) by a sample `u < p`.
-fn bernoulli_in_place(streams: &mut [rng::StreamState], n: usize, p: &mut [f32]) -> Result<()> {
+pub(crate) fn bernoulli_in_place(streams: &mut [rng::StreamState], n: usize, p: &mut [f32]) -> Result<()> {
     let mut u = crate::alloc::try_vec(p.len(), 0.0f32, "uniforms")?;
     rng::fill_uniform(streams, n, &mut u)?;
     for (x, &u) in p.iter_mut().zip(&u) {

@@ -4,12 +4,14 @@
 //! classifier for comparing features.
 
 pub mod dbn;
+pub mod gaussian_dbn;
 pub mod gaussian_rbm;
 pub mod labelled;
 pub mod rbm;
 pub mod softmax;
 
 pub use dbn::{Dbn, DbnSamples, LabelledDbn, UntiedDbn};
+pub use gaussian_dbn::GaussianDbn;
 pub use gaussian_rbm::GaussianRbm;
 pub use labelled::LabelledRbm;
 pub use rbm::Rbm;

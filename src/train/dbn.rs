@@ -137,6 +137,66 @@ pub fn train_layer_on_top(
     dbn.push(t.into_rbm())
 }
 
+/// Greedy training of a DBN over real-valued data
+/// ([`crate::model::GaussianDbn`]): a Gaussian–Bernoulli RBM on the data
+/// ([`crate::train::gaussian::train_gaussian_rbm`] with `bottom`), then, if
+/// `upper` is given, its layers greedily ([`train_greedy`]) on the bottom
+/// layer's hidden samples or probabilities (`upper.propagate`, samples
+/// drawn once from `upper.seed`). `on_bottom` sees the bottom's epochs,
+/// `on_upper(layer, report)` the upper layers' (layer counted from 2).
+///
+/// # Errors
+/// As [`crate::train::gaussian::train_gaussian_rbm`] and [`train_greedy`].
+///
+/// # Examples
+/// ```
+/// use boltzmann::data::Toy2d;
+/// use boltzmann::train::{TrainConfig, dbn::{DbnConfig, Propagate, train_gaussian_greedy}};
+/// use boltzmann::train::gaussian::GaussianTrainConfig;
+/// let data = Toy2d::Moons.sample(300, 1)?;
+/// let bottom = GaussianTrainConfig { n_hidden: 8, epochs: 2, batch_size: 20, learning_rate: 0.01, ..Default::default() };
+/// let layer = TrainConfig { n_hidden: 4, epochs: 2, batch_size: 20, ..TrainConfig::default() };
+/// let upper = DbnConfig { layers: vec![layer], tied_init: false, seed: 3, propagate: Propagate::Samples };
+/// let net = train_gaussian_greedy(&data, &bottom, Some(&upper), |_| {}, |_, _| {})?;
+/// assert_eq!(net.sizes(), vec![2, 8, 4]);
+/// # Ok::<(), boltzmann::Error>(())
+/// ```
+pub fn train_gaussian_greedy(
+    data: &Dataset,
+    bottom: &crate::train::gaussian::GaussianTrainConfig,
+    upper: Option<&DbnConfig>,
+    on_bottom: impl FnMut(&crate::train::gaussian::GaussianEpochReport),
+    mut on_upper: impl FnMut(usize, &EpochReport),
+) -> Result<crate::model::GaussianDbn> {
+    if let Some(u) = upper
+        && u.layers.is_empty()
+    {
+        return Err(Error::InvalidParam {
+            name: "layers",
+            reason: "an upper network needs at least one layer".into(),
+        });
+    }
+    let g = crate::train::gaussian::train_gaussian_rbm(data, bottom, on_bottom)?;
+    let Some(cfg) = upper else {
+        return crate::model::GaussianDbn::new(g, None);
+    };
+    let h = g.n_hidden();
+    let mut p =
+        crate::alloc::try_vec(crate::kernels::mul_dims("features", data.len(), h)?, 0.0f32, "features")?;
+    g.hidden_probs(data.features(), &mut p)?;
+    let mut cfg = cfg.clone();
+    match cfg.propagate {
+        Propagate::Samples => {
+            let mut st = crate::rng::chain_streams(cfg.seed, data.len())?;
+            crate::model::dbn::bernoulli_in_place(&mut st, h, &mut p)?;
+        }
+        Propagate::Probabilities => cfg.layers[0].probability_data = true,
+    }
+    let hidden = Dataset::new(p, h)?;
+    let upper = train_greedy(&cfg, &hidden, |l, r| on_upper(l + 1, r))?;
+    crate::model::GaussianDbn::new(g, Some(upper))
+}
+
 /// Puts a label-joined top RBM on `lower` (Hinton et al. 2006): trains a
 /// [`crate::model::LabelledRbm`] with `config` on one binary recognition
 /// sample of `lower`'s top layer per example (streams from `seed`) joined

@@ -7,7 +7,7 @@ use boltzmann::data::Dataset;
 use boltzmann::eval::{self, AisConfig, RaiseConfig};
 use boltzmann::io;
 use boltzmann::io::DbnFile;
-use boltzmann::model::{Dbn, LabelledDbn, UntiedDbn};
+use boltzmann::model::{Dbn, GaussianDbn, LabelledDbn, UntiedDbn};
 use boltzmann::train::dbn::{DbnConfig, Propagate, UpDownConfig, train_greedy, train_labelled_top, up_down};
 use boltzmann::train::labelled::LabelledConfig;
 use boltzmann::train::{EpochReport, TrainConfig};
@@ -126,6 +126,21 @@ pub(crate) struct DbnTrainArgs {
     /// Epochs of the label-joined top RBM (default: --epochs).
     #[arg(long)]
     label_epochs: Option<usize>,
+    /// Real-valued data: a Gaussian–Bernoulli RBM as the bottom layer
+    /// (CD-k with --k, SGD with --gaussian-lr, momentum 0.9), binary layers
+    /// above it as usual; data are used as they are (no binarization).
+    #[arg(long)]
+    gaussian: bool,
+    /// Learning rate of the Gaussian bottom layer.
+    #[arg(long, default_value_t = 1e-3)]
+    gaussian_lr: f32,
+    /// Standard deviation σ of the Gaussian visible units (initial value
+    /// with --learn-sigma).
+    #[arg(long, default_value_t = 0.3)]
+    sigma: f32,
+    /// Learn σ (through log σ).
+    #[arg(long)]
+    learn_sigma: bool,
     /// Train the label-joined top with persistent chains (PCD) instead of
     /// CD-1: much sharper label-conditioned samples, slightly higher
     /// classification error (docs/results.md).
@@ -275,6 +290,9 @@ fn train(a: DbnTrainArgs) -> Result<(), String> {
     if a.label_top == Some(0) || a.label_epochs == Some(0) {
         return Err("--label-top / --label-epochs: need at least 1".into());
     }
+    if a.gaussian && (a.label_top.is_some() || a.up_down_epochs > 0 || a.tied_init) {
+        return Err("--gaussian: --label-top, --up-down-epochs and --tied-init are not implemented for a Gaussian bottom layer".into());
+    }
     if a.up_down_epochs > 0 && widths.len() < 2 {
         return Err("--up-down-epochs needs at least two --layers".into());
     }
@@ -338,6 +356,9 @@ fn train(a: DbnTrainArgs) -> Result<(), String> {
     }
     let json = a.train.json;
     let t0 = Instant::now();
+    if a.gaussian {
+        return train_gaussian(&a, &config, &train_set, &widths, &epochs, &sizes);
+    }
     let dbn = train_greedy(&config, &train_set, |l, r: &EpochReport| {
         layer_seconds[l - 1] += r.seconds;
         if json {
@@ -454,6 +475,7 @@ fn sample_labelled(
 fn sample(a: DbnSampleArgs) -> Result<(), String> {
     let file = io::load_any_dbn(&a.model).map_err(|e| e.to_string())?;
     let (n_visible, n_labels) = match &file {
+        DbnFile::Gaussian(g) => (g.n_visible(), 0),
         DbnFile::Tied(d) => (d.n_visible(), 0),
         DbnFile::Untied(n) => (n.generative().n_visible(), 0),
         DbnFile::Labelled(n) => (n.n_visible(), n.n_labels()),
@@ -472,6 +494,7 @@ fn sample(a: DbnSampleArgs) -> Result<(), String> {
         _ => {}
     }
     let s = match &file {
+        DbnFile::Gaussian(g) => g.sample(a.n, a.sweeps, a.seed).map_err(|e| e.to_string())?,
         DbnFile::Tied(d) => d.sample(a.n, a.sweeps, a.seed).map_err(|e| e.to_string())?,
         DbnFile::Untied(n) => n.generative().sample(a.n, a.sweeps, a.seed).map_err(|e| e.to_string())?,
         DbnFile::Labelled(n) => sample_labelled(n, a.label, a.n, a.sweeps, a.seed)?,
@@ -483,6 +506,7 @@ fn sample(a: DbnSampleArgs) -> Result<(), String> {
 
 fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
     let full = match io::load_any_dbn(&a.model).map_err(|e| e.to_string())? {
+        DbnFile::Gaussian(g) => return evaluate_gaussian(&a, &g),
         DbnFile::Tied(d) => UntiedDbn::from_tied(d),
         DbnFile::Untied(n) => n,
         DbnFile::Labelled(n) => {
@@ -639,16 +663,17 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
     // A labelled DBN classifies itself; its directed layers give the
     // features for softmax regression.
     let (net, saved) = match io::load_any_dbn(&a.model).map_err(|e| e.to_string())? {
-        DbnFile::Tied(d) => (UntiedDbn::from_tied(d), None),
-        DbnFile::Untied(n) => (n, None),
-        DbnFile::Labelled(n) => (UntiedDbn::from_tied(n.lower().clone()), Some(n)),
+        DbnFile::Tied(d) => (Features::Binary(UntiedDbn::from_tied(d)), None),
+        DbnFile::Untied(n) => (Features::Binary(n), None),
+        DbnFile::Labelled(n) => (Features::Binary(UntiedDbn::from_tied(n.lower().clone())), Some(n)),
+        DbnFile::Gaussian(g) => (Features::Gaussian(g), None),
     };
     if saved.is_some() && a.joint {
         return Err(
             "--joint: this DBN already has a label-joined top RBM (it is evaluated without --joint)".into()
         );
     }
-    let dbn = net.generative();
+    let dbn = &net;
     let layer = a.layer.unwrap_or(dbn.depth());
     if layer == 0 || layer > dbn.depth() {
         return Err(format!("--layer {layer}: the model has layers 1..={}", dbn.depth()));
@@ -708,7 +733,7 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
             .and_then(|d| d.with_labels(ytr.clone()))
             .map_err(|e| e.to_string())?;
         let cfg = LabelledConfig {
-            n_hidden: a.joint_hidden.unwrap_or(dbn.top().n_hidden()),
+            n_hidden: a.joint_hidden.unwrap_or(dbn.sizes()[dbn.depth()]),
             epochs: a.joint_epochs,
             seed: a.seed,
             ..LabelledConfig::default()
@@ -765,6 +790,218 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
                 100.0 * te
             );
         }
+    }
+    Ok(())
+}
+
+/// `dbn eval` of a DBN with a Gaussian bottom layer: the bound on the
+/// log-density of real-valued test data (nats in the data's units), the
+/// top RBM's log Z exact or by AIS.
+fn evaluate_gaussian(a: &DbnEvalArgs, net: &GaussianDbn) -> Result<(), String> {
+    let Some(upper) = net.upper() else {
+        return Err("a one-layer Gaussian DBN is a GB-RBM: its log Z is not implemented, so no bound".into());
+    };
+    if a.depth.is_some_and(|d| d != net.depth()) {
+        return Err(format!("--depth: a Gaussian DBN is bounded whole ({} layers)", net.depth()));
+    }
+    let mut test: Dataset = match &a.data {
+        Some(p) => crate::evaluate::load(p, false)?,
+        None => return Err("--data: pass the real-valued test data of this Gaussian DBN".into()),
+    };
+    if test.dim() != net.n_visible() {
+        return Err(format!(
+            "data has {} features but the DBN's n_visible is {}",
+            test.dim(),
+            net.n_visible()
+        ));
+    }
+    if let Some(n) = a.limit {
+        if n == 0 || n > test.len() {
+            return Err(format!("--limit {n}: the test set has {} examples", test.len()));
+        }
+        test = test.subset(0..n).map_err(|e| e.to_string())?;
+    }
+    if a.samples == 0 {
+        return Err("--samples must be ≥ 1".into());
+    }
+    let top = upper.top();
+    let t0 = Instant::now();
+    let show = !a.quiet && !a.json && std::io::stderr().is_terminal();
+    let small = top.n_visible().min(top.n_hidden());
+    let (log_z, how) = if small <= a.exact_max {
+        (eval::log_partition_exact(top).map_err(|e| e.to_string())?, "exact".to_string())
+    } else {
+        let x =
+            net.recognize(test.features(), net.depth() - 1, a.seed ^ 0xBA5E).map_err(|e| e.to_string())?;
+        let base = Dataset::new(x, top.n_visible()).map_err(|e| e.to_string())?;
+        let bias = eval::base_rate_biases(&base).map_err(|e| e.to_string())?;
+        let schedule = crate::evaluate::parse_schedule(&a.schedule)?;
+        let cfg = AisConfig { runs: a.ais_runs, schedule: schedule.clone(), seed: a.seed };
+        let pb = crate::evaluate::bar(show, schedule.len() as u64, "AIS");
+        let est =
+            eval::ais_with_progress(top, &bias, &cfg, &|k| pb.set_position(k)).map_err(|e| e.to_string())?;
+        pb.finish_and_clear();
+        (est.log_z, format!("AIS ({} runs, {} βs)", a.ais_runs, schedule.len()))
+    };
+    let b = eval::gaussian_dbn::gaussian_lower_bound(net, &test, log_z, a.samples, a.seed)
+        .map_err(|e| e.to_string())?;
+    let secs = t0.elapsed().as_secs_f64();
+    let sizes: Vec<String> = net.sizes().iter().map(|s| s.to_string()).collect();
+    if a.json {
+        println!(
+            "{{\"sizes\":[{}],\"gaussian\":true,\"examples\":{},\"samples\":{},\"lower_bound\":{},\"std_err\":{},\
+             \"log_z_top\":{log_z},\"log_z_method\":\"{}\",\"seconds\":{secs}}}",
+            sizes.join(","),
+            test.len(),
+            a.samples,
+            b.mean,
+            b.std_err,
+            if how == "exact" { "exact" } else { "ais" }
+        );
+    } else {
+        println!("Gaussian DBN {} ({} layers) on {} examples", sizes.join("-"), net.depth(), test.len());
+        println!("  top RBM log Z = {log_z:.4} ({how})");
+        println!(
+            "  lower bound on the log-density: {:.3} ± {:.3} nats per example ({} recognition samples each)",
+            b.mean, b.std_err, a.samples
+        );
+        println!("  {secs:.1} s");
+    }
+    Ok(())
+}
+
+/// The feature maps `dbn classify` uses: a binary DBN (tied or untied) or
+/// one with a Gaussian bottom layer.
+enum Features {
+    Binary(UntiedDbn),
+    Gaussian(GaussianDbn),
+}
+
+impl Features {
+    fn depth(&self) -> usize {
+        match self {
+            Features::Binary(n) => n.generative().depth(),
+            Features::Gaussian(g) => g.depth(),
+        }
+    }
+
+    fn n_visible(&self) -> usize {
+        match self {
+            Features::Binary(n) => n.generative().n_visible(),
+            Features::Gaussian(g) => g.n_visible(),
+        }
+    }
+
+    fn sizes(&self) -> Vec<usize> {
+        match self {
+            Features::Binary(n) => n.generative().sizes(),
+            Features::Gaussian(g) => g.sizes(),
+        }
+    }
+
+    fn transform(&self, x: &[f32], layer: usize) -> boltzmann::Result<Vec<f32>> {
+        match self {
+            Features::Binary(n) => n.transform(x, layer),
+            Features::Gaussian(g) => g.transform(x, layer),
+        }
+    }
+
+    fn recognize(&self, x: &[f32], layer: usize, seed: u64) -> boltzmann::Result<Vec<f32>> {
+        match self {
+            Features::Binary(n) => n.recognize(x, layer, seed),
+            Features::Gaussian(g) => g.recognize(x, layer, seed),
+        }
+    }
+}
+
+/// `dbn train --gaussian`: a GB-RBM bottom layer, the binary layers of
+/// `config` after the first above it.
+fn train_gaussian(
+    a: &DbnTrainArgs,
+    config: &DbnConfig,
+    train_set: &Dataset,
+    widths: &[usize],
+    epochs: &[usize],
+    sizes: &[String],
+) -> Result<(), String> {
+    use boltzmann::train::dbn::train_gaussian_greedy;
+    use boltzmann::train::gaussian::GaussianTrainConfig;
+    let base = &config.layers[0];
+    let k = match base.algorithm {
+        boltzmann::train::Algorithm::Cd { k } | boltzmann::train::Algorithm::Pcd { k, .. } => k,
+    };
+    let bottom = GaussianTrainConfig {
+        n_hidden: widths[0],
+        k,
+        persistent: matches!(base.algorithm, boltzmann::train::Algorithm::Pcd { .. }),
+        learning_rate: a.gaussian_lr,
+        batch_size: base.batch_size,
+        epochs: epochs[0],
+        init_sigma: a.sigma,
+        learn_sigma: a.learn_sigma,
+        seed: base.seed,
+        ..GaussianTrainConfig::default()
+    };
+    let upper =
+        (widths.len() > 1).then(|| DbnConfig { layers: config.layers[1..].to_vec(), ..config.clone() });
+    let json = a.train.json;
+    let t0 = Instant::now();
+    let mut layer_seconds = vec![0.0f64; widths.len()];
+    let mut first = 0.0;
+    let net = train_gaussian_greedy(
+        train_set,
+        &bottom,
+        upper.as_ref(),
+        |r| {
+            first += r.seconds;
+            if json {
+                println!(
+                    "{{\"layer\":1,\"epoch\":{},\"seconds\":{},\"reconstruction_error\":{}}}",
+                    r.epoch, r.seconds, r.reconstruction_error
+                );
+            } else {
+                println!(
+                    "layer 1/{} (Gaussian) epoch {:>3}: {:.2} s, reconstruction error {:.3}",
+                    widths.len(),
+                    r.epoch,
+                    r.seconds,
+                    r.reconstruction_error
+                );
+            }
+        },
+        |l, r| {
+            layer_seconds[l - 1] += r.seconds;
+            if json {
+                println!("{{\"layer\":{l},\"epoch\":{},\"seconds\":{}}}", r.epoch + 1, r.seconds);
+            } else {
+                println!("layer {l}/{} epoch {:>3}: {:.2} s", widths.len(), r.epoch + 1, r.seconds);
+            }
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    layer_seconds[0] = first;
+    let path = a.train.out.join("dbn.safetensors");
+    io::save_gaussian_dbn(&net, &path).map_err(|e| e.to_string())?;
+    if let Some((r, c)) =
+        train_set.image_shape().or_else(|| crate::pictures::shape(None, net.n_visible()).ok())
+    {
+        let s = net.sample(100, 1000, base.seed).map_err(|e| e.to_string())?;
+        let png = a.train.out.join("samples.png");
+        io::grid_png(&png, &s.visible_probs, r, c, 10, 2).map_err(|e| e.to_string())?;
+    }
+    if json {
+        let per: Vec<String> = layer_seconds.iter().map(|s| s.to_string()).collect();
+        println!(
+            "{{\"done\":true,\"gaussian\":true,\"sizes\":[{}],\"layer_seconds\":[{}],\"seconds\":{}}}",
+            sizes.join(","),
+            per.join(","),
+            t0.elapsed().as_secs_f64()
+        );
+    } else {
+        for (l, s) in layer_seconds.iter().enumerate() {
+            println!("layer {}: {:.2} s training", l + 1, s);
+        }
+        println!("wrote {}", path.display());
     }
     Ok(())
 }
