@@ -203,6 +203,13 @@ pub fn train_gaussian_rbm(
         let mut rec = vec![0.0f32; n * d];
         model.visible_means(&hp, &mut rec)?;
         let err = x.iter().zip(&rec).map(|(&a, &b)| ((a - b) as f64).powi(2)).sum::<f64>() / n as f64;
+        if !err.is_finite() {
+            return Err(Error::Diverged {
+                epoch,
+                step: 0,
+                reason: format!("reconstruction error {err} (lower the learning rate)"),
+            });
+        }
         let mut fe = vec![0.0f64; n];
         crate::energy::Energy::energy(&model, x, &mut fe, &mut ws)?;
         on_epoch(&GaussianEpochReport {
