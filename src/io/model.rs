@@ -192,23 +192,29 @@ pub fn labelled_dbn_bytes(net: &LabelledDbn) -> Vec<u8> {
 }
 
 fn dbn_st(layers: &[Rbm], sizes: &[usize]) -> SafeTensors {
+    let mut st = dbn_header("dbn", "bernoulli", sizes);
+    for (l, rbm) in layers.iter().enumerate() {
+        rbm_tensors(rbm, &format!("layer{}.", l + 1), &mut st);
+    }
+    st
+}
+
+/// The common header of DBN files, with the outer sizes (D and the top
+/// width) and the layer count (`sizes.len() − 1`).
+fn dbn_header(kind: &str, visible_units: &str, sizes: &[usize]) -> SafeTensors {
     let mut st = SafeTensors::default();
-    // The common header, with the outer sizes (D and the top width).
     for (k, v) in [
         ("format", "boltzmann".to_string()),
         ("format_version", FORMAT_VERSION.to_string()),
-        ("kind", "dbn".to_string()),
-        ("visible_units", "bernoulli".into()),
+        ("kind", kind.to_string()),
+        ("visible_units", visible_units.into()),
         ("hidden_units", "bernoulli".into()),
         ("n_visible", sizes[0].to_string()),
         ("n_hidden", sizes[sizes.len() - 1].to_string()),
-        ("layers", layers.len().to_string()),
+        ("layers", (sizes.len() - 1).to_string()),
         ("sizes", sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",")),
     ] {
         st.metadata.insert(k.into(), v);
-    }
-    for (l, rbm) in layers.iter().enumerate() {
-        rbm_tensors(rbm, &format!("layer{}.", l + 1), &mut st);
     }
     st
 }
@@ -240,21 +246,7 @@ pub fn save_gaussian_dbn(net: &GaussianDbn, path: &Path) -> Result<()> {
 
 /// The bytes [`save_gaussian_dbn`] writes.
 pub fn gaussian_dbn_bytes(net: &GaussianDbn) -> Vec<u8> {
-    let sizes = net.sizes();
-    let mut st = SafeTensors::default();
-    for (k, v) in [
-        ("format", "boltzmann".to_string()),
-        ("format_version", FORMAT_VERSION.to_string()),
-        ("kind", "gaussian-dbn".to_string()),
-        ("visible_units", "gaussian".into()),
-        ("hidden_units", "bernoulli".into()),
-        ("n_visible", sizes[0].to_string()),
-        ("n_hidden", sizes[sizes.len() - 1].to_string()),
-        ("layers", net.depth().to_string()),
-        ("sizes", sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",")),
-    ] {
-        st.metadata.insert(k.into(), v);
-    }
+    let mut st = dbn_header("gaussian-dbn", "gaussian", &net.sizes());
     let g = net.bottom();
     let (d, h) = (g.n_visible(), g.n_hidden());
     st.tensors.insert("layer1.weights".into(), Tensor::f32(vec![d, h], g.weights()));

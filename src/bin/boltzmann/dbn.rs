@@ -567,33 +567,10 @@ fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
         return Err("--samples must be ≥ 1".into());
     }
     let top = dbn.top();
-    let small = top.n_visible().min(top.n_hidden());
     let show = !a.quiet && !a.json && std::io::stderr().is_terminal();
     let t0 = Instant::now();
-    let mut raise_setup = None;
-    let (log_z, log_z_se, how) = if small <= a.exact_max {
-        let pb = crate::evaluate::bar(show, 1u64 << small.min(63), "exact log Z");
-        let z = eval::log_partition_exact_with_progress(top, &|k| pb.set_position(k))
-            .map_err(|e| e.to_string())?;
-        pb.finish_and_clear();
-        (z, 0.0, "exact".to_string())
-    } else {
-        // Base rates of the top RBM's visible layer: recognition samples of
-        // the test data.
-        let x = net.recognize(test.features(), depth - 1, a.seed ^ 0xBA5E).map_err(|e| e.to_string())?;
-        let base = Dataset::new(x, top.n_visible()).map_err(|e| e.to_string())?;
-        let bias = eval::base_rate_biases(&base).map_err(|e| e.to_string())?;
-        let schedule = crate::evaluate::parse_schedule(&a.schedule)?;
-        let cfg = AisConfig { runs: a.ais_runs, schedule: schedule.clone(), seed: a.seed };
-        let pb = crate::evaluate::bar(show, schedule.len() as u64, "AIS");
-        let est =
-            eval::ais_with_progress(top, &bias, &cfg, &|k| pb.set_position(k)).map_err(|e| e.to_string())?;
-        pb.finish_and_clear();
-        // Standard error of log Ẑ by the delta method: σ̂/Ẑ.
-        let se = (est.log_std_err - est.log_z).exp();
-        raise_setup = Some((bias, schedule.clone()));
-        (est.log_z, se, format!("AIS ({} runs, {} βs)", a.ais_runs, schedule.len()))
-    };
+    let z = top_log_z(top, || net.recognize(test.features(), depth - 1, a.seed ^ 0xBA5E), &a, show)?;
+    let (log_z, log_z_se, how, raise_setup) = (z.log_z, z.std_err, z.how, z.ais);
     let b =
         eval::dbn::lower_bound_untied(&net, &test, log_z, a.samples, a.seed).map_err(|e| e.to_string())?;
     // Conservative check: the top term by RAISE on the first examples, and
@@ -832,22 +809,8 @@ fn evaluate_gaussian(a: &DbnEvalArgs, net: &GaussianDbn) -> Result<(), String> {
     let top = upper.top();
     let t0 = Instant::now();
     let show = !a.quiet && !a.json && std::io::stderr().is_terminal();
-    let small = top.n_visible().min(top.n_hidden());
-    let (log_z, how) = if small <= a.exact_max {
-        (eval::log_partition_exact(top).map_err(|e| e.to_string())?, "exact".to_string())
-    } else {
-        let x =
-            net.recognize(test.features(), net.depth() - 1, a.seed ^ 0xBA5E).map_err(|e| e.to_string())?;
-        let base = Dataset::new(x, top.n_visible()).map_err(|e| e.to_string())?;
-        let bias = eval::base_rate_biases(&base).map_err(|e| e.to_string())?;
-        let schedule = crate::evaluate::parse_schedule(&a.schedule)?;
-        let cfg = AisConfig { runs: a.ais_runs, schedule: schedule.clone(), seed: a.seed };
-        let pb = crate::evaluate::bar(show, schedule.len() as u64, "AIS");
-        let est =
-            eval::ais_with_progress(top, &bias, &cfg, &|k| pb.set_position(k)).map_err(|e| e.to_string())?;
-        pb.finish_and_clear();
-        (est.log_z, format!("AIS ({} runs, {} βs)", a.ais_runs, schedule.len()))
-    };
+    let z = top_log_z(top, || net.recognize(test.features(), net.depth() - 1, a.seed ^ 0xBA5E), a, show)?;
+    let (log_z, how) = (z.log_z, z.how);
     let b = eval::gaussian_dbn::gaussian_lower_bound(net, &test, log_z, a.samples, a.seed)
         .map_err(|e| e.to_string())?;
     let secs = t0.elapsed().as_secs_f64();
@@ -1009,4 +972,47 @@ fn train_gaussian(
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The top RBM's log Z for `dbn eval`.
+struct TopLogZ {
+    log_z: f64,
+    /// Standard error (0 when exact).
+    std_err: f64,
+    /// "exact" or a description of the AIS run.
+    how: String,
+    /// With AIS: the base-rate biases and the schedule (RAISE reuses them).
+    ais: Option<(Vec<f32>, Vec<f64>)>,
+}
+
+/// Exact when the top's smaller side is at most `--exact-max`; otherwise AIS
+/// from the base rates of `below()` (recognition samples of the test data
+/// at the top's visible layer).
+fn top_log_z(
+    top: &boltzmann::Rbm,
+    below: impl FnOnce() -> boltzmann::Result<Vec<f32>>,
+    a: &DbnEvalArgs,
+    show: bool,
+) -> Result<TopLogZ, String> {
+    let small = top.n_visible().min(top.n_hidden());
+    if small <= a.exact_max {
+        let pb = crate::evaluate::bar(show, 1u64 << small.min(63), "exact log Z");
+        let z = eval::log_partition_exact_with_progress(top, &|k| pb.set_position(k))
+            .map_err(|e| e.to_string())?;
+        pb.finish_and_clear();
+        return Ok(TopLogZ { log_z: z, std_err: 0.0, how: "exact".into(), ais: None });
+    }
+    let base =
+        Dataset::new(below().map_err(|e| e.to_string())?, top.n_visible()).map_err(|e| e.to_string())?;
+    let bias = eval::base_rate_biases(&base).map_err(|e| e.to_string())?;
+    let schedule = crate::evaluate::parse_schedule(&a.schedule)?;
+    let cfg = AisConfig { runs: a.ais_runs, schedule: schedule.clone(), seed: a.seed };
+    let pb = crate::evaluate::bar(show, schedule.len() as u64, "AIS");
+    let est =
+        eval::ais_with_progress(top, &bias, &cfg, &|k| pb.set_position(k)).map_err(|e| e.to_string())?;
+    pb.finish_and_clear();
+    // Standard error of log Ẑ by the delta method: σ̂/Ẑ.
+    let se = (est.log_std_err - est.log_z).exp();
+    let how = format!("AIS ({} runs, {} βs)", a.ais_runs, schedule.len());
+    Ok(TopLogZ { log_z: est.log_z, std_err: se, how, ais: Some((bias, schedule)) })
 }

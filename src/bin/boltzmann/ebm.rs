@@ -5,7 +5,7 @@
 //! by CD/PCD — then a model file and a picture of samples.
 
 use boltzmann::data::{Dataset, Toy2d};
-use boltzmann::energy::{Activation, Energy, MlpEnergy, Workspace};
+use boltzmann::energy::{Activation, MlpEnergy};
 use boltzmann::io::{self, EnergyModel};
 use boltzmann::sampler::langevin::{AnnealedConfig, LangevinChains, LangevinConfig};
 use boltzmann::train::dsm::{DsmConfig, train_dsm};
@@ -368,16 +368,10 @@ fn samples_picture(
     };
     if d == 2 {
         let size = 400;
-        let grid: Vec<f32> = (0..size * size)
-            .flat_map(|i| {
-                let (r, c) = (i / size, i % size);
-                let step = (hi - lo) / size as f32;
-                [lo + (c as f32 + 0.5) * step, hi - (r as f32 + 0.5) * step]
-            })
-            .collect();
+        let grid = crate::pictures::plane_grid(lo, hi, size);
         let density: Option<Vec<f64>> = match model {
-            EnergyModel::Mlp(e) => Some(unnormalized(e, &grid)?),
-            EnergyModel::GaussianRbm(m) => Some(unnormalized(m, &grid)?),
+            EnergyModel::Mlp(e) => Some(crate::pictures::density_on(e, &grid)?),
+            EnergyModel::GaussianRbm(m) => Some(crate::pictures::density_on(m, &grid)?),
             EnergyModel::Score(_) => None,
         };
         io::scatter_png(png, &x, density.as_deref(), lo, hi, size).map_err(err)?;
@@ -399,12 +393,4 @@ fn samples_picture(
     let scaled: Vec<f32> = x.iter().take(100 * d).map(|&v| (v - mn) / span).collect();
     io::grid_png(png, &scaled, r, c, 10, 2).map_err(err)?;
     Ok((f64::NAN, f64::NAN))
-}
-
-/// `exp(−E)` on the grid, shifted by the smallest energy.
-fn unnormalized(e: &impl Energy, grid: &[f32]) -> Result<Vec<f64>, String> {
-    let mut en = vec![0.0f64; grid.len() / 2];
-    e.energy(grid, &mut en, &mut Workspace::default()).map_err(|e| e.to_string())?;
-    let m = en.iter().copied().filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
-    Ok(en.iter().map(|&v| (m - v).exp()).collect())
 }

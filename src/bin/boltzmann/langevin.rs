@@ -4,7 +4,7 @@
 //! RBM): parse, call the library, report.
 
 use boltzmann::bench::{LangevinBenchConfig, LangevinKind, langevin as bench_langevin};
-use boltzmann::energy::{Energy, GaussianMixture, Workspace};
+use boltzmann::energy::{Energy, GaussianMixture};
 use boltzmann::io;
 use boltzmann::io::EnergyModel;
 use boltzmann::sampler::langevin::{
@@ -335,26 +335,14 @@ pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
     if d == 2 {
         // The density on a 400 × 400 grid, for the picture.
         let size = 400;
-        let grid: Vec<f32> = (0..size * size)
-            .flat_map(|i| {
-                let (r, c) = (i / size, i % size);
-                let step = (hi - lo) / size as f32;
-                [lo + (c as f32 + 0.5) * step, hi - (r as f32 + 0.5) * step]
-            })
-            .collect();
-        let mut e = vec![0.0f64; size * size];
-        let mut ws = Workspace::default();
-        let have = match &target {
-            Target::Mix(m) => m.energy(&grid, &mut e, &mut ws).map(|_| true),
-            Target::Model(EnergyModel::Mlp(m)) => m.energy(&grid, &mut e, &mut ws).map(|_| true),
-            Target::Model(EnergyModel::GaussianRbm(m)) => m.energy(&grid, &mut e, &mut ws).map(|_| true),
-            Target::Model(EnergyModel::Score(_)) => Ok(false),
-        }
-        .map_err(|e| e.to_string())?;
-        let lowest = e.iter().copied().filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
-        let density: Vec<f64> = e.iter().map(|&v| (lowest - v).exp()).collect();
-        io::scatter_png(&a.out, x, have.then_some(density.as_slice()), lo, hi, size)
-            .map_err(|e| e.to_string())?;
+        let grid = crate::pictures::plane_grid(lo, hi, size);
+        let density = match &target {
+            Target::Mix(m) => Some(crate::pictures::density_on(m, &grid)?),
+            Target::Model(EnergyModel::Mlp(m)) => Some(crate::pictures::density_on(m, &grid)?),
+            Target::Model(EnergyModel::GaussianRbm(m)) => Some(crate::pictures::density_on(m, &grid)?),
+            Target::Model(EnergyModel::Score(_)) => None,
+        };
+        io::scatter_png(&a.out, x, density.as_deref(), lo, hi, size).map_err(|e| e.to_string())?;
     } else {
         let (r, c) = crate::pictures::shape(a.shape.as_deref(), d)?;
         // Grey levels over --range (samples beyond it clip).

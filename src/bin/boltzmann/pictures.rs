@@ -125,3 +125,24 @@ pub(crate) fn filters(a: FiltersArgs) -> Result<(), String> {
     eprintln!("wrote {}", a.out.display());
     Ok(())
 }
+
+/// Centres of the pixels of a `size × size` picture of `[lo, hi]²` (row 0
+/// at the top, `y` up), as 2-D points, row-major.
+pub(crate) fn plane_grid(lo: f32, hi: f32, size: usize) -> Vec<f32> {
+    let step = (hi - lo) / size as f32;
+    (0..size * size)
+        .flat_map(|i| {
+            let (r, c) = (i / size, i % size);
+            [lo + (c as f32 + 0.5) * step, hi - (r as f32 + 0.5) * step]
+        })
+        .collect()
+}
+
+/// `exp(E_min − E)` of a 2-D energy at the points of `grid`: the picture
+/// background of `langevin` and `ebm train`.
+pub(crate) fn density_on(e: &impl boltzmann::energy::Energy, grid: &[f32]) -> Result<Vec<f64>, String> {
+    let mut en = vec![0.0f64; grid.len() / 2];
+    e.energy(grid, &mut en, &mut boltzmann::energy::Workspace::default()).map_err(|e| e.to_string())?;
+    let m = en.iter().copied().filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
+    Ok(en.iter().map(|&v| (m - v).exp()).collect())
+}
