@@ -452,3 +452,30 @@ fn langevin_bad_input_is_an_error() {
     assert!(m.energy(&[0.0; 6], &mut [0.0; 3], &mut ws).is_err());
     assert!(m.gibbs(&mut [0.0; 6], &mut boltzmann::rng::chain_streams(1, 3).unwrap(), 1).is_err());
 }
+
+/// A step whose result overflows is not taken: the chain keeps its last
+/// finite state and is reported as a "state" failure.
+#[test]
+fn overflowing_step_keeps_the_last_finite_state() {
+    struct Huge;
+    impl Energy for Huge {
+        fn dim(&self) -> usize {
+            1
+        }
+        fn energy(&self, x: &[f32], out: &mut [f64], _: &mut Workspace) -> Result<()> {
+            out.iter_mut().zip(x).for_each(|(o, &v)| *o = 0.5 * (v as f64).powi(2));
+            Ok(())
+        }
+        fn grad(&self, x: &[f32], g: &mut [f32], _: &mut Workspace) -> Result<()> {
+            g.iter_mut().zip(x).for_each(|(g, &v)| *g = if v > 50.0 { f32::MAX } else { v });
+            Ok(())
+        }
+    }
+    use boltzmann::sampler::langevin::ChainFailure;
+    let mut ch = LangevinChains::new(1, vec![0.5, 60.0, -0.3], 1).unwrap();
+    ch.run(&Huge, &LangevinConfig { step: 10.0, noise: 0.0, grad_clip: None, clamp: None }, 3).unwrap();
+    assert_eq!(ch.failures(), &[ChainFailure { chain: 1, step: 0, what: "state" }]);
+    assert_eq!(ch.states()[1], 60.0);
+    assert!(ch.states()[0].is_finite() && ch.states()[2].is_finite());
+    assert_eq!(ch.alive(), &[true, false, true]);
+}

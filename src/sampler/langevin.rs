@@ -247,8 +247,8 @@ impl LangevinChains {
     /// An error naming the first failed chain, if any.
     ///
     /// # Errors
-    /// [`Error::NonFinite`]-like [`Error::InvalidParam`] describing the
-    /// first failure and the count.
+    /// [`Error::InvalidParam`] naming the first failed chain, its step and
+    /// what was not finite, and the number of failures.
     pub fn check_failures(&self) -> Result<()> {
         match self.failures.first() {
             None => Ok(()),
@@ -320,44 +320,61 @@ impl LangevinChains {
     }
 
     /// `x ← clamp(x + a·clip(g) + noise·ξ)` on live chains (`g` = the
-    /// gradient buffer), then stops chains whose new state is not finite.
+    /// gradient buffer); a chain whose new state would not be finite keeps
+    /// its old one and is stopped.
     fn update(&mut self, a: f32, noise: f32, clip: Option<f32>, clamp: Option<(f32, f32)>) -> Result<()> {
         let d = self.d;
         let (x, g, z, st, alive) = (&mut self.x, &self.grad, &mut self.noise, &mut self.streams, &self.alive);
-        x.par_chunks_mut(BLOCK * d)
+        let failed: Vec<Vec<usize>> = x
+            .par_chunks_mut(BLOCK * d)
             .zip(g.par_chunks(BLOCK * d))
             .zip(z.par_chunks_mut(BLOCK * d))
             .zip(st.par_chunks_mut(BLOCK))
             .zip(alive.par_chunks(BLOCK))
-            .try_for_each(|((((x, g), z), st), alive)| -> Result<()> {
+            .enumerate()
+            .map(|(blk, ((((x, g), z), st), alive))| -> Result<Vec<usize>> {
                 rng::fill_normal(st, d, z)?;
-                for (((x, g), z), &live) in
-                    x.chunks_exact_mut(d).zip(g.chunks_exact(d)).zip(z.chunks_exact(d)).zip(alive)
+                let mut failed = Vec::new();
+                for (k, (((x, g), z), &live)) in x
+                    .chunks_exact_mut(d)
+                    .zip(g.chunks_exact(d))
+                    .zip(z.chunks_exact_mut(d))
+                    .zip(alive)
+                    .enumerate()
                 {
                     if !live {
                         continue;
                     }
+                    // The new state is built in the noise row, then kept
+                    // only if finite.
                     match clip {
                         None => {
-                            for ((x, &g), &z) in x.iter_mut().zip(g).zip(z) {
-                                *x += a * g + noise * z;
+                            for ((z, &x), &g) in z.iter_mut().zip(x.iter()).zip(g) {
+                                *z = x + a * g + noise * *z;
                             }
                         }
                         Some(c) => {
-                            for ((x, &g), &z) in x.iter_mut().zip(g).zip(z) {
-                                *x += a * g.clamp(-c, c) + noise * z;
+                            for ((z, &x), &g) in z.iter_mut().zip(x.iter()).zip(g) {
+                                *z = x + a * g.clamp(-c, c) + noise * *z;
                             }
                         }
                     }
                     if let Some((lo, hi)) = clamp {
-                        x.iter_mut().for_each(|v| *v = v.clamp(lo, hi));
+                        z.iter_mut().for_each(|v| *v = v.clamp(lo, hi));
+                    }
+                    if z.iter().all(|v| v.is_finite()) {
+                        x.copy_from_slice(z);
+                    } else {
+                        failed.push(blk * BLOCK + k);
                     }
                 }
-                Ok(())
-            })?;
-        let xs = std::mem::take(&mut self.x);
-        self.stop_non_finite(&xs, "state");
-        self.x = xs;
+                Ok(failed)
+            })
+            .collect::<Result<_>>()?;
+        for c in failed.into_iter().flatten() {
+            self.alive[c] = false;
+            self.failures.push(ChainFailure { chain: c, step: self.step, what: "state" });
+        }
         self.step += 1;
         Ok(())
     }
