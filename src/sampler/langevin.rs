@@ -56,7 +56,12 @@ impl LangevinConfig {
         LangevinConfig { step, noise: step.max(0.0).sqrt(), grad_clip: None, clamp: None }
     }
 
-    fn check(&self) -> Result<()> {
+    /// Checks the settings: `step > 0`, `noise ≥ 0`, a positive clip, a
+    /// finite clamp range with `lo < hi`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] naming the bad setting.
+    pub fn check(&self) -> Result<()> {
         let bad = |reason: String| Err(Error::InvalidParam { name: "langevin settings", reason });
         if !(self.step.is_finite() && self.step > 0.0) {
             return bad(format!("step {} must be > 0", self.step));

@@ -208,8 +208,7 @@ pub fn train_ebm<E: TrainableEnergy>(
     if let Some(i) = data.features().iter().position(|v| !v.is_finite()) {
         return Err(Error::NonFinite { what: "data", index: i });
     }
-    // The Langevin settings are checked by a zero-step run.
-    LangevinChains::new(d, vec![0.0; d], 0)?.run(energy, &config.langevin, 0)?;
+    config.langevin.check()?;
     let c = config;
     let b = c.batch_size;
     let mut buffer = ReplayBuffer::new(d, c.buffer_capacity)?;
