@@ -7,7 +7,7 @@
 //! `p(v, h¹, …) = p(v | h¹) · p_upper(h¹, …)`; recognition `Q(h¹ | v) =
 //! σ(c + (v/σ)W)` then the upper network's. With no upper network the model
 //! is the GB-RBM itself. Training: [`crate::train::dbn::train_gaussian_greedy`];
-//! the bound: [`crate::eval::dbn::gaussian_lower_bound`].
+//! the bound: [`crate::eval::gaussian_dbn::gaussian_lower_bound`].
 
 use super::dbn::{DbnSamples, bernoulli_in_place};
 use super::{Dbn, GaussianRbm};
