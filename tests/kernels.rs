@@ -749,3 +749,67 @@ fn softplus_step_sum_is_accurate_on_every_isa() {
     assert!(softplus_step_sum_on(isa, &[1.0], &[0.0], -0.5, 0.1).is_err());
     assert!(softplus_step_sum_on(isa, &[1.0], &[0.0], 0.5, f32::NAN).is_err());
 }
+
+/// bf16 products against an f64 sum of the bf16-rounded operands (the
+/// kernel's only approximation beyond that is f32 accumulation), on odd
+/// shapes, and the same bits for any thread count.
+#[test]
+fn bf16_gemm_matches_rounded_reference() {
+    use boltzmann::kernels::bf16::{Bf16Matrix, bf16_available, bf16_gemm, round_to_bf16};
+    if !bf16_available() {
+        let b = Bf16Matrix::pack(&[1.0; 4], 2, 2).unwrap();
+        assert!(matches!(
+            bf16_gemm(1, &[1.0; 2], &b, &mut [0.0; 2]),
+            Err(boltzmann::Error::IsaUnavailable { .. })
+        ));
+        println!("AVX512-BF16 not available: only the error path tested");
+        return;
+    }
+    let mut g = Xoshiro256PlusPlus::seed_from_u64(3);
+    let mut rnd = |len: usize| -> Vec<f32> {
+        (0..len).map(|_| ((g.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0).collect()
+    };
+    for (m, k, n) in
+        [(1, 1, 1), (7, 3, 15), (8, 2, 16), (9, 31, 17), (65, 33, 33), (130, 784, 500), (3, 500, 784)]
+    {
+        let a = rnd(m * k);
+        let b = rnd(k * n);
+        let packed = Bf16Matrix::pack(&b, k, n).unwrap();
+        let mut c = vec![f32::NAN; m * n];
+        bf16_gemm(m, &a, &packed, &mut c).unwrap();
+        let mut worst = 0.0f64;
+        for i in 0..m {
+            for j in 0..n {
+                let (mut s, mut abs) = (0.0f64, 0.0f64);
+                for p in 0..k {
+                    let t = round_to_bf16(a[i * k + p]) as f64 * round_to_bf16(b[p * n + j]) as f64;
+                    s += t;
+                    abs += t.abs();
+                }
+                worst = worst.max((c[i * n + j] as f64 - s).abs() / abs.max(1e-30));
+            }
+        }
+        assert!(worst < 1e-5, "{m}x{k}x{n}: relative error {worst}");
+        // Against the unrounded product: bf16's 2⁻⁸ per operand.
+        let exact: f64 = (0..k).map(|p| a[p] as f64 * b[p * n] as f64).sum();
+        let scale: f64 = (0..k).map(|p| (a[p] as f64 * b[p * n] as f64).abs()).sum();
+        assert!(
+            (c[0] as f64 - exact).abs() <= 2f64.powi(-7) * scale + 1e-6,
+            "{m}x{k}x{n}: bf16 error too large"
+        );
+        let pool = |t| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
+        let mut c3 = vec![0.0f32; m * n];
+        pool(3).install(|| bf16_gemm(m, &a, &packed, &mut c3).unwrap());
+        assert_eq!(c, c3, "{m}x{k}x{n}: thread count changed bits");
+    }
+    let packed = Bf16Matrix::pack(&[1.0; 6], 2, 3).unwrap();
+    assert!(bf16_gemm(2, &[1.0; 3], &packed, &mut [0.0; 6]).is_err());
+    assert!(bf16_gemm(1, &[1.0; 2], &packed, &mut [0.0; 2]).is_err());
+    assert!(Bf16Matrix::pack(&[1.0; 5], 2, 3).is_err());
+    assert!(Bf16Matrix::pack(&[], 0, 3).is_err());
+    // Rounding: nearest even, exact for bf16 values.
+    assert_eq!(round_to_bf16(1.0), 1.0);
+    assert_eq!(round_to_bf16(1.0 + 1.0 / 256.0), 1.0); // a tie rounds to even
+    assert_eq!(round_to_bf16(1.0 + 3.0 / 256.0), 1.0 + 4.0 / 256.0);
+    assert!(round_to_bf16(f32::NAN).is_nan());
+}

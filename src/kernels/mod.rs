@@ -10,6 +10,7 @@
 
 pub mod activation;
 pub mod bernoulli;
+pub mod bf16;
 pub mod binary;
 pub mod gemm;
 
