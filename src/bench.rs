@@ -321,8 +321,6 @@ pub struct LangevinBenchConfig {
     /// The energy: the GB-RBM (`None`) or an MLP energy with these hidden
     /// widths (swish, `n_visible` inputs; `n_hidden` is then ignored).
     pub mlp_hidden: Option<Vec<usize>>,
-    /// bf16 products for the GB-RBM ([`GaussianRbm::with_bf16_products`]).
-    pub bf16: bool,
     /// Seed.
     pub seed: u64,
 }
@@ -340,7 +338,6 @@ impl Default for LangevinBenchConfig {
             step: 1e-2,
             kind: LangevinKind::Ula,
             mlp_hidden: None,
-            bf16: false,
             seed: 0,
         }
     }
@@ -371,7 +368,7 @@ pub struct LangevinBenchReport {
     /// `2·B·Σ(in·out)` flops of the products of one forward pass (GB-RBM:
     /// `2·B·D·H`); a gradient costs twice that.
     pub forward_flops: f64,
-    /// Which energy: `"gb-rbm"`, `"gb-rbm-bf16"` or `"mlp"`.
+    /// Which energy: `"gb-rbm"` or `"mlp"`.
     pub energy: &'static str,
 }
 
@@ -403,10 +400,7 @@ pub fn langevin(cfg: &LangevinBenchConfig) -> Result<LangevinBenchReport> {
         .map_err(|e| Error::InvalidParam { name: "threads", reason: e.to_string() })?;
     let (d, b) = (cfg.n_visible, cfg.chains);
     let (rbm, mlp) = match &cfg.mlp_hidden {
-        None => {
-            let m = GaussianRbm::random(d, cfg.n_hidden, 0.01, 1.0, cfg.seed)?;
-            (Some(if cfg.bf16 { m.with_bf16_products()? } else { m }), None)
-        }
+        None => (Some(GaussianRbm::random(d, cfg.n_hidden, 0.01, 1.0, cfg.seed)?), None),
         Some(h) => {
             (None, Some(crate::energy::MlpEnergy::new(d, h, crate::energy::Activation::Swish, cfg.seed)?))
         }
@@ -467,13 +461,7 @@ pub fn langevin(cfg: &LangevinBenchConfig) -> Result<LangevinBenchReport> {
             acceptance: (cfg.kind == LangevinKind::Mala).then(|| acc.0 as f64 / acc.1.max(1) as f64),
             state_std: sd,
             forward_flops,
-            energy: if mlp.is_some() {
-                "mlp"
-            } else if cfg.bf16 {
-                "gb-rbm-bf16"
-            } else {
-                "gb-rbm"
-            },
+            energy: if mlp.is_some() { "mlp" } else { "gb-rbm" },
         })
     })
 }

@@ -10,7 +10,6 @@
 
 pub mod activation;
 pub mod bernoulli;
-pub mod bf16;
 pub mod binary;
 pub mod gemm;
 

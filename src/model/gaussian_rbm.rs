@@ -14,7 +14,6 @@
 
 use crate::energy::{Energy, TrainableEnergy, Workspace, rows};
 use crate::error::{Error, Result};
-use crate::kernels::bf16::{Bf16Matrix, bf16_gemm};
 use crate::kernels::{activation, check_len, gemm, mul_dims};
 use crate::rng::{self, StreamState};
 use crate::simd;
@@ -31,9 +30,6 @@ pub struct GaussianRbm {
     sigma: Vec<f32>,
     /// All σᵢ = 1: the products skip the scaling.
     unit_sigma: bool,
-    /// `W` and `Wᵀ` packed for the opt-in bf16 products of the energy and
-    /// its gradient ([`GaussianRbm::with_bf16_products`]).
-    bf16: Option<std::sync::Arc<(Bf16Matrix, Bf16Matrix)>>,
 }
 
 fn check_finite(what: &'static str, x: &[f32]) -> Result<()> {
@@ -97,16 +93,7 @@ impl GaussianRbm {
             });
         }
         let unit_sigma = sigma.iter().all(|&s| s == 1.0);
-        Ok(GaussianRbm {
-            n_visible,
-            n_hidden,
-            weights,
-            visible_bias,
-            hidden_bias,
-            sigma,
-            unit_sigma,
-            bf16: None,
-        })
+        Ok(GaussianRbm { n_visible, n_hidden, weights, visible_bias, hidden_bias, sigma, unit_sigma })
     }
 
     /// Weights `N(0, std²)`, zero biases, all `σᵢ = sigma`, from `seed`.
@@ -155,47 +142,6 @@ impl GaussianRbm {
         &self.sigma
     }
 
-    /// The same model with its products in bf16 with f32 accumulation on
-    /// AVX512-BF16 ([`crate::kernels::bf16`]): `(v/σ)·W` wherever it is
-    /// computed (free energy, gradients, hidden probabilities) and the
-    /// gradient's `σ(·)·Wᵀ` — what a Langevin step spends its time on —
-    /// with about 2⁻⁸ relative error per operand. The visible means of
-    /// Gibbs sampling keep f32. Opt-in; see perf-notes.md for the measured
-    /// speed and the effect on samples.
-    ///
-    /// # Errors
-    /// [`Error::IsaUnavailable`] when the CPU lacks AVX512-BF16.
-    ///
-    /// # Examples
-    /// ```
-    /// use boltzmann::{kernels::bf16::bf16_available, model::GaussianRbm};
-    /// let m = GaussianRbm::random(16, 8, 0.1, 1.0, 1)?;
-    /// if bf16_available() {
-    ///     assert!(m.with_bf16_products()?.bf16_products());
-    /// }
-    /// # Ok::<(), boltzmann::Error>(())
-    /// ```
-    pub fn with_bf16_products(mut self) -> Result<Self> {
-        if !crate::kernels::bf16::bf16_available() {
-            return Err(Error::IsaUnavailable { isa: "avx512bf16" });
-        }
-        let (d, h) = (self.n_visible, self.n_hidden);
-        let mut wt = crate::alloc::try_vec(d * h, 0.0f32, "transposed weights")?;
-        for i in 0..d {
-            for j in 0..h {
-                wt[j * d + i] = self.weights[i * h + j];
-            }
-        }
-        let packed = (Bf16Matrix::pack(&self.weights, d, h)?, Bf16Matrix::pack(&wt, h, d)?);
-        self.bf16 = Some(std::sync::Arc::new(packed));
-        Ok(self)
-    }
-
-    /// Whether the energy's products run in bf16.
-    pub fn bf16_products(&self) -> bool {
-        self.bf16.is_some()
-    }
-
     /// `(W, b, c, σ)` by value.
     pub fn into_parts(self) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
         (self.weights, self.visible_bias, self.hidden_bias, self.sigma)
@@ -228,10 +174,7 @@ impl GaussianRbm {
             self.scaled(v, tmp);
             tmp
         };
-        match &self.bf16 {
-            Some(p) => bf16_gemm(n, a, &p.0, pre),
-            None => gemm::par_gemm_nn(n, d, h, a, &self.weights, pre, block_rows(n)),
-        }
+        gemm::par_gemm_nn(n, d, h, a, &self.weights, pre, block_rows(n))
     }
 
     /// `p(hⱼ = 1 | v)` for the rows of `v` (`n × D`) into `out` (`n × H`).
@@ -341,10 +284,7 @@ impl GaussianRbm {
         if let Some(g) = grad {
             let c = &self.hidden_bias;
             pre.par_chunks_mut(h * chunk).for_each(|p| activation::sigmoid_rows_bias_in_place(isa, p, c));
-            match &self.bf16 {
-                Some(p) => bf16_gemm(n, pre, &p.1, g)?,
-                None => gemm::par_gemm_nt(n, h, d, pre, &self.weights, g, block_rows(n))?,
-            }
+            gemm::par_gemm_nt(n, h, d, pre, &self.weights, g, block_rows(n))?;
             let (b, s) = (&self.visible_bias, &self.sigma);
             let unit = self.unit_sigma;
             g.par_chunks_mut(d * chunk).zip(x.par_chunks(d * chunk)).for_each(|(g, x)| {
@@ -428,9 +368,7 @@ impl TrainableEnergy for GaussianRbm {
         let (w, rest) = p.split_at(d * h);
         let (b, rest) = rest.split_at(d);
         let (c, ls) = rest.split_at(h);
-        let fresh =
-            Self::new(d, h, w.to_vec(), b.to_vec(), c.to_vec(), ls.iter().map(|l| l.exp()).collect())?;
-        *self = if self.bf16.is_some() { fresh.with_bf16_products()? } else { fresh };
+        *self = Self::new(d, h, w.to_vec(), b.to_vec(), c.to_vec(), ls.iter().map(|l| l.exp()).collect())?;
         Ok(())
     }
 

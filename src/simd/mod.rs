@@ -20,7 +20,6 @@
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
-pub(crate) mod bf16;
 #[cfg(target_arch = "x86_64")]
 mod gemm_avx512;
 pub(crate) mod math;

@@ -45,9 +45,6 @@ pub(crate) struct BenchLangevinArgs {
     /// 256,256, instead of the GB-RBM (--hidden is then ignored).
     #[arg(long)]
     mlp: Option<String>,
-    /// The GB-RBM's products in bf16 (AVX512-BF16; opt-in, see perf-notes).
-    #[arg(long)]
-    bf16: bool,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -77,7 +74,6 @@ pub(crate) fn bench(a: BenchLangevinArgs) -> Result<(), String> {
                     .collect::<Result<Vec<_>, _>>()?,
             ),
         },
-        bf16: a.bf16,
         seed: a.seed,
         ..LangevinBenchConfig::default()
     };
