@@ -550,22 +550,7 @@ fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
         None => io::embedded_mnist().map_err(|e| e.to_string())?.test,
     };
     test.check_binary().map_err(|e| format!("{e} (pass --binarize)"))?;
-    if test.dim() != dbn.n_visible() {
-        return Err(format!(
-            "data has {} features but the DBN's n_visible is {}",
-            test.dim(),
-            dbn.n_visible()
-        ));
-    }
-    if let Some(n) = a.limit {
-        if n == 0 || n > test.len() {
-            return Err(format!("--limit {n}: the test set has {} examples", test.len()));
-        }
-        test = test.subset(0..n).map_err(|e| e.to_string())?;
-    }
-    if a.samples == 0 {
-        return Err("--samples must be ≥ 1".into());
-    }
+    test = eval_set(test, dbn.n_visible(), &a)?;
     let top = dbn.top();
     let show = !a.quiet && !a.json && std::io::stderr().is_terminal();
     let t0 = Instant::now();
@@ -786,26 +771,10 @@ fn evaluate_gaussian(a: &DbnEvalArgs, net: &GaussianDbn) -> Result<(), String> {
     if a.depth.is_some_and(|d| d != net.depth()) {
         return Err(format!("--depth: a Gaussian DBN is bounded whole ({} layers)", net.depth()));
     }
-    let mut test: Dataset = match &a.data {
-        Some(p) => crate::evaluate::load(p, false)?,
+    let test = match &a.data {
+        Some(p) => eval_set(crate::evaluate::load(p, false)?, net.n_visible(), a)?,
         None => return Err("--data: pass the real-valued test data of this Gaussian DBN".into()),
     };
-    if test.dim() != net.n_visible() {
-        return Err(format!(
-            "data has {} features but the DBN's n_visible is {}",
-            test.dim(),
-            net.n_visible()
-        ));
-    }
-    if let Some(n) = a.limit {
-        if n == 0 || n > test.len() {
-            return Err(format!("--limit {n}: the test set has {} examples", test.len()));
-        }
-        test = test.subset(0..n).map_err(|e| e.to_string())?;
-    }
-    if a.samples == 0 {
-        return Err("--samples must be ≥ 1".into());
-    }
     let top = upper.top();
     let t0 = Instant::now();
     let show = !a.quiet && !a.json && std::io::stderr().is_terminal();
@@ -1015,4 +984,22 @@ fn top_log_z(
     let se = (est.log_std_err - est.log_z).exp();
     let how = format!("AIS ({} runs, {} βs)", a.ais_runs, schedule.len());
     Ok(TopLogZ { log_z: est.log_z, std_err: se, how, ais: Some((bias, schedule)) })
+}
+
+/// The test set of `dbn eval`: the model's width, `--limit` applied, and
+/// `--samples ≥ 1` checked.
+fn eval_set(test: Dataset, n_visible: usize, a: &DbnEvalArgs) -> Result<Dataset, String> {
+    if test.dim() != n_visible {
+        return Err(format!("data has {} features but the DBN's n_visible is {n_visible}", test.dim()));
+    }
+    if a.samples == 0 {
+        return Err("--samples must be ≥ 1".into());
+    }
+    match a.limit {
+        None => Ok(test),
+        Some(n) if n == 0 || n > test.len() => {
+            Err(format!("--limit {n}: the test set has {} examples", test.len()))
+        }
+        Some(n) => test.subset(0..n).map_err(|e| e.to_string()),
+    }
 }
