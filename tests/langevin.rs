@@ -223,6 +223,32 @@ fn mala_recovers_a_correlated_covariance() {
     }
 }
 
+/// The test energies' exact samplers: a correlated Gaussian's sample
+/// covariance is its `P⁻¹`, a mixture's component shares are its weights
+/// (5 standard errors).
+#[test]
+fn exact_samplers_of_the_test_energies() {
+    let p = vec![2.0, 0.8, 0.0, 0.8, 1.0, 0.4, 0.0, 0.4, 0.5];
+    let g = Gaussian::new(vec![1.0, -2.0, 0.5], p).unwrap();
+    let cov = g.covariance();
+    let n = 40_000;
+    let x = g.sample(n, 3).unwrap();
+    let mean: Vec<f64> = (0..3).map(|i| x.chunks(3).map(|r| r[i] as f64).sum::<f64>() / n as f64).collect();
+    for i in 0..3 {
+        assert!((mean[i] - g.mean()[i]).abs() < 5.0 * (cov[i * 4] / n as f64).sqrt(), "mean {i}");
+        for j in 0..3 {
+            let c = x.chunks(3).map(|r| (r[i] as f64 - mean[i]) * (r[j] as f64 - mean[j])).sum::<f64>()
+                / (n - 1) as f64;
+            let se = ((cov[i * 3 + i] * cov[j * 3 + j] + cov[i * 3 + j].powi(2)) / n as f64).sqrt();
+            assert!((c - cov[i * 3 + j]).abs() < 5.0 * se, "cov ({i},{j}): {c} vs {}", cov[i * 3 + j]);
+        }
+    }
+    let mix = GaussianMixture::new(vec![0.7, 0.3], vec![4.0, 0.0, -4.0, 0.0], vec![1.0, 1.0]).unwrap();
+    let y = mix.sample(n, 5).unwrap();
+    let share = y.chunks(2).filter(|r| r[0] > 0.0).count() as f64 / n as f64;
+    assert!((share - 0.7).abs() < 5.0 * (0.21 / n as f64).sqrt() + 1e-4, "mixture share {share}");
+}
+
 /// Song & Ermon (2019), section 3.2 and figure 3: for
 /// `0.8·N((5,5), I) + 0.2·N((−5,−5), I)` sampled from uniform starts with
 /// the exact score, plain Langevin keeps the weights the start region gave

@@ -80,6 +80,44 @@ impl Gaussian {
         &self.precision
     }
 
+    /// `n` exact samples (`n × d`) from `seed`: `μ + L⁻ᵀ z` with `P = L Lᵀ`
+    /// (so the covariance is `P⁻¹`) and `z ~ N(0, I)`.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] for sizes that do not fit in memory.
+    ///
+    /// # Examples
+    /// ```
+    /// use boltzmann::energy::Gaussian;
+    /// let g = Gaussian::isotropic(vec![3.0, -1.0], 0.5)?;
+    /// let x = g.sample(2000, 1)?;
+    /// let m0 = x.chunks(2).map(|r| r[0] as f64).sum::<f64>() / 2000.0;
+    /// assert!((m0 - 3.0).abs() < 0.1);
+    /// # Ok::<(), boltzmann::Error>(())
+    /// ```
+    pub fn sample(&self, n: usize, seed: u64) -> Result<Vec<f32>> {
+        let d = self.mean.len();
+        let l = cholesky(&self.precision, d).expect("checked at construction");
+        let mut z = crate::alloc::try_vec(crate::kernels::mul_dims("samples", n, d)?, 0.0f32, "samples")?;
+        let mut st = rng::chain_streams(seed, n)?;
+        rng::fill_normal(&mut st, d, &mut z)?;
+        let mut y = vec![0.0f64; d];
+        for row in z.chunks_exact_mut(d) {
+            // Solve Lᵀ y = z (back substitution).
+            for i in (0..d).rev() {
+                let mut s = row[i] as f64;
+                for k in i + 1..d {
+                    s -= l[k * d + i] * y[k];
+                }
+                y[i] = s / l[i * d + i];
+            }
+            for ((x, &y), &m) in row.iter_mut().zip(&y).zip(&self.mean) {
+                *x = (m + y) as f32;
+            }
+        }
+        Ok(z)
+    }
+
     /// The covariance `P⁻¹` (row-major), by Cholesky.
     pub fn covariance(&self) -> Vec<f64> {
         let d = self.mean.len();
