@@ -53,21 +53,10 @@ fn label_free_energies_match_brute_force() {
 }
 
 /// Noisy copies of four patterns on 12 units, label = pattern.
-fn toy(n: usize, seed: u64) -> (Dataset, Vec<u8>) {
-    let protos = [0b1111_0000_0000u32, 0b0000_1111_0000, 0b0000_0000_1111, 0b1100_1100_1100];
-    let mut g = seed;
-    let mut x = Vec::new();
-    let mut y = Vec::new();
-    for e in 0..n {
-        for i in 0..12 {
-            g = g.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let flip = (g >> 33).is_multiple_of(10);
-            x.push((((protos[e % 4] >> i) & 1 == 1) ^ flip) as u8 as f32);
-        }
-        y.push((e % 4) as u8);
-    }
-    (Dataset::new(x, 12).unwrap().with_labels(y.clone()).unwrap(), y)
+mod labelled_toy {
+    include!("common/labelled_toy.rs");
 }
+use labelled_toy::toy;
 
 #[test]
 fn training_classifies_labelled_patterns_for_any_thread_count() {

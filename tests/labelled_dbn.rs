@@ -120,21 +120,10 @@ fn label_probabilities_use_posterior_means_of_the_lower_layers() {
     assert_eq!(net.predict(&x).unwrap().len(), 2);
 }
 
-/// Four noisy prototypes of 12 pixels, label = prototype.
-fn toy(n: usize, seed: u64) -> (Dataset, Vec<u8>) {
-    let protos = [0b1111_0000_0000u32, 0b0000_1111_0000, 0b0000_0000_1111, 0b1100_1100_1100];
-    let mut g = seed;
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    for e in 0..n {
-        for i in 0..12 {
-            g = g.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let flip = (g >> 33).is_multiple_of(10);
-            x.push((((protos[e % 4] >> i) & 1 == 1) ^ flip) as u8 as f32);
-        }
-        y.push((e % 4) as u8);
-    }
-    (Dataset::new(x, 12).unwrap().with_labels(y.clone()).unwrap(), y)
+mod labelled_toy {
+    include!("common/labelled_toy.rs");
 }
+use labelled_toy::toy;
 
 fn lower_for(data: &Dataset) -> Dbn {
     use boltzmann::train::TrainConfig;
