@@ -103,5 +103,5 @@ pub mod train;
 
 pub use error::{Error, Result};
 pub use model::Rbm;
-pub use sampler::Chains;
+pub use sampler::{Chains, TemperedChains};
 pub use simd::{Isa, active_isa};

@@ -4,7 +4,11 @@
 //! Tensors: `model.weights`, `model.visible_bias`, `model.hidden_bias`;
 //! `opt.m_w`, `opt.m_b`, `opt.m_c` (and `opt.v_*` for Adam);
 //! `chains.visible`, `chains.hidden` (U8 0/1), `chains.streams` (U64
-//! `[B, 4]`); `order_stream` (U64 `[4]`); `sparsity_q` when used. Metadata
+//! `[B, 4]`; for parallel tempering every replica, replica-major);
+//! `order_stream` (U64 `[4]`); `sparsity_q` when used;
+//! `centering.visible_offset` / `centering.hidden_offset` with centering;
+//! `fast` (`[W_f, b_f, c_f]` flat) with fast weights; `tempering.betas` and
+//! `tempering.base` with parallel tempering. Metadata
 //! as for model files with `kind = "rbm-checkpoint"`, plus `config` (JSON),
 //! `epoch`, `step`, `adam_t`, `sweeps` and `isa`.
 
@@ -13,7 +17,10 @@ use super::safetensors::{SafeTensors, Tensor};
 use super::{read_file, write_atomic};
 use crate::error::{Error, Result};
 use crate::sampler::Chains;
-use crate::train::{Algorithm, Optimizer, OptimizerState, Schedule, Sparsity, TrainConfig, TrainState};
+use crate::sampler::Tempering;
+use crate::train::{
+    Algorithm, Centering, FastWeights, Optimizer, OptimizerState, Schedule, Sparsity, TrainConfig, TrainState,
+};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -21,6 +28,9 @@ fn config_json(c: &TrainConfig) -> Value {
     let algorithm = match c.algorithm {
         Algorithm::Cd { k } => json!({"kind": "cd", "k": k}),
         Algorithm::Pcd { k, chains } => json!({"kind": "pcd", "k": k, "chains": chains}),
+        Algorithm::Pt { k, chains, replicas, beta_min } => {
+            json!({"kind": "pt", "k": k, "chains": chains, "replicas": replicas, "beta_min": beta_min})
+        }
     };
     let optimizer = match c.optimizer {
         Optimizer::Sgd { initial, final_, switch_epoch } => {
@@ -36,13 +46,15 @@ fn config_json(c: &TrainConfig) -> Value {
         Schedule::Linear { final_lr } => json!({"kind": "linear", "final_lr": final_lr}),
     };
     let sparsity = c.sparsity.map(|s| json!({"target": s.target, "cost": s.cost, "decay": s.decay}));
+    let centering = c.centering.map(|s| json!({"hidden_rate": s.hidden_rate}));
+    let fast = c.fast_weights.map(|f| json!({"learning_rate": f.learning_rate, "decay": f.decay}));
     json!({
         "n_hidden": c.n_hidden, "algorithm": algorithm, "learning_rate": c.learning_rate,
         "schedule": schedule, "optimizer": optimizer, "l2": c.l2, "l1": c.l1,
         "batch_size": c.batch_size, "epochs": c.epochs, "shuffle": c.shuffle,
         "visible_bias_from_data": c.visible_bias_from_data, "weight_init_std": c.weight_init_std,
         "sparsity": sparsity, "max_weight": c.max_weight, "seed": c.seed.to_string(),
-        "probability_data": c.probability_data,
+        "probability_data": c.probability_data, "centering": centering, "fast_weights": fast,
     })
 }
 
@@ -60,6 +72,12 @@ fn config_from_json(v: &Value, what: &str) -> Result<TrainConfig> {
     let algorithm = match kind(a)?.as_str() {
         "cd" => Algorithm::Cd { k: u(a, "k")? },
         "pcd" => Algorithm::Pcd { k: u(a, "k")?, chains: u(a, "chains")? },
+        "pt" => Algorithm::Pt {
+            k: u(a, "k")?,
+            chains: u(a, "chains")?,
+            replicas: u(a, "replicas")?,
+            beta_min: f(a, "beta_min")?,
+        },
         _ => return Err(bad("algorithm")),
     };
     let o = v.get("optimizer").ok_or_else(|| bad("optimizer"))?;
@@ -82,6 +100,14 @@ fn config_from_json(v: &Value, what: &str) -> Result<TrainConfig> {
     let sparsity = match v.get("sparsity") {
         None | Some(Value::Null) => None,
         Some(sp) => Some(Sparsity { target: f(sp, "target")?, cost: f(sp, "cost")?, decay: f(sp, "decay")? }),
+    };
+    let centering = match v.get("centering") {
+        None | Some(Value::Null) => None,
+        Some(c) => Some(Centering { hidden_rate: f(c, "hidden_rate")? }),
+    };
+    let fast_weights = match v.get("fast_weights") {
+        None | Some(Value::Null) => None,
+        Some(x) => Some(FastWeights { learning_rate: f(x, "learning_rate")?, decay: f(x, "decay")? }),
     };
     let seed =
         v.get("seed").and_then(Value::as_str).and_then(|s| s.parse().ok()).ok_or_else(|| bad("seed"))?;
@@ -106,6 +132,8 @@ fn config_from_json(v: &Value, what: &str) -> Result<TrainConfig> {
             None => false,
             Some(x) => x.as_bool().ok_or_else(|| bad("probability_data"))?,
         },
+        centering,
+        fast_weights,
     };
     c.validate()
         .map_err(|e| Error::Io { path: what.to_string(), reason: format!("checkpoint config: {e}") })?;
@@ -142,6 +170,17 @@ pub fn checkpoint_bytes(s: &TrainState) -> Vec<u8> {
     }
     if !s.sparsity_q.is_empty() {
         put("sparsity_q", vec![h], &s.sparsity_q);
+    }
+    if !s.offsets.0.is_empty() {
+        put("centering.visible_offset", vec![d], &s.offsets.0);
+        put("centering.hidden_offset", vec![h], &s.offsets.1);
+    }
+    if !s.fast.is_empty() {
+        put("fast", vec![d * h + d + h], &s.fast);
+    }
+    if let Some(t) = &s.tempering {
+        put("tempering.betas", vec![t.betas().len()], t.betas());
+        put("tempering.base", vec![d], t.base());
     }
     let b = s.chains.batch();
     let bits = |x: &[f32]| x.iter().map(|&v| v as u8).collect::<Vec<u8>>();
@@ -217,6 +256,22 @@ pub fn parse_checkpoint(bytes: &[u8], what: &str) -> Result<TrainState> {
         num("sweeps")?,
     )
     .map_err(|e| bad(format!("chains: {e}")))?;
+    let (centered, fast_on) = (config.centering.is_some(), config.fast_weights.is_some());
+    let offsets = if centered {
+        (f32s("centering.visible_offset", d)?, f32s("centering.hidden_offset", h)?)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let fast = if fast_on { f32s("fast", d * h + d + h)? } else { Vec::new() };
+    let tempering = match config.algorithm {
+        Algorithm::Pt { chains: n, replicas, .. } => {
+            let betas = f32s("tempering.betas", replicas)?;
+            let mut t = Tempering::new(&chains, n, betas).map_err(|e| bad(format!("tempering: {e}")))?;
+            t.set_base(&f32s("tempering.base", d)?).map_err(|e| bad(format!("tempering: {e}")))?;
+            Some(t)
+        }
+        _ => None,
+    };
     let os = st.get("order_stream", what)?.to_u64(what)?;
     if os.len() != 4 || os == [0; 4] {
         return Err(bad("order_stream must be 4 words, not all zero".into()));
@@ -230,6 +285,9 @@ pub fn parse_checkpoint(bytes: &[u8], what: &str) -> Result<TrainState> {
         epoch: num("epoch")? as usize,
         step: num("step")?,
         sparsity_q,
+        offsets,
+        fast,
+        tempering,
         isa: st.meta("isa", what)?.to_string(),
     })
 }

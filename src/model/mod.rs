@@ -3,6 +3,7 @@
 //! Deep Belief Networks ([`Dbn`], [`LabelledDbn`] with a label-joined top); and [`SoftmaxRegression`], the linear
 //! classifier for comparing features.
 
+pub mod centering;
 pub mod dbn;
 pub mod gaussian_dbn;
 pub mod gaussian_rbm;

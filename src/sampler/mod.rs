@@ -1,15 +1,18 @@
 //! Samplers over ensembles of chains: block Gibbs for RBMs, with f32 states
 //! ([`Chains`]) or bit-packed ones ([`PackedChains`]); Langevin, MALA and
-//! annealed Langevin for continuous energies ([`LangevinChains`]).
+//! annealed Langevin for continuous energies ([`LangevinChains`]); parallel
+//! tempering over a ladder of temperatures ([`TemperedChains`]).
 
 pub mod chains;
 pub mod gibbs;
 pub mod langevin;
 pub mod packed;
+pub mod tempering;
 
 pub use chains::{Chains, StageTimes};
 pub use langevin::LangevinChains;
 pub use packed::PackedChains;
+pub use tempering::{TemperedChains, Tempering};
 
 /// Checks rows to start chains from: `d` wide, at least one, binary.
 pub(crate) fn check_start_rows(data: &crate::data::Dataset, d: usize) -> crate::Result<()> {

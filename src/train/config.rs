@@ -20,6 +20,57 @@ pub enum Algorithm {
         /// Number of persistent chains (≥ 1).
         chains: usize,
     },
+    /// PCD with parallel tempering in the negative phase (Desjardins et al.
+    /// 2010; Cho, Raiko & Ilin 2010): each of the `chains` persistent chains
+    /// has `replicas` copies on a geometric inverse-temperature ladder from
+    /// `beta_min` to 1; every sweep is followed by neighbour swaps, and the
+    /// statistics come from the β = 1 copies. See
+    /// [`crate::sampler::TemperedChains`].
+    Pt {
+        /// Gibbs sweeps (each followed by a swap round) per update (≥ 1).
+        k: usize,
+        /// Number of persistent chains at β = 1 (≥ 1).
+        chains: usize,
+        /// Temperatures per chain, including β = 1 (≥ 2).
+        replicas: usize,
+        /// The lowest inverse temperature, in (0, 1).
+        beta_min: f32,
+    },
+}
+
+/// Centering (Montavon & Müller 2012; Melchior, Fischer & Wiskott 2016): the
+/// gradient is taken in the parameterisation
+/// `E(v,h) = −(v−μ)ᵀb′ − c′ᵀ(h−λ) − (v−μ)ᵀW(h−λ)` with the visible offsets
+/// `μ` = the data mean and the hidden offsets `λ` a sliding average of the
+/// data's hidden probabilities, `λ ← (1−ν)λ + ν·mean p(h|v⁺)`. The model
+/// keeps its plain parameters (`b = b′ − Wλ`, `c = c′ − Wᵀμ`), so a centered
+/// model is an ordinary RBM.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Centering {
+    /// The sliding-average rate `ν` of the hidden offsets, in (0, 1]
+    /// (default 0.01, as in Melchior et al.).
+    pub hidden_rate: f32,
+}
+
+impl Default for Centering {
+    fn default() -> Self {
+        Centering { hidden_rate: 0.01 }
+    }
+}
+
+/// Fast weights (Tieleman & Hinton, ICML 2009, "FPCD"): a second set of
+/// parameters `θ_f`, updated with the same gradient at their own learning
+/// rate and shrunk by `decay` after every update, `θ_f ← decay·θ_f +
+/// lr_f·∇`; the persistent chains sample from `θ + θ_f`, everything else
+/// uses `θ`. They push the chains away from the modes they have just
+/// visited.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FastWeights {
+    /// Learning rate of the fast parameters (> 0; the paper: e.g. the
+    /// regular rate at the start, held constant).
+    pub learning_rate: f32,
+    /// Shrink factor per update, in [0, 1) (the paper: 19/20).
+    pub decay: f32,
 }
 
 /// The parameter update rule.
@@ -117,6 +168,11 @@ pub struct TrainConfig {
     /// requiring binary states (default: false: other values are an error).
     /// Binary × dense products are not used then.
     pub probability_data: bool,
+    /// Centering of the gradient (default: none; see [`Centering`]).
+    pub centering: Option<Centering>,
+    /// Fast weights for the persistent chains (PCD and PT only; default:
+    /// none; see [`FastWeights`]).
+    pub fast_weights: Option<FastWeights>,
     /// Seed of the weights, the shuffles and every chain stream (default: 0).
     pub seed: u64,
 }
@@ -139,6 +195,8 @@ impl Default for TrainConfig {
             sparsity: None,
             max_weight: 1e4,
             probability_data: false,
+            centering: None,
+            fast_weights: None,
             seed: 0,
         }
     }
@@ -168,7 +226,36 @@ impl TrainConfig {
             Algorithm::Cd { k: 0 } => return Err(bad("k", "CD needs k ≥ 1".into())),
             Algorithm::Pcd { k: 0, .. } => return Err(bad("k", "PCD needs k ≥ 1".into())),
             Algorithm::Pcd { chains: 0, .. } => return Err(bad("chains", "PCD needs ≥ 1 chain".into())),
+            Algorithm::Pt { k: 0, .. } => return Err(bad("k", "PT needs k ≥ 1".into())),
+            Algorithm::Pt { chains: 0, .. } => return Err(bad("chains", "PT needs ≥ 1 chain".into())),
+            Algorithm::Pt { replicas, beta_min, .. } => {
+                if replicas < 2 {
+                    return Err(bad("replicas", format!("PT needs ≥ 2 temperatures, got {replicas}")));
+                }
+                if !(beta_min > 0.0 && beta_min < 1.0) {
+                    return Err(bad("beta_min", format!("must be in (0, 1), got {beta_min}")));
+                }
+            }
             _ => {}
+        }
+        if let Some(c) = self.centering {
+            if !(c.hidden_rate > 0.0 && c.hidden_rate <= 1.0) {
+                return Err(bad("centering rate", format!("must be in (0, 1], got {}", c.hidden_rate)));
+            }
+        }
+        if let Some(f) = self.fast_weights {
+            if matches!(self.algorithm, Algorithm::Cd { .. }) {
+                return Err(bad("fast_weights", "need persistent chains (PCD or PT), not CD".into()));
+            }
+            if !(f.learning_rate.is_finite() && f.learning_rate > 0.0) {
+                return Err(bad(
+                    "fast learning rate",
+                    format!("must be finite and > 0, got {}", f.learning_rate),
+                ));
+            }
+            if !(0.0..1.0).contains(&f.decay) {
+                return Err(bad("fast decay", format!("must be in [0, 1), got {}", f.decay)));
+            }
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return Err(bad("learning_rate", format!("must be finite and > 0, got {}", self.learning_rate)));
@@ -244,7 +331,15 @@ impl TrainConfig {
     /// The number of sweeps per update (`k`).
     pub fn k(&self) -> usize {
         match self.algorithm {
-            Algorithm::Cd { k } | Algorithm::Pcd { k, .. } => k,
+            Algorithm::Cd { k } | Algorithm::Pcd { k, .. } | Algorithm::Pt { k, .. } => k,
+        }
+    }
+
+    /// The number of persistent chains (at β = 1), or the batch size for CD.
+    pub fn n_chains(&self) -> usize {
+        match self.algorithm {
+            Algorithm::Cd { .. } => self.batch_size,
+            Algorithm::Pcd { chains, .. } | Algorithm::Pt { chains, .. } => chains,
         }
     }
 }

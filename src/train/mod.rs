@@ -24,6 +24,6 @@ pub mod metrics;
 pub mod softmax;
 pub mod trainer;
 
-pub use config::{Algorithm, Optimizer, Schedule, Sparsity, TrainConfig};
+pub use config::{Algorithm, Centering, FastWeights, Optimizer, Schedule, Sparsity, TrainConfig};
 pub use metrics::Metrics;
 pub use trainer::{EpochReport, OptimizerState, TrainState, Trainer, fit};

@@ -36,8 +36,9 @@ use crate::error::{Error, Result};
 use crate::kernels::binary::{self, BinaryRows, PackedWeights};
 use crate::kernels::gemm::HalfStepProducts;
 use crate::kernels::{activation, gemm};
-use crate::model::Rbm;
+use crate::model::{Rbm, centering};
 use crate::rng::{self, StreamState};
+use crate::sampler::Tempering;
 use crate::sampler::{Chains, gibbs};
 use crate::simd::{self, Isa};
 use rayon::prelude::*;
@@ -82,6 +83,15 @@ pub struct TrainState {
     pub step: u64,
     /// Running mean activation per hidden unit (sparsity; empty if unused).
     pub sparsity_q: Vec<f32>,
+    /// Centering offsets: the visible offsets `μ` (the data mean) and the
+    /// hidden offsets `λ` (a sliding average); both empty without centering.
+    pub offsets: (Vec<f32>, Vec<f32>),
+    /// Fast parameters of FPCD, `[W_f (D×H), b_f (D), c_f (H)]` flat (empty
+    /// without fast weights).
+    pub fast: Vec<f32>,
+    /// Parallel tempering of the chains (PT only; then `chains` holds every
+    /// replica, replica-major).
+    pub tempering: Option<Tempering>,
     /// Name of the SIMD path the run started on (results are reproducible
     /// bit for bit on the same path).
     pub isa: String,
@@ -98,6 +108,18 @@ pub struct EpochReport {
     pub learning_rate: f32,
     /// Wall time in seconds.
     pub seconds: f64,
+    /// Diagnostics of the persistent chains over the epoch (PCD and PT with
+    /// at least 2 chains and 4 updates): each chain's free-energy trace
+    /// `F(v⁻)` under the current model, one value per update, gives its
+    /// autocorrelation time in updates, effective sample size and the split
+    /// R-hat across chains.
+    pub chains: Option<crate::eval::ChainDiagnostics>,
+    /// Parallel tempering: the swap acceptance of each neighbouring pair of
+    /// temperatures over the epoch (empty otherwise).
+    pub swap_rates: Vec<f64>,
+    /// Parallel tempering: round trips completed over the epoch and their
+    /// mean length in sweeps (`(0, NaN)` otherwise).
+    pub round_trips: (u64, f64),
 }
 
 /// Per-batch scratch.
@@ -121,6 +143,13 @@ struct Scratch {
     vt: BinaryRows,
     /// Set positions of the PCD chains' hidden states.
     hrows: BinaryRows,
+    /// The model the persistent chains sample with fast weights, `θ + θ_f`.
+    fast_rbm: Option<Rbm>,
+    /// Centered biases `b′ = b + Wλ`, `c′ = c + Wᵀμ` during an update.
+    cb: Vec<f32>,
+    cc: Vec<f32>,
+    /// Mean `p(h|v⁺)` of the batch (centering).
+    mean_hpos: Vec<f64>,
     /// `W` and `Wᵀ` packed for the binary products, repacked before each
     /// use (the weights change with every update).
     pw: Option<PackedWeights>,
@@ -159,6 +188,9 @@ pub struct Trainer {
     s: TrainState,
     isa: Isa,
     scratch: Option<Scratch>,
+    /// Free energies of the persistent chains, one row of `n` per update of
+    /// the current epoch.
+    trace: Vec<f64>,
 }
 
 fn logit_clamped(p: f64) -> f32 {
@@ -186,7 +218,7 @@ impl Trainer {
                 *bi = logit_clamped(p);
             }
         }
-        Self::start(config, rbm)
+        Self::start(config, rbm, data)
     }
 
     /// A fresh run from given initial parameters (for example a layer tied
@@ -213,17 +245,43 @@ impl Trainer {
                 got: rbm.n_hidden(),
             });
         }
-        Self::start(config, rbm)
+        Self::start(config, rbm, data)
     }
 
-    fn start(config: TrainConfig, rbm: Rbm) -> Result<Trainer> {
+    fn start(config: TrainConfig, rbm: Rbm, data: &Dataset) -> Result<Trainer> {
         let d = rbm.n_visible();
         let streams_seed = config.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let n_chains = match config.algorithm {
-            Algorithm::Cd { .. } => config.batch_size,
-            Algorithm::Pcd { chains, .. } => chains,
+        let replicas = match config.algorithm {
+            Algorithm::Pt { replicas, .. } => replicas,
+            _ => 1,
         };
-        let chains = Chains::new(&rbm, n_chains, streams_seed)?;
+        let n_rows = config.n_chains().checked_mul(replicas).ok_or_else(|| Error::InvalidParam {
+            name: "chains",
+            reason: "chains × replicas overflows".into(),
+        })?;
+        let mut chains = Chains::new(&rbm, n_rows, streams_seed)?;
+        let tempering = match config.algorithm {
+            Algorithm::Pt { chains: n, replicas, beta_min, .. } => {
+                let mut t = Tempering::new(
+                    &chains,
+                    n,
+                    crate::sampler::tempering::geometric_ladder(replicas, beta_min)?,
+                )?;
+                t.set_base(&crate::eval::base_rate_biases(data)?)?;
+                Some(t)
+            }
+            _ => None,
+        };
+        let offsets = if config.centering.is_some() {
+            (data.marginals().iter().map(|&p| p as f32).collect(), vec![0.5; config.n_hidden])
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let fast = if config.fast_weights.is_some() {
+            crate::alloc::try_vec(d * config.n_hidden + d + config.n_hidden, 0.0f32, "fast weights")?
+        } else {
+            Vec::new()
+        };
         let (dh, h) = (d * config.n_hidden, config.n_hidden);
         let adam = matches!(config.optimizer, Optimizer::Adam { .. });
         let zeros = |n: usize| crate::alloc::try_vec(n, 0.0f32, "optimizer state");
@@ -239,10 +297,9 @@ impl Trainer {
         let order_stream = rng::chain_streams(config.seed ^ 0x0DDE_5EED, 1)?[0];
         let sparsity_q = if config.sparsity.is_some() { vec![0.0; h] } else { Vec::new() };
         let isa = chains.isa();
-        let mut chains = chains;
         // PCD chains: give them hidden states consistent with their visible
         // ones (the negative phase starts with a visible half-step).
-        if matches!(config.algorithm, Algorithm::Pcd { .. }) {
+        if matches!(config.algorithm, Algorithm::Pcd { .. } | Algorithm::Pt { .. }) {
             chains.sweep(&rbm, 1)?;
         }
         Ok(Trainer {
@@ -255,10 +312,14 @@ impl Trainer {
                 epoch: 0,
                 step: 0,
                 sparsity_q,
+                offsets,
+                fast,
+                tempering,
                 isa: isa.name().to_string(),
             },
             isa,
             scratch: None,
+            trace: Vec::new(),
         })
     }
 
@@ -287,9 +348,32 @@ impl Trainer {
             });
         }
         let want_chains = match s.config.algorithm {
-            Algorithm::Cd { .. } => s.config.batch_size,
-            Algorithm::Pcd { chains, .. } => chains,
+            Algorithm::Pt { chains, replicas, .. } => chains * replicas,
+            _ => s.config.n_chains(),
         };
+        match (&s.tempering, s.config.algorithm) {
+            (Some(t), Algorithm::Pt { chains, replicas, .. })
+                if t.n_chains() == chains && t.betas().len() == replicas => {}
+            (None, Algorithm::Cd { .. } | Algorithm::Pcd { .. }) => {}
+            _ => {
+                return Err(Error::InvalidParam {
+                    name: "tempering",
+                    reason: "the tempering state does not match the algorithm".into(),
+                });
+            }
+        }
+        let (mu, lambda) = &s.offsets;
+        let (want_mu, want_l) = if s.config.centering.is_some() { (d, h) } else { (0, 0) };
+        let want_fast = if s.config.fast_weights.is_some() { d * h + d + h } else { 0 };
+        for (what, got, want) in [
+            ("visible offsets", mu.len(), want_mu),
+            ("hidden offsets", lambda.len(), want_l),
+            ("fast weights", s.fast.len(), want_fast),
+        ] {
+            if got != want {
+                return Err(Error::ShapeMismatch { what, expected: want, got });
+            }
+        }
         if s.chains.batch() != want_chains {
             return Err(Error::ShapeMismatch {
                 what: "number of chains",
@@ -318,7 +402,7 @@ impl Trainer {
             _ => simd::active_isa(),
         };
         s.chains.set_isa(isa)?;
-        Ok(Trainer { s, isa, scratch: None })
+        Ok(Trainer { s, isa, scratch: None, trace: Vec::new() })
     }
 
     /// The state to save in a checkpoint.
@@ -388,15 +472,41 @@ impl Trainer {
         let bs = self.s.config.batch_size;
         let batches = n.div_ceil(bs);
         let lr = self.s.config.learning_rate_at(self.s.epoch);
+        self.trace.clear();
+        if let Some(t) = &mut self.s.tempering {
+            t.reset_statistics();
+        }
         for (bi, idx) in order.chunks(bs).enumerate() {
             self.update(data, idx, lr)?;
             on_batch(bi + 1, batches);
         }
+        let n = self.s.config.n_chains();
+        let chains = match self.s.config.algorithm {
+            Algorithm::Cd { .. } => None,
+            _ => {
+                // Chain-major traces from the update-major record.
+                let len = self.trace.len() / n;
+                let mut t = vec![0.0f64; self.trace.len()];
+                for (u, row) in self.trace.chunks_exact(n).enumerate() {
+                    for (c, &x) in row.iter().enumerate() {
+                        t[c * len + u] = x;
+                    }
+                }
+                crate::eval::diagnose(&t, n, len).ok()
+            }
+        };
+        let (swap_rates, round_trips) = match &self.s.tempering {
+            Some(t) => (t.swap_rates(), t.round_trips()),
+            None => (Vec::new(), (0, f64::NAN)),
+        };
         let report = EpochReport {
             epoch: self.s.epoch,
             updates: batches,
             learning_rate: lr,
             seconds: t0.elapsed().as_secs_f64(),
+            chains,
+            swap_rates,
+            round_trips,
         };
         self.s.epoch += 1;
         Ok(report)
@@ -409,16 +519,16 @@ impl Trainer {
         let m = idx.len();
         let n_neg = match s.config.algorithm {
             Algorithm::Cd { .. } => m,
-            Algorithm::Pcd { chains, .. } => chains,
+            _ => s.config.n_chains(),
         };
         let rows = m + n_neg;
-        let cap = s.config.batch_size + s.chains.batch();
+        let cap = s.config.batch_size + s.config.n_chains();
         let n_chains = s.chains.batch();
         let sc = self.scratch.get_or_insert_with(|| Scratch {
             a: vec![0.0; cap * d],
             b: vec![0.0; cap * h],
             pre_v: vec![0.0; n_chains * d],
-            pre_h: vec![0.0; cap * h],
+            pre_h: vec![0.0; cap.max(n_chains) * h],
             // ∇W of the dense product (see the update for why it is not
             // accumulated into the velocity by the product itself).
             grad_w: vec![0.0; d * h],
@@ -427,6 +537,10 @@ impl Trainer {
             vrows: BinaryRows::new(d),
             vt: BinaryRows::new(1),
             hrows: BinaryRows::new(h),
+            fast_rbm: None,
+            cb: Vec::new(),
+            cc: Vec::new(),
+            mean_hpos: Vec::new(),
             pw: None,
             pwt: None,
             pp: None,
@@ -444,6 +558,7 @@ impl Trainer {
             dst.copy_from_slice(data.row(i as usize));
         }
         let k = s.config.k();
+        let sampled_negatives = s.fast.len() > 0 || s.tempering.is_some();
         match s.config.algorithm {
             Algorithm::Cd { .. } => {
                 // 1. Positive phase (output columns split over threads: few rows).
@@ -465,7 +580,39 @@ impl Trainer {
                 gibbs::sweep_vh(isa, &s.rbm, cv, ch, cs, pneg, k);
                 vneg.copy_from_slice(cv);
             }
-            Algorithm::Pcd { .. } => {
+            _ if sampled_negatives => {
+                // 2. The negative samples from the persistent chains of the
+                // sampling model (θ + θ_f with fast weights), tempered or
+                // not; then 1 + 2b as below, with the regular θ.
+                let neg_rbm = match s.config.fast_weights {
+                    Some(_) => {
+                        let f = sc.fast_rbm.get_or_insert_with(|| s.rbm.clone());
+                        fast_model(&s.rbm, &s.fast, f);
+                        &*f
+                    }
+                    None => &s.rbm,
+                };
+                match &mut s.tempering {
+                    Some(t) => {
+                        t.sweep(&mut s.chains, neg_rbm, k)?;
+                        let vneg = &mut sc.a[m * d..rows * d];
+                        vneg.copy_from_slice(&s.chains.visible()[s.chains.batch() * d - n_neg * d..]);
+                    }
+                    None => {
+                        s.chains.sweep_vh(neg_rbm, k, &mut sc.pre_h[..n_neg * h])?;
+                        sc.a[m * d..rows * d].copy_from_slice(s.chains.visible());
+                    }
+                }
+                let pre = &mut sc.pre_h[..rows * h];
+                sc.vrows.reset(d);
+                sc.vrows.fill_from(&sc.a[..rows * d]);
+                let w = s.rbm.weights();
+                if !binary_product(isa, binary_ok, &sc.vrows, &mut sc.pw, w, d, h, false, pre, threads) {
+                    products.visible_to_hidden_cols(rows, &sc.a[..rows * d], pre, threads);
+                }
+                activation::sigmoid_rows_bias(isa, pre, s.rbm.hidden_bias(), &mut sc.b[..rows * h]);
+            }
+            _ => {
                 // 2a. The first k − 1 sweeps, then the visible half-step of
                 // the last one.
                 if k > 1 {
@@ -501,7 +648,16 @@ impl Trainer {
                 s.chains.add_sweeps(1);
             }
         }
-        if matches!(s.config.algorithm, Algorithm::Cd { .. }) {
+        if !matches!(s.config.algorithm, Algorithm::Cd { .. }) {
+            record_free_energies(
+                isa,
+                &s.rbm,
+                &sc.a[m * d..rows * d],
+                &sc.pre_h[m * h..rows * h],
+                &mut self.trace,
+            );
+        }
+        if matches!(s.config.algorithm, Algorithm::Cd { .. }) || sampled_negatives {
             sc.vrows.reset(d);
             sc.vrows.fill_from(&sc.a[..rows * d]);
         }
@@ -528,6 +684,8 @@ impl Trainer {
         let sparsity = s.config.sparsity;
         let q = &mut s.sparsity_q;
         let (mut mean_v, mut sparse_pull) = (Vec::new(), Vec::new());
+        let centered = s.config.centering.is_some();
+        let mean_hpos = &mut sc.mean_hpos;
         rayon::join(
             || {
                 if sparse_grad {
@@ -550,6 +708,11 @@ impl Trainer {
             || {
                 add_column_sums(ppos, h, inv_m, gc);
                 add_column_sums(pneg, h, -inv_n, gc);
+                if centered {
+                    mean_hpos.clear();
+                    mean_hpos.resize(h, 0.0);
+                    add_column_sums(ppos, h, inv_m, mean_hpos);
+                }
                 if let Some(sp) = sparsity {
                     let mut mean_p = vec![0.0f64; h];
                     add_column_sums(ppos, h, inv_m, &mut mean_p);
@@ -569,39 +732,67 @@ impl Trainer {
         // visible units per thread (each block packs [P⁺; P⁻] once). For SGD
         // the product accumulates straight into the velocity:
         // Δ ← μΔ + lr·∇W, then Δ −= lr·(λ₂W + λ₁ sign W − sparsity pull).
+        // With centering the weight gradient is the centered one,
+        // ∇W − μ∇cᵀ − ∇b λᵀ, and the optimizer moves the centered biases
+        // b′ = b + Wλ, c′ = c + Wᵀμ, converted back after the step.
         s.step += 1;
         let epoch = s.epoch;
+        if centered {
+            let (mu, lambda) = &s.offsets;
+            centering::centered_biases(&s.rbm, mu, lambda, &mut sc.cb, &mut sc.cc);
+        }
         let (w, vb, hb) = s.rbm.params_mut();
+        let (vb, hb) = if centered { (&mut sc.cb[..], &mut sc.cc[..]) } else { (vb, hb) };
         let o = &mut s.optimizer;
         let (l1, l2) = (s.config.l1, s.config.l2);
         let maxw = s.config.max_weight;
         let (ab, bb) = (&sc.a[..rows * d], &sc.b[..rows * h]);
         let block = d.div_ceil(threads);
+        let (mu_off, lambda_off) = (&s.offsets.0, &s.offsets.1);
+        let gbf: Vec<f32> = if centered { gb.iter().map(|&g| g as f32).collect() } else { Vec::new() };
+        let gcf: Vec<f32> = if centered { gc.iter().map(|&g| g as f32).collect() } else { Vec::new() };
         // Per visible unit i and hidden unit j, the extra gradient term of
-        // the sparsity penalty: pull_j · mean_v_i.
-        let extra =
-            |i: usize, j: usize| if sparse_pull.is_empty() { 0.0 } else { sparse_pull[j] * mean_v[i] as f32 };
+        // the sparsity penalty, pull_j · mean_v_i, and of centering,
+        // −μ_i ∇c_j − ∇b_i λ_j.
+        let extra = |i: usize, j: usize| {
+            let sp = if sparse_pull.is_empty() { 0.0 } else { sparse_pull[j] * mean_v[i] as f32 };
+            let ce = if centered { -(mu_off[i] * gcf[j] + gbf[i] * lambda_off[j]) } else { 0.0 };
+            sp + ce
+        };
         // Rows of W per parallel piece (whole rows, so `extra` knows i).
         let rows_per = d.div_ceil(threads).max(1);
+        // FPCD needs ∇W itself for the fast weights: no fused product then.
+        let fast = s.config.fast_weights;
         let weights_bad = match s.config.optimizer {
             Optimizer::Sgd { initial, final_, switch_epoch } => {
                 let mu = if epoch < switch_epoch { initial } else { final_ };
-                // With sparse V the gradient rows come from the packed P in
-                // the loop below; otherwise one dense product adds them.
                 // With sparse V the gradient rows come from the packed P in
                 // the loop below, 16 at a time; otherwise from one dense
                 // product with alpha = 1, beta = 0. (Letting matrixmultiply
                 // fold `μΔ + lr·∇W` in with alpha = lr, beta = μ gave bits
                 // that depended on the row blocks, i.e. on the thread count,
                 // once V was not binary.)
-                let pp = if sparse_grad {
+                let pp = if sparse_grad && fast.is_none() {
                     Some(pack_into(&mut sc.pp, bb, rows, h)?)
                 } else {
-                    gemm::par_gemm_tn(d, rows, h, ab, bb, &mut sc.grad_w, block)?;
+                    full_gradient(
+                        isa,
+                        sparse_grad,
+                        &sc.vt,
+                        &mut sc.pp,
+                        ab,
+                        bb,
+                        d,
+                        rows,
+                        h,
+                        &mut sc.grad_w,
+                        block,
+                        threads,
+                    )?;
                     None
                 };
                 let gw = &sc.grad_w;
-                let decay = l1 != 0.0 || l2 != 0.0 || !sparse_pull.is_empty();
+                let decay = l1 != 0.0 || l2 != 0.0 || !sparse_pull.is_empty() || centered;
                 let bad = w
                     .par_chunks_mut(rows_per * h)
                     .zip(o.m_w.par_chunks_mut(rows_per * h))
@@ -629,14 +820,29 @@ impl Trainer {
                                 }
                             }
                             // Branch-free loops over the row (they vectorize).
-                            if decay && sparse_pull.is_empty() {
+                            if decay && sparse_pull.is_empty() && !centered {
                                 for (m, &w) in mr.iter_mut().zip(wr.iter()) {
                                     *m -= lr * (l2 * w + l1 * sign(w));
                                 }
-                            } else if decay {
+                            } else if decay && !centered {
                                 let mv = mean_v[i] as f32;
                                 for ((m, &w), &sp) in mr.iter_mut().zip(wr.iter()).zip(&sparse_pull) {
                                     *m -= lr * (l2 * w + l1 * sign(w) - sp * mv);
+                                }
+                            } else if decay {
+                                // Centering: −μ_i ∇c_j − ∇b_i λ_j (and the
+                                // sparsity pull, if any, through `extra`).
+                                let (mi, gi) = (mu_off[i], gbf[i]);
+                                if sparse_pull.is_empty() {
+                                    for ((m, &w), (&gc, &l)) in
+                                        mr.iter_mut().zip(wr.iter()).zip(gcf.iter().zip(lambda_off))
+                                    {
+                                        *m -= lr * (l2 * w + l1 * sign(w) + mi * gc + gi * l);
+                                    }
+                                } else {
+                                    for (j, (m, &w)) in mr.iter_mut().zip(wr.iter()).enumerate() {
+                                        *m -= lr * (l2 * w + l1 * sign(w) - extra(i, j));
+                                    }
                                 }
                             }
                             for (w, m) in wr.iter_mut().zip(mr.iter_mut()) {
@@ -659,12 +865,20 @@ impl Trainer {
                 bad
             }
             Optimizer::Adam { beta1, beta2, eps } => {
-                if sparse_grad {
-                    let pp = pack_into(&mut sc.pp, bb, rows, h)?;
-                    binary::packed_unchecked(isa, &sc.vt, pp, &mut sc.grad_w, threads);
-                } else {
-                    gemm::par_gemm_tn(d, rows, h, ab, bb, &mut sc.grad_w, block)?;
-                }
+                full_gradient(
+                    isa,
+                    sparse_grad,
+                    &sc.vt,
+                    &mut sc.pp,
+                    ab,
+                    bb,
+                    d,
+                    rows,
+                    h,
+                    &mut sc.grad_w,
+                    block,
+                    threads,
+                )?;
                 o.t += 1;
                 let c1 = 1.0 - beta1.powi(o.t.min(i32::MAX as u64) as i32);
                 let c2 = 1.0 - beta2.powi(o.t.min(i32::MAX as u64) as i32);
@@ -706,17 +920,98 @@ impl Trainer {
                 bad
             }
         };
+        if centered {
+            // Back to the plain biases with the new W, then move the hidden
+            // offsets (a reparameterisation: the model does not change).
+            let (mu, lambda) = &mut s.offsets;
+            centering::plain_biases(&mut s.rbm, mu, lambda, &sc.cb, &sc.cc);
+            let nu = s.config.centering.map_or(0.0, |c| c.hidden_rate);
+            for (l, &p) in lambda.iter_mut().zip(sc.mean_hpos.iter()) {
+                *l = (1.0 - nu) * *l + nu * p as f32;
+            }
+        }
+        if let Some(f) = fast {
+            // θ_f ← decay·θ_f + lr_f·∇ (the plain likelihood gradient).
+            let (fw, rest) = s.fast.split_at_mut(d * h);
+            let (fb, fc) = rest.split_at_mut(d);
+            fw.par_chunks_mut(4096).zip(sc.grad_w.par_chunks(4096)).for_each(|(x, g)| {
+                x.iter_mut().zip(g).for_each(|(x, &g)| *x = flush(f.decay * *x + f.learning_rate * g))
+            });
+            for (x, &g) in fb.iter_mut().zip(gb.iter()).chain(fc.iter_mut().zip(gc.iter())) {
+                *x = flush(f.decay * *x + f.learning_rate * g as f32);
+            }
+        }
         // 5. Divergence check: the weight loops flagged any weight that is
         // not finite or beyond the bound; biases are few.
+        let (w, vb, hb) = (s.rbm.weights(), s.rbm.visible_bias(), s.rbm.hidden_bias());
         let bad = |x: &[f32], what: &str| -> Option<String> {
             x.iter().position(|&v| out_of_bounds(v, maxw)).map(|i| format!("{what}[{i}] = {}", x[i]))
         };
         let found = if weights_bad { bad(w, "weight") } else { None };
-        if let Some(reason) = found.or_else(|| bad(vb, "visible bias")).or_else(|| bad(hb, "hidden bias")) {
+        let found = found.or_else(|| bad(vb, "visible bias")).or_else(|| bad(hb, "hidden bias"));
+        let found = found.or_else(|| bad(&s.fast, "fast parameter"));
+        if let Some(reason) = found {
             return Err(Error::Diverged { epoch, step: s.step, reason: format!("{reason} (bound {maxw})") });
         }
         Ok(())
     }
+}
+
+/// Appends `F(v) = −bᵀv − Σⱼ softplus(cⱼ + (vᵀW)ⱼ)` of each row of `v`
+/// (`pre` = `VW` without bias) to `trace`, in f64, row by row.
+fn record_free_energies(isa: Isa, rbm: &Rbm, v: &[f32], pre: &[f32], trace: &mut Vec<f64>) {
+    let (d, h) = (rbm.n_visible(), rbm.n_hidden());
+    let mut sp = pre.to_vec();
+    activation::softplus_rows_bias_in_place(isa, &mut sp, rbm.hidden_bias());
+    let b = rbm.visible_bias();
+    trace.extend(v.chunks_exact(d).zip(sp.chunks_exact(h)).map(|(vr, sr)| {
+        let vb: f64 = vr.iter().zip(b).filter(|(x, _)| **x != 0.0).map(|(_, &b)| b as f64).sum();
+        -vb - sr.iter().map(|&x| x as f64).sum::<f64>()
+    }));
+}
+
+/// The model the persistent chains sample under fast weights: `θ + θ_f`
+/// (`fast` = `[W_f, b_f, c_f]` flat) written into `out`.
+fn fast_model(rbm: &Rbm, fast: &[f32], out: &mut Rbm) {
+    let (d, h) = (rbm.n_visible(), rbm.n_hidden());
+    let (fw, rest) = fast.split_at(d * h);
+    let (fb, fc) = rest.split_at(d);
+    let (w, b, c) = out.params_mut();
+    w.par_chunks_mut(4096)
+        .zip(rbm.weights().par_chunks(4096))
+        .zip(fw.par_chunks(4096))
+        .for_each(|((o, x), f)| o.iter_mut().zip(x).zip(f).for_each(|((o, &x), &f)| *o = x + f));
+    for ((o, &x), &f) in
+        b.iter_mut().zip(rbm.visible_bias()).zip(fb).chain(c.iter_mut().zip(rbm.hidden_bias()).zip(fc))
+    {
+        *o = x + f;
+    }
+}
+
+/// `grad_w = Vᵀ·[P⁺/m; −P⁻/n]` in full: by the binary kernel over the rows
+/// of `Vᵀ` where `sparse`, otherwise one dense product.
+#[allow(clippy::too_many_arguments)]
+fn full_gradient(
+    isa: Isa,
+    sparse: bool,
+    vt: &BinaryRows,
+    pp: &mut Option<PackedWeights>,
+    ab: &[f32],
+    bb: &[f32],
+    d: usize,
+    rows: usize,
+    h: usize,
+    grad_w: &mut [f32],
+    block: usize,
+    threads: usize,
+) -> Result<()> {
+    if sparse {
+        let pp = pack_into(pp, bb, rows, h)?;
+        binary::packed_unchecked(isa, vt, pp, grad_w, threads);
+    } else {
+        gemm::par_gemm_tn(d, rows, h, ab, bb, grad_w, block)?;
+    }
+    Ok(())
 }
 
 /// `out = A·W` (or `A·Wᵀ` if `transposed`, with `w` stored `n × k`) for

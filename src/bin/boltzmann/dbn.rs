@@ -864,9 +864,7 @@ fn train_gaussian(
     use boltzmann::train::dbn::train_gaussian_greedy;
     use boltzmann::train::gaussian::GaussianTrainConfig;
     let base = &config.layers[0];
-    let k = match base.algorithm {
-        boltzmann::train::Algorithm::Cd { k } | boltzmann::train::Algorithm::Pcd { k, .. } => k,
-    };
+    let k = base.k();
     let bottom = GaussianTrainConfig {
         n_hidden: widths[0],
         k,

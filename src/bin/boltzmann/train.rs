@@ -4,7 +4,9 @@
 use boltzmann::data::Dataset;
 use boltzmann::eval;
 use boltzmann::io::{self, CsvLabels, Format};
-use boltzmann::train::{self, Algorithm, Optimizer, Schedule, Sparsity, TrainConfig, Trainer};
+use boltzmann::train::{
+    self, Algorithm, Centering, FastWeights, Optimizer, Schedule, Sparsity, TrainConfig, Trainer,
+};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -15,6 +17,7 @@ use std::time::Instant;
 pub(crate) enum AlgoArg {
     Cd,
     Pcd,
+    Pt,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -81,9 +84,26 @@ pub(crate) struct TrainArgs {
     /// Gibbs sweeps per update.
     #[arg(long, default_value_t = 1)]
     k: usize,
-    /// Persistent chains (PCD).
+    /// Persistent chains (PCD; for PT, the chains at β = 1).
     #[arg(long, default_value_t = 100)]
     chains: usize,
+    /// Temperatures per chain for --algorithm pt (geometric ladder, ≥ 2).
+    #[arg(long, default_value_t = 10)]
+    replicas: usize,
+    /// Lowest inverse temperature of the PT ladder, in (0, 1).
+    #[arg(long, default_value_t = 0.1)]
+    beta_min: f32,
+    /// Centering (Melchior et al. 2016): "off", or the sliding-average rate
+    /// of the hidden offsets in (0, 1].
+    #[arg(long, default_value = "off")]
+    centering: String,
+    /// Fast weights (FPCD, Tieleman & Hinton 2009) with this learning rate;
+    /// needs persistent chains (pcd or pt).
+    #[arg(long)]
+    fast_lr: Option<f32>,
+    /// Shrink factor of the fast weights per update, in [0, 1).
+    #[arg(long, default_value_t = 0.95)]
+    fast_decay: f32,
     /// Learning rate.
     #[arg(long, default_value_t = 0.05)]
     lr: f32,
@@ -254,6 +274,9 @@ pub(crate) fn config(a: &TrainArgs) -> Result<TrainConfig, String> {
         algorithm: match a.algorithm {
             AlgoArg::Cd => Algorithm::Cd { k: a.k },
             AlgoArg::Pcd => Algorithm::Pcd { k: a.k, chains: a.chains },
+            AlgoArg::Pt => {
+                Algorithm::Pt { k: a.k, chains: a.chains, replicas: a.replicas, beta_min: a.beta_min }
+            }
         },
         learning_rate: a.lr,
         schedule: parse_schedule(&a.lr_schedule)?,
@@ -279,6 +302,15 @@ pub(crate) fn config(a: &TrainArgs) -> Result<TrainConfig, String> {
         }),
         max_weight: 1e4,
         probability_data: false,
+        centering: match a.centering.as_str() {
+            "off" => None,
+            r => Some(Centering {
+                hidden_rate: r
+                    .parse()
+                    .map_err(|_| format!("--centering {r:?}: use off or a rate in (0, 1]"))?,
+            }),
+        },
+        fast_weights: a.fast_lr.map(|learning_rate| FastWeights { learning_rate, decay: a.fast_decay }),
         seed: a.seed,
     })
 }

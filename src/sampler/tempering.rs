@@ -1,0 +1,563 @@
+//! Parallel tempering (replica exchange) for RBMs.
+//!
+//! [`TemperedChains`] holds `n` chains, each with one replica at every
+//! inverse temperature `β₁ < … < β_K = 1` of a ladder. Replica `r` samples
+//!
+//! ```text
+//! p_β(v, h) ∝ exp(−β E(v, h) − (1 − β) E_A(v)),   E_A(v) = −b_Aᵀv,
+//! ```
+//!
+//! the RBM with weights `βW`, hidden biases `βc` and visible biases
+//! `(1−β)b_A + βb` (the same family AIS anneals through; with `b_A = 0`, the
+//! default, it is plain `exp(−βE)`). A sweep is one block-Gibbs sweep
+//! `v ~ p_β(v|h)`, `h ~ p_β(h|v)` of every replica, followed by a round of
+//! swaps between neighbouring temperatures — pairs `(r, r+1)` with `r` even
+//! after even sweeps, odd after odd ones (deterministic even/odd, Lingenheil
+//! et al. 2009) — each accepted with probability
+//! `min(1, exp((β_{r+1} − β_r)(D_{r+1} − D_r)))`, `D = E − E_A`, which keeps
+//! the product of the `p_β` invariant (Swendsen & Wang 1986; for RBMs
+//! Desjardins et al., AISTATS 2010, and Cho, Raiko & Ilin, IJCNN 2010). The
+//! β = 1 replicas are samples of the model.
+//!
+//! The energies cost nothing extra: the hidden half-step computes
+//! `c + Wᵀv` for the current `v`, and `E(v,h) = −bᵀv − hᵀ(c + Wᵀv)`.
+//!
+//! # Reproducibility
+//!
+//! Every (replica, chain) row draws from its own stream; the swap decision of
+//! pair `(r, r+1)` of chain `c` draws one word from row `(r, c)`'s stream.
+//! Products are computed row by row in a fixed order (choosing binary or
+//! dense per row, as [`crate::Chains`] does), so the same seed gives the same
+//! bits for any thread count.
+//!
+//! # Diagnostics
+//!
+//! [`TemperedChains::swap_rates`] gives the acceptance of each neighbouring
+//! pair; [`TemperedChains::round_trips`] follows each *walker* (a state as it
+//! moves up and down the ladder through swaps) and counts its trips from the
+//! lowest β to β = 1 and back — the time that measures how well tempering
+//! mixes (Katzgraber et al. 2006).
+
+use super::Chains;
+use super::gibbs;
+use crate::error::{Error, Result};
+use crate::kernels::activation;
+use crate::kernels::gemm::{BinaryScratch, HalfStepProducts};
+use crate::model::Rbm;
+use crate::rng;
+use crate::simd::Isa;
+use rand_core::Rng;
+use rayon::prelude::*;
+
+/// A geometric ladder of `k` inverse temperatures from `beta_min` to 1:
+/// `β_r = beta_min^{(k−1−r)/(k−1)}`.
+///
+/// # Errors
+/// [`Error::InvalidParam`] for `k < 2` or `beta_min` outside (0, 1).
+///
+/// # Examples
+/// ```
+/// let b = boltzmann::sampler::tempering::geometric_ladder(3, 0.25).unwrap();
+/// assert_eq!(b, vec![0.25, 0.5, 1.0]);
+/// ```
+pub fn geometric_ladder(k: usize, beta_min: f32) -> Result<Vec<f32>> {
+    if k < 2 {
+        return Err(Error::InvalidParam {
+            name: "replicas",
+            reason: format!("need ≥ 2 temperatures, got {k}"),
+        });
+    }
+    if !(beta_min > 0.0 && beta_min < 1.0) {
+        return Err(Error::InvalidParam {
+            name: "beta_min",
+            reason: format!("must be in (0, 1), got {beta_min}"),
+        });
+    }
+    let lb = (beta_min as f64).ln();
+    Ok((0..k)
+        .map(|r| if r + 1 == k { 1.0 } else { (lb * (k - 1 - r) as f64 / (k - 1) as f64).exp() as f32 })
+        .collect())
+}
+
+/// Checks a ladder: at least two values, strictly increasing, in (0, 1],
+/// ending at exactly 1.
+///
+/// # Errors
+/// [`Error::InvalidParam`] saying what is wrong.
+pub fn check_ladder(betas: &[f32]) -> Result<()> {
+    let bad = |reason: String| Error::InvalidParam { name: "ladder", reason };
+    if betas.len() < 2 {
+        return Err(bad(format!("needs ≥ 2 inverse temperatures, got {}", betas.len())));
+    }
+    if let Some(b) = betas.iter().find(|&&b| !(b > 0.0 && b <= 1.0)) {
+        return Err(bad(format!("every β must be in (0, 1], got {b}")));
+    }
+    if let Some(w) = betas.windows(2).find(|w| w[1] <= w[0]) {
+        return Err(bad(format!("must increase strictly, got {} then {}", w[0], w[1])));
+    }
+    if betas[betas.len() - 1] != 1.0 {
+        return Err(bad(format!("must end at β = 1, got {}", betas[betas.len() - 1])));
+    }
+    Ok(())
+}
+
+/// `n` chains of an RBM, each with a replica at every temperature of a
+/// ladder; see the [module documentation](self). It owns the rows of all
+/// replicas (a [`Chains`] of `K·n` chains) and the [`Tempering`] state that
+/// sweeps and swaps them.
+///
+/// # Examples
+/// ```
+/// use boltzmann::{Rbm, sampler::TemperedChains, sampler::tempering::geometric_ladder};
+/// let rbm = Rbm::random(20, 10, 0.5, 0.0, 1).unwrap();
+/// let mut pt = TemperedChains::new(&rbm, 8, geometric_ladder(4, 0.2).unwrap(), 7).unwrap();
+/// pt.sweep(&rbm, 100).unwrap();
+/// assert_eq!(pt.visible().len(), 8 * 20);             // the β = 1 replicas
+/// let rates = pt.tempering().swap_rates();
+/// assert_eq!(rates.len(), 3);                          // one per neighbouring pair
+/// assert!(rates.iter().all(|&a| (0.0..=1.0).contains(&a)));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemperedChains {
+    rows: Chains,
+    t: Tempering,
+}
+
+impl TemperedChains {
+    /// `n` chains at the temperatures `betas` (checked by [`check_ladder`]),
+    /// every replica's visible state uniform at random; row `(r, c)`'s
+    /// stream is stream `r·n + c` of [`crate::rng::chain_streams`]`(seed, ·)`.
+    ///
+    /// # Errors
+    /// A bad ladder, `n = 0`, or sizes that do not fit in memory.
+    pub fn new(rbm: &Rbm, n: usize, betas: Vec<f32>, seed: u64) -> Result<TemperedChains> {
+        check_ladder(&betas)?;
+        let total = n.checked_mul(betas.len()).ok_or_else(|| Error::InvalidParam {
+            name: "chains",
+            reason: "too many chains × replicas".into(),
+        })?;
+        let rows = Chains::new(rbm, total, seed)?;
+        let t = Tempering::new(&rows, n, betas)?;
+        Ok(TemperedChains { rows, t })
+    }
+
+    /// Sets the base model's visible biases ([`Tempering::set_base`]).
+    ///
+    /// # Errors
+    /// As [`Tempering::set_base`].
+    pub fn set_base(&mut self, base_bias: &[f32]) -> Result<()> {
+        self.t.set_base(base_bias)
+    }
+    /// Uses SIMD path `isa` (see [`Chains::set_isa`]).
+    ///
+    /// # Errors
+    /// If this CPU lacks it.
+    pub fn set_isa(&mut self, isa: Isa) -> Result<()> {
+        self.rows.set_isa(isa)
+    }
+    /// Starts every replica of chain `c` at row `c` of `visible` (`n × D`,
+    /// binary).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`], [`Error::NotBinary`].
+    pub fn set_visible(&mut self, visible: &[f32]) -> Result<()> {
+        let d = self.rows.n_visible();
+        crate::kernels::check_len("visible states (chains × n_visible)", visible.len(), self.t.n * d)?;
+        let all: Vec<f32> = (0..self.t.betas.len()).flat_map(|_| visible.iter().copied()).collect();
+        self.rows.set_visible(&all)?;
+        self.t.pre_valid = false;
+        Ok(())
+    }
+    /// `k` sweeps, each one Gibbs sweep of every replica then one swap round.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `rbm` does not have the chains' sizes.
+    pub fn sweep(&mut self, rbm: &Rbm, k: usize) -> Result<()> {
+        self.t.sweep(&mut self.rows, rbm, k)
+    }
+    /// Visible states of the β = 1 replicas (`n × D`).
+    pub fn visible(&self) -> &[f32] {
+        self.t.replica_visible(&self.rows, self.t.betas.len() - 1)
+    }
+    /// Visible states of replica `r` (0: the hottest).
+    ///
+    /// # Panics
+    /// If `r` is not below the number of temperatures.
+    pub fn replica_visible(&self, r: usize) -> &[f32] {
+        self.t.replica_visible(&self.rows, r)
+    }
+    /// All rows (every replica), replica-major, with their streams.
+    pub fn rows(&self) -> &Chains {
+        &self.rows
+    }
+    /// The ladder, swap statistics and round trips.
+    pub fn tempering(&self) -> &Tempering {
+        &self.t
+    }
+    /// Clears the swap and round-trip counters.
+    pub fn reset_statistics(&mut self) {
+        self.t.reset_statistics()
+    }
+    /// Sweeps done.
+    pub fn sweeps_done(&self) -> u64 {
+        self.rows.sweeps_done()
+    }
+}
+
+/// The state of parallel tempering apart from the chain rows themselves:
+/// the ladder, the base model, the cached products and energies, and the
+/// swap and round-trip statistics. It sweeps a [`Chains`] of `K·n` rows
+/// (replica-major) that the caller owns — as the trainer does with the
+/// persistent chains of its checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tempering {
+    n: usize,
+    betas: Vec<f32>,
+    base: Vec<f32>,
+    /// `Wᵀv` (no bias, unscaled) of every row's current `v`; valid when
+    /// `pre_valid`.
+    pre_h: Vec<f32>,
+    pre_v: Vec<f32>,
+    scaled: Vec<f32>,
+    pre_valid: bool,
+    /// `D = E(v,h) − E_A(v)` per row.
+    diff: Vec<f64>,
+    /// Walker at each row, and each walker's direction (+1 going up to β=1
+    /// after last touching the bottom, −1 going down, 0 not yet at an end)
+    /// and the sweep of its last visit to the bottom.
+    walker: Vec<u32>,
+    direction: Vec<i8>,
+    left_bottom: Vec<u64>,
+    accepted: Vec<u64>,
+    attempted: Vec<u64>,
+    trips: u64,
+    trip_sweeps: u64,
+}
+
+impl Tempering {
+    /// Tempering of the rows `rows` (`n·K` chains, replica-major: rows
+    /// `r·n .. (r+1)·n` are replica `r`) over the ladder `betas`. The swap
+    /// statistics start at 0.
+    ///
+    /// # Errors
+    /// A bad ladder ([`check_ladder`]), or a row count that is not `n·K` with
+    /// `n ≥ 1`.
+    pub fn new(rows: &Chains, n: usize, betas: Vec<f32>) -> Result<Tempering> {
+        check_ladder(&betas)?;
+        if n == 0 || rows.batch() != n * betas.len() {
+            return Err(Error::ShapeMismatch {
+                what: "tempered chain rows (chains × replicas)",
+                expected: n.max(1) * betas.len(),
+                got: rows.batch(),
+            });
+        }
+        let (d, h, total, k) = (rows.n_visible(), rows.n_hidden(), rows.batch(), betas.len());
+        let zeros = |len: usize| crate::alloc::try_vec(len, 0.0f32, "tempering scratch");
+        Ok(Tempering {
+            n,
+            base: vec![0.0; d],
+            pre_h: zeros(total * h)?,
+            pre_v: zeros(total * d)?,
+            scaled: zeros(total * h)?,
+            pre_valid: false,
+            diff: vec![0.0; total],
+            walker: (0..total as u32).collect(),
+            direction: (0..total).map(|i| if i < n { 1 } else { 0 }).collect(),
+            left_bottom: vec![0; total],
+            accepted: vec![0; k - 1],
+            attempted: vec![0; k - 1],
+            trips: 0,
+            trip_sweeps: 0,
+            betas,
+        })
+    }
+
+    /// Sets the visible biases `b_A` of the base model at β = 0 (default 0:
+    /// plain `exp(−βE)`); e.g. [`crate::eval::base_rate_biases`] of the data,
+    /// so that hot replicas sample the data's marginals rather than noise.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for a wrong length, [`Error::InvalidParam`]
+    /// for non-finite values.
+    pub fn set_base(&mut self, base_bias: &[f32]) -> Result<()> {
+        if base_bias.len() != self.base.len() {
+            return Err(Error::ShapeMismatch {
+                what: "base biases (n_visible)",
+                expected: self.base.len(),
+                got: base_bias.len(),
+            });
+        }
+        if base_bias.iter().any(|x| !x.is_finite()) {
+            return Err(Error::InvalidParam { name: "base_bias", reason: "must be finite".into() });
+        }
+        self.base.copy_from_slice(base_bias);
+        self.pre_valid = false;
+        Ok(())
+    }
+
+    /// The ladder.
+    pub fn betas(&self) -> &[f32] {
+        &self.betas
+    }
+    /// Chains per temperature.
+    pub fn n_chains(&self) -> usize {
+        self.n
+    }
+    /// The base model's visible biases (see [`Self::set_base`]).
+    pub fn base(&self) -> &[f32] {
+        &self.base
+    }
+
+    /// Visible states of replica `r` of `rows`.
+    ///
+    /// # Panics
+    /// If `r` is not below the number of temperatures or `rows` is not the
+    /// chains this state was made for.
+    pub fn replica_visible<'c>(&self, rows: &'c Chains, r: usize) -> &'c [f32] {
+        assert!(r < self.betas.len(), "replica {r} of {}", self.betas.len());
+        let d = rows.n_visible();
+        &rows.visible()[r * self.n * d..(r + 1) * self.n * d]
+    }
+
+    /// Acceptance rate of the swaps between `β_r` and `β_{r+1}`, for each
+    /// `r` (NaN before the first attempt).
+    pub fn swap_rates(&self) -> Vec<f64> {
+        self.accepted.iter().zip(&self.attempted).map(|(&a, &t)| a as f64 / t as f64).collect()
+    }
+
+    /// Completed round trips (a walker going from the lowest β up to β = 1
+    /// and back down) and their mean length in sweeps (NaN if none).
+    pub fn round_trips(&self) -> (u64, f64) {
+        (self.trips, self.trip_sweeps as f64 / self.trips as f64)
+    }
+
+    /// Clears the swap and round-trip counters.
+    pub fn reset_statistics(&mut self) {
+        self.accepted.fill(0);
+        self.attempted.fill(0);
+        self.trips = 0;
+        self.trip_sweeps = 0;
+    }
+
+    /// `k` sweeps of `rows`, each one Gibbs sweep of every replica then one
+    /// swap round.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `rbm` or `rows` do not have this state's
+    /// sizes.
+    pub fn sweep(&mut self, rows: &mut Chains, rbm: &Rbm, k: usize) -> Result<()> {
+        self.check(rows, rbm)?;
+        for _ in 0..k {
+            self.sweep_once(rows, rbm);
+        }
+        Ok(())
+    }
+
+    /// The negative statistics of training: the β = 1 replicas' visible
+    /// states into `v` (`n × D`) and their hidden probabilities
+    /// `p(h|v) = σ(c + Wᵀv)` into `p` (`n × H`). Call after [`Self::sweep`]
+    /// with the same `rbm`.
+    ///
+    /// # Errors
+    /// Wrong sizes, or no sweep done yet.
+    pub fn statistics(&self, rows: &Chains, rbm: &Rbm, v: &mut [f32], p: &mut [f32]) -> Result<()> {
+        self.check(rows, rbm)?;
+        let (d, h, n) = (rows.n_visible(), rows.n_hidden(), self.n);
+        crate::kernels::check_len("statistics visible", v.len(), n * d)?;
+        crate::kernels::check_len("statistics probabilities", p.len(), n * h)?;
+        if !self.pre_valid {
+            return Err(Error::InvalidParam { name: "statistics", reason: "no sweep done yet".into() });
+        }
+        let top = (self.betas.len() - 1) * n;
+        v.copy_from_slice(&rows.visible()[top * d..]);
+        activation::sigmoid_rows_bias(rows.isa(), &self.pre_h[top * h..], rbm.hidden_bias(), p);
+        Ok(())
+    }
+
+    fn check(&self, rows: &Chains, rbm: &Rbm) -> Result<()> {
+        if rows.batch() != self.n * self.betas.len() || rows.n_visible() != self.base.len() {
+            return Err(Error::ShapeMismatch {
+                what: "tempered chain rows (chains × replicas)",
+                expected: self.n * self.betas.len(),
+                got: rows.batch(),
+            });
+        }
+        if rbm.n_visible() != rows.n_visible() || rbm.n_hidden() != rows.n_hidden() {
+            return Err(Error::ShapeMismatch {
+                what: "model sizes (chains' n_visible + n_hidden)",
+                expected: rows.n_visible() + rows.n_hidden(),
+                got: rbm.n_visible() + rbm.n_hidden(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Row-block products over all rows: `out = x · M` per row, binary or
+    /// dense by each row's density, blocks in parallel.
+    fn products(
+        x: &[f32],
+        kx: usize,
+        out: &mut [f32],
+        ko: usize,
+        f: impl Fn(&[f32], &mut [f32], &mut BinaryScratch) + Sync,
+    ) {
+        let total = x.len() / kx.max(1);
+        let br = gibbs::block_rows(total, kx, ko, rayon::current_num_threads());
+        x.par_chunks(br * kx)
+            .zip(out.par_chunks_mut(br * ko))
+            .for_each_init(BinaryScratch::default, |s, (xb, ob)| f(xb, ob, s));
+    }
+
+    fn sweep_once(&mut self, rows: &mut Chains, rbm: &Rbm) {
+        let (d, h, n, k) = (rbm.n_visible(), rbm.n_hidden(), self.n, self.betas.len());
+        let isa = rows.isa();
+        let products = HalfStepProducts::new(isa, rbm.weights(), d, h).with_binary();
+        let threads = rayon::current_num_threads();
+        let (b, c) = (rbm.visible_bias(), rbm.hidden_bias());
+        let (v, hs, streams) = rows.parts_mut();
+        // v ~ p_β(v|h).
+        Self::products(hs, h, &mut self.pre_v, d, |x, o, s| {
+            products.hidden_to_visible_rows(isa, x.len() / h, x, o, s)
+        });
+        let mut bias = vec![0.0f32; d.max(h)];
+        for r in 0..k {
+            let beta = self.betas[r];
+            let rr = r * n..(r + 1) * n;
+            let pre = &mut self.pre_v[rr.start * d..rr.end * d];
+            pre.par_chunks_mut(4096).for_each(|x| x.iter_mut().for_each(|y| *y *= beta));
+            for ((o, &bi), &ai) in bias.iter_mut().zip(b).zip(&self.base) {
+                *o = (1.0 - beta) * ai + beta * bi;
+            }
+            let vr = &mut v[rr.start * d..rr.end * d];
+            gibbs::sample_rows(isa, pre, &bias[..d], vr, &mut streams[rr], None, threads);
+        }
+        // h ~ p_β(h|v), keeping Wᵀv for the energies and the statistics.
+        Self::products(v, d, &mut self.pre_h, h, |x, o, s| {
+            products.visible_to_hidden_rows(isa, x.len() / d, x, o, s)
+        });
+        for r in 0..k {
+            let beta = self.betas[r];
+            let rr = r * n..(r + 1) * n;
+            let (pre, sc) =
+                (&self.pre_h[rr.start * h..rr.end * h], &mut self.scaled[rr.start * h..rr.end * h]);
+            sc.par_chunks_mut(4096)
+                .zip(pre.par_chunks(4096))
+                .for_each(|(o, x)| o.iter_mut().zip(x).for_each(|(o, &y)| *o = beta * y));
+            for (o, &cj) in bias.iter_mut().zip(c) {
+                *o = beta * cj;
+            }
+            let hr = &mut hs[rr.start * h..rr.end * h];
+            gibbs::sample_rows(isa, sc, &bias[..h], hr, &mut streams[rr], None, threads);
+        }
+        self.pre_valid = true;
+        // D = E(v,h) − E_A(v) = −(b − b_A)ᵀv − hᵀ(c + Wᵀv), per row, in f64.
+        let base = &self.base;
+        self.diff
+            .par_iter_mut()
+            .zip(v.par_chunks(d))
+            .zip(hs.par_chunks(h).zip(self.pre_h.par_chunks(h)))
+            .for_each(|((e, vr), (hr, pr))| {
+                let mut t = 0.0f64;
+                for ((&x, &bi), &ai) in vr.iter().zip(b).zip(base) {
+                    if x != 0.0 {
+                        t -= bi as f64 - ai as f64;
+                    }
+                }
+                for ((&y, &p), &cj) in hr.iter().zip(pr).zip(c) {
+                    if y != 0.0 {
+                        t -= p as f64 + cj as f64;
+                    }
+                }
+                *e = t;
+            });
+        rows.add_sweeps(1);
+        let sweep = rows.sweeps_done();
+        self.swap_round(rows, (sweep - 1) % 2 == 1, sweep);
+    }
+
+    /// Swaps of the pairs `(r, r+1)` with `r` of the given parity, chain by
+    /// chain (chains in parallel: each touches only its own rows).
+    fn swap_round(&mut self, rows: &mut Chains, odd: bool, sweep: u64) {
+        let (n, k, d, h) = (self.n, self.betas.len(), rows.n_visible(), rows.n_hidden());
+        let betas = &self.betas;
+        let (v, hs, streams) = rows.parts_mut();
+        // Gather per-chain views: chain c owns rows r·n + c for every r.
+        // Done sequentially over pairs, in parallel over chains through raw
+        // row indices (disjoint per chain).
+        let first = usize::from(odd);
+        let pairs: Vec<usize> = (first..k - 1).step_by(2).collect();
+        let accepted: Vec<Vec<bool>> = {
+            let vp = SyncPtr(v.as_mut_ptr());
+            let hp = SyncPtr(hs.as_mut_ptr());
+            let sp = SyncPtr(streams.as_mut_ptr());
+            let pp = SyncPtr(self.pre_h.as_mut_ptr());
+            let dp = SyncPtr(self.diff.as_mut_ptr());
+            let wp = SyncPtr(self.walker.as_mut_ptr());
+            (0..n)
+                .into_par_iter()
+                .map(|c| {
+                    let (vp, hp, sp, pp, dp, wp) = (&vp, &hp, &sp, &pp, &dp, &wp);
+                    pairs
+                        .iter()
+                        .map(|&r| {
+                            let (i, j) = (r * n + c, (r + 1) * n + c);
+                            // SAFETY: rows i and j belong to chain c only
+                            // (i ≡ j ≡ c mod n), and each chain runs in one
+                            // task; all indices are < K·n rows of buffers of
+                            // K·n × (D, H, 1) elements.
+                            unsafe {
+                                let s = &mut *sp.0.add(i);
+                                let mut g = rng::to_generator(*s);
+                                let u = (g.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+                                *s = rng::from_generator(&g);
+                                let (di, dj) = (*dp.0.add(i), *dp.0.add(j));
+                                let log_a = (betas[r + 1] as f64 - betas[r] as f64) * (dj - di);
+                                let ok = log_a >= 0.0 || u < log_a.exp();
+                                if ok {
+                                    std::ptr::swap_nonoverlapping(vp.0.add(i * d), vp.0.add(j * d), d);
+                                    std::ptr::swap_nonoverlapping(hp.0.add(i * h), hp.0.add(j * h), h);
+                                    std::ptr::swap_nonoverlapping(pp.0.add(i * h), pp.0.add(j * h), h);
+                                    std::ptr::swap(dp.0.add(i), dp.0.add(j));
+                                    std::ptr::swap(wp.0.add(i), wp.0.add(j));
+                                }
+                                ok
+                            }
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        for acc in &accepted {
+            for (&r, &ok) in pairs.iter().zip(acc) {
+                self.attempted[r] += 1;
+                self.accepted[r] += ok as u64;
+            }
+        }
+        // Round trips: a walker at the bottom turns up; at the top, down;
+        // reaching the bottom again while going down completes a trip.
+        for c in 0..n {
+            let bottom = self.walker[c] as usize;
+            if self.direction[bottom] == -1 {
+                self.trips += 1;
+                self.trip_sweeps += sweep - self.left_bottom[bottom];
+            }
+            if self.direction[bottom] != 1 {
+                self.direction[bottom] = 1;
+            }
+            self.left_bottom[bottom] = sweep;
+            let top = self.walker[(k - 1) * n + c] as usize;
+            if self.direction[top] == 1 {
+                self.direction[top] = -1;
+            }
+        }
+    }
+}
+
+/// A raw pointer that may cross threads; every use says why its accesses
+/// are disjoint.
+struct SyncPtr<T>(*mut T);
+// SAFETY: used only in `swap_round`, where each task touches the rows of
+// one chain, disjoint from every other task's.
+unsafe impl<T> Sync for SyncPtr<T> {}
+// SAFETY: as above.
+unsafe impl<T> Send for SyncPtr<T> {}

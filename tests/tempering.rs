@@ -1,0 +1,135 @@
+//! Parallel tempering: exactness at β = 1 (χ² against enumeration), mode
+//! hopping where plain Gibbs stays, thread independence, bad ladders.
+
+use boltzmann::sampler::tempering::{check_ladder, geometric_ladder};
+use boltzmann::{Chains, Rbm, TemperedChains, reference};
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
+}
+
+/// Upper α = 0.001 quantile of χ²(df) (Wilson–Hilferty).
+fn chi2_critical_001(df: usize) -> f64 {
+    let z = 3.090_232;
+    let k = df as f64;
+    let a = 2.0 / (9.0 * k);
+    k * (1.0 - a + z * a.sqrt()).powi(3)
+}
+
+fn chi_square(counts: &[u64], p: &[f64], n: u64) -> (f64, usize) {
+    let (mut stat, mut cells, mut po, mut pe) = (0.0, 0usize, 0.0, 0.0);
+    for (&c, &pi) in counts.iter().zip(p) {
+        let e = pi * n as f64;
+        if e < 5.0 {
+            po += c as f64;
+            pe += e;
+        } else {
+            stat += (c as f64 - e).powi(2) / e;
+            cells += 1;
+        }
+    }
+    if pe > 0.0 {
+        stat += (po - pe).powi(2) / pe;
+        cells += 1;
+    }
+    (stat, cells - 1)
+}
+
+#[test]
+fn beta_one_replicas_follow_the_exact_distribution() {
+    let rbm = Rbm::random(10, 6, 1.0, 0.5, 11).unwrap();
+    let (_, p) = reference::exact_visible_distribution(&rbm);
+    let n = 20_000;
+    let mut pt = TemperedChains::new(&rbm, n, geometric_ladder(4, 0.3).unwrap(), 5).unwrap();
+    pt.sweep(&rbm, 60).unwrap();
+    let mut counts = vec![0u64; 1 << 10];
+    for v in pt.visible().chunks_exact(10) {
+        counts[reference::state_index(v)] += 1;
+    }
+    let (stat, df) = chi_square(&counts, &p, n as u64);
+    assert!(stat < chi2_critical_001(df), "χ² {stat:.1} at {df} dof");
+    // Swaps happened and were sometimes refused.
+    let rates = pt.tempering().swap_rates();
+    assert!(rates.iter().all(|&a| a > 0.05 && a < 1.0), "{rates:?}");
+    // The test has power: a different model's distribution is rejected.
+    let other = Rbm::random(10, 6, 1.0, 0.5, 12).unwrap();
+    let (_, q) = reference::exact_visible_distribution(&other);
+    let (stat, df) = chi_square(&counts, &q, n as u64);
+    assert!(stat > chi2_critical_001(df));
+}
+
+/// Two modes: h = 0 with v ≈ all zeros, h = 1 with v ≈ all ones, separated
+/// by an energy barrier that single-site-free block Gibbs cannot cross.
+fn two_mode_rbm(d: usize, w: f32) -> Rbm {
+    Rbm::new(d, 1, vec![w; d], vec![-w / 2.0; d], vec![-w * d as f32 / 2.0]).unwrap()
+}
+
+#[test]
+fn tempering_visits_both_modes_where_gibbs_stays() {
+    let d = 16;
+    let rbm = two_mode_rbm(d, 5.0);
+    let (_, p) = reference::exact_visible_distribution(&rbm);
+    // Exact probability of the "ones" mode (more than half the units on).
+    let p_ones: f64 =
+        p.iter().enumerate().filter(|(i, _)| i.count_ones() as usize > d / 2).map(|(_, &x)| x).sum();
+    assert!(p_ones > 0.3 && p_ones < 0.7, "{p_ones}");
+    let n = 400;
+    let zeros = vec![0.0f32; n * d];
+    let ones_share = |v: &[f32]| {
+        v.chunks_exact(d).filter(|r| r.iter().sum::<f32>() as usize > d / 2).count() as f64 / n as f64
+    };
+    // Plain Gibbs from the zeros mode: stays.
+    let mut g = Chains::from_visible(&rbm, &zeros, 3).unwrap();
+    g.sweep(&rbm, 2000).unwrap();
+    let gibbs_share = ones_share(g.visible());
+    assert!(gibbs_share < 0.02, "plain Gibbs left the mode: {gibbs_share}");
+    // PT from the same start: both modes, in the right proportion.
+    let mut pt = TemperedChains::new(&rbm, n, geometric_ladder(12, 0.05).unwrap(), 3).unwrap();
+    pt.set_visible(&zeros).unwrap();
+    pt.sweep(&rbm, 2000).unwrap();
+    let pt_share = ones_share(pt.visible());
+    let sd = (p_ones * (1.0 - p_ones) / n as f64).sqrt();
+    assert!((pt_share - p_ones).abs() < 5.0 * sd, "PT {pt_share} vs exact {p_ones} (sd {sd})");
+    let (trips, mean) = pt.tempering().round_trips();
+    assert!(trips > 100 && mean > 2.0 && mean.is_finite(), "{trips} trips, mean {mean}");
+}
+
+#[test]
+fn same_bits_for_any_thread_count() {
+    let rbm = Rbm::random(30, 20, 0.3, 0.1, 2).unwrap();
+    let run = |t: usize| {
+        pool(t).install(|| {
+            let mut pt = TemperedChains::new(&rbm, 37, geometric_ladder(5, 0.2).unwrap(), 9).unwrap();
+            pt.sweep(&rbm, 25).unwrap();
+            (pt.rows().visible().to_vec(), pt.rows().hidden().to_vec(), pt.tempering().swap_rates())
+        })
+    };
+    let one = run(1);
+    assert_eq!(one, run(2));
+    assert_eq!(one, run(3));
+}
+
+#[test]
+fn bad_ladders_and_sizes_are_refused() {
+    let rbm = Rbm::random(5, 3, 0.1, 0.0, 1).unwrap();
+    for bad in
+        [vec![1.0], vec![0.5, 0.5, 1.0], vec![0.7, 0.4, 1.0], vec![0.0, 1.0], vec![-0.5, 1.0], vec![0.5, 0.9]]
+    {
+        assert!(check_ladder(&bad).is_err(), "{bad:?}");
+        assert!(TemperedChains::new(&rbm, 4, bad, 1).is_err());
+    }
+    assert!(check_ladder(&[0.5, 1.0 + 1e-6]).is_err());
+    assert!(check_ladder(&[f32::NAN, 1.0]).is_err());
+    assert!(geometric_ladder(0, 0.5).is_err());
+    assert!(geometric_ladder(1, 0.5).is_err());
+    assert!(geometric_ladder(4, 0.0).is_err());
+    assert!(geometric_ladder(4, 1.0).is_err());
+    assert!(TemperedChains::new(&rbm, 0, vec![0.5, 1.0], 1).is_err());
+    let mut pt = TemperedChains::new(&rbm, 2, vec![0.5, 1.0], 1).unwrap();
+    let other = Rbm::random(6, 3, 0.1, 0.0, 1).unwrap();
+    assert!(pt.sweep(&other, 1).is_err());
+    assert!(pt.set_visible(&[0.0; 9]).is_err());
+    assert!(pt.set_visible(&[0.5; 10]).is_err());
+    assert!(pt.set_base(&[0.0; 4]).is_err());
+    assert!(pt.set_base(&[f32::NAN; 5]).is_err());
+}
