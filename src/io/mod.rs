@@ -13,7 +13,7 @@ pub mod model;
 pub mod picture;
 pub mod safetensors;
 
-pub use checkpoint::{load_checkpoint, parse_checkpoint, save_checkpoint};
+pub use checkpoint::{checkpoint_bytes, load_checkpoint, parse_checkpoint, save_checkpoint};
 pub use datasets::{
     CsvLabels, Format, Splits, embedded_mnist, read_amat, read_csv, read_dataset, read_idx, read_npy,
 };

@@ -32,6 +32,14 @@ pub(crate) struct SampleArgs {
     /// Threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Also report chain diagnostics: each chain's free-energy trace after
+    /// every sweep gives its integrated autocorrelation time, effective
+    /// sample size and the split R-hat across chains (needs ≥ 2 chains).
+    #[arg(long)]
+    diagnostics: bool,
+    /// Print the diagnostics as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Options of `filters`.
@@ -89,6 +97,22 @@ pub(crate) fn sample_grid(
     seed: u64,
     out: &Path,
 ) -> Result<(), String> {
+    sample_grid_traced(rbm, (r, c), chains, rows, steps, seed, out, None)
+}
+
+/// [`sample_grid`], also appending each chain's free energy after every
+/// sweep to `trace` (sweep-major) when given.
+#[allow(clippy::too_many_arguments)]
+fn sample_grid_traced(
+    rbm: &Rbm,
+    (r, c): (usize, usize),
+    chains: usize,
+    rows: usize,
+    steps: usize,
+    seed: u64,
+    out: &Path,
+    mut trace: Option<&mut Vec<f64>>,
+) -> Result<(), String> {
     if chains == 0 || rows == 0 || steps == 0 {
         return Err("--chains, --rows and --steps must be ≥ 1".into());
     }
@@ -99,8 +123,18 @@ pub(crate) fn sample_grid(
     let mut ch = Chains::new(rbm, chains, seed).map_err(|e| e.to_string())?;
     let mut imgs = Vec::with_capacity(rows * chains * d);
     let mut pv = vec![0.0f32; chains * d];
+    let mut fe = vec![0.0f64; chains];
     for _ in 0..rows {
-        ch.sweep(rbm, steps).map_err(|e| e.to_string())?;
+        match trace.as_deref_mut() {
+            None => ch.sweep(rbm, steps).map_err(|e| e.to_string())?,
+            Some(t) => {
+                for _ in 0..steps {
+                    ch.sweep(rbm, 1).map_err(|e| e.to_string())?;
+                    rbm.free_energy_batch(ch.visible(), &mut fe).map_err(|e| e.to_string())?;
+                    t.extend_from_slice(&fe);
+                }
+            }
+        }
         rbm.visible_probs(ch.hidden(), &mut pv).map_err(|e| e.to_string())?;
         imgs.extend_from_slice(&pv);
     }
@@ -110,8 +144,50 @@ pub(crate) fn sample_grid(
 pub(crate) fn sample(a: SampleArgs) -> Result<(), String> {
     let rbm = io::load_rbm(&a.model).map_err(|e| e.to_string())?;
     let sh = shape(a.shape.as_deref(), rbm.n_visible())?;
-    crate::with_threads(a.threads, || sample_grid(&rbm, sh, a.chains, a.rows, a.steps, a.seed, &a.out))?;
+    if a.diagnostics {
+        if a.chains < 2 {
+            return Err("--diagnostics needs --chains ≥ 2 (split R-hat compares chains)".into());
+        }
+        let len = a.rows.saturating_mul(a.steps);
+        if len < boltzmann::eval::diagnostics::MIN_TRACE {
+            return Err(format!(
+                "--diagnostics needs ≥ {} sweeps (--rows × --steps), got {len}",
+                boltzmann::eval::diagnostics::MIN_TRACE
+            ));
+        }
+        if len.saturating_mul(a.chains) > 100_000_000 {
+            return Err("--diagnostics keeps chains × sweeps ≤ 100,000,000 free energies".into());
+        }
+    }
+    let mut trace = Vec::new();
+    crate::with_threads(a.threads, || {
+        let t = a.diagnostics.then_some(&mut trace);
+        sample_grid_traced(&rbm, sh, a.chains, a.rows, a.steps, a.seed, &a.out, t)
+    })?;
     eprintln!("wrote {}", a.out.display());
+    if a.diagnostics {
+        let (n, len) = (a.chains, trace.len() / a.chains);
+        let mut t = vec![0.0f64; trace.len()];
+        for (s, row) in trace.chunks_exact(n).enumerate() {
+            for (c, &x) in row.iter().enumerate() {
+                t[c * len + s] = x;
+            }
+        }
+        let d = boltzmann::eval::diagnose(&t, n, len).map_err(|e| e.to_string())?;
+        if a.json {
+            let v = serde_json::json!({
+                "chains": d.chains, "sweeps": d.length, "iat_mean": d.iat_mean, "iat_max": d.iat_max,
+                "ess": d.ess, "split_rhat": d.split_rhat,
+            });
+            println!("{v}");
+        } else {
+            println!(
+                "free energy over {} sweeps × {} chains: autocorrelation time {:.1} sweeps (max {:.1}), \
+                 effective samples {:.0}, split R-hat {:.4}",
+                d.length, d.chains, d.iat_mean, d.iat_max, d.ess, d.split_rhat
+            );
+        }
+    }
     Ok(())
 }
 

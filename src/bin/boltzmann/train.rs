@@ -448,6 +448,22 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
             if let Some((z, lp)) = ais {
                 s += &format!(",\"ais_log_z\":{z},\"ais_avg_log_prob\":{lp}");
             }
+            if let Some(d) = &report.chains {
+                let v = serde_json::json!({
+                    "chains": d.chains, "length": d.length, "iat_mean": d.iat_mean,
+                    "iat_max": d.iat_max, "ess": d.ess, "split_rhat": d.split_rhat,
+                });
+                s += &format!(",\"chain_diagnostics\":{v}");
+            }
+            if !report.swap_rates.is_empty() {
+                let (trips, mean) = report.round_trips;
+                let v = serde_json::json!({
+                    "swap_rates": report.swap_rates,
+                    "round_trips": trips,
+                    "mean_round_trip_sweeps": if mean.is_finite() { Some(mean) } else { None },
+                });
+                s += &format!(",\"tempering\":{v}");
+            }
             s.push('}');
             println!("{s}");
         } else {
@@ -463,6 +479,13 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
             }
             if let Some((z, lp)) = ais {
                 line += &format!(", AIS log Z {z:.2}, log-prob {lp:.2}");
+            }
+            if let Some(d) = &report.chains {
+                line += &format!(", chains: τ {:.1} updates, R̂ {:.3}", d.iat_mean, d.split_rhat);
+            }
+            if !report.swap_rates.is_empty() {
+                let lo = report.swap_rates.iter().cloned().fold(f64::INFINITY, f64::min);
+                line += &format!(", swaps ≥ {:.0} %, {} round trips", 100.0 * lo, report.round_trips.0);
             }
             println!("{line}");
         }
