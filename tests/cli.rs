@@ -919,3 +919,119 @@ fn dbn_gaussian_bottom() {
         assert!(!dir.join("bad/dbn.safetensors").exists(), "{extra:?} wrote a model");
     }
 }
+
+#[test]
+fn train_with_tempering_centering_and_fast_weights_reports_and_draws_curves() {
+    let dir = tmpdir("pt");
+    let data = csv(&dir);
+    let out = dir.join("run").display().to_string();
+    let args = [
+        "train",
+        "--data",
+        &data,
+        "--hidden",
+        "6",
+        "--batch",
+        "5",
+        "--monitor",
+        "10",
+        "--epochs",
+        "3",
+        "--algorithm",
+        "pt",
+        "--chains",
+        "8",
+        "--replicas",
+        "3",
+        "--beta-min",
+        "0.3",
+        "--centering",
+        "0.05",
+        "--fast-lr",
+        "0.01",
+        "--json",
+        "--threads",
+        "2",
+        "--out",
+        &out,
+    ];
+    let (ok, stdout, err) = boltzmann(&args);
+    assert!(ok, "{err}");
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["tempering"]["swap_rates"].as_array().unwrap().len(), 2, "{last}");
+    assert!(last["chain_diagnostics"]["split_rhat"].as_f64().unwrap().is_finite(), "{last}");
+    let png = std::fs::read(dir.join("run/curves.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let csv_text = std::fs::read_to_string(dir.join("run/curves.csv")).unwrap();
+    assert_eq!(csv_text.lines().count(), 4, "{csv_text}");
+    // Resume continues the tempered, centered run.
+    let mut resume = args.to_vec();
+    resume[10] = "4";
+    let ckpt = format!("{out}/checkpoint.safetensors");
+    resume.extend(["--resume", &ckpt]);
+    let (ok, stdout, err) = boltzmann(&resume);
+    assert!(ok, "{err}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+}
+
+#[test]
+fn bad_learning_options_fail_cleanly_and_write_nothing() {
+    let dir = tmpdir("badlearn");
+    let data = csv(&dir);
+    for extra in [
+        &["--centering", "0"][..],
+        &["--centering", "1.5"],
+        &["--centering", "yes"],
+        &["--algorithm", "pt", "--replicas", "1"],
+        &["--algorithm", "pt", "--replicas", "0"],
+        &["--algorithm", "pt", "--beta-min", "1.5"],
+        &["--algorithm", "pt", "--beta-min", "0"],
+        &["--algorithm", "cd", "--fast-lr", "0.1"],
+        &["--fast-lr", "0"],
+        &["--fast-lr", "0.1", "--fast-decay", "1"],
+    ] {
+        let out = dir.join("out").display().to_string();
+        let mut args =
+            vec!["train", "--data", &data, "--hidden", "4", "--epochs", "1", "--batch", "5", "--out", &out];
+        args.extend_from_slice(extra);
+        let (ok, _, err) = boltzmann(&args);
+        assert!(!ok && err.contains("error"), "{extra:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!dir.join("out").exists(), "{extra:?} wrote output");
+    }
+    // Diagnostics need two chains and four sweeps.
+    let out = dir.join("run").display().to_string();
+    let (ok, _, err) = boltzmann(&[
+        "train", "--data", &data, "--hidden", "4", "--epochs", "1", "--batch", "5", "--out", &out,
+    ]);
+    assert!(ok, "{err}");
+    let model = format!("{out}/model.safetensors");
+    let png = dir.join("s.png").display().to_string();
+    for extra in [&["--chains", "1"][..], &["--rows", "1", "--steps", "3"]] {
+        let mut args = vec!["sample", "--model", &model, "--shape", "4x4", "--diagnostics", "--out", &png];
+        args.extend_from_slice(extra);
+        let (ok, _, err) = boltzmann(&args);
+        assert!(!ok && err.contains("--diagnostics"), "{err}");
+        assert!(!dir.join("s.png").exists());
+    }
+    let (ok, stdout, err) = boltzmann(&[
+        "sample",
+        "--model",
+        &model,
+        "--shape",
+        "4x4",
+        "--diagnostics",
+        "--json",
+        "--chains",
+        "4",
+        "--rows",
+        "2",
+        "--steps",
+        "50",
+        "--out",
+        &png,
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["sweeps"], 100);
+}

@@ -110,8 +110,14 @@ fn exact_tau(rbm: &Rbm) -> f64 {
 fn tiny_rbm_autocorrelation_time_matches_the_exact_transition_matrix() {
     // Two modes (h = 0 with few units on, h = 1 with most on): a slowly
     // mixing chain.
-    let rbm = Rbm::new(5, 2, vec![2.5, 0.3, 2.5, -0.2, 2.5, 0.1, 2.5, 0.4, 2.5, -0.3], vec![-1.25; 5], vec![-6.25, 0.2])
-        .unwrap();
+    let rbm = Rbm::new(
+        5,
+        2,
+        vec![2.5, 0.3, 2.5, -0.2, 2.5, 0.1, 2.5, 0.4, 2.5, -0.3],
+        vec![-1.25; 5],
+        vec![-6.25, 0.2],
+    )
+    .unwrap();
     let exact = exact_tau(&rbm);
     assert!(exact > 3.0, "want a slow chain, exact τ {exact}");
     let (n, len) = (200, 4000);

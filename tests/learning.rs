@@ -2,6 +2,8 @@
 //! fast weights. Exact log-likelihoods on enumerable models, reproducibility
 //! (threads, resume), chain diagnostics per epoch, bad configurations.
 
+#![cfg(feature = "io")]
+
 use boltzmann::data::Dataset;
 use boltzmann::eval;
 use boltzmann::io;
@@ -132,7 +134,8 @@ fn same_bits_for_any_thread_count_and_across_resume() {
 #[test]
 fn epoch_reports_carry_chain_diagnostics_and_swap_rates() {
     let data = skewed_data(400, 6);
-    let mut t = Trainer::new(base(Algorithm::Pt { k: 1, chains: 10, replicas: 4, beta_min: 0.3 }, 1), &data).unwrap();
+    let mut t =
+        Trainer::new(base(Algorithm::Pt { k: 1, chains: 10, replicas: 4, beta_min: 0.3 }, 1), &data).unwrap();
     let r = t.run_epoch(&data, |_, _| {}).unwrap();
     let d = r.chains.expect("PT has persistent chains");
     assert_eq!((d.chains, d.length), (10, 20));
@@ -158,10 +161,16 @@ fn bad_settings_are_refused() {
         base(Algorithm::Pt { k: 1, chains: 5, replicas: 3, beta_min: 1.0 }, 0),
         base(Algorithm::Pt { k: 0, chains: 5, replicas: 3, beta_min: 0.5 }, 0),
         base(Algorithm::Pt { k: 1, chains: 0, replicas: 3, beta_min: 0.5 }, 0),
-        TrainConfig { fast_weights: Some(FastWeights { learning_rate: 0.1, decay: 0.9 }), ..base(Algorithm::Cd { k: 1 }, 0) },
+        TrainConfig {
+            fast_weights: Some(FastWeights { learning_rate: 0.1, decay: 0.9 }),
+            ..base(Algorithm::Cd { k: 1 }, 0)
+        },
         TrainConfig { fast_weights: Some(FastWeights { learning_rate: 0.0, decay: 0.9 }), ..base(pcd, 0) },
         TrainConfig { fast_weights: Some(FastWeights { learning_rate: 0.1, decay: 1.0 }), ..base(pcd, 0) },
-        TrainConfig { fast_weights: Some(FastWeights { learning_rate: f32::INFINITY, decay: 0.5 }), ..base(pcd, 0) },
+        TrainConfig {
+            fast_weights: Some(FastWeights { learning_rate: f32::INFINITY, decay: 0.5 }),
+            ..base(pcd, 0)
+        },
     ];
     for c in bad {
         let e = Trainer::new(c.clone(), &data).expect_err(&format!("{c:?}"));

@@ -23,7 +23,9 @@ pub use model::{
     load_rbm, load_untied_dbn, parse_any_dbn, parse_dbn, parse_labelled_dbn, parse_rbm, parse_untied_dbn,
     save_dbn, save_gaussian_dbn, save_labelled_dbn, save_rbm, save_untied_dbn, untied_dbn_bytes,
 };
-pub use picture::{filters_png, grid_png, scatter_png, scatter_png_bytes};
+pub use picture::{
+    Curve, curves_png, curves_png_bytes, filters_png, grid_png, scatter_png, scatter_png_bytes,
+};
 
 use crate::error::{Error, Result};
 use std::io::Write;

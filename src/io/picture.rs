@@ -200,3 +200,108 @@ pub fn scatter_png_bytes(
     }
     Ok(out)
 }
+
+/// One line of a [`curves_png`] panel: a value per epoch (NaN where there
+/// is none) in an RGB colour.
+#[derive(Debug, Clone, Copy)]
+pub struct Curve<'a> {
+    /// Values, one per epoch.
+    pub values: &'a [f64],
+    /// Line colour.
+    pub color: [u8; 3],
+}
+
+/// Learning curves: one panel per element of `panels`, stacked top to
+/// bottom, each `width × panel_height` pixels with its own vertical range
+/// (the finite values of its curves, bottom = lowest), epochs left to
+/// right. Written atomically.
+///
+/// # Errors
+/// As [`curves_png_bytes`], and [`Error::Io`].
+pub fn curves_png(path: &Path, panels: &[Vec<Curve<'_>>], width: usize, panel_height: usize) -> Result<()> {
+    write_atomic(path, &curves_png_bytes(panels, width, panel_height)?)
+}
+
+/// The bytes [`curves_png`] writes.
+///
+/// # Errors
+/// [`Error::InvalidParam`] for no panels, sizes outside 32..=4096, or more
+/// than 64 panels.
+pub fn curves_png_bytes(panels: &[Vec<Curve<'_>>], width: usize, panel_height: usize) -> Result<Vec<u8>> {
+    if panels.is_empty()
+        || panels.len() > 64
+        || !(32..=4096).contains(&width)
+        || !(32..=4096).contains(&panel_height)
+    {
+        return Err(Error::InvalidParam {
+            name: "picture",
+            reason: format!("{} panels of {width}×{panel_height}", panels.len()),
+        });
+    }
+    let height = panel_height * panels.len();
+    let mut px = vec![255u8; width * height * 3];
+    let mut put = |x: i64, y: i64, c: [u8; 3]| {
+        if x >= 0 && y >= 0 && (x as usize) < width && (y as usize) < height {
+            let i = (y as usize * width + x as usize) * 3;
+            px[i..i + 3].copy_from_slice(&c);
+        }
+    };
+    let m = 6i64; // margin
+    for (p, curves) in panels.iter().enumerate() {
+        let (top, bottom) = ((p * panel_height) as i64 + m, ((p + 1) * panel_height) as i64 - m);
+        let (left, right) = (m, width as i64 - m);
+        for x in left..=right {
+            put(x, top, [190, 190, 190]);
+            put(x, bottom, [190, 190, 190]);
+        }
+        for y in top..=bottom {
+            put(left, y, [190, 190, 190]);
+            put(right, y, [190, 190, 190]);
+        }
+        let finite = curves.iter().flat_map(|c| c.values.iter().copied()).filter(|v| v.is_finite());
+        let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        if !lo.is_finite() {
+            continue;
+        }
+        let span = if hi > lo { hi - lo } else { 1.0 };
+        for c in curves {
+            let n = c.values.len();
+            let at = |i: usize| {
+                let x = left
+                    + 2
+                    + ((right - left - 4) as f64 * if n > 1 { i as f64 / (n - 1) as f64 } else { 0.5 })
+                        as i64;
+                let y = bottom - 2 - ((bottom - top - 4) as f64 * (c.values[i] - lo) / span) as i64;
+                (x, y)
+            };
+            let mut prev: Option<(i64, i64)> = None;
+            for i in 0..n {
+                if !c.values[i].is_finite() {
+                    prev = None;
+                    continue;
+                }
+                let (x1, y1) = at(i);
+                let (x0, y0) = prev.unwrap_or((x1, y1));
+                let steps = (x1 - x0).abs().max((y1 - y0).abs()).max(1);
+                for s in 0..=steps {
+                    let x = x0 + (x1 - x0) * s / steps;
+                    let y = y0 + (y1 - y0) * s / steps;
+                    for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                        put(x + dx, y + dy, c.color);
+                    }
+                }
+                prev = Some((x1, y1));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, width as u32, height as u32);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut wr =
+            enc.write_header().map_err(|e| Error::InvalidParam { name: "png", reason: e.to_string() })?;
+        wr.write_image_data(&px).map_err(|e| Error::InvalidParam { name: "png", reason: e.to_string() })?;
+    }
+    Ok(out)
+}

@@ -32,8 +32,8 @@
 //!
 //! # Diagnostics
 //!
-//! [`TemperedChains::swap_rates`] gives the acceptance of each neighbouring
-//! pair; [`TemperedChains::round_trips`] follows each *walker* (a state as it
+//! [`Tempering::swap_rates`] gives the acceptance of each neighbouring
+//! pair; [`Tempering::round_trips`] follows each *walker* (a state as it
 //! moves up and down the ladder through swaps) and counts its trips from the
 //! lowest β to β = 1 and back — the time that measures how well tempering
 //! mixes (Katzgraber et al. 2006).

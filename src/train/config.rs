@@ -238,10 +238,10 @@ impl TrainConfig {
             }
             _ => {}
         }
-        if let Some(c) = self.centering {
-            if !(c.hidden_rate > 0.0 && c.hidden_rate <= 1.0) {
-                return Err(bad("centering rate", format!("must be in (0, 1], got {}", c.hidden_rate)));
-            }
+        if let Some(c) = self.centering
+            && !(c.hidden_rate > 0.0 && c.hidden_rate <= 1.0)
+        {
+            return Err(bad("centering rate", format!("must be in (0, 1], got {}", c.hidden_rate)));
         }
         if let Some(f) = self.fast_weights {
             if matches!(self.algorithm, Algorithm::Cd { .. }) {

@@ -558,7 +558,7 @@ impl Trainer {
             dst.copy_from_slice(data.row(i as usize));
         }
         let k = s.config.k();
-        let sampled_negatives = s.fast.len() > 0 || s.tempering.is_some();
+        let sampled_negatives = !s.fast.is_empty() || s.tempering.is_some();
         match s.config.algorithm {
             Algorithm::Cd { .. } => {
                 // 1. Positive phase (output columns split over threads: few rows).

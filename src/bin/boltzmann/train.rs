@@ -85,7 +85,7 @@ pub(crate) struct TrainArgs {
     #[arg(long, default_value_t = 1)]
     k: usize,
     /// Persistent chains (PCD; for PT, the chains at β = 1).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 200)]
     chains: usize,
     /// Temperatures per chain for --algorithm pt (geometric ladder, ≥ 2).
     #[arg(long, default_value_t = 10)]
@@ -109,7 +109,7 @@ pub(crate) struct TrainArgs {
     lr: f32,
     /// Learning-rate schedule: "constant", "exp:DECAY" (lr·DECAY^epoch) or
     /// "linear:FINAL".
-    #[arg(long, default_value = "constant")]
+    #[arg(long, default_value = "linear:0.0005")]
     lr_schedule: String,
     /// sgd (with momentum) or adam.
     #[arg(long, value_enum, default_value = "sgd")]
@@ -125,7 +125,7 @@ pub(crate) struct TrainArgs {
     #[arg(long, default_value_t = 5)]
     momentum_switch: usize,
     /// L2 weight decay.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = 2e-4)]
     l2: f32,
     /// L1 weight decay.
     #[arg(long, default_value_t = 0.0)]
@@ -134,7 +134,7 @@ pub(crate) struct TrainArgs {
     #[arg(long, default_value_t = 100)]
     batch: usize,
     /// Epochs (with --resume: the total to reach).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 100)]
     pub(crate) epochs: usize,
     /// Keep the data order (no shuffling).
     #[arg(long)]
@@ -169,7 +169,7 @@ pub(crate) struct TrainArgs {
     #[arg(long)]
     pub(crate) resume: Option<PathBuf>,
     /// Examples of each split used for the per-epoch monitors (0: none).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 100)]
     monitor: usize,
     /// Every N epochs, estimate log Z by a cheap AIS (--ais-runs runs over
     /// --ais-steps linear steps) and report the average log-probability of
@@ -315,6 +315,51 @@ pub(crate) fn config(a: &TrainArgs) -> Result<TrainConfig, String> {
     })
 }
 
+/// `curves.png` (panels top to bottom: pseudo-log-likelihood of the
+/// training (blue) and validation (orange) monitors; reconstruction error;
+/// free-energy gap valid − train; AIS log-probability (green, with
+/// --ais-every); the persistent chains' autocorrelation time in updates
+/// (red) and split R-hat (grey)) and `curves.csv` with the same numbers.
+fn write_curves(history: &[[f64; 8]], first_epoch: usize, png: &Path, csv: &Path) -> Result<(), String> {
+    let col = |k: usize| history.iter().map(|r| r[k]).collect::<Vec<f64>>();
+    let cols: Vec<Vec<f64>> = (0..8).map(col).collect();
+    let c = |k: usize, color: [u8; 3]| io::Curve { values: &cols[k], color };
+    let has = |k: usize| cols[k].iter().any(|v| v.is_finite());
+    let mut panels = Vec::new();
+    if has(1) {
+        panels.push(vec![c(1, [40, 90, 200]), c(2, [230, 130, 20])]);
+    }
+    if has(0) {
+        panels.push(vec![c(0, [40, 90, 200])]);
+    }
+    if has(3) {
+        panels.push(vec![c(3, [130, 50, 160])]);
+    }
+    if has(4) {
+        panels.push(vec![c(4, [30, 150, 60])]);
+    }
+    if has(5) {
+        panels.push(vec![c(5, [200, 40, 40])]);
+        panels.push(vec![c(6, [120, 120, 120])]);
+    }
+    if panels.is_empty() {
+        panels.push(vec![c(7, [40, 90, 200])]);
+    }
+    io::curves_png(png, &panels, 600, 150).map_err(|e| e.to_string())?;
+    let mut text = String::from(
+        "epoch,recon_error,pseudo_ll,pseudo_ll_valid,free_energy_gap,ais_avg_log_prob,chain_iat,chain_split_rhat,learning_rate\n",
+    );
+    for (i, r) in history.iter().enumerate() {
+        let f = |x: f64| if x.is_finite() { x.to_string() } else { String::new() };
+        text += &format!("{}", first_epoch + i + 1);
+        for &x in r {
+            text += &format!(",{}", f(x));
+        }
+        text.push('\n');
+    }
+    io::write_atomic(csv, text.as_bytes()).map_err(|e| e.to_string())
+}
+
 fn head(d: &Dataset, n: usize) -> Option<Dataset> {
     (n > 0).then(|| d.subset(0..n.min(d.len())).ok()).flatten()
 }
@@ -358,6 +403,10 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
     let show_bar = !a.quiet && !a.json && std::io::stderr().is_terminal();
     let ckpt = a.out.join("checkpoint.safetensors");
     let mut epoch_times = Vec::new();
+    // Monitors per epoch for curves.png / curves.csv (NaN where absent):
+    // recon, pseudo-LL train, pseudo-LL valid, free-energy gap, AIS
+    // log-prob, chain τ, chain split R-hat, learning rate.
+    let mut history: Vec<[f64; 8]> = Vec::new();
     let mut last = String::new();
     let mut ais_base: Option<Result<Vec<f32>, String>> = None;
     let t_all = Instant::now();
@@ -421,6 +470,17 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
             ),
             _ => None,
         };
+        let nan = f64::NAN;
+        history.push([
+            m.as_ref().map_or(nan, |m| m.recon_error),
+            m.as_ref().map_or(nan, |m| m.pseudo_ll),
+            m.as_ref().and_then(|m| m.pseudo_ll_valid).unwrap_or(nan),
+            m.as_ref().and_then(|m| m.free_energy_gap()).unwrap_or(nan),
+            ais.map_or(nan, |(_, lp)| lp),
+            report.chains.map_or(nan, |d| d.iat_mean),
+            report.chains.map_or(nan, |d| d.split_rhat),
+            report.learning_rate as f64,
+        ]);
         if a.json {
             let mut s = format!(
                 "{{\"epoch\":{},\"seconds\":{},\"learning_rate\":{},\"threads\":{}",
@@ -521,6 +581,13 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
     let model_path = a.out.join("model.safetensors");
     io::save_rbm(rbm, &model_path).map_err(|e| e.to_string())?;
     let mut written = vec![model_path.display().to_string(), ckpt.display().to_string()];
+    if !history.is_empty() {
+        let first = trainer.epoch() - history.len();
+        let (cpath, tpath) = (a.out.join("curves.png"), a.out.join("curves.csv"));
+        write_curves(&history, first, &cpath, &tpath)?;
+        written.push(cpath.display().to_string());
+        written.push(tpath.display().to_string());
+    }
     if let Some((r, c)) = train_set.image_shape() {
         let fpath = a.out.join("filters.png");
         io::filters_png(&fpath, rbm, r, c, 100, 10).map_err(|e| e.to_string())?;
