@@ -285,8 +285,13 @@ pub(crate) struct BinaryScratch {
 }
 
 impl<'a> HalfStepProducts<'a> {
+    /// Whether [`Self::new`] would use the no-packing kernel for these sizes.
+    pub(crate) fn nopack_for(isa: crate::Isa, d: usize, h: usize) -> bool {
+        isa == crate::Isa::Avx512 && crate::Isa::Avx512.is_available() && d * h <= NOPACK_MAX_KN
+    }
+
     pub(crate) fn new(isa: crate::Isa, w: &'a [f32], d: usize, h: usize) -> Self {
-        let nopack = isa == crate::Isa::Avx512 && crate::Isa::Avx512.is_available() && d * h <= NOPACK_MAX_KN;
+        let nopack = Self::nopack_for(isa, d, h);
         let wt = nopack.then(|| {
             let mut t = vec![0.0f32; d * h];
             for i in 0..d {

@@ -23,6 +23,7 @@ pub mod labelled;
 pub mod metrics;
 pub mod softmax;
 pub mod trainer;
+mod update;
 
 pub use config::{Algorithm, Centering, FastWeights, Optimizer, Schedule, Sparsity, TrainConfig};
 pub use metrics::Metrics;

@@ -385,7 +385,7 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
     }
     let mon_train = head(&train_set, a.monitor);
     let mon_valid = valid.as_ref().and_then(|v| head(v, a.monitor));
-    let threads_used = rayon::current_num_threads();
+    let threads = rayon::current_num_threads();
     if !a.json {
         let c = trainer.config();
         eprintln!(
@@ -396,195 +396,248 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
             c.algorithm,
             c.learning_rate,
             c.batch_size,
-            threads_used,
+            threads,
             boltzmann::active_isa()
         );
     }
     let show_bar = !a.quiet && !a.json && std::io::stderr().is_terminal();
     let ckpt = a.out.join("checkpoint.safetensors");
     let mut epoch_times = Vec::new();
-    // Monitors per epoch for curves.png / curves.csv (NaN where absent):
-    // recon, pseudo-LL train, pseudo-LL valid, free-energy gap, AIS
-    // log-prob, chain τ, chain split R-hat, learning rate.
     let mut history: Vec<[f64; 8]> = Vec::new();
     let mut last = String::new();
     let mut ais_base: Option<Result<Vec<f32>, String>> = None;
     let t_all = Instant::now();
     while !trainer.is_done() {
-        let bar = ProgressBar::with_draw_target(
-            None,
-            if show_bar { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
-        );
-        bar.set_style(
-            ProgressStyle::with_template("epoch {msg} [{bar:30}] {pos}/{len} batches {elapsed}<{eta}")
-                .expect("static template")
-                .progress_chars("=> "),
-        );
+        let bar = progress_bar(show_bar);
         bar.set_message(format!("{}/{}{last}", trainer.epoch() + 1, trainer.config().epochs));
         let report = trainer.run_epoch(&train_set, |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
         });
         bar.finish_and_clear();
-        let report = match report {
-            Ok(r) => r,
-            Err(e) => {
-                let kept = if !bench && ckpt.exists() {
-                    format!(" The last good checkpoint is {}.", ckpt.display())
-                } else {
-                    String::new()
-                };
-                return Err(format!("{e}.{kept}"));
-            }
-        };
+        let report = report.map_err(|e| {
+            let kept = if !bench && ckpt.exists() {
+                format!(" The last good checkpoint is {}.", ckpt.display())
+            } else {
+                String::new()
+            };
+            format!("{e}.{kept}")
+        })?;
         epoch_times.push(report.seconds);
-        let m = match &mon_train {
+        let metrics = match &mon_train {
             Some(mt) => Some(
                 train::metrics::evaluate(trainer.rbm(), mt, mon_valid.as_ref()).map_err(|e| e.to_string())?,
             ),
             None => None,
         };
-        if let Some(m) = &m {
+        if let Some(m) = &metrics {
             last = format!(" (last: recon {:.1}, pseudo-LL {:.1})", m.recon_error, m.pseudo_ll);
         }
         let ais = if a.ais_every > 0 && (report.epoch + 1) % a.ais_every == 0 {
             let base =
                 ais_base.get_or_insert_with(|| eval::base_rate_biases(&train_set).map_err(|e| e.to_string()));
-            let base = base.as_ref().map_err(|e| e.clone())?;
-            let cfg = eval::AisConfig {
-                runs: a.ais_runs,
-                schedule: eval::linear_schedule(a.ais_steps),
-                seed: a.seed,
-            };
-            let est = eval::ais(trainer.rbm(), base, &cfg).map_err(|e| e.to_string())?;
             let on = mon_valid.as_ref().or(mon_train.as_ref()).unwrap_or(&train_set);
-            let avg = eval::average_log_prob(trainer.rbm(), on, est.log_z).map_err(|e| e.to_string())?;
-            Some((est.log_z, avg))
+            Some(ais_monitor(&a, trainer.rbm(), base.as_ref().map_err(|e| e.clone())?, on)?)
         } else {
             None
         };
-        let pl_sk = match &mon_train {
+        let pl_sklearn = match &mon_train {
             Some(mt) if bench => Some(
                 train::metrics::pseudo_log_likelihood_stochastic(trainer.rbm(), mt, 0)
                     .map_err(|e| e.to_string())?,
             ),
             _ => None,
         };
-        let nan = f64::NAN;
-        history.push([
-            m.as_ref().map_or(nan, |m| m.recon_error),
-            m.as_ref().map_or(nan, |m| m.pseudo_ll),
-            m.as_ref().and_then(|m| m.pseudo_ll_valid).unwrap_or(nan),
-            m.as_ref().and_then(|m| m.free_energy_gap()).unwrap_or(nan),
-            ais.map_or(nan, |(_, lp)| lp),
-            report.chains.map_or(nan, |d| d.iat_mean),
-            report.chains.map_or(nan, |d| d.split_rhat),
-            report.learning_rate as f64,
-        ]);
-        if a.json {
-            let mut s = format!(
-                "{{\"epoch\":{},\"seconds\":{},\"learning_rate\":{},\"threads\":{}",
-                report.epoch + 1,
-                report.seconds,
-                report.learning_rate,
-                threads_used
-            );
-            if let Some(m) = &m {
-                s += &format!(
-                    ",\"recon_error\":{},\"free_energy_train\":{},\"pseudo_ll\":{}",
-                    m.recon_error, m.free_energy_train, m.pseudo_ll
-                );
-                if let (Some(fv), Some(gap), Some(plv)) =
-                    (m.free_energy_valid, m.free_energy_gap(), m.pseudo_ll_valid)
-                {
-                    s += &format!(
-                        ",\"free_energy_valid\":{fv},\"free_energy_gap\":{gap},\"pseudo_ll_valid\":{plv}"
-                    );
-                }
-            }
-            if let Some(p) = pl_sk {
-                s += &format!(",\"pseudo_ll_sklearn\":{p}");
-            }
-            if let Some((z, lp)) = ais {
-                s += &format!(",\"ais_log_z\":{z},\"ais_avg_log_prob\":{lp}");
-            }
-            if let Some(d) = &report.chains {
-                let v = serde_json::json!({
-                    "chains": d.chains, "length": d.length, "iat_mean": d.iat_mean,
-                    "iat_max": d.iat_max, "ess": d.ess, "split_rhat": d.split_rhat,
-                });
-                s += &format!(",\"chain_diagnostics\":{v}");
-            }
-            if !report.swap_rates.is_empty() {
-                let (trips, mean) = report.round_trips;
-                let v = serde_json::json!({
-                    "swap_rates": report.swap_rates,
-                    "round_trips": trips,
-                    "mean_round_trip_sweeps": if mean.is_finite() { Some(mean) } else { None },
-                });
-                s += &format!(",\"tempering\":{v}");
-            }
-            s.push('}');
-            println!("{s}");
-        } else {
-            let mut line = format!("epoch {:>3}: {:.3} s", report.epoch + 1, report.seconds);
-            if let Some(m) = &m {
-                line += &format!(", recon {:.2}, pseudo-LL {:.2}", m.recon_error, m.pseudo_ll);
-                if let (Some(gap), Some(plv)) = (m.free_energy_gap(), m.pseudo_ll_valid) {
-                    line += &format!(" (valid {plv:.2}), free-energy gap {gap:.2}");
-                }
-            }
-            if let Some(p) = pl_sk {
-                line += &format!(", sklearn-style PL {p:.2}");
-            }
-            if let Some((z, lp)) = ais {
-                line += &format!(", AIS log Z {z:.2}, log-prob {lp:.2}");
-            }
-            if let Some(d) = &report.chains {
-                line += &format!(", chains: τ {:.1} updates, R̂ {:.3}", d.iat_mean, d.split_rhat);
-            }
-            if !report.swap_rates.is_empty() {
-                let lo = report.swap_rates.iter().cloned().fold(f64::INFINITY, f64::min);
-                line += &format!(", swaps ≥ {:.0} %, {} round trips", 100.0 * lo, report.round_trips.0);
-            }
-            println!("{line}");
-        }
+        let line = EpochLine { report: &report, metrics: metrics.as_ref(), pl_sklearn, ais, threads };
+        history.push(line.history_row());
+        println!("{}", if a.json { line.json() } else { line.text() });
         if !bench {
             io::save_checkpoint(trainer.state(), &ckpt).map_err(|e| e.to_string())?;
         }
     }
     if bench {
-        let mut t = epoch_times.clone();
-        t.sort_by(|x, y| x.total_cmp(y));
-        let med = t[t.len() / 2];
-        if a.json {
-            println!(
-                "{{\"bench\":\"train\",\"epochs\":{},\"median_epoch_s\":{med},\"min_epoch_s\":{},\"threads\":{threads_used},\"isa\":\"{}\"}}",
-                t.len(),
-                t[0],
-                boltzmann::active_isa()
-            );
-        } else {
-            println!(
-                "bench train: median {:.4} s/epoch (min {:.4}) over {} epochs, {} examples, {threads_used} threads, {}",
-                med,
-                t[0],
-                t.len(),
-                train_set.len(),
-                boltzmann::active_isa()
-            );
-        }
+        print_bench(&epoch_times, a.json, threads, train_set.len());
         return Ok(());
     }
-    // Outputs: model, filters, samples.
-    let rbm = trainer.rbm();
+    let first = trainer.epoch() - history.len();
+    let mut written = write_outputs(&a, trainer.rbm(), &train_set, &history, first)?;
+    written.insert(1, ckpt.display().to_string());
+    if !a.json {
+        eprintln!("done in {:.1} s; wrote:", t_all.elapsed().as_secs_f64());
+        for w in written {
+            eprintln!("  {w}");
+        }
+    }
+    Ok(())
+}
+
+fn progress_bar(show: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(
+        None,
+        if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
+    );
+    bar.set_style(
+        ProgressStyle::with_template("epoch {msg} [{bar:30}] {pos}/{len} batches {elapsed}<{eta}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// `--ais-every`: a cheap AIS estimate of log Z and the average
+/// log-probability of `on`.
+fn ais_monitor(
+    a: &TrainArgs,
+    rbm: &boltzmann::Rbm,
+    base: &[f32],
+    on: &Dataset,
+) -> Result<(f64, f64), String> {
+    let cfg =
+        eval::AisConfig { runs: a.ais_runs, schedule: eval::linear_schedule(a.ais_steps), seed: a.seed };
+    let est = eval::ais(rbm, base, &cfg).map_err(|e| e.to_string())?;
+    let avg = eval::average_log_prob(rbm, on, est.log_z).map_err(|e| e.to_string())?;
+    Ok((est.log_z, avg))
+}
+
+/// What one epoch reports, as a JSON object, a text line and a row of the
+/// learning curves.
+struct EpochLine<'a> {
+    report: &'a train::EpochReport,
+    metrics: Option<&'a train::Metrics>,
+    pl_sklearn: Option<f64>,
+    /// AIS `(log Z, average log-probability)`.
+    ais: Option<(f64, f64)>,
+    threads: usize,
+}
+
+impl EpochLine<'_> {
+    /// Recon, pseudo-LL train, pseudo-LL valid, free-energy gap, AIS
+    /// log-prob, chain τ, chain split R-hat, learning rate (NaN where absent).
+    fn history_row(&self) -> [f64; 8] {
+        let (nan, m, r) = (f64::NAN, self.metrics, self.report);
+        [
+            m.map_or(nan, |m| m.recon_error),
+            m.map_or(nan, |m| m.pseudo_ll),
+            m.and_then(|m| m.pseudo_ll_valid).unwrap_or(nan),
+            m.and_then(|m| m.free_energy_gap()).unwrap_or(nan),
+            self.ais.map_or(nan, |(_, lp)| lp),
+            r.chains.map_or(nan, |d| d.iat_mean),
+            r.chains.map_or(nan, |d| d.split_rhat),
+            r.learning_rate as f64,
+        ]
+    }
+
+    fn json(&self) -> String {
+        let report = self.report;
+        let mut s = format!(
+            "{{\"epoch\":{},\"seconds\":{},\"learning_rate\":{},\"threads\":{}",
+            report.epoch + 1,
+            report.seconds,
+            report.learning_rate,
+            self.threads
+        );
+        if let Some(m) = self.metrics {
+            s += &format!(
+                ",\"recon_error\":{},\"free_energy_train\":{},\"pseudo_ll\":{}",
+                m.recon_error, m.free_energy_train, m.pseudo_ll
+            );
+            if let (Some(fv), Some(gap), Some(plv)) =
+                (m.free_energy_valid, m.free_energy_gap(), m.pseudo_ll_valid)
+            {
+                s += &format!(
+                    ",\"free_energy_valid\":{fv},\"free_energy_gap\":{gap},\"pseudo_ll_valid\":{plv}"
+                );
+            }
+        }
+        if let Some(p) = self.pl_sklearn {
+            s += &format!(",\"pseudo_ll_sklearn\":{p}");
+        }
+        if let Some((z, lp)) = self.ais {
+            s += &format!(",\"ais_log_z\":{z},\"ais_avg_log_prob\":{lp}");
+        }
+        if let Some(d) = &report.chains {
+            let v = serde_json::json!({
+                "chains": d.chains, "length": d.length, "iat_mean": d.iat_mean,
+                "iat_max": d.iat_max, "ess": d.ess, "split_rhat": d.split_rhat,
+            });
+            s += &format!(",\"chain_diagnostics\":{v}");
+        }
+        if !report.swap_rates.is_empty() {
+            let (trips, mean) = report.round_trips;
+            let v = serde_json::json!({
+                "swap_rates": report.swap_rates,
+                "round_trips": trips,
+                "mean_round_trip_sweeps": if mean.is_finite() { Some(mean) } else { None },
+            });
+            s += &format!(",\"tempering\":{v}");
+        }
+        s.push('}');
+        s
+    }
+
+    fn text(&self) -> String {
+        let report = self.report;
+        let mut line = format!("epoch {:>3}: {:.3} s", report.epoch + 1, report.seconds);
+        if let Some(m) = self.metrics {
+            line += &format!(", recon {:.2}, pseudo-LL {:.2}", m.recon_error, m.pseudo_ll);
+            if let (Some(gap), Some(plv)) = (m.free_energy_gap(), m.pseudo_ll_valid) {
+                line += &format!(" (valid {plv:.2}), free-energy gap {gap:.2}");
+            }
+        }
+        if let Some(p) = self.pl_sklearn {
+            line += &format!(", sklearn-style PL {p:.2}");
+        }
+        if let Some((z, lp)) = self.ais {
+            line += &format!(", AIS log Z {z:.2}, log-prob {lp:.2}");
+        }
+        if let Some(d) = &report.chains {
+            line += &format!(", chains: τ {:.1} updates, R̂ {:.3}", d.iat_mean, d.split_rhat);
+        }
+        if !report.swap_rates.is_empty() {
+            let lo = report.swap_rates.iter().cloned().fold(f64::INFINITY, f64::min);
+            line += &format!(", swaps ≥ {:.0} %, {} round trips", 100.0 * lo, report.round_trips.0);
+        }
+        line
+    }
+}
+
+fn print_bench(epoch_times: &[f64], json: bool, threads: usize, examples: usize) {
+    let mut t = epoch_times.to_vec();
+    t.sort_by(|x, y| x.total_cmp(y));
+    let med = t[t.len() / 2];
+    if json {
+        println!(
+            "{{\"bench\":\"train\",\"epochs\":{},\"median_epoch_s\":{med},\"min_epoch_s\":{},\"threads\":{threads},\"isa\":\"{}\"}}",
+            t.len(),
+            t[0],
+            boltzmann::active_isa()
+        );
+    } else {
+        println!(
+            "bench train: median {:.4} s/epoch (min {:.4}) over {} epochs, {examples} examples, {threads} threads, {}",
+            med,
+            t[0],
+            t.len(),
+            boltzmann::active_isa()
+        );
+    }
+}
+
+/// The model, the learning curves (of the epochs of this run, the first
+/// being `first_epoch + 1`), filters and samples; returns the paths written.
+fn write_outputs(
+    a: &TrainArgs,
+    rbm: &boltzmann::Rbm,
+    train_set: &Dataset,
+    history: &[[f64; 8]],
+    first_epoch: usize,
+) -> Result<Vec<String>, String> {
     let model_path = a.out.join("model.safetensors");
     io::save_rbm(rbm, &model_path).map_err(|e| e.to_string())?;
-    let mut written = vec![model_path.display().to_string(), ckpt.display().to_string()];
+    let mut written = vec![model_path.display().to_string()];
     if !history.is_empty() {
-        let first = trainer.epoch() - history.len();
         let (cpath, tpath) = (a.out.join("curves.png"), a.out.join("curves.csv"));
-        write_curves(&history, first, &cpath, &tpath)?;
+        write_curves(history, first_epoch, &cpath, &tpath)?;
         written.push(cpath.display().to_string());
         written.push(tpath.display().to_string());
     }
@@ -596,11 +649,5 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
         written.push(fpath.display().to_string());
         written.push(spath.display().to_string());
     }
-    if !a.json {
-        eprintln!("done in {:.1} s; wrote:", t_all.elapsed().as_secs_f64());
-        for w in written {
-            eprintln!("  {w}");
-        }
-    }
-    Ok(())
+    Ok(written)
 }

@@ -1,0 +1,768 @@
+//! One update of the CD-k / PCD / PT trainer on a mini-batch — the steps
+//! listed in [`super::trainer`]:
+//!
+//! * [`update`] runs them in order;
+//! * [`cd_phases`], [`sampled_phases`] and [`pcd_phases`] fill
+//!   `[V⁺; V⁻]` and `[P⁺; P⁻]` (steps 1 and 2);
+//! * [`statistics`] takes the bias gradients and scales `P` (step 3);
+//! * [`optimizer_step`] with [`sgd_weights`] / [`adam_weights`] moves the
+//!   parameters (step 4), [`after_step`] converts centered biases back,
+//!   moves the offsets and the fast weights, and checks for divergence
+//!   (step 5).
+//!
+//! Every reduction runs in a fixed order, so the bits do not depend on the
+//! thread count.
+
+use super::config::{Algorithm, Optimizer};
+use super::trainer::TrainState;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::kernels::binary::{self, BinaryRows, PackedWeights};
+use crate::kernels::gemm::HalfStepProducts;
+use crate::kernels::{activation, gemm};
+use crate::model::{Rbm, centering};
+use crate::sampler::gibbs;
+use crate::simd::Isa;
+use rayon::prelude::*;
+
+/// Per-batch scratch.
+#[derive(Debug)]
+pub(super) struct Scratch {
+    /// `[V⁺; V⁻]`, `(batch + n) × D`.
+    a: Vec<f32>,
+    /// `[P⁺/m; −P⁻/n]`, `(batch + n) × H`.
+    b: Vec<f32>,
+    /// Visible pre-activations of the PCD chains.
+    pre_v: Vec<f32>,
+    /// Hidden pre-activations of `[V⁺; V⁻]`.
+    pre_h: Vec<f32>,
+    grad_w: Vec<f32>,
+    grad_b: Vec<f64>,
+    grad_c: Vec<f64>,
+    /// Set positions of `[V⁺; V⁻]` (or of `V⁺` before the negative phase of
+    /// CD) for the binary products, and their transpose for the weight
+    /// gradient as sums of rows of `b`.
+    vrows: BinaryRows,
+    vt: BinaryRows,
+    /// Set positions of the PCD chains' hidden states.
+    hrows: BinaryRows,
+    /// The model the persistent chains sample with fast weights, `θ + θ_f`.
+    fast_rbm: Option<Rbm>,
+    /// Centered biases `b′ = b + Wλ`, `c′ = c + Wᵀμ` during an update.
+    cb: Vec<f32>,
+    cc: Vec<f32>,
+    /// Mean `p(h|v⁺)` of the batch (centering, sparsity).
+    mean_hpos: Vec<f64>,
+    /// Softplus terms of the chains' free energies.
+    free_energy: Vec<f32>,
+    /// `W` and `Wᵀ` packed for the binary products, repacked before each
+    /// use (the weights change with every update).
+    pw: Option<PackedWeights>,
+    pwt: Option<PackedWeights>,
+    /// `[P⁺/m; −P⁻/n]` packed for the weight gradient.
+    pp: Option<PackedWeights>,
+}
+
+impl Scratch {
+    fn new(d: usize, h: usize, cap: usize, n_chains: usize) -> Scratch {
+        Scratch {
+            a: vec![0.0; cap * d],
+            b: vec![0.0; cap * h],
+            pre_v: vec![0.0; n_chains * d],
+            pre_h: vec![0.0; cap.max(n_chains) * h],
+            // ∇W of the dense product (see `optimizer_step` for why it is
+            // not accumulated into the velocity by the product itself).
+            grad_w: vec![0.0; d * h],
+            grad_b: vec![0.0; d],
+            grad_c: vec![0.0; h],
+            vrows: BinaryRows::new(d),
+            vt: BinaryRows::new(1),
+            hrows: BinaryRows::new(h),
+            fast_rbm: None,
+            cb: Vec::new(),
+            cc: Vec::new(),
+            mean_hpos: Vec::new(),
+            free_energy: Vec::new(),
+            pw: None,
+            pwt: None,
+            pp: None,
+        }
+    }
+}
+
+/// Sizes and choices of one update.
+struct Batch {
+    d: usize,
+    h: usize,
+    /// Data rows.
+    m: usize,
+    /// Negative rows (`m` for CD, the chain count otherwise).
+    n_neg: usize,
+    /// `m + n_neg`.
+    rows: usize,
+    isa: Isa,
+    threads: usize,
+    /// Binary × dense products allowed (see [`update`]).
+    binary_ok: bool,
+    lr: f32,
+}
+
+/// One update on the examples `idx` of `data` at learning rate `lr`;
+/// appends the persistent chains' free energies to `trace`.
+pub(super) fn update(
+    s: &mut TrainState,
+    scratch: &mut Option<Scratch>,
+    trace: &mut Vec<f64>,
+    isa: Isa,
+    data: &Dataset,
+    idx: &[u32],
+    lr: f32,
+) -> Result<()> {
+    let (d, h) = (s.rbm.n_visible(), s.rbm.n_hidden());
+    let m = idx.len();
+    let cd = matches!(s.config.algorithm, Algorithm::Cd { .. });
+    let n_neg = if cd { m } else { s.config.n_chains() };
+    let cap = s.config.batch_size + s.config.n_chains();
+    let sc = scratch.get_or_insert_with(|| Scratch::new(d, h, cap, s.chains.batch()));
+    // Binary × dense products where the states are sparse enough (decided
+    // from the batch's overall density: the same choice for any thread
+    // count); not for the small models of the no-packing dense kernel.
+    let binary_ok =
+        binary::enabled() && !HalfStepProducts::nopack_for(isa, d, h) && !s.config.probability_data;
+    let threads = rayon::current_num_threads();
+    let b = Batch { d, h, m, n_neg, rows: m + n_neg, isa, threads, binary_ok, lr };
+    for (dst, &i) in sc.a[..m * d].chunks_exact_mut(d).zip(idx) {
+        dst.copy_from_slice(data.row(i as usize));
+    }
+    // 1–2. Afterwards sc.a = [V⁺; V⁻], sc.b = [P⁺; P⁻]; for the persistent
+    // algorithms sc.pre_h = [V⁺; V⁻]·W and sc.vrows holds [V⁺; V⁻].
+    if cd {
+        cd_phases(s, sc, &b);
+        sc.vrows.reset(d);
+        sc.vrows.fill_from(&sc.a[..b.rows * d]);
+    } else {
+        if !s.fast.is_empty() || s.tempering.is_some() {
+            sampled_phases(s, sc, &b)?;
+        } else {
+            pcd_phases(s, sc, &b)?;
+        }
+        let (v, pre) = (&sc.a[m * d..b.rows * d], &sc.pre_h[m * h..b.rows * h]);
+        record_free_energies(isa, &s.rbm, v, pre, &mut sc.free_energy, trace);
+    }
+    // Where V = [V⁺; V⁻] is sparse enough, the weight gradient is taken as
+    // sums of the rows of [P⁺/m; −P⁻/n] (packed) selected by each column of
+    // V (the rows of Vᵀ).
+    let sparse_grad = binary_ok && binary::sparse_wins(isa, sc.vrows.density());
+    if sparse_grad {
+        sc.vrows.transpose_into(&mut sc.vt);
+    }
+    let extra = statistics(s, sc, &b, sparse_grad);
+    s.step += 1;
+    let weights_bad = optimizer_step(s, sc, &b, sparse_grad, &extra)?;
+    after_step(s, sc, &b, weights_bad)
+}
+
+/// CD: 1. the positive phase `P⁺` (output columns split over threads: few
+/// rows); 2. chains start at the data with `h ~ P⁺` and run `k` sweeps.
+fn cd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) {
+    let products = HalfStepProducts::new(b.isa, s.rbm.weights(), b.d, b.h);
+    let (d, h, m, isa, threads) = (b.d, b.h, b.m, b.isa, b.threads);
+    let (vpos, vneg) = sc.a[..b.rows * d].split_at_mut(m * d);
+    let (ppos, pneg) = sc.b[..b.rows * h].split_at_mut(m * h);
+    sc.vrows.reset(d);
+    sc.vrows.fill_from(vpos);
+    let w = s.rbm.weights();
+    if !binary_product(isa, b.binary_ok, &sc.vrows, &mut sc.pw, w, d, h, false, ppos, threads) {
+        products.visible_to_hidden_cols(m, vpos, ppos, threads);
+    }
+    let br = gibbs::block_rows(b.rows, d, h, threads);
+    ppos.par_chunks_mut(br * h)
+        .for_each(|p| activation::sigmoid_rows_bias_in_place(isa, p, s.rbm.hidden_bias()));
+    let (cv, ch, cs) = s.chains.parts_mut();
+    let (cv, ch, cs) = (&mut cv[..m * d], &mut ch[..m * h], &mut cs[..m]);
+    cv.copy_from_slice(vpos);
+    gibbs::sample_from_probs(isa, ppos, h, ch, cs);
+    gibbs::sweep_vh(isa, &s.rbm, cv, ch, cs, pneg, s.config.k());
+    vneg.copy_from_slice(cv);
+}
+
+/// Fast weights or tempering: 2. the negative samples from the persistent
+/// chains of the sampling model (`θ + θ_f` with fast weights), tempered or
+/// not; then 1 + 2b as in [`pcd_phases`], with the regular `θ`.
+fn sampled_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) -> Result<()> {
+    let (d, h, m, rows, k) = (b.d, b.h, b.m, b.rows, s.config.k());
+    let neg_rbm = match s.config.fast_weights {
+        Some(_) => {
+            let f = sc.fast_rbm.get_or_insert_with(|| s.rbm.clone());
+            fast_model(&s.rbm, &s.fast, f);
+            &*f
+        }
+        None => &s.rbm,
+    };
+    match &mut s.tempering {
+        Some(t) => {
+            t.sweep(&mut s.chains, neg_rbm, k)?;
+            let top = s.chains.batch() * d - b.n_neg * d;
+            sc.a[m * d..rows * d].copy_from_slice(&s.chains.visible()[top..]);
+        }
+        None => {
+            s.chains.sweep_vh(neg_rbm, k, &mut sc.pre_h[..b.n_neg * h])?;
+            sc.a[m * d..rows * d].copy_from_slice(s.chains.visible());
+        }
+    }
+    let products = HalfStepProducts::new(b.isa, s.rbm.weights(), d, h);
+    let pre = &mut sc.pre_h[..rows * h];
+    sc.vrows.reset(d);
+    sc.vrows.fill_from(&sc.a[..rows * d]);
+    if !binary_product(
+        b.isa,
+        b.binary_ok,
+        &sc.vrows,
+        &mut sc.pw,
+        s.rbm.weights(),
+        d,
+        h,
+        false,
+        pre,
+        b.threads,
+    ) {
+        products.visible_to_hidden_cols(rows, &sc.a[..rows * d], pre, b.threads);
+    }
+    activation::sigmoid_rows_bias(b.isa, pre, s.rbm.hidden_bias(), &mut sc.b[..rows * h]);
+    Ok(())
+}
+
+/// PCD: 2a. the first `k − 1` sweeps, then the visible half-step of the
+/// last one; 1 + 2b. one product for both phases, `[V⁺; V⁻]·W` (W packed
+/// once for both), then `P⁺` and the chains' hidden states `~ P⁻`.
+fn pcd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) -> Result<()> {
+    let (d, h, m, rows, n_neg, isa, threads) = (b.d, b.h, b.m, b.rows, b.n_neg, b.isa, b.threads);
+    let k = s.config.k();
+    if k > 1 {
+        s.chains.sweep_vh(&s.rbm, k - 1, &mut sc.pre_h[..n_neg * h])?;
+    }
+    let products = HalfStepProducts::new(isa, s.rbm.weights(), d, h);
+    let (cv, ch, cs) = s.chains.parts_mut();
+    sc.hrows.reset(h);
+    sc.hrows.fill_from(&ch[..n_neg * h]);
+    let w = s.rbm.weights();
+    let pre_v = &mut sc.pre_v[..n_neg * d];
+    if !binary_product(isa, b.binary_ok, &sc.hrows, &mut sc.pwt, w, h, d, true, pre_v, threads) {
+        products.hidden_to_visible_cols(n_neg, ch, pre_v, threads);
+    }
+    gibbs::sample_rows(isa, &sc.pre_v, s.rbm.visible_bias(), cv, cs, None, threads);
+    sc.a[m * d..rows * d].copy_from_slice(cv);
+    let pre = &mut sc.pre_h[..rows * h];
+    sc.vrows.reset(d);
+    sc.vrows.fill_from(&sc.a[..rows * d]);
+    if !binary_product(isa, b.binary_ok, &sc.vrows, &mut sc.pw, w, d, h, false, pre, threads) {
+        products.visible_to_hidden_cols(rows, &sc.a[..rows * d], pre, threads);
+    }
+    let (ppos, pneg) = sc.b[..rows * h].split_at_mut(m * h);
+    let (pre_pos, pre_neg) = pre.split_at(m * h);
+    let hb = s.rbm.hidden_bias();
+    rayon::join(
+        || activation::sigmoid_rows_bias(isa, pre_pos, hb, ppos),
+        || gibbs::sample_rows(isa, pre_neg, hb, ch, cs, Some(pneg), 1),
+    );
+    s.chains.add_sweeps(1);
+    Ok(())
+}
+
+/// The per-weight terms of the gradient besides the data: L1, L2, the
+/// sparsity pull `pull_j · mean_v_i` and centering's `−μ_i ∇c_j − ∇b_i λ_j`.
+struct Extra {
+    /// Mean `V⁺` (sparsity only).
+    mean_v: Vec<f64>,
+    /// `cost · (target − q_j)` (sparsity only).
+    pull: Vec<f32>,
+    /// `∇b`, `∇c` in f32 (centering only).
+    gb: Vec<f32>,
+    gc: Vec<f32>,
+}
+
+/// Step 3, gradient statistics in fixed-order sums: `∇b`, `∇c` (with the
+/// sparsity pull) into `sc.grad_b` / `sc.grad_c`, the batch's mean `P⁺`
+/// into `sc.mean_hpos` (centering, sparsity), and `P` scaled in place to
+/// `[P⁺/m; −P⁻/n]` so that one product gives `∇W`. Scaled terms below
+/// [`TINY`] are dropped: they change nothing measurable, and subnormal
+/// numbers would slow the product severalfold.
+fn statistics(s: &mut TrainState, sc: &mut Scratch, b: &Batch, sparse_grad: bool) -> Extra {
+    let (d, h, m) = (b.d, b.h, b.m);
+    let (vpos, vneg) = sc.a[..b.rows * d].split_at(m * d);
+    let (ppos, pneg) = sc.b[..b.rows * h].split_at_mut(m * h);
+    let vt = &sc.vt;
+    let (inv_m, inv_n) = (1.0 / m as f64, 1.0 / b.n_neg as f64);
+    let (gb, gc) = (&mut sc.grad_b, &mut sc.grad_c);
+    gb.fill(0.0);
+    gc.fill(0.0);
+    let sparsity = s.config.sparsity;
+    let q = &mut s.sparsity_q;
+    let centered = s.config.centering.is_some();
+    let mean_hpos = &mut sc.mean_hpos;
+    let (mut mean_v, mut pull) = (Vec::new(), Vec::new());
+    rayon::join(
+        || {
+            if sparse_grad {
+                // Binary V: the column sums are counts, read off the rows of
+                // Vᵀ (positions < m are the data rows).
+                for (i, g) in gb.iter_mut().enumerate() {
+                    let col = vt.row(i);
+                    let pos = col.partition_point(|&r| (r as usize) < m);
+                    *g = pos as f64 * inv_m - (col.len() - pos) as f64 * inv_n;
+                }
+            } else {
+                add_column_sums(vpos, d, inv_m, gb);
+                add_column_sums(vneg, d, -inv_n, gb);
+            }
+            if sparsity.is_some() {
+                mean_v = vec![0.0f64; d];
+                add_column_sums(vpos, d, inv_m, &mut mean_v);
+            }
+        },
+        || {
+            add_column_sums(ppos, h, inv_m, gc);
+            add_column_sums(pneg, h, -inv_n, gc);
+            if centered || sparsity.is_some() {
+                mean_hpos.clear();
+                mean_hpos.resize(h, 0.0);
+                add_column_sums(ppos, h, inv_m, mean_hpos);
+            }
+            if let Some(sp) = sparsity {
+                pull = vec![0.0f32; h];
+                for j in 0..h {
+                    q[j] = sp.decay * q[j] + (1.0 - sp.decay) * mean_hpos[j] as f32;
+                    pull[j] = sp.cost * (sp.target - q[j]);
+                    gc[j] += pull[j] as f64;
+                }
+            }
+            let (sm, sn) = (inv_m as f32, -(inv_n as f32));
+            ppos.iter_mut().for_each(|x| *x = flush(*x * sm));
+            pneg.iter_mut().for_each(|x| *x = flush(*x * sn));
+        },
+    );
+    let (gbf, gcf) = if centered {
+        (sc.grad_b.iter().map(|&g| g as f32).collect(), sc.grad_c.iter().map(|&g| g as f32).collect())
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    Extra { mean_v, pull, gb: gbf, gc: gcf }
+}
+
+/// Step 4, the optimizer step. With centering the weight gradient is the
+/// centered one, `∇W − μ∇cᵀ − ∇b λᵀ`, and the optimizer moves the centered
+/// biases `b′ = b + Wλ`, `c′ = c + Wᵀμ` (in `sc.cb`, `sc.cc`; converted back
+/// by [`after_step`]). Returns whether a weight is out of bounds.
+fn optimizer_step(
+    s: &mut TrainState,
+    sc: &mut Scratch,
+    b: &Batch,
+    sparse_grad: bool,
+    extra: &Extra,
+) -> Result<bool> {
+    let (d, h, rows) = (b.d, b.h, b.rows);
+    let centered = s.config.centering.is_some();
+    if centered {
+        let (mu, lambda) = &s.offsets;
+        centering::centered_biases(&s.rbm, mu, lambda, &mut sc.cb, &mut sc.cc);
+    }
+    // SGD on sparse V without fast weights takes ∇W 16 rows at a time from
+    // the packed P, fused with the step; otherwise ∇W is computed in full
+    // (FPCD needs it for the fast weights): by the binary kernel on sparse
+    // V, else one dense product with alpha = 1, beta = 0. (Letting
+    // matrixmultiply fold `μΔ + lr·∇W` in with alpha = lr, beta = μ gave
+    // bits that depended on the row blocks, i.e. on the thread count, once
+    // V was not binary.)
+    let fused =
+        sparse_grad && s.config.fast_weights.is_none() && matches!(s.config.optimizer, Optimizer::Sgd { .. });
+    let (ab, bb) = (&sc.a[..rows * d], &sc.b[..rows * h]);
+    let pp = if fused {
+        Some(pack_into(&mut sc.pp, bb, rows, h)?)
+    } else {
+        if sparse_grad {
+            let pp = pack_into(&mut sc.pp, bb, rows, h)?;
+            binary::packed_unchecked(b.isa, &sc.vt, pp, &mut sc.grad_w, b.threads);
+        } else {
+            gemm::par_gemm_tn(d, rows, h, ab, bb, &mut sc.grad_w, d.div_ceil(b.threads))?;
+        }
+        None
+    };
+    let (w, vb, hb) = s.rbm.params_mut();
+    let (vb, hb) = if centered { (&mut sc.cb[..], &mut sc.cc[..]) } else { (vb, hb) };
+    let o = &mut s.optimizer;
+    let terms = Terms {
+        l1: s.config.l1,
+        l2: s.config.l2,
+        extra,
+        offsets: (&s.offsets.0, &s.offsets.1),
+        centered,
+        maxw: s.config.max_weight,
+    };
+    let (gb, gc) = (&sc.grad_b, &sc.grad_c);
+    let lr = b.lr;
+    Ok(match s.config.optimizer {
+        Optimizer::Sgd { initial, final_, switch_epoch } => {
+            let mu = if s.epoch < switch_epoch { initial } else { final_ };
+            let grad = match pp {
+                Some(pp) => RowGradient::Packed(b.isa, &sc.vt, pp),
+                None => RowGradient::Dense(&sc.grad_w),
+            };
+            let bad = sgd_weights(w, &mut o.m_w, grad, &terms, h, b.threads, mu, lr);
+            for (p, (m, g)) in vb
+                .iter_mut()
+                .zip(o.m_b.iter_mut().zip(gb.iter()))
+                .chain(hb.iter_mut().zip(o.m_c.iter_mut().zip(gc.iter())))
+            {
+                *m = flush(mu * *m + lr * *g as f32);
+                *p += *m;
+            }
+            bad
+        }
+        Optimizer::Adam { beta1, beta2, eps } => {
+            o.t += 1;
+            let c1 = 1.0 - beta1.powi(o.t.min(i32::MAX as u64) as i32);
+            let c2 = 1.0 - beta2.powi(o.t.min(i32::MAX as u64) as i32);
+            let adam = Adam { beta1, beta2, eps, c1, c2, lr };
+            let bad = adam_weights(w, &mut o.m_w, &mut o.v_w, &sc.grad_w, &terms, h, b.threads, &adam);
+            for (p, ((m, v), g)) in vb
+                .iter_mut()
+                .zip(o.m_b.iter_mut().zip(o.v_b.iter_mut()).zip(gb.iter()))
+                .chain(hb.iter_mut().zip(o.m_c.iter_mut().zip(o.v_c.iter_mut()).zip(gc.iter())))
+            {
+                adam.step(p, m, v, *g as f32);
+            }
+            bad
+        }
+    })
+}
+
+/// What the weight rows need besides their gradient.
+struct Terms<'a> {
+    l1: f32,
+    l2: f32,
+    extra: &'a Extra,
+    /// Centering offsets `(μ, λ)`.
+    offsets: (&'a [f32], &'a [f32]),
+    centered: bool,
+    maxw: f32,
+}
+
+impl Terms<'_> {
+    /// Sparsity pull and centering terms of weight `(i, j)`.
+    #[inline(always)]
+    fn extra(&self, i: usize, j: usize) -> f32 {
+        let e = self.extra;
+        let sp = if e.pull.is_empty() { 0.0 } else { e.pull[j] * e.mean_v[i] as f32 };
+        let ce =
+            if self.centered { -(self.offsets.0[i] * e.gc[j] + e.gb[i] * self.offsets.1[j]) } else { 0.0 };
+        sp + ce
+    }
+
+    /// `m −= lr·(λ₂w + λ₁ sign w − extra)` over row `i` of the velocity,
+    /// in branch-free loops (they vectorize).
+    fn sgd_row(&self, i: usize, lr: f32, mr: &mut [f32], wr: &[f32]) {
+        let (l1, l2, e) = (self.l1, self.l2, self.extra);
+        let decay = l1 != 0.0 || l2 != 0.0 || !e.pull.is_empty() || self.centered;
+        if !decay {
+        } else if e.pull.is_empty() && !self.centered {
+            for (m, &w) in mr.iter_mut().zip(wr.iter()) {
+                *m -= lr * (l2 * w + l1 * sign(w));
+            }
+        } else if !self.centered {
+            let mv = e.mean_v[i] as f32;
+            for ((m, &w), &sp) in mr.iter_mut().zip(wr.iter()).zip(&e.pull) {
+                *m -= lr * (l2 * w + l1 * sign(w) - sp * mv);
+            }
+        } else if e.pull.is_empty() {
+            let (mi, gi) = (self.offsets.0[i], e.gb[i]);
+            for ((m, &w), (&gc, &l)) in mr.iter_mut().zip(wr.iter()).zip(e.gc.iter().zip(self.offsets.1)) {
+                *m -= lr * (l2 * w + l1 * sign(w) + mi * gc + gi * l);
+            }
+        } else {
+            for (j, (m, &w)) in mr.iter_mut().zip(wr.iter()).enumerate() {
+                *m -= lr * (l2 * w + l1 * sign(w) - self.extra(i, j));
+            }
+        }
+    }
+}
+
+/// Where the SGD step reads the rows of `∇W`.
+enum RowGradient<'a> {
+    /// Computed in full.
+    Dense(&'a [f32]),
+    /// Rows of `Vᵀ·[P⁺/m; −P⁻/n]` from the packed `P`, 16 at a time.
+    Packed(Isa, &'a BinaryRows, &'a PackedWeights),
+}
+
+/// SGD with momentum on the weights, whole rows per parallel piece (so the
+/// row index is known): `Δ ← μΔ + lr·∇W − lr·(λ₂W + λ₁ sign W − extra)`,
+/// `W ← W + Δ`. Returns whether a weight is out of bounds.
+#[allow(clippy::too_many_arguments)]
+fn sgd_weights(
+    w: &mut [f32],
+    vel: &mut [f32],
+    grad: RowGradient<'_>,
+    terms: &Terms<'_>,
+    h: usize,
+    threads: usize,
+    mu: f32,
+    lr: f32,
+) -> bool {
+    const GB: usize = 16;
+    let rows_per = (w.len() / h).div_ceil(threads).max(1);
+    w.par_chunks_mut(rows_per * h)
+        .zip(vel.par_chunks_mut(rows_per * h))
+        .enumerate()
+        .map(|(blk, (w, m))| {
+            let mut bad = false;
+            let block_rows = w.len() / h;
+            let mut g = vec![0.0f32; if matches!(grad, RowGradient::Packed(..)) { GB * h } else { 0 }];
+            for (r, (wr, mr)) in w.chunks_exact_mut(h).zip(m.chunks_exact_mut(h)).enumerate() {
+                let i = blk * rows_per + r;
+                let gr = match grad {
+                    RowGradient::Packed(isa, vt, pp) => {
+                        if r % GB == 0 {
+                            let i1 = (i + GB).min(blk * rows_per + block_rows);
+                            binary::packed_rows_unchecked(isa, vt, i, i1, pp, &mut g[..(i1 - i) * h]);
+                        }
+                        &g[(r % GB) * h..(r % GB + 1) * h]
+                    }
+                    RowGradient::Dense(gw) => &gw[i * h..(i + 1) * h],
+                };
+                for (m, &g) in mr.iter_mut().zip(gr) {
+                    *m = mu * *m + lr * g;
+                }
+                terms.sgd_row(i, lr, mr, wr);
+                for (w, m) in wr.iter_mut().zip(mr.iter_mut()) {
+                    *m = flush(*m);
+                    *w += *m;
+                }
+                bad |= wr.iter().fold(false, |b, &w| b | out_of_bounds(w, terms.maxw));
+            }
+            bad
+        })
+        .reduce(|| false, |a, b| a || b)
+}
+
+/// Adam's constants for one step.
+struct Adam {
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    /// Bias corrections `1 − β₁ᵗ`, `1 − β₂ᵗ`.
+    c1: f32,
+    c2: f32,
+    lr: f32,
+}
+
+impl Adam {
+    #[inline(always)]
+    fn step(&self, x: &mut f32, m: &mut f32, v: &mut f32, g: f32) {
+        *m = flush(self.beta1 * *m + (1.0 - self.beta1) * g);
+        *v = flush(self.beta2 * *v + (1.0 - self.beta2) * g * g);
+        *x += self.lr * (*m / self.c1) / ((*v / self.c2).sqrt() + self.eps);
+    }
+}
+
+/// Adam on the weights, row by row (whole rows per parallel piece). Returns
+/// whether a weight is out of bounds.
+#[allow(clippy::too_many_arguments)]
+fn adam_weights(
+    w: &mut [f32],
+    m1: &mut [f32],
+    m2: &mut [f32],
+    grad: &[f32],
+    terms: &Terms<'_>,
+    h: usize,
+    threads: usize,
+    adam: &Adam,
+) -> bool {
+    let (l1, l2) = (terms.l1, terms.l2);
+    let rows_per = (w.len() / h).div_ceil(threads).max(1);
+    w.par_chunks_mut(rows_per * h)
+        .zip(m1.par_chunks_mut(rows_per * h))
+        .zip(m2.par_chunks_mut(rows_per * h))
+        .zip(grad.par_chunks(rows_per * h))
+        .enumerate()
+        .map(|(blk, (((w, m), v), g))| {
+            let mut bad = false;
+            let rows = w.chunks_exact_mut(h).zip(m.chunks_exact_mut(h)).zip(v.chunks_exact_mut(h));
+            for (r, (((wr, mr), vr), g)) in rows.zip(g.chunks_exact(h)).enumerate() {
+                let i = blk * rows_per + r;
+                for (j, (((w, m), v), &g)) in
+                    wr.iter_mut().zip(mr.iter_mut()).zip(vr.iter_mut()).zip(g).enumerate()
+                {
+                    let g = g - l2 * *w - l1 * sign(*w) + terms.extra(i, j);
+                    adam.step(w, m, v, g);
+                }
+                bad |= wr.iter().fold(false, |b, &w| b | out_of_bounds(w, terms.maxw));
+            }
+            bad
+        })
+        .reduce(|| false, |a, b| a || b)
+}
+
+/// Step 5, after the step: centered biases back to plain ones with the new `W`
+/// and the hidden offsets moved (a reparameterisation: the model does not
+/// change); the fast weights `θ_f ← decay·θ_f + lr_f·∇` (the plain
+/// likelihood gradient); the divergence check (the weight loops flagged any
+/// weight that is not finite or beyond the bound; biases are few).
+fn after_step(s: &mut TrainState, sc: &Scratch, b: &Batch, weights_bad: bool) -> Result<()> {
+    if let Some(c) = s.config.centering {
+        let (mu, lambda) = &mut s.offsets;
+        centering::plain_biases(&mut s.rbm, mu, lambda, &sc.cb, &sc.cc);
+        let nu = c.hidden_rate;
+        for (l, &p) in lambda.iter_mut().zip(sc.mean_hpos.iter()) {
+            *l = (1.0 - nu) * *l + nu * p as f32;
+        }
+    }
+    if let Some(f) = s.config.fast_weights {
+        let (fw, rest) = s.fast.split_at_mut(b.d * b.h);
+        let (fb, fc) = rest.split_at_mut(b.d);
+        fw.par_chunks_mut(4096).zip(sc.grad_w.par_chunks(4096)).for_each(|(x, g)| {
+            x.iter_mut().zip(g).for_each(|(x, &g)| *x = flush(f.decay * *x + f.learning_rate * g))
+        });
+        for (x, &g) in fb.iter_mut().zip(sc.grad_b.iter()).chain(fc.iter_mut().zip(sc.grad_c.iter())) {
+            *x = flush(f.decay * *x + f.learning_rate * g as f32);
+        }
+    }
+    let maxw = s.config.max_weight;
+    let bad = |x: &[f32], what: &str| -> Option<String> {
+        x.iter().position(|&v| out_of_bounds(v, maxw)).map(|i| format!("{what}[{i}] = {}", x[i]))
+    };
+    let found = if weights_bad { bad(s.rbm.weights(), "weight") } else { None };
+    let found = found
+        .or_else(|| bad(s.rbm.visible_bias(), "visible bias"))
+        .or_else(|| bad(s.rbm.hidden_bias(), "hidden bias"))
+        .or_else(|| bad(&s.fast, "fast parameter"));
+    match found {
+        Some(reason) => {
+            Err(Error::Diverged { epoch: s.epoch, step: s.step, reason: format!("{reason} (bound {maxw})") })
+        }
+        None => Ok(()),
+    }
+}
+
+/// Appends `F(v) = −bᵀv − Σⱼ softplus(cⱼ + (vᵀW)ⱼ)` of each row of `v`
+/// (`pre` = `VW` without bias) to `trace`, in f64, row by row (`sp` is
+/// scratch).
+fn record_free_energies(
+    isa: Isa,
+    rbm: &Rbm,
+    v: &[f32],
+    pre: &[f32],
+    sp: &mut Vec<f32>,
+    trace: &mut Vec<f64>,
+) {
+    let (d, h) = (rbm.n_visible(), rbm.n_hidden());
+    sp.clear();
+    sp.extend_from_slice(pre);
+    activation::softplus_rows_bias_in_place(isa, sp, rbm.hidden_bias());
+    let b = rbm.visible_bias();
+    trace.extend(v.chunks_exact(d).zip(sp.chunks_exact(h)).map(|(vr, sr)| {
+        let vb: f64 = vr.iter().zip(b).filter(|(x, _)| **x != 0.0).map(|(_, &b)| b as f64).sum();
+        -vb - sr.iter().map(|&x| x as f64).sum::<f64>()
+    }));
+}
+
+/// The model the persistent chains sample under fast weights: `θ + θ_f`
+/// (`fast` = `[W_f, b_f, c_f]` flat) written into `out`.
+fn fast_model(rbm: &Rbm, fast: &[f32], out: &mut Rbm) {
+    let (d, h) = (rbm.n_visible(), rbm.n_hidden());
+    let (fw, rest) = fast.split_at(d * h);
+    let (fb, fc) = rest.split_at(d);
+    let (w, b, c) = out.params_mut();
+    w.par_chunks_mut(4096)
+        .zip(rbm.weights().par_chunks(4096))
+        .zip(fw.par_chunks(4096))
+        .for_each(|((o, x), f)| o.iter_mut().zip(x).zip(f).for_each(|((o, &x), &f)| *o = x + f));
+    for ((o, &x), &f) in
+        b.iter_mut().zip(rbm.visible_bias()).zip(fb).chain(c.iter_mut().zip(rbm.hidden_bias()).zip(fc))
+    {
+        *o = x + f;
+    }
+}
+
+/// `out = A·W` (or `A·Wᵀ` if `transposed`, with `w` stored `n × k`) for
+/// the binary `a` (`rows × k`) by the binary kernel, packing `w` into `slot`
+/// first, if `allowed` and `a` is sparse enough for it to win; returns
+/// whether it did (otherwise the caller takes the dense product). The output
+/// columns are split over `parts` tasks (the same bits for any split).
+#[allow(clippy::too_many_arguments)]
+fn binary_product(
+    isa: Isa,
+    allowed: bool,
+    a: &BinaryRows,
+    slot: &mut Option<PackedWeights>,
+    w: &[f32],
+    k: usize,
+    n: usize,
+    transposed: bool,
+    out: &mut [f32],
+    parts: usize,
+) -> bool {
+    if !allowed || !binary::sparse_wins(isa, a.density()) {
+        return false;
+    }
+    let packed = match slot {
+        Some(p) => if transposed { p.repack_transposed(w) } else { p.repack(w) }.is_ok(),
+        None => {
+            let p = if transposed { PackedWeights::transposed(w, n, k) } else { PackedWeights::new(w, k, n) };
+            // Packing fails only on allocation; then the dense product runs.
+            p.map(|p| *slot = Some(p)).is_ok()
+        }
+    };
+    match slot {
+        Some(p) if packed => {
+            binary::packed_unchecked(isa, a, p, out, parts);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Packs row-major `x` (`k × n`) into `slot`, reusing its allocation when
+/// the shape matches (the last batch of an epoch may be smaller).
+fn pack_into<'p>(
+    slot: &'p mut Option<PackedWeights>,
+    x: &[f32],
+    k: usize,
+    n: usize,
+) -> Result<&'p PackedWeights> {
+    match slot {
+        Some(p) if p.k() == k && p.n() == n => p.repack(x)?,
+        _ => *slot = Some(PackedWeights::new(x, k, n)?),
+    }
+    Ok(slot.as_ref().expect("packed above"))
+}
+
+/// `out[j] += scale · Σ_r x[r][j]` over the rows of a row-major matrix of
+/// `width` columns, rows summed in order (fixed, thread-independent).
+fn add_column_sums(x: &[f32], width: usize, scale: f64, out: &mut [f64]) {
+    for r in x.chunks_exact(width) {
+        for (acc, &v) in out.iter_mut().zip(r) {
+            *acc += v as f64 * scale;
+        }
+    }
+}
+
+/// Values this small are set to 0 in the gradient terms and optimizer
+/// moments, so that they never decay into subnormal numbers.
+const TINY: f32 = 1e-30;
+
+#[inline(always)]
+fn flush(x: f32) -> f32 {
+    if x.abs() < TINY { 0.0 } else { x }
+}
+
+/// True for NaN, ±inf and values beyond `±max`.
+#[inline(always)]
+fn out_of_bounds(x: f32, max: f32) -> bool {
+    x.is_nan() | (x.abs() > max)
+}
+
+/// −1, 0 or 1, without branches.
+#[inline(always)]
+fn sign(x: f32) -> f32 {
+    ((x > 0.0) as u8 as f32) - ((x < 0.0) as u8 as f32)
+}
