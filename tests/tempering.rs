@@ -8,32 +8,7 @@ fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
 }
 
-/// Upper α = 0.001 quantile of χ²(df) (Wilson–Hilferty).
-fn chi2_critical_001(df: usize) -> f64 {
-    let z = 3.090_232;
-    let k = df as f64;
-    let a = 2.0 / (9.0 * k);
-    k * (1.0 - a + z * a.sqrt()).powi(3)
-}
-
-fn chi_square(counts: &[u64], p: &[f64], n: u64) -> (f64, usize) {
-    let (mut stat, mut cells, mut po, mut pe) = (0.0, 0usize, 0.0, 0.0);
-    for (&c, &pi) in counts.iter().zip(p) {
-        let e = pi * n as f64;
-        if e < 5.0 {
-            po += c as f64;
-            pe += e;
-        } else {
-            stat += (c as f64 - e).powi(2) / e;
-            cells += 1;
-        }
-    }
-    if pe > 0.0 {
-        stat += (po - pe).powi(2) / pe;
-        cells += 1;
-    }
-    (stat, cells - 1)
-}
+include!("common/chi2.rs");
 
 #[test]
 fn beta_one_replicas_follow_the_exact_distribution() {

@@ -53,16 +53,7 @@ pub fn grid_png_bytes(
             }
         }
     }
-    let mut out = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut out, w as u32, h as u32);
-        enc.set_color(png::ColorType::Grayscale);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut wr =
-            enc.write_header().map_err(|e| Error::InvalidParam { name: "png", reason: e.to_string() })?;
-        wr.write_image_data(&px).map_err(|e| Error::InvalidParam { name: "png", reason: e.to_string() })?;
-    }
-    Ok(out)
+    encode(&px, w, h, png::ColorType::Grayscale)
 }
 
 /// Writes [`grid_png_bytes`] to `path` atomically.
@@ -189,16 +180,7 @@ pub fn scatter_png_bytes(
             }
         }
     }
-    let mut out = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut out, size as u32, size as u32);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut wr =
-            enc.write_header().map_err(|e| Error::InvalidParam { name: "png", reason: e.to_string() })?;
-        wr.write_image_data(&px).map_err(|e| Error::InvalidParam { name: "png", reason: e.to_string() })?;
-    }
-    Ok(out)
+    encode(&px, size, size, png::ColorType::Rgb)
 }
 
 /// One line of a [`curves_png`] panel: a value per epoch (NaN where there
@@ -294,14 +276,18 @@ pub fn curves_png_bytes(panels: &[Vec<Curve<'_>>], width: usize, panel_height: u
             }
         }
     }
+    encode(&px, width, height, png::ColorType::Rgb)
+}
+
+/// 8-bit PNG bytes of `px` (`w × h` pixels of `color`'s channels).
+fn encode(px: &[u8], w: usize, h: usize, color: png::ColorType) -> Result<Vec<u8>> {
+    let bad = |e: png::EncodingError| Error::InvalidParam { name: "png", reason: e.to_string() };
     let mut out = Vec::new();
     {
-        let mut enc = png::Encoder::new(&mut out, width as u32, height as u32);
-        enc.set_color(png::ColorType::Rgb);
+        let mut enc = png::Encoder::new(&mut out, w as u32, h as u32);
+        enc.set_color(color);
         enc.set_depth(png::BitDepth::Eight);
-        let mut wr =
-            enc.write_header().map_err(|e| Error::InvalidParam { name: "png", reason: e.to_string() })?;
-        wr.write_image_data(&px).map_err(|e| Error::InvalidParam { name: "png", reason: e.to_string() })?;
+        enc.write_header().map_err(bad)?.write_image_data(px).map_err(bad)?;
     }
     Ok(out)
 }

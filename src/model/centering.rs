@@ -59,45 +59,47 @@ pub fn centered_energy(
     e
 }
 
-/// The centered biases of `rbm` for offsets `μ`, `λ`: `b′ = b + Wλ`,
-/// `c′ = c + Wᵀμ` (f64 sums, rows in order: the same bits for any thread
-/// count).
-pub fn centered_biases(rbm: &Rbm, mu: &[f32], lambda: &[f32], cb: &mut Vec<f32>, cc: &mut Vec<f32>) {
-    let (d, h) = (rbm.n_visible(), rbm.n_hidden());
-    let w = rbm.weights();
-    cb.clear();
-    cb.extend(
-        w.par_chunks(h)
-            .zip(rbm.visible_bias().par_iter())
-            .map(|(row, &b)| {
-                (b as f64 + row.iter().zip(lambda).map(|(&x, &l)| x as f64 * l as f64).sum::<f64>()) as f32
-            })
-            .collect::<Vec<f32>>(),
-    );
-    let mut acc = vec![0.0f64; h];
-    for (row, &m) in w.chunks_exact(h).zip(mu).take(d) {
-        for (a, &x) in acc.iter_mut().zip(row) {
-            *a += x as f64 * m as f64;
-        }
-    }
-    cc.clear();
-    cc.extend(acc.iter().zip(rbm.hidden_bias()).map(|(&a, &c)| (c as f64 + a) as f32));
+/// `(Wλ)_i` of one row of `W`, in f64.
+fn row_dot(row: &[f32], lambda: &[f32]) -> f64 {
+    row.iter().zip(lambda).map(|(&x, &l)| x as f64 * l as f64).sum()
 }
 
-/// The inverse of [`centered_biases`]: `b = b′ − Wλ`, `c = c′ − Wᵀμ` into `rbm`.
-pub fn plain_biases(rbm: &mut Rbm, mu: &[f32], lambda: &[f32], cb: &[f32], cc: &[f32]) {
-    let h = rbm.n_hidden();
-    let (w, b, c) = rbm.params_mut();
-    b.par_iter_mut().zip(w.par_chunks(h)).zip(cb.par_iter()).for_each(|((b, row), &cbi)| {
-        *b = (cbi as f64 - row.iter().zip(lambda).map(|(&x, &l)| x as f64 * l as f64).sum::<f64>()) as f32
-    });
+/// `Wᵀμ` in f64, rows added in order (the same bits for any thread count).
+fn wt_mu(w: &[f32], h: usize, mu: &[f32]) -> Vec<f64> {
     let mut acc = vec![0.0f64; h];
     for (row, &m) in w.chunks_exact(h).zip(mu) {
         for (a, &x) in acc.iter_mut().zip(row) {
             *a += x as f64 * m as f64;
         }
     }
-    for ((c, &a), &cci) in c.iter_mut().zip(&acc).zip(cc) {
+    acc
+}
+
+/// The centered biases of `rbm` for offsets `μ`, `λ`: `b′ = b + Wλ`,
+/// `c′ = c + Wᵀμ` into `cb`, `cc` (f64 sums in a fixed order: the same bits
+/// for any thread count).
+pub fn centered_biases(rbm: &Rbm, mu: &[f32], lambda: &[f32], cb: &mut Vec<f32>, cc: &mut Vec<f32>) {
+    let (d, h) = (rbm.n_visible(), rbm.n_hidden());
+    let w = rbm.weights();
+    cb.clear();
+    cb.resize(d, 0.0);
+    cb.par_iter_mut()
+        .zip(w.par_chunks(h))
+        .zip(rbm.visible_bias().par_iter())
+        .for_each(|((o, row), &b)| *o = (b as f64 + row_dot(row, lambda)) as f32);
+    cc.clear();
+    cc.extend(wt_mu(w, h, mu).iter().zip(rbm.hidden_bias()).map(|(&a, &c)| (c as f64 + a) as f32));
+}
+
+/// The inverse of [`centered_biases`]: `b = b′ − Wλ`, `c = c′ − Wᵀμ` into `rbm`.
+pub fn plain_biases(rbm: &mut Rbm, mu: &[f32], lambda: &[f32], cb: &[f32], cc: &[f32]) {
+    let h = rbm.n_hidden();
+    let (w, b, c) = rbm.params_mut();
+    b.par_iter_mut()
+        .zip(w.par_chunks(h))
+        .zip(cb.par_iter())
+        .for_each(|((b, row), &cbi)| *b = (cbi as f64 - row_dot(row, lambda)) as f32);
+    for ((c, &a), &cci) in c.iter_mut().zip(&wt_mu(w, h, mu)).zip(cc) {
         *c = (cci as f64 - a) as f32;
     }
 }

@@ -347,8 +347,11 @@ impl Tempering {
     /// sizes.
     pub fn sweep(&mut self, rows: &mut Chains, rbm: &Rbm, k: usize) -> Result<()> {
         self.check(rows, rbm)?;
+        // W (and Wᵀ) packed once for the k sweeps.
+        let products =
+            HalfStepProducts::new(rows.isa(), rbm.weights(), rbm.n_visible(), rbm.n_hidden()).with_binary();
         for _ in 0..k {
-            self.sweep_once(rows, rbm);
+            self.sweep_once(rows, rbm, &products);
         }
         Ok(())
     }
@@ -408,10 +411,9 @@ impl Tempering {
             .for_each_init(BinaryScratch::default, |s, (xb, ob)| f(xb, ob, s));
     }
 
-    fn sweep_once(&mut self, rows: &mut Chains, rbm: &Rbm) {
+    fn sweep_once(&mut self, rows: &mut Chains, rbm: &Rbm, products: &HalfStepProducts<'_>) {
         let (d, h, n, k) = (rbm.n_visible(), rbm.n_hidden(), self.n, self.betas.len());
         let isa = rows.isa();
-        let products = HalfStepProducts::new(isa, rbm.weights(), d, h).with_binary();
         let threads = rayon::current_num_threads();
         let (b, c) = (rbm.visible_bias(), rbm.hidden_bias());
         let (v, hs, streams) = rows.parts_mut();

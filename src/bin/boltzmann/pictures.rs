@@ -88,22 +88,10 @@ pub(crate) fn shape(spec: Option<&str>, d: usize) -> Result<(usize, usize), Stri
 
 /// Runs `chains` chains from a uniform start; after every `steps` sweeps
 /// records `p(v|h)` of each chain as one row of the grid; writes the PNG.
-pub(crate) fn sample_grid(
-    rbm: &Rbm,
-    (r, c): (usize, usize),
-    chains: usize,
-    rows: usize,
-    steps: usize,
-    seed: u64,
-    out: &Path,
-) -> Result<(), String> {
-    sample_grid_traced(rbm, (r, c), chains, rows, steps, seed, out, None)
-}
-
-/// [`sample_grid`], also appending each chain's free energy after every
-/// sweep to `trace` (sweep-major) when given.
+/// With `trace`, also appends each chain's free energy after every sweep
+/// (sweep-major).
 #[allow(clippy::too_many_arguments)]
-fn sample_grid_traced(
+pub(crate) fn sample_grid(
     rbm: &Rbm,
     (r, c): (usize, usize),
     chains: usize,
@@ -162,7 +150,7 @@ pub(crate) fn sample(a: SampleArgs) -> Result<(), String> {
     let mut trace = Vec::new();
     crate::with_threads(a.threads, || {
         let t = a.diagnostics.then_some(&mut trace);
-        sample_grid_traced(&rbm, sh, a.chains, a.rows, a.steps, a.seed, &a.out, t)
+        sample_grid(&rbm, sh, a.chains, a.rows, a.steps, a.seed, &a.out, t)
     })?;
     eprintln!("wrote {}", a.out.display());
     if a.diagnostics {
