@@ -1,7 +1,8 @@
 //! Block-Gibbs sweep benchmarks: the chain ensemble on every SIMD path beside
 //! the naive per-chain f64 reference sweep (`sweep/impl/DxHxB`), and on
 //! sparse states the f32 ensemble beside the bit-packed one with fused
-//! half-steps (`sparse_sweep/...`).
+//! half-steps (`sparse_sweep/...`), and a tempered sweep beside plain
+//! sweeps of as many rows (`tempering/...`).
 //!
 //! `cargo bench --bench gibbs`. For the headline numbers use the CLI
 //! (`boltzmann bench gibbs`), which also controls the thread count.
@@ -88,5 +89,24 @@ fn config() -> Criterion {
         .warm_up_time(Duration::from_millis(500))
 }
 
-criterion_group! { name = benches; config = config(); targets = sweeps, sparse_sweeps }
+/// Parallel tempering beside what it replaces: one tempered sweep of `n`
+/// chains × `K` temperatures (Gibbs at every β, energies, a swap round)
+/// against one plain sweep of `n·K` chains — the target is ≤ 1.2×.
+fn tempered_sweeps(c: &mut Criterion) {
+    use boltzmann::sampler::{TemperedChains, tempering::geometric_ladder};
+    let (d, h, n, k) = (784usize, 500usize, 100usize, 10usize);
+    let rbm = Rbm::random(d, h, 0.01, 0.0, 1).unwrap();
+    let id = format!("{d}x{h}x{n}x{k}");
+    let mut g = c.benchmark_group("tempering");
+    g.throughput(Throughput::Elements((n * k) as u64)); // replica-sweeps
+    let mut plain = Chains::new(&rbm, n * k, 2).unwrap();
+    let mut pt = TemperedChains::new(&rbm, n, geometric_ladder(k, 0.1).unwrap(), 2).unwrap();
+    pt.sweep(&rbm, 2).unwrap();
+    assert!(pt.tempering().swap_rates().iter().all(|a| (0.0..=1.0).contains(a)));
+    g.bench_function(BenchmarkId::new("plain_sweep", &id), |b| b.iter(|| plain.sweep(&rbm, 1).unwrap()));
+    g.bench_function(BenchmarkId::new("tempered_sweep", &id), |b| b.iter(|| pt.sweep(&rbm, 1).unwrap()));
+    g.finish();
+}
+
+criterion_group! { name = benches; config = config(); targets = sweeps, sparse_sweeps, tempered_sweeps }
 criterion_main!(benches);

@@ -15,7 +15,7 @@
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::Rbm;
-use crate::sampler::{Chains, PackedChains};
+use crate::sampler::{Chains, PackedChains, TemperedChains};
 use crate::simd::Isa;
 use std::time::Instant;
 
@@ -47,6 +47,13 @@ pub struct GibbsBenchConfig {
     pub start: Option<Dataset>,
     /// Bit-packed chains ([`PackedChains`]): for millions of chains.
     pub packed: bool,
+    /// Parallel tempering: temperatures per chain (≥ 2; `chains` chains at
+    /// each, on a geometric ladder from `beta_min`, sweeps followed by swap
+    /// rounds, [`TemperedChains`]); 0 or 1: plain sweeps. Compare with plain
+    /// sweeps of `chains × replicas` chains for the cost of tempering.
+    pub replicas: usize,
+    /// Lowest inverse temperature of the tempering ladder.
+    pub beta_min: f32,
 }
 
 impl Default for GibbsBenchConfig {
@@ -65,6 +72,8 @@ impl Default for GibbsBenchConfig {
             model: None,
             start: None,
             packed: false,
+            replicas: 0,
+            beta_min: 0.1,
         }
     }
 }
@@ -88,7 +97,8 @@ pub struct GibbsBenchReport {
     pub isa: Isa,
     /// Threads used.
     pub threads: usize,
-    /// `D`, `H`, `B`.
+    /// `D`, `H`, `B` (with tempering, `B` counts every replica: chains ×
+    /// replicas).
     pub shape: (usize, usize, usize),
     /// Sweeps per timed run.
     pub sweeps: usize,
@@ -112,6 +122,11 @@ pub struct GibbsBenchReport {
     pub peak_rss_bytes: Option<u64>,
     /// Whether the chains were bit-packed ([`PackedChains`]).
     pub packed: bool,
+    /// Temperatures per chain (1 without tempering).
+    pub replicas: usize,
+    /// Swap acceptance of each neighbouring pair of temperatures over the
+    /// timed runs (empty without tempering).
+    pub swap_rates: Vec<f64>,
 }
 
 impl GibbsBenchReport {
@@ -145,6 +160,7 @@ pub fn peak_rss_bytes() -> Option<u64> {
 enum Ensemble {
     F32(Chains),
     Packed(PackedChains),
+    Tempered(Box<TemperedChains>),
 }
 
 impl Ensemble {
@@ -152,24 +168,31 @@ impl Ensemble {
         match self {
             Ensemble::F32(c) => c.sweep(rbm, k),
             Ensemble::Packed(c) => c.sweep(rbm, k),
+            Ensemble::Tempered(c) => c.sweep(rbm, k),
         }
     }
     fn set_isa(&mut self, isa: Isa) -> Result<()> {
         match self {
             Ensemble::F32(c) => c.set_isa(isa),
             Ensemble::Packed(c) => c.set_isa(isa),
+            Ensemble::Tempered(c) => c.set_isa(isa),
         }
     }
     fn isa(&self) -> Isa {
         match self {
             Ensemble::F32(c) => c.isa(),
             Ensemble::Packed(c) => c.isa(),
+            Ensemble::Tempered(c) => c.rows().isa(),
         }
     }
     fn start_from(&mut self, data: &Dataset) -> Result<()> {
         match self {
             Ensemble::Packed(c) => c.set_visible_cycled(data),
             Ensemble::F32(c) => c.set_visible_cycled(data),
+            Ensemble::Tempered(_) => Err(Error::InvalidParam {
+                name: "start",
+                reason: "tempered chains start at random states (no --data)".into(),
+            }),
         }
     }
 
@@ -177,18 +200,21 @@ impl Ensemble {
         match self {
             Ensemble::F32(c) => (density(c.visible()), density(c.hidden())),
             Ensemble::Packed(c) => (c.visible_density(), f64::NAN),
+            Ensemble::Tempered(c) => (density(c.rows().visible()), density(c.rows().hidden())),
         }
     }
     fn bytes_per_chain(&self) -> usize {
         match self {
             Ensemble::F32(c) => c.bytes_per_chain(),
             Ensemble::Packed(c) => c.bytes_per_chain(),
+            Ensemble::Tempered(c) => c.rows().bytes_per_chain(),
         }
     }
     fn block_rows(&self, threads: usize) -> usize {
         match self {
             Ensemble::F32(c) => c.block_rows(threads),
             Ensemble::Packed(_) => crate::sampler::packed::BLOCK,
+            Ensemble::Tempered(c) => c.rows().block_rows(threads),
         }
     }
 }
@@ -223,13 +249,21 @@ pub fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
         None => Rbm::random(cfg.n_visible, cfg.n_hidden, 0.01, 0.0, cfg.seed)?,
     };
     let (d, h) = (rbm.n_visible(), rbm.n_hidden());
-    let mut chains = if cfg.packed {
-        if cfg.breakdown {
-            return Err(Error::InvalidParam {
-                name: "breakdown",
-                reason: "the stage breakdown is for f32 chains (not --packed)".into(),
-            });
-        }
+    if (cfg.packed || cfg.replicas >= 2) && cfg.breakdown {
+        return Err(Error::InvalidParam {
+            name: "breakdown",
+            reason: "the stage breakdown is for plain f32 chains (not --packed or --replicas)".into(),
+        });
+    }
+    let mut chains = if cfg.packed && cfg.replicas >= 2 {
+        return Err(Error::InvalidParam {
+            name: "replicas",
+            reason: "tempering runs on f32 chains (not --packed)".into(),
+        });
+    } else if cfg.replicas >= 2 {
+        let ladder = crate::sampler::tempering::geometric_ladder(cfg.replicas, cfg.beta_min)?;
+        Ensemble::Tempered(Box::new(TemperedChains::new(&rbm, cfg.chains, ladder, cfg.seed ^ 0x5EED)?))
+    } else if cfg.packed {
         Ensemble::Packed(PackedChains::new(&rbm, cfg.chains, cfg.seed ^ 0x5EED)?)
     } else {
         Ensemble::F32(Chains::new(&rbm, cfg.chains, cfg.seed ^ 0x5EED)?)
@@ -248,6 +282,9 @@ pub fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
         let sweeps =
             if cfg.sweeps > 0 { cfg.sweeps } else { ((0.3 / one).ceil() as usize).clamp(1, 100_000) };
         chains.sweep(&rbm, sweeps.min(3))?;
+        if let Ensemble::Tempered(t) = &mut chains {
+            t.reset_statistics();
+        }
         let mut rates = Vec::with_capacity(cfg.repeats);
         for _ in 0..cfg.repeats {
             let t = Instant::now();
@@ -272,7 +309,7 @@ pub fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
         Ok(GibbsBenchReport {
             isa: chains.isa(),
             threads: cfg.threads,
-            shape: (d, h, cfg.chains),
+            shape: (d, h, cfg.chains * cfg.replicas.max(1)),
             sweeps,
             repeats: cfg.repeats,
             sweeps_per_s: median(&mut rates),
@@ -283,6 +320,11 @@ pub fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
             densities: chains.densities(),
             peak_rss_bytes: peak_rss_bytes(),
             packed: cfg.packed,
+            replicas: cfg.replicas.max(1),
+            swap_rates: match &chains {
+                Ensemble::Tempered(t) => t.tempering().swap_rates(),
+                _ => Vec::new(),
+            },
         })
     })
 }
@@ -350,7 +392,8 @@ pub struct LangevinBenchReport {
     pub threads: usize,
     /// SIMD path of the element-wise kernels and normals.
     pub isa: Isa,
-    /// `D`, `H`, `B`.
+    /// `D`, `H`, `B` (with tempering, `B` counts every replica: chains ×
+    /// replicas).
     pub shape: (usize, usize, usize),
     /// Steps per timed run.
     pub steps: usize,

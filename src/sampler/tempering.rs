@@ -45,7 +45,7 @@ use crate::kernels::activation;
 use crate::kernels::gemm::{BinaryScratch, HalfStepProducts};
 use crate::model::Rbm;
 use crate::rng;
-use crate::simd::Isa;
+use crate::simd::{self, Isa};
 use rand_core::Rng;
 use rayon::prelude::*;
 
@@ -217,8 +217,6 @@ pub struct Tempering {
     /// `Wᵀv` (no bias, unscaled) of every row's current `v`; valid when
     /// `pre_valid`.
     pre_h: Vec<f32>,
-    pre_v: Vec<f32>,
-    scaled: Vec<f32>,
     pre_valid: bool,
     /// `D = E(v,h) − E_A(v)` per row.
     diff: Vec<f64>,
@@ -257,8 +255,6 @@ impl Tempering {
             n,
             base: vec![0.0; d],
             pre_h: zeros(total * h)?,
-            pre_v: zeros(total * d)?,
-            scaled: zeros(total * h)?,
             pre_valid: false,
             diff: vec![0.0; total],
             walker: (0..total as u32).collect(),
@@ -395,83 +391,86 @@ impl Tempering {
         Ok(())
     }
 
-    /// Row-block products over all rows: `out = x · M` per row, binary or
-    /// dense by each row's density, blocks in parallel.
-    fn products(
-        x: &[f32],
-        kx: usize,
-        out: &mut [f32],
-        ko: usize,
-        f: impl Fn(&[f32], &mut [f32], &mut BinaryScratch) + Sync,
-    ) {
-        let total = x.len() / kx.max(1);
-        let br = gibbs::block_rows(total, kx, ko, rayon::current_num_threads());
-        x.par_chunks(br * kx)
-            .zip(out.par_chunks_mut(br * ko))
-            .for_each_init(BinaryScratch::default, |s, (xb, ob)| f(xb, ob, s));
-    }
-
+    /// One Gibbs sweep of every replica, then one swap round. Row blocks as
+    /// in [`Chains::sweep`] (a block may span replicas: each replica's
+    /// segment of it is scaled by its β and sampled with its biases); each
+    /// block does both half-steps and its rows' energies while its states
+    /// are in cache.
     fn sweep_once(&mut self, rows: &mut Chains, rbm: &Rbm, products: &HalfStepProducts<'_>) {
-        let (d, h, n, k) = (rbm.n_visible(), rbm.n_hidden(), self.n, self.betas.len());
+        let (d, h, n) = (rbm.n_visible(), rbm.n_hidden(), self.n);
         let isa = rows.isa();
-        let threads = rayon::current_num_threads();
         let (b, c) = (rbm.visible_bias(), rbm.hidden_bias());
-        let (v, hs, streams) = rows.parts_mut();
-        // v ~ p_β(v|h).
-        Self::products(hs, h, &mut self.pre_v, d, |x, o, s| {
-            products.hidden_to_visible_rows(isa, x.len() / h, x, o, s)
-        });
-        let mut bias = vec![0.0f32; d.max(h)];
-        for r in 0..k {
-            let beta = self.betas[r];
-            let rr = r * n..(r + 1) * n;
-            let pre = &mut self.pre_v[rr.start * d..rr.end * d];
-            pre.par_chunks_mut(4096).for_each(|x| x.iter_mut().for_each(|y| *y *= beta));
-            for ((o, &bi), &ai) in bias.iter_mut().zip(b).zip(&self.base) {
-                *o = (1.0 - beta) * ai + beta * bi;
-            }
-            let vr = &mut v[rr.start * d..rr.end * d];
-            gibbs::sample_rows(isa, pre, &bias[..d], vr, &mut streams[rr], None, threads);
-        }
-        // h ~ p_β(h|v), keeping Wᵀv for the energies and the statistics.
-        Self::products(v, d, &mut self.pre_h, h, |x, o, s| {
-            products.visible_to_hidden_rows(isa, x.len() / d, x, o, s)
-        });
-        for r in 0..k {
-            let beta = self.betas[r];
-            let rr = r * n..(r + 1) * n;
-            let (pre, sc) =
-                (&self.pre_h[rr.start * h..rr.end * h], &mut self.scaled[rr.start * h..rr.end * h]);
-            sc.par_chunks_mut(4096)
-                .zip(pre.par_chunks(4096))
-                .for_each(|(o, x)| o.iter_mut().zip(x).for_each(|(o, &y)| *o = beta * y));
-            for (o, &cj) in bias.iter_mut().zip(c) {
-                *o = beta * cj;
-            }
-            let hr = &mut hs[rr.start * h..rr.end * h];
-            gibbs::sample_rows(isa, sc, &bias[..h], hr, &mut streams[rr], None, threads);
-        }
-        self.pre_valid = true;
-        // D = E(v,h) − E_A(v) = −(b − b_A)ᵀv − hᵀ(c + Wᵀv), per row, in f64.
+        // Per replica: visible biases (1−β)b_A + βb, hidden biases βc.
         let base = &self.base;
-        self.diff
-            .par_iter_mut()
-            .zip(v.par_chunks(d))
-            .zip(hs.par_chunks(h).zip(self.pre_h.par_chunks(h)))
-            .for_each(|((e, vr), (hr, pr))| {
-                let mut t = 0.0f64;
-                for ((&x, &bi), &ai) in vr.iter().zip(b).zip(base) {
-                    if x != 0.0 {
-                        t -= bi as f64 - ai as f64;
-                    }
+        let vbias: Vec<f32> = (self.betas.iter())
+            .flat_map(|&beta| b.iter().zip(base).map(move |(&bi, &ai)| (1.0 - beta) * ai + beta * bi))
+            .collect();
+        let hbias: Vec<f32> =
+            self.betas.iter().flat_map(|&beta| c.iter().map(move |&cj| beta * cj)).collect();
+        let bdiff: Vec<f64> = b.iter().zip(base).map(|(&bi, &ai)| bi as f64 - ai as f64).collect();
+        let c64: Vec<f64> = c.iter().map(|&x| x as f64).collect();
+        let betas = &self.betas;
+        let (v, hs, streams) = rows.parts_mut();
+        let br = gibbs::block_rows(streams.len(), d, h, rayon::current_num_threads());
+        v.par_chunks_mut(br * d)
+            .zip(hs.par_chunks_mut(br * h))
+            .zip(streams.par_chunks_mut(br))
+            .zip(self.pre_h.par_chunks_mut(br * h))
+            .zip(self.diff.par_chunks_mut(br))
+            .enumerate()
+            .for_each_init(BlockScratch::default, |ws, (blk, ((((v, hs), s), pre_h), diff))| {
+                let m = s.len();
+                // Segments of the block, one per replica it touches.
+                let segments = || {
+                    let mut start = 0;
+                    std::iter::from_fn(move || {
+                        (start < m).then(|| {
+                            let r = (blk * br + start) / n;
+                            let end = ((r + 1) * n - blk * br).min(m);
+                            let seg = (r, start, end);
+                            start = end;
+                            seg
+                        })
+                    })
+                };
+                // v ~ p_β(v|h).
+                ws.pre.resize(m * d, 0.0);
+                products.hidden_to_visible_rows(isa, m, hs, &mut ws.pre, &mut ws.binary);
+                for (r, i, j) in segments() {
+                    let pre = &mut ws.pre[i * d..j * d];
+                    pre.iter_mut().for_each(|y| *y *= betas[r]);
+                    sample(
+                        isa,
+                        pre,
+                        &vbias[r * d..(r + 1) * d],
+                        &mut v[i * d..j * d],
+                        &mut s[i..j],
+                        &mut ws.bits,
+                    );
                 }
-                for ((&y, &p), &cj) in hr.iter().zip(pr).zip(c) {
-                    if y != 0.0 {
-                        t -= p as f64 + cj as f64;
-                    }
+                // h ~ p_β(h|v), keeping Wᵀv for the energies and the statistics.
+                products.visible_to_hidden_rows(isa, m, v, pre_h, &mut ws.binary);
+                ws.scaled.resize(m * h, 0.0);
+                for (r, i, j) in segments() {
+                    let sc = &mut ws.scaled[i * h..j * h];
+                    sc.iter_mut().zip(&pre_h[i * h..j * h]).for_each(|(o, &y)| *o = betas[r] * y);
+                    sample(
+                        isa,
+                        sc,
+                        &hbias[r * h..(r + 1) * h],
+                        &mut hs[i * h..j * h],
+                        &mut s[i..j],
+                        &mut ws.bits,
+                    );
                 }
-                *e = t;
+                // D = E(v,h) − E_A(v) = −(b − b_A)ᵀv − hᵀ(c + Wᵀv), in f64.
+                for ((e, vr), (hr, pr)) in
+                    diff.iter_mut().zip(v.chunks_exact(d)).zip(hs.chunks_exact(h).zip(pre_h.chunks_exact(h)))
+                {
+                    *e = -binary_dot(vr, &bdiff) - binary_dot_sum(hr, pr, &c64);
+                }
             });
+        self.pre_valid = true;
         rows.add_sweeps(1);
         let sweep = rows.sweeps_done();
         self.swap_round(rows, (sweep - 1) % 2 == 1, sweep);
@@ -553,6 +552,61 @@ impl Tempering {
             }
         }
     }
+}
+
+/// `Σᵢ xᵢ wᵢ` for binary `x` (0.0 or 1.0: the products are exact), in f64
+/// with 8 partial sums added in a fixed order (vectorizes; the same bits for
+/// any blocking or thread count).
+fn binary_dot(x: &[f32], w: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let (xc, wc) = (x.chunks_exact(8), w.chunks_exact(8));
+    let (xr, wr) = (xc.remainder(), wc.remainder());
+    for (xs, ws) in xc.zip(wc) {
+        for k in 0..8 {
+            acc[k] += xs[k] as f64 * ws[k];
+        }
+    }
+    let tail: f64 = xr.iter().zip(wr).map(|(&x, &w)| x as f64 * w).sum();
+    acc.iter().sum::<f64>() + tail
+}
+
+/// `Σⱼ hⱼ (pⱼ + cⱼ)` for binary `h`, as [`binary_dot`].
+fn binary_dot_sum(h: &[f32], p: &[f32], c: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let (hc, pc, cc) = (h.chunks_exact(8), p.chunks_exact(8), c.chunks_exact(8));
+    let (hr, pr, cr) = (hc.remainder(), pc.remainder(), cc.remainder());
+    for ((hs, ps), cs) in hc.zip(pc).zip(cc) {
+        for k in 0..8 {
+            acc[k] += hs[k] as f64 * (ps[k] as f64 + cs[k]);
+        }
+    }
+    let tail: f64 = hr.iter().zip(pr).zip(cr).map(|((&h, &p), &c)| h as f64 * (p as f64 + c)).sum();
+    acc.iter().sum::<f64>() + tail
+}
+
+/// Per-block scratch of a tempered sweep.
+#[derive(Default)]
+struct BlockScratch {
+    pre: Vec<f32>,
+    scaled: Vec<f32>,
+    bits: Vec<u64>,
+    binary: BinaryScratch,
+}
+
+/// `out ~ Bernoulli(σ(pre + bias))` row by row, each row drawing ⌈n/2⌉
+/// words from its own stream (as [`gibbs::sample_rows`] does).
+fn sample(
+    isa: Isa,
+    pre: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+    streams: &mut [rng::StreamState],
+    bits: &mut Vec<u64>,
+) {
+    let words = bias.len().div_ceil(2);
+    bits.resize(streams.len() * words, 0);
+    simd::xoshiro_fill(isa, streams, words, bits);
+    simd::bernoulli(isa, pre, bias, bytemuck::cast_slice(bits), 2 * words, out);
 }
 
 /// A raw pointer that may cross threads; every use says why its accesses

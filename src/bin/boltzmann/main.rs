@@ -104,6 +104,13 @@ enum BenchCmd {
         /// for millions of chains; reports the peak resident memory.
         #[arg(long)]
         packed: bool,
+        /// Parallel tempering with this many temperatures per chain (--chains
+        /// at each); compare with plain sweeps of chains × replicas chains.
+        #[arg(long, default_value_t = 0)]
+        replicas: usize,
+        /// Lowest inverse temperature of the tempering ladder.
+        #[arg(long, default_value_t = 0.1)]
+        beta_min: f32,
     },
 }
 
@@ -168,6 +175,8 @@ fn run(cli: Cli) -> Result<(), String> {
                     model,
                     data,
                     packed,
+                    replicas,
+                    beta_min,
                 },
         } => {
             let isa = match isa {
@@ -187,6 +196,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 seed,
                 isa,
                 packed,
+                replicas,
+                beta_min,
                 ..GibbsBenchConfig::default()
             };
             if let Some(p) = &model {
@@ -220,6 +231,14 @@ fn print_text(r: &GibbsBenchReport) {
     println!("  {:.1} M unit-updates/s", r.unit_updates_per_s() / 1e6);
     println!("  {:.1} effective GFLOP/s (4·B·D·H per sweep)", r.gflops());
     println!("  {} bytes of state per chain", r.bytes_per_chain);
+    if r.replicas > 1 {
+        let (lo, hi) = r.swap_rates.iter().fold((1.0f64, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
+        println!(
+            "  tempering: {} temperatures × {} chains, swap acceptance {lo:.3}–{hi:.3}",
+            r.replicas,
+            b / r.replicas
+        );
+    }
     if r.packed {
         println!("  bit-packed states; visible density {:.3}", r.densities.0);
     } else {
@@ -274,6 +293,9 @@ fn to_json(r: &GibbsBenchReport) -> String {
             ",\"breakdown_fraction\":{{\"products\":{},\"rng\":{},\"sampling\":{}}}",
             bd.products, bd.rng, bd.sampling
         );
+    }
+    if r.replicas > 1 {
+        s += &format!(",\"replicas\":{},\"swap_rates\":{}", r.replicas, serde_json::json!(r.swap_rates));
     }
     s.push('}');
     s
