@@ -265,7 +265,8 @@ fn parse_list(what: &str, s: &str) -> Result<Vec<usize>, String> {
     Ok(v)
 }
 
-fn train(a: DbnTrainArgs) -> Result<(), String> {
+fn train(mut a: DbnTrainArgs) -> Result<(), String> {
+    a.train.use_defaults(&crate::train::LAYER_DEFAULTS);
     if a.train.resume.is_some() {
         return Err("--resume is not supported by `dbn train` (train the layers again)".into());
     }
@@ -274,7 +275,7 @@ fn train(a: DbnTrainArgs) -> Result<(), String> {
     }
     let widths = parse_list("layers", &a.layers)?;
     let epochs = match &a.layer_epochs {
-        None => vec![a.train.epochs; widths.len()],
+        None => vec![a.train.epochs(); widths.len()],
         Some(s) => parse_list("layer-epochs", s)?,
     };
     if epochs.len() != widths.len() {
@@ -404,7 +405,7 @@ fn train(a: DbnTrainArgs) -> Result<(), String> {
         Some(hidden) => {
             let cfg = LabelledConfig {
                 n_hidden: hidden,
-                epochs: a.label_epochs.unwrap_or(a.train.epochs),
+                epochs: a.label_epochs.unwrap_or(a.train.epochs()),
                 persistent: a.label_pcd,
                 batch_size: base.batch_size,
                 seed: base.seed.wrapping_add(widths.len() as u64),

@@ -84,9 +84,10 @@ pub(crate) struct TrainArgs {
     /// Gibbs sweeps per update.
     #[arg(long, default_value_t = 1)]
     k: usize,
-    /// Persistent chains (PCD; for PT, the chains at β = 1).
-    #[arg(long, default_value_t = 200)]
-    chains: usize,
+    /// Persistent chains (PCD; for PT, the chains at β = 1) [default: 200;
+    /// 100 for the layers of `dbn train`].
+    #[arg(long)]
+    chains: Option<usize>,
     /// Temperatures per chain for --algorithm pt (geometric ladder, ≥ 2).
     #[arg(long, default_value_t = 10)]
     replicas: usize,
@@ -108,9 +109,10 @@ pub(crate) struct TrainArgs {
     #[arg(long, default_value_t = 0.05)]
     lr: f32,
     /// Learning-rate schedule: "constant", "exp:DECAY" (lr·DECAY^epoch) or
-    /// "linear:FINAL".
-    #[arg(long, default_value = "linear:0.0005")]
-    lr_schedule: String,
+    /// "linear:FINAL" [default: linear:0.0005; constant for the layers of
+    /// `dbn train`].
+    #[arg(long)]
+    lr_schedule: Option<String>,
     /// sgd (with momentum) or adam.
     #[arg(long, value_enum, default_value = "sgd")]
     optimizer: OptArg,
@@ -124,18 +126,19 @@ pub(crate) struct TrainArgs {
     /// Epoch at which the momentum switches.
     #[arg(long, default_value_t = 5)]
     momentum_switch: usize,
-    /// L2 weight decay.
-    #[arg(long, default_value_t = 2e-4)]
-    l2: f32,
+    /// L2 weight decay [default: 2e-4; 1e-4 for the layers of `dbn train`].
+    #[arg(long)]
+    l2: Option<f32>,
     /// L1 weight decay.
     #[arg(long, default_value_t = 0.0)]
     l1: f32,
     /// Mini-batch size.
     #[arg(long, default_value_t = 100)]
     batch: usize,
-    /// Epochs (with --resume: the total to reach).
-    #[arg(long, default_value_t = 100)]
-    pub(crate) epochs: usize,
+    /// Epochs (with --resume: the total to reach) [default: 100; 30 per
+    /// layer for `dbn train`].
+    #[arg(long)]
+    epochs: Option<usize>,
     /// Keep the data order (no shuffling).
     #[arg(long)]
     no_shuffle: bool,
@@ -168,9 +171,10 @@ pub(crate) struct TrainArgs {
     /// sets the total).
     #[arg(long)]
     pub(crate) resume: Option<PathBuf>,
-    /// Examples of each split used for the per-epoch monitors (0: none).
-    #[arg(long, default_value_t = 100)]
-    monitor: usize,
+    /// Examples of each split used for the per-epoch monitors (0: none)
+    /// [default: 100; 500 for `dbn train`].
+    #[arg(long)]
+    monitor: Option<usize>,
     /// Every N epochs, estimate log Z by a cheap AIS (--ais-runs runs over
     /// --ais-steps linear steps) and report the average log-probability of
     /// the validation subset (0: never).
@@ -188,6 +192,53 @@ pub(crate) struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     pub(crate) quiet: bool,
+}
+
+/// The defaults of the options whose best value differs between a single
+/// RBM and the layers of a DBN: `train` uses [`TRAIN_DEFAULTS`], chosen by
+/// measurement (docs/results.md, "Learning well"); `dbn train` keeps
+/// [`LAYER_DEFAULTS`], with which its documented results were obtained.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Defaults {
+    chains: usize,
+    lr_schedule: &'static str,
+    l2: f32,
+    epochs: usize,
+    monitor: usize,
+}
+
+/// `boltzmann train` and `bench train`.
+pub(crate) const TRAIN_DEFAULTS: Defaults =
+    Defaults { chains: 200, lr_schedule: "linear:0.0005", l2: 2e-4, epochs: 100, monitor: 100 };
+/// The layers of `boltzmann dbn train`.
+pub(crate) const LAYER_DEFAULTS: Defaults =
+    Defaults { chains: 100, lr_schedule: "constant", l2: 1e-4, epochs: 30, monitor: 500 };
+
+impl TrainArgs {
+    /// Fills the options not given on the command line from `d` (before
+    /// this, the accessors give [`TRAIN_DEFAULTS`]).
+    pub(crate) fn use_defaults(&mut self, d: &Defaults) {
+        self.chains.get_or_insert(d.chains);
+        self.lr_schedule.get_or_insert_with(|| d.lr_schedule.to_string());
+        self.l2.get_or_insert(d.l2);
+        self.epochs.get_or_insert(d.epochs);
+        self.monitor.get_or_insert(d.monitor);
+    }
+    pub(crate) fn epochs(&self) -> usize {
+        self.epochs.unwrap_or(TRAIN_DEFAULTS.epochs)
+    }
+    fn chains(&self) -> usize {
+        self.chains.unwrap_or(TRAIN_DEFAULTS.chains)
+    }
+    fn lr_schedule(&self) -> &str {
+        self.lr_schedule.as_deref().unwrap_or(TRAIN_DEFAULTS.lr_schedule)
+    }
+    fn l2(&self) -> f32 {
+        self.l2.unwrap_or(TRAIN_DEFAULTS.l2)
+    }
+    fn monitor(&self) -> usize {
+        self.monitor.unwrap_or(TRAIN_DEFAULTS.monitor)
+    }
 }
 
 fn parse_schedule(s: &str) -> Result<Schedule, String> {
@@ -273,13 +324,13 @@ pub(crate) fn config(a: &TrainArgs) -> Result<TrainConfig, String> {
         n_hidden: a.hidden,
         algorithm: match a.algorithm {
             AlgoArg::Cd => Algorithm::Cd { k: a.k },
-            AlgoArg::Pcd => Algorithm::Pcd { k: a.k, chains: a.chains },
+            AlgoArg::Pcd => Algorithm::Pcd { k: a.k, chains: a.chains() },
             AlgoArg::Pt => {
-                Algorithm::Pt { k: a.k, chains: a.chains, replicas: a.replicas, beta_min: a.beta_min }
+                Algorithm::Pt { k: a.k, chains: a.chains(), replicas: a.replicas, beta_min: a.beta_min }
             }
         },
         learning_rate: a.lr,
-        schedule: parse_schedule(&a.lr_schedule)?,
+        schedule: parse_schedule(a.lr_schedule())?,
         optimizer: match a.optimizer {
             OptArg::Sgd => Optimizer::Sgd {
                 initial: a.momentum,
@@ -288,10 +339,10 @@ pub(crate) fn config(a: &TrainArgs) -> Result<TrainConfig, String> {
             },
             OptArg::Adam => Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
         },
-        l2: a.l2,
+        l2: a.l2(),
         l1: a.l1,
         batch_size: a.batch,
-        epochs: a.epochs,
+        epochs: a.epochs(),
         shuffle: !a.no_shuffle,
         visible_bias_from_data: !a.no_vbias_init,
         weight_init_std: a.init_std,
@@ -376,15 +427,15 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
         Some(p) => {
             let st = io::load_checkpoint(p).map_err(|e| e.to_string())?;
             let mut t = Trainer::from_state(st).map_err(|e| e.to_string())?;
-            t.set_epochs(a.epochs).map_err(|e| e.to_string())?;
+            t.set_epochs(a.epochs()).map_err(|e| e.to_string())?;
             t
         }
     };
     if !bench {
         std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
     }
-    let mon_train = head(&train_set, a.monitor);
-    let mon_valid = valid.as_ref().and_then(|v| head(v, a.monitor));
+    let mon_train = head(&train_set, a.monitor());
+    let mon_valid = valid.as_ref().and_then(|v| head(v, a.monitor()));
     let threads = rayon::current_num_threads();
     if !a.json {
         let c = trainer.config();
