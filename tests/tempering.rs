@@ -70,6 +70,24 @@ fn tempering_visits_both_modes_where_gibbs_stays() {
 }
 
 #[test]
+fn statistics_are_the_beta_one_states_and_their_hidden_probabilities() {
+    let rbm = Rbm::random(12, 7, 0.8, 0.3, 4).unwrap();
+    let mut pt = TemperedChains::new(&rbm, 9, geometric_ladder(3, 0.4).unwrap(), 2).unwrap();
+    let (mut v, mut p) = (vec![0.0f32; 9 * 12], vec![0.0f32; 9 * 7]);
+    assert!(pt.statistics(&rbm, &mut v, &mut p).is_err(), "no sweep yet");
+    pt.sweep(&rbm, 7).unwrap();
+    pt.statistics(&rbm, &mut v, &mut p).unwrap();
+    assert_eq!(v, pt.visible());
+    assert_eq!(pt.replica_visible(2), pt.visible());
+    let mut want = vec![0.0f32; 9 * 7];
+    rbm.hidden_probs(&v, &mut want).unwrap();
+    for (a, b) in p.iter().zip(&want) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+    assert!(pt.statistics(&rbm, &mut v[..12], &mut p).is_err());
+}
+
+#[test]
 fn same_bits_for_any_thread_count() {
     let rbm = Rbm::random(30, 20, 0.3, 0.1, 2).unwrap();
     let run = |t: usize| {

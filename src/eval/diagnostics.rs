@@ -80,9 +80,8 @@ pub fn autocorrelation(x: &[f64], max_lag: usize) -> Result<Vec<f64>> {
 }
 
 /// Integrated autocorrelation time of one trace (Geyer's initial monotone
-/// sequence estimator; at least 1/T... in practice ≥ a small positive value;
-/// 1 for a constant trace). Capped at `T` (a trace that never decorrelates
-/// is worth one sample).
+/// sequence estimator), clamped to `[1/T, T]`: a trace that never
+/// decorrelates is worth one sample; a constant trace gives 1.
 ///
 /// # Errors
 /// A trace shorter than [`MIN_TRACE`] or with non-finite values.

@@ -186,6 +186,14 @@ impl TemperedChains {
     pub fn replica_visible(&self, r: usize) -> &[f32] {
         self.t.replica_visible(&self.rows, r)
     }
+    /// The β = 1 replicas' visible states and hidden probabilities (see
+    /// [`Tempering::statistics`]).
+    ///
+    /// # Errors
+    /// As [`Tempering::statistics`].
+    pub fn statistics(&self, rbm: &Rbm, v: &mut [f32], p: &mut [f32]) -> Result<()> {
+        self.t.statistics(&self.rows, rbm, v, p)
+    }
     /// All rows (every replica), replica-major, with their streams.
     pub fn rows(&self) -> &Chains {
         &self.rows
@@ -343,9 +351,12 @@ impl Tempering {
     /// sizes.
     pub fn sweep(&mut self, rows: &mut Chains, rbm: &Rbm, k: usize) -> Result<()> {
         self.check(rows, rbm)?;
-        // W (and Wᵀ) packed once for the k sweeps.
-        let products =
-            HalfStepProducts::new(rows.isa(), rbm.weights(), rbm.n_visible(), rbm.n_hidden()).with_binary();
+        // W (and Wᵀ) packed for binary products once for the k sweeps, when
+        // they cover enough chain-sweeps to pay for it (as in Chains::sweep).
+        let mut products = HalfStepProducts::new(rows.isa(), rbm.weights(), rbm.n_visible(), rbm.n_hidden());
+        if k.saturating_mul(rows.batch()) >= gibbs::BINARY_MIN_CHAIN_SWEEPS {
+            products = products.with_binary();
+        }
         for _ in 0..k {
             self.sweep_once(rows, rbm, &products);
         }

@@ -25,7 +25,7 @@
 //! statistics are counts. `BOLTZMANN_DENSE_PRODUCTS=1` keeps every product
 //! dense (perf-notes.md compares the two: 1.9× on MNIST digits).
 //!
-//! The update itself lives in [`super::update`] (one function per step);
+//! The update itself lives in `src/train/update.rs` (one function per step);
 //! this file holds the trainer's state, epochs and resume.
 //!
 //! Every reduction runs in a fixed order (products accumulate over the batch
@@ -475,7 +475,7 @@ impl Trainer {
         Ok(report)
     }
 
-    /// One update on the examples `idx` (see [`super::update`]).
+    /// One update on the examples `idx` (see `update.rs`).
     fn update(&mut self, data: &Dataset, idx: &[u32], lr: f32) -> Result<()> {
         super::update::update(&mut self.s, &mut self.scratch, &mut self.trace, self.isa, data, idx, lr)
     }

@@ -34,7 +34,8 @@ pub(crate) struct SampleArgs {
     threads: Option<usize>,
     /// Also report chain diagnostics: each chain's free-energy trace after
     /// every sweep gives its integrated autocorrelation time, effective
-    /// sample size and the split R-hat across chains (needs ≥ 2 chains).
+    /// sample size and the split R-hat across chains (needs ≥ 2 chains;
+    /// the free energies cost one more product per sweep).
     #[arg(long)]
     diagnostics: bool,
     /// Print the diagnostics as one JSON object on stdout.
