@@ -2,7 +2,10 @@
 # Same outputs before and after a change: fixed-seed training runs of every
 # variant (CD, PCD, Adam, L1, sparsity, centering, PT, fast weights) on the
 # embedded digits, on a small model (no-packing kernel) and a 784×500 one
-# (binary products), compared by sha256 of model and checkpoint files.
+# (binary products), compared by sha256 of model and checkpoint contents:
+# every tensor and every metadata entry except the ones newer versions add
+# (`checksum`, `data.*`), so files of versions before and after those
+# additions compare by what they hold.
 #
 #   benches/same_outputs.sh OLD_BINARY NEW_BINARY
 #
@@ -12,13 +15,29 @@ set -euo pipefail
 old=$1 new=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+digest() {
+  python3 - "$1" <<'PY'
+import hashlib, json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+meta = {k: v for k, v in h.pop("__metadata__", {}).items() if k != "checksum" and not k.startswith("data.")}
+d = hashlib.sha256(json.dumps(meta, sort_keys=True).encode())
+for name in sorted(h):
+    t = h[name]
+    s, e = t["data_offsets"]
+    d.update(json.dumps([name, t["dtype"], t["shape"]]).encode())
+    d.update(b[8 + n + s:8 + n + e])
+print(d.hexdigest()[:16])
+PY
+}
 runs() {
   local bin=$1 dir=$2 size=$3 i=0
   while read -r args; do
     i=$((i + 1))
     # shellcheck disable=SC2086
     "$bin" train --quiet --monitor 0 --seed 7 $size --out "$dir/r$i" $args >/dev/null 2>&1
-    echo "$(sha256sum <"$dir/r$i/model.safetensors" | cut -c1-16) $(sha256sum <"$dir/r$i/checkpoint.safetensors" | cut -c1-16) $size $args"
+    echo "$(digest "$dir/r$i/model.safetensors") $(digest "$dir/r$i/checkpoint.safetensors") $size $args"
   done <<'LIST'
 --algorithm cd --k 1
 --algorithm cd --k 2 --momentum 0.5 --final-momentum 0.9 --momentum-switch 1

@@ -32,6 +32,24 @@ pub struct Dataset {
     image_shape: Option<(usize, usize)>,
 }
 
+/// The identity of a data set ([`Dataset::fingerprint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// Examples.
+    pub rows: usize,
+    /// Features per example.
+    pub dim: usize,
+    /// [`checksum64`](crate::checksum::checksum64) of the values' bytes in
+    /// memory (little-endian f32 on x86-64 and AArch64).
+    pub checksum: u64,
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} examples × {} features, checksum {:016x}", self.rows, self.dim, self.checksum)
+    }
+}
+
 impl Dataset {
     /// A data set from a row-major matrix with `dim` columns.
     ///
@@ -217,6 +235,17 @@ impl Dataset {
     /// [`Error::InvalidParam`] unless `0 < n_first < len()`.
     pub fn split(&self, n_first: usize) -> Result<(Dataset, Dataset)> {
         Ok((self.subset(0..n_first)?, self.subset(n_first..self.len())?))
+    }
+
+    /// What identifies this data set: its size and a checksum of its
+    /// values (labels and image shape are not part of it). Checkpoints
+    /// record it, so that a resumed run can refuse other data.
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint {
+            rows: self.len(),
+            dim: self.dim,
+            checksum: crate::checksum::checksum64(bytemuck::cast_slice(&self.x)),
+        }
     }
 
     /// Mean of each feature, in f64.

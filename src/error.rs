@@ -101,8 +101,7 @@ impl fmt::Display for Error {
             }
             Error::Diverged { epoch, step, reason } => write!(
                 f,
-                "training diverged in epoch {} (update {step}): {reason}; lower the learning rate or \
-                 resume from the last checkpoint",
+                "training diverged in epoch {} (update {step}): {reason}; lower the learning rate",
                 epoch + 1
             ),
             Error::Io { path, reason } => write!(f, "{path}: {reason}"),

@@ -87,6 +87,7 @@
 
 mod alloc;
 pub mod bench;
+pub mod checksum;
 pub mod data;
 pub mod energy;
 pub mod error;

@@ -64,11 +64,12 @@ fn info_runs() {
 #[test]
 fn bad_arguments_fail_cleanly() {
     let cases: &[(&[&str], &str)] = &[
-        (&["bench", "gibbs", "--chains", "0"], "batch"),
-        (&["bench", "gibbs", "--visible", "0"], "n_visible"),
+        (&["bench", "gibbs", "--chains", "0"], "--chains"),
+        (&["bench", "gibbs", "--visible", "0"], "--visible"),
         (&["bench", "gibbs", "--threads", "0"], "threads"),
         (&["bench", "gibbs", "--isa", "sse9"], "unknown --isa"),
-        (&["bench", "gibbs", "--chains", "100000000000000"], "would need"),
+        (&["bench", "gibbs", "--chains", "100000000000000"], "--chains"),
+        (&["bench", "gibbs", "--chains", "100000000000"], "would need"),
         (&["bench", "gibbs", "--visible", "4000000000", "--hidden", "4000000000"], "would need"),
         (&["bench", "gibbs", "--chains", "-3"], "error"),
         (&["bench", "gibbs", "--chains", "many"], "error"),
@@ -376,7 +377,7 @@ fn eval_exact_and_ais_and_bad_input() {
         ),
         (
             vec!["eval", "--model", &model, "--data", &data, "--force-ais", "--raise-runs", "0"],
-            "runs_per_example",
+            "--raise-runs",
         ),
         (
             vec!["eval", "--model", &model, "--data", &data, "--force-ais", "--schedule", "default:0"],
@@ -665,7 +666,7 @@ fn dbn_labelled_top_embedded() {
     assert!(!ok && err.contains("no label units"), "{err}");
     let csv_data = csv(&dir);
     for (extra, needle) in [
-        (vec!["--label-top", "0"], "at least 1"),
+        (vec!["--label-top", "0"], "--label-top"),
         (vec!["--label-top", "8", "--up-down-epochs", "1"], "not implemented"),
         (vec!["--label-top", "8", "--data", &csv_data, "--csv-labels", "none"], "labelled data"),
     ] {
@@ -769,7 +770,10 @@ fn langevin_cli_and_bench() {
             a.extend(["--out", &p]);
         }
         let (ok, _, err) = boltzmann(&a);
-        assert!(!ok && err.contains(needle) && err.lines().count() == 1, "{args:?}: {err}");
+        // One line from the tool, or clap's usage error naming the option.
+        let first = err.lines().next().unwrap_or_default();
+        assert!(!ok && first.contains(needle), "{args:?}: {err}");
+        assert!(err.lines().count() == 1 || first.starts_with("error: invalid value"), "{args:?}: {err}");
         assert!(!bad_png.exists(), "{args:?} wrote a picture");
     }
 }
@@ -834,7 +838,7 @@ fn ebm_train_and_langevin_model() {
         (vec!["--hidden", "16,0"], "--hidden"),
         (vec!["--model", "gb-rbm", "--hidden", "8,8"], "one hidden layer"),
         (vec!["--model", "score", "--sigmas", "0.1,1,5"], "σ"),
-        (vec!["--iterations", "0"], "≥ 1"),
+        (vec!["--iterations", "0"], "--iterations"),
         (vec!["--n-data", "1"], "--n-data"),
         (vec!["--step", "0"], "step"),
     ] {

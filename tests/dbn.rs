@@ -235,13 +235,19 @@ fn dbn_files_round_trip_and_reject_damage() {
         b[at + 5] = b'9'; // "layer9.weights"
         b
     };
+    // Damaged bytes break the checksum.
     let err = parse_dbn(&damaged).unwrap_err().to_string();
+    assert!(err.contains("corrupt"), "{err}");
+    // The same change written as a consistent file: the missing layer is named.
+    let mut st = boltzmann::io::safetensors::SafeTensors::from_bytes(&bytes, "dbn").unwrap();
+    let t = st.tensors.remove("layer2.weights").unwrap();
+    st.tensors.insert("layer9.weights".into(), t);
+    let err = parse_dbn(&st.to_bytes()).unwrap_err().to_string();
     assert!(err.contains("layer2"), "{err}");
     // A layer count that disagrees with the sizes.
-    let mut lie = bytes.clone();
-    let at = text.find("\"layers\":\"3\"").expect("layers metadata");
-    lie[at + 10] = b'2';
-    assert!(parse_dbn(&lie).is_err());
+    let mut st = boltzmann::io::safetensors::SafeTensors::from_bytes(&bytes, "dbn").unwrap();
+    assert_eq!(st.metadata.insert("layers".into(), "2".into()).as_deref(), Some("3"));
+    assert!(parse_dbn(&st.to_bytes()).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -227,12 +227,26 @@ fn labelled_dbn_files_round_trip_and_reject_damage() {
         ("\"label_units\":\"2\"", "\"label_units\":\"9\""),
     ] {
         assert!(text.contains(from), "metadata layout changed: {from}");
+        // Edited bytes break the checksum ...
         let damaged = bytes_replace(&bytes, from.as_bytes(), to.as_bytes());
         let e = parse_any_dbn(&damaged).unwrap_err().to_string();
+        assert!(e.contains("corrupt"), "{e}");
+        // ... and a consistent file with that metadata is refused for it.
+        let value = to.rsplit(':').next().unwrap().trim_matches('"');
+        let e = parse_any_dbn(&with_meta(&bytes, "label_units", value)).unwrap_err().to_string();
         assert!(e.contains("shape") || e.contains("label"), "{e}");
     }
-    let huge = bytes_replace(&bytes, b"\"label_units\":\"2\"", b"\"label_units\":\"0\"");
+    let huge = with_meta(&bytes, "label_units", "0");
     assert!(parse_any_dbn(&huge).unwrap_err().to_string().contains("label_units"));
+}
+
+/// The file `bytes` rewritten with metadata `key` set to `value` (a valid
+/// file with a fresh checksum).
+#[cfg(feature = "io")]
+fn with_meta(bytes: &[u8], key: &str, value: &str) -> Vec<u8> {
+    let mut st = boltzmann::io::safetensors::SafeTensors::from_bytes(bytes, "dbn").unwrap();
+    st.metadata.insert(key.into(), value.into());
+    st.to_bytes()
 }
 
 /// `bytes` with the first `from` replaced by `to` (same length).

@@ -10,11 +10,13 @@
 //! `fast` (`[W_f, b_f, c_f]` flat) with fast weights; `tempering.betas` and
 //! `tempering.base` with parallel tempering. Metadata
 //! as for model files with `kind = "rbm-checkpoint"`, plus `config` (JSON),
-//! `epoch`, `step`, `adam_t`, `sweeps` and `isa`.
+//! `epoch`, `step`, `adam_t`, `sweeps` and `isa`, and the training data's
+//! [`Fingerprint`] as `data.rows`, `data.dim`, `data.checksum` (hex).
 
 use super::model::{check_header, common_metadata, rbm_from, rbm_tensors};
 use super::safetensors::{SafeTensors, Tensor};
 use super::{read_file, write_atomic};
+use crate::data::Fingerprint;
 use crate::error::{Error, Result};
 use crate::sampler::Chains;
 use crate::sampler::Tempering;
@@ -155,6 +157,11 @@ pub fn checkpoint_bytes(s: &TrainState) -> Vec<u8> {
     ] {
         st.metadata.insert(k.into(), v);
     }
+    if let Some(fp) = &s.data {
+        st.metadata.insert("data.rows".into(), fp.rows.to_string());
+        st.metadata.insert("data.dim".into(), fp.dim.to_string());
+        st.metadata.insert("data.checksum".into(), format!("{:016x}", fp.checksum));
+    }
     rbm_tensors(&s.rbm, "model.", &mut st);
     let o = &s.optimizer;
     let mut put = |name: &str, shape: Vec<usize>, v: &[f32]| {
@@ -212,7 +219,10 @@ pub fn parse_checkpoint(bytes: &[u8], what: &str) -> Result<TrainState> {
     let config: Value =
         serde_json::from_str(st.meta("config", what)?).map_err(|e| bad(format!("config: {e}")))?;
     let config = config_from_json(&config, what)?;
-    let num = |k: &str| -> Result<u64> { st.meta(k, what)?.parse().map_err(|_| bad(format!("bad {k}"))) };
+    // Counters beyond 2⁵³ cannot come from a real run.
+    let num = |k: &str| -> Result<u64> {
+        st.meta(k, what)?.parse().ok().filter(|&x: &u64| x < 1 << 53).ok_or_else(|| bad(format!("bad {k}")))
+    };
     let rbm = rbm_from(&st, "model.", d, h, what)?;
     let f32s = |name: &str, len: usize| -> Result<Vec<f32>> {
         let v = st.get(name, what)?.to_f32(what)?;
@@ -272,6 +282,36 @@ pub fn parse_checkpoint(bytes: &[u8], what: &str) -> Result<TrainState> {
         }
         _ => None,
     };
+    let isa = st.meta("isa", what)?.to_string();
+    if crate::Isa::from_name(&isa).is_none() {
+        return Err(bad(format!("unknown isa {isa:?}")));
+    }
+    // Absent in checkpoints written before the data was recorded.
+    let data = match st.metadata.get("data.rows") {
+        None => None,
+        Some(_) => {
+            let checksum = u64::from_str_radix(st.meta("data.checksum", what)?, 16)
+                .map_err(|_| bad("bad data.checksum".into()))?;
+            let n = |k: &str| st.meta(k, what)?.parse::<usize>().map_err(|_| bad(format!("bad {k}")));
+            Some(Fingerprint { rows: n("data.rows")?, dim: n("data.dim")?, checksum })
+        }
+    };
+    if data.is_some_and(|fp| fp.dim != d) {
+        return Err(bad("data.dim differs from the model's n_visible".into()));
+    }
+    let (epoch, step) = (num("epoch")?, num("step")?);
+    if epoch > config.epochs as u64 {
+        return Err(bad(format!("epoch {epoch} is past the configured {} epochs", config.epochs)));
+    }
+    if let Some(fp) = data {
+        let per_epoch = fp.rows.div_ceil(config.batch_size.max(1)) as u64;
+        if step > epoch.saturating_mul(per_epoch) {
+            return Err(bad(format!("step {step} is more than {epoch} epochs of {per_epoch} updates")));
+        }
+    }
+    if optimizer.t > step {
+        return Err(bad(format!("adam_t {} is past step {step}", optimizer.t)));
+    }
     let os = st.get("order_stream", what)?.to_u64(what)?;
     if os.len() != 4 || os == [0; 4] {
         return Err(bad("order_stream must be 4 words, not all zero".into()));
@@ -282,13 +322,14 @@ pub fn parse_checkpoint(bytes: &[u8], what: &str) -> Result<TrainState> {
         optimizer,
         chains,
         order_stream: [os[0], os[1], os[2], os[3]],
-        epoch: num("epoch")? as usize,
-        step: num("step")?,
+        epoch: epoch as usize,
+        step,
         sparsity_q,
         offsets,
         fast,
         tempering,
-        isa: st.meta("isa", what)?.to_string(),
+        isa,
+        data,
     })
 }
 

@@ -191,24 +191,41 @@ pub enum CsvLabels {
 }
 
 /// Parses CSV: one example per line, comma-separated numbers, optional label
-/// column, an optional header line (skipped when its first field is not a
-/// number), values multiplied by `scale`.
+/// column, an optional header line (skipped when none of its fields is a
+/// number; it must name as many columns as the data has), values multiplied
+/// by `scale`.
 ///
 /// # Errors
-/// [`Error::Io`] for non-numeric fields, ragged rows, bad labels, no data.
+/// [`Error::Io`] for non-numeric fields, ragged rows, bad labels, no data;
+/// [`Error::InvalidParam`] for a `scale` that is not finite and > 0.
 pub fn parse_csv(bytes: &[u8], labels: CsvLabels, scale: f32, what: &str) -> Result<Dataset> {
     let text = std::str::from_utf8(bytes).map_err(|_| bad(what, "not UTF-8 text"))?;
+    if !(scale.is_finite() && scale > 0.0) {
+        return Err(Error::InvalidParam { name: "scale", reason: format!("{scale} must be finite and > 0") });
+    }
     let mut x = Vec::new();
     let mut lab = Vec::new();
     let mut dim = 0usize;
+    let mut header_fields = None;
     for (ln, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
         let fields: Vec<&str> = line.split(',').map(|f| f.trim()).collect();
-        if ln == 0 && fields[0].parse::<f64>().is_err() {
-            continue; // header
+        // A header names every column: no field of it is a number. A first
+        // line with some numbers is data, and a bad field in it an error.
+        if ln == 0 && fields.iter().all(|f| f.parse::<f64>().is_err()) {
+            header_fields = Some(fields.len());
+            continue;
+        }
+        if let Some(h) = header_fields
+            && h != fields.len()
+        {
+            return Err(bad(
+                what,
+                format!("line {}: {} fields but the header names {h}", ln + 1, fields.len()),
+            ));
         }
         let (vals, label) = match labels {
             CsvLabels::None => (&fields[..], None),
@@ -232,10 +249,20 @@ pub fn parse_csv(bytes: &[u8], labels: CsvLabels, scale: f32, what: &str) -> Res
             x.push(v);
         }
         let len = x.len() - before;
+        if len == 0 {
+            return Err(bad(
+                what,
+                format!(
+                    "line {}: no values besides the label column (for a file without labels use CsvLabels::None, \
+                     `--csv-labels none`)",
+                    ln + 1
+                ),
+            ));
+        }
         if dim == 0 {
             dim = len;
         }
-        if len != dim || len == 0 {
+        if len != dim {
             return Err(bad(what, format!("line {} has {len} values, expected {dim}", ln + 1)));
         }
     }

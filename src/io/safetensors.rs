@@ -8,10 +8,25 @@
 //! The reader checks everything a corrupt or hostile file could get wrong:
 //! header length, JSON, dtypes, that each shape matches its byte range, that
 //! ranges are in bounds, contiguous and cover the data exactly.
+//!
+//! **Checksum.** The writer stores `"checksum": "checksum64:HEX"` in the
+//! metadata, where HEX (16 digits) is [`checksum64`] of the 16 bytes
+//! `checksum64(H) ‖ checksum64(D)` (each little-endian): `D` is the tensor
+//! bytes as stored and `H` the rest of the header in a canonical form — for
+//! each metadata entry other than `checksum`, in key order, `key \0 value
+//! \0`; then for each tensor in name order `name \0 DTYPE \0 d0,d1,… \0
+//! start,end \0`. The reader verifies it when present (files written by
+//! other tools, or by versions before it existed, have none) and calls a
+//! file whose contents do not match it corrupt: a flipped bit anywhere in
+//! the tensors or the metadata is caught.
 
+use crate::checksum::checksum64;
 use crate::error::{Error, Result};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+
+/// Metadata key of the checksum.
+const CHECKSUM_KEY: &str = "checksum";
 
 /// Element types used here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,11 +128,15 @@ impl SafeTensors {
     /// multiple of 8 bytes as the reference implementation does).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut header = Map::new();
-        if !self.metadata.is_empty() {
-            let m: Map<String, Value> =
-                self.metadata.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
-            header.insert("__metadata__".into(), Value::Object(m));
-        }
+        let mut m: Map<String, Value> = self
+            .metadata
+            .iter()
+            .filter(|(k, _)| k.as_str() != CHECKSUM_KEY)
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        let data: Vec<u8> = self.tensors.values().flat_map(|t| t.data.iter().copied()).collect();
+        m.insert(CHECKSUM_KEY.into(), Value::String(self.checksum(&data)));
+        header.insert("__metadata__".into(), Value::Object(m));
         let mut off = 0usize;
         for (name, t) in &self.tensors {
             let mut e = Map::new();
@@ -137,10 +156,36 @@ impl SafeTensors {
         let mut out = Vec::with_capacity(8 + h.len() + off);
         out.extend_from_slice(&(h.len() as u64).to_le_bytes());
         out.extend_from_slice(&h);
-        for t in self.tensors.values() {
-            out.extend_from_slice(&t.data);
-        }
+        out.extend_from_slice(&data);
         out
+    }
+
+    /// `checksum64:HEX` of these metadata and tensors, `data` being the
+    /// tensor bytes in name order (see the module documentation).
+    fn checksum(&self, data: &[u8]) -> String {
+        let mut canon = Vec::new();
+        for (k, v) in self.metadata.iter().filter(|(k, _)| k.as_str() != CHECKSUM_KEY) {
+            for part in [k.as_bytes(), v.as_bytes()] {
+                canon.extend_from_slice(part);
+                canon.push(0);
+            }
+        }
+        let mut off = 0usize;
+        for (name, t) in &self.tensors {
+            let dims: Vec<String> = t.shape.iter().map(usize::to_string).collect();
+            let range = format!("{off},{}", off + t.data.len());
+            for part in
+                [name.as_bytes(), t.dtype.name().as_bytes(), dims.join(",").as_bytes(), range.as_bytes()]
+            {
+                canon.extend_from_slice(part);
+                canon.push(0);
+            }
+            off += t.data.len();
+        }
+        let mut both = [0u8; 16];
+        both[..8].copy_from_slice(&checksum64(&canon).to_le_bytes());
+        both[8..].copy_from_slice(&checksum64(data).to_le_bytes());
+        format!("checksum64:{:016x}", checksum64(&both))
     }
 
     /// Parses and validates a file's bytes.
@@ -200,6 +245,16 @@ impl SafeTensors {
                 .ok_or_else(|| bad(what, format!("tensor {name:?}: bad data_offsets")))?;
             let count = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64));
             let bytes = count.and_then(|c| c.checked_mul(dtype.size() as u64));
+            if offs.0 <= offs.1 && offs.1 > data.len() as u64 && bytes == Some(offs.1 - offs.0) {
+                return Err(bad(
+                    what,
+                    format!(
+                        "truncated: tensor {name:?} ends at byte {} of the data, which has {} bytes",
+                        offs.1,
+                        data.len()
+                    ),
+                ));
+            }
             if offs.0 > offs.1 || offs.1 > data.len() as u64 || bytes != Some(offs.1 - offs.0) {
                 return Err(bad(
                     what,
@@ -226,6 +281,20 @@ impl SafeTensors {
                 what,
                 format!("{} bytes after the last tensor: corrupt or wrong file", data.len() as u64 - at),
             ));
+        }
+        if let Some(stored) = out.metadata.remove(CHECKSUM_KEY) {
+            // The writer stores the tensors in name order.
+            let in_name_order: Vec<u8> = out.tensors.values().flat_map(|t| t.data.iter().copied()).collect();
+            let computed = out.checksum(&in_name_order);
+            if stored != computed {
+                return Err(bad(
+                    what,
+                    format!(
+                        "corrupt: the checksum of its contents ({computed}) is not the one stored ({stored}); \
+                         the file was damaged after it was written"
+                    ),
+                ));
+            }
         }
         Ok(out)
     }

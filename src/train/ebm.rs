@@ -155,14 +155,14 @@ fn check(c: &EbmConfig) -> Result<()> {
     if !(lo.is_finite() && hi.is_finite() && lo < hi) {
         return Err(bad("init_range", format!("[{lo}, {hi}]")));
     }
-    let ok = c.alpha.is_finite()
-        && c.alpha >= 0.0
-        && c.learning_rate.is_finite()
-        && c.learning_rate > 0.0
-        && (0.0..1.0).contains(&c.betas.0)
-        && (0.0..1.0).contains(&c.betas.1);
-    if !ok {
-        return Err(bad("alpha / learning_rate / betas", format!("{c:?}")));
+    if !(c.alpha.is_finite() && c.alpha >= 0.0) {
+        return Err(bad("alpha", format!("{} must be finite and ≥ 0", c.alpha)));
+    }
+    if !(c.learning_rate.is_finite() && c.learning_rate > 0.0) {
+        return Err(bad("learning_rate", format!("{} must be finite and > 0", c.learning_rate)));
+    }
+    if !((0.0..1.0).contains(&c.betas.0) && (0.0..1.0).contains(&c.betas.1)) {
+        return Err(bad("betas", format!("{:?} must both be in [0, 1)", c.betas)));
     }
     Ok(())
 }
@@ -211,6 +211,8 @@ pub fn train_ebm<E: TrainableEnergy>(
     config.langevin.check()?;
     let c = config;
     let b = c.batch_size;
+    // Positives and negatives, chain starts: 3 · b · d floats per iteration.
+    crate::alloc::check_bytes("EBM batch (3 × batch × features)", 3 * b as u128 * d as u128, 4)?;
     let mut buffer = ReplayBuffer::new(d, c.buffer_capacity)?;
     let mut g = rng::to_generator(rng::chain_streams(c.seed ^ 0xEB3, 1)?[0]);
     let uniform =

@@ -38,7 +38,8 @@ pub struct GaussianTrainConfig {
     pub epochs: usize,
     /// Standard deviation of the initial weights (default 0.01).
     pub weight_init_std: f32,
-    /// Initial `σ` of every visible unit (default 1).
+    /// Initial `σ` of every visible unit (default 1; in [0.001, 1000], for
+    /// standardized data).
     pub init_sigma: f32,
     /// Learn `σ` (through `log σ`, at a tenth of the learning rate); the
     /// default keeps it fixed, the usual choice for standardized data.
@@ -110,17 +111,11 @@ pub fn train_gaussian_rbm(
     if c.n_hidden == 0 || c.k == 0 || c.batch_size == 0 || c.epochs == 0 {
         return Err(bad("n_hidden / k / batch_size / epochs", "must be ≥ 1".into()));
     }
-    let ok = c.learning_rate.is_finite()
-        && c.learning_rate > 0.0
-        && (0.0..1.0).contains(&c.momentum)
-        && c.l2.is_finite()
-        && c.l2 >= 0.0
-        && c.weight_init_std.is_finite()
-        && c.weight_init_std >= 0.0
-        && c.init_sigma.is_finite()
-        && c.init_sigma >= 1e-3;
-    if !ok {
-        return Err(bad("learning_rate / momentum / l2 / weight_init_std / init_sigma", format!("{c:?}")));
+    super::check_sgd(c.learning_rate, c.momentum, c.l2, c.weight_init_std)?;
+    // Data are expected standardized (σ of order 1): beyond these bounds
+    // the conditionals overflow f32 or the model cannot move.
+    if !(c.init_sigma.is_finite() && (1e-3..=1e3).contains(&c.init_sigma)) {
+        return Err(bad("init_sigma", format!("{} must be in [0.001, 1000]", c.init_sigma)));
     }
     if data.is_empty() {
         return Err(bad("data", "no examples".into()));
@@ -138,6 +133,7 @@ pub fn train_gaussian_rbm(
     let mut grad = vec![0.0f64; np];
     let mut ws = Workspace::default();
     let bs = c.batch_size.min(data.len());
+    crate::alloc::check_bytes("GB-RBM batch (2 × batch × features)", 2 * bs as u128 * data.dim() as u128, 4)?;
     let mut streams = rng::chain_streams(c.seed.wrapping_add(0x6B), bs)?;
     let mut chains: Vec<f32> = Vec::new();
     let mut order: Vec<u32> = (0..data.len() as u32).collect();

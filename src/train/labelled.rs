@@ -103,16 +103,7 @@ pub fn fit_labelled(
     if c.n_hidden == 0 || c.k == 0 || c.batch_size == 0 || c.epochs == 0 {
         return Err(bad("n_hidden / k / batch_size / epochs", "must be ≥ 1".into()));
     }
-    let settings_ok = c.learning_rate.is_finite()
-        && c.learning_rate > 0.0
-        && (0.0..1.0).contains(&c.momentum)
-        && c.l2.is_finite()
-        && c.l2 >= 0.0
-        && c.weight_init_std.is_finite()
-        && c.weight_init_std >= 0.0;
-    if !settings_ok {
-        return Err(bad("learning_rate / momentum / l2 / weight_init_std", format!("{c:?}")));
-    }
+    super::check_sgd(c.learning_rate, c.momentum, c.l2, c.weight_init_std)?;
     let (d, k, h) = (data.dim(), n_labels, c.n_hidden);
     let v = d + k;
     let init = Rbm::random(v, h, c.weight_init_std, 0.0, c.seed)?;

@@ -25,6 +25,30 @@ pub mod softmax;
 pub mod trainer;
 mod update;
 
+/// Checks the momentum-SGD settings shared by the smaller trainers
+/// (Gaussian–Bernoulli RBM, label-joined RBM), naming the bad one.
+pub(crate) fn check_sgd(
+    learning_rate: f32,
+    momentum: f32,
+    l2: f32,
+    weight_init_std: f32,
+) -> crate::Result<()> {
+    let bad = |name: &'static str, reason: String| crate::Error::InvalidParam { name, reason };
+    if !(learning_rate.is_finite() && learning_rate > 0.0) {
+        return Err(bad("learning_rate", format!("{learning_rate} must be finite and > 0")));
+    }
+    if !(0.0..1.0).contains(&momentum) {
+        return Err(bad("momentum", format!("{momentum} must be in [0, 1)")));
+    }
+    if !(l2.is_finite() && l2 >= 0.0) {
+        return Err(bad("l2", format!("{l2} must be finite and ≥ 0")));
+    }
+    if !(weight_init_std.is_finite() && weight_init_std >= 0.0) {
+        return Err(bad("weight_init_std", format!("{weight_init_std} must be finite and ≥ 0")));
+    }
+    Ok(())
+}
+
 pub use config::{Algorithm, Centering, FastWeights, Optimizer, Schedule, Sparsity, TrainConfig};
 pub use metrics::Metrics;
 pub use trainer::{EpochReport, OptimizerState, TrainState, Trainer, fit};

@@ -34,7 +34,7 @@
 //! [`Trainer::state`] / [`Trainer::from_state`] resume exactly.
 
 use super::config::{Algorithm, Optimizer, TrainConfig};
-use crate::data::{Dataset, shuffle_indices};
+use crate::data::{Dataset, Fingerprint, shuffle_indices};
 use crate::error::{Error, Result};
 use crate::model::Rbm;
 use crate::rng::{self, StreamState};
@@ -94,6 +94,9 @@ pub struct TrainState {
     /// Name of the SIMD path the run started on (results are reproducible
     /// bit for bit on the same path).
     pub isa: String,
+    /// The training data the run started on ([`Trainer::resume`] refuses
+    /// other data); `None` in checkpoints written before it was recorded.
+    pub data: Option<Fingerprint>,
 }
 
 /// What an epoch did.
@@ -279,6 +282,7 @@ impl Trainer {
                 fast,
                 tempering,
                 isa: isa.name().to_string(),
+                data: Some(data.fingerprint()),
             },
             isa,
             scratch: None,
@@ -366,6 +370,26 @@ impl Trainer {
         };
         s.chains.set_isa(isa)?;
         Ok(Trainer { s, isa, scratch: None, trace: Vec::new() })
+    }
+
+    /// Continues a saved run on `data` ([`Trainer::from_state`]), refusing
+    /// data other than the run started on (when the state records it), since
+    /// the run would then not be the one it continues.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] naming both data sets, and the errors of
+    /// [`Trainer::from_state`].
+    pub fn resume(state: TrainState, data: &Dataset) -> Result<Trainer> {
+        if let Some(was) = state.data {
+            let now = data.fingerprint();
+            if now != was {
+                return Err(Error::InvalidParam {
+                    name: "data",
+                    reason: format!("the checkpoint was trained on other data ({was}); this data: {now}"),
+                });
+            }
+        }
+        Self::from_state(state)
     }
 
     /// The state to save in a checkpoint.

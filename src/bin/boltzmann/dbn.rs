@@ -55,13 +55,13 @@ pub(crate) struct DbnClassifyArgs {
     #[arg(long)]
     binarize: bool,
     /// Layer whose posterior means are the features (default: the top).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::count)]
     layer: Option<usize>,
     /// Epochs of softmax regression.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, value_parser = crate::limits::epochs, default_value_t = 30)]
     epochs: usize,
     /// Initial learning rate of softmax regression.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.1)]
     lr: f32,
     /// Seed of the classifier's shuffles.
     #[arg(long, default_value_t = 0)]
@@ -72,13 +72,13 @@ pub(crate) struct DbnClassifyArgs {
     #[arg(long)]
     joint: bool,
     /// Hidden units of the label-joined RBM (default: the top's).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::count)]
     joint_hidden: Option<usize>,
     /// Epochs of the label-joined RBM (CD-1, lr 0.05, momentum 0.5).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, value_parser = crate::limits::epochs, default_value_t = 10)]
     joint_epochs: usize,
     /// Threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::threads)]
     threads: Option<usize>,
     /// One JSON object instead of text.
     #[arg(long)]
@@ -106,13 +106,13 @@ pub(crate) struct DbnTrainArgs {
     propagate: String,
     /// Epochs of up-down fine-tuning after the greedy stage (0: none); the
     /// saved DBN then has separate recognition weights.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_parser = crate::limits::epochs_or_none, default_value_t = 0)]
     up_down_epochs: usize,
     /// Learning rate of up-down fine-tuning.
-    #[arg(long, default_value_t = 0.001)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.001)]
     up_down_lr: f32,
     /// Gibbs steps of the top-level CD in up-down fine-tuning.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, value_parser = crate::limits::k, default_value_t = 3)]
     up_down_k: usize,
     /// Put a label-joined top RBM with this many hidden units on the
     /// greedy layers (Hinton et al. 2006: --layers 500,500 --label-top 2000),
@@ -121,10 +121,10 @@ pub(crate) struct DbnTrainArgs {
     /// the --batch-size and --seed of the layers). The saved DBN then
     /// classifies (`dbn classify`) and samples digits of a chosen label
     /// (`dbn sample --label`).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::count)]
     label_top: Option<usize>,
     /// Epochs of the label-joined top RBM (default: --epochs).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::epochs)]
     label_epochs: Option<usize>,
     /// Real-valued data: a Gaussian–Bernoulli RBM as the bottom layer
     /// (CD-k with --k whatever --algorithm says, SGD with --gaussian-lr,
@@ -137,11 +137,11 @@ pub(crate) struct DbnTrainArgs {
     #[arg(long)]
     gaussian_pcd: bool,
     /// Learning rate of the Gaussian bottom layer.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1e-3)]
     gaussian_lr: f32,
     /// Standard deviation σ of the Gaussian visible units (initial value
     /// with --learn-sigma).
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.3)]
     sigma: f32,
     /// Learn σ (through log σ).
     #[arg(long)]
@@ -163,10 +163,10 @@ pub(crate) struct DbnSampleArgs {
     #[arg(long, default_value = "dbn-samples.png")]
     out: PathBuf,
     /// Number of samples (a grid of 10 per row).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, value_parser = crate::limits::count, default_value_t = 100)]
     n: usize,
     /// Gibbs sweeps in the top RBM before the pass down.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, value_parser = crate::limits::steps, default_value_t = 1000)]
     sweeps: usize,
     /// Image shape ROWSxCOLS (default: square, or 28x28 for 784 units).
     #[arg(long)]
@@ -179,7 +179,7 @@ pub(crate) struct DbnSampleArgs {
     #[arg(long)]
     label: Option<u8>,
     /// Threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::threads)]
     threads: Option<usize>,
 }
 
@@ -197,33 +197,33 @@ pub(crate) struct DbnEvalArgs {
     #[arg(long)]
     binarize: bool,
     /// Evaluate the DBN made of the first K layers (default: all).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::count)]
     depth: Option<usize>,
     /// Use only the first N test examples.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::count)]
     limit: Option<usize>,
     /// Recognition samples per example for the bound.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, value_parser = crate::limits::runs, default_value_t = 10)]
     samples: usize,
     /// AIS runs for the top RBM's log Z (when exact is not feasible).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, value_parser = crate::limits::runs, default_value_t = 100)]
     ais_runs: usize,
     /// AIS schedule: "default", "default:F" or "linear:N" (as `eval`).
     #[arg(long, default_value = "default")]
     schedule: String,
     /// Largest smaller side of the top RBM for exact log Z (2^N states).
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, value_parser = crate::limits::count_or_none, default_value_t = 25)]
     exact_max: usize,
     /// With AIS: also a conservative bound on the first N examples (one
     /// recognition sample each), the top term by RAISE instead of the
     /// forward log Z, beside the forward one on the same samples (0: skip).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, value_parser = crate::limits::runs_or_none, default_value_t = 500)]
     raise_examples: usize,
     /// Seed of the recognition samples and AIS.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::threads)]
     threads: Option<usize>,
     /// One JSON object instead of text.
     #[arg(long)]
@@ -267,6 +267,9 @@ fn parse_list(what: &str, s: &str) -> Result<Vec<usize>, String> {
 
 fn train(mut a: DbnTrainArgs) -> Result<(), String> {
     a.train.use_defaults(&crate::train::LAYER_DEFAULTS);
+    crate::out::dir(&a.train.out)?;
+    crate::out::file(&a.train.out.join("dbn.safetensors"))?;
+    crate::out::file(&a.train.out.join("samples.png"))?;
     if a.train.resume.is_some() {
         return Err("--resume is not supported by `dbn train` (train the layers again)".into());
     }
@@ -309,7 +312,7 @@ fn train(mut a: DbnTrainArgs) -> Result<(), String> {
         (Some(_), None) => {
             return Err("--label-top needs labelled data (e.g. IDX images with --labels)".into());
         }
-        (Some(_), Some(l)) => l.iter().copied().max().map_or(2, |m| (m as usize + 1).max(2)),
+        (Some(_), Some(l)) => label_classes(l, "the labels of --data")?.max(2),
     };
     // A tied start needs each layer as wide as the one below its input;
     // check before any training.
@@ -343,11 +346,10 @@ fn train(mut a: DbnTrainArgs) -> Result<(), String> {
         s => return Err(format!("--propagate {s:?}: use samples or probs")),
     };
     let config = DbnConfig { layers, tied_init: a.tied_init, seed: base.seed ^ 0xDB, propagate };
-    std::fs::create_dir_all(&a.train.out).map_err(|e| format!("{}: {e}", a.train.out.display()))?;
     let sizes: Vec<String> =
         std::iter::once(train_set.dim()).chain(widths.iter().copied()).map(|s| s.to_string()).collect();
     if !a.train.json {
-        println!(
+        outln!(
             "DBN {} on {data_name}: {} examples, {} threads, {}",
             sizes.join("-"),
             train_set.len(),
@@ -368,17 +370,18 @@ fn train(mut a: DbnTrainArgs) -> Result<(), String> {
     let dbn = train_greedy(&config, &train_set, |l, r: &EpochReport| {
         layer_seconds[l - 1] += r.seconds;
         if json {
-            println!(
+            outln_cb!(
                 "{{\"layer\":{l},\"epoch\":{},\"seconds\":{},\"learning_rate\":{}}}",
                 r.epoch + 1,
                 r.seconds,
                 r.learning_rate
             );
         } else {
-            println!("layer {l}/{} epoch {:>3}: {:.2} s", widths.len(), r.epoch + 1, r.seconds);
+            outln_cb!("layer {l}/{} epoch {:>3}: {:.2} s", widths.len(), r.epoch + 1, r.seconds);
         }
     })
     .map_err(|e| e.to_string())?;
+    crate::out::check()?;
     let net = if a.up_down_epochs > 0 {
         let cfg = UpDownConfig {
             epochs: a.up_down_epochs,
@@ -390,12 +393,13 @@ fn train(mut a: DbnTrainArgs) -> Result<(), String> {
         let t = Instant::now();
         let net = up_down(&dbn, &train_set, &cfg, |e| {
             if json {
-                println!("{{\"up_down_epoch\":{e},\"seconds\":{}}}", t.elapsed().as_secs_f64());
+                outln_cb!("{{\"up_down_epoch\":{e},\"seconds\":{}}}", t.elapsed().as_secs_f64());
             } else {
-                println!("up-down epoch {e:>3}: {:.2} s since start", t.elapsed().as_secs_f64());
+                outln_cb!("up-down epoch {e:>3}: {:.2} s since start", t.elapsed().as_secs_f64());
             }
         })
         .map_err(|e| e.to_string())?;
+        crate::out::check()?;
         Some(net)
     } else {
         None
@@ -416,12 +420,13 @@ fn train(mut a: DbnTrainArgs) -> Result<(), String> {
             let net = train_labelled_top(&dbn, &train_set, n_labels, &cfg, base.seed ^ 0x1AB, |e| {
                 let secs = t.elapsed().as_secs_f64();
                 if json {
-                    println!("{{\"layer\":{l},\"labelled\":true,\"epoch\":{e},\"seconds_since_start\":{secs}}}");
+                    outln_cb!("{{\"layer\":{l},\"labelled\":true,\"epoch\":{e},\"seconds_since_start\":{secs}}}");
                 } else {
-                    println!("layer {l}/{l} (labelled top, {n_labels} labels) epoch {e:>3}: {secs:.2} s since start");
+                    outln_cb!("layer {l}/{l} (labelled top, {n_labels} labels) epoch {e:>3}: {secs:.2} s since start");
                 }
             })
             .map_err(|e| e.to_string())?;
+            crate::out::check()?;
             layer_seconds.push(t.elapsed().as_secs_f64());
             Some(net)
         }
@@ -446,7 +451,7 @@ fn train(mut a: DbnTrainArgs) -> Result<(), String> {
     }
     if json {
         let per: Vec<String> = layer_seconds.iter().map(|s| s.to_string()).collect();
-        println!(
+        outln!(
             "{{\"done\":true,\"sizes\":[{}],\"labels\":{n_labels},\"layer_seconds\":[{}],\"seconds\":{}}}",
             sizes.iter().map(|s| s.split('(').next().unwrap_or(s)).collect::<Vec<_>>().join(","),
             per.join(","),
@@ -454,9 +459,9 @@ fn train(mut a: DbnTrainArgs) -> Result<(), String> {
         );
     } else {
         for (l, s) in layer_seconds.iter().enumerate() {
-            println!("layer {}: {:.2} s training", l + 1, s);
+            outln!("layer {}: {:.2} s training", l + 1, s);
         }
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
     Ok(())
 }
@@ -479,6 +484,7 @@ fn sample_labelled(
 }
 
 fn sample(a: DbnSampleArgs) -> Result<(), String> {
+    crate::out::file(&a.out)?;
     let file = io::load_any_dbn(&a.model).map_err(|e| e.to_string())?;
     let (n_visible, n_labels) = match &file {
         DbnFile::Gaussian(g) => (g.n_visible(), 0),
@@ -506,11 +512,13 @@ fn sample(a: DbnSampleArgs) -> Result<(), String> {
         DbnFile::Labelled(n) => sample_labelled(n, a.label, a.n, a.sweeps, a.seed)?,
     };
     io::grid_png(&a.out, &s.visible_probs, r, c, a.n.min(10), 2).map_err(|e| e.to_string())?;
-    eprintln!("wrote {}", a.out.display());
+    note!("wrote {}", a.out.display());
     Ok(())
 }
 
 fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
+    // Checked before any work, also when the top's log Z turns out exact.
+    crate::evaluate::parse_schedule(&a.schedule).map_err(|e| format!("--schedule: {e}"))?;
     let full = match io::load_any_dbn(&a.model).map_err(|e| e.to_string())? {
         DbnFile::Gaussian(g) => return evaluate_gaussian(&a, &g),
         DbnFile::Tied(d) => UntiedDbn::from_tied(d),
@@ -579,7 +587,7 @@ fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
     let secs = t0.elapsed().as_secs_f64();
     let sizes: Vec<String> = dbn.sizes().iter().map(|s| s.to_string()).collect();
     if a.json {
-        println!(
+        outln!(
             "{{\"sizes\":[{}],\"examples\":{},\"samples\":{},\"lower_bound\":{},\"std_err\":{},\"log_z_top\":{},\
              \"log_z_top_std_err\":{},\"log_z_method\":\"{}\",\"raise\":{},\"seconds\":{}}}",
             sizes.join(","),
@@ -598,22 +606,47 @@ fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
             secs
         );
     } else {
-        println!("DBN {} ({} layers), {} test examples", sizes.join("-"), depth, test.len());
-        println!("  top RBM log Z = {log_z:.4} ({how}, ±{log_z_se:.4})");
-        println!(
+        outln!("DBN {} ({} layers), {} test examples", sizes.join("-"), depth, test.len());
+        outln!("  top RBM log Z = {log_z:.4} ({how}, ±{log_z_se:.4})");
+        outln!(
             "  lower bound on log p(v): {:.3} ± {:.3} nats per example ({} recognition samples each)",
-            b.mean, b.std_err, a.samples
+            b.mean,
+            b.std_err,
+            a.samples
         );
         if let Some((n, c, f)) = &conservative {
-            println!(
+            outln!(
                 "  first {n} examples, one recognition sample each: bound {:.3} ± {:.3} with the top term by RAISE \
                  (conservative), {:.3} ± {:.3} with the forward log Z",
-                c.mean, c.std_err, f.mean, f.std_err
+                c.mean,
+                c.std_err,
+                f.mean,
+                f.std_err
             );
         }
-        println!("  {secs:.1} s");
+        outln!("  {secs:.1} s");
     }
     Ok(())
+}
+
+/// The number of classes of `labels`, which must use every class from 0 to
+/// their largest (a stray label would otherwise add empty classes).
+pub(crate) fn label_classes(labels: &[u8], what: &str) -> Result<usize, String> {
+    let mut seen = [false; 256];
+    for &y in labels {
+        seen[y as usize] = true;
+    }
+    let Some(max) = seen.iter().rposition(|&s| s) else {
+        return Err(format!("{what}: no labels"));
+    };
+    if let Some(gap) = seen[..max].iter().position(|&s| !s) {
+        let n = labels.iter().filter(|&&y| y as usize == max).count();
+        return Err(format!(
+            "{what} go up to {max} ({n} examples) but label {gap} never occurs: labels must be 0..K−1 with every \
+             class present"
+        ));
+    }
+    Ok(max + 1)
 }
 
 fn labelled(
@@ -667,6 +700,15 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
     let labels =
         |d: &Dataset| d.labels().map(<[u8]>::to_vec).ok_or_else(|| "data without labels".to_string());
     let (ytr, yte) = (labels(&train)?, labels(&test)?);
+    let classes = label_classes(&ytr, "the training labels")?;
+    if let Some(&y) = yte.iter().find(|&&y| y as usize >= classes) {
+        return Err(format!("test label {y}: the training labels are 0..={}", classes - 1));
+    }
+    if let Features::Binary(_) = &net {
+        for (what, d) in [("training", &train), ("test", &test)] {
+            d.check_binary().map_err(|e| format!("{what} images: {e} (pass --binarize)"))?;
+        }
+    }
     if let Some(n) = &saved
         && let Some(&y) = ytr.iter().chain(&yte).find(|&&y| y as usize >= n.n_labels())
     {
@@ -717,7 +759,7 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
         None
     };
     if a.json {
-        println!(
+        outln!(
             "{{\"layer\":{layer},\"features\":{width},\"train\":{},\"test\":{},\"raw\":{{\"train_error\":{},\
              \"test_error\":{},\"seconds\":{}}},\"dbn\":{{\"train_error\":{},\"test_error\":{},\"seconds\":{}}},\"joint\":{}}}",
             train.len(),
@@ -733,25 +775,25 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
             ))
         );
     } else {
-        println!(
+        outln!(
             "softmax regression, {} training / {} test examples, {} epochs",
             train.len(),
             test.len(),
             a.epochs
         );
-        println!(
+        outln!(
             "  raw inputs ({}):        train error {:.2} %, test error {:.2} %",
             train.dim(),
             100.0 * raw.0,
             100.0 * raw.1
         );
-        println!(
+        outln!(
             "  DBN layer {layer} ({width} features): train error {:.2} %, test error {:.2} %",
             100.0 * feat.0,
             100.0 * feat.1
         );
         if let Some((h, l, tr, te, s)) = joint {
-            println!(
+            outln!(
                 "  label-joined RBM ({h} hidden) on layer {l}{}, by free energy: train error {:.2} %, test error {:.2} % ({s:.1} s)",
                 if saved.is_some() { " (the model's own top)" } else { "" },
                 100.0 * tr,
@@ -786,7 +828,7 @@ fn evaluate_gaussian(a: &DbnEvalArgs, net: &GaussianDbn) -> Result<(), String> {
     let secs = t0.elapsed().as_secs_f64();
     let sizes: Vec<String> = net.sizes().iter().map(|s| s.to_string()).collect();
     if a.json {
-        println!(
+        outln!(
             "{{\"sizes\":[{}],\"gaussian\":true,\"examples\":{},\"samples\":{},\"lower_bound\":{},\"std_err\":{},\
              \"log_z_top\":{log_z},\"log_z_method\":\"{}\",\"seconds\":{secs}}}",
             sizes.join(","),
@@ -797,13 +839,15 @@ fn evaluate_gaussian(a: &DbnEvalArgs, net: &GaussianDbn) -> Result<(), String> {
             if how == "exact" { "exact" } else { "ais" }
         );
     } else {
-        println!("Gaussian DBN {} ({} layers) on {} examples", sizes.join("-"), net.depth(), test.len());
-        println!("  top RBM log Z = {log_z:.4} ({how})");
-        println!(
+        outln!("Gaussian DBN {} ({} layers) on {} examples", sizes.join("-"), net.depth(), test.len());
+        outln!("  top RBM log Z = {log_z:.4} ({how})");
+        outln!(
             "  lower bound on the log-density: {:.3} ± {:.3} nats per example ({} recognition samples each)",
-            b.mean, b.std_err, a.samples
+            b.mean,
+            b.std_err,
+            a.samples
         );
-        println!("  {secs:.1} s");
+        outln!("  {secs:.1} s");
     }
     Ok(())
 }
@@ -891,12 +935,14 @@ fn train_gaussian(
         |r| {
             first += r.seconds;
             if json {
-                println!(
+                outln_cb!(
                     "{{\"layer\":1,\"epoch\":{},\"seconds\":{},\"reconstruction_error\":{}}}",
-                    r.epoch, r.seconds, r.reconstruction_error
+                    r.epoch,
+                    r.seconds,
+                    r.reconstruction_error
                 );
             } else {
-                println!(
+                outln_cb!(
                     "layer 1/{} (Gaussian) epoch {:>3}: {:.2} s, reconstruction error {:.3}",
                     widths.len(),
                     r.epoch,
@@ -908,13 +954,14 @@ fn train_gaussian(
         |l, r| {
             layer_seconds[l - 1] += r.seconds;
             if json {
-                println!("{{\"layer\":{l},\"epoch\":{},\"seconds\":{}}}", r.epoch + 1, r.seconds);
+                outln_cb!("{{\"layer\":{l},\"epoch\":{},\"seconds\":{}}}", r.epoch + 1, r.seconds);
             } else {
-                println!("layer {l}/{} epoch {:>3}: {:.2} s", widths.len(), r.epoch + 1, r.seconds);
+                outln_cb!("layer {l}/{} epoch {:>3}: {:.2} s", widths.len(), r.epoch + 1, r.seconds);
             }
         },
     )
     .map_err(|e| e.to_string())?;
+    crate::out::check()?;
     layer_seconds[0] = first;
     let path = a.train.out.join("dbn.safetensors");
     io::save_gaussian_dbn(&net, &path).map_err(|e| e.to_string())?;
@@ -927,7 +974,7 @@ fn train_gaussian(
     }
     if json {
         let per: Vec<String> = layer_seconds.iter().map(|s| s.to_string()).collect();
-        println!(
+        outln_cb!(
             "{{\"done\":true,\"gaussian\":true,\"sizes\":[{}],\"layer_seconds\":[{}],\"seconds\":{}}}",
             sizes.join(","),
             per.join(","),
@@ -935,9 +982,9 @@ fn train_gaussian(
         );
     } else {
         for (l, s) in layer_seconds.iter().enumerate() {
-            println!("layer {}: {:.2} s training", l + 1, s);
+            outln!("layer {}: {:.2} s training", l + 1, s);
         }
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
     Ok(())
 }

@@ -31,10 +31,10 @@ pub(crate) struct EbmTrainArgs {
     #[arg(long, default_value = "mixture8")]
     data: String,
     /// Examples drawn from a built-in 2-D set.
-    #[arg(long, default_value_t = 4000)]
+    #[arg(long, value_parser = crate::limits::count, default_value_t = 4000)]
     n_data: usize,
     /// Use only the first N rows of a data file.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::count)]
     limit: Option<usize>,
     /// Model: "mlp" (energy, Langevin + replay buffer), "score" (denoising
     /// score matching) or "gb-rbm" (Gaussian–Bernoulli RBM, CD/PCD).
@@ -48,45 +48,45 @@ pub(crate) struct EbmTrainArgs {
     #[arg(long, default_value = "swish")]
     activation: String,
     /// Parameter updates (mlp, score).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, value_parser = crate::limits::steps, default_value_t = 1000)]
     iterations: usize,
     /// Epochs (gb-rbm).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, value_parser = crate::limits::epochs, default_value_t = 10)]
     epochs: usize,
     /// Batch size (and negative chains per update for mlp).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, value_parser = crate::limits::count, default_value_t = 128)]
     batch: usize,
     /// Learning rate (Adam for mlp and score; SGD for gb-rbm). Default:
     /// 1e-3.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1e-3)]
     lr: f32,
     /// mlp: Langevin steps per update.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, value_parser = crate::limits::k, default_value_t = 60)]
     langevin_steps: usize,
     /// mlp: Langevin drift step λ (the drift is −(λ/2)∇E).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.05)]
     step: f32,
     /// mlp: Langevin noise standard deviation.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.1)]
     noise: f32,
     /// mlp: clip each gradient element to [−C, C].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     clip: Option<f32>,
     /// mlp: replay-buffer capacity.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, value_parser = crate::limits::count, default_value_t = 10_000)]
     buffer: usize,
     /// mlp: weight of the energy regulariser α.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.1)]
     alpha: f32,
     /// score: noise levels FIRST,LAST,LEVELS (geometric); sampling uses
     /// the same levels.
     #[arg(long, default_value = "5,0.05,10")]
     sigmas: String,
     /// score: annealed-Langevin ε for the samples picture.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1e-4)]
     sample_step: f32,
     /// gb-rbm: initial σ of the visible units.
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.3)]
     sigma: f32,
     /// gb-rbm: learn σ.
     #[arg(long)]
@@ -95,7 +95,7 @@ pub(crate) struct EbmTrainArgs {
     #[arg(long)]
     pcd: bool,
     /// gb-rbm: Gibbs steps per update.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_parser = crate::limits::k, default_value_t = 1)]
     k: usize,
     /// Seed.
     #[arg(long, default_value_t = 0)]
@@ -104,7 +104,7 @@ pub(crate) struct EbmTrainArgs {
     #[arg(long, default_value = "ebm-out")]
     out: PathBuf,
     /// Threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::threads)]
     threads: Option<usize>,
     /// JSON lines instead of text.
     #[arg(long)]
@@ -153,15 +153,20 @@ fn load_data(a: &EbmTrainArgs) -> Result<(Dataset, Option<Toy2d>), String> {
 }
 
 fn train(a: EbmTrainArgs) -> Result<(), String> {
+    crate::out::dir(&a.out)?;
+    crate::out::file(&a.out.join("model.safetensors"))?;
+    crate::out::file(&a.out.join("samples.png"))?;
     let act = Activation::from_name(&a.activation)
         .ok_or_else(|| format!("--activation {:?}: use swish or softplus", a.activation))?;
     if !["mlp", "score", "gb-rbm"].contains(&a.model.as_str()) {
         return Err(format!("--model {:?}: use mlp, score or gb-rbm", a.model));
     }
+    if !(a.sample_step.is_finite() && a.sample_step > 0.0) {
+        return Err(format!("--sample-step {}: use a finite step > 0", a.sample_step));
+    }
     let (data, toy) = load_data(&a)?;
     let d = data.dim();
     let show = !a.json && std::io::stderr().is_terminal();
-    std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
     let t0 = Instant::now();
     let json = a.json;
     // Data range, for chain starts and clamping.
@@ -198,18 +203,19 @@ fn train(a: EbmTrainArgs) -> Result<(), String> {
             let buffer = train_ebm(&mut e, &data, &cfg, |r| {
                 bar.set_position(r.iteration as u64);
                 if json {
-                    println!(
+                    outln_cb!(
                         "{{\"iteration\":{},\"loss\":{},\"energy_data\":{},\"energy_model\":{},\"seconds\":{}}}",
                         r.iteration, r.loss, r.energy_data, r.energy_model, r.seconds
                     );
                 } else if r.iteration % every == 0 && !show {
-                    println!(
+                    outln_cb!(
                         "iteration {:>6}: loss {:.4}, E(data) {:.3}, E(samples) {:.3}, {:.1} s",
                         r.iteration, r.loss, r.energy_data, r.energy_model, r.seconds
                     );
                 }
             })
             .map_err(|e| e.to_string())?;
+            crate::out::check()?;
             bar.finish_and_clear();
             let k = buffer.len().min(1000);
             buffer_samples = (buffer.len() - k..buffer.len()).flat_map(|i| buffer.row(i).to_vec()).collect();
@@ -232,12 +238,13 @@ fn train(a: EbmTrainArgs) -> Result<(), String> {
             let m = train_dsm(&data, &cfg, |i, loss, secs| {
                 bar.set_position(i as u64);
                 if json {
-                    println!("{{\"iteration\":{i},\"loss\":{loss},\"seconds\":{secs}}}");
+                    outln_cb!("{{\"iteration\":{i},\"loss\":{loss},\"seconds\":{secs}}}");
                 } else if i % every == 0 && !show {
-                    println!("iteration {i:>6}: DSM loss {loss:.4}, {secs:.1} s");
+                    outln_cb!("iteration {i:>6}: DSM loss {loss:.4}, {secs:.1} s");
                 }
             })
             .map_err(|e| e.to_string())?;
+            crate::out::check()?;
             bar.finish_and_clear();
             EnergyModel::Score(m)
         }
@@ -263,18 +270,25 @@ fn train(a: EbmTrainArgs) -> Result<(), String> {
             };
             let m = train_gaussian_rbm(&data, &cfg, |r| {
                 if json {
-                    println!(
+                    outln_cb!(
                         "{{\"epoch\":{},\"reconstruction_error\":{},\"free_energy\":{},\"seconds\":{}}}",
-                        r.epoch, r.reconstruction_error, r.free_energy, r.seconds
+                        r.epoch,
+                        r.reconstruction_error,
+                        r.free_energy,
+                        r.seconds
                     );
                 } else {
-                    println!(
+                    outln_cb!(
                         "epoch {:>3}: reconstruction error {:.3}, mean F(data) {:.2}, {:.2} s",
-                        r.epoch, r.reconstruction_error, r.free_energy, r.seconds
+                        r.epoch,
+                        r.reconstruction_error,
+                        r.free_energy,
+                        r.seconds
                     );
                 }
             })
             .map_err(|e| e.to_string())?;
+            crate::out::check()?;
             EnergyModel::GaussianRbm(m)
         }
     };
@@ -285,18 +299,19 @@ fn train(a: EbmTrainArgs) -> Result<(), String> {
     let given = (!buffer_samples.is_empty()).then_some(buffer_samples.as_slice());
     let picture = samples_picture(&model, &data, toy, &png, (lo, hi), &a, given)?;
     if json {
-        println!(
+        outln_cb!(
             "{{\"done\":true,\"model\":\"{}\",\"train_seconds\":{train_seconds},\"mmd2\":{},\"mmd2_data_baseline\":{}}}",
             a.model,
             crate::json_num(picture.0),
             crate::json_num(picture.1)
         );
     } else {
-        println!("trained in {train_seconds:.1} s; wrote {} and {}", path.display(), png.display());
+        outln!("trained in {train_seconds:.1} s; wrote {} and {}", path.display(), png.display());
         if picture.0.is_finite() {
-            println!(
+            outln!(
                 "MMD² of the pictured samples to 1,000 fresh data points {:.5} (two data samples: {:.5})",
-                picture.0, picture.1
+                picture.0,
+                picture.1
             );
         }
     }
@@ -308,8 +323,11 @@ fn parse_sigmas(s: &str) -> Result<(f32, f32, usize), String> {
         .split(',')
         .map(|t| t.trim().parse::<f32>().map_err(|_| format!("--sigmas {s:?}: expected FIRST,LAST,LEVELS")))
         .collect::<Result<_, _>>()?;
-    if v.len() != 3 || v[2].fract() != 0.0 || v[2] < 2.0 {
-        return Err(format!("--sigmas {s:?}: expected FIRST,LAST,LEVELS with LEVELS an integer ≥ 2"));
+    if v.len() != 3 || v[2].fract() != 0.0 || v[2] < 2.0 || v[2] > crate::limits::MAX_RUNS as f32 {
+        return Err(format!(
+            "--sigmas {s:?}: expected FIRST,LAST,LEVELS with LEVELS an integer in 2..={}",
+            crate::limits::MAX_RUNS
+        ));
     }
     Ok((v[0], v[1], v[2] as usize))
 }

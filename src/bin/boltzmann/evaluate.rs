@@ -31,7 +31,7 @@ pub(crate) struct EvalArgs {
     #[arg(long)]
     binarize: bool,
     /// AIS runs.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, value_parser = crate::limits::runs, default_value_t = 100)]
     ais_runs: usize,
     /// AIS schedule: "default" (Salakhutdinov & Murray, 14,500 βs),
     /// "default:F" (the same shape with F × 14,500 βs) or "linear:N".
@@ -40,10 +40,10 @@ pub(crate) struct EvalArgs {
     /// Examples (the first N of --data) for the conservative RAISE estimate
     /// (reverse annealing; one chain per example; 0: skip). Run with AIS
     /// only: exact log Z needs no bound.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, value_parser = crate::limits::runs_or_none, default_value_t = 500)]
     raise_examples: usize,
     /// RAISE chains per example.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_parser = crate::limits::runs, default_value_t = 1)]
     raise_runs: usize,
     /// RAISE schedule (same forms as --schedule; default: --schedule).
     #[arg(long)]
@@ -55,16 +55,16 @@ pub(crate) struct EvalArgs {
     #[arg(long)]
     force_ais: bool,
     /// Largest smaller side for exact log Z (2^N states).
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, value_parser = crate::limits::count_or_none, default_value_t = 25)]
     exact_max: usize,
     /// Examples used for pseudo-likelihood and reconstruction error.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, value_parser = crate::limits::count, default_value_t = 1000)]
     monitor: usize,
     /// Seed of AIS and the stochastic pseudo-likelihood.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::threads)]
     threads: Option<usize>,
     /// One JSON object instead of text.
     #[arg(long)]
@@ -75,8 +75,8 @@ pub(crate) fn parse_schedule(s: &str) -> Result<Vec<f64>, String> {
     match s.split_once(':') {
         None if s == "default" => Ok(eval::default_schedule()),
         Some(("linear", n)) => match n.parse::<usize>() {
-            Ok(n) if n > 0 => Ok(eval::linear_schedule(n)),
-            _ => Err(format!("bad schedule {s:?}: linear:N needs N ≥ 1")),
+            Ok(n) if (1..=crate::limits::MAX_AIS_STEPS).contains(&n) => Ok(eval::linear_schedule(n)),
+            _ => Err(format!("bad schedule {s:?}: linear:N needs N in 1..={}", crate::limits::MAX_AIS_STEPS)),
         },
         Some(("default", f)) => match f.parse::<usize>() {
             Ok(f) if (1..=100).contains(&f) => Ok(eval::scaled_default_schedule(f)),
@@ -112,7 +112,9 @@ pub(crate) fn bar(show: bool, len: u64, what: &str) -> ProgressBar {
 
 pub(crate) fn load(p: &std::path::Path, binarize: bool) -> Result<Dataset, String> {
     let d = io::read_dataset(p, None).map_err(|e| e.to_string())?;
-    if binarize { d.binarize_threshold(0.5).map_err(|e| e.to_string()) } else { Ok(d) }
+    let d = if binarize { d.binarize_threshold(0.5).map_err(|e| e.to_string())? } else { d };
+    d.check_binary().map_err(|e| format!("{}: {e} (pass --binarize)", p.display()))?;
+    Ok(d)
 }
 
 pub(crate) fn run(a: EvalArgs) -> Result<(), String> {
@@ -215,7 +217,7 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
             .map_or((String::from("null"), String::from("null"), String::from("null")), |(l, h, e)| {
                 (num(l), num(h), num(e))
             });
-        println!(
+        outln!(
             "{{\"log_z\":{log_z},\"log_z_low\":{lo},\"log_z_high\":{hi},\"log_std_err\":{lse},\"method\":\"{method}\",\"log_z_seconds\":{z_seconds},\
              \"avg_log_prob\":{avg},\"examples\":{},\"raise\":{},\"pseudo_ll\":{pl},\"pseudo_ll_sklearn\":{pl_sk},\
              \"recon_error\":{recon}}}",
@@ -235,32 +237,33 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
         );
     } else {
         match interval {
-            None => println!("log Z = {log_z:.4} ({method}, {z_seconds:.1} s)"),
+            None => outln!("log Z = {log_z:.4} ({method}, {z_seconds:.1} s)"),
             Some((lo, hi, lse)) => {
                 // σ̂/Ẑ: the standard deviation of log Ẑ to first order.
                 let rel = (lse - log_z).exp();
-                println!(
+                outln!(
                     "log Z = {log_z:.4} (σ̂/Ẑ = {rel:.4}), ±3σ interval [{lo:.4}, {hi:.4}] ({method}, {z_seconds:.1} s)"
                 )
             }
         }
-        println!("average log-probability of {} test examples: {avg:.3}", test.len());
+        outln!("average log-probability of {} test examples: {avg:.3}", test.len());
         if let Some((n, est, fwd, k, secs)) = &raise {
             let (rz, rz_se) = mean_se(&est.log_z);
-            println!(
+            outln!(
                 "conservative estimate (RAISE, {n} examples, {k} distributions, {secs:.1} s): {:.3} ± {:.3} s.e.; \
                  AIS on the same examples: {fwd:.3}",
-                est.mean, est.std_err
+                est.mean,
+                est.std_err
             );
-            println!(
+            outln!(
                 "  reverse log Z estimate from those examples: {rz:.4} ± {rz_se:.4} s.e. (forward: {log_z:.4})"
             );
         }
-        println!(
+        outln!(
             "pseudo-log-likelihood (all {} flips): {pl:.3}; scikit-learn-style: {pl_sk:.3}",
             rbm.n_visible()
         );
-        println!("reconstruction error: {recon:.3}");
+        outln!("reconstruction error: {recon:.3}");
     }
     Ok(())
 }

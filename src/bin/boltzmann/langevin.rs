@@ -18,25 +18,25 @@ use std::time::Instant;
 #[derive(Args, Debug)]
 pub(crate) struct BenchLangevinArgs {
     /// Visible units D.
-    #[arg(long, default_value_t = 784)]
+    #[arg(long, value_parser = crate::limits::count, default_value_t = 784)]
     visible: usize,
     /// Hidden units H.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, value_parser = crate::limits::count, default_value_t = 500)]
     hidden: usize,
     /// Number of chains B.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, value_parser = crate::limits::count, default_value_t = 1000)]
     chains: usize,
     /// Threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::threads)]
     threads: Option<usize>,
     /// Steps per timed run (default: about 0.3 s worth).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_parser = crate::limits::steps_or_auto, default_value_t = 0)]
     steps: usize,
     /// Timed runs; the median is reported.
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, value_parser = crate::limits::repeats, default_value_t = 7)]
     repeats: usize,
     /// Step size ε.
-    #[arg(long, default_value_t = 1e-2)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1e-2)]
     step: f32,
     /// Time MALA steps instead of unadjusted Langevin.
     #[arg(long)]
@@ -84,7 +84,7 @@ pub(crate) fn bench(a: BenchLangevinArgs) -> Result<(), String> {
     let (d, h, b) = r.shape;
     let kind = if a.mala { "mala" } else { "ula" };
     if a.json {
-        println!(
+        outln!(
             "{{\"bench\":\"langevin\",\"kind\":\"{kind}\",\"energy\":\"{}\",\"n_visible\":{d},\"n_hidden\":{h},\
              \"chains\":{b},\"threads\":{},\"isa\":\"{}\",\"steps\":{},\"repeats\":{},\"steps_per_s\":{},\
              \"steps_per_s_min\":{},\"steps_per_s_max\":{},\"gflops\":{},\"acceptance\":{},\"state_std\":{}}}",
@@ -102,24 +102,28 @@ pub(crate) fn bench(a: BenchLangevinArgs) -> Result<(), String> {
         );
     } else {
         match &a.mlp {
-            None => println!(
-                "langevin ({kind}) on a GB-RBM D={d} H={h} B={b}  threads={} isa={}",
-                r.threads, r.isa
-            ),
-            Some(m) => println!(
+            None => {
+                outln!("langevin ({kind}) on a GB-RBM D={d} H={h} B={b}  threads={} isa={}", r.threads, r.isa)
+            }
+            Some(m) => outln!(
                 "langevin ({kind}) on an MLP energy {d}-{m}-1 B={b}  threads={} isa={}",
-                r.threads, r.isa
+                r.threads,
+                r.isa
             ),
         }
-        println!(
+        outln!(
             "  {:.2} steps/s (range {:.2}–{:.2}, {} runs × {} steps)",
-            r.steps_per_s, r.range.0, r.range.1, r.repeats, r.steps
+            r.steps_per_s,
+            r.range.0,
+            r.range.1,
+            r.repeats,
+            r.steps
         );
-        println!("  {:.1} effective GFLOP/s (products: forward and backward)", r.gflops());
+        outln!("  {:.1} effective GFLOP/s (products: forward and backward)", r.gflops());
         if let Some(acc) = r.acceptance {
-            println!("  acceptance rate {acc:.3}");
+            outln!("  acceptance rate {acc:.3}");
         }
-        println!("  state std after the runs {:.4}", r.state_std);
+        outln!("  state std after the runs {:.4}", r.state_std);
     }
     Ok(())
 }
@@ -137,19 +141,19 @@ pub(crate) struct LangevinArgs {
     #[arg(long, default_value = "annealed")]
     sampler: String,
     /// Number of chains, started uniformly in [−8, 8]².
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, value_parser = crate::limits::count, default_value_t = 2000)]
     chains: usize,
     /// Steps (ula, mala, du-mordatch) or steps per noise level (annealed).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, value_parser = crate::limits::steps_or_auto, default_value_t = 100)]
     steps: usize,
     /// Step size ε (annealed: the step at the last level).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.1)]
     step: f32,
     /// Noise standard deviation for du-mordatch (ula: √ε).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     noise: Option<f32>,
     /// Clip each gradient element to [−C, C] (du-mordatch).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     clip: Option<f32>,
     /// Clamp the states to LO,HI after each step.
     #[arg(long)]
@@ -179,7 +183,7 @@ pub(crate) struct LangevinArgs {
     #[arg(long)]
     csv: Option<PathBuf>,
     /// Threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::threads)]
     threads: Option<usize>,
     /// One JSON object instead of text.
     #[arg(long)]
@@ -251,6 +255,10 @@ fn sample_energy<E: Energy>(
 }
 
 pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
+    crate::out::file(&a.out)?;
+    if let Some(p) = &a.csv {
+        crate::out::file(p)?;
+    }
     if !["ula", "mala", "du-mordatch", "annealed"].contains(&a.sampler.as_str()) {
         return Err(format!("--sampler {:?}: use ula, mala, du-mordatch or annealed", a.sampler));
     }
@@ -309,6 +317,14 @@ pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
         }
     })?;
     let secs = t0.elapsed().as_secs_f64();
+    if let Some(f) = chains.failures().first()
+        && chains.failures().len() == a.chains
+    {
+        return Err(format!(
+            "every chain stopped on non-finite values (first: chain {} at step {}, {}): lower --step or add --clip",
+            f.chain, f.step, f.what
+        ));
+    }
     let x = chains.states();
     let n = x.len() / d;
     // Share of the samples nearest to each component, against its weight.
@@ -354,7 +370,7 @@ pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
             .chunks_exact(d)
             .map(|r| r.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",") + "\n")
             .collect();
-        std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display()))?;
+        io::write_atomic(p, text.as_bytes()).map_err(|e| e.to_string())?;
     }
     let failed = chains.failures().len();
     let what = match &a.model {
@@ -364,7 +380,7 @@ pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
     if a.json {
         let sh: Vec<String> = shares.iter().map(|s| s.0.to_string()).collect();
         let w: Vec<String> = shares.iter().map(|s| s.1.to_string()).collect();
-        println!(
+        outln!(
             "{{\"target\":\"{}\",\"sampler\":\"{}\",\"chains\":{n},\"dim\":{d},\"steps\":{},\"seconds\":{secs},\"weights\":[{}],\
              \"shares\":[{}],\"acceptance\":{},\"failed_chains\":{failed}}}",
             what.replace('"', "'"),
@@ -375,33 +391,35 @@ pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
             acceptance.map_or(String::from("null"), |a: f64| a.to_string())
         );
     } else {
-        println!(
+        outln!(
             "{} on {what}: {n} chains in {d} dimensions, {} steps, {secs:.2} s",
             a.sampler,
             chains.steps()
         );
         for (c, (s, w)) in shares.iter().enumerate() {
-            println!("  component {c}: share of samples {s:.3} (weight {w:.3})");
+            outln!("  component {c}: share of samples {s:.3} (weight {w:.3})");
         }
         if let Some(acc) = acceptance {
-            println!("  MALA acceptance rate {acc:.3}");
+            outln!("  MALA acceptance rate {acc:.3}");
         }
         if failed > 0 {
             let f = &chains.failures()[0];
-            println!(
+            outln!(
                 "  {failed} chains stopped on non-finite values (first: chain {} at step {}, {})",
-                f.chain, f.step, f.what
+                f.chain,
+                f.step,
+                f.what
             );
         }
-        println!("wrote {}", a.out.display());
+        outln!("wrote {}", a.out.display());
     }
     Ok(())
 }
 
 fn parse_schedule(s: &str) -> Result<Vec<f32>, String> {
     let v = parse_floats("--sigmas", s, 3)?;
-    if v[2].fract() != 0.0 || v[2] < 2.0 {
-        return Err(format!("--sigmas {s}: LEVELS must be an integer ≥ 2"));
+    if v[2].fract() != 0.0 || v[2] < 2.0 || v[2] > crate::limits::MAX_RUNS as f32 {
+        return Err(format!("--sigmas {s}: LEVELS must be an integer in 2..={}", crate::limits::MAX_RUNS));
     }
     geometric_schedule(v[0], v[1], v[2] as usize).map_err(|e| e.to_string())
 }

@@ -1,16 +1,19 @@
 //! The `boltzmann` command-line tool: parses arguments, calls the library,
 //! prints results or a one-line error, and sets the exit code.
 
+#[macro_use]
+mod out;
 mod dbn;
 mod ebm;
 mod evaluate;
 mod langevin;
+mod limits;
 mod pictures;
 mod train;
 
 use boltzmann::bench::{GibbsBenchConfig, GibbsBenchReport};
 use boltzmann::{Isa, simd};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -64,22 +67,22 @@ enum BenchCmd {
     /// Block-Gibbs sweeps of a random RBM over an ensemble of chains.
     Gibbs {
         /// Visible units D.
-        #[arg(long, default_value_t = 784)]
+        #[arg(long, value_parser = crate::limits::count, default_value_t = 784)]
         visible: usize,
         /// Hidden units H.
-        #[arg(long, default_value_t = 500)]
+        #[arg(long, value_parser = crate::limits::count, default_value_t = 500)]
         hidden: usize,
         /// Number of chains B.
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, value_parser = crate::limits::count, default_value_t = 1000)]
         chains: usize,
         /// Threads (default: all cores).
-        #[arg(long)]
+        #[arg(long, value_parser = crate::limits::threads)]
         threads: Option<usize>,
         /// Sweeps per timed run (default: about 0.3 s worth).
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, value_parser = crate::limits::steps_or_auto, default_value_t = 0)]
         sweeps: usize,
         /// Timed runs; the median is reported.
-        #[arg(long, default_value_t = 7)]
+        #[arg(long, value_parser = crate::limits::repeats, default_value_t = 7)]
         repeats: usize,
         /// Also time the products, RNG and sampling stages alone.
         #[arg(long)]
@@ -106,21 +109,44 @@ enum BenchCmd {
         packed: bool,
         /// Parallel tempering with this many temperatures per chain (--chains
         /// at each); compare with plain sweeps of chains × replicas chains.
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, value_parser = crate::limits::count_or_none, default_value_t = 0)]
         replicas: usize,
         /// Lowest inverse temperature of the tempering ladder.
-        #[arg(long, default_value_t = 0.1)]
+        #[arg(long, allow_negative_numbers = true, default_value_t = 0.1)]
         beta_min: f32,
     },
 }
 
+/// The parsed command line, to tell options given from defaults.
+static MATCHES: std::sync::OnceLock<clap::ArgMatches> = std::sync::OnceLock::new();
+
+/// Whether option `id` (a field name of the command's arguments) was given
+/// on the command line rather than taken from its default.
+pub(crate) fn given(id: &str) -> bool {
+    let Some(mut m) = MATCHES.get() else { return false };
+    while let Some((_, sub)) = m.subcommand() {
+        m = sub;
+    }
+    m.try_contains_id(id).unwrap_or(false)
+        && m.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let _ = MATCHES.set(matches);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("boltzmann: error: {e}");
-            ExitCode::FAILURE
+            out::roll_back();
+            let (code, message) = out::failure_exit(&e);
+            if let Some(m) = message {
+                note!("boltzmann: error: {m}");
+            }
+            ExitCode::from(code)
         }
     }
 }
@@ -134,8 +160,9 @@ where
     T: Send,
 {
     let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if n == 0 || n > 4096 {
-        return Err(format!("--threads must be in 1..=4096, got {n}"));
+    let max = limits::max_threads();
+    if n == 0 || n > max {
+        return Err(format!("--threads {n}: use 1..={max} (4 × the cores, at least 64)"));
     }
     let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().map_err(|e| e.to_string())?;
     pool.install(f)
@@ -153,10 +180,10 @@ fn run(cli: Cli) -> Result<(), String> {
         Cmd::Ebm { what } => ebm::run(what),
         Cmd::Bench { what: BenchCmd::Langevin(a) } => langevin::bench(a),
         Cmd::Info => {
-            println!("detected: {}", simd::detected_isa());
-            println!("active:   {}", simd::active_isa());
+            outln!("detected: {}", simd::detected_isa());
+            outln!("active:   {}", simd::active_isa());
             let avail: Vec<_> = Isa::available().iter().map(|i| i.name()).collect();
-            println!("available: {}", avail.join(", "));
+            outln!("available: {}", avail.join(", "));
             Ok(())
         }
         Cmd::Bench {
@@ -211,45 +238,49 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             let r = boltzmann::bench::gibbs(&cfg).map_err(|e| e.to_string())?;
             if json {
-                println!("{}", to_json(&r));
+                outln!("{}", to_json(&r));
             } else {
-                print_text(&r);
+                print_text(&r)?;
             }
             Ok(())
         }
     }
 }
 
-fn print_text(r: &GibbsBenchReport) {
+fn print_text(r: &GibbsBenchReport) -> Result<(), String> {
     let (d, h, b) = r.shape;
-    println!("gibbs D={d} H={h} B={b}  threads={} isa={} block_rows={}", r.threads, r.isa, r.block_rows);
-    println!(
+    outln!("gibbs D={d} H={h} B={b}  threads={} isa={} block_rows={}", r.threads, r.isa, r.block_rows);
+    outln!(
         "  {:.2} sweeps/s (range {:.2}–{:.2}, {} runs × {} sweeps)",
-        r.sweeps_per_s, r.range.0, r.range.1, r.repeats, r.sweeps
+        r.sweeps_per_s,
+        r.range.0,
+        r.range.1,
+        r.repeats,
+        r.sweeps
     );
-    println!("  {:.3} M chain-sweeps/s", r.chain_sweeps_per_s() / 1e6);
-    println!("  {:.1} M unit-updates/s", r.unit_updates_per_s() / 1e6);
-    println!("  {:.1} effective GFLOP/s (4·B·D·H per sweep)", r.gflops());
-    println!("  {} bytes of state per chain", r.bytes_per_chain);
+    outln!("  {:.3} M chain-sweeps/s", r.chain_sweeps_per_s() / 1e6);
+    outln!("  {:.1} M unit-updates/s", r.unit_updates_per_s() / 1e6);
+    outln!("  {:.1} effective GFLOP/s (4·B·D·H per sweep)", r.gflops());
+    outln!("  {} bytes of state per chain", r.bytes_per_chain);
     if r.replicas > 1 {
         let (lo, hi) = r.swap_rates.iter().fold((1.0f64, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
-        println!(
+        outln!(
             "  tempering: {} temperatures × {} chains, swap acceptance {lo:.3}–{hi:.3}",
             r.replicas,
             b / r.replicas
         );
     }
     if r.packed {
-        println!("  bit-packed states; visible density {:.3}", r.densities.0);
+        outln!("  bit-packed states; visible density {:.3}", r.densities.0);
     } else {
-        println!("  state densities: visible {:.3}, hidden {:.3}", r.densities.0, r.densities.1);
+        outln!("  state densities: visible {:.3}, hidden {:.3}", r.densities.0, r.densities.1);
     }
     if let Some(b) = r.peak_rss_bytes {
-        println!("  peak resident memory {:.1} MB", b as f64 / 1e6);
+        outln!("  peak resident memory {:.1} MB", b as f64 / 1e6);
     }
     if let Some(bd) = &r.breakdown {
         let ms = 1e3 / r.sweeps_per_s;
-        println!(
+        outln!(
             "  time per sweep {:.3} ms: products {:.1}%, rng {:.1}%, sampling (bias+sigmoid+compare) {:.1}%",
             ms,
             100.0 * bd.products,
@@ -257,6 +288,7 @@ fn print_text(r: &GibbsBenchReport) {
             100.0 * bd.sampling
         );
     }
+    Ok(())
 }
 
 /// JSON has no NaN or infinities: null.

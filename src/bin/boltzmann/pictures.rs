@@ -15,13 +15,13 @@ pub(crate) struct SampleArgs {
     #[arg(long, default_value = "samples.png")]
     out: PathBuf,
     /// Chains (columns of the grid).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, value_parser = crate::limits::count, default_value_t = 10)]
     chains: usize,
     /// Rows of the grid: row r shows every chain after r+1 rounds.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, value_parser = crate::limits::count, default_value_t = 10)]
     rows: usize,
     /// Gibbs sweeps between rows (and before the first).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, value_parser = crate::limits::steps, default_value_t = 1000)]
     steps: usize,
     /// Image shape ROWSxCOLS (default: square, or 28x28 for 784 units).
     #[arg(long)]
@@ -30,7 +30,7 @@ pub(crate) struct SampleArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::threads)]
     threads: Option<usize>,
     /// Also report chain diagnostics: each chain's free-energy trace after
     /// every sweep gives its integrated autocorrelation time, effective
@@ -52,11 +52,11 @@ pub(crate) struct FiltersArgs {
     /// Output PNG.
     #[arg(long, default_value = "filters.png")]
     out: PathBuf,
-    /// Hidden units to draw (the first N).
-    #[arg(long, default_value_t = 100)]
+    /// Hidden units to draw (the first N; default: 100 or all if fewer).
+    #[arg(long, value_parser = crate::limits::count, default_value_t = 100)]
     units: usize,
     /// Units per row of the grid.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, value_parser = crate::limits::count, default_value_t = 10)]
     cols: usize,
     /// Image shape ROWSxCOLS (default: square, or 28x28 for 784 units).
     #[arg(long)]
@@ -131,6 +131,7 @@ pub(crate) fn sample_grid(
 }
 
 pub(crate) fn sample(a: SampleArgs) -> Result<(), String> {
+    crate::out::file(&a.out)?;
     let rbm = io::load_rbm(&a.model).map_err(|e| e.to_string())?;
     let sh = shape(a.shape.as_deref(), rbm.n_visible())?;
     if a.diagnostics {
@@ -153,7 +154,7 @@ pub(crate) fn sample(a: SampleArgs) -> Result<(), String> {
         let t = a.diagnostics.then_some(&mut trace);
         sample_grid(&rbm, sh, a.chains, a.rows, a.steps, a.seed, &a.out, t)
     })?;
-    eprintln!("wrote {}", a.out.display());
+    note!("wrote {}", a.out.display());
     if a.diagnostics {
         let (n, len) = (a.chains, trace.len() / a.chains);
         let mut t = vec![0.0f64; trace.len()];
@@ -168,12 +169,17 @@ pub(crate) fn sample(a: SampleArgs) -> Result<(), String> {
                 "chains": d.chains, "sweeps": d.length, "iat_mean": d.iat_mean, "iat_max": d.iat_max,
                 "ess": d.ess, "split_rhat": d.split_rhat,
             });
-            println!("{v}");
+            outln!("{v}");
         } else {
-            println!(
+            outln!(
                 "free energy over {} sweeps × {} chains: autocorrelation time {:.1} sweeps (max {:.1}), \
                  effective samples {:.0}, split R-hat {:.4}",
-                d.length, d.chains, d.iat_mean, d.iat_max, d.ess, d.split_rhat
+                d.length,
+                d.chains,
+                d.iat_mean,
+                d.iat_max,
+                d.ess,
+                d.split_rhat
             );
         }
     }
@@ -181,13 +187,14 @@ pub(crate) fn sample(a: SampleArgs) -> Result<(), String> {
 }
 
 pub(crate) fn filters(a: FiltersArgs) -> Result<(), String> {
+    crate::out::file(&a.out)?;
     let rbm = io::load_rbm(&a.model).map_err(|e| e.to_string())?;
     let (r, c) = shape(a.shape.as_deref(), rbm.n_visible())?;
-    if a.units == 0 || a.cols == 0 {
-        return Err("--units and --cols must be ≥ 1".into());
+    if crate::given("units") && a.units > rbm.n_hidden() {
+        return Err(format!("--units {}: the model has {} hidden units", a.units, rbm.n_hidden()));
     }
     io::filters_png(&a.out, &rbm, r, c, a.units, a.cols).map_err(|e| e.to_string())?;
-    eprintln!("wrote {}", a.out.display());
+    note!("wrote {}", a.out.display());
     Ok(())
 }
 

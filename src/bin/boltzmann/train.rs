@@ -58,7 +58,7 @@ pub(crate) struct TrainArgs {
     #[arg(long, value_enum, default_value = "last")]
     csv_labels: CsvLabelArg,
     /// Multiply CSV values by this (e.g. 0.00392156862745098 for 0–255 pixels).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1.0)]
     scale: f32,
     /// Binarize non-binary data: "threshold" (> 0.5), "threshold:T" or
     /// "stochastic" (values in [0,1] as probabilities). Without it,
@@ -70,29 +70,29 @@ pub(crate) struct TrainArgs {
     #[arg(long)]
     valid: Option<PathBuf>,
     /// Fraction of --data held out for validation when --valid is not given.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.1)]
     valid_fraction: f64,
     /// Use only the first N training examples.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::count)]
     limit: Option<usize>,
     /// Hidden units.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, value_parser = crate::limits::count, default_value_t = 500)]
     pub(crate) hidden: usize,
     /// cd (chains restart at the data) or pcd (persistent chains).
     #[arg(long, value_enum, default_value = "pcd")]
     algorithm: AlgoArg,
     /// Gibbs sweeps per update.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_parser = crate::limits::k, default_value_t = 1)]
     k: usize,
     /// Persistent chains (PCD; for PT, the chains at β = 1) [default: 200;
     /// 100 for the layers of `dbn train`].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::count)]
     chains: Option<usize>,
     /// Temperatures per chain for --algorithm pt (geometric ladder, ≥ 2).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, value_parser = crate::limits::count, default_value_t = 10)]
     replicas: usize,
     /// Lowest inverse temperature of the PT ladder, in (0, 1).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.1)]
     beta_min: f32,
     /// Centering (Melchior et al. 2016): "off", or the sliding-average rate
     /// of the hidden offsets in (0, 1].
@@ -100,13 +100,13 @@ pub(crate) struct TrainArgs {
     centering: String,
     /// Fast weights (FPCD, Tieleman & Hinton 2009) with this learning rate;
     /// needs persistent chains (pcd or pt).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     fast_lr: Option<f32>,
     /// Shrink factor of the fast weights per update, in [0, 1).
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.95)]
     fast_decay: f32,
     /// Learning rate.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.05)]
     lr: f32,
     /// Learning-rate schedule: "constant", "exp:DECAY" (lr·DECAY^epoch) or
     /// "linear:FINAL" [default: linear:0.0005; constant for the layers of
@@ -117,14 +117,14 @@ pub(crate) struct TrainArgs {
     #[arg(long, value_enum, default_value = "sgd")]
     optimizer: OptArg,
     /// Momentum for the first --momentum-switch epochs.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.5)]
     momentum: f32,
     /// Momentum afterwards (0.9 is Hinton's choice for CD; it made PCD
     /// unstable in our runs).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.5)]
     final_momentum: f32,
     /// Epoch at which the momentum switches.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, value_parser = crate::limits::epochs_or_none, default_value_t = 5)]
     momentum_switch: usize,
     /// L2 weight decay [default: 2e-4; 1e-4 for the layers of `dbn train`].
     #[arg(long)]
@@ -133,11 +133,11 @@ pub(crate) struct TrainArgs {
     #[arg(long, default_value_t = 0.0)]
     l1: f32,
     /// Mini-batch size.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, value_parser = crate::limits::count, default_value_t = 100)]
     batch: usize,
     /// Epochs (with --resume: the total to reach) [default: 100; 30 per
     /// layer for `dbn train`].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::epochs)]
     epochs: Option<usize>,
     /// Keep the data order (no shuffling).
     #[arg(long)]
@@ -146,45 +146,52 @@ pub(crate) struct TrainArgs {
     #[arg(long)]
     no_vbias_init: bool,
     /// Standard deviation of the initial weights.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.01)]
     init_std: f32,
     /// Hidden sparsity target (e.g. 0.05); enables the sparsity penalty.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     sparsity_target: Option<f32>,
     /// Sparsity penalty weight.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.01)]
     sparsity_cost: f32,
     /// Decay of the running activation average.
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.95)]
     sparsity_decay: f32,
     /// Seed of weights, shuffles and chains.
     #[arg(long, default_value_t = 0)]
     pub(crate) seed: u64,
     /// Threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::threads)]
     pub(crate) threads: Option<usize>,
     /// Output directory for model.safetensors, checkpoint.safetensors,
     /// filters.png and samples.png.
     #[arg(long, default_value = "boltzmann-out")]
     pub(crate) out: PathBuf,
-    /// Continue from this checkpoint (its configuration is used; --epochs
-    /// sets the total).
+    /// Continue from this checkpoint: on the same data (pass the same
+    /// --data, --limit, --binarize, … as the first run), with the
+    /// checkpoint's settings (training options given again must equal
+    /// them); --epochs sets the total.
     #[arg(long)]
     pub(crate) resume: Option<PathBuf>,
+    /// With --resume: accept other data and use the training options given
+    /// here instead of the checkpoint's (the run then differs from an
+    /// uninterrupted one).
+    #[arg(long, requires = "resume")]
+    resume_anyway: bool,
     /// Examples of each split used for the per-epoch monitors (0: none)
     /// [default: 100; 500 for `dbn train`].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::count_or_none)]
     monitor: Option<usize>,
     /// Every N epochs, estimate log Z by a cheap AIS (--ais-runs runs over
     /// --ais-steps linear steps) and report the average log-probability of
     /// the validation subset (0: never).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_parser = crate::limits::epochs_or_none, default_value_t = 0)]
     pub(crate) ais_every: usize,
     /// AIS runs for --ais-every.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, value_parser = crate::limits::runs, default_value_t = 32)]
     ais_runs: usize,
     /// Linear AIS steps for --ais-every.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, value_parser = crate::limits::ais_steps, default_value_t = 1000)]
     ais_steps: usize,
     /// One JSON object per epoch on stdout instead of text.
     #[arg(long)]
@@ -254,16 +261,64 @@ fn parse_schedule(s: &str) -> Result<Schedule, String> {
     }
 }
 
-fn binarize(d: Dataset, how: Option<&str>, seed: u64) -> Result<Dataset, String> {
+/// `--binarize`.
+#[derive(Debug, Clone, Copy)]
+enum Binarize {
+    Threshold(f32),
+    Stochastic,
+}
+
+fn parse_binarize(how: Option<&str>) -> Result<Option<Binarize>, String> {
+    let bad = |s: &str| format!("--binarize {s:?}: use threshold, threshold:T (T finite) or stochastic");
+    Ok(match how {
+        None => None,
+        Some("threshold") => Some(Binarize::Threshold(0.5)),
+        Some("stochastic") => Some(Binarize::Stochastic),
+        Some(s) => match s.strip_prefix("threshold:").map(str::parse::<f32>) {
+            Some(Ok(t)) if t.is_finite() => Some(Binarize::Threshold(t)),
+            _ => return Err(bad(s)),
+        },
+    })
+}
+
+fn binarize(d: Dataset, how: Option<Binarize>, seed: u64) -> Result<Dataset, String> {
     match how {
         None => Ok(d),
-        Some("threshold") => d.binarize_threshold(0.5).map_err(|e| e.to_string()),
-        Some("stochastic") => d.binarize_stochastic(seed).map_err(|e| e.to_string()),
-        Some(s) => match s.strip_prefix("threshold:").map(str::parse::<f32>) {
-            Some(Ok(t)) => d.binarize_threshold(t).map_err(|e| e.to_string()),
-            _ => Err(format!("--binarize {s:?}: use threshold, threshold:T or stochastic")),
-        },
+        Some(Binarize::Threshold(t)) => d.binarize_threshold(t).map_err(|e| e.to_string()),
+        Some(Binarize::Stochastic) => d.binarize_stochastic(seed).map_err(|e| e.to_string()),
     }
+}
+
+/// The data options that can be checked without reading any file.
+fn check_data_args(a: &TrainArgs) -> Result<(), String> {
+    parse_binarize(a.binarize.as_deref())?;
+    if !(a.scale.is_finite() && a.scale > 0.0) {
+        return Err(format!("--scale {}: use a finite factor > 0", a.scale));
+    }
+    if !(a.valid_fraction.is_finite() && (0.0..1.0).contains(&a.valid_fraction)) {
+        return Err(format!("--valid-fraction {}: use a fraction in [0, 1)", a.valid_fraction));
+    }
+    if a.data.is_none() {
+        for (flag, set) in [
+            ("--valid", a.valid.is_some()),
+            ("--labels", a.labels.is_some()),
+            ("--format", a.format.is_some()),
+            ("--valid-fraction", crate::given("valid_fraction")),
+            ("--binarize", a.binarize.is_some()),
+            ("--scale", crate::given("scale")),
+            ("--csv-labels", crate::given("csv_labels")),
+        ] {
+            if set {
+                return Err(format!(
+                    "{flag} applies to --data; the embedded MNIST subset is binary and has its own validation split"
+                ));
+            }
+        }
+    }
+    if a.valid.is_some() && crate::given("valid_fraction") {
+        return Err("--valid-fraction applies only without --valid".into());
+    }
+    Ok(())
 }
 
 fn load(a: &TrainArgs, path: &Path, labels: Option<&Path>) -> Result<Dataset, String> {
@@ -287,11 +342,12 @@ fn load(a: &TrainArgs, path: &Path, labels: Option<&Path>) -> Result<Dataset, St
         f => io::read_dataset(path, f),
     }
     .map_err(|e| e.to_string())?;
-    binarize(d, a.binarize.as_deref(), a.seed ^ 0xB1)
+    binarize(d, parse_binarize(a.binarize.as_deref())?, a.seed ^ 0xB1)
 }
 
 /// Training and validation sets as the options say.
 pub(crate) fn datasets(a: &TrainArgs) -> Result<(Dataset, Option<Dataset>, String), String> {
+    check_data_args(a)?;
     let (mut train, valid, name) = match &a.data {
         None => {
             let s = io::embedded_mnist().map_err(|e| e.to_string())?;
@@ -300,7 +356,26 @@ pub(crate) fn datasets(a: &TrainArgs) -> Result<(Dataset, Option<Dataset>, Strin
         Some(p) => {
             let d = load(a, p, a.labels.as_deref())?;
             match &a.valid {
-                Some(v) => (d, Some(load(a, v, None)?), p.display().to_string()),
+                Some(v) => {
+                    let valid = load(a, v, None)?;
+                    if valid.dim() != d.dim() {
+                        return Err(format!(
+                            "--valid {}: {} features, --data has {}",
+                            v.display(),
+                            valid.dim(),
+                            d.dim()
+                        ));
+                    }
+                    if d.check_binary().is_ok()
+                        && let Err(e) = valid.check_binary()
+                    {
+                        return Err(format!(
+                            "--valid {}: {e} (the training data is binary; add --binarize)",
+                            v.display()
+                        ));
+                    }
+                    (d, Some(valid), p.display().to_string())
+                }
                 None if a.valid_fraction > 0.0 && a.valid_fraction < 1.0 && d.len() >= 2 => {
                     let nv = ((d.len() as f64 * a.valid_fraction).round() as usize).clamp(1, d.len() - 1);
                     let (t, v) = d.split(d.len() - nv).map_err(|e| e.to_string())?;
@@ -366,6 +441,74 @@ pub(crate) fn config(a: &TrainArgs) -> Result<TrainConfig, String> {
     })
 }
 
+/// `--resume`: the checkpoint's state, refusing other data and training
+/// options given on the command line that differ from the checkpoint's
+/// (unless --resume-anyway, which applies them).
+fn resume(a: &TrainArgs, path: &Path, train_set: &Dataset) -> Result<Trainer, String> {
+    let mut st = io::load_checkpoint(path).map_err(|e| e.to_string())?;
+    let asked = config(a)?;
+    let (merged, changes) = merge_given(&st.config, &asked);
+    if !changes.is_empty() && !a.resume_anyway {
+        return Err(format!(
+            "--resume: {} differ from the checkpoint's settings; leave them out to continue with the \
+             checkpoint's, or add --resume-anyway to change them",
+            changes.join(", ")
+        ));
+    }
+    st.config = merged;
+    if a.resume_anyway {
+        st.data = Some(train_set.fingerprint());
+    }
+    let done = st.epoch;
+    let epochs = if crate::given("epochs") { a.epochs() } else { st.config.epochs };
+    if epochs < done {
+        return Err(format!(
+            "--resume: the checkpoint has already trained {done} epochs, more than --epochs {epochs}; pass \
+             --epochs N with N ≥ {done}"
+        ));
+    }
+    let mut t = Trainer::resume(st, train_set).map_err(|e| {
+        format!(
+            "--resume: {e} (pass the --data, --limit and data options of the first run, or --resume-anyway)"
+        )
+    })?;
+    t.set_epochs(epochs).map_err(|e| e.to_string())?;
+    Ok(t)
+}
+
+/// The checkpoint's configuration with the training options given on the
+/// command line that differ from it replaced, and those changes as
+/// `--option old → new`.
+fn merge_given(was: &TrainConfig, asked: &TrainConfig) -> (TrainConfig, Vec<String>) {
+    let mut merged = was.clone();
+    let mut changes = Vec::new();
+    macro_rules! field {
+        ($field:ident, [$($flag:literal),+]) => {
+            if was.$field != asked.$field && [$($flag),+].iter().any(|f| crate::given(f)) {
+                let flags = [$(concat!("--", $flag)),+].join("/").replace('_', "-");
+                changes.push(format!("{flags} ({:?} → {:?})", was.$field, asked.$field));
+                merged.$field = asked.$field.clone();
+            }
+        };
+    }
+    field!(n_hidden, ["hidden"]);
+    field!(algorithm, ["algorithm", "k", "chains", "replicas", "beta_min"]);
+    field!(learning_rate, ["lr"]);
+    field!(schedule, ["lr_schedule"]);
+    field!(optimizer, ["optimizer", "momentum", "final_momentum", "momentum_switch"]);
+    field!(l2, ["l2"]);
+    field!(l1, ["l1"]);
+    field!(batch_size, ["batch"]);
+    field!(shuffle, ["no_shuffle"]);
+    field!(visible_bias_from_data, ["no_vbias_init"]);
+    field!(weight_init_std, ["init_std"]);
+    field!(sparsity, ["sparsity_target", "sparsity_cost", "sparsity_decay"]);
+    field!(centering, ["centering"]);
+    field!(fast_weights, ["fast_lr", "fast_decay"]);
+    field!(seed, ["seed"]);
+    (merged, changes)
+}
+
 /// `curves.png` (panels top to bottom: pseudo-log-likelihood of the
 /// training (blue) and validation (orange) monitors; reconstruction error;
 /// free-energy gap valid − train; AIS log-probability (green, with
@@ -421,25 +564,25 @@ pub(crate) fn run(a: TrainArgs, bench: bool) -> Result<(), String> {
 }
 
 fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
+    let ckpt = a.out.join("checkpoint.safetensors");
+    if !bench {
+        crate::out::dir(&a.out)?;
+        crate::out::checkpoint(&ckpt)?;
+        for f in ["model.safetensors", "curves.png", "curves.csv", "filters.png", "samples.png"] {
+            crate::out::file(&a.out.join(f))?;
+        }
+    }
     let (train_set, valid, data_name) = datasets(&a)?;
     let mut trainer = match &a.resume {
         None => Trainer::new(config(&a)?, &train_set).map_err(|e| e.to_string())?,
-        Some(p) => {
-            let st = io::load_checkpoint(p).map_err(|e| e.to_string())?;
-            let mut t = Trainer::from_state(st).map_err(|e| e.to_string())?;
-            t.set_epochs(a.epochs()).map_err(|e| e.to_string())?;
-            t
-        }
+        Some(p) => resume(&a, p, &train_set)?,
     };
-    if !bench {
-        std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
-    }
     let mon_train = head(&train_set, a.monitor());
     let mon_valid = valid.as_ref().and_then(|v| head(v, a.monitor()));
     let threads = rayon::current_num_threads();
     if !a.json {
         let c = trainer.config();
-        eprintln!(
+        note!(
             "training {}×{} RBM on {data_name}: {} examples, {:?}, lr {}, batch {}, {} threads, {}",
             train_set.dim(),
             c.n_hidden,
@@ -452,7 +595,6 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
         );
     }
     let show_bar = !a.quiet && !a.json && std::io::stderr().is_terminal();
-    let ckpt = a.out.join("checkpoint.safetensors");
     let mut epoch_times = Vec::new();
     let mut history: Vec<[f64; 8]> = Vec::new();
     let mut last = String::new();
@@ -468,7 +610,11 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
         bar.finish_and_clear();
         let report = report.map_err(|e| {
             let kept = if !bench && ckpt.exists() {
-                format!(" The last good checkpoint is {}.", ckpt.display())
+                format!(
+                    " The last good checkpoint is {0}: continue from it with --resume {0} --lr LOWER \
+                     --resume-anyway.",
+                    ckpt.display()
+                )
             } else {
                 String::new()
             };
@@ -501,22 +647,24 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
         };
         let line = EpochLine { report: &report, metrics: metrics.as_ref(), pl_sklearn, ais, threads };
         history.push(line.history_row());
-        println!("{}", if a.json { line.json() } else { line.text() });
+        outln!("{}", if a.json { line.json() } else { line.text() });
         if !bench {
             io::save_checkpoint(trainer.state(), &ckpt).map_err(|e| e.to_string())?;
         }
     }
     if bench {
-        print_bench(&epoch_times, a.json, threads, train_set.len());
+        print_bench(&epoch_times, a.json, threads, train_set.len())?;
         return Ok(());
     }
     let first = trainer.epoch() - history.len();
     let mut written = write_outputs(&a, trainer.rbm(), &train_set, &history, first)?;
-    written.insert(1, ckpt.display().to_string());
+    if !history.is_empty() {
+        written.insert(1, ckpt.display().to_string());
+    }
     if !a.json {
-        eprintln!("done in {:.1} s; wrote:", t_all.elapsed().as_secs_f64());
+        note!("done in {:.1} s; wrote:", t_all.elapsed().as_secs_f64());
         for w in written {
-            eprintln!("  {w}");
+            note!("  {w}");
         }
     }
     Ok(())
@@ -652,19 +800,19 @@ impl EpochLine<'_> {
     }
 }
 
-fn print_bench(epoch_times: &[f64], json: bool, threads: usize, examples: usize) {
+fn print_bench(epoch_times: &[f64], json: bool, threads: usize, examples: usize) -> Result<(), String> {
     let mut t = epoch_times.to_vec();
     t.sort_by(|x, y| x.total_cmp(y));
     let med = t[t.len() / 2];
     if json {
-        println!(
+        outln!(
             "{{\"bench\":\"train\",\"epochs\":{},\"median_epoch_s\":{med},\"min_epoch_s\":{},\"threads\":{threads},\"isa\":\"{}\"}}",
             t.len(),
             t[0],
             boltzmann::active_isa()
         );
     } else {
-        println!(
+        outln!(
             "bench train: median {:.4} s/epoch (min {:.4}) over {} epochs, {examples} examples, {threads} threads, {}",
             med,
             t[0],
@@ -672,6 +820,7 @@ fn print_bench(epoch_times: &[f64], json: bool, threads: usize, examples: usize)
             boltzmann::active_isa()
         );
     }
+    Ok(())
 }
 
 /// The model, the learning curves (of the epochs of this run, the first
