@@ -65,13 +65,31 @@ fn corrupt_model_files_are_rejected() {
     for cut in 0..good.len() {
         assert!(model::parse_rbm(&good[..cut]).is_err(), "truncated at {cut} accepted");
     }
-    // Every single-byte corruption either fails cleanly or (inside tensor
-    // data) yields a valid model; no panic.
-    for i in 0..good.len() {
+    // Every single-bit flip anywhere in the file is an error (inside the
+    // tensors and the metadata values: the checksum), never a panic or a
+    // silently different model.
+    for bit in 0..good.len() * 8 {
         let mut b = good.clone();
-        b[i] ^= 0x5A;
-        let _ = model::parse_rbm(&b);
+        b[bit / 8] ^= 1 << (bit % 8);
+        assert!(model::parse_rbm(&b).is_err(), "bit {bit} of byte {} flipped, file accepted", bit / 8);
     }
+    let mut b = good.clone();
+    let at = good.len() - 5;
+    b[at] ^= 0x5A;
+    let e = model::parse_rbm(&b).unwrap_err().to_string();
+    assert!(e.contains("corrupt") && e.contains("checksum"), "{e}");
+    // A file without a checksum (written by another tool) still loads.
+    let mut st = SafeTensors::from_bytes(&good, "m").unwrap();
+    let mut raw = st.to_bytes();
+    let header_len = u64::from_le_bytes(raw[..8].try_into().unwrap()) as usize;
+    let header = String::from_utf8(raw[8..8 + header_len].to_vec()).unwrap();
+    let start = header.find(",\"checksum\":\"").or_else(|| header.find("\"checksum\":\"")).unwrap();
+    let end = header[start..].find("\"checksum64:").unwrap() + start + "\"checksum64:".len() + 17;
+    let without = format!("{}{}", &header[..start], &header[end..]).replace("{,", "{");
+    let without = format!("{without:<width$}", width = header_len);
+    raw.splice(8..8 + header_len, without.bytes());
+    assert_eq!(model::parse_rbm(&raw).unwrap(), rbm, "{without}");
+    st.metadata.clear();
     // Extra trailing bytes.
     let mut b = good.clone();
     b.push(0);
@@ -229,8 +247,31 @@ fn checkpoints_round_trip_and_reject_damage() {
     for i in (0..good.len()).step_by(3) {
         let mut b = good.clone();
         b[i] ^= 0xA5;
-        let _ = io::parse_checkpoint(&b, "c");
+        assert!(io::parse_checkpoint(&b, "c").is_err(), "byte {i} damaged, checkpoint accepted");
     }
+    // The data it was trained on is recorded; a consistent file with absurd
+    // counters or an unknown SIMD path is refused.
+    assert_eq!(back.data, Some(data.fingerprint()));
+    let st = SafeTensors::from_bytes(&good, "c").unwrap();
+    for (k, v, needle) in [
+        ("isa", "bogus", "isa"),
+        ("step", "18446744073709551615", "step"),
+        ("step", "1000", "step"),
+        ("epoch", "9", "epoch"),
+        ("adam_t", "99", "adam_t"),
+        ("data.checksum", "xyz", "data.checksum"),
+        ("data.dim", "8", "data.dim"),
+    ] {
+        let mut st = st.clone();
+        st.metadata.insert(k.into(), v.into());
+        let e = io::parse_checkpoint(&st.to_bytes(), "c").unwrap_err().to_string();
+        assert!(e.contains(needle), "{k}={v}: {e}");
+    }
+    // Resuming on other data is refused; on the same data it continues.
+    let other = Dataset::new((0..40 * 9).map(|i| (i % 3 == 0) as u8 as f32).collect(), 9).unwrap();
+    let e = Trainer::resume(back.clone(), &other).unwrap_err().to_string();
+    assert!(e.contains("other data"), "{e}");
+    assert!(Trainer::resume(back, &data).is_ok());
     // A checkpoint is not a model file, and vice versa.
     assert!(io::load_rbm(&p).unwrap_err().to_string().contains("expected"));
 }
@@ -247,6 +288,36 @@ fn atomic_writes_leave_old_or_new() {
     assert!(matches!(io::write_atomic(&bad, b"x"), Err(Error::Io { .. })));
     let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).collect();
     assert_eq!(leftovers.len(), 1, "temporary files left: {leftovers:?}");
+    // A directory is refused and stays; check_output says so before work.
+    let sub = dir.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    assert!(io::write_atomic(&sub, b"x").unwrap_err().to_string().contains("is a directory"));
+    assert!(io::check_output(&sub).is_err());
+    assert!(sub.is_dir());
+    assert!(io::check_output(&bad).is_err());
+    assert!(io::check_output(&p).is_ok());
+    // A temporary file of a process that has ended is removed by the next
+    // write of the same output; one of a live process (this one) is not
+    // touched by a check.
+    let stale = dir.join(".f.bin.tmp-4000000000");
+    std::fs::write(&stale, b"half").unwrap();
+    io::write_atomic(&p, b"newer").unwrap();
+    assert!(!stale.exists());
+    // Links are followed: the target changes, the link stays a link.
+    #[cfg(unix)]
+    {
+        let target = dir.join("target.bin");
+        let link = dir.join("link.bin");
+        std::os::unix::fs::symlink("target.bin", &link).unwrap();
+        io::write_atomic(&link, b"through").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read(&target).unwrap(), b"through");
+    }
+    // A device is written in place, not replaced.
+    if std::path::Path::new("/dev/null").exists() {
+        io::write_atomic(std::path::Path::new("/dev/null"), b"gone").unwrap();
+        assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+    }
 }
 
 #[test]

@@ -27,6 +27,8 @@ use std::collections::BTreeMap;
 
 /// Metadata key of the checksum.
 const CHECKSUM_KEY: &str = "checksum";
+/// How its value starts (the algorithm's name).
+const CHECKSUM_PREFIX: &str = "checksum64:";
 
 /// Element types used here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,7 +187,7 @@ impl SafeTensors {
         let mut both = [0u8; 16];
         both[..8].copy_from_slice(&checksum64(&canon).to_le_bytes());
         both[8..].copy_from_slice(&checksum64(data).to_le_bytes());
-        format!("checksum64:{:016x}", checksum64(&both))
+        format!("{CHECKSUM_PREFIX}{:016x}", checksum64(&both))
     }
 
     /// Parses and validates a file's bytes.
@@ -282,7 +284,11 @@ impl SafeTensors {
                 format!("{} bytes after the last tensor: corrupt or wrong file", data.len() as u64 - at),
             ));
         }
-        if let Some(stored) = out.metadata.remove(CHECKSUM_KEY) {
+        let stored = out.metadata.remove(CHECKSUM_KEY);
+        if stored.is_none() && out.metadata.values().any(|v| v.starts_with(CHECKSUM_PREFIX)) {
+            return Err(bad(what, "corrupt: the checksum entry of its metadata is damaged"));
+        }
+        if let Some(stored) = stored {
             // The writer stores the tensors in name order.
             let in_name_order: Vec<u8> = out.tensors.values().flat_map(|t| t.data.iter().copied()).collect();
             let computed = out.checksum(&in_name_order);

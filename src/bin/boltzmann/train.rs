@@ -450,8 +450,8 @@ fn resume(a: &TrainArgs, path: &Path, train_set: &Dataset) -> Result<Trainer, St
     let (merged, changes) = merge_given(&st.config, &asked);
     if !changes.is_empty() && !a.resume_anyway {
         return Err(format!(
-            "--resume: {} differ from the checkpoint's settings; leave them out to continue with the \
-             checkpoint's, or add --resume-anyway to change them",
+            "--resume: options given differ from the checkpoint's settings: {}; leave them out to continue \
+             with the checkpoint's, or add --resume-anyway to change them",
             changes.join(", ")
         ));
     }
