@@ -262,11 +262,24 @@ pub fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
         });
     } else if cfg.replicas >= 2 {
         let ladder = crate::sampler::tempering::geometric_ladder(cfg.replicas, cfg.beta_min)?;
-        Ensemble::Tempered(Box::new(TemperedChains::new(&rbm, cfg.chains, ladder, cfg.seed ^ 0x5EED)?))
+        Ensemble::Tempered(Box::new(TemperedChains::new(
+            &rbm,
+            cfg.chains,
+            ladder,
+            crate::rng::derive(cfg.seed, crate::rng::Purpose::BenchChains),
+        )?))
     } else if cfg.packed {
-        Ensemble::Packed(PackedChains::new(&rbm, cfg.chains, cfg.seed ^ 0x5EED)?)
+        Ensemble::Packed(PackedChains::new(
+            &rbm,
+            cfg.chains,
+            crate::rng::derive(cfg.seed, crate::rng::Purpose::BenchChains),
+        )?)
     } else {
-        Ensemble::F32(Chains::new(&rbm, cfg.chains, cfg.seed ^ 0x5EED)?)
+        Ensemble::F32(Chains::new(
+            &rbm,
+            cfg.chains,
+            crate::rng::derive(cfg.seed, crate::rng::Purpose::BenchChains),
+        )?)
     };
     if let Some(isa) = cfg.isa {
         chains.set_isa(isa)?;
@@ -452,7 +465,13 @@ pub fn langevin(cfg: &LangevinBenchConfig) -> Result<LangevinBenchReport> {
         Some(m) => 2.0 * b as f64 * m.mlp().sizes().windows(2).map(|w| (w[0] * w[1]) as f64).sum::<f64>(),
         None => 2.0 * (b * d * cfg.n_hidden) as f64,
     };
-    let mut chains = LangevinChains::uniform(b, d, 0.0, 1.0, cfg.seed ^ 0x1A)?;
+    let mut chains = LangevinChains::uniform(
+        b,
+        d,
+        0.0,
+        1.0,
+        crate::rng::derive(cfg.seed, crate::rng::Purpose::BenchLangevin),
+    )?;
     let ula = LangevinConfig::ula(cfg.step);
     fn go<E: crate::energy::Energy>(
         e: &E,

@@ -106,3 +106,6 @@ pub use error::{Error, Result};
 pub use model::Rbm;
 pub use sampler::{Chains, TemperedChains};
 pub use simd::{Isa, active_isa};
+/// The random-number crates the streams come from ([`rng`]), re-exported so
+/// that your code uses the same versions.
+pub use {rand_core, rand_xoshiro};

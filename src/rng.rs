@@ -51,6 +51,113 @@ pub fn chain_streams(seed: u64, n: usize) -> Result<Vec<StreamState>> {
     Ok(out)
 }
 
+/// What a secondary seed is for. [`derive()`] maps a user's seed and a
+/// purpose to the seed of that purpose's streams, so that the streams one
+/// seed drives (chains, shuffles, recognition samples, …) are distinct and
+/// every derivation is written once, here. The tags are the values earlier
+/// versions used, so results stay bit-identical.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Purpose {
+    /// The RBM trainer's chains (`seed + φ`, φ = 2⁶⁴/golden ratio).
+    TrainerChains,
+    /// The RBM trainer's shuffle of the examples.
+    TrainerOrder,
+    /// Chains of the label-joined RBM trainer.
+    LabelledChains,
+    /// Chains of the up-down fine-tuning of a DBN.
+    UpDownChains,
+    /// Its shuffle.
+    UpDownOrder,
+    /// Chains of the Gaussian–Bernoulli RBM trainer.
+    GaussianChains,
+    /// Shuffle of the small trainers (label-joined RBM, GB-RBM).
+    SmallTrainerOrder,
+    /// Shuffle of softmax regression.
+    SoftmaxOrder,
+    /// The EBM trainer's generator.
+    EbmTraining,
+    /// The denoising-score-matching trainer's generator.
+    DsmTraining,
+    /// Ancestral sampling of a DBN.
+    DbnSampling,
+    /// Ancestral sampling of a Gaussian-bottom DBN.
+    GaussianDbnSampling,
+    /// Recognition samples below the top of a Gaussian-bottom DBN.
+    GaussianDbnRecognition,
+    /// Samples of a built-in 2-D energy.
+    ToySampling,
+    /// Uniform chain starts of Langevin chains.
+    LangevinStarts,
+    /// Chains of a benchmark ensemble.
+    BenchChains,
+    /// Langevin chains of a benchmark.
+    BenchLangevin,
+    /// Stochastic binarization of data (CLI).
+    Binarize,
+    /// RAISE (CLI `eval`).
+    Raise,
+    /// The DBN's layer seeds (CLI `dbn train`).
+    DbnLayers,
+    /// Up-down fine-tuning seed (CLI `dbn train`).
+    UpDown,
+    /// The label-joined top's recognition samples (CLI `dbn train`).
+    LabelledTop,
+    /// Recognition samples for a DBN's bound (CLI `dbn eval`).
+    BoundRecognition,
+    /// Recognition samples for the joint classifier (CLI `dbn classify`).
+    JointRecognition,
+    /// Training data drawn from a built-in 2-D set (CLI `ebm train`).
+    ToyData,
+    /// Chains of the samples picture (CLI `ebm train`).
+    PictureChains,
+    /// Fresh data for the picture's MMD (CLI `ebm train`).
+    PictureData,
+    /// The second fresh sample for the data-vs-data MMD (CLI `ebm train`).
+    PictureReference,
+}
+
+/// The seed of `purpose`'s streams for a user's `seed` (see [`Purpose`]).
+///
+/// ```
+/// use boltzmann::rng::{Purpose, derive};
+/// assert_ne!(derive(1, Purpose::TrainerChains), derive(1, Purpose::TrainerOrder));
+/// assert_eq!(derive(1, Purpose::TrainerOrder), derive(1, Purpose::TrainerOrder));
+/// ```
+pub fn derive(seed: u64, purpose: Purpose) -> u64 {
+    use Purpose::*;
+    match purpose {
+        TrainerChains => seed.wrapping_add(0x9E37_79B9_7F4A_7C15),
+        TrainerOrder => seed ^ 0x0DDE_5EED,
+        LabelledChains => seed.wrapping_add(0x1AB),
+        UpDownChains => seed.wrapping_add(0x0D0E),
+        UpDownOrder => seed ^ 0x005E_EDD0,
+        GaussianChains => seed.wrapping_add(0x6B),
+        SmallTrainerOrder => seed ^ 0x5417,
+        SoftmaxOrder => seed ^ 0x50F7,
+        EbmTraining => seed ^ 0xEB3,
+        DsmTraining => seed ^ 0xD5A,
+        DbnSampling => seed ^ 0xD0B5_A3C1_E5F7_0911,
+        GaussianDbnSampling => seed ^ 0x6A55_1A4D,
+        GaussianDbnRecognition => seed ^ 0x9E37_79B9_7F4A_7C15,
+        ToySampling => seed ^ 0x6A55,
+        LangevinStarts => seed ^ 0x5EED_0F57_A27E,
+        BenchChains => seed ^ 0x5EED,
+        BenchLangevin => seed ^ 0x1A,
+        Binarize => seed ^ 0xB1,
+        Raise => seed ^ 0x5241_4953,
+        DbnLayers => seed ^ 0xDB,
+        UpDown => seed ^ 0x0D,
+        LabelledTop => seed ^ 0x1AB,
+        BoundRecognition => seed ^ 0xBA5E,
+        JointRecognition => seed ^ 0x10B,
+        ToyData => seed ^ 0xDA7A,
+        PictureChains => seed ^ 0x5A,
+        PictureData => seed ^ 0xF2E5,
+        PictureReference => seed ^ 0x0DD,
+    }
+}
+
 /// The raw state of a `rand_xoshiro` generator.
 pub fn from_generator(g: &Xoshiro256PlusPlus) -> StreamState {
     let b = g.state();

@@ -54,3 +54,25 @@ fn forced_isa_is_honoured() {
         }
     }
 }
+
+/// `sampler::gibbs::sweep` on borrowed buffers checks what `Chains` checks.
+#[test]
+fn sweep_on_borrowed_buffers_rejects_bad_input() {
+    use boltzmann::sampler::gibbs;
+    let rbm = Rbm::random(6, 3, 0.2, 0.0, 1).unwrap();
+    let mut s = boltzmann::rng::chain_streams(1, 2).unwrap();
+    let (mut v, mut h) = (vec![0.0f32; 12], vec![0.0f32; 6]);
+    assert!(matches!(gibbs::sweep(&rbm, &mut v[..11], &mut h, &mut s, 1), Err(Error::ShapeMismatch { .. })));
+    assert!(matches!(gibbs::sweep(&rbm, &mut v, &mut h[..5], &mut s, 1), Err(Error::ShapeMismatch { .. })));
+    v[4] = 0.5;
+    assert!(matches!(gibbs::sweep(&rbm, &mut v, &mut h, &mut s, 1), Err(Error::NotBinary { index: 4, .. })));
+    v[4] = 1.0;
+    let mut zero = vec![[0u64; 4]; 2];
+    assert!(matches!(gibbs::sweep(&rbm, &mut v, &mut h, &mut zero, 1), Err(Error::InvalidParam { .. })));
+    // Nothing was changed by the refused calls; k = 0 changes nothing either.
+    let before = (v.clone(), h.clone(), s.clone());
+    gibbs::sweep(&rbm, &mut v, &mut h, &mut s, 0).unwrap();
+    assert_eq!((v.clone(), h.clone(), s.clone()), before);
+    gibbs::sweep(&rbm, &mut v, &mut h, &mut s, 3).unwrap();
+    assert_ne!(s, before.2, "streams advance");
+}

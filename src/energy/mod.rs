@@ -41,7 +41,7 @@ impl Workspace {
     ///
     /// # Errors
     /// [`Error::TooLarge`] if `len` floats cannot be allocated.
-    pub(crate) fn buf(&mut self, i: usize, len: usize) -> Result<&mut Vec<f32>> {
+    pub fn buf(&mut self, i: usize, len: usize) -> Result<&mut Vec<f32>> {
         while self.bufs.len() <= i {
             self.bufs.push(Vec::new());
         }
@@ -59,12 +59,12 @@ impl Workspace {
 
     /// Moves buffer `i` out (empty if never used); give it back with
     /// [`Workspace::put`] so later calls reuse its memory.
-    pub(crate) fn take(&mut self, i: usize) -> Vec<f32> {
+    pub fn take(&mut self, i: usize) -> Vec<f32> {
         self.bufs.get_mut(i).map(std::mem::take).unwrap_or_default()
     }
 
     /// Stores `v` as buffer `i`.
-    pub(crate) fn put(&mut self, i: usize, v: Vec<f32>) {
+    pub fn put(&mut self, i: usize, v: Vec<f32>) {
         while self.bufs.len() <= i {
             self.bufs.push(Vec::new());
         }
@@ -72,7 +72,7 @@ impl Workspace {
     }
 
     /// Two distinct buffers at once.
-    pub(crate) fn two(&mut self, len0: usize, len1: usize) -> Result<(&mut [f32], &mut [f32])> {
+    pub fn two(&mut self, len0: usize, len1: usize) -> Result<(&mut [f32], &mut [f32])> {
         self.buf(0, len0)?;
         self.buf(1, len1)?;
         let (a, b) = self.bufs.split_at_mut(1);
@@ -81,6 +81,45 @@ impl Workspace {
 }
 
 /// A batched energy function on `ℝᵈ`.
+///
+/// **Contract for implementations.** A sampler calls each method once per
+/// step on all its chains (`x` is `n × d`, row-major), from inside the
+/// caller's rayon pool; the implementation decides how to parallelize (the
+/// built-in energies split the rows into blocks with rayon). Every row's
+/// result must depend on that row only — not on `n`, on how rows are
+/// split, or on the thread count — which is what keeps samplers
+/// bit-reproducible. `ws` is scratch memory the sampler keeps between calls
+/// ([`Workspace::buf`]); using it is optional. Energies are `f64`,
+/// gradients `f32`.
+///
+/// An energy of your own (a double well in each coordinate) under MALA:
+/// ```
+/// use boltzmann::energy::{Energy, Workspace};
+/// use boltzmann::sampler::LangevinChains;
+///
+/// struct DoubleWell { d: usize }
+///
+/// impl Energy for DoubleWell {
+///     fn dim(&self) -> usize { self.d }
+///     fn energy(&self, x: &[f32], out: &mut [f64], _: &mut Workspace) -> boltzmann::Result<()> {
+///         for (row, e) in x.chunks_exact(self.d).zip(out.iter_mut()) {
+///             *e = row.iter().map(|&v| { let v = v as f64; (v * v - 1.0).powi(2) }).sum();
+///         }
+///         Ok(())
+///     }
+///     fn grad(&self, x: &[f32], grad: &mut [f32], _: &mut Workspace) -> boltzmann::Result<()> {
+///         for (g, &v) in grad.iter_mut().zip(x) {
+///             *g = 4.0 * v * (v * v - 1.0);
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let mut chains = LangevinChains::uniform(256, 2, -2.0, 2.0, 7)?;
+/// let report = chains.run_mala(&DoubleWell { d: 2 }, 0.05, 200)?;
+/// assert!(report.rate() > 0.5);
+/// # Ok::<(), boltzmann::Error>(())
+/// ```
 ///
 /// # Examples
 /// ```

@@ -291,7 +291,7 @@ impl GaussianMixture {
         let mut u = crate::alloc::try_vec(n, 0.0f32, "samples")?;
         rng::fill_uniform(&mut streams, n, &mut u)?;
         let mut z = crate::alloc::try_vec(crate::kernels::mul_dims("samples", n, d)?, 0.0f32, "samples")?;
-        let mut st = rng::chain_streams(seed ^ 0x6A55, n)?;
+        let mut st = rng::chain_streams(rng::derive(seed, rng::Purpose::ToySampling), n)?;
         rng::fill_normal(&mut st, d, &mut z)?;
         for (row, &u) in z.chunks_exact_mut(d).zip(&u) {
             let mut acc = 0.0;

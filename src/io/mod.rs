@@ -24,7 +24,7 @@ pub use energy::{EnergyModel, load_energy_model, parse_energy_model, save_energy
 pub use model::{
     DbnFile, dbn_bytes, gaussian_dbn_bytes, labelled_dbn_bytes, load_any_dbn, load_dbn, load_labelled_dbn,
     load_rbm, load_untied_dbn, parse_any_dbn, parse_dbn, parse_labelled_dbn, parse_rbm, parse_untied_dbn,
-    save_dbn, save_gaussian_dbn, save_labelled_dbn, save_rbm, save_untied_dbn, untied_dbn_bytes,
+    rbm_bytes, save_dbn, save_gaussian_dbn, save_labelled_dbn, save_rbm, save_untied_dbn, untied_dbn_bytes,
 };
 pub use output::{check_output, write_atomic};
 pub use picture::{

@@ -12,7 +12,7 @@
 //! ```
 
 use super::safetensors::{SafeTensors, Tensor};
-use super::{io_err, read_file, write_atomic};
+use super::{read_file, write_atomic};
 use crate::error::{Error, Result};
 use crate::model::{Dbn, GaussianDbn, LabelledDbn, LabelledRbm, Rbm, UntiedDbn};
 use std::path::Path;
@@ -87,31 +87,39 @@ pub(crate) fn rbm_from(st: &SafeTensors, prefix: &str, d: usize, h: usize, what:
         .map_err(|e| Error::Io { path: what.to_string(), reason: format!("invalid parameters: {e}") })
 }
 
+/// The bytes of an RBM's model file: what [`save_rbm`] writes and
+/// [`parse_rbm`] reads, for models kept in memory, a database or a socket.
+///
+/// ```
+/// # fn main() -> boltzmann::Result<()> {
+/// let rbm = boltzmann::Rbm::random(6, 4, 0.1, 0.0, 1)?;
+/// let bytes = boltzmann::io::rbm_bytes(&rbm);
+/// assert_eq!(boltzmann::io::parse_rbm(&bytes)?, rbm);
+/// # Ok(())
+/// # }
+/// ```
+pub fn rbm_bytes(rbm: &Rbm) -> Vec<u8> {
+    let mut st = SafeTensors::default();
+    common_metadata(&mut st, "rbm", rbm);
+    rbm_tensors(rbm, "", &mut st);
+    st.to_bytes()
+}
+
 /// Saves an RBM (atomically).
 ///
 /// # Errors
 /// [`Error::Io`] if the file cannot be written.
 pub fn save_rbm(rbm: &Rbm, path: &Path) -> Result<()> {
-    let mut st = SafeTensors::default();
-    common_metadata(&mut st, "rbm", rbm);
-    rbm_tensors(rbm, "", &mut st);
-    write_atomic(path, &st.to_bytes())
+    write_atomic(path, &rbm_bytes(rbm))
 }
 
 /// Loads an RBM, checking everything: format and version, kind, unit types,
-/// shapes against the metadata, finite parameters.
+/// shapes against the metadata, finite parameters, the checksum.
 ///
 /// # Errors
 /// [`Error::Io`] naming the file and the problem.
 pub fn load_rbm(path: &Path) -> Result<Rbm> {
-    let what = path.display().to_string();
-    let bytes = read_file(path)?;
-    let st = SafeTensors::from_bytes(&bytes, &what)?;
-    let (d, h) = check_header(&st, "rbm", &what)?;
-    if st.tensors.len() != 3 {
-        return Err(io_err(path, format!("expected 3 tensors, found {}", st.tensors.len())));
-    }
-    rbm_from(&st, "", d, h, &what)
+    parse_rbm_named(&read_file(path)?, &path.display().to_string())
 }
 
 /// Parses model-file bytes (what [`load_rbm`] does after reading).
@@ -119,9 +127,19 @@ pub fn load_rbm(path: &Path) -> Result<Rbm> {
 /// # Errors
 /// As [`load_rbm`].
 pub fn parse_rbm(bytes: &[u8]) -> Result<Rbm> {
-    let st = SafeTensors::from_bytes(bytes, "model")?;
-    let (d, h) = check_header(&st, "rbm", "model")?;
-    rbm_from(&st, "", d, h, "model")
+    parse_rbm_named(bytes, "model")
+}
+
+fn parse_rbm_named(bytes: &[u8], what: &str) -> Result<Rbm> {
+    let st = SafeTensors::from_bytes(bytes, what)?;
+    let (d, h) = check_header(&st, "rbm", what)?;
+    if st.tensors.len() != 3 {
+        return Err(Error::Io {
+            path: what.to_string(),
+            reason: format!("expected 3 tensors, found {}", st.tensors.len()),
+        });
+    }
+    rbm_from(&st, "", d, h, what)
 }
 
 /// Most layers a DBN file may declare (a corrupt count must not make the

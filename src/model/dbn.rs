@@ -216,7 +216,7 @@ impl Dbn {
         let top = self.top();
         let mut chains = Chains::new(top, n, seed)?;
         chains.sweep(top, sweeps)?;
-        let mut streams = rng::chain_streams(seed ^ 0xD0B5_A3C1_E5F7_0911, n)?;
+        let mut streams = rng::chain_streams(rng::derive(seed, rng::Purpose::DbnSampling), n)?;
         let mut h = chains.visible().to_vec();
         let mut probs = Vec::new();
         if self.depth() == 1 {

@@ -127,7 +127,7 @@ impl GaussianDbn {
         match &self.upper {
             Some(u) if layer > 1 => {
                 self.check_layer(layer)?;
-                u.recognize(&h, layer - 1, seed ^ 0x9E37_79B9_7F4A_7C15)
+                u.recognize(&h, layer - 1, rng::derive(seed, rng::Purpose::GaussianDbnRecognition))
             }
             _ => Ok(h),
         }
@@ -146,7 +146,7 @@ impl GaussianDbn {
             return Err(Error::InvalidParam { name: "n", reason: "no samples requested".into() });
         }
         let (d, h) = (self.n_visible(), self.bottom.n_hidden());
-        let mut streams = rng::chain_streams(seed ^ 0x6A55_1A4D, n)?;
+        let mut streams = rng::chain_streams(rng::derive(seed, rng::Purpose::GaussianDbnSampling), n)?;
         let hid = match &self.upper {
             Some(u) => u.sample(n, sweeps, seed)?.visible,
             None => {

@@ -23,7 +23,7 @@
 //! Results may differ between ISAs (FMA rounding), which is why the ISA is
 //! recorded in every Chains value and can be fixed with [`Chains::set_isa`].
 
-use super::gibbs;
+use super::gibbs::{self, StageTimes};
 use crate::alloc::try_vec;
 use crate::error::{Error, Result};
 use crate::kernels::{check_len, mul_dims};
@@ -314,6 +314,13 @@ impl Chains {
         })
     }
 
+    /// The parts [`Chains::from_parts`] takes: visible states, hidden
+    /// states, streams and the number of sweeps done — to keep the states in
+    /// your own buffers and sweep them with [`gibbs::sweep`].
+    pub fn into_parts(self) -> (Vec<f32>, Vec<f32>, Vec<StreamState>, u64) {
+        (self.visible, self.hidden, self.streams, self.sweeps)
+    }
+
     /// Visible states, hidden states and streams, for the trainer's
     /// contrastive-divergence phase (which runs on a prefix of the rows).
     pub(crate) fn parts_mut(&mut self) -> (&mut [f32], &mut [f32], &mut [StreamState]) {
@@ -328,30 +335,5 @@ impl Chains {
     fn check_model(&self, rbm: &Rbm) -> Result<()> {
         check_len("model n_visible", self.n_visible, rbm.n_visible())?;
         check_len("model n_hidden", self.n_hidden, rbm.n_hidden())
-    }
-}
-
-/// Thread-seconds spent in each stage of a sweep, from [`Chains::sweep_timed`].
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct StageTimes {
-    /// The two dense products.
-    pub products: f64,
-    /// Random-bit generation.
-    pub rng: f64,
-    /// Fused bias + sigmoid + compare.
-    pub sampling: f64,
-}
-
-impl StageTimes {
-    pub(crate) fn add(self, o: StageTimes) -> StageTimes {
-        StageTimes {
-            products: self.products + o.products,
-            rng: self.rng + o.rng,
-            sampling: self.sampling + o.sampling,
-        }
-    }
-    /// Sum of the stages.
-    pub fn total(&self) -> f64 {
-        self.products + self.rng + self.sampling
     }
 }

@@ -7,8 +7,9 @@
 //! independently of the block it sits in, so results do not depend on the
 //! block size or the thread count.
 
-use super::chains::StageTimes;
+use crate::error::{Error, Result};
 use crate::kernels::gemm::{BinaryScratch, HalfStepProducts};
+use crate::kernels::{check_len, mul_dims};
 use crate::model::Rbm;
 use crate::rng::StreamState;
 use crate::simd::{self, Isa};
@@ -105,6 +106,62 @@ fn visible_step(
     clock.lap(&mut times.rng);
     simd::bernoulli(isa, pre, rbm.visible_bias(), bytemuck::cast_slice(bits), 2 * words, v);
     clock.lap(&mut times.sampling);
+}
+
+/// `k` block-Gibbs sweeps (`h ~ p(h|v)`, then `v ~ p(v|h)`) on chain states
+/// the caller owns: `visible` (`B × D`) and `hidden` (`B × H`) hold 0/1
+/// values, row `c` of each belongs to chain `c`, whose random numbers come
+/// from `streams[c]` only. Runs in parallel on the current rayon pool (call
+/// it inside your own `ThreadPool::install` to choose the threads) with the
+/// products [`crate::Chains::sweep`] would choose, so the same states and
+/// streams give the same bits as a [`crate::Chains`] ensemble, for any
+/// thread count. Scratch memory is allocated per call (per parallel block,
+/// and a packed copy of `W` when binary products pay).
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] if the lengths do not fit `rbm` and
+/// `streams.len()` chains; [`Error::NotBinary`] for a state other than 0
+/// or 1; [`Error::InvalidParam`] for an all-zero stream state.
+///
+/// # Examples
+/// ```
+/// use boltzmann::{Chains, Rbm, rng, sampler::gibbs};
+/// let rbm = Rbm::random(12, 5, 0.5, 0.0, 3)?;
+/// // Your own buffers: 8 chains from all-zero states, streams from a seed.
+/// let mut streams = rng::chain_streams(42, 8)?;
+/// let (mut v, mut h) = (vec![0.0f32; 8 * 12], vec![0.0f32; 8 * 5]);
+/// let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+/// pool.install(|| gibbs::sweep(&rbm, &mut v, &mut h, &mut streams, 10))?;
+/// // The same as an owned ensemble started the same way.
+/// let mut chains = Chains::from_parts(&rbm, vec![0.0; 8 * 12], vec![0.0; 8 * 5], rng::chain_streams(42, 8)?, 0)?;
+/// chains.sweep(&rbm, 10)?;
+/// assert_eq!(chains.visible(), &v[..]);
+/// # Ok::<(), boltzmann::Error>(())
+/// ```
+pub fn sweep(
+    rbm: &Rbm,
+    visible: &mut [f32],
+    hidden: &mut [f32],
+    streams: &mut [StreamState],
+    k: usize,
+) -> Result<()> {
+    let b = streams.len();
+    check_len(
+        "visible states (chains × n_visible)",
+        mul_dims("visible", b, rbm.n_visible())?,
+        visible.len(),
+    )?;
+    check_len("hidden states (chains × n_hidden)", mul_dims("hidden", b, rbm.n_hidden())?, hidden.len())?;
+    for (what, s) in [("visible states", &*visible), ("hidden states", &*hidden)] {
+        if let Some(index) = s.iter().position(|&x| x != 0.0 && x != 1.0) {
+            return Err(Error::NotBinary { what, index, value: s[index] });
+        }
+    }
+    if streams.contains(&[0; 4]) {
+        return Err(Error::InvalidParam { name: "streams", reason: "an all-zero xoshiro state".into() });
+    }
+    sweep_hv::<false>(simd::active_isa(), rbm, visible, hidden, streams, k);
+    Ok(())
 }
 
 /// `k` sweeps `h ~ p(h|v)`, `v ~ p(v|h)` on all rows; with `TIMED`, also the
@@ -318,5 +375,30 @@ impl Clock {
             *acc += (now - t).as_secs_f64();
             self.0 = Some(now);
         }
+    }
+}
+
+/// Thread-seconds spent in each stage of a sweep, from [`Chains::sweep_timed`](super::Chains::sweep_timed).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimes {
+    /// The two dense products.
+    pub products: f64,
+    /// Random-bit generation.
+    pub rng: f64,
+    /// Fused bias + sigmoid + compare.
+    pub sampling: f64,
+}
+
+impl StageTimes {
+    pub(crate) fn add(self, o: StageTimes) -> StageTimes {
+        StageTimes {
+            products: self.products + o.products,
+            rng: self.rng + o.rng,
+            sampling: self.sampling + o.sampling,
+        }
+    }
+    /// Sum of the stages.
+    pub fn total(&self) -> f64 {
+        self.products + self.rng + self.sampling
     }
 }

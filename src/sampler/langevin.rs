@@ -208,7 +208,7 @@ impl LangevinChains {
             return Err(Error::InvalidParam { name: "start range", reason: format!("[{lo}, {hi}]") });
         }
         let mut x = crate::alloc::try_vec(mul_dims("chains", n, d)?, 0.0f32, "chains")?;
-        let mut st = rng::chain_streams(seed ^ 0x5EED_0F57_A27E, n)?;
+        let mut st = rng::chain_streams(rng::derive(seed, rng::Purpose::LangevinStarts), n)?;
         rng::fill_uniform(&mut st, d, &mut x)?;
         x.iter_mut().for_each(|u| *u = lo + (hi - lo) * *u);
         Self::new(d, x, seed)

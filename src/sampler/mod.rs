@@ -9,7 +9,8 @@ pub mod langevin;
 pub mod packed;
 pub mod tempering;
 
-pub use chains::{Chains, StageTimes};
+pub use chains::Chains;
+pub use gibbs::StageTimes;
 pub use langevin::LangevinChains;
 pub use packed::PackedChains;
 pub use tempering::{TemperedChains, Tempering};

@@ -322,9 +322,10 @@ pub fn up_down(
         (top.weights().to_vec(), top.visible_bias().to_vec(), top.hidden_bias().to_vec());
     let sizes = dbn.sizes();
     let bs = c.batch_size.min(data.len());
-    let mut streams = rng::chain_streams(c.seed.wrapping_add(0x0D0E), bs)?;
+    let mut streams = rng::chain_streams(rng::derive(c.seed, rng::Purpose::UpDownChains), bs)?;
     let mut order: Vec<u32> = (0..data.len() as u32).collect();
-    let mut shuffle = rng::to_generator(rng::chain_streams(c.seed ^ 0x005E_EDD0, 1)?[0]);
+    let mut shuffle =
+        rng::to_generator(rng::chain_streams(rng::derive(c.seed, rng::Purpose::UpDownOrder), 1)?[0]);
     let lr = c.learning_rate;
     // σ(x·W + bias) (x: m × a, W: a × b) or σ(x·Wᵀ + bias) (W: b × a).
     let probs = |x: &[f32],

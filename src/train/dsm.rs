@@ -92,7 +92,7 @@ pub fn train_dsm(
     let mut model = ScoreMlp::new(d, &c.hidden, c.activation, sigmas.clone(), c.seed)?;
     let b = c.batch_size;
     crate::alloc::check_bytes("DSM batch (2 × batch × features)", 2 * b as u128 * d as u128, 4)?;
-    let mut g = rng::to_generator(rng::chain_streams(c.seed ^ 0xD5A, 1)?[0]);
+    let mut g = rng::to_generator(rng::chain_streams(rng::derive(c.seed, rng::Purpose::DsmTraining), 1)?[0]);
     let np = model.mlp.n_params();
     let (mut m1, mut m2, mut grad) = (vec![0.0f64; np], vec![0.0f64; np], vec![0.0f64; np]);
     let mut ws = Workspace::default();

@@ -214,7 +214,7 @@ pub fn train_ebm<E: TrainableEnergy>(
     // Positives and negatives, chain starts: 3 · b · d floats per iteration.
     crate::alloc::check_bytes("EBM batch (3 × batch × features)", 3 * b as u128 * d as u128, 4)?;
     let mut buffer = ReplayBuffer::new(d, c.buffer_capacity)?;
-    let mut g = rng::to_generator(rng::chain_streams(c.seed ^ 0xEB3, 1)?[0]);
+    let mut g = rng::to_generator(rng::chain_streams(rng::derive(c.seed, rng::Purpose::EbmTraining), 1)?[0]);
     let uniform =
         |g: &mut rand_xoshiro::Xoshiro256PlusPlus| (g.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
     let np = energy.n_params();

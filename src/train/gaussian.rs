@@ -134,10 +134,11 @@ pub fn train_gaussian_rbm(
     let mut ws = Workspace::default();
     let bs = c.batch_size.min(data.len());
     crate::alloc::check_bytes("GB-RBM batch (2 × batch × features)", 2 * bs as u128 * data.dim() as u128, 4)?;
-    let mut streams = rng::chain_streams(c.seed.wrapping_add(0x6B), bs)?;
+    let mut streams = rng::chain_streams(rng::derive(c.seed, rng::Purpose::GaussianChains), bs)?;
     let mut chains: Vec<f32> = Vec::new();
     let mut order: Vec<u32> = (0..data.len() as u32).collect();
-    let mut shuffle = rng::to_generator(rng::chain_streams(c.seed ^ 0x5417, 1)?[0]);
+    let mut shuffle =
+        rng::to_generator(rng::chain_streams(rng::derive(c.seed, rng::Purpose::SmallTrainerOrder), 1)?[0]);
     let (wlen, sig0) = (d * h, np - d);
     let mut both = vec![0.0f32; 2 * bs * d];
     let mut coef = vec![0.0f32; 2 * bs];

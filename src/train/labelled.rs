@@ -115,12 +115,13 @@ pub fn fit_labelled(
     let (mut a, mut p) = (alloc(2 * bs * v, "batch")?, alloc(2 * bs * h, "batch")?);
     let (mut hs, mut pre_v, mut g) =
         (alloc(bs * h, "batch")?, alloc(bs * v, "batch")?, alloc(v * h, "gradient")?);
-    let mut streams = rng::chain_streams(c.seed.wrapping_add(0x1AB), bs)?;
+    let mut streams = rng::chain_streams(rng::derive(c.seed, rng::Purpose::LabelledChains), bs)?;
     // PCD's chains: one per batch row, started at the first batch's data.
     let mut persist = if c.persistent { alloc(bs * v, "chains")? } else { Vec::new() };
     let mut started = false;
     let mut order: Vec<u32> = (0..data.len() as u32).collect();
-    let mut shuffle = rng::to_generator(rng::chain_streams(c.seed ^ 0x5417, 1)?[0]);
+    let mut shuffle =
+        rng::to_generator(rng::chain_streams(rng::derive(c.seed, rng::Purpose::SmallTrainerOrder), 1)?[0]);
     for epoch in 0..c.epochs {
         shuffle_indices(&mut order, &mut shuffle);
         for idx in order.chunks(bs) {

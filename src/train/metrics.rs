@@ -9,7 +9,6 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::kernels::{activation, gemm};
 use crate::model::Rbm;
-use crate::reference;
 use crate::simd;
 use rand_core::SeedableRng;
 use rayon::prelude::*;
@@ -116,7 +115,7 @@ pub fn pseudo_log_likelihood(rbm: &Rbm, data: &Dataset) -> Result<f64> {
                     activation::softplus_flush(isa, flip, sp);
                     let f_flip = -(bv + (s * rbm.visible_bias()[i]) as f64)
                         - sp.iter().map(|&q| q as f64).sum::<f64>();
-                    total += reference::log_sigmoid(f_flip - f_v);
+                    total += log_sigmoid(f_flip - f_v);
                 }
                 total
             },
@@ -144,7 +143,7 @@ pub fn pseudo_log_likelihood_stochastic(rbm: &Rbm, data: &Dataset, seed: u64) ->
     let (mut f, mut ff) = (vec![0.0f64; n], vec![0.0f64; n]);
     rbm.free_energy_batch(data.features(), &mut f)?;
     rbm.free_energy_batch(&flipped, &mut ff)?;
-    Ok(f.iter().zip(&ff).map(|(&a, &b)| d as f64 * reference::log_sigmoid(b - a)).sum::<f64>() / n as f64)
+    Ok(f.iter().zip(&ff).map(|(&a, &b)| d as f64 * log_sigmoid(b - a)).sum::<f64>() / n as f64)
 }
 
 /// All monitors on a training subset and an optional validation subset.
@@ -159,4 +158,9 @@ pub fn evaluate(rbm: &Rbm, train: &Dataset, valid: Option<&Dataset>) -> Result<M
         pseudo_ll: pseudo_log_likelihood(rbm, train)?,
         pseudo_ll_valid: valid.map(|v| pseudo_log_likelihood(rbm, v)).transpose()?,
     })
+}
+
+/// `log σ(x) = −softplus(−x)` in f64.
+fn log_sigmoid(x: f64) -> f64 {
+    -crate::model::rbm::softplus_f64(-x)
 }

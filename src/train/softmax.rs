@@ -100,7 +100,8 @@ pub fn fit_softmax(data: &Dataset, config: &SoftmaxConfig) -> Result<SoftmaxRegr
     let mut p = vec![0.0f32; bs * c];
     let mut gw = crate::alloc::try_vec(f * c, 0.0f32, "gradient")?;
     let mut order: Vec<u32> = (0..n as u32).collect();
-    let mut g = rng::to_generator(rng::chain_streams(config.seed ^ 0x50F7, 1)?[0]);
+    let mut g =
+        rng::to_generator(rng::chain_streams(rng::derive(config.seed, rng::Purpose::SoftmaxOrder), 1)?[0]);
     for epoch in 0..config.epochs {
         shuffle_indices(&mut order, &mut g);
         let lr = config.learning_rate / (1.0 + epoch as f32 / 10.0);

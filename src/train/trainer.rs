@@ -216,7 +216,7 @@ impl Trainer {
 
     fn start(config: TrainConfig, rbm: Rbm, data: &Dataset) -> Result<Trainer> {
         let d = rbm.n_visible();
-        let streams_seed = config.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let streams_seed = rng::derive(config.seed, rng::Purpose::TrainerChains);
         let replicas = match config.algorithm {
             Algorithm::Pt { replicas, .. } => replicas,
             _ => 1,
@@ -260,7 +260,7 @@ impl Trainer {
             v_c: if adam { zeros(h)? } else { Vec::new() },
             t: 0,
         };
-        let order_stream = rng::chain_streams(config.seed ^ 0x0DDE_5EED, 1)?[0];
+        let order_stream = rng::chain_streams(rng::derive(config.seed, rng::Purpose::TrainerOrder), 1)?[0];
         let sparsity_q = if config.sparsity.is_some() { vec![0.0; h] } else { Vec::new() };
         let isa = chains.isa();
         // PCD chains: give them hidden states consistent with their visible

@@ -8,6 +8,7 @@ use boltzmann::eval::{self, AisConfig, RaiseConfig};
 use boltzmann::io;
 use boltzmann::io::DbnFile;
 use boltzmann::model::{Dbn, GaussianDbn, LabelledDbn, UntiedDbn};
+use boltzmann::rng::{Purpose, derive};
 use boltzmann::train::dbn::{DbnConfig, Propagate, UpDownConfig, train_greedy, train_labelled_top, up_down};
 use boltzmann::train::labelled::LabelledConfig;
 use boltzmann::train::{EpochReport, TrainConfig};
@@ -345,7 +346,8 @@ fn train(mut a: DbnTrainArgs) -> Result<(), String> {
         "probs" | "probabilities" => Propagate::Probabilities,
         s => return Err(format!("--propagate {s:?}: use samples or probs")),
     };
-    let config = DbnConfig { layers, tied_init: a.tied_init, seed: base.seed ^ 0xDB, propagate };
+    let config =
+        DbnConfig { layers, tied_init: a.tied_init, seed: derive(base.seed, Purpose::DbnLayers), propagate };
     let sizes: Vec<String> =
         std::iter::once(train_set.dim()).chain(widths.iter().copied()).map(|s| s.to_string()).collect();
     if !a.train.json {
@@ -388,7 +390,7 @@ fn train(mut a: DbnTrainArgs) -> Result<(), String> {
             learning_rate: a.up_down_lr,
             k: a.up_down_k,
             batch_size: base.batch_size,
-            seed: base.seed ^ 0x0D,
+            seed: derive(base.seed, Purpose::UpDown),
         };
         let t = Instant::now();
         let net = up_down(&dbn, &train_set, &cfg, |e| {
@@ -417,7 +419,7 @@ fn train(mut a: DbnTrainArgs) -> Result<(), String> {
             };
             let l = widths.len() + 1;
             let t = Instant::now();
-            let net = train_labelled_top(&dbn, &train_set, n_labels, &cfg, base.seed ^ 0x1AB, |e| {
+            let net = train_labelled_top(&dbn, &train_set, n_labels, &cfg, derive(base.seed, Purpose::LabelledTop), |e| {
                 let secs = t.elapsed().as_secs_f64();
                 if json {
                     outln_cb!("{{\"layer\":{l},\"labelled\":true,\"epoch\":{e},\"seconds_since_start\":{secs}}}");
@@ -563,7 +565,12 @@ fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
     let top = dbn.top();
     let show = !a.quiet && !a.json && std::io::stderr().is_terminal();
     let t0 = Instant::now();
-    let z = top_log_z(top, || net.recognize(test.features(), depth - 1, a.seed ^ 0xBA5E), &a, show)?;
+    let z = top_log_z(
+        top,
+        || net.recognize(test.features(), depth - 1, derive(a.seed, Purpose::BoundRecognition)),
+        &a,
+        show,
+    )?;
     let (log_z, log_z_se, how, raise_setup) = (z.log_z, z.std_err, z.how, z.ais);
     let b =
         eval::dbn::lower_bound_untied(&net, &test, log_z, a.samples, a.seed).map_err(|e| e.to_string())?;
@@ -738,7 +745,9 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
         use boltzmann::train::labelled::{LabelledConfig, fit_labelled};
         let t0 = Instant::now();
         let below = dbn.depth() - 1;
-        let xs = net.recognize(train.features(), below, a.seed ^ 0x10B).map_err(|e| e.to_string())?;
+        let xs = net
+            .recognize(train.features(), below, derive(a.seed, Purpose::JointRecognition))
+            .map_err(|e| e.to_string())?;
         let xd = Dataset::new(xs, dbn.sizes()[below])
             .and_then(|d| d.with_labels(ytr.clone()))
             .map_err(|e| e.to_string())?;
@@ -821,7 +830,12 @@ fn evaluate_gaussian(a: &DbnEvalArgs, net: &GaussianDbn) -> Result<(), String> {
     let top = upper.top();
     let t0 = Instant::now();
     let show = !a.quiet && !a.json && std::io::stderr().is_terminal();
-    let z = top_log_z(top, || net.recognize(test.features(), net.depth() - 1, a.seed ^ 0xBA5E), a, show)?;
+    let z = top_log_z(
+        top,
+        || net.recognize(test.features(), net.depth() - 1, derive(a.seed, Purpose::BoundRecognition)),
+        a,
+        show,
+    )?;
     let (log_z, how) = (z.log_z, z.how);
     let b = eval::gaussian_dbn::gaussian_lower_bound(net, &test, log_z, a.samples, a.seed)
         .map_err(|e| e.to_string())?;

@@ -7,6 +7,7 @@
 use boltzmann::data::{Dataset, Toy2d};
 use boltzmann::energy::{Activation, MlpEnergy};
 use boltzmann::io::{self, EnergyModel};
+use boltzmann::rng::{Purpose, derive};
 use boltzmann::sampler::langevin::{AnnealedConfig, LangevinChains, LangevinConfig};
 use boltzmann::train::dsm::{DsmConfig, train_dsm};
 use boltzmann::train::ebm::{EbmConfig, train_ebm};
@@ -136,7 +137,10 @@ fn load_data(a: &EbmTrainArgs) -> Result<(Dataset, Option<Toy2d>), String> {
         if a.n_data < 2 || a.n_data > 10_000_000 {
             return Err(format!("--n-data {}: use 2..=10000000", a.n_data));
         }
-        return Ok((t.sample(a.n_data, a.seed ^ 0xDA7A).map_err(|e| e.to_string())?, Some(t)));
+        return Ok((
+            t.sample(a.n_data, derive(a.seed, Purpose::ToyData)).map_err(|e| e.to_string())?,
+            Some(t),
+        ));
     }
     let p = Path::new(&a.data);
     if !p.exists() {
@@ -355,13 +359,15 @@ fn samples_picture(
     let x: Vec<f32> = match model {
         _ if given.is_some() => given.expect("checked").to_vec(),
         EnergyModel::Mlp(e) => {
-            let mut ch = LangevinChains::uniform(n, d, lo, hi, seed ^ 0x5A).map_err(err)?;
+            let mut ch =
+                LangevinChains::uniform(n, d, lo, hi, derive(seed, Purpose::PictureChains)).map_err(err)?;
             let cfg = LangevinConfig { step: 0.05, noise: 0.1, grad_clip: None, clamp: Some((lo, hi)) };
             ch.run(e, &cfg, 500).map_err(err)?;
             ch.states().to_vec()
         }
         EnergyModel::Score(s) => {
-            let mut ch = LangevinChains::uniform(n, d, lo, hi, seed ^ 0x5A).map_err(err)?;
+            let mut ch =
+                LangevinChains::uniform(n, d, lo, hi, derive(seed, Purpose::PictureChains)).map_err(err)?;
             let cfg = AnnealedConfig {
                 sigmas: s.sigmas().to_vec(),
                 step: sample_step,
@@ -374,7 +380,8 @@ fn samples_picture(
         EnergyModel::GaussianRbm(m) => {
             let rows = n.min(data.len());
             let mut v = data.features()[..rows * d].to_vec();
-            let mut st = boltzmann::rng::chain_streams(seed ^ 0x5A, rows).map_err(err)?;
+            let mut st =
+                boltzmann::rng::chain_streams(derive(seed, Purpose::PictureChains), rows).map_err(err)?;
             let hid = m.gibbs(&mut v, &mut st, 1000).map_err(err)?;
             if d != 2 {
                 let mut means = vec![0.0f32; rows * d];
@@ -394,10 +401,10 @@ fn samples_picture(
         };
         io::scatter_png(png, &x, density.as_deref(), lo, hi, size).map_err(err)?;
         let fresh = match toy {
-            Some(t) => t.sample(n, seed ^ 0xF2E5).map_err(err)?,
+            Some(t) => t.sample(n, derive(seed, Purpose::PictureData)).map_err(err)?,
             None => return Ok((f64::NAN, f64::NAN)),
         };
-        let other = toy.expect("checked").sample(n, seed ^ 0x0DD).map_err(err)?;
+        let other = toy.expect("checked").sample(n, derive(seed, Purpose::PictureReference)).map_err(err)?;
         let h = 0.5;
         let m = boltzmann::eval::mmd2(&x, fresh.features(), 2, h).map_err(err)?;
         let base = boltzmann::eval::mmd2(other.features(), fresh.features(), 2, h).map_err(err)?;

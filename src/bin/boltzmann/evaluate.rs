@@ -6,6 +6,7 @@
 use boltzmann::data::Dataset;
 use boltzmann::eval::{self, AisConfig, RaiseConfig};
 use boltzmann::io;
+use boltzmann::rng::{Purpose, derive};
 use boltzmann::train::metrics;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -196,7 +197,7 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
         let cfg = RaiseConfig {
             runs_per_example: a.raise_runs,
             schedule: raise_schedule,
-            seed: a.seed ^ 0x5241_4953,
+            seed: derive(a.seed, Purpose::Raise),
         };
         let est = eval::raise_with_progress(&rbm, &base_bias, &sub, &cfg, &|d| pb.set_position(d))
             .map_err(|e| e.to_string())?;

@@ -4,6 +4,7 @@
 use boltzmann::data::Dataset;
 use boltzmann::eval;
 use boltzmann::io::{self, CsvLabels, Format};
+use boltzmann::rng::{Purpose, derive};
 use boltzmann::train::{
     self, Algorithm, Centering, FastWeights, Optimizer, Schedule, Sparsity, TrainConfig, Trainer,
 };
@@ -342,7 +343,7 @@ fn load(a: &TrainArgs, path: &Path, labels: Option<&Path>) -> Result<Dataset, St
         f => io::read_dataset(path, f),
     }
     .map_err(|e| e.to_string())?;
-    binarize(d, parse_binarize(a.binarize.as_deref())?, a.seed ^ 0xB1)
+    binarize(d, parse_binarize(a.binarize.as_deref())?, derive(a.seed, Purpose::Binarize))
 }
 
 /// Training and validation sets as the options say.
