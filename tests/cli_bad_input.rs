@@ -347,6 +347,8 @@ fn absurd_counts_and_values() {
         (args(&["train", "--out", &out, "--chains", "0"]), "--chains"),
         (args(&["train", "--out", &out, "--lr", "-1"]), "learning_rate"),
         (args(&["train", "--out", &out, "--lr", "nan"]), "learning_rate"),
+        (args(&["train", "--out", &out, "--adapt-ladder", "0.5"]), "ladder_step"),
+        (args(&["train", "--out", &out, "--algorithm", "pt", "--adapt-ladder", "2"]), "ladder_step"),
         (args(&["bench", "train", "--epochs", "0"]), "--epochs"),
         (args(&["sample", "--model", &m, "--out", &png, "--steps", huge]), "--steps"),
         (args(&["sample", "--model", &m, "--out", &png, "--chains", "0"]), "--chains"),

@@ -99,6 +99,11 @@ fn all_methods() -> Vec<TrainConfig> {
         TrainConfig { centering, ..base(Algorithm::Cd { k: 1 }, 4) },
         base(pt, 4),
         TrainConfig { fast_weights: fast, ..base(Algorithm::Pcd { k: 1, chains: 17 }, 4) },
+        // An adapted ladder (changed after every epoch, kept in checkpoints).
+        TrainConfig {
+            ladder_step: Some(1.0),
+            ..base(Algorithm::Pt { k: 2, chains: 13, replicas: 4, beta_min: 0.1 }, 4)
+        },
         TrainConfig {
             centering,
             fast_weights: fast,
@@ -170,6 +175,15 @@ fn bad_settings_are_refused() {
         TrainConfig {
             fast_weights: Some(FastWeights { learning_rate: f32::INFINITY, decay: 0.5 }),
             ..base(pcd, 0)
+        },
+        TrainConfig { ladder_step: Some(0.5), ..base(pcd, 0) },
+        TrainConfig {
+            ladder_step: Some(0.0),
+            ..base(Algorithm::Pt { k: 1, chains: 5, replicas: 3, beta_min: 0.5 }, 0)
+        },
+        TrainConfig {
+            ladder_step: Some(1.5),
+            ..base(Algorithm::Pt { k: 1, chains: 5, replicas: 3, beta_min: 0.5 }, 0)
         },
     ];
     for c in bad {

@@ -126,3 +126,58 @@ fn bad_ladders_and_sizes_are_refused() {
     assert!(pt.set_base(&[0.0; 4]).is_err());
     assert!(pt.set_base(&[f32::NAN; 5]).is_err());
 }
+
+/// Ladder adaptation equalizes the swap acceptance between neighbours: on a
+/// coupled model where the geometric ladder leaves the cold pairs far
+/// harder than the hot ones, a few rounds of (sweeps, adapt, reset) shrink
+/// the spread of the rates; the ends stay, the ladder stays valid, and the
+/// result is the same for any thread count.
+#[test]
+fn ladder_adaptation_equalizes_swap_rates() {
+    let rbm = Rbm::random(24, 12, 0.6, 0.3, 5).unwrap();
+    let run = |threads: usize| {
+        pool(threads).install(|| {
+            let mut pt = TemperedChains::new(&rbm, 64, geometric_ladder(6, 0.05).unwrap(), 3).unwrap();
+            pt.sweep(&rbm, 50).unwrap();
+            pt.reset_statistics();
+            pt.sweep(&rbm, 200).unwrap();
+            let before = pt.tempering().swap_rates();
+            for _ in 0..8 {
+                assert!(pt.adapt_ladder(0.7).unwrap());
+                pt.reset_statistics();
+                pt.sweep(&rbm, 200).unwrap();
+            }
+            (before, pt.tempering().swap_rates(), pt.tempering().betas().to_vec())
+        })
+    };
+    let (before, after, betas) = run(1);
+    let spread = |r: &[f64]| {
+        r.iter().cloned().fold(f64::NEG_INFINITY, f64::max) - r.iter().cloned().fold(f64::INFINITY, f64::min)
+    };
+    assert!(
+        spread(&after) < 0.5 * spread(&before),
+        "rates before {before:?}, after {after:?}, ladder {betas:?}"
+    );
+    assert!(
+        after.iter().cloned().fold(f64::INFINITY, f64::min)
+            > before.iter().cloned().fold(f64::INFINITY, f64::min)
+    );
+    check_ladder(&betas).unwrap();
+    assert_eq!(betas[0], 0.05);
+    assert_eq!(betas[5], 1.0);
+    assert_eq!(run(3).2, betas, "thread counts gave different ladders");
+}
+
+#[test]
+fn ladder_adaptation_refuses_bad_steps_and_waits_for_counts() {
+    let rbm = Rbm::random(8, 4, 0.3, 0.0, 1).unwrap();
+    let mut pt = TemperedChains::new(&rbm, 2, geometric_ladder(3, 0.3).unwrap(), 1).unwrap();
+    for step in [0.0, -0.5, 1.5, f64::NAN] {
+        assert!(pt.adapt_ladder(step).is_err(), "step {step}");
+    }
+    // Too few swap attempts: nothing changes.
+    let ladder = pt.tempering().betas().to_vec();
+    pt.sweep(&rbm, 3).unwrap();
+    assert!(!pt.adapt_ladder(0.5).unwrap());
+    assert_eq!(pt.tempering().betas(), &ladder[..]);
+}

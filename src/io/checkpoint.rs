@@ -57,6 +57,7 @@ fn config_json(c: &TrainConfig) -> Value {
         "visible_bias_from_data": c.visible_bias_from_data, "weight_init_std": c.weight_init_std,
         "sparsity": sparsity, "max_weight": c.max_weight, "seed": c.seed.to_string(),
         "probability_data": c.probability_data, "centering": centering, "fast_weights": fast,
+        "ladder_step": c.ladder_step,
     })
 }
 
@@ -136,6 +137,11 @@ fn config_from_json(v: &Value, what: &str) -> Result<TrainConfig> {
         },
         centering,
         fast_weights,
+        // Absent in checkpoints written before the option existed.
+        ladder_step: match v.get("ladder_step") {
+            None | Some(Value::Null) => None,
+            Some(x) => Some(x.as_f64().ok_or_else(|| bad("ladder_step"))? as f32),
+        },
     };
     c.validate()
         .map_err(|e| Error::Io { path: what.to_string(), reason: format!("checkpoint config: {e}") })?;

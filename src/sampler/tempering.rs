@@ -202,6 +202,14 @@ impl TemperedChains {
     pub fn tempering(&self) -> &Tempering {
         &self.t
     }
+    /// [`Tempering::adapt_ladder`] on this ensemble's counts.
+    ///
+    /// # Errors
+    /// As [`Tempering::adapt_ladder`].
+    pub fn adapt_ladder(&mut self, step: f64) -> Result<bool> {
+        self.t.adapt_ladder(step)
+    }
+
     /// Clears the swap and round-trip counters.
     pub fn reset_statistics(&mut self) {
         self.t.reset_statistics()
@@ -333,6 +341,60 @@ impl Tempering {
     /// and back down) and their mean length in sweeps (NaN if none).
     pub fn round_trips(&self) -> (u64, f64) {
         (self.trips, self.trip_sweeps as f64 / self.trips as f64)
+    }
+
+    /// Moves the inner inverse temperatures toward equal swap acceptance
+    /// between neighbours, from the swap counts since the last
+    /// [`reset_statistics`](Self::reset_statistics), keeping both ends
+    /// (`β_min` and 1). Model: the rejection "resistance" of a pair,
+    /// `ρ_r = −ln Â_r` with `Â_r = (accepted + ½)/(attempted + 1)`, grows as
+    /// the square of its gap `g_r = ln β_{r+1} − ln β_r` (Gaussian energy
+    /// fluctuations), so the gaps that equalize it are `g_r/√ρ_r`; each gap
+    /// moves the fraction `step` of the way there in log scale,
+    /// `g_r ← g_r · ρ_r^(−step/2)`, and the gaps are rescaled to span the
+    /// same range. This is the feedback of Vousden, Farr & Mandel (MNRAS
+    /// 2016) with fixed ends and a closed-form step. Deterministic: the same
+    /// counts give the same ladder. Returns `false`, changing nothing, when a
+    /// pair has fewer than 20 attempts.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for `step` outside (0, 1].
+    pub fn adapt_ladder(&mut self, step: f64) -> Result<bool> {
+        if !(step > 0.0 && step <= 1.0) {
+            return Err(Error::InvalidParam {
+                name: "step",
+                reason: format!("must be in (0, 1], got {step}"),
+            });
+        }
+        if self.attempted.iter().any(|&t| t < 20) {
+            return Ok(false);
+        }
+        let k = self.betas.len();
+        let ln: Vec<f64> = self.betas.iter().map(|&b| (b as f64).ln()).collect();
+        let span = ln[k - 1] - ln[0];
+        let mut gaps: Vec<f64> = (0..k - 1)
+            .map(|r| {
+                let a = (self.accepted[r] as f64 + 0.5) / (self.attempted[r] as f64 + 1.0);
+                let rho = (-a.ln()).max(1e-3);
+                (ln[r + 1] - ln[r]) * rho.powf(-0.5 * step)
+            })
+            .collect();
+        let total: f64 = gaps.iter().sum();
+        gaps.iter_mut().for_each(|g| *g *= span / total);
+        let mut betas = self.betas.clone();
+        let mut x = 0.0f64; // ln β of the top, 1
+        for r in (1..k - 1).rev() {
+            x -= gaps[r];
+            betas[r] = x.exp() as f32;
+        }
+        // Rounding to f32 must not break the order; otherwise keep the old
+        // ladder.
+        if check_ladder(&betas).is_err() {
+            return Ok(false);
+        }
+        self.betas = betas;
+        self.pre_valid = false;
+        Ok(true)
     }
 
     /// Clears the swap and round-trip counters.

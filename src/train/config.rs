@@ -178,6 +178,11 @@ pub struct TrainConfig {
     /// Fast weights for the persistent chains (PCD and PT only; default:
     /// none; see [`FastWeights`]).
     pub fast_weights: Option<FastWeights>,
+    /// Parallel tempering only: after every epoch, move the inner
+    /// temperatures of the ladder toward equal swap acceptance between
+    /// neighbours with this step in (0, 1] (default: none, the geometric
+    /// ladder stays; see [`crate::sampler::Tempering::adapt_ladder`]).
+    pub ladder_step: Option<f32>,
     /// Seed of the weights, the shuffles and every chain stream (default: 0).
     pub seed: u64,
 }
@@ -202,6 +207,7 @@ impl Default for TrainConfig {
             probability_data: false,
             centering: None,
             fast_weights: None,
+            ladder_step: None,
             seed: 0,
         }
     }
@@ -247,6 +253,17 @@ impl TrainConfig {
             && !(c.hidden_rate > 0.0 && c.hidden_rate <= 1.0)
         {
             return Err(bad("centering rate", format!("must be in (0, 1], got {}", c.hidden_rate)));
+        }
+        if let Some(step) = self.ladder_step {
+            if !matches!(self.algorithm, Algorithm::Pt { .. }) {
+                return Err(bad(
+                    "ladder_step",
+                    "adapts the ladder of parallel tempering (Algorithm::Pt)".into(),
+                ));
+            }
+            if !(step > 0.0 && step <= 1.0) {
+                return Err(bad("ladder_step", format!("must be in (0, 1], got {step}")));
+            }
         }
         if let Some(f) = self.fast_weights {
             if matches!(self.algorithm, Algorithm::Cd { .. }) {

@@ -495,6 +495,9 @@ impl Trainer {
             swap_rates,
             round_trips,
         };
+        if let (Some(step), Some(t)) = (self.s.config.ladder_step, &mut self.s.tempering) {
+            t.adapt_ladder(step as f64)?;
+        }
         self.s.epoch += 1;
         Ok(report)
     }

@@ -95,6 +95,11 @@ pub(crate) struct TrainArgs {
     /// Lowest inverse temperature of the PT ladder, in (0, 1).
     #[arg(long, allow_negative_numbers = true, default_value_t = 0.1)]
     beta_min: f32,
+    /// Parallel tempering: after every epoch, move the inner temperatures
+    /// toward equal swap acceptance with this step in (0, 1] (e.g. 0.5;
+    /// default: keep the geometric ladder).
+    #[arg(long, allow_negative_numbers = true)]
+    adapt_ladder: Option<f32>,
     /// Centering (Melchior et al. 2016): "off", or the sliding-average rate
     /// of the hidden offsets in (0, 1].
     #[arg(long, default_value = "off")]
@@ -438,6 +443,7 @@ pub(crate) fn config(a: &TrainArgs) -> Result<TrainConfig, String> {
             }),
         },
         fast_weights: a.fast_lr.map(|learning_rate| FastWeights { learning_rate, decay: a.fast_decay }),
+        ladder_step: a.adapt_ladder,
         seed: a.seed,
     })
 }
@@ -506,6 +512,7 @@ fn merge_given(was: &TrainConfig, asked: &TrainConfig) -> (TrainConfig, Vec<Stri
     field!(sparsity, ["sparsity_target", "sparsity_cost", "sparsity_decay"]);
     field!(centering, ["centering"]);
     field!(fast_weights, ["fast_lr", "fast_decay"]);
+    field!(ladder_step, ["adapt_ladder"]);
     field!(seed, ["seed"]);
     (merged, changes)
 }
@@ -646,7 +653,8 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
             ),
             _ => None,
         };
-        let line = EpochLine { report: &report, metrics: metrics.as_ref(), pl_sklearn, ais, threads };
+        let ladder = trainer.state().tempering.as_ref().map(|t| t.betas().to_vec());
+        let line = EpochLine { report: &report, metrics: metrics.as_ref(), pl_sklearn, ais, threads, ladder };
         history.push(line.history_row());
         outln!("{}", if a.json { line.json() } else { line.text() });
         if !bench {
@@ -708,6 +716,8 @@ struct EpochLine<'a> {
     /// AIS `(log Z, average log-probability)`.
     ais: Option<(f64, f64)>,
     threads: usize,
+    /// Parallel tempering: the inverse temperatures for the next epoch.
+    ladder: Option<Vec<f32>>,
 }
 
 impl EpochLine<'_> {
@@ -766,6 +776,7 @@ impl EpochLine<'_> {
             let (trips, mean) = report.round_trips;
             let v = serde_json::json!({
                 "swap_rates": report.swap_rates,
+                "ladder_next_epoch": self.ladder,
                 "round_trips": trips,
                 "mean_round_trip_sweeps": if mean.is_finite() { Some(mean) } else { None },
             });
