@@ -44,9 +44,9 @@
 //! kernels: activations, fused Bernoulli sampling, products) and [`rng`]
 //! (per-chain streams, uniforms and normals) → [`model`] and [`energy`]
 //! (models and energy functions) → [`sampler`] → [`train`] (with [`data`])
-//! → `io` (files) → the CLI. [`mod@reference`] holds a naive twin
-//! of every kernel; [`mod@bench`] the throughput harness behind
-//! `boltzmann bench gibbs`.
+//! → `io` (files) → the CLI (`src/bin/boltzmann/`, which also holds the
+//! throughput harness behind `boltzmann bench`). [`mod@reference`] holds a
+//! naive twin of every kernel, for the tests; library code does not use it.
 //!
 //! ## Data layout
 //!
@@ -86,7 +86,6 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 mod alloc;
-pub mod bench;
 pub mod checksum;
 pub mod data;
 pub mod energy;

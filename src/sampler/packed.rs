@@ -34,7 +34,7 @@ use crate::simd::{self, Isa};
 use rayon::prelude::*;
 
 /// Chains per block of a packed sweep (bounds the scratch memory).
-pub(crate) const BLOCK: usize = 256;
+pub const BLOCK: usize = 256;
 
 /// `B` block-Gibbs chains with bit-packed visible states.
 ///

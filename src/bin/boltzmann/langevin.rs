@@ -3,7 +3,7 @@
 //! density) and `boltzmann bench langevin` (steps/s on a Gaussian–Bernoulli
 //! RBM): parse, call the library, report.
 
-use boltzmann::bench::{LangevinBenchConfig, LangevinKind, langevin as bench_langevin};
+use crate::bench::{LangevinBenchConfig, LangevinKind, langevin as bench_langevin};
 use boltzmann::energy::{Energy, GaussianMixture};
 use boltzmann::io;
 use boltzmann::io::EnergyModel;

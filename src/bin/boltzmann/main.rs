@@ -3,6 +3,7 @@
 
 #[macro_use]
 mod out;
+mod bench;
 mod dbn;
 mod ebm;
 mod evaluate;
@@ -11,7 +12,7 @@ mod limits;
 mod pictures;
 mod train;
 
-use boltzmann::bench::{GibbsBenchConfig, GibbsBenchReport};
+use bench::{GibbsBenchConfig, GibbsBenchReport};
 use boltzmann::{Isa, simd};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
@@ -236,7 +237,7 @@ fn run(cli: Cli) -> Result<(), String> {
             if let Some(t) = threads {
                 cfg.threads = t;
             }
-            let r = boltzmann::bench::gibbs(&cfg).map_err(|e| e.to_string())?;
+            let r = bench::gibbs(&cfg).map_err(|e| e.to_string())?;
             if json {
                 outln!("{}", to_json(&r));
             } else {

@@ -12,48 +12,48 @@
 //! same blocks, lap timers between stages), so a report says where a sweep's
 //! time goes: products, random bits, or fused sampling.
 
-use crate::data::Dataset;
-use crate::error::{Error, Result};
-use crate::model::Rbm;
-use crate::sampler::{Chains, PackedChains, TemperedChains};
-use crate::simd::Isa;
+use boltzmann::data::Dataset;
+use boltzmann::error::{Error, Result};
+use boltzmann::model::Rbm;
+use boltzmann::sampler::{Chains, PackedChains, TemperedChains};
+use boltzmann::simd::Isa;
 use std::time::Instant;
 
 /// What to measure.
 #[derive(Debug, Clone)]
-pub struct GibbsBenchConfig {
+pub(crate) struct GibbsBenchConfig {
     /// Visible units `D`.
-    pub n_visible: usize,
+    pub(crate) n_visible: usize,
     /// Hidden units `H`.
-    pub n_hidden: usize,
+    pub(crate) n_hidden: usize,
     /// Chains `B`.
-    pub chains: usize,
+    pub(crate) chains: usize,
     /// Threads in the rayon pool.
-    pub threads: usize,
+    pub(crate) threads: usize,
     /// Sweeps per timed run; 0 picks a count that takes about 0.3 s.
-    pub sweeps: usize,
+    pub(crate) sweeps: usize,
     /// Timed runs.
-    pub repeats: usize,
+    pub(crate) repeats: usize,
     /// Also time each stage alone.
-    pub breakdown: bool,
+    pub(crate) breakdown: bool,
     /// Seed for the model and the chains.
-    pub seed: u64,
-    /// SIMD path for the element-wise kernels (`None`: [`crate::simd::active_isa`]).
-    pub isa: Option<Isa>,
+    pub(crate) seed: u64,
+    /// SIMD path for the element-wise kernels (`None`: [`boltzmann::simd::active_isa`]).
+    pub(crate) isa: Option<Isa>,
     /// A model to sweep instead of the random one (its sizes replace
     /// `n_visible` and `n_hidden`).
-    pub model: Option<Rbm>,
+    pub(crate) model: Option<Rbm>,
     /// Binary rows to start the chains from (cycled over the chains).
-    pub start: Option<Dataset>,
+    pub(crate) start: Option<Dataset>,
     /// Bit-packed chains ([`PackedChains`]): for millions of chains.
-    pub packed: bool,
+    pub(crate) packed: bool,
     /// Parallel tempering: temperatures per chain (≥ 2; `chains` chains at
     /// each, on a geometric ladder from `beta_min`, sweeps followed by swap
     /// rounds, [`TemperedChains`]); 0 or 1: plain sweeps. Compare with plain
     /// sweeps of `chains × replicas` chains for the cost of tempering.
-    pub replicas: usize,
+    pub(crate) replicas: usize,
     /// Lowest inverse temperature of the tempering ladder.
-    pub beta_min: f32,
+    pub(crate) beta_min: f32,
 }
 
 impl Default for GibbsBenchConfig {
@@ -81,75 +81,75 @@ impl Default for GibbsBenchConfig {
 /// Share of the sweep's thread time spent in each stage (from
 /// [`Chains::sweep_timed`], median run), fractions summing to 1.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Breakdown {
+pub(crate) struct Breakdown {
     /// Both dense products (`V·W` and `H·Wᵀ`).
-    pub products: f64,
+    pub(crate) products: f64,
     /// Random-bit generation for both half-steps.
-    pub rng: f64,
+    pub(crate) rng: f64,
     /// Fused bias + sigmoid + compare for both half-steps.
-    pub sampling: f64,
+    pub(crate) sampling: f64,
 }
 
 /// Results of [`gibbs`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct GibbsBenchReport {
+pub(crate) struct GibbsBenchReport {
     /// SIMD path of the element-wise kernels.
-    pub isa: Isa,
+    pub(crate) isa: Isa,
     /// Threads used.
-    pub threads: usize,
+    pub(crate) threads: usize,
     /// `D`, `H`, `B` (with tempering, `B` counts every replica: chains ×
     /// replicas).
-    pub shape: (usize, usize, usize),
+    pub(crate) shape: (usize, usize, usize),
     /// Sweeps per timed run.
-    pub sweeps: usize,
+    pub(crate) sweeps: usize,
     /// Timed runs.
-    pub repeats: usize,
+    pub(crate) repeats: usize,
     /// Median sweeps per second (all `B` chains advanced once).
-    pub sweeps_per_s: f64,
+    pub(crate) sweeps_per_s: f64,
     /// Slowest and fastest run, sweeps per second.
-    pub range: (f64, f64),
+    pub(crate) range: (f64, f64),
     /// Rows per parallel block.
-    pub block_rows: usize,
+    pub(crate) block_rows: usize,
     /// Bytes of state per chain.
-    pub bytes_per_chain: usize,
+    pub(crate) bytes_per_chain: usize,
     /// Per-stage times, if requested.
-    pub breakdown: Option<Breakdown>,
+    pub(crate) breakdown: Option<Breakdown>,
     /// Mean visible and hidden state densities after the timed runs (they
     /// decide between binary and dense products). Packed chains keep no
     /// hidden states: NaN.
-    pub densities: (f64, f64),
+    pub(crate) densities: (f64, f64),
     /// Peak resident memory of the process so far (Linux `VmHWM`), if known.
-    pub peak_rss_bytes: Option<u64>,
+    pub(crate) peak_rss_bytes: Option<u64>,
     /// Whether the chains were bit-packed ([`PackedChains`]).
-    pub packed: bool,
+    pub(crate) packed: bool,
     /// Temperatures per chain (1 without tempering).
-    pub replicas: usize,
+    pub(crate) replicas: usize,
     /// Swap acceptance of each neighbouring pair of temperatures over the
     /// timed runs (empty without tempering).
-    pub swap_rates: Vec<f64>,
+    pub(crate) swap_rates: Vec<f64>,
 }
 
 impl GibbsBenchReport {
     /// `B ·` sweeps/s.
-    pub fn chain_sweeps_per_s(&self) -> f64 {
+    pub(crate) fn chain_sweeps_per_s(&self) -> f64 {
         self.sweeps_per_s * self.shape.2 as f64
     }
     /// `B·(D+H) ·` sweeps/s.
-    pub fn unit_updates_per_s(&self) -> f64 {
+    pub(crate) fn unit_updates_per_s(&self) -> f64 {
         self.chain_sweeps_per_s() * (self.shape.0 + self.shape.1) as f64
     }
     /// Effective GFLOP/s of the two products, `4·B·D·H` per sweep.
-    pub fn gflops(&self) -> f64 {
+    pub(crate) fn gflops(&self) -> f64 {
         4.0 * (self.shape.0 * self.shape.1) as f64 * self.chain_sweeps_per_s() / 1e9
     }
 }
 
 fn density(x: &[f32]) -> f64 {
-    crate::kernels::binary::density(x)
+    boltzmann::kernels::binary::density(x)
 }
 
 /// Peak resident set size (`VmHWM` in `/proc/self/status`), Linux only.
-pub fn peak_rss_bytes() -> Option<u64> {
+pub(crate) fn peak_rss_bytes() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -213,7 +213,7 @@ impl Ensemble {
     fn block_rows(&self, threads: usize) -> usize {
         match self {
             Ensemble::F32(c) => c.block_rows(threads),
-            Ensemble::Packed(_) => crate::sampler::packed::BLOCK,
+            Ensemble::Packed(_) => boltzmann::sampler::packed::BLOCK,
             Ensemble::Tempered(c) => c.rows().block_rows(threads),
         }
     }
@@ -230,7 +230,7 @@ fn median(v: &mut [f64]) -> f64 {
 /// [`Error::InvalidParam`] for zero sizes, threads or repeats, or a thread
 /// pool that cannot be built; [`Error::TooLarge`] when the chains do not fit
 /// in memory; [`Error::IsaUnavailable`].
-pub fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
+pub(crate) fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
     if cfg.threads == 0 || cfg.repeats == 0 {
         return Err(Error::InvalidParam { name: "threads/repeats", reason: "must be ≥ 1".into() });
     }
@@ -261,24 +261,24 @@ pub fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
             reason: "tempering runs on f32 chains (not --packed)".into(),
         });
     } else if cfg.replicas >= 2 {
-        let ladder = crate::sampler::tempering::geometric_ladder(cfg.replicas, cfg.beta_min)?;
+        let ladder = boltzmann::sampler::tempering::geometric_ladder(cfg.replicas, cfg.beta_min)?;
         Ensemble::Tempered(Box::new(TemperedChains::new(
             &rbm,
             cfg.chains,
             ladder,
-            crate::rng::derive(cfg.seed, crate::rng::Purpose::BenchChains),
+            boltzmann::rng::derive(cfg.seed, boltzmann::rng::Purpose::BenchChains),
         )?))
     } else if cfg.packed {
         Ensemble::Packed(PackedChains::new(
             &rbm,
             cfg.chains,
-            crate::rng::derive(cfg.seed, crate::rng::Purpose::BenchChains),
+            boltzmann::rng::derive(cfg.seed, boltzmann::rng::Purpose::BenchChains),
         )?)
     } else {
         Ensemble::F32(Chains::new(
             &rbm,
             cfg.chains,
-            crate::rng::derive(cfg.seed, crate::rng::Purpose::BenchChains),
+            boltzmann::rng::derive(cfg.seed, boltzmann::rng::Purpose::BenchChains),
         )?)
     };
     if let Some(isa) = cfg.isa {
@@ -344,7 +344,7 @@ pub fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
 
 /// Which step [`langevin`] times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LangevinKind {
+pub(crate) enum LangevinKind {
     /// Unadjusted Langevin (`∇F` only).
     Ula,
     /// MALA (energy and gradient of each proposal, accept/reject).
@@ -356,28 +356,28 @@ pub enum LangevinKind {
 /// biases, `σ = 1`: the model of `../shared/refbench/jax_gibbs.py`) over
 /// `chains` chains started uniformly in [0, 1].
 #[derive(Debug, Clone)]
-pub struct LangevinBenchConfig {
+pub(crate) struct LangevinBenchConfig {
     /// Visible units `D`.
-    pub n_visible: usize,
+    pub(crate) n_visible: usize,
     /// Hidden units `H`.
-    pub n_hidden: usize,
+    pub(crate) n_hidden: usize,
     /// Chains `B`.
-    pub chains: usize,
+    pub(crate) chains: usize,
     /// Threads in the rayon pool.
-    pub threads: usize,
+    pub(crate) threads: usize,
     /// Steps per timed run; 0 picks a count that takes about 0.3 s.
-    pub steps: usize,
+    pub(crate) steps: usize,
     /// Timed runs.
-    pub repeats: usize,
+    pub(crate) repeats: usize,
     /// Step size `ε` (refbench: 1e-2).
-    pub step: f32,
+    pub(crate) step: f32,
     /// ULA or MALA.
-    pub kind: LangevinKind,
+    pub(crate) kind: LangevinKind,
     /// The energy: the GB-RBM (`None`) or an MLP energy with these hidden
     /// widths (swish, `n_visible` inputs; `n_hidden` is then ignored).
-    pub mlp_hidden: Option<Vec<usize>>,
+    pub(crate) mlp_hidden: Option<Vec<usize>>,
     /// Seed.
-    pub seed: u64,
+    pub(crate) seed: u64,
 }
 
 impl Default for LangevinBenchConfig {
@@ -400,38 +400,38 @@ impl Default for LangevinBenchConfig {
 
 /// Results of [`langevin`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct LangevinBenchReport {
+pub(crate) struct LangevinBenchReport {
     /// Threads used.
-    pub threads: usize,
+    pub(crate) threads: usize,
     /// SIMD path of the element-wise kernels and normals.
-    pub isa: Isa,
+    pub(crate) isa: Isa,
     /// `D`, `H`, `B` (with tempering, `B` counts every replica: chains ×
     /// replicas).
-    pub shape: (usize, usize, usize),
+    pub(crate) shape: (usize, usize, usize),
     /// Steps per timed run.
-    pub steps: usize,
+    pub(crate) steps: usize,
     /// Timed runs.
-    pub repeats: usize,
+    pub(crate) repeats: usize,
     /// Median steps per second (all `B` chains advanced once).
-    pub steps_per_s: f64,
+    pub(crate) steps_per_s: f64,
     /// Slowest and fastest run.
-    pub range: (f64, f64),
+    pub(crate) range: (f64, f64),
     /// MALA acceptance rate over the timed runs (ULA: `None`).
-    pub acceptance: Option<f64>,
+    pub(crate) acceptance: Option<f64>,
     /// Standard deviation of the states after the runs (refbench prints it
     /// too: a sanity check that the chains moved the same way).
-    pub state_std: f64,
+    pub(crate) state_std: f64,
     /// `2·B·Σ(in·out)` flops of the products of one forward pass (GB-RBM:
     /// `2·B·D·H`); a gradient costs twice that.
-    pub forward_flops: f64,
+    pub(crate) forward_flops: f64,
     /// Which energy: `"gb-rbm"` or `"mlp"`.
-    pub energy: &'static str,
+    pub(crate) energy: &'static str,
 }
 
 impl LangevinBenchReport {
     /// Effective GFLOP/s of the products (forward and backward: `4·B·D·H`
     /// per step for the GB-RBM).
-    pub fn gflops(&self) -> f64 {
+    pub(crate) fn gflops(&self) -> f64 {
         2.0 * self.forward_flops * self.steps_per_s / 1e9
     }
 }
@@ -441,9 +441,9 @@ impl LangevinBenchReport {
 /// # Errors
 /// [`Error::InvalidParam`] for zero sizes, threads or repeats, `ε ≤ 0`,
 /// or a pool that cannot be built; [`Error::TooLarge`].
-pub fn langevin(cfg: &LangevinBenchConfig) -> Result<LangevinBenchReport> {
-    use crate::model::GaussianRbm;
-    use crate::sampler::langevin::{LangevinChains, LangevinConfig};
+pub(crate) fn langevin(cfg: &LangevinBenchConfig) -> Result<LangevinBenchReport> {
+    use boltzmann::model::GaussianRbm;
+    use boltzmann::sampler::langevin::{LangevinChains, LangevinConfig};
     if cfg.threads == 0 || cfg.repeats == 0 || cfg.threads > 4096 {
         return Err(Error::InvalidParam {
             name: "threads/repeats",
@@ -457,9 +457,10 @@ pub fn langevin(cfg: &LangevinBenchConfig) -> Result<LangevinBenchReport> {
     let (d, b) = (cfg.n_visible, cfg.chains);
     let (rbm, mlp) = match &cfg.mlp_hidden {
         None => (Some(GaussianRbm::random(d, cfg.n_hidden, 0.01, 1.0, cfg.seed)?), None),
-        Some(h) => {
-            (None, Some(crate::energy::MlpEnergy::new(d, h, crate::energy::Activation::Swish, cfg.seed)?))
-        }
+        Some(h) => (
+            None,
+            Some(boltzmann::energy::MlpEnergy::new(d, h, boltzmann::energy::Activation::Swish, cfg.seed)?),
+        ),
     };
     let forward_flops = match &mlp {
         Some(m) => 2.0 * b as f64 * m.mlp().sizes().windows(2).map(|w| (w[0] * w[1]) as f64).sum::<f64>(),
@@ -470,10 +471,10 @@ pub fn langevin(cfg: &LangevinBenchConfig) -> Result<LangevinBenchReport> {
         d,
         0.0,
         1.0,
-        crate::rng::derive(cfg.seed, crate::rng::Purpose::BenchLangevin),
+        boltzmann::rng::derive(cfg.seed, boltzmann::rng::Purpose::BenchLangevin),
     )?;
     let ula = LangevinConfig::ula(cfg.step);
-    fn go<E: crate::energy::Energy>(
+    fn go<E: boltzmann::energy::Energy>(
         e: &E,
         chains: &mut LangevinChains,
         kind: LangevinKind,
@@ -514,7 +515,7 @@ pub fn langevin(cfg: &LangevinBenchConfig) -> Result<LangevinBenchReport> {
         let sd = (x.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
         Ok(LangevinBenchReport {
             threads: cfg.threads,
-            isa: crate::simd::active_isa(),
+            isa: boltzmann::simd::active_isa(),
             shape: (cfg.n_visible, cfg.n_hidden, cfg.chains),
             steps,
             repeats: cfg.repeats,
