@@ -95,6 +95,7 @@ pub fn train_dsm(
     let mut g = rng::to_generator(rng::chain_streams(rng::derive(c.seed, rng::Purpose::DsmTraining), 1)?[0]);
     let np = model.mlp.n_params();
     let (mut m1, mut m2, mut grad) = (vec![0.0f64; np], vec![0.0f64; np], vec![0.0f64; np]);
+    let adam = super::optim::Adam64::literal_defaults(c.learning_rate as f64);
     let mut ws = Workspace::default();
     let mut z = vec![0.0f32; b * d];
     let mut levels = vec![0usize; b];
@@ -130,13 +131,7 @@ pub fn train_dsm(
         grad.iter_mut().for_each(|v| *v = 0.0);
         model.mlp.backward(&inp, delta, None, Some(&mut grad), &mut ws)?;
         let mut p = model.mlp.params().to_vec();
-        let t = (it + 1) as i32;
-        let (c1, c2) = (1.0 - 0.9f64.powi(t), 1.0 - 0.999f64.powi(t));
-        for ((p, &gv), (m, v)) in p.iter_mut().zip(&grad).zip(m1.iter_mut().zip(m2.iter_mut())) {
-            *m = 0.9 * *m + 0.1 * gv;
-            *v = 0.999 * *v + 0.001 * gv * gv;
-            *p -= (c.learning_rate as f64 * (*m / c1) / ((*v / c2).sqrt() + 1e-8)) as f32;
-        }
+        adam.step((it + 1) as i32, &mut p, &grad, &mut m1, &mut m2);
         model.mlp.set_params(&p).map_err(|_| Error::Diverged {
             epoch: 0,
             step: it as u64,

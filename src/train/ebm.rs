@@ -219,6 +219,7 @@ pub fn train_ebm<E: TrainableEnergy>(
         |g: &mut rand_xoshiro::Xoshiro256PlusPlus| (g.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
     let np = energy.n_params();
     let (mut m1, mut m2) = (vec![0.0f64; np], vec![0.0f64; np]);
+    let adam = super::optim::Adam64::new(c.betas.0 as f64, c.betas.1 as f64, c.learning_rate as f64);
     let mut grad = vec![0.0f64; np];
     let mut ws = Workspace::default();
     let mut both = vec![0.0f32; 2 * b * d];
@@ -267,15 +268,7 @@ pub fn train_ebm<E: TrainableEnergy>(
         energy.add_param_grad(&both, &coef, &mut grad, &mut ws)?;
         // Adam.
         let mut p = energy.params();
-        let (b1, b2) = (c.betas.0 as f64, c.betas.1 as f64);
-        let t = (it + 1) as i32;
-        let (c1, c2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
-        for ((p, &gv), (m, v)) in p.iter_mut().zip(&grad).zip(m1.iter_mut().zip(m2.iter_mut())) {
-            *m = b1 * *m + (1.0 - b1) * gv;
-            *v = b2 * *v + (1.0 - b2) * gv * gv;
-            let step = c.learning_rate as f64 * (*m / c1) / ((*v / c2).sqrt() + 1e-8);
-            *p -= step as f32;
-        }
+        adam.step((it + 1) as i32, &mut p, &grad, &mut m1, &mut m2);
         if let Some(i) = p.iter().position(|v| !v.is_finite()) {
             return Err(Error::Diverged {
                 epoch: 0,

@@ -183,8 +183,7 @@ pub fn train_gaussian_rbm(
                     }
                     lr *= 0.1;
                 }
-                *v = c.momentum * *v - lr * g;
-                *p += *v;
+                super::optim::momentum_step(p, v, c.momentum, lr, -g);
             }
             model.set_params(&p).map_err(|e| Error::Diverged {
                 epoch,

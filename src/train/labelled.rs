@@ -6,6 +6,7 @@
 //! every sample come from the seed, and all sums run in a fixed order, so
 //! the result is the same for any thread count.
 
+use super::optim::momentum_step;
 use crate::data::{Dataset, shuffle_indices};
 use crate::error::{Error, Result};
 use crate::kernels::gemm;
@@ -174,16 +175,13 @@ pub fn fit_labelled(
             gemm::par_gemm_tn(v, 2 * m, h, &a[..2 * m * v], &p[..2 * m * h], &mut g, 256)?;
             let lr = c.learning_rate;
             for ((w, vel), &g) in w.iter_mut().zip(vw.iter_mut()).zip(&g) {
-                *vel = c.momentum * *vel + lr * (g - c.l2 * *w);
-                *w += *vel;
+                let ascent = g - c.l2 * *w;
+                momentum_step(w, vel, c.momentum, lr, ascent);
             }
-            for ((b, vel), &g) in b.iter_mut().zip(vb.iter_mut()).zip(&gb) {
-                *vel = c.momentum * *vel + lr * g;
-                *b += *vel;
-            }
-            for ((b, vel), &g) in hb.iter_mut().zip(vc.iter_mut()).zip(&gc) {
-                *vel = c.momentum * *vel + lr * g;
-                *b += *vel;
+            for ((b, vel), &g) in
+                b.iter_mut().zip(vb.iter_mut()).zip(&gb).chain(hb.iter_mut().zip(vc.iter_mut()).zip(&gc))
+            {
+                momentum_step(b, vel, c.momentum, lr, g);
             }
             if let Some(i) = w.iter().chain(&b).chain(&hb).position(|x| !x.is_finite()) {
                 return Err(Error::NonFinite {

@@ -21,6 +21,7 @@ pub mod ebm;
 pub mod gaussian;
 pub mod labelled;
 pub mod metrics;
+mod optim;
 pub mod softmax;
 pub mod trainer;
 mod update;

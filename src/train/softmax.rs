@@ -123,13 +123,12 @@ pub fn fit_softmax(data: &Dataset, config: &SoftmaxConfig) -> Result<SoftmaxRegr
             }
             gemm::par_gemm_tn(f, m, c, xs, ps, &mut gw, 256)?;
             for ((w, v), &g) in w.iter_mut().zip(vel_w.iter_mut()).zip(&gw) {
-                *v = config.momentum * *v - lr * (g + config.l2 * *w);
-                *w += *v;
+                let ascent = -(g + config.l2 * *w);
+                super::optim::momentum_step(w, v, config.momentum, lr, ascent);
             }
             for (k, (b, v)) in b.iter_mut().zip(vel_b.iter_mut()).enumerate() {
                 let g: f32 = ps.chunks_exact(c).map(|r| r[k]).sum();
-                *v = config.momentum * *v - lr * g;
-                *b += *v;
+                super::optim::momentum_step(b, v, config.momentum, lr, -g);
             }
             if let Some(i) = w.iter().chain(b.iter()).position(|x| !x.is_finite()) {
                 return Err(Error::NonFinite {
