@@ -266,11 +266,9 @@ fn parse_list(what: &str, s: &str) -> Result<Vec<usize>, String> {
     Ok(v)
 }
 
-fn train(mut a: DbnTrainArgs) -> Result<(), String> {
-    a.train.use_defaults(&crate::train::LAYER_DEFAULTS);
-    crate::out::dir(&a.train.out)?;
-    crate::out::file(&a.train.out.join("dbn.safetensors"))?;
-    crate::out::file(&a.train.out.join("samples.png"))?;
+/// Checks the options that need no data: the layer widths and epochs, and
+/// the combinations `dbn train` does not support.
+fn check_train_args(a: &DbnTrainArgs) -> Result<(Vec<usize>, Vec<usize>), String> {
     if a.train.resume.is_some() {
         return Err("--resume is not supported by `dbn train` (train the layers again)".into());
     }
@@ -306,20 +304,22 @@ fn train(mut a: DbnTrainArgs) -> Result<(), String> {
     if a.up_down_epochs > 0 && widths.len() < 2 {
         return Err("--up-down-epochs needs at least two --layers".into());
     }
-    let (train_set, _valid, data_name) = crate::train::datasets(&a.train)?;
-    // The label count of a labelled top, checked before any training.
-    let n_labels = match (a.label_top, train_set.labels()) {
-        (None, _) => 0,
-        (Some(_), None) => {
-            return Err("--label-top needs labelled data (e.g. IDX images with --labels)".into());
-        }
-        (Some(_), Some(l)) => label_classes(l, "the labels of --data")?.max(2),
-    };
-    // A tied start needs each layer as wide as the one below its input;
-    // check before any training.
+    Ok((widths, epochs))
+}
+
+/// The greedy training configuration; checks a tied start against the
+/// data width before any training.
+fn dbn_config(
+    a: &DbnTrainArgs,
+    base: &TrainConfig,
+    widths: &[usize],
+    epochs: &[usize],
+    data_dim: usize,
+) -> Result<DbnConfig, String> {
+    // A tied start needs each layer as wide as the one below its input.
     if a.tied_init {
         for l in 1..widths.len() {
-            let want = if l == 1 { train_set.dim() } else { widths[l - 2] };
+            let want = if l == 1 { data_dim } else { widths[l - 2] };
             if widths[l] != want {
                 return Err(format!(
                     "--tied-init: layer {} has {} hidden units; a tied start needs {want}",
@@ -329,10 +329,9 @@ fn train(mut a: DbnTrainArgs) -> Result<(), String> {
             }
         }
     }
-    let base = crate::train::config(&a.train)?;
     let layers: Vec<TrainConfig> = widths
         .iter()
-        .zip(&epochs)
+        .zip(epochs)
         .enumerate()
         .map(|(l, (&h, &e))| TrainConfig {
             n_hidden: h,
@@ -346,9 +345,27 @@ fn train(mut a: DbnTrainArgs) -> Result<(), String> {
         "probs" | "probabilities" => Propagate::Probabilities,
         s => return Err(format!("--propagate {s:?}: use samples or probs")),
     };
-    let config =
-        DbnConfig { layers, tied_init: a.tied_init, seed: derive(base.seed, Purpose::DbnLayers), propagate };
-    let sizes: Vec<String> =
+    Ok(DbnConfig { layers, tied_init: a.tied_init, seed: derive(base.seed, Purpose::DbnLayers), propagate })
+}
+
+fn train(mut a: DbnTrainArgs) -> Result<(), String> {
+    a.train.use_defaults(&crate::train::LAYER_DEFAULTS);
+    crate::out::dir(&a.train.out)?;
+    crate::out::file(&a.train.out.join("dbn.safetensors"))?;
+    crate::out::file(&a.train.out.join("samples.png"))?;
+    let (widths, epochs) = check_train_args(&a)?;
+    let (train_set, _valid, data_name) = crate::train::datasets(&a.train)?;
+    // The label count of a labelled top, checked before any training.
+    let n_labels = match (a.label_top, train_set.labels()) {
+        (None, _) => 0,
+        (Some(_), None) => {
+            return Err("--label-top needs labelled data (e.g. IDX images with --labels)".into());
+        }
+        (Some(_), Some(l)) => label_classes(l, "the labels of --data")?.max(2),
+    };
+    let base = crate::train::config(&a.train)?;
+    let config = dbn_config(&a, &base, &widths, &epochs, train_set.dim())?;
+    let mut sizes: Vec<String> =
         std::iter::once(train_set.dim()).chain(widths.iter().copied()).map(|s| s.to_string()).collect();
     if !a.train.json {
         outln!(
@@ -360,7 +377,6 @@ fn train(mut a: DbnTrainArgs) -> Result<(), String> {
         );
     }
     let mut layer_seconds = vec![0.0f64; widths.len()];
-    let mut sizes = sizes;
     if let Some(h) = a.label_top {
         sizes.push(format!("{h}(+{n_labels} labels)"));
     }
@@ -384,73 +400,17 @@ fn train(mut a: DbnTrainArgs) -> Result<(), String> {
     })
     .map_err(|e| e.to_string())?;
     crate::out::check()?;
-    let net = if a.up_down_epochs > 0 {
-        let cfg = UpDownConfig {
-            epochs: a.up_down_epochs,
-            learning_rate: a.up_down_lr,
-            k: a.up_down_k,
-            batch_size: base.batch_size,
-            seed: derive(base.seed, Purpose::UpDown),
-        };
-        let t = Instant::now();
-        let net = up_down(&dbn, &train_set, &cfg, |e| {
-            if json {
-                outln_cb!("{{\"up_down_epoch\":{e},\"seconds\":{}}}", t.elapsed().as_secs_f64());
-            } else {
-                outln_cb!("up-down epoch {e:>3}: {:.2} s since start", t.elapsed().as_secs_f64());
-            }
-        })
-        .map_err(|e| e.to_string())?;
-        crate::out::check()?;
-        Some(net)
-    } else {
-        None
-    };
+    let net = fine_tune(&a, &dbn, &train_set, &base)?;
     let labelled = match a.label_top {
         None => None,
         Some(hidden) => {
-            let cfg = LabelledConfig {
-                n_hidden: hidden,
-                epochs: a.label_epochs.unwrap_or(a.train.epochs()),
-                persistent: a.label_pcd,
-                batch_size: base.batch_size,
-                seed: base.seed.wrapping_add(widths.len() as u64),
-                ..LabelledConfig::default()
-            };
-            let l = widths.len() + 1;
-            let t = Instant::now();
-            let net = train_labelled_top(&dbn, &train_set, n_labels, &cfg, derive(base.seed, Purpose::LabelledTop), |e| {
-                let secs = t.elapsed().as_secs_f64();
-                if json {
-                    outln_cb!("{{\"layer\":{l},\"labelled\":true,\"epoch\":{e},\"seconds_since_start\":{secs}}}");
-                } else {
-                    outln_cb!("layer {l}/{l} (labelled top, {n_labels} labels) epoch {e:>3}: {secs:.2} s since start");
-                }
-            })
-            .map_err(|e| e.to_string())?;
-            crate::out::check()?;
-            layer_seconds.push(t.elapsed().as_secs_f64());
+            let (net, secs) = labelled_top(&a, &dbn, &train_set, &base, hidden, n_labels)?;
+            layer_seconds.push(secs);
             Some(net)
         }
     };
     let path = a.train.out.join("dbn.safetensors");
-    match (&net, &labelled) {
-        (_, Some(n)) => io::save_labelled_dbn(n, &path),
-        (None, None) => io::save_dbn(&dbn, &path),
-        (Some(n), None) => io::save_untied_dbn(n, &path),
-    }
-    .map_err(|e| e.to_string())?;
-    if let Some((r, c)) = train_set.image_shape() {
-        let png = a.train.out.join("samples.png");
-        let s = match &labelled {
-            Some(n) => sample_labelled(n, None, 100, 1000, base.seed)?,
-            None => {
-                let generative = net.as_ref().map_or(&dbn, |n| n.generative());
-                generative.sample(100, 1000, base.seed).map_err(|e| e.to_string())?
-            }
-        };
-        io::grid_png(&png, &s.visible_probs, r, c, 10, 2).map_err(|e| e.to_string())?;
-    }
+    write_dbn(&dbn, net.as_ref(), labelled.as_ref(), &train_set, &path, &a.train.out, base.seed)?;
     if json {
         let per: Vec<String> = layer_seconds.iter().map(|s| s.to_string()).collect();
         outln!(
@@ -464,6 +424,99 @@ fn train(mut a: DbnTrainArgs) -> Result<(), String> {
             outln!("layer {}: {:.2} s training", l + 1, s);
         }
         outln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// `--up-down-epochs`: the fine-tuned (untied) network, if asked for.
+fn fine_tune(
+    a: &DbnTrainArgs,
+    dbn: &Dbn,
+    train_set: &Dataset,
+    base: &TrainConfig,
+) -> Result<Option<UntiedDbn>, String> {
+    if a.up_down_epochs == 0 {
+        return Ok(None);
+    }
+    let cfg = UpDownConfig {
+        epochs: a.up_down_epochs,
+        learning_rate: a.up_down_lr,
+        k: a.up_down_k,
+        batch_size: base.batch_size,
+        seed: derive(base.seed, Purpose::UpDown),
+    };
+    let (t, json) = (Instant::now(), a.train.json);
+    let net = up_down(dbn, train_set, &cfg, |e| {
+        if json {
+            outln_cb!("{{\"up_down_epoch\":{e},\"seconds\":{}}}", t.elapsed().as_secs_f64());
+        } else {
+            outln_cb!("up-down epoch {e:>3}: {:.2} s since start", t.elapsed().as_secs_f64());
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    crate::out::check()?;
+    Ok(Some(net))
+}
+
+/// `--label-top`: the label-joined top trained on the greedy layers, and
+/// its training time.
+fn labelled_top(
+    a: &DbnTrainArgs,
+    dbn: &Dbn,
+    train_set: &Dataset,
+    base: &TrainConfig,
+    hidden: usize,
+    n_labels: usize,
+) -> Result<(LabelledDbn, f64), String> {
+    let depth = dbn.depth();
+    let cfg = LabelledConfig {
+        n_hidden: hidden,
+        epochs: a.label_epochs.unwrap_or(a.train.epochs()),
+        persistent: a.label_pcd,
+        batch_size: base.batch_size,
+        seed: base.seed.wrapping_add(depth as u64),
+        ..LabelledConfig::default()
+    };
+    let (l, t, json) = (depth + 1, Instant::now(), a.train.json);
+    let net =
+        train_labelled_top(dbn, train_set, n_labels, &cfg, derive(base.seed, Purpose::LabelledTop), |e| {
+            let secs = t.elapsed().as_secs_f64();
+            if json {
+                outln_cb!("{{\"layer\":{l},\"labelled\":true,\"epoch\":{e},\"seconds_since_start\":{secs}}}");
+            } else {
+                outln_cb!(
+                    "layer {l}/{l} (labelled top, {n_labels} labels) epoch {e:>3}: {secs:.2} s since start"
+                );
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    crate::out::check()?;
+    Ok((net, t.elapsed().as_secs_f64()))
+}
+
+/// The DBN file (labelled, fine-tuned or tied, whichever was trained) and
+/// a picture of its samples.
+fn write_dbn(
+    dbn: &Dbn,
+    net: Option<&UntiedDbn>,
+    labelled: Option<&LabelledDbn>,
+    train_set: &Dataset,
+    path: &std::path::Path,
+    out: &std::path::Path,
+    seed: u64,
+) -> Result<(), String> {
+    match (net, labelled) {
+        (_, Some(n)) => io::save_labelled_dbn(n, path),
+        (None, None) => io::save_dbn(dbn, path),
+        (Some(n), None) => io::save_untied_dbn(n, path),
+    }
+    .map_err(|e| e.to_string())?;
+    if let Some((r, c)) = train_set.image_shape() {
+        let s = match labelled {
+            Some(n) => sample_labelled(n, None, 100, 1000, seed)?,
+            None => net.map_or(dbn, |n| n.generative()).sample(100, 1000, seed).map_err(|e| e.to_string())?,
+        };
+        io::grid_png(&out.join("samples.png"), &s.visible_probs, r, c, 10, 2).map_err(|e| e.to_string())?;
     }
     Ok(())
 }
