@@ -292,7 +292,6 @@ pub fn up_down(
     config: &UpDownConfig,
     mut on_epoch: impl FnMut(usize),
 ) -> Result<UntiedDbn> {
-    use crate::kernels::gemm;
     use crate::rng;
     let bad = |name: &'static str, reason: String| Error::InvalidParam { name, reason };
     if dbn.depth() < 2 {
@@ -300,149 +299,37 @@ pub fn up_down(
     }
     dbn.check_data(data)?;
     let c = config;
-    if c.epochs == 0
-        || c.k == 0
-        || c.batch_size == 0
-        || !(c.learning_rate.is_finite() && c.learning_rate > 0.0)
-    {
-        return Err(bad(
-            "up-down settings",
-            format!("{c:?}: epochs, k, batch_size ≥ 1 and learning_rate > 0"),
-        ));
+    for (name, value) in [("epochs", c.epochs), ("k", c.k), ("batch_size", c.batch_size)] {
+        if value == 0 {
+            return Err(bad(name, "must be ≥ 1".into()));
+        }
+    }
+    if !(c.learning_rate.is_finite() && c.learning_rate > 0.0) {
+        return Err(bad("learning_rate", format!("{} must be finite and > 0", c.learning_rate)));
     }
     let depth = dbn.depth();
-    let (gen_layers, top) = dbn.layers().split_at(depth - 1);
-    // Parameters as plain vectors: generative (W, b), recognition (W, c), top RBM.
-    let mut gen_p: Vec<(Vec<f32>, Vec<f32>)> =
-        gen_layers.iter().map(|r| (r.weights().to_vec(), r.visible_bias().to_vec())).collect();
-    let mut rec: Vec<(Vec<f32>, Vec<f32>)> =
-        gen_layers.iter().map(|r| (r.weights().to_vec(), r.hidden_bias().to_vec())).collect();
-    let top = &top[0];
-    let (mut tw, mut tb, mut tc) =
-        (top.weights().to_vec(), top.visible_bias().to_vec(), top.hidden_bias().to_vec());
+    let gen_layers = &dbn.layers()[..depth - 1];
+    let mut params = UpDownParams::new(dbn);
     let sizes = dbn.sizes();
     let bs = c.batch_size.min(data.len());
     let mut streams = rng::chain_streams(rng::derive(c.seed, rng::Purpose::UpDownChains), bs)?;
     let mut order: Vec<u32> = (0..data.len() as u32).collect();
     let mut shuffle =
         rng::to_generator(rng::chain_streams(rng::derive(c.seed, rng::Purpose::UpDownOrder), 1)?[0]);
-    let lr = c.learning_rate;
-    // σ(x·W + bias) (x: m × a, W: a × b) or σ(x·Wᵀ + bias) (W: b × a).
-    let probs = |x: &[f32],
-                 w: &[f32],
-                 bias: &[f32],
-                 m: usize,
-                 a: usize,
-                 b: usize,
-                 transposed: bool|
-     -> Result<Vec<f32>> {
-        let mut out = vec![0.0f32; m * b];
-        if transposed {
-            gemm::par_gemm_nt(m, a, b, x, w, &mut out, 256)?;
-        } else {
-            gemm::par_gemm_nn(m, a, b, x, w, &mut out, 256)?;
-        }
-        for row in out.chunks_exact_mut(b) {
-            for (o, &c) in row.iter_mut().zip(bias) {
-                *o = 1.0 / (1.0 + (-(*o + c)).exp());
-            }
-        }
-        Ok(out)
-    };
-    let sample = |streams: &mut [rng::StreamState], p: &[f32], n: usize| -> Result<Vec<f32>> {
-        let mut u = vec![0.0f32; p.len()];
-        rng::fill_uniform(streams, n, &mut u)?;
-        Ok(p.iter().zip(&u).map(|(&p, &u)| (u < p) as u8 as f32).collect())
-    };
-    // W += scale · Aᵀ·B (A: m × a, B: m × b); bias += scale · (sum of the
-    // rows of `d`).
-    let step =
-        |w: &mut [f32], a: &[f32], b: &[f32], m: usize, na: usize, nb: usize, scale: f32| -> Result<()> {
-            let mut g = vec![0.0f32; na * nb];
-            gemm::par_gemm_tn(na, m, nb, a, b, &mut g, 256)?;
-            w.iter_mut().zip(&g).for_each(|(w, g)| *w += scale * g);
-            Ok(())
-        };
-    let bias_step = |bias: &mut [f32], d: &[f32], n: usize, scale: f32| {
-        for row in d.chunks_exact(n) {
-            bias.iter_mut().zip(row).for_each(|(b, x)| *b += scale * x);
-        }
-    };
     for epoch in 0..c.epochs {
         shuffle_indices(&mut order, &mut shuffle);
         for idx in order.chunks(bs) {
-            let m = idx.len();
-            let st = &mut streams[..m];
-            let scale = lr / m as f32;
-            // 1. Up.
-            let mut up =
-                vec![idx.iter().flat_map(|&i| data.row(i as usize).iter().copied()).collect::<Vec<f32>>()];
-            for (l, (w, r)) in rec.iter().enumerate() {
-                let p = probs(&up[l], w, r, m, sizes[l], sizes[l + 1], false)?;
-                up.push(sample(st, &p, sizes[l + 1])?);
-            }
-            // 2. CD-k on the top RBM from the up state.
-            let (nv, nh) = (sizes[depth - 1], sizes[depth]);
-            let vpos = up[depth - 1].clone();
-            let ppos = probs(&vpos, &tw, &tc, m, nv, nh, false)?;
-            let mut hs = sample(st, &ppos, nh)?;
-            let (mut vneg, mut pneg) = (Vec::new(), Vec::new());
-            for s in 0..c.k {
-                let pv = probs(&hs, &tw, &tb, m, nh, nv, true)?;
-                vneg = sample(st, &pv, nv)?;
-                pneg = probs(&vneg, &tw, &tc, m, nv, nh, false)?;
-                if s + 1 < c.k {
-                    hs = sample(st, &pneg, nh)?;
-                }
-            }
-            // 3. Down from the top chain's visible state.
-            let mut down = vec![Vec::new(); depth];
-            down[depth - 1] = vneg.clone();
-            for l in (0..depth - 1).rev() {
-                let (w, b) = &gen_p[l];
-                let p = probs(&down[l + 1], w, b, m, sizes[l + 1], sizes[l], true)?;
-                down[l] = sample(st, &p, sizes[l])?;
-            }
-            // 4. Updates. Top: CD statistics.
-            step(&mut tw, &vpos, &ppos, m, nv, nh, scale)?;
-            step(&mut tw, &vneg, &pneg, m, nv, nh, -scale)?;
-            bias_step(&mut tb, &vpos, nv, scale);
-            bias_step(&mut tb, &vneg, nv, -scale);
-            bias_step(&mut tc, &ppos, nh, scale);
-            bias_step(&mut tc, &pneg, nh, -scale);
-            for l in 0..depth - 1 {
-                // Generative: reconstruct up state l from up state l + 1.
-                let (w, b) = &mut gen_p[l];
-                let pred = probs(&up[l + 1], w, b, m, sizes[l + 1], sizes[l], true)?;
-                let err: Vec<f32> = up[l].iter().zip(&pred).map(|(s, p)| s - p).collect();
-                step(w, &err, &up[l + 1], m, sizes[l], sizes[l + 1], scale)?;
-                bias_step(b, &err, sizes[l], scale);
-                // Recognition: recognise down state l + 1 from down state l.
-                let (w, r) = &mut rec[l];
-                let q = probs(&down[l], w, r, m, sizes[l], sizes[l + 1], false)?;
-                let err: Vec<f32> = down[l + 1].iter().zip(&q).map(|(s, q)| s - q).collect();
-                step(w, &down[l], &err, m, sizes[l], sizes[l + 1], scale)?;
-                bias_step(r, &err, sizes[l + 1], scale);
-            }
-            let mut all = gen_p
-                .iter()
-                .chain(&rec)
-                .flat_map(|(w, b)| w.iter().chain(b))
-                .chain(&tw)
-                .chain(&tb)
-                .chain(&tc);
-            if let Some(i) = all.position(|x| !x.is_finite()) {
-                return Err(Error::NonFinite {
-                    what: "up-down parameters (diverged; lower the learning rate)",
-                    index: i,
-                });
-            }
+            let batch: Vec<f32> = idx.iter().flat_map(|&i| data.row(i as usize).iter().copied()).collect();
+            let scale = c.learning_rate / idx.len() as f32;
+            params.batch(batch, &sizes, c.k, &mut streams[..idx.len()], scale)?;
+            params.check_finite()?;
         }
         on_epoch(epoch + 1);
     }
     // Generative lower layers keep their (unused) hidden biases; recognition
     // layers carry the generative visible biases (unused, and what a file
     // stores for them).
+    let UpDownParams { generative: gen_p, rec, tw, tb, tc } = params;
     let mut g_layers = Vec::with_capacity(depth);
     let mut r_layers = Vec::with_capacity(depth - 1);
     for (l, ((gw, gb), (rw, rc))) in gen_p.into_iter().zip(rec).enumerate() {
@@ -452,4 +339,158 @@ pub fn up_down(
     }
     g_layers.push(Rbm::new(sizes[depth - 1], sizes[depth], tw, tb, tc)?);
     UntiedDbn::new(Dbn::new(g_layers)?, r_layers)
+}
+
+/// The parameters up-down fine-tuning changes, as plain vectors:
+/// generative `(W, b)` and recognition `(W, c)` of every layer below the
+/// top, and the top RBM.
+struct UpDownParams {
+    generative: Vec<(Vec<f32>, Vec<f32>)>,
+    rec: Vec<(Vec<f32>, Vec<f32>)>,
+    tw: Vec<f32>,
+    tb: Vec<f32>,
+    tc: Vec<f32>,
+}
+
+impl UpDownParams {
+    fn new(dbn: &Dbn) -> UpDownParams {
+        let (below, top) = dbn.layers().split_at(dbn.depth() - 1);
+        let top = &top[0];
+        UpDownParams {
+            generative: below.iter().map(|r| (r.weights().to_vec(), r.visible_bias().to_vec())).collect(),
+            rec: below.iter().map(|r| (r.weights().to_vec(), r.hidden_bias().to_vec())).collect(),
+            tw: top.weights().to_vec(),
+            tb: top.visible_bias().to_vec(),
+            tc: top.hidden_bias().to_vec(),
+        }
+    }
+
+    /// One mini-batch (`m` rows of `batch`): up pass, CD-k in the top RBM,
+    /// down pass, then the wake-sleep and CD updates scaled by `scale`.
+    fn batch(
+        &mut self,
+        batch: Vec<f32>,
+        sizes: &[usize],
+        k: usize,
+        st: &mut [crate::rng::StreamState],
+        scale: f32,
+    ) -> Result<()> {
+        let (m, depth) = (st.len(), sizes.len() - 1);
+        // 1. Up.
+        let mut up = vec![batch];
+        for (l, (w, r)) in self.rec.iter().enumerate() {
+            let p = sigmoid_probs(&up[l], w, r, m, sizes[l], sizes[l + 1], false)?;
+            up.push(sample_bits(st, &p, sizes[l + 1])?);
+        }
+        // 2. CD-k on the top RBM from the up state.
+        let (nv, nh) = (sizes[depth - 1], sizes[depth]);
+        let vpos = up[depth - 1].clone();
+        let ppos = sigmoid_probs(&vpos, &self.tw, &self.tc, m, nv, nh, false)?;
+        let mut hs = sample_bits(st, &ppos, nh)?;
+        let (mut vneg, mut pneg) = (Vec::new(), Vec::new());
+        for s in 0..k {
+            let pv = sigmoid_probs(&hs, &self.tw, &self.tb, m, nh, nv, true)?;
+            vneg = sample_bits(st, &pv, nv)?;
+            pneg = sigmoid_probs(&vneg, &self.tw, &self.tc, m, nv, nh, false)?;
+            if s + 1 < k {
+                hs = sample_bits(st, &pneg, nh)?;
+            }
+        }
+        // 3. Down from the top chain's visible state.
+        let mut down = vec![Vec::new(); depth];
+        down[depth - 1] = vneg.clone();
+        for l in (0..depth - 1).rev() {
+            let (w, b) = &self.generative[l];
+            let p = sigmoid_probs(&down[l + 1], w, b, m, sizes[l + 1], sizes[l], true)?;
+            down[l] = sample_bits(st, &p, sizes[l])?;
+        }
+        // 4. Updates. Top: CD statistics.
+        add_outer(&mut self.tw, &vpos, &ppos, m, nv, nh, scale)?;
+        add_outer(&mut self.tw, &vneg, &pneg, m, nv, nh, -scale)?;
+        add_rows(&mut self.tb, &vpos, nv, scale);
+        add_rows(&mut self.tb, &vneg, nv, -scale);
+        add_rows(&mut self.tc, &ppos, nh, scale);
+        add_rows(&mut self.tc, &pneg, nh, -scale);
+        for l in 0..depth - 1 {
+            // Generative: reconstruct up state l from up state l + 1.
+            let (w, b) = &mut self.generative[l];
+            let pred = sigmoid_probs(&up[l + 1], w, b, m, sizes[l + 1], sizes[l], true)?;
+            let err: Vec<f32> = up[l].iter().zip(&pred).map(|(s, p)| s - p).collect();
+            add_outer(w, &err, &up[l + 1], m, sizes[l], sizes[l + 1], scale)?;
+            add_rows(b, &err, sizes[l], scale);
+            // Recognition: recognise down state l + 1 from down state l.
+            let (w, r) = &mut self.rec[l];
+            let q = sigmoid_probs(&down[l], w, r, m, sizes[l], sizes[l + 1], false)?;
+            let err: Vec<f32> = down[l + 1].iter().zip(&q).map(|(s, q)| s - q).collect();
+            add_outer(w, &down[l], &err, m, sizes[l], sizes[l + 1], scale)?;
+            add_rows(r, &err, sizes[l + 1], scale);
+        }
+        Ok(())
+    }
+
+    fn check_finite(&self) -> Result<()> {
+        let mut all = self
+            .generative
+            .iter()
+            .chain(&self.rec)
+            .flat_map(|(w, b)| w.iter().chain(b))
+            .chain(&self.tw)
+            .chain(&self.tb)
+            .chain(&self.tc);
+        match all.position(|x| !x.is_finite()) {
+            Some(i) => Err(Error::NonFinite {
+                what: "up-down parameters (diverged; lower the learning rate)",
+                index: i,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `σ(x·W + bias)` (`x`: `m × a`, `W`: `a × b`) or, `transposed`,
+/// `σ(x·Wᵀ + bias)` (`W`: `b × a`).
+fn sigmoid_probs(
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    m: usize,
+    a: usize,
+    b: usize,
+    transposed: bool,
+) -> Result<Vec<f32>> {
+    use crate::kernels::gemm;
+    let mut out = vec![0.0f32; m * b];
+    if transposed {
+        gemm::par_gemm_nt(m, a, b, x, w, &mut out, 256)?;
+    } else {
+        gemm::par_gemm_nn(m, a, b, x, w, &mut out, 256)?;
+    }
+    for row in out.chunks_exact_mut(b) {
+        for (o, &c) in row.iter_mut().zip(bias) {
+            *o = 1.0 / (1.0 + (-(*o + c)).exp());
+        }
+    }
+    Ok(out)
+}
+
+/// Binary samples of the probabilities `p` (rows of `n`), one stream per row.
+fn sample_bits(streams: &mut [crate::rng::StreamState], p: &[f32], n: usize) -> Result<Vec<f32>> {
+    let mut u = vec![0.0f32; p.len()];
+    crate::rng::fill_uniform(streams, n, &mut u)?;
+    Ok(p.iter().zip(&u).map(|(&p, &u)| (u < p) as u8 as f32).collect())
+}
+
+/// `W += scale · Aᵀ·B` (`A`: `m × na`, `B`: `m × nb`).
+fn add_outer(w: &mut [f32], a: &[f32], b: &[f32], m: usize, na: usize, nb: usize, scale: f32) -> Result<()> {
+    let mut g = vec![0.0f32; na * nb];
+    crate::kernels::gemm::par_gemm_tn(na, m, nb, a, b, &mut g, 256)?;
+    w.iter_mut().zip(&g).for_each(|(w, g)| *w += scale * g);
+    Ok(())
+}
+
+/// `bias += scale · (sum of the rows of d)`, row by row.
+fn add_rows(bias: &mut [f32], d: &[f32], n: usize, scale: f32) {
+    for row in d.chunks_exact(n) {
+        bias.iter_mut().zip(row).for_each(|(b, x)| *b += scale * x);
+    }
 }
