@@ -169,7 +169,6 @@ fn train(a: EbmTrainArgs) -> Result<(), String> {
         return Err(format!("--sample-step {}: use a finite step > 0", a.sample_step));
     }
     let (data, toy) = load_data(&a)?;
-    let d = data.dim();
     let show = !a.json && std::io::stderr().is_terminal();
     let t0 = Instant::now();
     let json = a.json;
@@ -178,123 +177,10 @@ fn train(a: EbmTrainArgs) -> Result<(), String> {
         data.features().iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
     let margin = 0.1 * (hi - lo).max(1e-3);
     let (lo, hi) = (lo - margin, hi + margin);
-    // The MLP energy's samples: the newest replay-buffer entries (the
-    // chains training itself ran), as Du & Mordatch show them.
-    let mut buffer_samples: Vec<f32> = Vec::new();
-    let model = match a.model.as_str() {
-        "mlp" => {
-            let hidden = widths(a.hidden.as_deref().unwrap_or("64,64"))?;
-            let mut e = MlpEnergy::new(d, &hidden, act, a.seed).map_err(|e| e.to_string())?;
-            let cfg = EbmConfig {
-                batch_size: a.batch,
-                langevin_steps: a.langevin_steps,
-                langevin: LangevinConfig {
-                    step: a.step,
-                    noise: a.noise,
-                    grad_clip: a.clip,
-                    clamp: Some((lo, hi)),
-                },
-                buffer_capacity: a.buffer,
-                init_range: (lo, hi),
-                alpha: a.alpha,
-                learning_rate: a.lr,
-                iterations: a.iterations,
-                seed: a.seed,
-                ..EbmConfig::default()
-            };
-            let bar = crate::evaluate::bar(show, a.iterations as u64, "ebm");
-            let every = (a.iterations / 20).max(1);
-            let buffer = train_ebm(&mut e, &data, &cfg, |r| {
-                bar.set_position(r.iteration as u64);
-                if json {
-                    outln_cb!(
-                        "{{\"iteration\":{},\"loss\":{},\"energy_data\":{},\"energy_model\":{},\"seconds\":{}}}",
-                        r.iteration, r.loss, r.energy_data, r.energy_model, r.seconds
-                    );
-                } else if r.iteration % every == 0 && !show {
-                    outln_cb!(
-                        "iteration {:>6}: loss {:.4}, E(data) {:.3}, E(samples) {:.3}, {:.1} s",
-                        r.iteration, r.loss, r.energy_data, r.energy_model, r.seconds
-                    );
-                }
-            })
-            .map_err(|e| e.to_string())?;
-            crate::out::check()?;
-            bar.finish_and_clear();
-            let k = buffer.len().min(1000);
-            buffer_samples = (buffer.len() - k..buffer.len()).flat_map(|i| buffer.row(i).to_vec()).collect();
-            EnergyModel::Mlp(e)
-        }
-        "score" => {
-            let s = parse_sigmas(&a.sigmas)?;
-            let hidden = widths(a.hidden.as_deref().unwrap_or("128,128"))?;
-            let cfg = DsmConfig {
-                sigmas: s,
-                hidden,
-                activation: act,
-                batch_size: a.batch,
-                iterations: a.iterations,
-                learning_rate: a.lr,
-                seed: a.seed,
-            };
-            let bar = crate::evaluate::bar(show, a.iterations as u64, "dsm");
-            let every = (a.iterations / 20).max(1);
-            let m = train_dsm(&data, &cfg, |i, loss, secs| {
-                bar.set_position(i as u64);
-                if json {
-                    outln_cb!("{{\"iteration\":{i},\"loss\":{loss},\"seconds\":{secs}}}");
-                } else if i % every == 0 && !show {
-                    outln_cb!("iteration {i:>6}: DSM loss {loss:.4}, {secs:.1} s");
-                }
-            })
-            .map_err(|e| e.to_string())?;
-            crate::out::check()?;
-            bar.finish_and_clear();
-            EnergyModel::Score(m)
-        }
-        _ => {
-            let h = match &a.hidden {
-                None => 500,
-                Some(s) => match widths(s)?.as_slice() {
-                    [h] => *h,
-                    _ => return Err(format!("--hidden {s:?}: a gb-rbm has one hidden layer")),
-                },
-            };
-            let cfg = GaussianTrainConfig {
-                n_hidden: h,
-                k: a.k,
-                persistent: a.pcd,
-                learning_rate: a.lr,
-                batch_size: a.batch,
-                epochs: a.epochs,
-                init_sigma: a.sigma,
-                learn_sigma: a.learn_sigma,
-                seed: a.seed,
-                ..GaussianTrainConfig::default()
-            };
-            let m = train_gaussian_rbm(&data, &cfg, |r| {
-                if json {
-                    outln_cb!(
-                        "{{\"epoch\":{},\"reconstruction_error\":{},\"free_energy\":{},\"seconds\":{}}}",
-                        r.epoch,
-                        r.reconstruction_error,
-                        r.free_energy,
-                        r.seconds
-                    );
-                } else {
-                    outln_cb!(
-                        "epoch {:>3}: reconstruction error {:.3}, mean F(data) {:.2}, {:.2} s",
-                        r.epoch,
-                        r.reconstruction_error,
-                        r.free_energy,
-                        r.seconds
-                    );
-                }
-            })
-            .map_err(|e| e.to_string())?;
-            crate::out::check()?;
-            EnergyModel::GaussianRbm(m)
-        }
+    let (model, buffer_samples) = match a.model.as_str() {
+        "mlp" => train_mlp(&a, &data, act, show, (lo, hi))?,
+        "score" => (train_score(&a, &data, act, show)?, Vec::new()),
+        _ => (train_gb_rbm(&a, &data)?, Vec::new()),
     };
     let train_seconds = t0.elapsed().as_secs_f64();
     let path = a.out.join("model.safetensors");
@@ -303,7 +189,7 @@ fn train(a: EbmTrainArgs) -> Result<(), String> {
     let given = (!buffer_samples.is_empty()).then_some(buffer_samples.as_slice());
     let picture = samples_picture(&model, &data, toy, &png, (lo, hi), &a, given)?;
     if json {
-        outln_cb!(
+        outln!(
             "{{\"done\":true,\"model\":\"{}\",\"train_seconds\":{train_seconds},\"mmd2\":{},\"mmd2_data_baseline\":{}}}",
             a.model,
             crate::json_num(picture.0),
@@ -320,6 +206,139 @@ fn train(a: EbmTrainArgs) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `--model mlp`: the energy and, for the picture, the newest replay-buffer
+/// entries (the chains training itself ran), as Du & Mordatch show them.
+fn train_mlp(
+    a: &EbmTrainArgs,
+    data: &Dataset,
+    act: Activation,
+    show: bool,
+    (lo, hi): (f32, f32),
+) -> Result<(EnergyModel, Vec<f32>), String> {
+    let (d, json) = (data.dim(), a.json);
+    let hidden = widths(a.hidden.as_deref().unwrap_or("64,64"))?;
+    let mut e = MlpEnergy::new(d, &hidden, act, a.seed).map_err(|e| e.to_string())?;
+    let cfg = EbmConfig {
+        batch_size: a.batch,
+        langevin_steps: a.langevin_steps,
+        langevin: LangevinConfig { step: a.step, noise: a.noise, grad_clip: a.clip, clamp: Some((lo, hi)) },
+        buffer_capacity: a.buffer,
+        init_range: (lo, hi),
+        alpha: a.alpha,
+        learning_rate: a.lr,
+        iterations: a.iterations,
+        seed: a.seed,
+        ..EbmConfig::default()
+    };
+    let bar = crate::evaluate::bar(show, a.iterations as u64, "ebm");
+    let every = (a.iterations / 20).max(1);
+    let buffer = train_ebm(&mut e, data, &cfg, |r| {
+        bar.set_position(r.iteration as u64);
+        if json {
+            outln_cb!(
+                "{{\"iteration\":{},\"loss\":{},\"energy_data\":{},\"energy_model\":{},\"seconds\":{}}}",
+                r.iteration,
+                r.loss,
+                r.energy_data,
+                r.energy_model,
+                r.seconds
+            );
+        } else if r.iteration % every == 0 && !show {
+            outln_cb!(
+                "iteration {:>6}: loss {:.4}, E(data) {:.3}, E(samples) {:.3}, {:.1} s",
+                r.iteration,
+                r.loss,
+                r.energy_data,
+                r.energy_model,
+                r.seconds
+            );
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    crate::out::check()?;
+    bar.finish_and_clear();
+    let k = buffer.len().min(1000);
+    let newest = (buffer.len() - k..buffer.len()).flat_map(|i| buffer.row(i).to_vec()).collect();
+    Ok((EnergyModel::Mlp(e), newest))
+}
+
+/// `--model score`: a noise-conditional score network by denoising score
+/// matching.
+fn train_score(a: &EbmTrainArgs, data: &Dataset, act: Activation, show: bool) -> Result<EnergyModel, String> {
+    let json = a.json;
+    let s = parse_sigmas(&a.sigmas)?;
+    let hidden = widths(a.hidden.as_deref().unwrap_or("128,128"))?;
+    let cfg = DsmConfig {
+        sigmas: s,
+        hidden,
+        activation: act,
+        batch_size: a.batch,
+        iterations: a.iterations,
+        learning_rate: a.lr,
+        seed: a.seed,
+    };
+    let bar = crate::evaluate::bar(show, a.iterations as u64, "dsm");
+    let every = (a.iterations / 20).max(1);
+    let m = train_dsm(data, &cfg, |i, loss, secs| {
+        bar.set_position(i as u64);
+        if json {
+            outln_cb!("{{\"iteration\":{i},\"loss\":{loss},\"seconds\":{secs}}}");
+        } else if i % every == 0 && !show {
+            outln_cb!("iteration {i:>6}: DSM loss {loss:.4}, {secs:.1} s");
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    crate::out::check()?;
+    bar.finish_and_clear();
+    Ok(EnergyModel::Score(m))
+}
+
+/// `--model gb-rbm`: a Gaussian–Bernoulli RBM by CD/PCD.
+fn train_gb_rbm(a: &EbmTrainArgs, data: &Dataset) -> Result<EnergyModel, String> {
+    let json = a.json;
+    let h = match &a.hidden {
+        None => 500,
+        Some(s) => match widths(s)?.as_slice() {
+            [h] => *h,
+            _ => return Err(format!("--hidden {s:?}: a gb-rbm has one hidden layer")),
+        },
+    };
+    let cfg = GaussianTrainConfig {
+        n_hidden: h,
+        k: a.k,
+        persistent: a.pcd,
+        learning_rate: a.lr,
+        batch_size: a.batch,
+        epochs: a.epochs,
+        init_sigma: a.sigma,
+        learn_sigma: a.learn_sigma,
+        seed: a.seed,
+        ..GaussianTrainConfig::default()
+    };
+    let m = train_gaussian_rbm(data, &cfg, |r| {
+        if json {
+            outln_cb!(
+                "{{\"epoch\":{},\"reconstruction_error\":{},\"free_energy\":{},\"seconds\":{}}}",
+                r.epoch,
+                r.reconstruction_error,
+                r.free_energy,
+                r.seconds
+            );
+        } else {
+            outln_cb!(
+                "epoch {:>3}: reconstruction error {:.3}, mean F(data) {:.2}, {:.2} s",
+                r.epoch,
+                r.reconstruction_error,
+                r.free_energy,
+                r.seconds
+            );
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    crate::out::check()?;
+    Ok(EnergyModel::GaussianRbm(m))
 }
 
 fn parse_sigmas(s: &str) -> Result<(f32, f32, usize), String> {
