@@ -291,6 +291,8 @@ pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
         None if d == 2 => (-8.0f32, 8.0f32),
         None => (0.0, 1.0),
     };
+    // Checked before sampling: the picture of samples of more than 2-D.
+    let image_shape = if d == 2 { None } else { Some(crate::pictures::shape(a.shape.as_deref(), d)?) };
     let is_score = matches!(target, Target::Model(EnergyModel::Score(_)));
     if is_score && a.sampler != "annealed" {
         return Err("a score network has no energy: use --sampler annealed".into());
@@ -326,44 +328,63 @@ pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
         ));
     }
     let x = chains.states();
-    let n = x.len() / d;
     // Share of the samples nearest to each component, against its weight.
-    let shares: Vec<(f64, f64)> = match &target {
-        Target::Mix(mix) => {
-            let k = mix.weights().len();
-            let mut counts = vec![0usize; k];
-            for p in x.chunks_exact(2) {
-                let near = (0..k)
-                    .min_by(|&i, &j| {
-                        let dist = |c: usize| {
-                            (p[0] as f64 - mix.means()[2 * c]).powi(2)
-                                + (p[1] as f64 - mix.means()[2 * c + 1]).powi(2)
-                        };
-                        dist(i).total_cmp(&dist(j))
-                    })
-                    .unwrap_or(0);
-                counts[near] += 1;
-            }
-            counts.iter().zip(mix.weights()).map(|(&c, &w)| (c as f64 / n as f64, w)).collect()
-        }
+    let shares = match &target {
+        Target::Mix(mix) => mixture_shares(mix, x),
         Target::Model(_) => Vec::new(),
     };
-    if d == 2 {
-        // The density on a 400 × 400 grid, for the picture.
-        let size = 400;
-        let grid = crate::pictures::plane_grid(lo, hi, size);
-        let density = match &target {
-            Target::Mix(m) => Some(crate::pictures::density_on(m, &grid)?),
-            Target::Model(EnergyModel::Mlp(m)) => Some(crate::pictures::density_on(m, &grid)?),
-            Target::Model(EnergyModel::GaussianRbm(m)) => Some(crate::pictures::density_on(m, &grid)?),
-            Target::Model(EnergyModel::Score(_)) => None,
-        };
-        io::scatter_png(&a.out, x, density.as_deref(), lo, hi, size).map_err(|e| e.to_string())?;
-    } else {
-        let (r, c) = crate::pictures::shape(a.shape.as_deref(), d)?;
-        // Grey levels over --range (samples beyond it clip).
-        let scaled: Vec<f32> = x.iter().take(100 * d).map(|&v| (v - lo) / (hi - lo)).collect();
-        io::grid_png(&a.out, &scaled, r, c, 10, 2).map_err(|e| e.to_string())?;
+    write_samples(&a, &target, x, d, (lo, hi), image_shape)?;
+    report(&a, &chains, d, secs, &shares, acceptance)
+}
+
+/// The share of the samples `x` (2-D rows) nearest to each component of
+/// `mix`, beside its weight.
+fn mixture_shares(mix: &GaussianMixture, x: &[f32]) -> Vec<(f64, f64)> {
+    let (k, n) = (mix.weights().len(), x.len() / 2);
+    let mut counts = vec![0usize; k];
+    for p in x.chunks_exact(2) {
+        let near = (0..k)
+            .min_by(|&i, &j| {
+                let dist = |c: usize| {
+                    (p[0] as f64 - mix.means()[2 * c]).powi(2)
+                        + (p[1] as f64 - mix.means()[2 * c + 1]).powi(2)
+                };
+                dist(i).total_cmp(&dist(j))
+            })
+            .unwrap_or(0);
+        counts[near] += 1;
+    }
+    counts.iter().zip(mix.weights()).map(|(&c, &w)| (c as f64 / n as f64, w)).collect()
+}
+
+/// The picture (2-D: a scatter over the density; otherwise a grid of the
+/// first 100 samples as images) and, with `--csv`, the samples as text.
+fn write_samples(
+    a: &LangevinArgs,
+    target: &Target,
+    x: &[f32],
+    d: usize,
+    (lo, hi): (f32, f32),
+    image_shape: Option<(usize, usize)>,
+) -> Result<(), String> {
+    match image_shape {
+        None => {
+            // The density on a 400 × 400 grid.
+            let size = 400;
+            let grid = crate::pictures::plane_grid(lo, hi, size);
+            let density = match target {
+                Target::Mix(m) => Some(crate::pictures::density_on(m, &grid)?),
+                Target::Model(EnergyModel::Mlp(m)) => Some(crate::pictures::density_on(m, &grid)?),
+                Target::Model(EnergyModel::GaussianRbm(m)) => Some(crate::pictures::density_on(m, &grid)?),
+                Target::Model(EnergyModel::Score(_)) => None,
+            };
+            io::scatter_png(&a.out, x, density.as_deref(), lo, hi, size).map_err(|e| e.to_string())?;
+        }
+        Some((r, c)) => {
+            // Grey levels over --range (samples beyond it clip).
+            let scaled: Vec<f32> = x.iter().take(100 * d).map(|&v| (v - lo) / (hi - lo)).collect();
+            io::grid_png(&a.out, &scaled, r, c, 10, 2).map_err(|e| e.to_string())?;
+        }
     }
     if let Some(p) = &a.csv {
         let text: String = x
@@ -372,6 +393,19 @@ pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
             .collect();
         io::write_atomic(p, text.as_bytes()).map_err(|e| e.to_string())?;
     }
+    Ok(())
+}
+
+/// What `langevin` prints: one JSON object or text lines.
+fn report(
+    a: &LangevinArgs,
+    chains: &LangevinChains,
+    d: usize,
+    secs: f64,
+    shares: &[(f64, f64)],
+    acceptance: Option<f64>,
+) -> Result<(), String> {
+    let n = chains.states().len() / d;
     let failed = chains.failures().len();
     let what = match &a.model {
         Some(p) => p.display().to_string(),
