@@ -123,9 +123,9 @@ pub(crate) fn run(a: EvalArgs) -> Result<(), String> {
     crate::with_threads(threads, move || run_in_pool(a))
 }
 
-fn run_in_pool(a: EvalArgs) -> Result<(), String> {
-    let rbm = io::load_rbm(&a.model).map_err(|e| e.to_string())?;
-    let (test, base) = match &a.data {
+/// The test examples and the data whose base rates start AIS.
+fn eval_data(a: &EvalArgs) -> Result<(Dataset, Dataset), String> {
+    Ok(match &a.data {
         Some(p) => {
             let t = load(p, a.binarize)?;
             let b = match &a.base_data {
@@ -142,7 +142,30 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
             };
             (s.test, b)
         }
-    };
+    })
+}
+
+/// What `eval` computed.
+struct EvalReport {
+    log_z: f64,
+    /// AIS: the ±3σ interval and `log` of the standard error of `Ẑ`.
+    interval: Option<(f64, f64, f64)>,
+    method: String,
+    z_seconds: f64,
+    avg: f64,
+    examples: usize,
+    /// RAISE: examples, estimate, AIS on the same examples, distributions,
+    /// seconds.
+    raise: Option<(usize, eval::RaiseEstimate, f64, u64, f64)>,
+    pl: f64,
+    pl_sk: f64,
+    recon: f64,
+    n_visible: usize,
+}
+
+fn run_in_pool(a: EvalArgs) -> Result<(), String> {
+    let rbm = io::load_rbm(&a.model).map_err(|e| e.to_string())?;
+    let (test, base) = eval_data(&a)?;
     test.check_binary().map_err(|e| format!("{e} (pass --binarize)"))?;
     if test.dim() != rbm.n_visible() {
         return Err(format!(
@@ -175,7 +198,7 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
         base_bias = eval::base_rate_biases(&base).map_err(|e| e.to_string())?;
         let n = schedule.len() - 1;
         let pb = bar(show, n as u64, "AIS  ");
-        let cfg = AisConfig { runs: a.ais_runs, schedule: schedule.clone(), seed: a.seed };
+        let cfg = AisConfig { runs: a.ais_runs, schedule, seed: a.seed };
         let est = eval::ais_with_progress(&rbm, &base_bias, &cfg, &|k| pb.set_position(k))
             .map_err(|e| e.to_string())?;
         pb.finish_and_clear();
@@ -208,9 +231,27 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
         None
     };
     let mon = test.subset(0..a.monitor.clamp(1, test.len())).map_err(|e| e.to_string())?;
-    let pl = metrics::pseudo_log_likelihood(&rbm, &mon).map_err(|e| e.to_string())?;
-    let pl_sk = metrics::pseudo_log_likelihood_stochastic(&rbm, &mon, a.seed).map_err(|e| e.to_string())?;
-    let recon = metrics::reconstruction_error(&rbm, &mon).map_err(|e| e.to_string())?;
+    let report = EvalReport {
+        log_z,
+        interval,
+        method,
+        z_seconds,
+        avg,
+        examples: test.len(),
+        raise,
+        pl: metrics::pseudo_log_likelihood(&rbm, &mon).map_err(|e| e.to_string())?,
+        pl_sk: metrics::pseudo_log_likelihood_stochastic(&rbm, &mon, a.seed).map_err(|e| e.to_string())?,
+        recon: metrics::reconstruction_error(&rbm, &mon).map_err(|e| e.to_string())?,
+        n_visible: rbm.n_visible(),
+    };
+    print_report(&a, &report)
+}
+
+/// What `eval` prints: one JSON object or text lines.
+fn print_report(a: &EvalArgs, r: &EvalReport) -> Result<(), String> {
+    let EvalReport { log_z, interval, method, z_seconds, avg, examples, raise, pl, pl_sk, recon, n_visible } =
+        r;
+    let (log_z, z_seconds, avg, pl, pl_sk, recon) = (*log_z, *z_seconds, *avg, *pl, *pl_sk, *recon);
     if a.json {
         // JSON has no infinities: a bound that is not finite is null.
         let num = |x: f64| if x.is_finite() { x.to_string() } else { String::from("null") };
@@ -222,7 +263,7 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
             "{{\"log_z\":{log_z},\"log_z_low\":{lo},\"log_z_high\":{hi},\"log_std_err\":{lse},\"method\":\"{method}\",\"log_z_seconds\":{z_seconds},\
              \"avg_log_prob\":{avg},\"examples\":{},\"raise\":{},\"pseudo_ll\":{pl},\"pseudo_ll_sklearn\":{pl_sk},\
              \"recon_error\":{recon}}}",
-            test.len(),
+            examples,
             match &raise {
                 None => String::from("null"),
                 Some((n, est, fwd, k, secs)) => format!(
@@ -247,7 +288,7 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
                 )
             }
         }
-        outln!("average log-probability of {} test examples: {avg:.3}", test.len());
+        outln!("average log-probability of {examples} test examples: {avg:.3}");
         if let Some((n, est, fwd, k, secs)) = &raise {
             let (rz, rz_se) = mean_se(&est.log_z);
             outln!(
@@ -260,10 +301,7 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
                 "  reverse log Z estimate from those examples: {rz:.4} ± {rz_se:.4} s.e. (forward: {log_z:.4})"
             );
         }
-        outln!(
-            "pseudo-log-likelihood (all {} flips): {pl:.3}; scikit-learn-style: {pl_sk:.3}",
-            rbm.n_visible()
-        );
+        outln!("pseudo-log-likelihood (all {} flips): {pl:.3}; scikit-learn-style: {pl_sk:.3}", n_visible);
         outln!("reconstruction error: {recon:.3}");
     }
     Ok(())
