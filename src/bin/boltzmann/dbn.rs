@@ -719,26 +719,13 @@ fn labelled(
     if binarize { d.binarize_threshold(0.5).map_err(|e| e.to_string()) } else { Ok(d) }
 }
 
-fn classify(a: DbnClassifyArgs) -> Result<(), String> {
-    use boltzmann::train::softmax::{SoftmaxConfig, fit_softmax};
-    // A labelled DBN classifies itself; its directed layers give the
-    // features for softmax regression.
-    let (net, saved) = match io::load_any_dbn(&a.model).map_err(|e| e.to_string())? {
-        DbnFile::Tied(d) => (Features::Binary(UntiedDbn::from_tied(d)), None),
-        DbnFile::Untied(n) => (Features::Binary(n), None),
-        DbnFile::Labelled(n) => (Features::Binary(UntiedDbn::from_tied(n.lower().clone())), Some(n)),
-        DbnFile::Gaussian(g) => (Features::Gaussian(g), None),
-    };
-    if saved.is_some() && a.joint {
-        return Err(
-            "--joint: this DBN already has a label-joined top RBM (it is evaluated without --joint)".into()
-        );
-    }
-    let dbn = &net;
-    let layer = a.layer.unwrap_or(dbn.depth());
-    if layer == 0 || layer > dbn.depth() {
-        return Err(format!("--layer {layer}: the model has layers 1..={}", dbn.depth()));
-    }
+/// The labelled training and test images of `dbn classify`, checked
+/// against the network: sizes, label sets, binary values for a binary DBN.
+fn classify_data(
+    a: &DbnClassifyArgs,
+    net: &Features,
+) -> Result<(Dataset, Dataset, Vec<u8>, Vec<u8>), String> {
+    let dbn = net;
     let (train, test) = match (&a.data, &a.test_data) {
         (None, None) => {
             let s = io::embedded_mnist().map_err(|e| e.to_string())?;
@@ -769,30 +756,30 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
             d.check_binary().map_err(|e| format!("{what} images: {e} (pass --binarize)"))?;
         }
     }
-    if let Some(n) = &saved
-        && let Some(&y) = ytr.iter().chain(&yte).find(|&&y| y as usize >= n.n_labels())
-    {
-        return Err(format!("label {y} in the data: the model has labels 0..{}", n.n_labels()));
-    }
-    let config =
-        SoftmaxConfig { epochs: a.epochs, learning_rate: a.lr, seed: a.seed, ..SoftmaxConfig::default() };
-    let run = |x: Vec<f32>, xt: Vec<f32>, width: usize| -> Result<(f64, f64, f64), String> {
+    Ok((train, test, ytr, yte))
+}
+
+/// A label-joined classifier's hidden units, the layer it sits on, train
+/// and test error, seconds.
+type JointErrors = (usize, usize, f64, f64, f64);
+
+/// The label-joined classifier's errors: the model's own top, or with
+/// `--joint` one trained on the layer below the top.
+#[allow(clippy::too_many_arguments)]
+fn joint_errors(
+    a: &DbnClassifyArgs,
+    net: &Features,
+    saved: Option<&LabelledDbn>,
+    train: &Dataset,
+    test: &Dataset,
+    ytr: &[u8],
+    yte: &[u8],
+) -> Result<Option<JointErrors>, String> {
+    let dbn = net;
+    Ok(if let Some(n) = saved {
         let t0 = Instant::now();
-        let d = Dataset::new(x, width).and_then(|d| d.with_labels(ytr.clone())).map_err(|e| e.to_string())?;
-        let m = fit_softmax(&d, &config).map_err(|e| e.to_string())?;
-        let train_err = m.error_rate(d.features(), &ytr).map_err(|e| e.to_string())?;
-        let test_err = m.error_rate(&xt, &yte).map_err(|e| e.to_string())?;
-        Ok((train_err, test_err, t0.elapsed().as_secs_f64()))
-    };
-    let raw = run(train.features().to_vec(), test.features().to_vec(), train.dim())?;
-    let width = dbn.sizes()[layer];
-    let ft = net.transform(train.features(), layer).map_err(|e| e.to_string())?;
-    let fte = net.transform(test.features(), layer).map_err(|e| e.to_string())?;
-    let feat = run(ft, fte, width)?;
-    let joint = if let Some(n) = &saved {
-        let t0 = Instant::now();
-        let test_err = n.error_rate(test.features(), &yte).map_err(|e| e.to_string())?;
-        let train_err = n.error_rate(train.features(), &ytr).map_err(|e| e.to_string())?;
+        let test_err = n.error_rate(test.features(), yte).map_err(|e| e.to_string())?;
+        let train_err = n.error_rate(train.features(), ytr).map_err(|e| e.to_string())?;
         Some((n.top().rbm().n_hidden(), n.lower().depth(), train_err, test_err, t0.elapsed().as_secs_f64()))
     } else if a.joint {
         use boltzmann::train::labelled::{LabelledConfig, fit_labelled};
@@ -802,7 +789,7 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
             .recognize(train.features(), below, derive(a.seed, Purpose::JointRecognition))
             .map_err(|e| e.to_string())?;
         let xd = Dataset::new(xs, dbn.sizes()[below])
-            .and_then(|d| d.with_labels(ytr.clone()))
+            .and_then(|d| d.with_labels(ytr.to_vec()))
             .map_err(|e| e.to_string())?;
         let cfg = LabelledConfig {
             n_hidden: a.joint_hidden.unwrap_or(dbn.sizes()[dbn.depth()]),
@@ -810,16 +797,30 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
             seed: a.seed,
             ..LabelledConfig::default()
         };
-        let classes = ytr.iter().chain(&yte).copied().max().map_or(2, |m| (m as usize + 1).max(2));
+        let classes = ytr.iter().chain(yte).copied().max().map_or(2, |m| (m as usize + 1).max(2));
         let m = fit_labelled(&xd, classes, &cfg, |_| {}).map_err(|e| e.to_string())?;
         let means = net.transform(test.features(), below).map_err(|e| e.to_string())?;
-        let test_err = m.error_rate(&means, &yte).map_err(|e| e.to_string())?;
+        let test_err = m.error_rate(&means, yte).map_err(|e| e.to_string())?;
         let train_means = net.transform(train.features(), below).map_err(|e| e.to_string())?;
-        let train_err = m.error_rate(&train_means, &ytr).map_err(|e| e.to_string())?;
+        let train_err = m.error_rate(&train_means, ytr).map_err(|e| e.to_string())?;
         Some((cfg.n_hidden, below, train_err, test_err, t0.elapsed().as_secs_f64()))
     } else {
         None
-    };
+    })
+}
+
+/// What `dbn classify` prints: one JSON object or text lines.
+#[allow(clippy::too_many_arguments)]
+fn print_classify(
+    a: &DbnClassifyArgs,
+    (train, test): (&Dataset, &Dataset),
+    layer: usize,
+    width: usize,
+    raw: (f64, f64, f64),
+    feat: (f64, f64, f64),
+    joint: Option<JointErrors>,
+    own_top: bool,
+) -> Result<(), String> {
     if a.json {
         outln!(
             "{{\"layer\":{layer},\"features\":{width},\"train\":{},\"test\":{},\"raw\":{{\"train_error\":{},\
@@ -857,13 +858,58 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
         if let Some((h, l, tr, te, s)) = joint {
             outln!(
                 "  label-joined RBM ({h} hidden) on layer {l}{}, by free energy: train error {:.2} %, test error {:.2} % ({s:.1} s)",
-                if saved.is_some() { " (the model's own top)" } else { "" },
+                if own_top { " (the model's own top)" } else { "" },
                 100.0 * tr,
                 100.0 * te
             );
         }
     }
     Ok(())
+}
+
+fn classify(a: DbnClassifyArgs) -> Result<(), String> {
+    use boltzmann::train::softmax::{SoftmaxConfig, fit_softmax};
+    // A labelled DBN classifies itself; its directed layers give the
+    // features for softmax regression.
+    let (net, saved) = match io::load_any_dbn(&a.model).map_err(|e| e.to_string())? {
+        DbnFile::Tied(d) => (Features::Binary(UntiedDbn::from_tied(d)), None),
+        DbnFile::Untied(n) => (Features::Binary(n), None),
+        DbnFile::Labelled(n) => (Features::Binary(UntiedDbn::from_tied(n.lower().clone())), Some(n)),
+        DbnFile::Gaussian(g) => (Features::Gaussian(g), None),
+    };
+    if saved.is_some() && a.joint {
+        return Err(
+            "--joint: this DBN already has a label-joined top RBM (it is evaluated without --joint)".into()
+        );
+    }
+    let dbn = &net;
+    let layer = a.layer.unwrap_or(dbn.depth());
+    if layer == 0 || layer > dbn.depth() {
+        return Err(format!("--layer {layer}: the model has layers 1..={}", dbn.depth()));
+    }
+    let (train, test, ytr, yte) = classify_data(&a, &net)?;
+    if let Some(n) = &saved
+        && let Some(&y) = ytr.iter().chain(&yte).find(|&&y| y as usize >= n.n_labels())
+    {
+        return Err(format!("label {y} in the data: the model has labels 0..{}", n.n_labels()));
+    }
+    let config =
+        SoftmaxConfig { epochs: a.epochs, learning_rate: a.lr, seed: a.seed, ..SoftmaxConfig::default() };
+    let run = |x: Vec<f32>, xt: Vec<f32>, width: usize| -> Result<(f64, f64, f64), String> {
+        let t0 = Instant::now();
+        let d = Dataset::new(x, width).and_then(|d| d.with_labels(ytr.clone())).map_err(|e| e.to_string())?;
+        let m = fit_softmax(&d, &config).map_err(|e| e.to_string())?;
+        let train_err = m.error_rate(d.features(), &ytr).map_err(|e| e.to_string())?;
+        let test_err = m.error_rate(&xt, &yte).map_err(|e| e.to_string())?;
+        Ok((train_err, test_err, t0.elapsed().as_secs_f64()))
+    };
+    let raw = run(train.features().to_vec(), test.features().to_vec(), train.dim())?;
+    let width = dbn.sizes()[layer];
+    let ft = net.transform(train.features(), layer).map_err(|e| e.to_string())?;
+    let fte = net.transform(test.features(), layer).map_err(|e| e.to_string())?;
+    let feat = run(ft, fte, width)?;
+    let joint = joint_errors(&a, &net, saved.as_ref(), &train, &test, &ytr, &yte)?;
+    print_classify(&a, (&train, &test), layer, width, raw, feat, joint, saved.is_some())
 }
 
 /// `dbn eval` of a DBN with a Gaussian bottom layer: the bound on the
