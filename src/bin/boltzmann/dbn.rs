@@ -78,9 +78,8 @@ pub(crate) struct DbnClassifyArgs {
     /// Epochs of the label-joined RBM (CD-1, lr 0.05, momentum 0.5).
     #[arg(long, value_parser = crate::limits::epochs, default_value_t = 10)]
     joint_epochs: usize,
-    /// Threads (default: all cores).
-    #[arg(long, value_parser = crate::limits::threads)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    threads: crate::limits::Threads,
     /// One JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -179,9 +178,8 @@ pub(crate) struct DbnSampleArgs {
     /// each row of the grid one label, 0, 1, …).
     #[arg(long)]
     label: Option<u8>,
-    /// Threads (default: all cores).
-    #[arg(long, value_parser = crate::limits::threads)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    threads: crate::limits::Threads,
 }
 
 /// Options of `dbn eval`.
@@ -223,9 +221,8 @@ pub(crate) struct DbnEvalArgs {
     /// Seed of the recognition samples and AIS.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Threads (default: all cores).
-    #[arg(long, value_parser = crate::limits::threads)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    threads: crate::limits::Threads,
     /// One JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -237,19 +234,19 @@ pub(crate) struct DbnEvalArgs {
 pub(crate) fn run(cmd: DbnCmd) -> Result<(), String> {
     match cmd {
         DbnCmd::Train(a) => {
-            let threads = a.train.threads;
+            let threads = a.train.threads.n;
             crate::with_threads(threads, move || train(*a))
         }
         DbnCmd::Sample(a) => {
-            let threads = a.threads;
+            let threads = a.threads.n;
             crate::with_threads(threads, move || sample(a))
         }
         DbnCmd::Eval(a) => {
-            let threads = a.threads;
+            let threads = a.threads.n;
             crate::with_threads(threads, move || evaluate(a))
         }
         DbnCmd::Classify(a) => {
-            let threads = a.threads;
+            let threads = a.threads.n;
             crate::with_threads(threads, move || classify(a))
         }
     }

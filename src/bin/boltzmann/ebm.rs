@@ -104,9 +104,8 @@ pub(crate) struct EbmTrainArgs {
     /// Output directory.
     #[arg(long, default_value = "ebm-out")]
     out: PathBuf,
-    /// Threads (default: all cores).
-    #[arg(long, value_parser = crate::limits::threads)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    threads: crate::limits::Threads,
     /// JSON lines instead of text.
     #[arg(long)]
     json: bool,
@@ -115,7 +114,7 @@ pub(crate) struct EbmTrainArgs {
 pub(crate) fn run(cmd: EbmCmd) -> Result<(), String> {
     match cmd {
         EbmCmd::Train(a) => {
-            let threads = a.threads;
+            let threads = a.threads.n;
             crate::with_threads(threads, || train(*a))
         }
     }

@@ -64,9 +64,8 @@ pub(crate) struct EvalArgs {
     /// Seed of AIS and the stochastic pseudo-likelihood.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Threads (default: all cores).
-    #[arg(long, value_parser = crate::limits::threads)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    threads: crate::limits::Threads,
     /// One JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -119,7 +118,7 @@ pub(crate) fn load(p: &std::path::Path, binarize: bool) -> Result<Dataset, Strin
 }
 
 pub(crate) fn run(a: EvalArgs) -> Result<(), String> {
-    let threads = a.threads;
+    let threads = a.threads.n;
     crate::with_threads(threads, move || run_in_pool(a))
 }
 

@@ -26,9 +26,8 @@ pub(crate) struct BenchLangevinArgs {
     /// Number of chains B.
     #[arg(long, value_parser = crate::limits::count, default_value_t = 1000)]
     chains: usize,
-    /// Threads (default: all cores).
-    #[arg(long, value_parser = crate::limits::threads)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    threads: crate::limits::Threads,
     /// Steps per timed run (default: about 0.3 s worth).
     #[arg(long, value_parser = crate::limits::steps_or_auto, default_value_t = 0)]
     steps: usize,
@@ -77,7 +76,7 @@ pub(crate) fn bench(a: BenchLangevinArgs) -> Result<(), String> {
         seed: a.seed,
         ..LangevinBenchConfig::default()
     };
-    if let Some(t) = a.threads {
+    if let Some(t) = a.threads.n {
         cfg.threads = t;
     }
     let r = bench_langevin(&cfg).map_err(|e| e.to_string())?;
@@ -182,9 +181,8 @@ pub(crate) struct LangevinArgs {
     /// Also write the samples as CSV (x,y per line).
     #[arg(long)]
     csv: Option<PathBuf>,
-    /// Threads (default: all cores).
-    #[arg(long, value_parser = crate::limits::threads)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    threads: crate::limits::Threads,
     /// One JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -305,7 +303,7 @@ pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
     };
     let mut chains = LangevinChains::uniform(a.chains, d, lo, hi, a.seed).map_err(|e| e.to_string())?;
     let t0 = Instant::now();
-    let acceptance = crate::with_threads(a.threads, || match &target {
+    let acceptance = crate::with_threads(a.threads.n, || match &target {
         Target::Mix(m) if a.sampler == "annealed" => {
             let cfg = AnnealedConfig { sigmas, step: a.step, steps_per_level: a.steps, clamp };
             chains.run_annealed(m, &cfg).map(|_| None).map_err(|e| e.to_string())

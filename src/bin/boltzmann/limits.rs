@@ -73,6 +73,15 @@ pub(crate) fn count_or_none(s: &str) -> Result<usize, String> {
     parse(s, 0, MAX_COUNT)
 }
 
+/// `--threads`, shared by every command that runs in parallel.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub(crate) struct Threads {
+    /// Threads (default: all cores; at most 4 × the cores, and at least 64
+    /// are always allowed).
+    #[arg(long = "threads", id = "threads", value_name = "THREADS", value_parser = threads)]
+    pub(crate) n: Option<usize>,
+}
+
 /// Thread counts: 1..=[`max_threads`].
 pub(crate) fn threads(s: &str) -> Result<usize, String> {
     parse(s, 1, max_threads())

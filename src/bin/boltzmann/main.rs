@@ -76,9 +76,8 @@ enum BenchCmd {
         /// Number of chains B.
         #[arg(long, value_parser = crate::limits::count, default_value_t = 1000)]
         chains: usize,
-        /// Threads (default: all cores).
-        #[arg(long, value_parser = crate::limits::threads)]
-        threads: Option<usize>,
+        #[command(flatten)]
+        threads: crate::limits::Threads,
         /// Sweeps per timed run (default: about 0.3 s worth).
         #[arg(long, value_parser = crate::limits::steps_or_auto, default_value_t = 0)]
         sweeps: usize,
@@ -234,7 +233,7 @@ fn run(cli: Cli) -> Result<(), String> {
             if let Some(p) = &data {
                 cfg.start = Some(boltzmann::io::read_dataset(p, None).map_err(|e| e.to_string())?);
             }
-            if let Some(t) = threads {
+            if let Some(t) = threads.n {
                 cfg.threads = t;
             }
             let r = bench::gibbs(&cfg).map_err(|e| e.to_string())?;

@@ -29,9 +29,8 @@ pub(crate) struct SampleArgs {
     /// Seed of the chains.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Threads (default: all cores).
-    #[arg(long, value_parser = crate::limits::threads)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    threads: crate::limits::Threads,
     /// Also report chain diagnostics: each chain's free-energy trace after
     /// every sweep gives its integrated autocorrelation time, effective
     /// sample size and the split R-hat across chains (needs ≥ 2 chains;
@@ -150,7 +149,7 @@ pub(crate) fn sample(a: SampleArgs) -> Result<(), String> {
         }
     }
     let mut trace = Vec::new();
-    crate::with_threads(a.threads, || {
+    crate::with_threads(a.threads.n, || {
         let t = a.diagnostics.then_some(&mut trace);
         sample_grid(&rbm, sh, a.chains, a.rows, a.steps, a.seed, &a.out, t)
     })?;

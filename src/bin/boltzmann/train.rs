@@ -166,9 +166,8 @@ pub(crate) struct TrainArgs {
     /// Seed of weights, shuffles and chains.
     #[arg(long, default_value_t = 0)]
     pub(crate) seed: u64,
-    /// Threads (default: all cores).
-    #[arg(long, value_parser = crate::limits::threads)]
-    pub(crate) threads: Option<usize>,
+    #[command(flatten)]
+    pub(crate) threads: crate::limits::Threads,
     /// Output directory for model.safetensors, checkpoint.safetensors,
     /// filters.png and samples.png.
     #[arg(long, default_value = "boltzmann-out")]
@@ -567,7 +566,7 @@ fn head(d: &Dataset, n: usize) -> Option<Dataset> {
 }
 
 pub(crate) fn run(a: TrainArgs, bench: bool) -> Result<(), String> {
-    let threads = a.threads;
+    let threads = a.threads.n;
     crate::with_threads(threads, move || run_in_pool(a, bench))
 }
 
