@@ -309,12 +309,8 @@ pub fn parse_checkpoint(bytes: &[u8], what: &str) -> Result<TrainState> {
     if epoch > config.epochs as u64 {
         return Err(bad(format!("epoch {epoch} is past the configured {} epochs", config.epochs)));
     }
-    if let Some(fp) = data {
-        let per_epoch = fp.rows.div_ceil(config.batch_size.max(1)) as u64;
-        if step > epoch.saturating_mul(per_epoch) {
-            return Err(bad(format!("step {step} is more than {epoch} epochs of {per_epoch} updates")));
-        }
-    }
+    // (No bound of `step` by the epochs: a resume with other data or batch
+    // size, allowed by `--resume-anyway`, changes the updates per epoch.)
     if optimizer.t > step {
         return Err(bad(format!("adam_t {} is past step {step}", optimizer.t)));
     }
