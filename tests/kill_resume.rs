@@ -7,7 +7,7 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const BIN: &str = env!("CARGO_BIN_EXE_boltzmann");
 
@@ -92,6 +92,5 @@ fn killed_runs_resume_to_the_same_model_and_leave_no_temporaries() {
         assert!(got == want, "kill at {f} of the run, resumed on {threads} threads: the model differs");
         assert_eq!(temporaries(&out), Vec::<String>::new(), "temporary files left after resuming");
     }
-    let _ = Duration::from_secs(0);
     std::fs::remove_dir_all(&root).unwrap();
 }

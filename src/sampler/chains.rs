@@ -292,16 +292,7 @@ impl Chains {
         if batch == 0 {
             return Err(Error::InvalidParam { name: "batch", reason: "need at least one chain".into() });
         }
-        check_len("visible states", mul_dims("visible", batch, d)?, visible.len())?;
-        check_len("hidden states", mul_dims("hidden", batch, h)?, hidden.len())?;
-        for (what, s) in [("visible states", &visible), ("hidden states", &hidden)] {
-            if let Some(index) = s.iter().position(|&x| x != 0.0 && x != 1.0) {
-                return Err(Error::NotBinary { what, index, value: s[index] });
-            }
-        }
-        if streams.contains(&[0; 4]) {
-            return Err(Error::InvalidParam { name: "streams", reason: "an all-zero xoshiro state".into() });
-        }
+        gibbs::check_parts(rbm, &visible, &hidden, &streams)?;
         Ok(Chains {
             n_visible: d,
             n_hidden: h,

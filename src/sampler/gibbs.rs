@@ -145,14 +145,19 @@ pub fn sweep(
     streams: &mut [StreamState],
     k: usize,
 ) -> Result<()> {
+    check_parts(rbm, visible, hidden, streams)?;
+    sweep_hv::<false>(simd::active_isa(), rbm, visible, hidden, streams, k);
+    Ok(())
+}
+
+/// Checks chain parts against `rbm`: `streams.len()` chains of 0/1 states,
+/// no all-zero stream (xoshiro cannot leave it). Shared by [`sweep`] and
+/// [`crate::Chains::from_parts`].
+pub(crate) fn check_parts(rbm: &Rbm, visible: &[f32], hidden: &[f32], streams: &[StreamState]) -> Result<()> {
     let b = streams.len();
-    check_len(
-        "visible states (chains × n_visible)",
-        mul_dims("visible", b, rbm.n_visible())?,
-        visible.len(),
-    )?;
-    check_len("hidden states (chains × n_hidden)", mul_dims("hidden", b, rbm.n_hidden())?, hidden.len())?;
-    for (what, s) in [("visible states", &*visible), ("hidden states", &*hidden)] {
+    check_len("visible states", mul_dims("visible", b, rbm.n_visible())?, visible.len())?;
+    check_len("hidden states", mul_dims("hidden", b, rbm.n_hidden())?, hidden.len())?;
+    for (what, s) in [("visible states", visible), ("hidden states", hidden)] {
         if let Some(index) = s.iter().position(|&x| x != 0.0 && x != 1.0) {
             return Err(Error::NotBinary { what, index, value: s[index] });
         }
@@ -160,7 +165,6 @@ pub fn sweep(
     if streams.contains(&[0; 4]) {
         return Err(Error::InvalidParam { name: "streams", reason: "an all-zero xoshiro state".into() });
     }
-    sweep_hv::<false>(simd::active_isa(), rbm, visible, hidden, streams, k);
     Ok(())
 }
 

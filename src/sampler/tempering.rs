@@ -392,8 +392,9 @@ impl Tempering {
         if check_ladder(&betas).is_err() {
             return Ok(false);
         }
+        // The cached `Wᵀv` and energy differences are unscaled by β, so they
+        // stay valid for the new ladder.
         self.betas = betas;
-        self.pre_valid = false;
         Ok(true)
     }
 

@@ -606,12 +606,11 @@ fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     let dbn = net.generative();
-    let mut test: Dataset = match &a.data {
+    let test: Dataset = match &a.data {
         Some(p) => crate::evaluate::load(p, a.binarize)?,
         None => io::embedded_mnist().map_err(|e| e.to_string())?.test,
     };
-    test.check_binary().map_err(|e| format!("{e} (pass --binarize)"))?;
-    test = eval_set(test, dbn.n_visible(), &a)?;
+    let test = eval_set(test, dbn.n_visible(), &a)?;
     let top = dbn.top();
     let show = !a.quiet && !a.json && std::io::stderr().is_terminal();
     let t0 = Instant::now();

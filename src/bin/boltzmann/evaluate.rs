@@ -165,7 +165,6 @@ struct EvalReport {
 fn run_in_pool(a: EvalArgs) -> Result<(), String> {
     let rbm = io::load_rbm(&a.model).map_err(|e| e.to_string())?;
     let (test, base) = eval_data(&a)?;
-    test.check_binary().map_err(|e| format!("{e} (pass --binarize)"))?;
     if test.dim() != rbm.n_visible() {
         return Err(format!(
             "data has {} features but the model's n_visible is {}",
