@@ -10,7 +10,7 @@ use boltzmann::train::{TrainConfig, Trainer};
 
 fn main() -> boltzmann::Result<()> {
     let data = io::embedded_mnist()?.train.subset(0..1000)?;
-    let config = TrainConfig { n_hidden: 32, epochs: 4, ..TrainConfig::default() };
+    let config = TrainConfig::default().n_hidden(32).epochs(4);
     // Two epochs, then the whole training state as bytes.
     let mut first = Trainer::new(config.clone(), &data)?;
     for _ in 0..2 {

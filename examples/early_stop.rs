@@ -20,14 +20,12 @@ fn main() -> boltzmann::Result<()> {
         })
         .collect();
     let (train, valid) = Dataset::new(x, d)?.split(1600)?;
-    let config = TrainConfig {
-        n_hidden: 16,
-        algorithm: Algorithm::Pcd { k: 1, chains: 100 },
-        learning_rate: 0.05,
-        schedule: Schedule::Linear { final_lr: 5e-4 },
-        epochs: 60,
-        ..TrainConfig::default()
-    };
+    let config = TrainConfig::default()
+        .n_hidden(16)
+        .algorithm(Algorithm::Pcd { k: 1, chains: 100 })
+        .learning_rate(0.05)
+        .schedule(Schedule::Linear { final_lr: 5e-4 })
+        .epochs(60);
     let mut trainer = Trainer::new(config, &train)?;
     let (mut best, mut best_epoch, mut best_rbm) = (f64::NEG_INFINITY, 0, trainer.rbm().clone());
     while !trainer.is_done() {

@@ -10,9 +10,8 @@ use boltzmann::train::ebm::{EbmConfig, train_ebm};
 fn main() -> boltzmann::Result<()> {
     let data = Toy2d::Mixture8.sample(4000, 1)?;
     let mut energy = MlpEnergy::new(2, &[64, 64], Activation::Swish, 2)?;
-    let langevin = LangevinConfig { step: 0.05, noise: 0.1, grad_clip: None, clamp: Some((-7.0, 7.0)) };
-    let config =
-        EbmConfig { iterations: 200, langevin, init_range: (-7.0, 7.0), alpha: 0.1, ..Default::default() };
+    let langevin = LangevinConfig::ula(0.05).noise(0.1).grad_clip(None).clamp(Some((-7.0, 7.0)));
+    let config = EbmConfig::default().iterations(200).langevin(langevin).init_range((-7.0, 7.0)).alpha(0.1);
     train_ebm(&mut energy, &data, &config, |r| {
         if r.iteration % 50 == 0 {
             println!("{} {:.3}", r.iteration, r.loss)

@@ -1,10 +1,11 @@
 //! Block-Gibbs sweeps on chain states you own, in your own rayon pool:
-//! `sampler::gibbs::sweep` on plain `Vec`s, the same bits as a `Chains`
-//! ensemble for any thread count.
+//! `sampler::gibbs::sweep_with` on plain `Vec`s with a reusable
+//! `SweepWorkspace` (no allocation after the first call), the same bits as
+//! a `Chains` ensemble for any thread count.
 //!
 //! `cargo run --release --example own_buffers`
 
-use boltzmann::sampler::gibbs;
+use boltzmann::sampler::gibbs::{self, SweepWorkspace};
 use boltzmann::{Chains, Rbm, rng};
 
 fn main() -> boltzmann::Result<()> {
@@ -17,12 +18,19 @@ fn main() -> boltzmann::Result<()> {
         let mut hidden = vec![0.0f32; chains * h];
         let mut streams = rng::chain_streams(2026, chains)?;
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool");
+        let mut ws = SweepWorkspace::new();
         let t = std::time::Instant::now();
-        pool.install(|| gibbs::sweep(&rbm, &mut visible, &mut hidden, &mut streams, 20))?;
+        // One sweep at a time, as a simulation interleaving its own work
+        // would: the workspace is allocated by the first call only.
+        for _ in 0..20 {
+            pool.install(|| gibbs::sweep_with(&rbm, &mut visible, &mut hidden, &mut streams, 1, &mut ws))?;
+        }
         let density = visible.iter().sum::<f32>() / visible.len() as f32;
         println!(
-            "{threads} thread(s): 20 sweeps of {chains} chains in {:.3} s, visible density {density:.4}",
-            t.elapsed().as_secs_f64()
+            "{threads} thread(s): 20 sweeps of {chains} chains in {:.3} s, visible density {density:.4}, \
+             workspace {} KiB",
+            t.elapsed().as_secs_f64(),
+            ws.bytes() / 1024
         );
         results.push(visible);
     }

@@ -15,7 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let chains: usize = args.get(2).map_or(Ok(500), |s| s.parse())?;
     let sweeps: usize = args.get(3).map_or(Ok(1000), |s| s.parse())?;
     let seed: u64 = args.get(4).map_or(Ok(0), |s| s.parse())?;
-    let rbm = io::load_rbm(model.as_ref())?;
+    let rbm = io::load_rbm(model)?;
     let data = io::embedded_mnist()?;
     let clf = fit_softmax(&data.train, &SoftmaxConfig::default())?;
     let test_labels = data.test.labels().ok_or("embedded test split without labels")?;

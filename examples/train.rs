@@ -7,13 +7,11 @@ use boltzmann::train::{Algorithm, TrainConfig, Trainer, metrics};
 
 fn main() -> boltzmann::Result<()> {
     let data = boltzmann::io::embedded_mnist()?;
-    let config = TrainConfig {
-        n_hidden: 200,
-        algorithm: Algorithm::Pcd { k: 1, chains: 100 },
-        learning_rate: 0.05,
-        epochs: 5,
-        ..TrainConfig::default()
-    };
+    let config = TrainConfig::default()
+        .n_hidden(200)
+        .algorithm(Algorithm::Pcd { k: 1, chains: 100 })
+        .learning_rate(0.05)
+        .epochs(5);
     let mut trainer = Trainer::new(config, &data.train)?;
     let (mon_train, mon_valid) = (data.train.subset(0..500)?, data.valid.subset(0..500)?);
     while !trainer.is_done() {
@@ -29,11 +27,10 @@ fn main() -> boltzmann::Result<()> {
         );
     }
     let dir = std::env::temp_dir().join("boltzmann-example");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| boltzmann::Error::Io { path: dir.display().to_string(), reason: e.to_string() })?;
-    boltzmann::io::save_rbm(trainer.rbm(), &dir.join("model.safetensors"))?;
-    boltzmann::io::save_checkpoint(trainer.state(), &dir.join("checkpoint.safetensors"))?;
-    boltzmann::io::filters_png(&dir.join("filters.png"), trainer.rbm(), 28, 28, 100, 10)?;
+    std::fs::create_dir_all(&dir).map_err(|e| boltzmann::Error::os(dir.display(), "cannot create", e))?;
+    boltzmann::io::save_rbm(trainer.rbm(), dir.join("model.safetensors"))?;
+    boltzmann::io::save_checkpoint(trainer.state(), dir.join("checkpoint.safetensors"))?;
+    boltzmann::io::filters_png(dir.join("filters.png"), trainer.rbm(), 28, 28, 100, 10)?;
     println!("wrote model, checkpoint and filters.png to {}", dir.display());
     Ok(())
 }

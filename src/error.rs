@@ -6,6 +6,7 @@
 //! are validated once, at construction or at the top of a public call.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Errors returned by `boltzmann`.
 #[non_exhaustive]
@@ -65,12 +66,24 @@ pub enum Error {
         /// What was found.
         reason: String,
     },
-    /// A file could not be read or written, or its contents are invalid.
+    /// A file's contents are invalid, or it cannot be used for what was
+    /// asked (e.g. an output path that is a directory).
     Io {
         /// The file.
         path: String,
         /// What went wrong.
         reason: String,
+    },
+    /// The operating system refused a read or write: a missing file, no
+    /// permission, a full disk. [`std::error::Error::source`] gives the
+    /// [`std::io::Error`], [`OsError::kind`] its kind.
+    Os {
+        /// The file.
+        path: String,
+        /// What was being done, e.g. `"cannot write"` (may be empty).
+        doing: String,
+        /// The error the system reported.
+        source: OsError,
     },
     /// A SIMD path was requested that this CPU (or this build) cannot run.
     IsaUnavailable {
@@ -105,6 +118,8 @@ impl fmt::Display for Error {
                 epoch + 1
             ),
             Error::Io { path, reason } => write!(f, "{path}: {reason}"),
+            Error::Os { path, doing, source } if doing.is_empty() => write!(f, "{path}: {source}"),
+            Error::Os { path, doing, source } => write!(f, "{path}: {doing}: {source}"),
             Error::IsaUnavailable { isa } => {
                 write!(f, "the {isa} code path is not available on this CPU")
             }
@@ -112,7 +127,63 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Os { source, .. } => Some(source.get()),
+            _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// An [`Error::Os`] for `path`: `doing` says what failed (or `""`).
+    pub fn os(path: impl fmt::Display, doing: impl Into<String>, e: std::io::Error) -> Error {
+        Error::Os { path: path.to_string(), doing: doing.into(), source: OsError(Arc::new(e)) }
+    }
+
+    /// The kind of the operating-system error behind this one, if any.
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            Error::Os { source, .. } => Some(source.kind()),
+            _ => None,
+        }
+    }
+}
+
+/// A shared [`std::io::Error`], so that [`Error`] stays `Clone`; two are
+/// equal when their kinds and messages are.
+#[derive(Debug, Clone)]
+pub struct OsError(Arc<std::io::Error>);
+
+impl OsError {
+    /// The error.
+    pub fn get(&self) -> &std::io::Error {
+        &self.0
+    }
+    /// Its kind.
+    pub fn kind(&self) -> std::io::ErrorKind {
+        self.0.kind()
+    }
+}
+
+impl PartialEq for OsError {
+    fn eq(&self, o: &OsError) -> bool {
+        self.kind() == o.kind() && self.0.to_string() == o.0.to_string()
+    }
+}
+
+impl fmt::Display for OsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<std::io::Error> for OsError {
+    fn from(e: std::io::Error) -> OsError {
+        OsError(Arc::new(e))
+    }
+}
 
 /// `Result` with [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;

@@ -31,7 +31,7 @@
 //! # #[cfg(feature = "io")] {
 //! use boltzmann::train::{fit, TrainConfig};
 //! let data = boltzmann::io::embedded_mnist()?;
-//! let rbm = fit(TrainConfig { n_hidden: 200, epochs: 5, ..Default::default() }, &data.train)?;
+//! let rbm = fit(TrainConfig::default().n_hidden(200).epochs(5), &data.train)?;
 //! boltzmann::io::save_rbm(&rbm, std::path::Path::new("model.safetensors"))?;
 //! # }
 //! # Ok::<(), boltzmann::Error>(())
@@ -85,6 +85,26 @@
 
 #![deny(rustdoc::broken_intra_doc_links)]
 
+/// Builder-style setters for the public fields of a configuration struct:
+/// `Config::default().epochs(5).seed(7)`. Every configuration is
+/// `#[non_exhaustive]`, so that fields can be added without breaking
+/// callers; outside this crate it is built from `Default` (or a
+/// constructor) with these setters, or by assigning its public fields.
+macro_rules! setters {
+    ($ty:ident { $($field:ident : $t:ty),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Sets `", stringify!($field), "` (see the field's documentation).")]
+                #[must_use]
+                pub fn $field(mut self, value: $t) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
 mod alloc;
 pub mod checksum;
 pub mod data;
@@ -101,7 +121,7 @@ pub mod sampler;
 pub mod simd;
 pub mod train;
 
-pub use error::{Error, Result};
+pub use error::{Error, OsError, Result};
 pub use model::Rbm;
 pub use sampler::{Chains, TemperedChains};
 pub use simd::{Isa, active_isa};

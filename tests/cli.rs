@@ -445,7 +445,7 @@ fn binary_products_train_like_dense_products() {
                 .output()
                 .unwrap();
             assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-            models.push(load_rbm(&std::path::Path::new(&out).join("model.safetensors")).unwrap());
+            models.push(load_rbm(std::path::Path::new(&out).join("model.safetensors")).unwrap());
         }
         let (a, b) = (models[0].weights(), models[1].weights());
         let max_diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);

@@ -98,17 +98,15 @@ fn toy_data(n: usize, seed: u64) -> Dataset {
 }
 
 fn layer_config(h: usize, epochs: usize, lr: f32, seed: u64) -> TrainConfig {
-    TrainConfig {
-        n_hidden: h,
-        algorithm: Algorithm::Cd { k: 1 },
-        optimizer: Optimizer::Sgd { initial: 0.5, final_: 0.5, switch_epoch: 0 },
-        learning_rate: lr,
-        batch_size: 20,
-        epochs,
-        l2: 0.0,
-        seed,
-        ..TrainConfig::default()
-    }
+    TrainConfig::default()
+        .n_hidden(h)
+        .algorithm(Algorithm::Cd { k: 1 })
+        .optimizer(Optimizer::Sgd { initial: 0.5, final_: 0.5, switch_epoch: 0 })
+        .learning_rate(lr)
+        .batch_size(20)
+        .epochs(epochs)
+        .l2(0.0)
+        .seed(seed)
 }
 
 fn mean(x: &[f64]) -> f64 {
@@ -189,12 +187,10 @@ fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
 fn dbn_results_are_thread_count_independent() {
     let data = toy_data(120, 5);
     for propagate in [Propagate::Samples, Propagate::Probabilities] {
-        let config = DbnConfig {
-            layers: vec![layer_config(6, 3, 0.1, 1), layer_config(4, 3, 0.1, 2)],
-            tied_init: false,
-            seed: 3,
-            propagate,
-        };
+        let config = DbnConfig::new(vec![layer_config(6, 3, 0.1, 1), layer_config(4, 3, 0.1, 2)])
+            .tied_init(false)
+            .seed(3)
+            .propagate(propagate);
         let run = || {
             let dbn = train_greedy(&config, &data, |_, _| {}).unwrap();
             let s = dbn.sample(300, 20, 4).unwrap();
@@ -274,14 +270,12 @@ fn dbn_bad_input_is_an_error() {
     let wide = Dbn::new(vec![with_biases(6, 21, 0.1, 1), with_biases(21, 2, 0.1, 2)]).unwrap();
     assert!(lower_bound_exact(&wide, &data, 1.0).is_err());
     assert!(log_prob_exact(&wide, &data, 1.0).is_err());
-    let empty = DbnConfig { layers: vec![], tied_init: false, seed: 0, propagate: Propagate::Samples };
+    let empty = DbnConfig::new(vec![]).tied_init(false).seed(0).propagate(Propagate::Samples);
     assert!(train_greedy(&empty, &data, |_, _| {}).is_err());
-    let mismatched = DbnConfig {
-        layers: vec![layer_config(4, 1, 0.1, 1), layer_config(5, 1, 0.1, 2)],
-        tied_init: true,
-        seed: 0,
-        propagate: Propagate::Samples,
-    };
+    let mismatched = DbnConfig::new(vec![layer_config(4, 1, 0.1, 1), layer_config(5, 1, 0.1, 2)])
+        .tied_init(true)
+        .seed(0)
+        .propagate(Propagate::Samples);
     let d2 = Dataset::new([1.0f32, 0.0, 1.0, 0.0, 1.0, 1.0].repeat(20), 6).unwrap();
     let err = train_greedy(&mismatched, &d2, |_, _| {}).unwrap_err();
     assert!(err.to_string().contains("tied"), "{err}");
@@ -309,11 +303,10 @@ fn bound_with_supplied_top_term() {
     // RAISE as the top term: conservative against the exact bound (paired,
     // the same recognition samples).
     let base = vec![0.0f32; 5];
-    let cfg = boltzmann::eval::RaiseConfig {
-        runs_per_example: 1,
-        schedule: boltzmann::eval::linear_schedule(20),
-        seed: 4,
-    };
+    let cfg = boltzmann::eval::RaiseConfig::default()
+        .runs_per_example(1)
+        .schedule(boltzmann::eval::linear_schedule(20))
+        .seed(4);
     let cons = lower_bound_with(&dbn, &data, 7, 3, |h| {
         let hd = Dataset::new(h.to_vec(), 5)?;
         Ok(boltzmann::eval::raise(&top, &base, &hd, &cfg)?.log_probs)
@@ -333,19 +326,17 @@ fn up_down_fine_tuning_improves_the_model() {
     use boltzmann::model::UntiedDbn;
     use boltzmann::train::dbn::{UpDownConfig, up_down};
     let data = toy_data(400, 11);
-    let config = DbnConfig {
-        layers: vec![layer_config(6, 15, 0.1, 1), layer_config(8, 15, 0.1, 2)],
-        tied_init: false,
-        seed: 4,
-        propagate: Propagate::Samples,
-    };
+    let config = DbnConfig::new(vec![layer_config(6, 15, 0.1, 1), layer_config(8, 15, 0.1, 2)])
+        .tied_init(false)
+        .seed(4)
+        .propagate(Propagate::Samples);
     let dbn = train_greedy(&config, &data, |_, _| {}).unwrap();
     let lz = log_partition_exact(dbn.top()).unwrap();
     let (ll0, b0) =
         (mean(&log_prob_exact(&dbn, &data, lz).unwrap()), mean(&lower_bound_exact(&dbn, &data, lz).unwrap()));
     let tied = UntiedDbn::from_tied(dbn.clone());
     assert!((mean(&lower_bound_exact_untied(&tied, &data, lz).unwrap()) - b0).abs() < 1e-12);
-    let ud = UpDownConfig { epochs: 30, learning_rate: 0.01, k: 3, batch_size: 20, seed: 5 };
+    let ud = UpDownConfig::default().epochs(30).learning_rate(0.01).k(3).batch_size(20).seed(5);
     let tuned = in_pool(1, || up_down(&dbn, &data, &ud, |_| {}).unwrap());
     let g = tuned.generative();
     let lz1 = log_partition_exact(g.top()).unwrap();
@@ -369,7 +360,7 @@ fn up_down_fine_tuning_improves_the_model() {
     // Bad input.
     let one = Dbn::new(vec![dbn.layers()[0].clone()]).unwrap();
     assert!(up_down(&one, &data, &ud, |_| {}).is_err());
-    assert!(up_down(&dbn, &data, &UpDownConfig { learning_rate: 0.0, ..ud.clone() }, |_| {}).is_err());
+    assert!(up_down(&dbn, &data, &(ud.clone()).learning_rate(0.0), |_| {}).is_err());
     assert!(up_down(&dbn, &Dataset::new(vec![1.0; 7], 7).unwrap(), &ud, |_| {}).is_err());
     assert!(UntiedDbn::new(dbn.clone(), vec![]).is_err());
     assert!(UntiedDbn::new(dbn.clone(), vec![with_biases(8, 5, 0.1, 1)]).is_err());

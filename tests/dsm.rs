@@ -22,13 +22,8 @@ fn learned_score_matches_the_exact_gaussian_score() {
     boltzmann::rng::fill_normal(&mut st, 2, &mut z).unwrap();
     let x: Vec<f32> = z.chunks(2).flat_map(|r| [mu[0] + s * r[0], mu[1] + s * r[1]]).collect();
     let data = Dataset::new(x, 2).unwrap();
-    let cfg = DsmConfig {
-        sigmas: (2.0, 0.2, 5),
-        hidden: vec![64, 64],
-        iterations: 4000,
-        batch_size: 512,
-        ..DsmConfig::default()
-    };
+    let cfg =
+        DsmConfig::default().sigmas((2.0, 0.2, 5)).hidden(vec![64, 64]).iterations(4000).batch_size(512);
     let model = train_dsm(&data, &cfg, |_, _, _| {}).unwrap();
     let mut ws = Workspace::default();
     for &sigma in model.sigmas() {
@@ -65,13 +60,12 @@ fn learned_score_matches_the_exact_gaussian_score() {
 #[test]
 fn annealed_sampling_of_a_trained_network_covers_every_mode() {
     let data = Toy2d::Mixture8.sample(4000, 1).unwrap();
-    let cfg = DsmConfig { iterations: 6000, ..DsmConfig::default() };
+    let cfg = DsmConfig::default().iterations(6000);
     let model = train_dsm(&data, &cfg, |_, _, _| {}).unwrap();
     let untrained = ScoreMlp::new(2, &[128, 128], Activation::Swish, model.sigmas().to_vec(), 0).unwrap();
     let sample = |m: &ScoreMlp| {
         let mut ch = LangevinChains::uniform(1000, 2, -7.0, 7.0, 9).unwrap();
-        let ac =
-            AnnealedConfig { sigmas: m.sigmas().to_vec(), step: 1e-4, steps_per_level: 100, clamp: None };
+        let ac = AnnealedConfig::new(m.sigmas().to_vec(), 1e-4, 100);
         ch.run_annealed(m, &ac).unwrap();
         ch.states().to_vec()
     };
@@ -91,7 +85,7 @@ fn annealed_sampling_of_a_trained_network_covers_every_mode() {
 #[test]
 fn dsm_is_thread_count_independent_and_files_round_trip() {
     let data = Toy2d::Rings.sample(300, 2).unwrap();
-    let cfg = DsmConfig { iterations: 10, hidden: vec![16], batch_size: 32, ..DsmConfig::default() };
+    let cfg = DsmConfig::default().iterations(10).hidden(vec![16]).batch_size(32);
     let run = || train_dsm(&data, &cfg, |_, _, _| {}).unwrap();
     let pool = |t| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
     let one = pool(1).install(run);
@@ -111,12 +105,12 @@ fn dsm_is_thread_count_independent_and_files_round_trip() {
 fn dsm_bad_input() {
     let data = Toy2d::Moons.sample(50, 1).unwrap();
     for bad in [
-        DsmConfig { iterations: 0, ..DsmConfig::default() },
-        DsmConfig { batch_size: 0, ..DsmConfig::default() },
-        DsmConfig { learning_rate: -1.0, ..DsmConfig::default() },
-        DsmConfig { sigmas: (0.1, 1.0, 5), ..DsmConfig::default() },
-        DsmConfig { sigmas: (1.0, 0.1, 1), ..DsmConfig::default() },
-        DsmConfig { hidden: vec![0], ..DsmConfig::default() },
+        DsmConfig::default().iterations(0),
+        DsmConfig::default().batch_size(0),
+        DsmConfig::default().learning_rate(-1.0),
+        DsmConfig::default().sigmas((0.1, 1.0, 5)),
+        DsmConfig::default().sigmas((1.0, 0.1, 1)),
+        DsmConfig::default().hidden(vec![0]),
     ] {
         assert!(train_dsm(&data, &bad, |_, _, _| {}).is_err(), "{bad:?}");
     }

@@ -10,16 +10,14 @@ use boltzmann::sampler::langevin::LangevinConfig;
 use boltzmann::train::ebm::{EbmConfig, ReplayBuffer, train_ebm};
 
 fn config(iterations: usize) -> EbmConfig {
-    EbmConfig {
-        iterations,
-        batch_size: 128,
-        langevin_steps: 60,
-        langevin: LangevinConfig { step: 0.05, noise: 0.1, grad_clip: None, clamp: Some((-7.0, 7.0)) },
-        learning_rate: 1e-3,
-        init_range: (-7.0, 7.0),
-        alpha: 0.1,
-        ..EbmConfig::default()
-    }
+    EbmConfig::default()
+        .iterations(iterations)
+        .batch_size(128)
+        .langevin_steps(60)
+        .langevin(LangevinConfig::ula(0.05).noise(0.1).grad_clip(None).clamp(Some((-7.0, 7.0))))
+        .learning_rate(1e-3)
+        .init_range((-7.0, 7.0))
+        .alpha(0.1)
 }
 
 fn last_rows(buf: &ReplayBuffer, n: usize) -> Vec<f32> {
@@ -63,7 +61,7 @@ fn ebm_on_eight_gaussians_matches_the_data() {
     assert!(counts.iter().all(|&c| c >= n / 8 / 3), "a mode is missing or starved: {counts:?}");
     // The untrained energy's Langevin samples are far from the data.
     let mut e0 = untrained;
-    let buf0 = train_ebm(&mut e0, &data, &EbmConfig { learning_rate: 1e-12, ..config(20) }, |_| {}).unwrap();
+    let buf0 = train_ebm(&mut e0, &data, &(config(20)).learning_rate(1e-12), |_| {}).unwrap();
     let m0 = mmd2(&last_rows(&buf0, n), test.features(), 2, h).unwrap();
     println!("untrained MMD² {m0:.5}");
     assert!(m0 > 10.0 * threshold, "the test cannot fail: untrained MMD² {m0}");
@@ -90,15 +88,15 @@ fn ebm_bad_input() {
     let data = Toy2d::Rings.sample(100, 1).unwrap();
     let mut e = MlpEnergy::new(2, &[8], Activation::Swish, 1).unwrap();
     for bad in [
-        EbmConfig { batch_size: 0, ..config(1) },
-        EbmConfig { iterations: 0, ..config(1) },
-        EbmConfig { reinit: 1.5, ..config(1) },
-        EbmConfig { init_range: (1.0, -1.0), ..config(1) },
-        EbmConfig { learning_rate: 0.0, ..config(1) },
-        EbmConfig { betas: (1.0, 0.9), ..config(1) },
-        EbmConfig { langevin: LangevinConfig::ula(-0.1), ..config(1) },
-        EbmConfig { buffer_capacity: 0, ..config(1) },
-        EbmConfig { buffer_capacity: usize::MAX / 2, ..config(1) },
+        (config(1)).batch_size(0),
+        (config(1)).iterations(0),
+        (config(1)).reinit(1.5),
+        (config(1)).init_range((1.0, -1.0)),
+        (config(1)).learning_rate(0.0),
+        (config(1)).betas((1.0, 0.9)),
+        (config(1)).langevin(LangevinConfig::ula(-0.1)),
+        (config(1)).buffer_capacity(0),
+        (config(1)).buffer_capacity(usize::MAX / 2),
     ] {
         assert!(train_ebm(&mut e, &data, &bad, |_| {}).is_err(), "{bad:?}");
     }
@@ -106,7 +104,7 @@ fn ebm_bad_input() {
     assert!(train_ebm(&mut e, &three, &config(1), |_| {}).is_err());
     assert!(Dataset::new(vec![0.0, f32::NAN], 2).is_err(), "non-finite data is refused upstream");
     // Divergence is reported, not a panic.
-    let huge = EbmConfig { learning_rate: 1e30, ..config(3) };
+    let huge = (config(3)).learning_rate(1e30);
     let r = train_ebm(&mut e, &data, &huge, |_| {});
     assert!(r.is_err() || e.params().iter().all(|v| v.is_finite()));
     assert!(Toy2d::Moons.sample(0, 1).is_err());

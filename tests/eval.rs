@@ -51,7 +51,7 @@ fn ais_matches_exact_log_z() {
         let rbm = Rbm::random(d, h, scale, scale * 0.5, seed).unwrap();
         let exact = eval::log_partition_exact(&rbm).unwrap();
         let base = eval::base_rate_biases(&data_for(&rbm, 500)).unwrap();
-        let est = eval::ais(&rbm, &base, &AisConfig { runs: 100, seed, ..AisConfig::default() }).unwrap();
+        let est = eval::ais(&rbm, &base, &AisConfig::default().runs(100).seed(seed)).unwrap();
         println!(
             "{d}x{h} scale {scale}: exact {exact:.4}, AIS {:.4} [{:.4}, {:.4}]",
             est.log_z, est.log_z_low, est.log_z_high
@@ -68,12 +68,9 @@ fn ais_matches_exact_log_z() {
 fn ais_rejects_bad_configuration() {
     let rbm = Rbm::random(5, 3, 0.5, 0.0, 1).unwrap();
     let base = vec![0.0f32; 5];
-    assert!(eval::ais(&rbm, &base, &AisConfig { runs: 0, ..AisConfig::default() }).is_err());
-    assert!(eval::ais(&rbm, &base, &AisConfig { schedule: vec![0.0, 0.7], ..AisConfig::default() }).is_err());
-    assert!(
-        eval::ais(&rbm, &base, &AisConfig { schedule: vec![0.0, 0.5, 0.5, 1.0], ..AisConfig::default() })
-            .is_err()
-    );
+    assert!(eval::ais(&rbm, &base, &AisConfig::default().runs(0)).is_err());
+    assert!(eval::ais(&rbm, &base, &AisConfig::default().schedule(vec![0.0, 0.7])).is_err());
+    assert!(eval::ais(&rbm, &base, &AisConfig::default().schedule(vec![0.0, 0.5, 0.5, 1.0])).is_err());
     assert!(eval::ais(&rbm, &[0.0; 4], &AisConfig::default()).is_err());
     assert!(eval::ais(&rbm, &[f32::NAN; 5], &AisConfig::default()).is_err());
     assert_eq!(eval::default_schedule().len(), 14_501);
@@ -104,13 +101,7 @@ fn trained_16x12() -> (Rbm, Dataset) {
         })
         .collect();
     let data = Dataset::new(x, 16).unwrap();
-    let config = TrainConfig {
-        n_hidden: 12,
-        batch_size: 20,
-        epochs: 100,
-        learning_rate: 0.1,
-        ..TrainConfig::default()
-    };
+    let config = TrainConfig::default().n_hidden(12).batch_size(20).epochs(100).learning_rate(0.1);
     (fit(config, &data).unwrap(), data)
 }
 
@@ -120,7 +111,7 @@ fn ais_matches_exact_log_z_on_a_trained_model() {
     let (rbm, data) = trained_16x12();
     let exact = eval::log_partition_exact(&rbm).unwrap();
     let base = eval::base_rate_biases(&data).unwrap();
-    let est = eval::ais(&rbm, &base, &AisConfig { runs: 100, seed: 5, ..AisConfig::default() }).unwrap();
+    let est = eval::ais(&rbm, &base, &AisConfig::default().runs(100).seed(5)).unwrap();
     println!(
         "trained 16x12: exact {exact:.4}, AIS {:.4} [{:.4}, {:.4}]",
         est.log_z, est.log_z_low, est.log_z_high
@@ -145,7 +136,7 @@ fn raise_weights_are_unbiased_for_the_annealing_model() {
         let v: Vec<f32> = (0..6).map(|i| ((state >> i) & 1) as f32).collect();
         let n = 40_000;
         let data = Dataset::new(v.repeat(n), 6).unwrap();
-        let cfg = eval::RaiseConfig { runs_per_example: 1, schedule: schedule.clone(), seed: 7 };
+        let cfg = eval::RaiseConfig::default().runs_per_example(1).schedule(schedule.clone()).seed(7);
         let est = eval::raise(&rbm, &base, &data, &cfg).unwrap();
         let w: Vec<f64> = est.log_probs.iter().map(|x| x.exp()).collect();
         let mean = w.iter().sum::<f64>() / n as f64;
@@ -211,15 +202,16 @@ fn raise_and_ais_bracket_the_exact_log_likelihood() {
         let base = eval::base_rate_biases(&base_data).unwrap();
         let short = eval::linear_schedule(5);
         // Forward: per-run estimates of log Z minus the truth.
-        let fwd = eval::ais(&rbm, &base, &AisConfig { runs: 400, schedule: short.clone(), seed }).unwrap();
+        let fwd = eval::ais(&rbm, &base, &AisConfig::default().runs(400).schedule(short.clone()).seed(seed))
+            .unwrap();
         let fwd_err: Vec<f64> = fwd.log_weights.iter().map(|w| w + fwd.log_z_base - log_z).collect();
         let (fm, fse) = mean_se(&fwd_err);
         // Reverse: per-example estimates of log p(v) minus the truth.
-        let cfg = eval::RaiseConfig { runs_per_example: 1, schedule: short, seed };
+        let cfg = eval::RaiseConfig::default().runs_per_example(1).schedule(short).seed(seed);
         let rev = eval::raise(&rbm, &base, &test, &cfg).unwrap();
         let rev_err: Vec<f64> = rev.log_probs.iter().zip(&log_p).map(|(a, b)| a - b).collect();
         let (rm, rse) = mean_se(&rev_err);
-        let cfg = eval::RaiseConfig { seed, ..eval::RaiseConfig::default() };
+        let cfg = eval::RaiseConfig::default().seed(seed);
         let long = eval::raise(&rbm, &base, &test, &cfg).unwrap();
         println!(
             "{name}: exact avg {exact:.4}; 5 steps: single-run AIS log Z error {fm:.4} ± {fse:.4}, \
@@ -237,12 +229,12 @@ fn raise_rejects_bad_input() {
     let rbm = Rbm::random(5, 3, 0.5, 0.0, 1).unwrap();
     let base = vec![0.0f32; 5];
     let data = Dataset::new(vec![1.0, 0.0, 1.0, 0.0, 1.0], 5).unwrap();
-    let ok = eval::RaiseConfig { schedule: eval::linear_schedule(10), ..eval::RaiseConfig::default() };
+    let ok = eval::RaiseConfig::default().schedule(eval::linear_schedule(10));
     assert!(eval::raise(&rbm, &base, &data, &ok).is_ok());
-    let bad_runs = eval::RaiseConfig { runs_per_example: 0, ..ok.clone() };
+    let bad_runs = (ok.clone()).runs_per_example(0);
     assert!(eval::raise(&rbm, &base, &data, &bad_runs).is_err());
     for s in [vec![1.0, 0.0], vec![0.0, 0.5], vec![0.0, f64::NAN, 1.0], vec![0.0]] {
-        let c = eval::RaiseConfig { schedule: s.clone(), ..ok.clone() };
+        let c = (ok.clone()).schedule(s.clone());
         assert!(eval::raise(&rbm, &base, &data, &c).is_err(), "{s:?}");
     }
     assert!(eval::raise(&rbm, &[0.0; 4], &data, &ok).is_err());

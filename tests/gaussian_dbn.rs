@@ -82,23 +82,11 @@ fn ancestral_samples_match_exact_moments() {
 #[test]
 fn greedy_training_is_thread_count_independent_and_features_work() {
     let data = Toy2d::Rings.sample(400, 2).unwrap();
-    let bottom = GaussianTrainConfig {
-        n_hidden: 12,
-        epochs: 3,
-        batch_size: 20,
-        learning_rate: 0.01,
-        ..Default::default()
-    };
-    let layer = TrainConfig {
-        n_hidden: 5,
-        epochs: 3,
-        batch_size: 20,
-        algorithm: Algorithm::Cd { k: 1 },
-        ..TrainConfig::default()
-    };
+    let bottom = GaussianTrainConfig::default().n_hidden(12).epochs(3).batch_size(20).learning_rate(0.01);
+    let layer = TrainConfig::default().n_hidden(5).epochs(3).batch_size(20).algorithm(Algorithm::Cd { k: 1 });
     for propagate in [Propagate::Samples, Propagate::Probabilities] {
         let upper =
-            DbnConfig { layers: vec![layer.clone(), layer.clone()], tied_init: false, seed: 4, propagate };
+            DbnConfig::new(vec![layer.clone(), layer.clone()]).tied_init(false).seed(4).propagate(propagate);
         let run = || {
             let mut epochs = (0, 0);
             let net =

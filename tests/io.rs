@@ -117,10 +117,13 @@ fn corrupt_model_files_are_rejected() {
     }
     assert!(model::parse_rbm(&st.to_bytes()).is_ok());
     // Missing file.
-    assert!(matches!(
-        io::load_rbm(std::path::Path::new("/nonexistent/m.safetensors")),
-        Err(Error::Io { .. })
-    ));
+    // Missing file: the system's error is kept, with its kind.
+    let e = io::load_rbm(std::path::Path::new("/nonexistent/m.safetensors")).unwrap_err();
+    assert!(matches!(e, Error::Os { .. }), "{e:?}");
+    assert_eq!(e.io_kind(), Some(std::io::ErrorKind::NotFound));
+    let source = std::error::Error::source(&e).expect("an io::Error source");
+    assert!(source.downcast_ref::<std::io::Error>().is_some());
+    assert!(e.to_string().starts_with("/nonexistent/m.safetensors: "), "{e}");
 }
 
 #[test]
@@ -232,7 +235,7 @@ fn embedded_data_is_what_the_licence_note_says() {
 fn checkpoints_round_trip_and_reject_damage() {
     let x: Vec<f32> = (0..40 * 9).map(|i| ((i * 7) % 5 == 0) as u8 as f32).collect();
     let data = Dataset::new(x, 9).unwrap();
-    let cfg = TrainConfig { n_hidden: 3, batch_size: 8, epochs: 2, ..TrainConfig::default() };
+    let cfg = TrainConfig::default().n_hidden(3).batch_size(8).epochs(2);
     let mut t = Trainer::new(cfg, &data).unwrap();
     t.run_epoch(&data, |_, _| {}).unwrap();
     let dir = tmp("ckpt");
@@ -294,7 +297,9 @@ fn atomic_writes_leave_old_or_new() {
     assert_eq!(std::fs::read(&p).unwrap(), b"new contents");
     // An unwritable place: error, nothing left behind.
     let bad = dir.join("no/such/dir/f.bin");
-    assert!(matches!(io::write_atomic(&bad, b"x"), Err(Error::Io { .. })));
+    let e = io::write_atomic(&bad, b"x").unwrap_err();
+    assert_eq!(e.io_kind(), Some(std::io::ErrorKind::NotFound), "{e:?}");
+    assert!(e.to_string().contains("cannot write"), "{e}");
     let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).collect();
     assert_eq!(leftovers.len(), 1, "temporary files left: {leftovers:?}");
     // A directory is refused and stays; check_output says so before work.
@@ -338,7 +343,59 @@ fn pictures() {
     assert!(io::picture::grid_png_bytes(&[0.0; 4], 0, 2, 1, 1).is_err());
     let rbm = Rbm::random(6, 3, 0.1, 0.0, 1).unwrap();
     let dir = tmp("png");
-    assert!(io::filters_png(&dir.join("f.png"), &rbm, 4, 4, 3, 3).is_err());
-    io::filters_png(&dir.join("f.png"), &rbm, 2, 3, 3, 3).unwrap();
+    assert!(io::filters_png(dir.join("f.png"), &rbm, 4, 4, 3, 3).is_err());
+    io::filters_png(dir.join("f.png"), &rbm, 2, 3, 3, 3).unwrap();
     assert!(dir.join("f.png").exists());
+}
+
+#[test]
+fn model_file_reads_and_writes_every_kind() {
+    use boltzmann::energy::{Activation, MlpEnergy};
+    use boltzmann::io::{DbnFile, EnergyModel, ModelFile};
+    use boltzmann::model::{Dbn, GaussianRbm, UntiedDbn};
+    let dir = tmp("modelfile");
+    let r1 = Rbm::random(6, 4, 0.1, 0.0, 1).unwrap();
+    let r2 = Rbm::random(4, 3, 0.1, 0.0, 2).unwrap();
+    let dbn = Dbn::new(vec![r1.clone(), r2.clone()]).unwrap();
+    let x: Vec<f32> = (0..60).map(|i| ((i * 5 + i / 6) % 3 == 0) as u8 as f32).collect();
+    let data = Dataset::new(x, 6).unwrap();
+    let mut trainer =
+        Trainer::new(TrainConfig::default().n_hidden(3).batch_size(5).epochs(2), &data).unwrap();
+    trainer.run_epoch(&data, |_, _| {}).unwrap();
+    let files = vec![
+        ModelFile::from(r1.clone()),
+        ModelFile::from(DbnFile::Tied(dbn.clone())),
+        ModelFile::from(DbnFile::Untied(UntiedDbn::from_tied(dbn))),
+        ModelFile::from(EnergyModel::GaussianRbm(GaussianRbm::random(5, 3, 0.1, 1.0, 3).unwrap())),
+        ModelFile::from(EnergyModel::Mlp(MlpEnergy::new(2, &[8], Activation::Swish, 4).unwrap())),
+        ModelFile::from(trainer.state().clone()),
+    ];
+    for f in &files {
+        // Through bytes and through a file: the same value back.
+        assert_eq!(&ModelFile::from_bytes(&f.to_bytes()).unwrap(), f, "{}", f.kind());
+        let path = dir.join(format!("{}.safetensors", f.kind()));
+        f.save(&path).unwrap();
+        assert_eq!(&ModelFile::load(&path).unwrap(), f, "{}", f.kind());
+    }
+    // The same bytes as the per-kind writers.
+    assert_eq!(files[0].to_bytes(), io::rbm_bytes(&r1));
+    assert_eq!(io::parse_rbm(&files[0].to_bytes()).unwrap(), r1);
+    // Bad input: not safetensors, another format, an unknown kind, a
+    // corrupt tensor, a missing file, a directory as output.
+    assert!(ModelFile::from_bytes(b"not safetensors").is_err());
+    let mut st = SafeTensors::from_bytes(&files[0].to_bytes(), "m").unwrap();
+    st.metadata.insert("kind".into(), "teapot".into());
+    let e = ModelFile::from_bytes(&st.to_bytes()).unwrap_err().to_string();
+    assert!(e.contains("unknown kind \"teapot\""), "{e}");
+    st.metadata.insert("kind".into(), "rbm".into());
+    st.metadata.insert("format".into(), "other".into());
+    assert!(ModelFile::from_bytes(&st.to_bytes()).unwrap_err().to_string().contains("not a boltzmann file"));
+    let mut bytes = files[0].to_bytes();
+    let n = bytes.len();
+    bytes[n - 3] ^= 0x40;
+    assert!(ModelFile::from_bytes(&bytes).is_err(), "a flipped bit passed the checksum");
+    let e = ModelFile::load(dir.join("missing.safetensors")).unwrap_err();
+    assert_eq!(e.io_kind(), Some(std::io::ErrorKind::NotFound));
+    assert!(files[0].save(&dir).is_err());
+    assert!(dir.is_dir());
 }

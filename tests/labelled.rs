@@ -62,13 +62,7 @@ use labelled_toy::toy;
 fn training_classifies_labelled_patterns_for_any_thread_count() {
     let (train, _) = toy(400, 1);
     let (test, yt) = toy(200, 2);
-    let cfg = LabelledConfig {
-        n_hidden: 16,
-        batch_size: 20,
-        epochs: 30,
-        learning_rate: 0.05,
-        ..Default::default()
-    };
+    let cfg = LabelledConfig::default().n_hidden(16).batch_size(20).epochs(30).learning_rate(0.05);
     let pool = |t| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
     let mut epochs = 0;
     let m = pool(1).install(|| fit_labelled(&train, 4, &cfg, |_| epochs += 1).unwrap());
@@ -80,7 +74,7 @@ fn training_classifies_labelled_patterns_for_any_thread_count() {
     assert_eq!(m, m3);
     // Persistent chains: a different model, as good a classifier here, and
     // thread-count independent too.
-    let pcd = LabelledConfig { persistent: true, ..cfg };
+    let pcd = cfg.persistent(true);
     let p1 = pool(1).install(|| fit_labelled(&train, 4, &pcd, |_| {}).unwrap());
     assert_ne!(p1, m);
     let err = p1.error_rate(test.features(), &yt).unwrap();
@@ -98,18 +92,18 @@ fn labelled_bad_input() {
     assert!(m.predict(&[1.0, 0.0, f32::NAN, 0.0]).is_err());
     assert!(m.error_rate(&[1.0; 4], &[0, 1]).is_err());
     let (d, _) = toy(20, 3);
-    let ok = LabelledConfig { n_hidden: 4, batch_size: 5, epochs: 1, ..Default::default() };
+    let ok = LabelledConfig::default().n_hidden(4).batch_size(5).epochs(1);
     assert!(fit_labelled(&Dataset::new(d.features().to_vec(), 12).unwrap(), 4, &ok, |_| {}).is_err());
     assert!(fit_labelled(&d, 3, &ok, |_| {}).unwrap_err().to_string().contains("not below"));
     assert!(fit_labelled(&d, 1, &ok, |_| {}).is_err());
     let half = Dataset::new(vec![0.5; 24], 12).unwrap().with_labels(vec![0, 1]).unwrap();
     assert!(fit_labelled(&half, 2, &ok, |_| {}).is_err());
     for bad in [
-        LabelledConfig { n_hidden: 0, ..ok.clone() },
-        LabelledConfig { k: 0, ..ok.clone() },
-        LabelledConfig { learning_rate: -1.0, ..ok.clone() },
-        LabelledConfig { momentum: 1.5, ..ok.clone() },
-        LabelledConfig { epochs: 0, ..ok.clone() },
+        (ok.clone()).n_hidden(0),
+        (ok.clone()).k(0),
+        (ok.clone()).learning_rate(-1.0),
+        (ok.clone()).momentum(1.5),
+        (ok.clone()).epochs(0),
     ] {
         assert!(fit_labelled(&d, 4, &bad, |_| {}).is_err(), "{bad:?}");
     }

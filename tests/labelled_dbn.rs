@@ -128,14 +128,8 @@ use labelled_toy::toy;
 fn lower_for(data: &Dataset) -> Dbn {
     use boltzmann::train::TrainConfig;
     use boltzmann::train::dbn::{DbnConfig, Propagate, train_greedy};
-    let layer = TrainConfig {
-        n_hidden: 10,
-        batch_size: 20,
-        epochs: 20,
-        learning_rate: 0.1,
-        ..TrainConfig::default()
-    };
-    let cfg = DbnConfig { layers: vec![layer], tied_init: false, seed: 2, propagate: Propagate::Samples };
+    let layer = TrainConfig::default().n_hidden(10).batch_size(20).epochs(20).learning_rate(0.1);
+    let cfg = DbnConfig::new(vec![layer]).tied_init(false).seed(2).propagate(Propagate::Samples);
     train_greedy(&cfg, data, |_, _| {}).unwrap()
 }
 
@@ -143,13 +137,7 @@ fn lower_for(data: &Dataset) -> Dbn {
 fn labelled_top_classifies_and_generates_its_label_for_any_thread_count() {
     let (train, _) = toy(400, 1);
     let (test, yt) = toy(200, 2);
-    let cfg = LabelledConfig {
-        n_hidden: 16,
-        batch_size: 20,
-        epochs: 100,
-        learning_rate: 0.1,
-        ..Default::default()
-    };
+    let cfg = LabelledConfig::default().n_hidden(16).batch_size(20).epochs(100).learning_rate(0.1);
     let pool = |t| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
     let run = || {
         let lower = lower_for(&train);
@@ -189,7 +177,7 @@ fn labelled_dbn_bad_input() {
     // Training: no labels, labels out of range, wrong width, non-binary.
     let (d, _) = toy(40, 3);
     let lower12 = Dbn::new(vec![Rbm::random(12, 5, 0.1, 0.0, 1).unwrap()]).unwrap();
-    let cfg = LabelledConfig { n_hidden: 4, batch_size: 10, epochs: 1, ..Default::default() };
+    let cfg = LabelledConfig::default().n_hidden(4).batch_size(10).epochs(1);
     let unlabelled = Dataset::new(d.features().to_vec(), 12).unwrap();
     assert!(train_labelled_top(&lower12, &unlabelled, 4, &cfg, 1, |_| {}).is_err());
     let e = train_labelled_top(&lower12, &d, 3, &cfg, 1, |_| {}).unwrap_err().to_string();

@@ -261,12 +261,7 @@ fn annealed_langevin_recovers_mixture_weights_plain_langevin_does_not() {
     let mut plain = LangevinChains::uniform(n, 2, -8.0, 8.0, 11).unwrap();
     plain.run(&mix, &LangevinConfig::ula(0.1), 1000).unwrap();
     let mut annealed = LangevinChains::uniform(n, 2, -8.0, 8.0, 11).unwrap();
-    let config = AnnealedConfig {
-        sigmas: geometric_schedule(20.0, 1.0, 10).unwrap(),
-        step: 0.1,
-        steps_per_level: 100,
-        clamp: None,
-    };
+    let config = AnnealedConfig::new(geometric_schedule(20.0, 1.0, 10).unwrap(), 0.1, 100);
     annealed.run_annealed(&mix, &config).unwrap();
     let (p, a) = (share(plain.states()), share(annealed.states()));
     println!("share in the 0.8 mode: plain Langevin {p:.3}, annealed {a:.3}");
@@ -414,15 +409,11 @@ fn langevin_results_are_thread_count_independent() {
     let mix = GaussianMixture::new(vec![0.5, 0.5], vec![2.0, 0.0, -2.0, 0.0], vec![0.5, 0.5]).unwrap();
     let run = || {
         let mut a = LangevinChains::uniform(300, 40, 0.0, 1.0, 3).unwrap();
-        a.run(
-            &m,
-            &LangevinConfig { step: 0.01, noise: 0.05, grad_clip: Some(0.5), clamp: Some((0.0, 1.0)) },
-            5,
-        )
-        .unwrap();
+        a.run(&m, &LangevinConfig::ula(0.01).noise(0.05).grad_clip(Some(0.5)).clamp(Some((0.0, 1.0))), 5)
+            .unwrap();
         let r = a.run_mala(&m, 0.05, 5).unwrap();
         let mut b = LangevinChains::uniform(300, 2, -3.0, 3.0, 4).unwrap();
-        let cfg = AnnealedConfig { sigmas: vec![2.0, 1.0, 0.5], step: 0.05, steps_per_level: 4, clamp: None };
+        let cfg = AnnealedConfig::new(vec![2.0, 1.0, 0.5], 0.05, 4);
         b.run_annealed(&mix, &cfg).unwrap();
         let mut v = a.states().to_vec();
         let mut st = boltzmann::rng::chain_streams(1, 300).unwrap();
@@ -442,9 +433,9 @@ fn langevin_bad_input_is_an_error() {
     for cfg in [
         LangevinConfig::ula(0.0),
         LangevinConfig::ula(-1.0),
-        LangevinConfig { noise: f32::NAN, ..LangevinConfig::ula(0.1) },
-        LangevinConfig { grad_clip: Some(0.0), ..LangevinConfig::ula(0.1) },
-        LangevinConfig { clamp: Some((1.0, 0.0)), ..LangevinConfig::ula(0.1) },
+        (LangevinConfig::ula(0.1)).noise(f32::NAN),
+        (LangevinConfig::ula(0.1)).grad_clip(Some(0.0)),
+        (LangevinConfig::ula(0.1)).clamp(Some((1.0, 0.0))),
     ] {
         assert!(matches!(ch.run(&g, &cfg, 1), Err(Error::InvalidParam { .. })), "{cfg:?}");
     }
@@ -453,10 +444,10 @@ fn langevin_bad_input_is_an_error() {
     assert!(matches!(ch.run(&g3, &LangevinConfig::ula(0.1), 1), Err(Error::ShapeMismatch { .. })));
     let mix = GaussianMixture::new(vec![1.0], vec![0.0, 0.0], vec![1.0]).unwrap();
     for sigmas in [vec![1.0, 2.0], vec![1.0, 1.0], vec![1.0, -0.5], vec![], vec![f32::NAN]] {
-        let cfg = AnnealedConfig { sigmas: sigmas.clone(), step: 0.1, steps_per_level: 1, clamp: None };
+        let cfg = AnnealedConfig::new(sigmas.clone(), 0.1, 1);
         assert!(ch.run_annealed(&mix, &cfg).is_err(), "{sigmas:?}");
     }
-    let cfg = AnnealedConfig { sigmas: vec![1.0, 0.5], step: 0.1, steps_per_level: 0, clamp: None };
+    let cfg = AnnealedConfig::new(vec![1.0, 0.5], 0.1, 0);
     assert!(ch.run_annealed(&mix, &cfg).is_err());
     assert!(geometric_schedule(1.0, 2.0, 5).is_err());
     assert!(geometric_schedule(1.0, 0.1, 1).is_err());
@@ -499,7 +490,7 @@ fn overflowing_step_keeps_the_last_finite_state() {
     }
     use boltzmann::sampler::langevin::ChainFailure;
     let mut ch = LangevinChains::new(1, vec![0.5, 60.0, -0.3], 1).unwrap();
-    ch.run(&Huge, &LangevinConfig { step: 10.0, noise: 0.0, grad_clip: None, clamp: None }, 3).unwrap();
+    ch.run(&Huge, &LangevinConfig::ula(10.0).noise(0.0).grad_clip(None).clamp(None), 3).unwrap();
     assert_eq!(ch.failures(), &[ChainFailure { chain: 1, step: 0, what: "state" }]);
     assert_eq!(ch.states()[1], 60.0);
     assert!(ch.states()[0].is_finite() && ch.states()[2].is_finite());

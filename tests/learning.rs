@@ -33,18 +33,16 @@ fn skewed_data(n: usize, seed: u64) -> Dataset {
 }
 
 fn base(algorithm: Algorithm, seed: u64) -> TrainConfig {
-    TrainConfig {
-        n_hidden: 8,
-        algorithm,
-        learning_rate: 0.1,
-        schedule: Schedule::Constant,
-        batch_size: 20,
-        epochs: 6,
-        l2: 0.0,
-        weight_init_std: 0.1,
-        seed,
-        ..TrainConfig::default()
-    }
+    TrainConfig::default()
+        .n_hidden(8)
+        .algorithm(algorithm)
+        .learning_rate(0.1)
+        .schedule(Schedule::Constant)
+        .batch_size(20)
+        .epochs(6)
+        .l2(0.0)
+        .weight_init_std(0.1)
+        .seed(seed)
 }
 
 fn exact_ll(rbm: &boltzmann::Rbm, data: &Dataset) -> f64 {
@@ -63,7 +61,7 @@ fn centering_learns_better_than_plain_under_the_same_budget() {
     let mut report = Vec::new();
     for seed in 0..5 {
         let plain = base(Algorithm::Pcd { k: 1, chains: 50 }, seed);
-        let centered = TrainConfig { centering: Some(Centering { hidden_rate: 0.1 }), ..plain.clone() };
+        let centered = (plain.clone()).centering(Some(Centering { hidden_rate: 0.1 }));
         let (lp, lc) = (exact_ll(&train(plain, &data), &data), exact_ll(&train(centered, &data), &data));
         report.push((lp, lc));
         wins += (lc > lp) as usize;
@@ -76,10 +74,8 @@ fn tempering_and_fast_weights_train_and_improve_the_likelihood() {
     let data = skewed_data(400, 2);
     let untrained = exact_ll(&boltzmann::Rbm::random(12, 8, 0.1, 0.0, 0).unwrap(), &data);
     let pt = base(Algorithm::Pt { k: 1, chains: 20, replicas: 4, beta_min: 0.3 }, 3);
-    let fpcd = TrainConfig {
-        fast_weights: Some(FastWeights { learning_rate: 0.1, decay: 0.95 }),
-        ..base(Algorithm::Pcd { k: 1, chains: 50 }, 3)
-    };
+    let fpcd = (base(Algorithm::Pcd { k: 1, chains: 50 }, 3))
+        .fast_weights(Some(FastWeights { learning_rate: 0.1, decay: 0.95 }));
     for c in [pt, fpcd] {
         let ll = exact_ll(&train(c.clone(), &data), &data);
         assert!(ll > untrained + 2.0, "{:?}: {ll} vs untrained {untrained}", c.algorithm);
@@ -95,22 +91,17 @@ fn all_methods() -> Vec<TrainConfig> {
     let fast = Some(FastWeights { learning_rate: 0.05, decay: 0.9 });
     let centering = Some(Centering { hidden_rate: 0.05 });
     vec![
-        TrainConfig { centering, ..base(Algorithm::Pcd { k: 1, chains: 17 }, 4) },
-        TrainConfig { centering, ..base(Algorithm::Cd { k: 1 }, 4) },
+        (base(Algorithm::Pcd { k: 1, chains: 17 }, 4)).centering(centering),
+        (base(Algorithm::Cd { k: 1 }, 4)).centering(centering),
         base(pt, 4),
-        TrainConfig { fast_weights: fast, ..base(Algorithm::Pcd { k: 1, chains: 17 }, 4) },
+        (base(Algorithm::Pcd { k: 1, chains: 17 }, 4)).fast_weights(fast),
         // An adapted ladder (changed after every epoch, kept in checkpoints).
-        TrainConfig {
-            ladder_step: Some(1.0),
-            ..base(Algorithm::Pt { k: 2, chains: 13, replicas: 4, beta_min: 0.1 }, 4)
-        },
-        TrainConfig {
-            centering,
-            fast_weights: fast,
-            optimizer: boltzmann::train::Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
-            learning_rate: 0.01,
-            ..base(pt, 4)
-        },
+        base(Algorithm::Pt { k: 2, chains: 13, replicas: 4, beta_min: 0.1 }, 4).ladder_step(Some(1.0)),
+        (base(pt, 4))
+            .centering(centering)
+            .fast_weights(fast)
+            .optimizer(boltzmann::train::Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 })
+            .learning_rate(0.01),
     ]
 }
 
@@ -157,34 +148,22 @@ fn bad_settings_are_refused() {
     let data = skewed_data(50, 7);
     let pcd = Algorithm::Pcd { k: 1, chains: 5 };
     let bad = [
-        TrainConfig { centering: Some(Centering { hidden_rate: 0.0 }), ..base(pcd, 0) },
-        TrainConfig { centering: Some(Centering { hidden_rate: 1.5 }), ..base(pcd, 0) },
-        TrainConfig { centering: Some(Centering { hidden_rate: f32::NAN }), ..base(pcd, 0) },
+        (base(pcd, 0)).centering(Some(Centering { hidden_rate: 0.0 })),
+        (base(pcd, 0)).centering(Some(Centering { hidden_rate: 1.5 })),
+        (base(pcd, 0)).centering(Some(Centering { hidden_rate: f32::NAN })),
         base(Algorithm::Pt { k: 1, chains: 5, replicas: 1, beta_min: 0.5 }, 0),
         base(Algorithm::Pt { k: 1, chains: 5, replicas: 0, beta_min: 0.5 }, 0),
         base(Algorithm::Pt { k: 1, chains: 5, replicas: 3, beta_min: 0.0 }, 0),
         base(Algorithm::Pt { k: 1, chains: 5, replicas: 3, beta_min: 1.0 }, 0),
         base(Algorithm::Pt { k: 0, chains: 5, replicas: 3, beta_min: 0.5 }, 0),
         base(Algorithm::Pt { k: 1, chains: 0, replicas: 3, beta_min: 0.5 }, 0),
-        TrainConfig {
-            fast_weights: Some(FastWeights { learning_rate: 0.1, decay: 0.9 }),
-            ..base(Algorithm::Cd { k: 1 }, 0)
-        },
-        TrainConfig { fast_weights: Some(FastWeights { learning_rate: 0.0, decay: 0.9 }), ..base(pcd, 0) },
-        TrainConfig { fast_weights: Some(FastWeights { learning_rate: 0.1, decay: 1.0 }), ..base(pcd, 0) },
-        TrainConfig {
-            fast_weights: Some(FastWeights { learning_rate: f32::INFINITY, decay: 0.5 }),
-            ..base(pcd, 0)
-        },
-        TrainConfig { ladder_step: Some(0.5), ..base(pcd, 0) },
-        TrainConfig {
-            ladder_step: Some(0.0),
-            ..base(Algorithm::Pt { k: 1, chains: 5, replicas: 3, beta_min: 0.5 }, 0)
-        },
-        TrainConfig {
-            ladder_step: Some(1.5),
-            ..base(Algorithm::Pt { k: 1, chains: 5, replicas: 3, beta_min: 0.5 }, 0)
-        },
+        (base(Algorithm::Cd { k: 1 }, 0)).fast_weights(Some(FastWeights { learning_rate: 0.1, decay: 0.9 })),
+        (base(pcd, 0)).fast_weights(Some(FastWeights { learning_rate: 0.0, decay: 0.9 })),
+        (base(pcd, 0)).fast_weights(Some(FastWeights { learning_rate: 0.1, decay: 1.0 })),
+        (base(pcd, 0)).fast_weights(Some(FastWeights { learning_rate: f32::INFINITY, decay: 0.5 })),
+        (base(pcd, 0)).ladder_step(Some(0.5)),
+        (base(Algorithm::Pt { k: 1, chains: 5, replicas: 3, beta_min: 0.5 }, 0)).ladder_step(Some(0.0)),
+        (base(Algorithm::Pt { k: 1, chains: 5, replicas: 3, beta_min: 0.5 }, 0)).ladder_step(Some(1.5)),
     ];
     for c in bad {
         let e = Trainer::new(c.clone(), &data).expect_err(&format!("{c:?}"));

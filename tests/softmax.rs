@@ -28,7 +28,7 @@ fn blobs(n: usize, noise: f32, seed: u64) -> (Dataset, Vec<u8>) {
 #[test]
 fn separable_data_is_separated_and_noisy_data_learned() {
     let (d, y) = blobs(300, 0.5, 1);
-    let cfg = SoftmaxConfig { n_classes: 3, epochs: 20, batch_size: 16, ..SoftmaxConfig::default() };
+    let cfg = SoftmaxConfig::default().n_classes(3).epochs(20).batch_size(16);
     let m = fit_softmax(&d, &cfg).unwrap();
     assert_eq!(m.error_rate(d.features(), &y).unwrap(), 0.0);
     let p = m.predict_proba(d.features()).unwrap();
@@ -58,7 +58,7 @@ fn separable_data_is_separated_and_noisy_data_learned() {
 #[test]
 fn softmax_fit_is_thread_count_independent() {
     let (d, _) = blobs(500, 1.5, 3);
-    let cfg = SoftmaxConfig { n_classes: 3, epochs: 5, batch_size: 37, ..SoftmaxConfig::default() };
+    let cfg = SoftmaxConfig::default().n_classes(3).epochs(5).batch_size(37);
     let pool = |t| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
     let one = pool(1).install(|| fit_softmax(&d, &cfg).unwrap());
     let three = pool(3).install(|| fit_softmax(&d, &cfg).unwrap());
@@ -77,17 +77,17 @@ fn softmax_bad_input() {
     assert!(m.error_rate(&[1.0, 2.0], &[0, 1]).is_err());
     let (d, _) = blobs(30, 0.5, 4);
     let unlabelled = Dataset::new(d.features().to_vec(), 3).unwrap();
-    let ok = SoftmaxConfig { n_classes: 3, ..SoftmaxConfig::default() };
+    let ok = SoftmaxConfig::default().n_classes(3);
     assert!(fit_softmax(&unlabelled, &ok).unwrap_err().to_string().contains("labels"));
-    let two = SoftmaxConfig { n_classes: 2, ..ok.clone() };
+    let two = (ok.clone()).n_classes(2);
     assert!(fit_softmax(&d, &two).unwrap_err().to_string().contains("not below"));
     for bad in [
-        SoftmaxConfig { learning_rate: 0.0, ..ok.clone() },
-        SoftmaxConfig { learning_rate: f32::NAN, ..ok.clone() },
-        SoftmaxConfig { momentum: 1.0, ..ok.clone() },
-        SoftmaxConfig { l2: -1.0, ..ok.clone() },
-        SoftmaxConfig { epochs: 0, ..ok.clone() },
-        SoftmaxConfig { batch_size: 0, ..ok.clone() },
+        (ok.clone()).learning_rate(0.0),
+        (ok.clone()).learning_rate(f32::NAN),
+        (ok.clone()).momentum(1.0),
+        (ok.clone()).l2(-1.0),
+        (ok.clone()).epochs(0),
+        (ok.clone()).batch_size(0),
     ] {
         assert!(fit_softmax(&d, &bad).is_err(), "{bad:?}");
     }
@@ -95,6 +95,6 @@ fn softmax_bad_input() {
     let (big, _) = blobs(60, 0.5, 5);
     let scaled: Vec<f32> = big.features().iter().map(|v| v * 1e18).collect();
     let big = Dataset::new(scaled, 3).unwrap().with_labels(big.labels().unwrap().to_vec()).unwrap();
-    let wild = SoftmaxConfig { learning_rate: 1e18, ..ok };
+    let wild = ok.learning_rate(1e18);
     assert!(fit_softmax(&big, &wild).is_err());
 }

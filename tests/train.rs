@@ -127,14 +127,12 @@ fn exact_avg_ll(rbm: &Rbm, data: &Dataset) -> f64 {
 fn training_raises_exact_log_likelihood() {
     let data = toy_data();
     for algorithm in [Algorithm::Cd { k: 1 }, Algorithm::Pcd { k: 1, chains: 50 }] {
-        let config = TrainConfig {
-            n_hidden: 6,
-            algorithm,
-            learning_rate: 0.1,
-            batch_size: 10,
-            epochs: 200,
-            ..TrainConfig::default()
-        };
+        let config = TrainConfig::default()
+            .n_hidden(6)
+            .algorithm(algorithm)
+            .learning_rate(0.1)
+            .batch_size(10)
+            .epochs(200);
         let t = Trainer::new(config.clone(), &data).unwrap();
         let before = exact_avg_ll(t.rbm(), &data);
         let rbm = fit(config, &data).unwrap();
@@ -149,19 +147,17 @@ fn training_raises_exact_log_likelihood() {
 }
 
 fn small_config(algorithm: Algorithm, optimizer: Optimizer) -> TrainConfig {
-    TrainConfig {
-        n_hidden: 7,
-        algorithm,
-        optimizer,
-        learning_rate: if matches!(optimizer, Optimizer::Adam { .. }) { 0.01 } else { 0.05 },
-        schedule: Schedule::Exponential { decay: 0.9 },
-        batch_size: 16,
-        epochs: 6,
-        l1: 1e-5,
-        sparsity: Some(Sparsity { target: 0.1, cost: 0.01, decay: 0.9 }),
-        seed: 77,
-        ..TrainConfig::default()
-    }
+    TrainConfig::default()
+        .n_hidden(7)
+        .algorithm(algorithm)
+        .optimizer(optimizer)
+        .learning_rate(if matches!(optimizer, Optimizer::Adam { .. }) { 0.01 } else { 0.05 })
+        .schedule(Schedule::Exponential { decay: 0.9 })
+        .batch_size(16)
+        .epochs(6)
+        .l1(1e-5)
+        .sparsity(Some(Sparsity { target: 0.1, cost: 0.01, decay: 0.9 }))
+        .seed(77)
 }
 
 fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
@@ -204,7 +200,7 @@ fn binary_product_training_is_bit_identical_for_any_thread_count() {
         (Algorithm::Pcd { k: 2, chains: 29 }, Optimizer::Sgd { initial: 0.5, final_: 0.9, switch_epoch: 1 }),
         (Algorithm::Pcd { k: 1, chains: 40 }, Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 }),
     ] {
-        let cfg = TrainConfig { n_hidden: 60, l2: 1e-4, batch_size: 24, epochs: 3, ..small_config(alg, opt) };
+        let cfg = (small_config(alg, opt)).n_hidden(60).l2(1e-4).batch_size(24).epochs(3);
         let one = in_pool(1, || fit(cfg.clone(), &data).unwrap());
         for threads in [2, 3] {
             let other = in_pool(threads, || fit(cfg.clone(), &data).unwrap());
@@ -254,14 +250,8 @@ fn resume_from_checkpoint_equals_uninterrupted() {
 #[test]
 fn divergence_is_reported() {
     let data = bigger_data();
-    let cfg = TrainConfig {
-        n_hidden: 5,
-        learning_rate: 1e6,
-        batch_size: 10,
-        epochs: 3,
-        max_weight: 100.0,
-        ..TrainConfig::default()
-    };
+    let cfg =
+        TrainConfig::default().n_hidden(5).learning_rate(1e6).batch_size(10).epochs(3).max_weight(100.0);
     let mut t = Trainer::new(cfg, &data).unwrap();
     let e = t.run_epoch(&data, |_, _| {}).unwrap_err();
     assert!(matches!(e, Error::Diverged { .. }), "{e}");
@@ -271,30 +261,27 @@ fn divergence_is_reported() {
 #[test]
 fn bad_training_input() {
     let data = bigger_data();
-    let ok = TrainConfig { n_hidden: 4, batch_size: 10, epochs: 1, ..TrainConfig::default() };
+    let ok = TrainConfig::default().n_hidden(4).batch_size(10).epochs(1);
     // Batch larger than the data, zero epochs, zero hidden, bad rates, k = 0.
     for bad in [
-        TrainConfig { batch_size: 151, ..ok.clone() },
-        TrainConfig { epochs: 0, ..ok.clone() },
-        TrainConfig { n_hidden: 0, ..ok.clone() },
-        TrainConfig { learning_rate: f32::NAN, ..ok.clone() },
-        TrainConfig { learning_rate: -1.0, ..ok.clone() },
-        TrainConfig { l2: -1.0, ..ok.clone() },
-        TrainConfig { algorithm: Algorithm::Cd { k: 0 }, ..ok.clone() },
-        TrainConfig { algorithm: Algorithm::Pcd { k: 1, chains: 0 }, ..ok.clone() },
-        TrainConfig { schedule: Schedule::Exponential { decay: 1.5 }, ..ok.clone() },
-        TrainConfig {
-            optimizer: Optimizer::Sgd { initial: 1.0, final_: 0.5, switch_epoch: 1 },
-            ..ok.clone()
-        },
-        TrainConfig { sparsity: Some(Sparsity { target: 0.0, cost: 0.1, decay: 0.9 }), ..ok.clone() },
-        TrainConfig { batch_size: 0, ..ok.clone() },
+        (ok.clone()).batch_size(151),
+        (ok.clone()).epochs(0),
+        (ok.clone()).n_hidden(0),
+        (ok.clone()).learning_rate(f32::NAN),
+        (ok.clone()).learning_rate(-1.0),
+        (ok.clone()).l2(-1.0),
+        (ok.clone()).algorithm(Algorithm::Cd { k: 0 }),
+        (ok.clone()).algorithm(Algorithm::Pcd { k: 1, chains: 0 }),
+        (ok.clone()).schedule(Schedule::Exponential { decay: 1.5 }),
+        (ok.clone()).optimizer(Optimizer::Sgd { initial: 1.0, final_: 0.5, switch_epoch: 1 }),
+        (ok.clone()).sparsity(Some(Sparsity { target: 0.0, cost: 0.1, decay: 0.9 })),
+        (ok.clone()).batch_size(0),
     ] {
         assert!(Trainer::new(bad.clone(), &data).is_err(), "{bad:?} accepted");
     }
     // Non-binary data is refused unless binarized.
     let grey = Dataset::new(vec![0.2, 0.7, 1.0, 0.0, 0.5, 0.5], 2).unwrap();
-    let cfg = TrainConfig { n_hidden: 2, batch_size: 1, epochs: 1, ..TrainConfig::default() };
+    let cfg = TrainConfig::default().n_hidden(2).batch_size(1).epochs(1);
     assert!(matches!(Trainer::new(cfg.clone(), &grey), Err(Error::NotBinary { .. })));
     assert!(Trainer::new(cfg.clone(), &grey.binarize_threshold(0.5).unwrap()).is_ok());
     assert!(Trainer::new(cfg.clone(), &grey.binarize_stochastic(1).unwrap()).is_ok());
@@ -330,15 +317,13 @@ fn sparse_data_training_raises_exact_log_likelihood() {
         (Algorithm::Cd { k: 1 }, Optimizer::Sgd { initial: 0.5, final_: 0.9, switch_epoch: 5 }, 0.1),
         (Algorithm::Pcd { k: 1, chains: 40 }, Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 }, 0.02),
     ] {
-        let config = TrainConfig {
-            n_hidden: 6,
-            algorithm,
-            optimizer,
-            learning_rate: lr,
-            batch_size: 12,
-            epochs: 150,
-            ..TrainConfig::default()
-        };
+        let config = TrainConfig::default()
+            .n_hidden(6)
+            .algorithm(algorithm)
+            .optimizer(optimizer)
+            .learning_rate(lr)
+            .batch_size(12)
+            .epochs(150);
         let t = Trainer::new(config.clone(), &data).unwrap();
         let before = exact_avg_ll(t.rbm(), &data);
         let rbm = fit(config, &data).unwrap();
@@ -356,9 +341,9 @@ fn sparse_data_training_raises_exact_log_likelihood() {
 fn probability_data_option() {
     let x: Vec<f32> = (0..60 * 100).map(|i| ((i * 37) % 101) as f32 / 100.0).collect();
     let data = Dataset::new(x, 100).unwrap();
-    let cfg = TrainConfig { n_hidden: 90, batch_size: 20, epochs: 2, ..TrainConfig::default() };
+    let cfg = TrainConfig::default().n_hidden(90).batch_size(20).epochs(2);
     assert!(matches!(Trainer::new(cfg.clone(), &data), Err(boltzmann::Error::NotBinary { .. })));
-    let pcfg = TrainConfig { probability_data: true, ..cfg.clone() };
+    let pcfg = (cfg.clone()).probability_data(true);
     let one = in_pool(1, || fit(pcfg.clone(), &data).unwrap());
     let two = in_pool(2, || fit(pcfg.clone(), &data).unwrap());
     assert_eq!(one, two);

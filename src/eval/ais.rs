@@ -94,6 +94,7 @@ pub fn base_rate_biases(data: &Dataset) -> Result<Vec<f32>> {
 }
 
 /// Options of [`ais`].
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub struct AisConfig {
     /// Independent runs `M` (default 100).
@@ -103,6 +104,12 @@ pub struct AisConfig {
     /// Seed of the runs' streams.
     pub seed: u64,
 }
+
+setters!(AisConfig {
+    runs: usize,
+    schedule: Vec<f64>,
+    seed: u64,
+});
 
 impl Default for AisConfig {
     fn default() -> Self {
@@ -330,7 +337,7 @@ const PROGRESS_EVERY: usize = 100;
 /// use boltzmann::{Rbm, eval::{self, AisConfig}};
 /// let rbm = Rbm::random(12, 8, 0.5, 0.2, 1).unwrap();
 /// let base = vec![0.0f32; 12];
-/// let config = AisConfig { runs: 50, schedule: eval::linear_schedule(2000), seed: 1 };
+/// let config = AisConfig::default().runs(50).schedule(eval::linear_schedule(2000)).seed(1);
 /// let est = eval::ais(&rbm, &base, &config).unwrap();
 /// let exact = eval::log_partition_exact(&rbm).unwrap();
 /// assert!((est.log_z - exact).abs() < 0.1);
@@ -374,6 +381,7 @@ pub fn ais_with_progress(
 }
 
 /// Options of [`raise`].
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub struct RaiseConfig {
     /// Reverse chains per example (default 1). With `r > 1` an example's
@@ -385,6 +393,12 @@ pub struct RaiseConfig {
     /// Seed of the chains' streams.
     pub seed: u64,
 }
+
+setters!(RaiseConfig {
+    runs_per_example: usize,
+    schedule: Vec<f64>,
+    seed: u64,
+});
 
 impl Default for RaiseConfig {
     fn default() -> Self {
@@ -448,7 +462,7 @@ const RAISE_BLOCK: usize = 1024;
 /// use boltzmann::{Rbm, data::Dataset, eval::{self, RaiseConfig}};
 /// let rbm = Rbm::random(10, 6, 0.5, 0.2, 1).unwrap();
 /// let data = Dataset::new((0..40).map(|i| ((i * 7 % 3) == 0) as u8 as f32).collect(), 10).unwrap();
-/// let config = RaiseConfig { runs_per_example: 4, schedule: eval::linear_schedule(500), seed: 2 };
+/// let config = RaiseConfig::default().runs_per_example(4).schedule(eval::linear_schedule(500)).seed(2);
 /// let est = eval::raise(&rbm, &vec![0.0; 10], &data, &config).unwrap();
 /// let exact = eval::average_log_prob(&rbm, &data, eval::log_partition_exact(&rbm).unwrap()).unwrap();
 /// assert!(est.mean < exact + 3.0 * est.std_err && est.mean > exact - 0.5);

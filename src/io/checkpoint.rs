@@ -209,8 +209,9 @@ pub fn checkpoint_bytes(s: &TrainState) -> Vec<u8> {
 /// new one is complete on disk).
 ///
 /// # Errors
-/// [`Error::Io`] if it cannot be written.
-pub fn save_checkpoint(s: &TrainState, path: &Path) -> Result<()> {
+/// [`Error::Os`] if it cannot be written.
+pub fn save_checkpoint(s: &TrainState, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
     write_atomic(path, &checkpoint_bytes(s))
 }
 
@@ -339,7 +340,8 @@ pub fn parse_checkpoint(bytes: &[u8], what: &str) -> Result<TrainState> {
 ///
 /// # Errors
 /// As [`parse_checkpoint`], plus unreadable files.
-pub fn load_checkpoint(path: &Path) -> Result<TrainState> {
+pub fn load_checkpoint(path: impl AsRef<Path>) -> Result<TrainState> {
+    let path = path.as_ref();
     let what = path.display().to_string();
     parse_checkpoint(&read_file(path)?, &what)
 }

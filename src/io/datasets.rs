@@ -174,7 +174,8 @@ pub fn parse_amat(bytes: &[u8], what: &str) -> Result<Dataset> {
 ///
 /// # Errors
 /// As [`parse_amat`], plus unreadable files.
-pub fn read_amat(path: &Path) -> Result<Dataset> {
+pub fn read_amat(path: impl AsRef<Path>) -> Result<Dataset> {
+    let path = path.as_ref();
     let what = path.display().to_string();
     parse_amat(&maybe_gunzip(read_file(path)?, &what)?, &what)
 }
@@ -278,7 +279,8 @@ pub fn parse_csv(bytes: &[u8], labels: CsvLabels, scale: f32, what: &str) -> Res
 ///
 /// # Errors
 /// As [`parse_csv`], plus unreadable files.
-pub fn read_csv(path: &Path, labels: CsvLabels, scale: f32) -> Result<Dataset> {
+pub fn read_csv(path: impl AsRef<Path>, labels: CsvLabels, scale: f32) -> Result<Dataset> {
+    let path = path.as_ref();
     let what = path.display().to_string();
     parse_csv(&maybe_gunzip(read_file(path)?, &what)?, labels, scale, &what)
 }
@@ -373,7 +375,8 @@ pub fn parse_npy(bytes: &[u8], what: &str) -> Result<Dataset> {
 ///
 /// # Errors
 /// As [`parse_npy`], plus unreadable files.
-pub fn read_npy(path: &Path) -> Result<Dataset> {
+pub fn read_npy(path: impl AsRef<Path>) -> Result<Dataset> {
+    let path = path.as_ref();
     let what = path.display().to_string();
     parse_npy(&maybe_gunzip(read_file(path)?, &what)?, &what)
 }
@@ -479,7 +482,8 @@ impl Format {
 ///
 /// # Errors
 /// [`Error::Io`] when the format cannot be told, or from the reader.
-pub fn read_dataset(path: &Path, format: Option<Format>) -> Result<Dataset> {
+pub fn read_dataset(path: impl AsRef<Path>, format: Option<Format>) -> Result<Dataset> {
+    let path = path.as_ref();
     let f = format.or_else(|| Format::from_path(path)).ok_or_else(|| {
         io_err(path, "cannot tell the format from the name; use .amat, .csv, .npy or an IDX *-ubyte file")
     })?;

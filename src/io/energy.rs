@@ -99,8 +99,9 @@ pub fn score_mlp_bytes(s: &ScoreMlp) -> Vec<u8> {
 /// Saves a continuous model (atomically).
 ///
 /// # Errors
-/// [`Error::Io`] if the file cannot be written.
-pub fn save_energy_model(m: &EnergyModel, path: &Path) -> Result<()> {
+/// [`Error::Os`] if the file cannot be written.
+pub fn save_energy_model(m: &EnergyModel, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
     let bytes = match m {
         EnergyModel::GaussianRbm(g) => gaussian_rbm_bytes(g),
         EnergyModel::Mlp(e) => mlp_energy_bytes(e),
@@ -113,8 +114,9 @@ pub fn save_energy_model(m: &EnergyModel, path: &Path) -> Result<()> {
 /// sizes against the tensors and finite parameters.
 ///
 /// # Errors
-/// [`Error::Io`] naming the file and the problem.
-pub fn load_energy_model(path: &Path) -> Result<EnergyModel> {
+/// [`Error::Io`] naming the file and the problem ([`Error::Os`] when it cannot be read).
+pub fn load_energy_model(path: impl AsRef<Path>) -> Result<EnergyModel> {
+    let path = path.as_ref();
     let what = path.display().to_string();
     parse_named(&read_file(path)?, &what)
 }
@@ -130,7 +132,7 @@ pub fn parse_energy_model(bytes: &[u8]) -> Result<EnergyModel> {
 /// Most layers an MLP file may declare.
 const MAX_LAYERS: usize = 64;
 
-fn parse_named(bytes: &[u8], what: &str) -> Result<EnergyModel> {
+pub(super) fn parse_named(bytes: &[u8], what: &str) -> Result<EnergyModel> {
     let bad = |r: String| Error::Io { path: what.to_string(), reason: r };
     let st = SafeTensors::from_bytes(bytes, what)?;
     if st.meta("format", what)? != "boltzmann" {

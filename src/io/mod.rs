@@ -1,6 +1,11 @@
 //! File formats (feature `io`): data sets, safetensors model files and
 //! checkpoints, PNG pictures, and atomic writes.
 //!
+//! [`ModelFile`] reads and writes every model and checkpoint file through
+//! one pair, `save` / `load` (and `to_bytes` / `from_bytes`); the per-kind
+//! functions (`save_rbm`, `load_any_dbn`, `load_energy_model`, …) do the
+//! same for one kind.
+//!
 //! Every writer goes through [`write_atomic`] ([`output`] has the rules): the
 //! bytes go to a temporary file in the same directory, are flushed to disk,
 //! and the file is renamed over the target, so a crash leaves the old file or
@@ -11,6 +16,7 @@
 pub mod checkpoint;
 pub mod datasets;
 pub mod energy;
+pub mod file;
 pub mod model;
 pub mod output;
 pub mod picture;
@@ -21,6 +27,7 @@ pub use datasets::{
     CsvLabels, Format, Splits, embedded_mnist, read_amat, read_csv, read_dataset, read_idx, read_npy,
 };
 pub use energy::{EnergyModel, load_energy_model, parse_energy_model, save_energy_model};
+pub use file::ModelFile;
 pub use model::{
     DbnFile, dbn_bytes, gaussian_dbn_bytes, labelled_dbn_bytes, load_any_dbn, load_dbn, load_labelled_dbn,
     load_rbm, load_untied_dbn, parse_any_dbn, parse_dbn, parse_labelled_dbn, parse_rbm, parse_untied_dbn,
@@ -38,13 +45,17 @@ pub(crate) fn io_err(path: &Path, reason: impl Into<String>) -> Error {
     Error::Io { path: path.display().to_string(), reason: reason.into() }
 }
 
+pub(crate) fn os_err(path: &Path, doing: &str, e: std::io::Error) -> Error {
+    Error::os(path.display(), doing, e)
+}
+
 /// Reads a whole file, refusing files larger than half the machine's memory.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).map_err(|e| io_err(path, e.to_string()))?;
+    let meta = std::fs::metadata(path).map_err(|e| os_err(path, "", e))?;
     if !meta.is_file() {
         return Err(io_err(path, "not a regular file"));
     }
     crate::alloc::check_bytes("file contents", meta.len() as u128 * 2, 1)
         .map_err(|_| io_err(path, format!("{} bytes is more than this machine can load", meta.len())))?;
-    std::fs::read(path).map_err(|e| io_err(path, e.to_string()))
+    std::fs::read(path).map_err(|e| os_err(path, "", e))
 }

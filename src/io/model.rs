@@ -108,8 +108,9 @@ pub fn rbm_bytes(rbm: &Rbm) -> Vec<u8> {
 /// Saves an RBM (atomically).
 ///
 /// # Errors
-/// [`Error::Io`] if the file cannot be written.
-pub fn save_rbm(rbm: &Rbm, path: &Path) -> Result<()> {
+/// [`Error::Os`] if the file cannot be written.
+pub fn save_rbm(rbm: &Rbm, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
     write_atomic(path, &rbm_bytes(rbm))
 }
 
@@ -117,8 +118,9 @@ pub fn save_rbm(rbm: &Rbm, path: &Path) -> Result<()> {
 /// shapes against the metadata, finite parameters, the checksum.
 ///
 /// # Errors
-/// [`Error::Io`] naming the file and the problem.
-pub fn load_rbm(path: &Path) -> Result<Rbm> {
+/// [`Error::Io`] naming the file and the problem ([`Error::Os`] when it cannot be read).
+pub fn load_rbm(path: impl AsRef<Path>) -> Result<Rbm> {
+    let path = path.as_ref();
     parse_rbm_named(&read_file(path)?, &path.display().to_string())
 }
 
@@ -130,7 +132,7 @@ pub fn parse_rbm(bytes: &[u8]) -> Result<Rbm> {
     parse_rbm_named(bytes, "model")
 }
 
-fn parse_rbm_named(bytes: &[u8], what: &str) -> Result<Rbm> {
+pub(super) fn parse_rbm_named(bytes: &[u8], what: &str) -> Result<Rbm> {
     let st = SafeTensors::from_bytes(bytes, what)?;
     let (d, h) = check_header(&st, "rbm", what)?;
     if st.tensors.len() != 3 {
@@ -155,8 +157,9 @@ const MAX_DBN_LAYERS: usize = 64;
 /// `recognition{l}.hidden_bias`.
 ///
 /// # Errors
-/// [`Error::Io`] if the file cannot be written.
-pub fn save_dbn(dbn: &Dbn, path: &Path) -> Result<()> {
+/// [`Error::Os`] if the file cannot be written.
+pub fn save_dbn(dbn: &Dbn, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
     write_atomic(path, &dbn_bytes(dbn))
 }
 
@@ -166,8 +169,9 @@ pub fn save_dbn(dbn: &Dbn, path: &Path) -> Result<()> {
 /// generative ones.
 ///
 /// # Errors
-/// [`Error::Io`] if the file cannot be written.
-pub fn save_untied_dbn(net: &UntiedDbn, path: &Path) -> Result<()> {
+/// [`Error::Os`] if the file cannot be written.
+pub fn save_untied_dbn(net: &UntiedDbn, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
     write_atomic(path, &untied_dbn_bytes(net))
 }
 
@@ -195,8 +199,9 @@ pub fn dbn_bytes(dbn: &Dbn) -> Vec<u8> {
 /// `n_visible = Hᴸ⁻¹ + K` rows, the last `K` being the label units.
 ///
 /// # Errors
-/// [`Error::Io`] if the file cannot be written.
-pub fn save_labelled_dbn(net: &LabelledDbn, path: &Path) -> Result<()> {
+/// [`Error::Os`] if the file cannot be written.
+pub fn save_labelled_dbn(net: &LabelledDbn, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
     write_atomic(path, &labelled_dbn_bytes(net))
 }
 
@@ -257,8 +262,9 @@ pub enum DbnFile {
 /// layers above, `layer{l}.*` as in [`save_dbn`].
 ///
 /// # Errors
-/// [`Error::Io`] if the file cannot be written.
-pub fn save_gaussian_dbn(net: &GaussianDbn, path: &Path) -> Result<()> {
+/// [`Error::Os`] if the file cannot be written.
+pub fn save_gaussian_dbn(net: &GaussianDbn, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
     write_atomic(path, &gaussian_dbn_bytes(net))
 }
 
@@ -337,7 +343,8 @@ fn parse_gaussian(st: &SafeTensors, what: &str) -> Result<DbnFile> {
 ///
 /// # Errors
 /// As [`load_dbn`].
-pub fn load_any_dbn(path: &Path) -> Result<DbnFile> {
+pub fn load_any_dbn(path: impl AsRef<Path>) -> Result<DbnFile> {
+    let path = path.as_ref();
     let what = path.display().to_string();
     parse_any_named(&read_file(path)?, &what)
 }
@@ -354,7 +361,8 @@ pub fn parse_any_dbn(bytes: &[u8]) -> Result<DbnFile> {
 ///
 /// # Errors
 /// As [`load_dbn`]; a file without labels is refused.
-pub fn load_labelled_dbn(path: &Path) -> Result<LabelledDbn> {
+pub fn load_labelled_dbn(path: impl AsRef<Path>) -> Result<LabelledDbn> {
+    let path = path.as_ref();
     let what = path.display().to_string();
     labelled_only(parse_any_named(&read_file(path)?, &what)?, &what)
 }
@@ -382,8 +390,10 @@ fn labelled_only(f: DbnFile, what: &str) -> Result<LabelledDbn> {
 ///
 /// # Errors
 /// [`Error::Io`] naming the file and the problem (e.g. a missing layer, or
-/// an untied file: use [`load_untied_dbn`]).
-pub fn load_dbn(path: &Path) -> Result<Dbn> {
+/// an untied file: use [`load_untied_dbn`]); [`Error::Os`] when it cannot
+/// be read.
+pub fn load_dbn(path: impl AsRef<Path>) -> Result<Dbn> {
+    let path = path.as_ref();
     let what = path.display().to_string();
     tied_only(parse_any_named(&read_file(path)?, &what)?, &what)
 }
@@ -393,7 +403,8 @@ pub fn load_dbn(path: &Path) -> Result<Dbn> {
 ///
 /// # Errors
 /// As [`load_dbn`].
-pub fn load_untied_dbn(path: &Path) -> Result<UntiedDbn> {
+pub fn load_untied_dbn(path: impl AsRef<Path>) -> Result<UntiedDbn> {
+    let path = path.as_ref();
     let what = path.display().to_string();
     untied_or_tied(parse_any_named(&read_file(path)?, &what)?, &what)
 }
@@ -453,7 +464,7 @@ fn untied_or_tied(f: DbnFile, what: &str) -> Result<UntiedDbn> {
 /// Most label units a file may declare (as [`LabelledRbm::new`]).
 const MAX_LABEL_UNITS: usize = 256;
 
-fn parse_any_named(bytes: &[u8], what: &str) -> Result<DbnFile> {
+pub(super) fn parse_any_named(bytes: &[u8], what: &str) -> Result<DbnFile> {
     let bad = |r: String| Error::Io { path: what.to_string(), reason: r };
     let st = SafeTensors::from_bytes(bytes, what)?;
     if st.metadata.get("kind").map(String::as_str) == Some("gaussian-dbn")

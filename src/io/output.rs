@@ -16,7 +16,7 @@
 //!   process that no longer runs (a `kill -9` during a write) are removed by
 //!   the next write or check of that output.
 
-use super::io_err;
+use super::{io_err, os_err};
 use crate::error::Result;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,7 +27,7 @@ fn resolve(path: &Path) -> Result<PathBuf> {
     for _ in 0..40 {
         match std::fs::symlink_metadata(&p) {
             Ok(m) if m.file_type().is_symlink() => {
-                let target = std::fs::read_link(&p).map_err(|e| io_err(path, e.to_string()))?;
+                let target = std::fs::read_link(&p).map_err(|e| os_err(path, "", e))?;
                 p = match p.parent() {
                     Some(dir) if target.is_relative() => dir.join(target),
                     _ => target,
@@ -63,7 +63,7 @@ fn target(path: &Path, shown: &Path) -> Result<Target> {
         Ok(m) if m.is_file() => Ok(Target::Replaceable),
         Ok(_) => Ok(Target::Special),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Target::Replaceable),
-        Err(e) => Err(io_err(shown, e.to_string())),
+        Err(e) => Err(os_err(shown, "", e)),
     }
 }
 
@@ -103,7 +103,8 @@ fn temporary(dir: &Path, name: &str) -> PathBuf {
 ///
 /// # Errors
 /// [`Error::Io`](crate::Error::Io) naming the path and the reason.
-pub fn check_output(path: &Path) -> Result<()> {
+pub fn check_output(path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
     let real = resolve(path)?;
     if let Target::Special = target(&real, path)? {
         return Ok(());
@@ -112,7 +113,7 @@ pub fn check_output(path: &Path) -> Result<()> {
     match std::fs::metadata(&dir) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => return Err(io_err(path, format!("{} is not a directory", dir.display()))),
-        Err(e) => return Err(io_err(path, format!("cannot write into {}: {e}", dir.display()))),
+        Err(e) => return Err(os_err(path, &format!("cannot write into {}", dir.display()), e)),
     }
     remove_stale_temporaries(&dir, &name);
     let tmp = temporary(&dir, &name);
@@ -120,7 +121,7 @@ pub fn check_output(path: &Path) -> Result<()> {
         .write(true)
         .create_new(true)
         .open(&tmp)
-        .map_err(|e| io_err(path, format!("cannot write into {}: {e}", dir.display())))?;
+        .map_err(|e| os_err(path, &format!("cannot write into {}", dir.display()), e))?;
     let _ = std::fs::remove_file(&tmp);
     Ok(())
 }
@@ -130,7 +131,7 @@ pub fn check_output(path: &Path) -> Result<()> {
 /// files, in place for devices and FIFOs, through symbolic links.
 ///
 /// # Errors
-/// [`Error::Io`](crate::Error::Io) if the directory is not writable, the disk is full or the
+/// [`Error::Os`](crate::Error::Os) if the directory is not writable or the disk is full, [`Error::Io`](crate::Error::Io) if the
 /// path is a directory; the target is then untouched (for a regular file)
 /// and the temporary file removed.
 ///
@@ -148,14 +149,15 @@ pub fn check_output(path: &Path) -> Result<()> {
 /// # Ok(())
 /// # }
 /// ```
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
+    let path = path.as_ref();
     let real = resolve(path)?;
     if let Target::Special = target(&real, path)? {
         let result = std::fs::OpenOptions::new()
             .write(true)
             .open(&real)
             .and_then(|mut f| f.write_all(bytes).and_then(|()| f.flush()));
-        return result.map_err(|e| io_err(path, format!("cannot write: {e}")));
+        return result.map_err(|e| os_err(path, "cannot write", e));
     }
     let (dir, name) = split(&real, path)?;
     remove_stale_temporaries(&dir, &name);
@@ -173,6 +175,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        io_err(path, format!("cannot write: {e}"))
+        os_err(path, "cannot write", e)
     })
 }

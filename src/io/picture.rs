@@ -61,13 +61,14 @@ pub fn grid_png_bytes(
 /// # Errors
 /// As [`grid_png_bytes`], plus [`Error::Io`].
 pub fn grid_png(
-    path: &Path,
+    path: impl AsRef<Path>,
     images: &[f32],
     rows: usize,
     cols: usize,
     grid_cols: usize,
     zoom: usize,
 ) -> Result<()> {
+    let path = path.as_ref();
     let bytes = grid_png_bytes(images, rows, cols, grid_cols, zoom)?;
     write_atomic(path, &bytes)
 }
@@ -79,13 +80,14 @@ pub fn grid_png(
 /// # Errors
 /// [`Error::ShapeMismatch`] if `rows × cols != n_visible`; [`Error::Io`].
 pub fn filters_png(
-    path: &Path,
+    path: impl AsRef<Path>,
     rbm: &Rbm,
     rows: usize,
     cols: usize,
     max_units: usize,
     grid_cols: usize,
 ) -> Result<()> {
+    let path = path.as_ref();
     let (d, h) = (rbm.n_visible(), rbm.n_hidden());
     if rows * cols != d {
         return Err(Error::ShapeMismatch {
@@ -120,13 +122,14 @@ pub fn filters_png(
 /// [`Error::ShapeMismatch`] for odd-length points or a density of another
 /// size; [`Error::Io`].
 pub fn scatter_png(
-    path: &Path,
+    path: impl AsRef<Path>,
     points: &[f32],
     density: Option<&[f64]>,
     lo: f32,
     hi: f32,
     size: usize,
 ) -> Result<()> {
+    let path = path.as_ref();
     write_atomic(path, &scatter_png_bytes(points, density, lo, hi, size)?)
 }
 
@@ -200,7 +203,13 @@ pub struct Curve<'a> {
 ///
 /// # Errors
 /// As [`curves_png_bytes`], and [`Error::Io`].
-pub fn curves_png(path: &Path, panels: &[Vec<Curve<'_>>], width: usize, panel_height: usize) -> Result<()> {
+pub fn curves_png(
+    path: impl AsRef<Path>,
+    panels: &[Vec<Curve<'_>>],
+    width: usize,
+    panel_height: usize,
+) -> Result<()> {
+    let path = path.as_ref();
     write_atomic(path, &curves_png_bytes(panels, width, panel_height)?)
 }
 

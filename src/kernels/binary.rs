@@ -327,6 +327,11 @@ impl PackedWeights {
     pub fn n(&self) -> usize {
         self.n
     }
+
+    /// Bytes of the packed panels.
+    pub fn bytes(&self) -> usize {
+        4 * self.panels.capacity()
+    }
 }
 
 /// `out (rows × n) = A · W` for binary `A` and packed `W`, with the output

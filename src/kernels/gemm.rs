@@ -272,6 +272,23 @@ pub(crate) struct HalfStepProducts<'a> {
     wt: Option<Vec<f32>>,
     /// `W` and `Wᵀ` packed for the binary products ([`Self::with_binary`]).
     binary: Option<(PackedWeights, PackedWeights)>,
+    /// Packed buffers handed in by [`Self::reusing`], not (yet) packed.
+    spare: Option<(PackedWeights, PackedWeights)>,
+}
+
+/// The allocations of a [`HalfStepProducts`], kept between calls.
+#[derive(Debug, Default)]
+pub(crate) struct ProductBuffers {
+    wt: Vec<f32>,
+    packed: Option<(PackedWeights, PackedWeights)>,
+}
+
+impl ProductBuffers {
+    /// Bytes held.
+    pub(crate) fn bytes(&self) -> usize {
+        let packed = self.packed.as_ref().map_or(0, |(a, b)| a.bytes() + b.bytes());
+        4 * self.wt.capacity() + packed
+    }
 }
 
 /// Scratch of the per-row choice between binary and dense products
@@ -291,9 +308,23 @@ impl<'a> HalfStepProducts<'a> {
     }
 
     pub(crate) fn new(isa: crate::Isa, w: &'a [f32], d: usize, h: usize) -> Self {
+        Self::reusing(isa, w, d, h, ProductBuffers::default())
+    }
+
+    /// [`Self::new`] in buffers a previous call returned by
+    /// [`Self::into_buffers`]: no allocation when the sizes are unchanged.
+    pub(crate) fn reusing(
+        isa: crate::Isa,
+        w: &'a [f32],
+        d: usize,
+        h: usize,
+        mut bufs: ProductBuffers,
+    ) -> Self {
         let nopack = Self::nopack_for(isa, d, h);
         let wt = nopack.then(|| {
-            let mut t = vec![0.0f32; d * h];
+            let mut t = std::mem::take(&mut bufs.wt);
+            t.clear();
+            t.resize(d * h, 0.0);
             for i in 0..d {
                 for j in 0..h {
                     t[j * d + i] = w[i * h + j];
@@ -301,7 +332,7 @@ impl<'a> HalfStepProducts<'a> {
             }
             t
         });
-        HalfStepProducts { d, h, w, wt, binary: None }
+        HalfStepProducts { d, h, w, wt, binary: None, spare: bufs.packed }
     }
 
     /// Also packs `W` and `Wᵀ` for binary products (not for the small
@@ -311,16 +342,25 @@ impl<'a> HalfStepProducts<'a> {
     /// worth it when the products that follow cover many chain-sweeps.
     pub(crate) fn with_binary(mut self) -> Self {
         if self.wt.is_none() && binary::enabled() {
+            let (w, d, h) = (self.w, self.d, self.h);
             // Sizes were validated with the model; packing only fails on
             // allocation, and then the dense path is used.
-            if let (Ok(a), Ok(b)) = (
-                PackedWeights::new(self.w, self.d, self.h),
-                PackedWeights::transposed(self.w, self.d, self.h),
-            ) {
-                self.binary = Some((a, b));
-            }
+            self.binary = match self.spare.take() {
+                Some((mut a, mut b)) if (a.k(), a.n(), b.k(), b.n()) == (d, h, h, d) => {
+                    (a.repack(w).is_ok() && b.repack_transposed(w).is_ok()).then_some((a, b))
+                }
+                _ => match (PackedWeights::new(w, d, h), PackedWeights::transposed(w, d, h)) {
+                    (Ok(a), Ok(b)) => Some((a, b)),
+                    _ => None,
+                },
+            };
         }
         self
+    }
+
+    /// The buffers, for [`Self::reusing`].
+    pub(crate) fn into_buffers(self) -> ProductBuffers {
+        ProductBuffers { wt: self.wt.unwrap_or_default(), packed: self.binary.or(self.spare) }
     }
 
     /// `pre = V · W` choosing, **per row**, a binary product (when the row's

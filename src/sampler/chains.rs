@@ -23,7 +23,7 @@
 //! Results may differ between ISAs (FMA rounding), which is why the ISA is
 //! recorded in every Chains value and can be fixed with [`Chains::set_isa`].
 
-use super::gibbs::{self, StageTimes};
+use super::gibbs::{self, StageTimes, SweepWorkspace};
 use crate::alloc::try_vec;
 use crate::error::{Error, Result};
 use crate::kernels::{check_len, mul_dims};
@@ -42,7 +42,7 @@ use rayon::prelude::*;
 /// chains.sweep(&rbm, 10).unwrap();
 /// assert_eq!(chains.visible().len(), 100 * 784);
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Chains {
     n_visible: usize,
     n_hidden: usize,
@@ -52,6 +52,19 @@ pub struct Chains {
     streams: Vec<StreamState>,
     isa: Isa,
     sweeps: u64,
+    /// Scratch of the sweeps, kept between them (not state).
+    ws: SweepWorkspace,
+}
+
+impl PartialEq for Chains {
+    /// Equal states, streams, ISA and sweep counts (scratch aside).
+    fn eq(&self, o: &Chains) -> bool {
+        (self.n_visible, self.n_hidden, self.batch, self.isa, self.sweeps)
+            == (o.n_visible, o.n_hidden, o.batch, o.isa, o.sweeps)
+            && self.visible == o.visible
+            && self.hidden == o.hidden
+            && self.streams == o.streams
+    }
 }
 
 impl Chains {
@@ -118,6 +131,7 @@ impl Chains {
             streams: rng::chain_streams(seed, batch)?,
             isa: simd::active_isa(),
             sweeps: 0,
+            ws: SweepWorkspace::new(),
         })
     }
 
@@ -215,6 +229,7 @@ impl Chains {
             &mut self.hidden,
             &mut self.streams,
             k,
+            &mut self.ws,
         );
         self.sweeps += k as u64;
         Ok(t)
@@ -240,6 +255,7 @@ impl Chains {
             &mut self.streams,
             hidden_probs,
             k,
+            &mut self.ws,
         );
         self.sweeps += k as u64;
         Ok(())
@@ -267,9 +283,7 @@ impl Chains {
     /// [0, 1].
     pub fn sample_hidden_from(&mut self, probs: &[f32]) -> Result<()> {
         check_len("hidden probabilities", self.hidden.len(), probs.len())?;
-        if let Some(i) = probs.iter().position(|p| !(0.0..=1.0).contains(p)) {
-            return Err(Error::InvalidParam { name: "probs", reason: format!("index {i} is {}", probs[i]) });
-        }
+        check_probs(probs)?;
         gibbs::sample_from_probs(self.isa, probs, self.n_hidden, &mut self.hidden, &mut self.streams);
         Ok(())
     }
@@ -302,6 +316,7 @@ impl Chains {
             streams,
             isa: simd::active_isa(),
             sweeps,
+            ws: SweepWorkspace::new(),
         })
     }
 
@@ -312,19 +327,120 @@ impl Chains {
         (self.visible, self.hidden, self.streams, self.sweeps)
     }
 
-    /// Visible states, hidden states and streams, for the trainer's
-    /// contrastive-divergence phase (which runs on a prefix of the rows).
-    pub(crate) fn parts_mut(&mut self) -> (&mut [f32], &mut [f32], &mut [StreamState]) {
+    /// The negative phase of CD-k on the first `m` chains (`m =
+    /// hidden_probs.len() / H ≤ B`): their hidden states are drawn from
+    /// `hidden_probs` (`p(h|v)` of `m` data rows), then `k` sweeps
+    /// `v ~ p(v|h)`, `h ~ p(h|v)` run on them and `p(h|v)` of their final
+    /// visible states goes to `probs` (`m × H`). Read the negative samples
+    /// from the first `m` rows of [`Chains::visible`]. The other chains are
+    /// untouched, and the sweep count is not advanced (these chains restart
+    /// from data every time).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for a model of other sizes, or lengths that
+    /// do not describe the same `m` rows with `1 ≤ m ≤ B`;
+    /// [`Error::InvalidParam`] for `k = 0` or probabilities outside [0, 1].
+    pub fn contrastive(
+        &mut self,
+        rbm: &Rbm,
+        hidden_probs: &[f32],
+        k: usize,
+        probs: &mut [f32],
+    ) -> Result<()> {
+        self.check_model(rbm)?;
+        if k == 0 {
+            return Err(Error::InvalidParam { name: "k", reason: "need at least one sweep".into() });
+        }
+        let (d, h) = (self.n_visible, self.n_hidden);
+        let m = hidden_probs.len() / h.max(1);
+        if m == 0 || m > self.batch || m * h != hidden_probs.len() {
+            return Err(Error::ShapeMismatch {
+                what: "hidden probabilities for contrastive divergence (1 to batch rows of n_hidden)",
+                expected: m.clamp(1, self.batch) * h,
+                got: hidden_probs.len(),
+            });
+        }
+        check_len("probs (rows × n_hidden)", m * h, probs.len())?;
+        check_probs(hidden_probs)?;
+        let (cv, ch, cs) = (&mut self.visible[..m * d], &mut self.hidden[..m * h], &mut self.streams[..m]);
+        gibbs::sample_from_probs(self.isa, hidden_probs, h, ch, cs);
+        gibbs::sweep_vh(self.isa, rbm, cv, ch, cs, probs, k, &mut self.ws);
+        Ok(())
+    }
+
+    /// The visible half-step from pre-activations the caller computed:
+    /// `v ~ σ(pre + b)` for every chain, `pre` (`B × D`) being `h·Wᵀ` of the
+    /// current hidden states by any product (for instance one shared with
+    /// other rows, as the trainer does). With [`Chains::hidden_step_from`]
+    /// it makes a `v → h` sweep.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for a model or `pre` of other sizes.
+    pub fn visible_step_from(&mut self, rbm: &Rbm, pre: &[f32]) -> Result<()> {
+        self.check_model(rbm)?;
+        check_len("visible pre-activations (batch × n_visible)", self.visible.len(), pre.len())?;
+        let threads = rayon::current_num_threads();
+        gibbs::sample_rows(
+            self.isa,
+            pre,
+            rbm.visible_bias(),
+            &mut self.visible,
+            &mut self.streams,
+            None,
+            threads,
+        );
+        Ok(())
+    }
+
+    /// The hidden half-step from pre-activations the caller computed:
+    /// `h ~ σ(pre + c)` for every chain, `pre` (`B × H`) being `v·W` of the
+    /// current visible states; with `probs`, also writes `σ(pre + c)` there.
+    /// Ends a sweep begun by [`Chains::visible_step_from`], so it advances
+    /// [`Chains::sweeps_done`] by one.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for a model, `pre` or `probs` of other sizes.
+    pub fn hidden_step_from(&mut self, rbm: &Rbm, pre: &[f32], probs: Option<&mut [f32]>) -> Result<()> {
+        self.check_model(rbm)?;
+        check_len("hidden pre-activations (batch × n_hidden)", self.hidden.len(), pre.len())?;
+        if let Some(p) = &probs {
+            check_len("hidden probabilities (batch × n_hidden)", self.hidden.len(), p.len())?;
+        }
+        let threads = rayon::current_num_threads();
+        gibbs::sample_rows(
+            self.isa,
+            pre,
+            rbm.hidden_bias(),
+            &mut self.hidden,
+            &mut self.streams,
+            probs,
+            threads,
+        );
+        self.sweeps += 1;
+        Ok(())
+    }
+
+    /// Visible states, hidden states and streams, for the samplers of this
+    /// module built on an ensemble ([`super::Tempering`]).
+    pub(super) fn parts_mut(&mut self) -> (&mut [f32], &mut [f32], &mut [StreamState]) {
         (&mut self.visible, &mut self.hidden, &mut self.streams)
     }
 
-    /// Counts sweeps the trainer ran through [`Chains::parts_mut`].
-    pub(crate) fn add_sweeps(&mut self, k: u64) {
+    /// Counts sweeps run through [`Chains::parts_mut`].
+    pub(super) fn add_sweeps(&mut self, k: u64) {
         self.sweeps += k;
     }
 
     fn check_model(&self, rbm: &Rbm) -> Result<()> {
         check_len("model n_visible", self.n_visible, rbm.n_visible())?;
         check_len("model n_hidden", self.n_hidden, rbm.n_hidden())
+    }
+}
+
+/// Probabilities in [0, 1] (NaN refused).
+fn check_probs(probs: &[f32]) -> Result<()> {
+    match probs.iter().position(|p| !(0.0..=1.0).contains(p)) {
+        Some(i) => Err(Error::InvalidParam { name: "probs", reason: format!("index {i} is {}", probs[i]) }),
+        None => Ok(()),
     }
 }

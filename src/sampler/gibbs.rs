@@ -8,12 +8,13 @@
 //! block size or the thread count.
 
 use crate::error::{Error, Result};
-use crate::kernels::gemm::{BinaryScratch, HalfStepProducts};
+use crate::kernels::gemm::{BinaryScratch, HalfStepProducts, ProductBuffers};
 use crate::kernels::{check_len, mul_dims};
 use crate::model::Rbm;
 use crate::rng::StreamState;
 use crate::simd::{self, Isa};
 use rayon::prelude::*;
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// Rows per parallel block for `batch` chains of a `d × h` model on
@@ -47,6 +48,86 @@ impl Workspace {
             pre_v: vec![0.0; rows * d],
             bits: vec![0; rows * words],
             binary: BinaryScratch::default(),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        4 * (self.pre_h.capacity() + self.pre_v.capacity()) + 8 * self.bits.capacity()
+    }
+}
+
+/// Reusable scratch memory for [`sweep_with`] (and what a [`crate::Chains`]
+/// keeps between its sweeps), in the manner of faer's explicit workspaces.
+///
+/// It holds one block's pre-activations and random bits per thread of the
+/// pool that runs the sweep, and the packed copies of `W` that the binary
+/// products read. The first call with a given model size, chain count and
+/// thread count allocates; later calls with the same ones allocate nothing
+/// of their own (the dense products are matrixmultiply's, which packs into
+/// its own buffers). Scratch is not state: it never changes a result, and a
+/// clone starts empty.
+///
+/// # Examples
+/// ```
+/// use boltzmann::{Rbm, rng, sampler::gibbs::{self, SweepWorkspace}};
+/// let rbm = Rbm::random(12, 5, 0.5, 0.0, 3)?;
+/// let mut streams = rng::chain_streams(42, 8)?;
+/// let (mut v, mut h) = (vec![0.0f32; 8 * 12], vec![0.0f32; 8 * 5]);
+/// let mut ws = SweepWorkspace::new();
+/// for _ in 0..100 {
+///     // Allocates on the first pass only.
+///     gibbs::sweep_with(&rbm, &mut v, &mut h, &mut streams, 1, &mut ws)?;
+/// }
+/// assert!(ws.bytes() > 0);
+/// # Ok::<(), boltzmann::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct SweepWorkspace {
+    /// Rows per block, `D`, `H` of the blocks in `slots`.
+    shape: (usize, usize, usize),
+    /// One block's scratch per thread, indexed by the rayon thread index.
+    slots: Vec<Mutex<Workspace>>,
+    products: ProductBuffers,
+}
+
+impl Clone for SweepWorkspace {
+    /// An empty workspace: scratch is not state.
+    fn clone(&self) -> Self {
+        SweepWorkspace::default()
+    }
+}
+
+impl SweepWorkspace {
+    /// An empty workspace; it grows on first use.
+    pub fn new() -> SweepWorkspace {
+        SweepWorkspace::default()
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        let blocks: usize = self.slots.iter().map(|m| m.lock().map_or(0, |w| w.bytes())).sum();
+        blocks + self.products.bytes()
+    }
+
+    /// Makes room for `threads` blocks of `rows` chains of a `d × h` model.
+    fn prepare(&mut self, rows: usize, d: usize, h: usize, threads: usize) {
+        if self.shape != (rows, d, h) {
+            self.slots.clear();
+            self.shape = (rows, d, h);
+        }
+        while self.slots.len() < threads {
+            self.slots.push(Mutex::new(Workspace::new(rows, d, h)));
+        }
+    }
+
+    /// Runs `f` on the current thread's block scratch; on a fresh one when
+    /// that is busy (a nested job of the same thread) or missing.
+    fn with_block<R>(&self, f: impl FnOnce(&mut Workspace) -> R) -> R {
+        let slot =
+            rayon::current_thread_index().and_then(|i| self.slots.get(i)).and_then(|m| m.try_lock().ok());
+        match slot {
+            Some(mut ws) => f(&mut ws),
+            None => f(&mut Workspace::new(self.shape.0, self.shape.1, self.shape.2)),
         }
     }
 }
@@ -145,8 +226,25 @@ pub fn sweep(
     streams: &mut [StreamState],
     k: usize,
 ) -> Result<()> {
+    sweep_with(rbm, visible, hidden, streams, k, &mut SweepWorkspace::new())
+}
+
+/// [`sweep`] with scratch memory the caller keeps between calls: after the
+/// first call with given sizes and thread count, no allocation (see
+/// [`SweepWorkspace`]). Same results as [`sweep`].
+///
+/// # Errors
+/// As [`sweep`].
+pub fn sweep_with(
+    rbm: &Rbm,
+    visible: &mut [f32],
+    hidden: &mut [f32],
+    streams: &mut [StreamState],
+    k: usize,
+    ws: &mut SweepWorkspace,
+) -> Result<()> {
     check_parts(rbm, visible, hidden, streams)?;
-    sweep_hv::<false>(simd::active_isa(), rbm, visible, hidden, streams, k);
+    sweep_hv::<false>(simd::active_isa(), rbm, visible, hidden, streams, k, ws);
     Ok(())
 }
 
@@ -178,24 +276,29 @@ pub(crate) fn sweep_hv<const TIMED: bool>(
     h: &mut [f32],
     streams: &mut [StreamState],
     k: usize,
+    ws: &mut SweepWorkspace,
 ) -> StageTimes {
     let (d, nh) = (rbm.n_visible(), rbm.n_hidden());
     if k == 0 || streams.is_empty() {
         return StageTimes::default();
     }
-    let rows = block_rows(streams.len(), d, nh, rayon::current_num_threads());
-    let mut products = HalfStepProducts::new(isa, rbm.weights(), d, nh);
+    let threads = rayon::current_num_threads();
+    let rows = block_rows(streams.len(), d, nh, threads);
+    ws.prepare(rows, d, nh, threads);
+    let bufs = std::mem::take(&mut ws.products);
+    let mut products = HalfStepProducts::reusing(isa, rbm.weights(), d, nh, bufs);
     // Binary products choose per chain by its state density; packing `W`
     // and `Wᵀ` costs about 50 dense chain-sweeps, so only when many follow.
     if k.saturating_mul(streams.len()) >= BINARY_MIN_CHAIN_SWEEPS {
         products = products.with_binary();
     }
-    v.par_chunks_mut(rows * d)
+    let blocks = &*ws;
+    let t = v
+        .par_chunks_mut(rows * d)
         .zip(h.par_chunks_mut(rows * nh))
         .zip(streams.par_chunks_mut(rows))
-        .map_init(
-            || Workspace::new(rows, d, nh),
-            |ws, ((v, h), s)| {
+        .map(|((v, h), s)| {
+            blocks.with_block(|ws| {
                 let mut t = StageTimes::default();
                 let mut clock = Clock::new(TIMED);
                 for _ in 0..k {
@@ -203,9 +306,11 @@ pub(crate) fn sweep_hv<const TIMED: bool>(
                     visible_step(isa, rbm, &products, v, h, s, ws, &mut t, &mut clock);
                 }
                 t
-            },
-        )
-        .reduce(StageTimes::default, StageTimes::add)
+            })
+        })
+        .reduce(StageTimes::default, StageTimes::add);
+    ws.products = products.into_buffers();
+    t
 }
 
 /// `k` sweeps of one block of chains (`rows × D` and `rows × H` f32
@@ -305,6 +410,7 @@ fn sweep_vh_wide(
 
 /// `k` sweeps `v ~ p(v|h)`, `h ~ p(h|v)` on all rows, writing the last
 /// `p(h|v)` to `probs` (`rows × H`).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn sweep_vh(
     isa: Isa,
     rbm: &Rbm,
@@ -313,24 +419,28 @@ pub(crate) fn sweep_vh(
     streams: &mut [StreamState],
     probs: &mut [f32],
     k: usize,
+    ws: &mut SweepWorkspace,
 ) {
     let (d, nh) = (rbm.n_visible(), rbm.n_hidden());
     if k == 0 || streams.is_empty() {
         return;
     }
     let threads = rayon::current_num_threads();
-    let products = HalfStepProducts::new(isa, rbm.weights(), d, nh);
+    let products = HalfStepProducts::reusing(isa, rbm.weights(), d, nh, std::mem::take(&mut ws.products));
     if use_wide(streams.len(), threads, &products) {
-        return sweep_vh_wide(isa, rbm, &products, v, h, streams, probs, k, threads);
+        sweep_vh_wide(isa, rbm, &products, v, h, streams, probs, k, threads);
+        ws.products = products.into_buffers();
+        return;
     }
     let rows = block_rows(streams.len(), d, nh, threads);
+    ws.prepare(rows, d, nh, threads);
+    let blocks = &*ws;
     v.par_chunks_mut(rows * d)
         .zip(h.par_chunks_mut(rows * nh))
         .zip(streams.par_chunks_mut(rows))
         .zip(probs.par_chunks_mut(rows * nh))
-        .for_each_init(
-            || Workspace::new(rows, d, nh),
-            |ws, (((v, h), s), p)| {
+        .for_each(|(((v, h), s), p)| {
+            blocks.with_block(|ws| {
                 let mut t = StageTimes::default();
                 let mut clock = Clock::new(false);
                 for step in 0..k {
@@ -339,8 +449,9 @@ pub(crate) fn sweep_vh(
                     let probs = if last { Some(&mut *p) } else { None };
                     hidden_step(isa, rbm, &products, v, h, s, ws, probs, &mut t, &mut clock);
                 }
-            },
-        );
+            })
+        });
+    ws.products = products.into_buffers();
 }
 
 /// `out[r][j] = (u < probs[r][j])` with row `r`'s stream, rows of `n`.

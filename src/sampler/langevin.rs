@@ -37,6 +37,7 @@ use rayon::prelude::*;
 
 /// Settings of the (unadjusted) Langevin update
 /// `x ← clamp(x − (step/2)·clip(∇E(x)) + noise·ξ)`.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LangevinConfig {
     /// `ε` (or Du & Mordatch's `λ`): the drift is `−(step/2)∇E`.
@@ -48,6 +49,13 @@ pub struct LangevinConfig {
     /// Clamp the states to `[lo, hi]` after each step (e.g. the data range).
     pub clamp: Option<(f32, f32)>,
 }
+
+setters!(LangevinConfig {
+    step: f32,
+    noise: f32,
+    grad_clip: Option<f32>,
+    clamp: Option<(f32, f32)>,
+});
 
 impl LangevinConfig {
     /// Plain unadjusted Langevin with step `ε`: noise `√ε`, no clipping or
@@ -96,6 +104,7 @@ pub fn geometric_schedule(first: f32, last: f32, levels: usize) -> Result<Vec<f3
 }
 
 /// Settings of annealed Langevin dynamics.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnnealedConfig {
     /// Noise levels, strictly decreasing and positive.
@@ -107,6 +116,21 @@ pub struct AnnealedConfig {
     /// Clamp the states to `[lo, hi]` after each step.
     pub clamp: Option<(f32, f32)>,
 }
+
+impl AnnealedConfig {
+    /// `steps_per_level` steps at each of the noise levels `sigmas` with
+    /// base step `step`, no clamping.
+    pub fn new(sigmas: Vec<f32>, step: f32, steps_per_level: usize) -> AnnealedConfig {
+        AnnealedConfig { sigmas, step, steps_per_level, clamp: None }
+    }
+}
+
+setters!(AnnealedConfig {
+    sigmas: Vec<f32>,
+    step: f32,
+    steps_per_level: usize,
+    clamp: Option<(f32, f32)>,
+});
 
 /// Why a chain was stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -135,6 +135,7 @@ pub struct Sparsity {
 /// `algorithm: Algorithm::Pcd { k: 1, chains: 200 }`,
 /// `schedule: Schedule::Linear { final_lr: 5e-4 }`, `l2: 2e-4`, and
 /// optionally `centering: Some(Centering::default())`.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainConfig {
     /// Hidden units (default: 500).
@@ -186,6 +187,28 @@ pub struct TrainConfig {
     /// Seed of the weights, the shuffles and every chain stream (default: 0).
     pub seed: u64,
 }
+
+setters!(TrainConfig {
+    n_hidden: usize,
+    algorithm: Algorithm,
+    learning_rate: f32,
+    schedule: Schedule,
+    optimizer: Optimizer,
+    l2: f32,
+    l1: f32,
+    batch_size: usize,
+    epochs: usize,
+    shuffle: bool,
+    visible_bias_from_data: bool,
+    weight_init_std: f32,
+    sparsity: Option<Sparsity>,
+    max_weight: f32,
+    probability_data: bool,
+    centering: Option<Centering>,
+    fast_weights: Option<FastWeights>,
+    ladder_step: Option<f32>,
+    seed: u64,
+});
 
 impl Default for TrainConfig {
     fn default() -> Self {

@@ -30,6 +30,7 @@ pub enum Propagate {
 
 /// Greedy training settings: one [`TrainConfig`] per layer (its `n_hidden`
 /// is the layer's width).
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub struct DbnConfig {
     /// Per-layer training configurations, bottom first.
@@ -43,6 +44,22 @@ pub struct DbnConfig {
     /// Samples or probabilities as the data of the layers above the first.
     pub propagate: Propagate,
 }
+
+impl DbnConfig {
+    /// Greedy training of `layers` (bottom first), each from its own random
+    /// initialisation, passing samples up, recognition seed 0; change these
+    /// with the setters.
+    pub fn new(layers: Vec<TrainConfig>) -> DbnConfig {
+        DbnConfig { layers, tied_init: false, seed: 0, propagate: Propagate::Samples }
+    }
+}
+
+setters!(DbnConfig {
+    layers: Vec<TrainConfig>,
+    tied_init: bool,
+    seed: u64,
+    propagate: Propagate,
+});
 
 /// Trains the layers of `config` bottom-up on `data`, calling
 /// `on_epoch(layer, report)` (layer counted from 1) after every epoch.
@@ -59,8 +76,8 @@ pub struct DbnConfig {
 /// use boltzmann::train::{TrainConfig, dbn::{DbnConfig, Propagate, train_greedy}};
 /// let x: Vec<f32> = (0..40 * 6).map(|i| ((i * 7) % 3 == 0) as u8 as f32).collect();
 /// let data = Dataset::new(x, 6)?;
-/// let layer = |h| TrainConfig { n_hidden: h, batch_size: 10, epochs: 2, ..TrainConfig::default() };
-/// let config = DbnConfig { layers: vec![layer(4), layer(3)], tied_init: false, seed: 1, propagate: Propagate::Samples };
+/// let layer = |h| TrainConfig::default().n_hidden(h).batch_size(10).epochs(2);
+/// let config = DbnConfig::new(vec![layer(4), layer(3)]).seed(1);
 /// let dbn = train_greedy(&config, &data, |_, _| {})?;
 /// assert_eq!(dbn.sizes(), vec![6, 4, 3]);
 /// # Ok::<(), boltzmann::Error>(())
@@ -154,9 +171,9 @@ pub fn train_layer_on_top(
 /// use boltzmann::train::{TrainConfig, dbn::{DbnConfig, Propagate, train_gaussian_greedy}};
 /// use boltzmann::train::gaussian::GaussianTrainConfig;
 /// let data = Toy2d::Moons.sample(300, 1)?;
-/// let bottom = GaussianTrainConfig { n_hidden: 8, epochs: 2, batch_size: 20, learning_rate: 0.01, ..Default::default() };
-/// let layer = TrainConfig { n_hidden: 4, epochs: 2, batch_size: 20, ..TrainConfig::default() };
-/// let upper = DbnConfig { layers: vec![layer], tied_init: false, seed: 3, propagate: Propagate::Samples };
+/// let bottom = GaussianTrainConfig::default().n_hidden(8).epochs(2).batch_size(20).learning_rate(0.01);
+/// let layer = TrainConfig::default().n_hidden(4).epochs(2).batch_size(20);
+/// let upper = DbnConfig::new(vec![layer]).seed(3);
 /// let net = train_gaussian_greedy(&data, &bottom, Some(&upper), |_| {}, |_, _| {})?;
 /// assert_eq!(net.sizes(), vec![2, 8, 4]);
 /// # Ok::<(), boltzmann::Error>(())
@@ -219,7 +236,7 @@ pub fn train_gaussian_greedy(
 /// let labels: Vec<u8> = (0..60).map(|i| (i % 2) as u8).collect();
 /// let data = Dataset::new(x, 8)?.with_labels(labels.clone())?;
 /// let lower = Dbn::new(vec![Rbm::random(8, 6, 0.5, 0.0, 1)?])?;
-/// let config = LabelledConfig { n_hidden: 5, batch_size: 10, epochs: 5, ..Default::default() };
+/// let config = LabelledConfig::default().n_hidden(5).batch_size(10).epochs(5);
 /// let net = train_labelled_top(&lower, &data, 2, &config, 3, |_| {})?;
 /// assert_eq!(net.sizes(), vec![8, 6, 5]);
 /// assert_eq!(net.predict(data.features())?.len(), 60);
@@ -245,6 +262,7 @@ pub fn train_labelled_top(
 }
 
 /// Settings of [`up_down`].
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpDownConfig {
     /// Passes over the data (default 10).
@@ -258,6 +276,8 @@ pub struct UpDownConfig {
     /// Seed of the samples and shuffles (default 0).
     pub seed: u64,
 }
+
+setters!(UpDownConfig { epochs: usize, learning_rate: f32, k: usize, batch_size: usize, seed: u64 });
 
 impl Default for UpDownConfig {
     fn default() -> Self {

@@ -22,6 +22,7 @@ use rand_core::Rng;
 use std::time::Instant;
 
 /// Settings of [`train_dsm`].
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub struct DsmConfig {
     /// Noise levels: largest, smallest, count (geometric; default 5, 0.05,
@@ -40,6 +41,16 @@ pub struct DsmConfig {
     /// Seed.
     pub seed: u64,
 }
+
+setters!(DsmConfig {
+    sigmas: (f32, f32, usize),
+    hidden: Vec<usize>,
+    activation: Activation,
+    batch_size: usize,
+    iterations: usize,
+    learning_rate: f32,
+    seed: u64,
+});
 
 impl Default for DsmConfig {
     fn default() -> Self {
@@ -67,7 +78,7 @@ impl Default for DsmConfig {
 /// use boltzmann::data::Toy2d;
 /// use boltzmann::train::dsm::{DsmConfig, train_dsm};
 /// let data = Toy2d::Moons.sample(256, 1)?;
-/// let cfg = DsmConfig { iterations: 20, hidden: vec![32], ..Default::default() };
+/// let cfg = DsmConfig::default().iterations(20).hidden(vec![32]);
 /// let model = train_dsm(&data, &cfg, |_, loss, _| assert!(loss.is_finite()))?;
 /// assert_eq!(model.sigmas().len(), 10);
 /// # Ok::<(), boltzmann::Error>(())

@@ -23,6 +23,7 @@ use std::time::Instant;
 
 /// Settings of [`train_ebm`] (defaults: Du & Mordatch's, except the step
 /// sizes, which suit data of unit scale such as the 2-D toy sets).
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub struct EbmConfig {
     /// Data rows and negative chains per iteration (default 128).
@@ -51,6 +52,20 @@ pub struct EbmConfig {
     /// Seed.
     pub seed: u64,
 }
+
+setters!(EbmConfig {
+    batch_size: usize,
+    langevin_steps: usize,
+    langevin: LangevinConfig,
+    buffer_capacity: usize,
+    reinit: f32,
+    init_range: (f32, f32),
+    alpha: f32,
+    learning_rate: f32,
+    betas: (f32, f32),
+    iterations: usize,
+    seed: u64,
+});
 
 impl Default for EbmConfig {
     fn default() -> Self {
@@ -183,7 +198,7 @@ fn check(c: &EbmConfig) -> Result<()> {
 /// use boltzmann::train::ebm::{EbmConfig, train_ebm};
 /// let data = Toy2d::Mixture8.sample(512, 1)?;
 /// let mut e = MlpEnergy::new(2, &[32, 32], Activation::Swish, 2)?;
-/// let cfg = EbmConfig { iterations: 5, langevin_steps: 10, batch_size: 32, init_range: (-6.0, 6.0), ..Default::default() };
+/// let cfg = EbmConfig::default().iterations(5).langevin_steps(10).batch_size(32).init_range((-6.0, 6.0));
 /// train_ebm(&mut e, &data, &cfg, |r| assert!(r.loss.is_finite()))?;
 /// # Ok::<(), boltzmann::Error>(())
 /// ```

@@ -18,6 +18,7 @@ use crate::rng;
 use std::time::Instant;
 
 /// Settings of [`train_gaussian_rbm`].
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub struct GaussianTrainConfig {
     /// Hidden units (default 500).
@@ -47,6 +48,21 @@ pub struct GaussianTrainConfig {
     /// Seed.
     pub seed: u64,
 }
+
+setters!(GaussianTrainConfig {
+    n_hidden: usize,
+    k: usize,
+    persistent: bool,
+    learning_rate: f32,
+    momentum: f32,
+    l2: f32,
+    batch_size: usize,
+    epochs: usize,
+    weight_init_std: f32,
+    init_sigma: f32,
+    learn_sigma: bool,
+    seed: u64,
+});
 
 impl Default for GaussianTrainConfig {
     fn default() -> Self {
@@ -97,7 +113,7 @@ fn bad(name: &'static str, reason: String) -> Error {
 /// use boltzmann::data::Toy2d;
 /// use boltzmann::train::gaussian::{GaussianTrainConfig, train_gaussian_rbm};
 /// let data = Toy2d::Mixture8.sample(400, 1)?;
-/// let cfg = GaussianTrainConfig { n_hidden: 16, epochs: 3, batch_size: 20, learning_rate: 0.01, ..Default::default() };
+/// let cfg = GaussianTrainConfig::default().n_hidden(16).epochs(3).batch_size(20).learning_rate(0.01);
 /// let m = train_gaussian_rbm(&data, &cfg, |r| assert!(r.reconstruction_error.is_finite()))?;
 /// assert_eq!(m.n_hidden(), 16);
 /// # Ok::<(), boltzmann::Error>(())

@@ -14,6 +14,7 @@ use crate::model::{LabelledRbm, Rbm};
 use crate::rng::{self, StreamState};
 
 /// Settings of [`fit_labelled`].
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelledConfig {
     /// Hidden units (default 500).
@@ -40,6 +41,19 @@ pub struct LabelledConfig {
     /// Seed (default 0).
     pub seed: u64,
 }
+
+setters!(LabelledConfig {
+    n_hidden: usize,
+    k: usize,
+    persistent: bool,
+    learning_rate: f32,
+    momentum: f32,
+    l2: f32,
+    batch_size: usize,
+    epochs: usize,
+    weight_init_std: f32,
+    seed: u64,
+});
 
 impl Default for LabelledConfig {
     fn default() -> Self {
@@ -78,7 +92,7 @@ fn bad(name: &'static str, reason: String) -> Error {
 /// let x: Vec<f32> = (0..80).flat_map(|i| (0..8).map(move |j| ((j < 4) == (i % 2 == 0)) as u8 as f32)).collect();
 /// let labels: Vec<u8> = (0..80).map(|i| (i % 2) as u8).collect();
 /// let data = Dataset::new(x, 8)?.with_labels(labels.clone())?;
-/// let config = LabelledConfig { n_hidden: 6, batch_size: 10, epochs: 30, learning_rate: 0.1, ..Default::default() };
+/// let config = LabelledConfig::default().n_hidden(6).batch_size(10).epochs(30).learning_rate(0.1);
 /// let m = fit_labelled(&data, 2, &config, |_| {})?;
 /// assert_eq!(m.error_rate(data.features(), &labels)?, 0.0);
 /// # Ok::<(), boltzmann::Error>(())

@@ -9,7 +9,7 @@
 //! use boltzmann::train::{fit, TrainConfig};
 //! let x: Vec<f32> = (0..600).map(|i| ((i / 3 + i % 5) % 2) as f32).collect();
 //! let data = Dataset::new(x, 12)?; // 50 examples
-//! let rbm = fit(TrainConfig { n_hidden: 8, batch_size: 10, epochs: 2, ..Default::default() }, &data)?;
+//! let rbm = fit(TrainConfig::default().n_hidden(8).batch_size(10).epochs(2), &data)?;
 //! assert_eq!(rbm.n_visible(), 12);
 //! # Ok::<(), boltzmann::Error>(())
 //! ```

@@ -12,6 +12,7 @@ use crate::model::softmax::softmax_in_place;
 use crate::rng;
 
 /// Settings of [`fit_softmax`].
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SoftmaxConfig {
     /// Number of classes (labels must be below it; default 10).
@@ -29,6 +30,16 @@ pub struct SoftmaxConfig {
     /// Seed of the shuffles (default 0).
     pub seed: u64,
 }
+
+setters!(SoftmaxConfig {
+    n_classes: usize,
+    epochs: usize,
+    learning_rate: f32,
+    momentum: f32,
+    l2: f32,
+    batch_size: usize,
+    seed: u64,
+});
 
 impl Default for SoftmaxConfig {
     fn default() -> Self {
@@ -61,7 +72,7 @@ impl Default for SoftmaxConfig {
 /// let x: Vec<f32> = (0..40).flat_map(|i| if i % 2 == 0 { [1.0, 0.0] } else { [0.0, 1.0] }).collect();
 /// let labels: Vec<u8> = (0..40).map(|i| (i % 2) as u8).collect();
 /// let data = Dataset::new(x, 2)?.with_labels(labels.clone())?;
-/// let config = SoftmaxConfig { n_classes: 2, epochs: 20, batch_size: 10, ..SoftmaxConfig::default() };
+/// let config = SoftmaxConfig::default().n_classes(2).epochs(20).batch_size(10);
 /// let m = fit_softmax(&data, &config)?;
 /// assert_eq!(m.error_rate(data.features(), &labels)?, 0.0);
 /// # Ok::<(), boltzmann::Error>(())

@@ -133,13 +133,11 @@ pub struct EpochReport {
 /// // 40 binary examples of 6 features.
 /// let x: Vec<f32> = (0..240).map(|i| ((i * 7 + i / 6) % 3 == 0) as u8 as f32).collect();
 /// let data = Dataset::new(x, 6)?;
-/// let config = TrainConfig {
-///     n_hidden: 4,
-///     algorithm: Algorithm::Cd { k: 1 },
-///     batch_size: 10,
-///     epochs: 3,
-///     ..TrainConfig::default()
-/// };
+/// let config = TrainConfig::default()
+///     .n_hidden(4)
+///     .algorithm(Algorithm::Cd { k: 1 })
+///     .batch_size(10)
+///     .epochs(3);
 /// let mut trainer = Trainer::new(config, &data)?;
 /// while !trainer.is_done() {
 ///     let report = trainer.run_epoch(&data, |_, _| {})?;

@@ -137,7 +137,7 @@ pub(super) fn update(
     // 1–2. Afterwards sc.a = [V⁺; V⁻], sc.b = [P⁺; P⁻]; for the persistent
     // algorithms sc.pre_h = [V⁺; V⁻]·W and sc.vrows holds [V⁺; V⁻].
     if cd {
-        cd_phases(s, sc, &b);
+        cd_phases(s, sc, &b)?;
         sc.vrows.reset(d);
         sc.vrows.fill_from(&sc.a[..b.rows * d]);
     } else {
@@ -164,7 +164,7 @@ pub(super) fn update(
 
 /// CD: 1. the positive phase `P⁺` (output columns split over threads: few
 /// rows); 2. chains start at the data with `h ~ P⁺` and run `k` sweeps.
-fn cd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) {
+fn cd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) -> Result<()> {
     let products = HalfStepProducts::new(b.isa, s.rbm.weights(), b.d, b.h);
     let (d, h, m, isa, threads) = (b.d, b.h, b.m, b.isa, b.threads);
     let (vpos, vneg) = sc.a[..b.rows * d].split_at_mut(m * d);
@@ -178,12 +178,9 @@ fn cd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) {
     let br = gibbs::block_rows(b.rows, d, h, threads);
     ppos.par_chunks_mut(br * h)
         .for_each(|p| activation::sigmoid_rows_bias_in_place(isa, p, s.rbm.hidden_bias()));
-    let (cv, ch, cs) = s.chains.parts_mut();
-    let (cv, ch, cs) = (&mut cv[..m * d], &mut ch[..m * h], &mut cs[..m]);
-    cv.copy_from_slice(vpos);
-    gibbs::sample_from_probs(isa, ppos, h, ch, cs);
-    gibbs::sweep_vh(isa, &s.rbm, cv, ch, cs, pneg, s.config.k());
-    vneg.copy_from_slice(cv);
+    s.chains.contrastive(&s.rbm, ppos, s.config.k(), pneg)?;
+    vneg.copy_from_slice(&s.chains.visible()[..m * d]);
+    Ok(())
 }
 
 /// Fast weights or tempering: 2. the negative samples from the persistent
@@ -242,16 +239,16 @@ fn pcd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) -> Result<()> {
         s.chains.sweep_vh(&s.rbm, k - 1, &mut sc.pre_h[..n_neg * h])?;
     }
     let products = HalfStepProducts::new(isa, s.rbm.weights(), d, h);
-    let (cv, ch, cs) = s.chains.parts_mut();
+    let ch = &s.chains.hidden()[..n_neg * h];
     sc.hrows.reset(h);
-    sc.hrows.fill_from(&ch[..n_neg * h]);
+    sc.hrows.fill_from(ch);
     let w = s.rbm.weights();
     let pre_v = &mut sc.pre_v[..n_neg * d];
     if !binary_product(isa, b.binary_ok, &sc.hrows, &mut sc.pwt, w, h, d, true, pre_v, threads) {
         products.hidden_to_visible_cols(n_neg, ch, pre_v, threads);
     }
-    gibbs::sample_rows(isa, &sc.pre_v, s.rbm.visible_bias(), cv, cs, None, threads);
-    sc.a[m * d..rows * d].copy_from_slice(cv);
+    s.chains.visible_step_from(&s.rbm, pre_v)?;
+    sc.a[m * d..rows * d].copy_from_slice(s.chains.visible());
     let pre = &mut sc.pre_h[..rows * h];
     sc.vrows.reset(d);
     sc.vrows.fill_from(&sc.a[..rows * d]);
@@ -260,13 +257,12 @@ fn pcd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) -> Result<()> {
     }
     let (ppos, pneg) = sc.b[..rows * h].split_at_mut(m * h);
     let (pre_pos, pre_neg) = pre.split_at(m * h);
-    let hb = s.rbm.hidden_bias();
-    rayon::join(
-        || activation::sigmoid_rows_bias(isa, pre_pos, hb, ppos),
-        || gibbs::sample_rows(isa, pre_neg, hb, ch, cs, Some(pneg), 1),
+    let (rbm, chains) = (&s.rbm, &mut s.chains);
+    let (_, sampled) = rayon::join(
+        || activation::sigmoid_rows_bias(isa, pre_pos, rbm.hidden_bias(), ppos),
+        || chains.hidden_step_from(rbm, pre_neg, Some(pneg)),
     );
-    s.chains.add_sweeps(1);
-    Ok(())
+    sampled
 }
 
 /// The per-weight terms of the gradient besides the data: L1, L2, the

@@ -330,19 +330,17 @@ fn dbn_config(
         .iter()
         .zip(epochs)
         .enumerate()
-        .map(|(l, (&h, &e))| TrainConfig {
-            n_hidden: h,
-            epochs: e,
-            seed: base.seed.wrapping_add(l as u64),
-            ..base.clone()
-        })
+        .map(|(l, (&h, &e))| (base.clone()).n_hidden(h).epochs(e).seed(base.seed.wrapping_add(l as u64)))
         .collect();
     let propagate = match a.propagate.as_str() {
         "samples" => Propagate::Samples,
         "probs" | "probabilities" => Propagate::Probabilities,
         s => return Err(format!("--propagate {s:?}: use samples or probs")),
     };
-    Ok(DbnConfig { layers, tied_init: a.tied_init, seed: derive(base.seed, Purpose::DbnLayers), propagate })
+    Ok(DbnConfig::new(layers)
+        .tied_init(a.tied_init)
+        .seed(derive(base.seed, Purpose::DbnLayers))
+        .propagate(propagate))
 }
 
 fn train(mut a: DbnTrainArgs) -> Result<(), String> {
@@ -435,13 +433,12 @@ fn fine_tune(
     if a.up_down_epochs == 0 {
         return Ok(None);
     }
-    let cfg = UpDownConfig {
-        epochs: a.up_down_epochs,
-        learning_rate: a.up_down_lr,
-        k: a.up_down_k,
-        batch_size: base.batch_size,
-        seed: derive(base.seed, Purpose::UpDown),
-    };
+    let cfg = UpDownConfig::default()
+        .epochs(a.up_down_epochs)
+        .learning_rate(a.up_down_lr)
+        .k(a.up_down_k)
+        .batch_size(base.batch_size)
+        .seed(derive(base.seed, Purpose::UpDown));
     let (t, json) = (Instant::now(), a.train.json);
     let net = up_down(dbn, train_set, &cfg, |e| {
         if json {
@@ -466,14 +463,12 @@ fn labelled_top(
     n_labels: usize,
 ) -> Result<(LabelledDbn, f64), String> {
     let depth = dbn.depth();
-    let cfg = LabelledConfig {
-        n_hidden: hidden,
-        epochs: a.label_epochs.unwrap_or(a.train.epochs()),
-        persistent: a.label_pcd,
-        batch_size: base.batch_size,
-        seed: base.seed.wrapping_add(depth as u64),
-        ..LabelledConfig::default()
-    };
+    let cfg = LabelledConfig::default()
+        .n_hidden(hidden)
+        .epochs(a.label_epochs.unwrap_or(a.train.epochs()))
+        .persistent(a.label_pcd)
+        .batch_size(base.batch_size)
+        .seed(base.seed.wrapping_add(depth as u64));
     let (l, t, json) = (depth + 1, Instant::now(), a.train.json);
     let net =
         train_labelled_top(dbn, train_set, n_labels, &cfg, derive(base.seed, Purpose::LabelledTop), |e| {
@@ -513,7 +508,7 @@ fn write_dbn(
             Some(n) => sample_labelled(n, None, 100, 1000, seed)?,
             None => net.map_or(dbn, |n| n.generative()).sample(100, 1000, seed).map_err(|e| e.to_string())?,
         };
-        io::grid_png(&out.join("samples.png"), &s.visible_probs, r, c, 10, 2).map_err(|e| e.to_string())?;
+        io::grid_png(out.join("samples.png"), &s.visible_probs, r, c, 10, 2).map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -629,7 +624,7 @@ fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
     if let (Some((bias, schedule)), true) = (&raise_setup, a.raise_examples > 0) {
         let n = a.raise_examples.min(test.len());
         let sub = test.subset(0..n).map_err(|e| e.to_string())?;
-        let cfg = RaiseConfig { runs_per_example: 1, schedule: schedule.clone(), seed: a.seed };
+        let cfg = RaiseConfig::default().runs_per_example(1).schedule(schedule.clone()).seed(a.seed);
         let pb = crate::evaluate::bar(show, schedule.len() as u64, "RAISE");
         let cons = eval::dbn::lower_bound_untied_with(&net, &sub, 1, a.seed, |h| {
             let hd = Dataset::new(h.to_vec(), top.n_visible())?;
@@ -787,12 +782,10 @@ fn joint_errors(
         let xd = Dataset::new(xs, dbn.sizes()[below])
             .and_then(|d| d.with_labels(ytr.to_vec()))
             .map_err(|e| e.to_string())?;
-        let cfg = LabelledConfig {
-            n_hidden: a.joint_hidden.unwrap_or(dbn.sizes()[dbn.depth()]),
-            epochs: a.joint_epochs,
-            seed: a.seed,
-            ..LabelledConfig::default()
-        };
+        let cfg = LabelledConfig::default()
+            .n_hidden(a.joint_hidden.unwrap_or(dbn.sizes()[dbn.depth()]))
+            .epochs(a.joint_epochs)
+            .seed(a.seed);
         let classes = ytr.iter().chain(yte).copied().max().map_or(2, |m| (m as usize + 1).max(2));
         let m = fit_labelled(&xd, classes, &cfg, |_| {}).map_err(|e| e.to_string())?;
         let means = net.transform(test.features(), below).map_err(|e| e.to_string())?;
@@ -889,8 +882,7 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
     {
         return Err(format!("label {y} in the data: the model has labels 0..{}", n.n_labels()));
     }
-    let config =
-        SoftmaxConfig { epochs: a.epochs, learning_rate: a.lr, seed: a.seed, ..SoftmaxConfig::default() };
+    let config = SoftmaxConfig::default().epochs(a.epochs).learning_rate(a.lr).seed(a.seed);
     let run = |x: Vec<f32>, xt: Vec<f32>, width: usize| -> Result<(f64, f64, f64), String> {
         let t0 = Instant::now();
         let d = Dataset::new(x, width).and_then(|d| d.with_labels(ytr.clone())).map_err(|e| e.to_string())?;
@@ -1019,20 +1011,17 @@ fn train_gaussian(
     use boltzmann::train::gaussian::GaussianTrainConfig;
     let base = &config.layers[0];
     let k = base.k();
-    let bottom = GaussianTrainConfig {
-        n_hidden: widths[0],
-        k,
-        persistent: a.gaussian_pcd,
-        learning_rate: a.gaussian_lr,
-        batch_size: base.batch_size,
-        epochs: epochs[0],
-        init_sigma: a.sigma,
-        learn_sigma: a.learn_sigma,
-        seed: base.seed,
-        ..GaussianTrainConfig::default()
-    };
-    let upper =
-        (widths.len() > 1).then(|| DbnConfig { layers: config.layers[1..].to_vec(), ..config.clone() });
+    let bottom = GaussianTrainConfig::default()
+        .n_hidden(widths[0])
+        .k(k)
+        .persistent(a.gaussian_pcd)
+        .learning_rate(a.gaussian_lr)
+        .batch_size(base.batch_size)
+        .epochs(epochs[0])
+        .init_sigma(a.sigma)
+        .learn_sigma(a.learn_sigma)
+        .seed(base.seed);
+    let upper = (widths.len() > 1).then(|| (config.clone()).layers(config.layers[1..].to_vec()));
     let json = a.train.json;
     let t0 = Instant::now();
     let mut layer_seconds = vec![0.0f64; widths.len()];
@@ -1130,7 +1119,7 @@ fn top_log_z(
         Dataset::new(below().map_err(|e| e.to_string())?, top.n_visible()).map_err(|e| e.to_string())?;
     let bias = eval::base_rate_biases(&base).map_err(|e| e.to_string())?;
     let schedule = crate::evaluate::parse_schedule(&a.schedule)?;
-    let cfg = AisConfig { runs: a.ais_runs, schedule: schedule.clone(), seed: a.seed };
+    let cfg = AisConfig::default().runs(a.ais_runs).schedule(schedule.clone()).seed(a.seed);
     let pb = crate::evaluate::bar(show, schedule.len() as u64, "AIS");
     let est =
         eval::ais_with_progress(top, &bias, &cfg, &|k| pb.set_position(k)).map_err(|e| e.to_string())?;

@@ -219,18 +219,16 @@ fn train_mlp(
     let (d, json) = (data.dim(), a.json);
     let hidden = widths(a.hidden.as_deref().unwrap_or("64,64"))?;
     let mut e = MlpEnergy::new(d, &hidden, act, a.seed).map_err(|e| e.to_string())?;
-    let cfg = EbmConfig {
-        batch_size: a.batch,
-        langevin_steps: a.langevin_steps,
-        langevin: LangevinConfig { step: a.step, noise: a.noise, grad_clip: a.clip, clamp: Some((lo, hi)) },
-        buffer_capacity: a.buffer,
-        init_range: (lo, hi),
-        alpha: a.alpha,
-        learning_rate: a.lr,
-        iterations: a.iterations,
-        seed: a.seed,
-        ..EbmConfig::default()
-    };
+    let cfg = EbmConfig::default()
+        .batch_size(a.batch)
+        .langevin_steps(a.langevin_steps)
+        .langevin(LangevinConfig::ula(a.step).noise(a.noise).grad_clip(a.clip).clamp(Some((lo, hi))))
+        .buffer_capacity(a.buffer)
+        .init_range((lo, hi))
+        .alpha(a.alpha)
+        .learning_rate(a.lr)
+        .iterations(a.iterations)
+        .seed(a.seed);
     let bar = crate::evaluate::bar(show, a.iterations as u64, "ebm");
     let every = (a.iterations / 20).max(1);
     let buffer = train_ebm(&mut e, data, &cfg, |r| {
@@ -269,15 +267,14 @@ fn train_score(a: &EbmTrainArgs, data: &Dataset, act: Activation, show: bool) ->
     let json = a.json;
     let s = parse_sigmas(&a.sigmas)?;
     let hidden = widths(a.hidden.as_deref().unwrap_or("128,128"))?;
-    let cfg = DsmConfig {
-        sigmas: s,
-        hidden,
-        activation: act,
-        batch_size: a.batch,
-        iterations: a.iterations,
-        learning_rate: a.lr,
-        seed: a.seed,
-    };
+    let cfg = DsmConfig::default()
+        .sigmas(s)
+        .hidden(hidden)
+        .activation(act)
+        .batch_size(a.batch)
+        .iterations(a.iterations)
+        .learning_rate(a.lr)
+        .seed(a.seed);
     let bar = crate::evaluate::bar(show, a.iterations as u64, "dsm");
     let every = (a.iterations / 20).max(1);
     let m = train_dsm(data, &cfg, |i, loss, secs| {
@@ -304,18 +301,16 @@ fn train_gb_rbm(a: &EbmTrainArgs, data: &Dataset) -> Result<EnergyModel, String>
             _ => return Err(format!("--hidden {s:?}: a gb-rbm has one hidden layer")),
         },
     };
-    let cfg = GaussianTrainConfig {
-        n_hidden: h,
-        k: a.k,
-        persistent: a.pcd,
-        learning_rate: a.lr,
-        batch_size: a.batch,
-        epochs: a.epochs,
-        init_sigma: a.sigma,
-        learn_sigma: a.learn_sigma,
-        seed: a.seed,
-        ..GaussianTrainConfig::default()
-    };
+    let cfg = GaussianTrainConfig::default()
+        .n_hidden(h)
+        .k(a.k)
+        .persistent(a.pcd)
+        .learning_rate(a.lr)
+        .batch_size(a.batch)
+        .epochs(a.epochs)
+        .init_sigma(a.sigma)
+        .learn_sigma(a.learn_sigma)
+        .seed(a.seed);
     let m = train_gaussian_rbm(data, &cfg, |r| {
         if json {
             outln_cb!(
@@ -379,19 +374,14 @@ fn samples_picture(
         EnergyModel::Mlp(e) => {
             let mut ch =
                 LangevinChains::uniform(n, d, lo, hi, derive(seed, Purpose::PictureChains)).map_err(err)?;
-            let cfg = LangevinConfig { step: 0.05, noise: 0.1, grad_clip: None, clamp: Some((lo, hi)) };
+            let cfg = LangevinConfig::ula(0.05).noise(0.1).grad_clip(None).clamp(Some((lo, hi)));
             ch.run(e, &cfg, 500).map_err(err)?;
             ch.states().to_vec()
         }
         EnergyModel::Score(s) => {
             let mut ch =
                 LangevinChains::uniform(n, d, lo, hi, derive(seed, Purpose::PictureChains)).map_err(err)?;
-            let cfg = AnnealedConfig {
-                sigmas: s.sigmas().to_vec(),
-                step: sample_step,
-                steps_per_level: 100,
-                clamp: None,
-            };
+            let cfg = AnnealedConfig::new(s.sigmas().to_vec(), sample_step, 100);
             ch.run_annealed(s, &cfg).map_err(err)?;
             ch.states().to_vec()
         }

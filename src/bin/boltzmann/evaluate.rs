@@ -196,7 +196,7 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
         base_bias = eval::base_rate_biases(&base).map_err(|e| e.to_string())?;
         let n = schedule.len() - 1;
         let pb = bar(show, n as u64, "AIS  ");
-        let cfg = AisConfig { runs: a.ais_runs, schedule, seed: a.seed };
+        let cfg = AisConfig::default().runs(a.ais_runs).schedule(schedule).seed(a.seed);
         let est = eval::ais_with_progress(&rbm, &base_bias, &cfg, &|k| pb.set_position(k))
             .map_err(|e| e.to_string())?;
         pb.finish_and_clear();
@@ -215,11 +215,10 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
         let sub = test.subset(0..a.raise_examples.min(test.len())).map_err(|e| e.to_string())?;
         let k = raise_schedule.len() as u64 - 1;
         let pb = bar(show, k * (sub.len() * a.raise_runs.max(1)) as u64, "RAISE");
-        let cfg = RaiseConfig {
-            runs_per_example: a.raise_runs,
-            schedule: raise_schedule,
-            seed: derive(a.seed, Purpose::Raise),
-        };
+        let cfg = RaiseConfig::default()
+            .runs_per_example(a.raise_runs)
+            .schedule(raise_schedule)
+            .seed(derive(a.seed, Purpose::Raise));
         let est = eval::raise_with_progress(&rbm, &base_bias, &sub, &cfg, &|d| pb.set_position(d))
             .map_err(|e| e.to_string())?;
         pb.finish_and_clear();

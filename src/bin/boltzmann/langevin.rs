@@ -231,21 +231,17 @@ fn sample_energy<E: Energy>(
     sigmas: Vec<f32>,
 ) -> Result<Option<f64>, String> {
     let r = match a.sampler.as_str() {
-        "ula" => {
-            chains.run(e, &LangevinConfig { clamp, ..LangevinConfig::ula(a.step) }, a.steps).map(|_| None)
-        }
+        "ula" => chains.run(e, &(LangevinConfig::ula(a.step)).clamp(clamp), a.steps).map(|_| None),
         "du-mordatch" => {
-            let cfg = LangevinConfig {
-                step: a.step,
-                noise: a.noise.unwrap_or(0.005),
-                grad_clip: a.clip.or(Some(0.01)),
-                clamp,
-            };
+            let cfg = LangevinConfig::ula(a.step)
+                .noise(a.noise.unwrap_or(0.005))
+                .grad_clip(a.clip.or(Some(0.01)))
+                .clamp(clamp);
             chains.run(e, &cfg, a.steps).map(|_| None)
         }
         "mala" => chains.run_mala(e, a.step, a.steps).map(|r| Some(r.rate())),
         _ => {
-            let cfg = AnnealedConfig { sigmas, step: a.step, steps_per_level: a.steps, clamp };
+            let cfg = AnnealedConfig::new(sigmas, a.step, a.steps).clamp(clamp);
             chains.run_annealed(&EnergyScore(e), &cfg).map(|_| None)
         }
     };
@@ -305,14 +301,14 @@ pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
     let t0 = Instant::now();
     let acceptance = crate::with_threads(a.threads.n, || match &target {
         Target::Mix(m) if a.sampler == "annealed" => {
-            let cfg = AnnealedConfig { sigmas, step: a.step, steps_per_level: a.steps, clamp };
+            let cfg = AnnealedConfig::new(sigmas, a.step, a.steps).clamp(clamp);
             chains.run_annealed(m, &cfg).map(|_| None).map_err(|e| e.to_string())
         }
         Target::Mix(m) => sample_energy(&mut chains, m, &a, clamp, sigmas),
         Target::Model(EnergyModel::Mlp(e)) => sample_energy(&mut chains, e, &a, clamp, sigmas),
         Target::Model(EnergyModel::GaussianRbm(m)) => sample_energy(&mut chains, m, &a, clamp, sigmas),
         Target::Model(EnergyModel::Score(s)) => {
-            let cfg = AnnealedConfig { sigmas, step: a.step, steps_per_level: a.steps, clamp };
+            let cfg = AnnealedConfig::new(sigmas, a.step, a.steps).clamp(clamp);
             chains.run_annealed(s, &cfg).map(|_| None).map_err(|e| e.to_string())
         }
     })?;

@@ -131,7 +131,7 @@ pub(crate) fn dir(path: &Path) -> Result<(), String> {
     }
     std::fs::create_dir_all(path)
         .map_err(|e| format!("{}: cannot create the directory: {e}", path.display()))?;
-    boltzmann::io::check_output(&path.join(".boltzmann-probe")).map_err(|e| e.to_string())
+    boltzmann::io::check_output(path.join(".boltzmann-probe")).map_err(|e| e.to_string())
 }
 
 /// Removes what a failed command created: declared files that did not exist

@@ -400,51 +400,50 @@ pub(crate) fn datasets(a: &TrainArgs) -> Result<(Dataset, Option<Dataset>, Strin
 }
 
 pub(crate) fn config(a: &TrainArgs) -> Result<TrainConfig, String> {
-    Ok(TrainConfig {
-        n_hidden: a.hidden,
-        algorithm: match a.algorithm {
+    Ok(TrainConfig::default()
+        .n_hidden(a.hidden)
+        .algorithm(match a.algorithm {
             AlgoArg::Cd => Algorithm::Cd { k: a.k },
             AlgoArg::Pcd => Algorithm::Pcd { k: a.k, chains: a.chains() },
             AlgoArg::Pt => {
                 Algorithm::Pt { k: a.k, chains: a.chains(), replicas: a.replicas, beta_min: a.beta_min }
             }
-        },
-        learning_rate: a.lr,
-        schedule: parse_schedule(a.lr_schedule())?,
-        optimizer: match a.optimizer {
+        })
+        .learning_rate(a.lr)
+        .schedule(parse_schedule(a.lr_schedule())?)
+        .optimizer(match a.optimizer {
             OptArg::Sgd => Optimizer::Sgd {
                 initial: a.momentum,
                 final_: a.final_momentum,
                 switch_epoch: a.momentum_switch,
             },
             OptArg::Adam => Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
-        },
-        l2: a.l2(),
-        l1: a.l1,
-        batch_size: a.batch,
-        epochs: a.epochs(),
-        shuffle: !a.no_shuffle,
-        visible_bias_from_data: !a.no_vbias_init,
-        weight_init_std: a.init_std,
-        sparsity: a.sparsity_target.map(|t| Sparsity {
+        })
+        .l2(a.l2())
+        .l1(a.l1)
+        .batch_size(a.batch)
+        .epochs(a.epochs())
+        .shuffle(!a.no_shuffle)
+        .visible_bias_from_data(!a.no_vbias_init)
+        .weight_init_std(a.init_std)
+        .sparsity(a.sparsity_target.map(|t| Sparsity {
             target: t,
             cost: a.sparsity_cost,
             decay: a.sparsity_decay,
-        }),
-        max_weight: 1e4,
-        probability_data: false,
-        centering: match a.centering.as_str() {
+        }))
+        .max_weight(1e4)
+        .probability_data(false)
+        .centering(match a.centering.as_str() {
             "off" => None,
             r => Some(Centering {
                 hidden_rate: r
                     .parse()
                     .map_err(|_| format!("--centering {r:?}: use off or a rate in (0, 1]"))?,
             }),
-        },
-        fast_weights: a.fast_lr.map(|learning_rate| FastWeights { learning_rate, decay: a.fast_decay }),
-        ladder_step: a.adapt_ladder,
-        seed: a.seed,
-    })
+        })
+        .fast_weights(a.fast_lr.map(|learning_rate| FastWeights { learning_rate, decay: a.fast_decay }))
+        .ladder_step(a.adapt_ladder)
+        .seed(a.seed))
 }
 
 /// `--resume`: the checkpoint's state, refusing other data and training
@@ -700,7 +699,7 @@ fn ais_monitor(
     on: &Dataset,
 ) -> Result<(f64, f64), String> {
     let cfg =
-        eval::AisConfig { runs: a.ais_runs, schedule: eval::linear_schedule(a.ais_steps), seed: a.seed };
+        eval::AisConfig::default().runs(a.ais_runs).schedule(eval::linear_schedule(a.ais_steps)).seed(a.seed);
     let est = eval::ais(rbm, base, &cfg).map_err(|e| e.to_string())?;
     let avg = eval::average_log_prob(rbm, on, est.log_z).map_err(|e| e.to_string())?;
     Ok((est.log_z, avg))

@@ -1,0 +1,163 @@
+//! The public entry points a downstream crate uses to drive the sampler on
+//! its own terms: sweeps on borrowed buffers with a reusable workspace, and
+//! the half-steps and CD phase of `Chains` that the trainer is built on.
+
+use boltzmann::sampler::gibbs::{self, SweepWorkspace};
+use boltzmann::{Chains, Error, Rbm, rng};
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
+}
+
+/// A model whose products are exact in f32 in any summation order: weights
+/// and biases are multiples of 1/4 with small sums, states are 0/1.
+fn exact_rbm(d: usize, h: usize) -> Rbm {
+    let w = (0..d * h).map(|i| [(-0.5f32), 0.0, 0.25, 0.75, -0.25][(i * 7 + i / 3) % 5]).collect();
+    let b = (0..d).map(|i| [0.25f32, -0.5, 0.0][i % 3]).collect();
+    let c = (0..h).map(|j| [-0.25f32, 0.5][j % 2]).collect();
+    Rbm::new(d, h, w, b, c).unwrap()
+}
+
+#[test]
+fn workspace_sweeps_match_fresh_sweeps_and_chains_for_any_threads() {
+    // 784 × 300 with 600 chains: above the binary-product threshold, so the
+    // packed weights are reused from the workspace too.
+    let rbm = Rbm::random(784, 300, 0.05, 0.0, 5).unwrap();
+    let n = 600;
+    let mut reference = Chains::new(&rbm, n, 9).unwrap();
+    let start = reference.clone().into_parts();
+    reference.sweep(&rbm, 3).unwrap();
+    reference.sweep(&rbm, 2).unwrap();
+    for threads in [1, 2, 5] {
+        let (mut v, mut h, mut s, _) = start.clone();
+        let mut ws = SweepWorkspace::new();
+        pool(threads).install(|| {
+            gibbs::sweep_with(&rbm, &mut v, &mut h, &mut s, 3, &mut ws).unwrap();
+            gibbs::sweep_with(&rbm, &mut v, &mut h, &mut s, 2, &mut ws).unwrap();
+        });
+        assert!(ws.bytes() > 0);
+        assert_eq!(v, reference.visible(), "{threads} threads");
+        assert_eq!(h, reference.hidden(), "{threads} threads");
+        assert_eq!(s, reference.streams(), "{threads} threads");
+        // The workspace carries no state: reused with another model and
+        // chain count it gives what a fresh one gives.
+        let small = exact_rbm(10, 4);
+        let mut a = (vec![0.0; 30], vec![0.0; 12], rng::chain_streams(1, 3).unwrap());
+        let mut b = a.clone();
+        gibbs::sweep_with(&small, &mut a.0, &mut a.1, &mut a.2, 4, &mut ws).unwrap();
+        gibbs::sweep(&small, &mut b.0, &mut b.1, &mut b.2, 4).unwrap();
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn sweep_with_rejects_bad_parts() {
+    let rbm = exact_rbm(6, 3);
+    let mut ws = SweepWorkspace::new();
+    let mut s = rng::chain_streams(1, 2).unwrap();
+    let (mut v, mut h) = (vec![0.0; 12], vec![0.0; 6]);
+    let mut short = vec![0.0; 11];
+    assert!(matches!(
+        gibbs::sweep_with(&rbm, &mut short, &mut h, &mut s, 1, &mut ws),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    v[3] = 0.5;
+    assert!(matches!(
+        gibbs::sweep_with(&rbm, &mut v, &mut h, &mut s, 1, &mut ws),
+        Err(Error::NotBinary { .. })
+    ));
+    v[3] = 0.0;
+    s[1] = [0; 4];
+    assert!(matches!(
+        gibbs::sweep_with(&rbm, &mut v, &mut h, &mut s, 1, &mut ws),
+        Err(Error::InvalidParam { .. })
+    ));
+}
+
+/// `h·Wᵀ` and `v·W` by the definition (exact for [`exact_rbm`]).
+fn products(rbm: &Rbm, v: &[f32], h: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let (d, nh) = (rbm.n_visible(), rbm.n_hidden());
+    let w = rbm.weights();
+    let rows = v.len() / d;
+    let mut pre_v = vec![0.0f32; rows * d];
+    let mut pre_h = vec![0.0f32; rows * nh];
+    for r in 0..rows {
+        for i in 0..d {
+            pre_v[r * d + i] = (0..nh).map(|j| h[r * nh + j] * w[i * nh + j]).sum();
+        }
+        for j in 0..nh {
+            pre_h[r * nh + j] = (0..d).map(|i| v[r * d + i] * w[i * nh + j]).sum();
+        }
+    }
+    (pre_v, pre_h)
+}
+
+#[test]
+fn half_steps_from_own_products_make_the_same_sweep_as_sweep_vh() {
+    let rbm = exact_rbm(12, 7);
+    let n = 40;
+    let mut a = Chains::new(&rbm, n, 3).unwrap();
+    a.sweep(&rbm, 1).unwrap();
+    let mut b = a.clone();
+    let mut probs_a = vec![0.0; n * 7];
+    a.sweep_vh(&rbm, 1, &mut probs_a).unwrap();
+    // The same sweep from products computed here.
+    let (pre_v, _) = products(&rbm, b.visible(), b.hidden());
+    b.visible_step_from(&rbm, &pre_v).unwrap();
+    let (_, pre_h) = products(&rbm, b.visible(), b.hidden());
+    let mut probs_b = vec![0.0; n * 7];
+    pool(3).install(|| b.hidden_step_from(&rbm, &pre_h, Some(&mut probs_b))).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(probs_a, probs_b);
+    assert_eq!(b.sweeps_done(), 2);
+    // Bad lengths.
+    assert!(matches!(b.visible_step_from(&rbm, &pre_v[1..]), Err(Error::ShapeMismatch { .. })));
+    assert!(matches!(b.hidden_step_from(&rbm, &pre_h[1..], None), Err(Error::ShapeMismatch { .. })));
+    assert!(matches!(
+        b.hidden_step_from(&rbm, &pre_h, Some(&mut probs_b[1..])),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let other = exact_rbm(12, 6);
+    assert!(matches!(b.visible_step_from(&other, &pre_v), Err(Error::ShapeMismatch { .. })));
+    assert_eq!(b.sweeps_done(), 2, "a refused call changes nothing");
+}
+
+#[test]
+fn contrastive_runs_cd_on_a_prefix_of_the_chains() {
+    let rbm = exact_rbm(12, 7);
+    let (n, m, k) = (10, 6, 3);
+    let data_probs: Vec<f32> = (0..m * 7).map(|i| ((i * 5) % 11) as f32 / 10.0).collect();
+    let mut chains = Chains::new(&rbm, n, 11).unwrap();
+    let before = chains.clone();
+    let mut probs = vec![0.0; m * 7];
+    chains.contrastive(&rbm, &data_probs, k, &mut probs).unwrap();
+    // By hand: the first m chains' hidden states drawn from the
+    // probabilities with their streams, then k sweeps v → h.
+    let (v0, h0, s0, _) = before.clone().into_parts();
+    let mut manual =
+        Chains::from_parts(&rbm, v0[..m * 12].to_vec(), h0[..m * 7].to_vec(), s0[..m].to_vec(), 0).unwrap();
+    manual.sample_hidden_from(&data_probs).unwrap();
+    let mut probs_manual = vec![0.0; m * 7];
+    manual.sweep_vh(&rbm, k, &mut probs_manual).unwrap();
+    assert_eq!(&chains.visible()[..m * 12], manual.visible());
+    assert_eq!(&chains.hidden()[..m * 7], manual.hidden());
+    assert_eq!(&chains.streams()[..m], manual.streams());
+    assert_eq!(probs, probs_manual);
+    // The other chains are untouched and no sweeps are counted.
+    assert_eq!(&chains.visible()[m * 12..], &before.visible()[m * 12..]);
+    assert_eq!(&chains.streams()[m..], &before.streams()[m..]);
+    assert_eq!(chains.sweeps_done(), before.sweeps_done());
+    // Bad input: k = 0, more rows than chains, ragged rows, mismatched
+    // outputs, probabilities outside [0, 1] or NaN.
+    let bad = |r: boltzmann::Result<()>| assert!(r.is_err(), "accepted");
+    bad(chains.contrastive(&rbm, &data_probs, 0, &mut probs));
+    bad(chains.contrastive(&rbm, &vec![0.5; (n + 1) * 7], 1, &mut vec![0.0; (n + 1) * 7]));
+    bad(chains.contrastive(&rbm, &data_probs[1..], 1, &mut probs[1..]));
+    bad(chains.contrastive(&rbm, &data_probs, 1, &mut probs[7..]));
+    bad(chains.contrastive(&rbm, &[], 1, &mut []));
+    let mut p = data_probs.clone();
+    p[2] = 1.5;
+    bad(chains.contrastive(&rbm, &p, 1, &mut probs));
+    p[2] = f32::NAN;
+    bad(chains.contrastive(&rbm, &p, 1, &mut probs));
+}
