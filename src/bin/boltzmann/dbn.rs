@@ -2,6 +2,7 @@
 //! library's DBN training, sampling, bound and classifiers, report, write
 //! files.
 
+use crate::CliResult;
 use crate::train::TrainArgs;
 use boltzmann::data::Dataset;
 use boltzmann::eval::{self, AisConfig, RaiseConfig};
@@ -231,7 +232,7 @@ pub(crate) struct DbnEvalArgs {
     quiet: bool,
 }
 
-pub(crate) fn run(cmd: DbnCmd) -> Result<(), String> {
+pub(crate) fn run(cmd: DbnCmd) -> CliResult<()> {
     match cmd {
         DbnCmd::Train(a) => {
             let threads = a.train.threads.n;
@@ -252,20 +253,20 @@ pub(crate) fn run(cmd: DbnCmd) -> Result<(), String> {
     }
 }
 
-fn parse_list(what: &str, s: &str) -> Result<Vec<usize>, String> {
+fn parse_list(what: &str, s: &str) -> CliResult<Vec<usize>> {
     let v: Vec<usize> = s
         .split(',')
         .map(|x| x.trim().parse::<usize>().map_err(|_| format!("--{what} {s:?}: use numbers like 500,500")))
         .collect::<Result<_, _>>()?;
     if v.is_empty() || v.contains(&0) {
-        return Err(format!("--{what} {s:?}: every entry must be ≥ 1"));
+        return Err(format!("--{what} {s:?}: every entry must be ≥ 1").into());
     }
     Ok(v)
 }
 
 /// Checks the options that need no data: the layer widths and epochs, and
 /// the combinations `dbn train` does not support.
-fn check_train_args(a: &DbnTrainArgs) -> Result<(Vec<usize>, Vec<usize>), String> {
+fn check_train_args(a: &DbnTrainArgs) -> CliResult<(Vec<usize>, Vec<usize>)> {
     if a.train.resume.is_some() {
         return Err("--resume is not supported by `dbn train` (train the layers again)".into());
     }
@@ -278,13 +279,14 @@ fn check_train_args(a: &DbnTrainArgs) -> Result<(Vec<usize>, Vec<usize>), String
         Some(s) => parse_list("layer-epochs", s)?,
     };
     if epochs.len() != widths.len() {
-        return Err(format!("--layer-epochs has {} entries for {} layers", epochs.len(), widths.len()));
+        return Err(format!("--layer-epochs has {} entries for {} layers", epochs.len(), widths.len()).into());
     }
     if a.up_down_epochs > 0 && !(a.up_down_lr.is_finite() && a.up_down_lr > 0.0 && a.up_down_k >= 1) {
         return Err(format!(
             "--up-down-lr {} / --up-down-k {}: need lr > 0 and k ≥ 1",
             a.up_down_lr, a.up_down_k
-        ));
+        )
+        .into());
     }
     if a.label_top.is_some() && a.up_down_epochs > 0 {
         return Err(
@@ -312,7 +314,7 @@ fn dbn_config(
     widths: &[usize],
     epochs: &[usize],
     data_dim: usize,
-) -> Result<DbnConfig, String> {
+) -> CliResult<DbnConfig> {
     // A tied start needs each layer as wide as the one below its input.
     if a.tied_init {
         for l in 1..widths.len() {
@@ -322,7 +324,8 @@ fn dbn_config(
                     "--tied-init: layer {} has {} hidden units; a tied start needs {want}",
                     l + 1,
                     widths[l]
-                ));
+                )
+                .into());
             }
         }
     }
@@ -335,7 +338,7 @@ fn dbn_config(
     let propagate = match a.propagate.as_str() {
         "samples" => Propagate::Samples,
         "probs" | "probabilities" => Propagate::Probabilities,
-        s => return Err(format!("--propagate {s:?}: use samples or probs")),
+        s => return Err(format!("--propagate {s:?}: use samples or probs").into()),
     };
     Ok(DbnConfig::new(layers)
         .tied_init(a.tied_init)
@@ -343,7 +346,7 @@ fn dbn_config(
         .propagate(propagate))
 }
 
-fn train(mut a: DbnTrainArgs) -> Result<(), String> {
+fn train(mut a: DbnTrainArgs) -> CliResult<()> {
     a.train.use_defaults(&crate::train::LAYER_DEFAULTS);
     crate::out::dir(&a.train.out)?;
     crate::out::file(&a.train.out.join("dbn.safetensors"))?;
@@ -392,8 +395,7 @@ fn train(mut a: DbnTrainArgs) -> Result<(), String> {
         } else {
             outln_cb!("layer {l}/{} epoch {:>3}: {:.2} s", widths.len(), r.epoch + 1, r.seconds);
         }
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     crate::out::check()?;
     let net = fine_tune(&a, &dbn, &train_set, &base)?;
     let labelled = match a.label_top {
@@ -429,7 +431,7 @@ fn fine_tune(
     dbn: &Dbn,
     train_set: &Dataset,
     base: &TrainConfig,
-) -> Result<Option<UntiedDbn>, String> {
+) -> CliResult<Option<UntiedDbn>> {
     if a.up_down_epochs == 0 {
         return Ok(None);
     }
@@ -446,8 +448,7 @@ fn fine_tune(
         } else {
             outln_cb!("up-down epoch {e:>3}: {:.2} s since start", t.elapsed().as_secs_f64());
         }
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     crate::out::check()?;
     Ok(Some(net))
 }
@@ -461,7 +462,7 @@ fn labelled_top(
     base: &TrainConfig,
     hidden: usize,
     n_labels: usize,
-) -> Result<(LabelledDbn, f64), String> {
+) -> CliResult<(LabelledDbn, f64)> {
     let depth = dbn.depth();
     let cfg = LabelledConfig::default()
         .n_hidden(hidden)
@@ -480,8 +481,7 @@ fn labelled_top(
                     "layer {l}/{l} (labelled top, {n_labels} labels) epoch {e:>3}: {secs:.2} s since start"
                 );
             }
-        })
-        .map_err(|e| e.to_string())?;
+        })?;
     crate::out::check()?;
     Ok((net, t.elapsed().as_secs_f64()))
 }
@@ -496,19 +496,18 @@ fn write_dbn(
     path: &std::path::Path,
     out: &std::path::Path,
     seed: u64,
-) -> Result<(), String> {
+) -> CliResult<()> {
     match (net, labelled) {
         (_, Some(n)) => io::save_labelled_dbn(n, path),
         (None, None) => io::save_dbn(dbn, path),
         (Some(n), None) => io::save_untied_dbn(n, path),
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
     if let Some((r, c)) = train_set.image_shape() {
         let s = match labelled {
             Some(n) => sample_labelled(n, None, 100, 1000, seed)?,
-            None => net.map_or(dbn, |n| n.generative()).sample(100, 1000, seed).map_err(|e| e.to_string())?,
+            None => net.map_or(dbn, |n| n.generative()).sample(100, 1000, seed)?,
         };
-        io::grid_png(out.join("samples.png"), &s.visible_probs, r, c, 10, 2).map_err(|e| e.to_string())?;
+        io::grid_png(out.join("samples.png"), &s.visible_probs, r, c, 10, 2)?;
     }
     Ok(())
 }
@@ -521,18 +520,18 @@ fn sample_labelled(
     n: usize,
     sweeps: usize,
     seed: u64,
-) -> Result<boltzmann::model::DbnSamples, String> {
+) -> CliResult<boltzmann::model::DbnSamples> {
     let k = net.n_labels();
     let labels: Vec<u8> = match label {
         Some(y) => vec![y; n],
         None => (0..n).map(|i| ((i / 10) % k) as u8).collect(),
     };
-    net.sample_given_labels(&labels, sweeps, seed).map_err(|e| e.to_string())
+    Ok(net.sample_given_labels(&labels, sweeps, seed)?)
 }
 
-fn sample(a: DbnSampleArgs) -> Result<(), String> {
+fn sample(a: DbnSampleArgs) -> CliResult<()> {
     crate::out::file(&a.out)?;
-    let file = io::load_any_dbn(&a.model).map_err(|e| e.to_string())?;
+    let file = io::load_any_dbn(&a.model)?;
     let (n_visible, n_labels) = match &file {
         DbnFile::Gaussian(g) => (g.n_visible(), 0),
         DbnFile::Tied(d) => (d.n_visible(), 0),
@@ -541,32 +540,32 @@ fn sample(a: DbnSampleArgs) -> Result<(), String> {
     };
     let (r, c) = crate::pictures::shape(a.shape.as_deref(), n_visible)?;
     if a.n == 0 || a.n > 10_000 {
-        return Err(format!("--n {}: use 1..=10000 samples", a.n));
+        return Err(format!("--n {}: use 1..=10000 samples", a.n).into());
     }
     match a.label {
         Some(_) if n_labels == 0 => {
             return Err("--label: this DBN has no label units (train it with --label-top)".into());
         }
         Some(y) if y as usize >= n_labels => {
-            return Err(format!("--label {y}: the model has labels 0..{n_labels}"));
+            return Err(format!("--label {y}: the model has labels 0..{n_labels}").into());
         }
         _ => {}
     }
     let s = match &file {
-        DbnFile::Gaussian(g) => g.sample(a.n, a.sweeps, a.seed).map_err(|e| e.to_string())?,
-        DbnFile::Tied(d) => d.sample(a.n, a.sweeps, a.seed).map_err(|e| e.to_string())?,
-        DbnFile::Untied(n) => n.generative().sample(a.n, a.sweeps, a.seed).map_err(|e| e.to_string())?,
+        DbnFile::Gaussian(g) => g.sample(a.n, a.sweeps, a.seed)?,
+        DbnFile::Tied(d) => d.sample(a.n, a.sweeps, a.seed)?,
+        DbnFile::Untied(n) => n.generative().sample(a.n, a.sweeps, a.seed)?,
         DbnFile::Labelled(n) => sample_labelled(n, a.label, a.n, a.sweeps, a.seed)?,
     };
-    io::grid_png(&a.out, &s.visible_probs, r, c, a.n.min(10), 2).map_err(|e| e.to_string())?;
+    io::grid_png(&a.out, &s.visible_probs, r, c, a.n.min(10), 2)?;
     note!("wrote {}", a.out.display());
     Ok(())
 }
 
-fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
+fn evaluate(a: DbnEvalArgs) -> CliResult<()> {
     // Checked before any work, also when the top's log Z turns out exact.
     crate::evaluate::parse_schedule(&a.schedule).map_err(|e| format!("--schedule: {e}"))?;
-    let full = match io::load_any_dbn(&a.model).map_err(|e| e.to_string())? {
+    let full = match io::load_any_dbn(&a.model)? {
         DbnFile::Gaussian(g) => return evaluate_gaussian(&a, &g),
         DbnFile::Tied(d) => UntiedDbn::from_tied(d),
         DbnFile::Untied(n) => n,
@@ -576,7 +575,8 @@ fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
                 return Err(format!(
                     "this DBN has a label-joined top RBM; its bound (log p(x) summed over the labels) is not \
                      implemented: pass --depth 1..={below} to bound the unlabelled network below it"
-                ));
+                )
+                .into());
             }
             UntiedDbn::from_tied(n.lower().clone())
         }
@@ -584,26 +584,25 @@ fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
     let full_depth = full.generative().depth();
     let depth = a.depth.unwrap_or(full_depth);
     if depth == 0 || depth > full_depth {
-        return Err(format!("--depth {depth}: the model has {full_depth} layers"));
+        return Err(format!("--depth {depth}: the model has {full_depth} layers").into());
     }
     let untied = full.recognition().iter().zip(full.generative().layers()).any(|(r, g)| r != g);
     if untied && depth < full_depth {
         return Err(format!(
             "--depth {depth}: this DBN was fine-tuned (untied recognition weights); only the whole network ({full_depth} layers) has a bound"
-        ));
+        ).into());
     }
     // The network evaluated: the first `depth` generative layers, and the
     // recognition layers below its top.
     let (g, r) = full.into_parts();
     let net = UntiedDbn::new(
-        Dbn::new(g.into_layers().into_iter().take(depth).collect()).map_err(|e| e.to_string())?,
+        Dbn::new(g.into_layers().into_iter().take(depth).collect())?,
         r.into_iter().take(depth - 1).collect(),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let dbn = net.generative();
     let test: Dataset = match &a.data {
         Some(p) => crate::evaluate::load(p, a.binarize)?,
-        None => io::embedded_mnist().map_err(|e| e.to_string())?.test,
+        None => io::embedded_mnist()?.test,
     };
     let test = eval_set(test, dbn.n_visible(), &a)?;
     let top = dbn.top();
@@ -611,28 +610,26 @@ fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
     let t0 = Instant::now();
     let z = top_log_z(
         top,
-        || net.recognize(test.features(), depth - 1, derive(a.seed, Purpose::BoundRecognition)),
+        || Ok(net.recognize(test.features(), depth - 1, derive(a.seed, Purpose::BoundRecognition))?),
         &a,
         show,
     )?;
     let (log_z, log_z_se, how, raise_setup) = (z.log_z, z.std_err, z.how, z.ais);
-    let b =
-        eval::dbn::lower_bound_untied(&net, &test, log_z, a.samples, a.seed).map_err(|e| e.to_string())?;
+    let b = eval::dbn::lower_bound_untied(&net, &test, log_z, a.samples, a.seed)?;
     // Conservative check: the top term by RAISE on the first examples, and
     // the forward bound on the same recognition samples (same seed).
     let mut conservative = None;
     if let (Some((bias, schedule)), true) = (&raise_setup, a.raise_examples > 0) {
         let n = a.raise_examples.min(test.len());
-        let sub = test.subset(0..n).map_err(|e| e.to_string())?;
+        let sub = test.subset(0..n)?;
         let cfg = RaiseConfig::default().runs_per_example(1).schedule(schedule.clone()).seed(a.seed);
         let pb = crate::evaluate::bar(show, schedule.len() as u64, "RAISE");
         let cons = eval::dbn::lower_bound_untied_with(&net, &sub, 1, a.seed, |h| {
             let hd = Dataset::new(h.to_vec(), top.n_visible())?;
             Ok(eval::raise_with_progress(top, bias, &hd, &cfg, &|k| pb.set_position(k))?.log_probs)
-        })
-        .map_err(|e| e.to_string())?;
+        })?;
         pb.finish_and_clear();
-        let fwd = eval::dbn::lower_bound_untied(&net, &sub, log_z, 1, a.seed).map_err(|e| e.to_string())?;
+        let fwd = eval::dbn::lower_bound_untied(&net, &sub, log_z, 1, a.seed)?;
         conservative = Some((n, cons, fwd));
     }
     let secs = t0.elapsed().as_secs_f64();
@@ -682,20 +679,20 @@ fn evaluate(a: DbnEvalArgs) -> Result<(), String> {
 
 /// The number of classes of `labels`, which must use every class from 0 to
 /// their largest (a stray label would otherwise add empty classes).
-pub(crate) fn label_classes(labels: &[u8], what: &str) -> Result<usize, String> {
+pub(crate) fn label_classes(labels: &[u8], what: &str) -> CliResult<usize> {
     let mut seen = [false; 256];
     for &y in labels {
         seen[y as usize] = true;
     }
     let Some(max) = seen.iter().rposition(|&s| s) else {
-        return Err(format!("{what}: no labels"));
+        return Err(format!("{what}: no labels").into());
     };
     if let Some(gap) = seen[..max].iter().position(|&s| !s) {
         let n = labels.iter().filter(|&&y| y as usize == max).count();
         return Err(format!(
             "{what} go up to {max} ({n} examples) but label {gap} never occurs: labels must be 0..K−1 with every \
              class present"
-        ));
+        ).into());
     }
     Ok(max + 1)
 }
@@ -704,22 +701,19 @@ fn labelled(
     images: &std::path::Path,
     labels: Option<&std::path::Path>,
     binarize: bool,
-) -> Result<Dataset, String> {
+) -> CliResult<Dataset> {
     let labels = labels.ok_or_else(|| format!("{}: pass its labels too", images.display()))?;
-    let d = io::read_idx(images, Some(labels)).map_err(|e| e.to_string())?;
-    if binarize { d.binarize_threshold(0.5).map_err(|e| e.to_string()) } else { Ok(d) }
+    let d = io::read_idx(images, Some(labels))?;
+    if binarize { Ok(d.binarize_threshold(0.5)?) } else { Ok(d) }
 }
 
 /// The labelled training and test images of `dbn classify`, checked
 /// against the network: sizes, label sets, binary values for a binary DBN.
-fn classify_data(
-    a: &DbnClassifyArgs,
-    net: &Features,
-) -> Result<(Dataset, Dataset, Vec<u8>, Vec<u8>), String> {
+fn classify_data(a: &DbnClassifyArgs, net: &Features) -> CliResult<(Dataset, Dataset, Vec<u8>, Vec<u8>)> {
     let dbn = net;
     let (train, test) = match (&a.data, &a.test_data) {
         (None, None) => {
-            let s = io::embedded_mnist().map_err(|e| e.to_string())?;
+            let s = io::embedded_mnist()?;
             (s.train, s.test)
         }
         (Some(d), Some(t)) => (
@@ -733,14 +727,15 @@ fn classify_data(
             "the images have {} pixels but the DBN's n_visible is {}",
             train.dim(),
             dbn.n_visible()
-        ));
+        )
+        .into());
     }
     let labels =
         |d: &Dataset| d.labels().map(<[u8]>::to_vec).ok_or_else(|| "data without labels".to_string());
     let (ytr, yte) = (labels(&train)?, labels(&test)?);
     let classes = label_classes(&ytr, "the training labels")?;
     if let Some(&y) = yte.iter().find(|&&y| y as usize >= classes) {
-        return Err(format!("test label {y}: the training labels are 0..={}", classes - 1));
+        return Err(format!("test label {y}: the training labels are 0..={}", classes - 1).into());
     }
     if let Features::Binary(_) = &net {
         for (what, d) in [("training", &train), ("test", &test)] {
@@ -765,33 +760,29 @@ fn joint_errors(
     test: &Dataset,
     ytr: &[u8],
     yte: &[u8],
-) -> Result<Option<JointErrors>, String> {
+) -> CliResult<Option<JointErrors>> {
     let dbn = net;
     Ok(if let Some(n) = saved {
         let t0 = Instant::now();
-        let test_err = n.error_rate(test.features(), yte).map_err(|e| e.to_string())?;
-        let train_err = n.error_rate(train.features(), ytr).map_err(|e| e.to_string())?;
+        let test_err = n.error_rate(test.features(), yte)?;
+        let train_err = n.error_rate(train.features(), ytr)?;
         Some((n.top().rbm().n_hidden(), n.lower().depth(), train_err, test_err, t0.elapsed().as_secs_f64()))
     } else if a.joint {
         use boltzmann::train::labelled::{LabelledConfig, fit_labelled};
         let t0 = Instant::now();
         let below = dbn.depth() - 1;
-        let xs = net
-            .recognize(train.features(), below, derive(a.seed, Purpose::JointRecognition))
-            .map_err(|e| e.to_string())?;
-        let xd = Dataset::new(xs, dbn.sizes()[below])
-            .and_then(|d| d.with_labels(ytr.to_vec()))
-            .map_err(|e| e.to_string())?;
+        let xs = net.recognize(train.features(), below, derive(a.seed, Purpose::JointRecognition))?;
+        let xd = Dataset::new(xs, dbn.sizes()[below]).and_then(|d| d.with_labels(ytr.to_vec()))?;
         let cfg = LabelledConfig::default()
             .n_hidden(a.joint_hidden.unwrap_or(dbn.sizes()[dbn.depth()]))
             .epochs(a.joint_epochs)
             .seed(a.seed);
         let classes = ytr.iter().chain(yte).copied().max().map_or(2, |m| (m as usize + 1).max(2));
-        let m = fit_labelled(&xd, classes, &cfg, |_| {}).map_err(|e| e.to_string())?;
-        let means = net.transform(test.features(), below).map_err(|e| e.to_string())?;
-        let test_err = m.error_rate(&means, yte).map_err(|e| e.to_string())?;
-        let train_means = net.transform(train.features(), below).map_err(|e| e.to_string())?;
-        let train_err = m.error_rate(&train_means, ytr).map_err(|e| e.to_string())?;
+        let m = fit_labelled(&xd, classes, &cfg, |_| {})?;
+        let means = net.transform(test.features(), below)?;
+        let test_err = m.error_rate(&means, yte)?;
+        let train_means = net.transform(train.features(), below)?;
+        let train_err = m.error_rate(&train_means, ytr)?;
         Some((cfg.n_hidden, below, train_err, test_err, t0.elapsed().as_secs_f64()))
     } else {
         None
@@ -809,7 +800,7 @@ fn print_classify(
     feat: (f64, f64, f64),
     joint: Option<JointErrors>,
     own_top: bool,
-) -> Result<(), String> {
+) -> CliResult<()> {
     if a.json {
         outln!(
             "{{\"layer\":{layer},\"features\":{width},\"train\":{},\"test\":{},\"raw\":{{\"train_error\":{},\
@@ -856,11 +847,11 @@ fn print_classify(
     Ok(())
 }
 
-fn classify(a: DbnClassifyArgs) -> Result<(), String> {
+fn classify(a: DbnClassifyArgs) -> CliResult<()> {
     use boltzmann::train::softmax::{SoftmaxConfig, fit_softmax};
     // A labelled DBN classifies itself; its directed layers give the
     // features for softmax regression.
-    let (net, saved) = match io::load_any_dbn(&a.model).map_err(|e| e.to_string())? {
+    let (net, saved) = match io::load_any_dbn(&a.model)? {
         DbnFile::Tied(d) => (Features::Binary(UntiedDbn::from_tied(d)), None),
         DbnFile::Untied(n) => (Features::Binary(n), None),
         DbnFile::Labelled(n) => (Features::Binary(UntiedDbn::from_tied(n.lower().clone())), Some(n)),
@@ -874,27 +865,27 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
     let dbn = &net;
     let layer = a.layer.unwrap_or(dbn.depth());
     if layer == 0 || layer > dbn.depth() {
-        return Err(format!("--layer {layer}: the model has layers 1..={}", dbn.depth()));
+        return Err(format!("--layer {layer}: the model has layers 1..={}", dbn.depth()).into());
     }
     let (train, test, ytr, yte) = classify_data(&a, &net)?;
     if let Some(n) = &saved
         && let Some(&y) = ytr.iter().chain(&yte).find(|&&y| y as usize >= n.n_labels())
     {
-        return Err(format!("label {y} in the data: the model has labels 0..{}", n.n_labels()));
+        return Err(format!("label {y} in the data: the model has labels 0..{}", n.n_labels()).into());
     }
     let config = SoftmaxConfig::default().epochs(a.epochs).learning_rate(a.lr).seed(a.seed);
-    let run = |x: Vec<f32>, xt: Vec<f32>, width: usize| -> Result<(f64, f64, f64), String> {
+    let run = |x: Vec<f32>, xt: Vec<f32>, width: usize| -> CliResult<(f64, f64, f64)> {
         let t0 = Instant::now();
-        let d = Dataset::new(x, width).and_then(|d| d.with_labels(ytr.clone())).map_err(|e| e.to_string())?;
-        let m = fit_softmax(&d, &config).map_err(|e| e.to_string())?;
-        let train_err = m.error_rate(d.features(), &ytr).map_err(|e| e.to_string())?;
-        let test_err = m.error_rate(&xt, &yte).map_err(|e| e.to_string())?;
+        let d = Dataset::new(x, width).and_then(|d| d.with_labels(ytr.clone()))?;
+        let m = fit_softmax(&d, &config)?;
+        let train_err = m.error_rate(d.features(), &ytr)?;
+        let test_err = m.error_rate(&xt, &yte)?;
         Ok((train_err, test_err, t0.elapsed().as_secs_f64()))
     };
     let raw = run(train.features().to_vec(), test.features().to_vec(), train.dim())?;
     let width = dbn.sizes()[layer];
-    let ft = net.transform(train.features(), layer).map_err(|e| e.to_string())?;
-    let fte = net.transform(test.features(), layer).map_err(|e| e.to_string())?;
+    let ft = net.transform(train.features(), layer)?;
+    let fte = net.transform(test.features(), layer)?;
     let feat = run(ft, fte, width)?;
     let joint = joint_errors(&a, &net, saved.as_ref(), &train, &test, &ytr, &yte)?;
     print_classify(&a, (&train, &test), layer, width, raw, feat, joint, saved.is_some())
@@ -903,12 +894,12 @@ fn classify(a: DbnClassifyArgs) -> Result<(), String> {
 /// `dbn eval` of a DBN with a Gaussian bottom layer: the bound on the
 /// log-density of real-valued test data (nats in the data's units), the
 /// top RBM's log Z exact or by AIS.
-fn evaluate_gaussian(a: &DbnEvalArgs, net: &GaussianDbn) -> Result<(), String> {
+fn evaluate_gaussian(a: &DbnEvalArgs, net: &GaussianDbn) -> CliResult<()> {
     let Some(upper) = net.upper() else {
         return Err("a one-layer Gaussian DBN is a GB-RBM: its log Z is not implemented, so no bound".into());
     };
     if a.depth.is_some_and(|d| d != net.depth()) {
-        return Err(format!("--depth: a Gaussian DBN is bounded whole ({} layers)", net.depth()));
+        return Err(format!("--depth: a Gaussian DBN is bounded whole ({} layers)", net.depth()).into());
     }
     let test = match &a.data {
         Some(p) => eval_set(crate::evaluate::load(p, false)?, net.n_visible(), a)?,
@@ -919,13 +910,12 @@ fn evaluate_gaussian(a: &DbnEvalArgs, net: &GaussianDbn) -> Result<(), String> {
     let show = !a.quiet && !a.json && std::io::stderr().is_terminal();
     let z = top_log_z(
         top,
-        || net.recognize(test.features(), net.depth() - 1, derive(a.seed, Purpose::BoundRecognition)),
+        || Ok(net.recognize(test.features(), net.depth() - 1, derive(a.seed, Purpose::BoundRecognition))?),
         a,
         show,
     )?;
     let (log_z, how) = (z.log_z, z.how);
-    let b = eval::gaussian_dbn::gaussian_lower_bound(net, &test, log_z, a.samples, a.seed)
-        .map_err(|e| e.to_string())?;
+    let b = eval::gaussian_dbn::gaussian_lower_bound(net, &test, log_z, a.samples, a.seed)?;
     let secs = t0.elapsed().as_secs_f64();
     let sizes: Vec<String> = net.sizes().iter().map(|s| s.to_string()).collect();
     if a.json {
@@ -1006,7 +996,7 @@ fn train_gaussian(
     widths: &[usize],
     epochs: &[usize],
     sizes: &[String],
-) -> Result<(), String> {
+) -> CliResult<()> {
     use boltzmann::train::dbn::train_gaussian_greedy;
     use boltzmann::train::gaussian::GaussianTrainConfig;
     let base = &config.layers[0];
@@ -1057,18 +1047,17 @@ fn train_gaussian(
                 outln_cb!("layer {l}/{} epoch {:>3}: {:.2} s", widths.len(), r.epoch + 1, r.seconds);
             }
         },
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     crate::out::check()?;
     layer_seconds[0] = first;
     let path = a.train.out.join("dbn.safetensors");
-    io::save_gaussian_dbn(&net, &path).map_err(|e| e.to_string())?;
+    io::save_gaussian_dbn(&net, &path)?;
     if let Some((r, c)) =
         train_set.image_shape().or_else(|| crate::pictures::shape(None, net.n_visible()).ok())
     {
-        let s = net.sample(100, 1000, base.seed).map_err(|e| e.to_string())?;
+        let s = net.sample(100, 1000, base.seed)?;
         let png = a.train.out.join("samples.png");
-        io::grid_png(&png, &s.visible_probs, r, c, 10, 2).map_err(|e| e.to_string())?;
+        io::grid_png(&png, &s.visible_probs, r, c, 10, 2)?;
     }
     if json {
         let per: Vec<String> = layer_seconds.iter().map(|s| s.to_string()).collect();
@@ -1103,26 +1092,23 @@ struct TopLogZ {
 /// at the top's visible layer).
 fn top_log_z(
     top: &boltzmann::Rbm,
-    below: impl FnOnce() -> boltzmann::Result<Vec<f32>>,
+    below: impl FnOnce() -> crate::CliResult<Vec<f32>>,
     a: &DbnEvalArgs,
     show: bool,
-) -> Result<TopLogZ, String> {
+) -> CliResult<TopLogZ> {
     let small = top.n_visible().min(top.n_hidden());
     if small <= a.exact_max {
         let pb = crate::evaluate::bar(show, 1u64 << small.min(63), "exact log Z");
-        let z = eval::log_partition_exact_with_progress(top, &|k| pb.set_position(k))
-            .map_err(|e| e.to_string())?;
+        let z = eval::log_partition_exact_with_progress(top, &|k| pb.set_position(k))?;
         pb.finish_and_clear();
         return Ok(TopLogZ { log_z: z, std_err: 0.0, how: "exact".into(), ais: None });
     }
-    let base =
-        Dataset::new(below().map_err(|e| e.to_string())?, top.n_visible()).map_err(|e| e.to_string())?;
-    let bias = eval::base_rate_biases(&base).map_err(|e| e.to_string())?;
+    let base = Dataset::new(below()?, top.n_visible())?;
+    let bias = eval::base_rate_biases(&base)?;
     let schedule = crate::evaluate::parse_schedule(&a.schedule)?;
     let cfg = AisConfig::default().runs(a.ais_runs).schedule(schedule.clone()).seed(a.seed);
     let pb = crate::evaluate::bar(show, schedule.len() as u64, "AIS");
-    let est =
-        eval::ais_with_progress(top, &bias, &cfg, &|k| pb.set_position(k)).map_err(|e| e.to_string())?;
+    let est = eval::ais_with_progress(top, &bias, &cfg, &|k| pb.set_position(k))?;
     pb.finish_and_clear();
     // Standard error of log Ẑ by the delta method: σ̂/Ẑ.
     let se = (est.log_std_err - est.log_z).exp();
@@ -1132,9 +1118,9 @@ fn top_log_z(
 
 /// The test set of `dbn eval`: the model's width, `--limit` applied, and
 /// `--samples ≥ 1` checked.
-fn eval_set(test: Dataset, n_visible: usize, a: &DbnEvalArgs) -> Result<Dataset, String> {
+fn eval_set(test: Dataset, n_visible: usize, a: &DbnEvalArgs) -> CliResult<Dataset> {
     if test.dim() != n_visible {
-        return Err(format!("data has {} features but the DBN's n_visible is {n_visible}", test.dim()));
+        return Err(format!("data has {} features but the DBN's n_visible is {n_visible}", test.dim()).into());
     }
     if a.samples == 0 {
         return Err("--samples must be ≥ 1".into());
@@ -1142,8 +1128,8 @@ fn eval_set(test: Dataset, n_visible: usize, a: &DbnEvalArgs) -> Result<Dataset,
     match a.limit {
         None => Ok(test),
         Some(n) if n == 0 || n > test.len() => {
-            Err(format!("--limit {n}: the test set has {} examples", test.len()))
+            Err(format!("--limit {n}: the test set has {} examples", test.len()).into())
         }
-        Some(n) => test.subset(0..n).map_err(|e| e.to_string()),
+        Some(n) => Ok(test.subset(0..n)?),
     }
 }

@@ -4,6 +4,7 @@
 //! by denoising score matching (Song & Ermon), or a Gaussian–Bernoulli RBM
 //! by CD/PCD — then a model file and a picture of samples.
 
+use crate::CliResult;
 use boltzmann::data::{Dataset, Toy2d};
 use boltzmann::energy::{Activation, MlpEnergy};
 use boltzmann::io::{self, EnergyModel};
@@ -111,7 +112,7 @@ pub(crate) struct EbmTrainArgs {
     json: bool,
 }
 
-pub(crate) fn run(cmd: EbmCmd) -> Result<(), String> {
+pub(crate) fn run(cmd: EbmCmd) -> CliResult<()> {
     match cmd {
         EbmCmd::Train(a) => {
             let threads = a.threads.n;
@@ -120,52 +121,51 @@ pub(crate) fn run(cmd: EbmCmd) -> Result<(), String> {
     }
 }
 
-fn widths(s: &str) -> Result<Vec<usize>, String> {
+fn widths(s: &str) -> CliResult<Vec<usize>> {
     let v: Vec<usize> = s
         .split(',')
         .map(|t| t.trim().parse::<usize>().map_err(|_| format!("--hidden {s:?}: expected widths like 64,64")))
         .collect::<Result<_, _>>()?;
     if v.is_empty() || v.contains(&0) {
-        return Err(format!("--hidden {s:?}: widths must be ≥ 1"));
+        return Err(format!("--hidden {s:?}: widths must be ≥ 1").into());
     }
     Ok(v)
 }
 
-fn load_data(a: &EbmTrainArgs) -> Result<(Dataset, Option<Toy2d>), String> {
+fn load_data(a: &EbmTrainArgs) -> CliResult<(Dataset, Option<Toy2d>)> {
     if let Some(t) = Toy2d::from_name(&a.data) {
         if a.n_data < 2 || a.n_data > 10_000_000 {
-            return Err(format!("--n-data {}: use 2..=10000000", a.n_data));
+            return Err(format!("--n-data {}: use 2..=10000000", a.n_data).into());
         }
-        return Ok((
-            t.sample(a.n_data, derive(a.seed, Purpose::ToyData)).map_err(|e| e.to_string())?,
-            Some(t),
-        ));
+        return Ok((t.sample(a.n_data, derive(a.seed, Purpose::ToyData))?, Some(t)));
     }
     let p = Path::new(&a.data);
     if !p.exists() {
-        return Err(format!("--data {}: not a built-in set (mixture8, rings, moons) nor a file", a.data));
+        return Err(
+            format!("--data {}: not a built-in set (mixture8, rings, moons) nor a file", a.data).into()
+        );
     }
-    let mut d = io::read_dataset(p, None).map_err(|e| e.to_string())?;
+    let mut d = io::read_dataset(p, None)?;
     if let Some(n) = a.limit {
         if n == 0 || n > d.len() {
-            return Err(format!("--limit {n}: the data has {} rows", d.len()));
+            return Err(format!("--limit {n}: the data has {} rows", d.len()).into());
         }
-        d = d.subset(0..n).map_err(|e| e.to_string())?;
+        d = d.subset(0..n)?;
     }
     Ok((d, None))
 }
 
-fn train(a: EbmTrainArgs) -> Result<(), String> {
+fn train(a: EbmTrainArgs) -> CliResult<()> {
     crate::out::dir(&a.out)?;
     crate::out::file(&a.out.join("model.safetensors"))?;
     crate::out::file(&a.out.join("samples.png"))?;
     let act = Activation::from_name(&a.activation)
         .ok_or_else(|| format!("--activation {:?}: use swish or softplus", a.activation))?;
     if !["mlp", "score", "gb-rbm"].contains(&a.model.as_str()) {
-        return Err(format!("--model {:?}: use mlp, score or gb-rbm", a.model));
+        return Err(format!("--model {:?}: use mlp, score or gb-rbm", a.model).into());
     }
     if !(a.sample_step.is_finite() && a.sample_step > 0.0) {
-        return Err(format!("--sample-step {}: use a finite step > 0", a.sample_step));
+        return Err(format!("--sample-step {}: use a finite step > 0", a.sample_step).into());
     }
     let (data, toy) = load_data(&a)?;
     let show = !a.json && std::io::stderr().is_terminal();
@@ -183,7 +183,7 @@ fn train(a: EbmTrainArgs) -> Result<(), String> {
     };
     let train_seconds = t0.elapsed().as_secs_f64();
     let path = a.out.join("model.safetensors");
-    io::save_energy_model(&model, &path).map_err(|e| e.to_string())?;
+    io::save_energy_model(&model, &path)?;
     let png = a.out.join("samples.png");
     let given = (!buffer_samples.is_empty()).then_some(buffer_samples.as_slice());
     let picture = samples_picture(&model, &data, toy, &png, (lo, hi), &a, given)?;
@@ -215,10 +215,10 @@ fn train_mlp(
     act: Activation,
     show: bool,
     (lo, hi): (f32, f32),
-) -> Result<(EnergyModel, Vec<f32>), String> {
+) -> CliResult<(EnergyModel, Vec<f32>)> {
     let (d, json) = (data.dim(), a.json);
     let hidden = widths(a.hidden.as_deref().unwrap_or("64,64"))?;
-    let mut e = MlpEnergy::new(d, &hidden, act, a.seed).map_err(|e| e.to_string())?;
+    let mut e = MlpEnergy::new(d, &hidden, act, a.seed)?;
     let cfg = EbmConfig::default()
         .batch_size(a.batch)
         .langevin_steps(a.langevin_steps)
@@ -252,8 +252,7 @@ fn train_mlp(
                 r.seconds
             );
         }
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     crate::out::check()?;
     bar.finish_and_clear();
     let k = buffer.len().min(1000);
@@ -263,7 +262,7 @@ fn train_mlp(
 
 /// `--model score`: a noise-conditional score network by denoising score
 /// matching.
-fn train_score(a: &EbmTrainArgs, data: &Dataset, act: Activation, show: bool) -> Result<EnergyModel, String> {
+fn train_score(a: &EbmTrainArgs, data: &Dataset, act: Activation, show: bool) -> CliResult<EnergyModel> {
     let json = a.json;
     let s = parse_sigmas(&a.sigmas)?;
     let hidden = widths(a.hidden.as_deref().unwrap_or("128,128"))?;
@@ -284,21 +283,20 @@ fn train_score(a: &EbmTrainArgs, data: &Dataset, act: Activation, show: bool) ->
         } else if i % every == 0 && !show {
             outln_cb!("iteration {i:>6}: DSM loss {loss:.4}, {secs:.1} s");
         }
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     crate::out::check()?;
     bar.finish_and_clear();
     Ok(EnergyModel::Score(m))
 }
 
 /// `--model gb-rbm`: a Gaussian–Bernoulli RBM by CD/PCD.
-fn train_gb_rbm(a: &EbmTrainArgs, data: &Dataset) -> Result<EnergyModel, String> {
+fn train_gb_rbm(a: &EbmTrainArgs, data: &Dataset) -> CliResult<EnergyModel> {
     let json = a.json;
     let h = match &a.hidden {
         None => 500,
         Some(s) => match widths(s)?.as_slice() {
             [h] => *h,
-            _ => return Err(format!("--hidden {s:?}: a gb-rbm has one hidden layer")),
+            _ => return Err(format!("--hidden {s:?}: a gb-rbm has one hidden layer").into()),
         },
     };
     let cfg = GaussianTrainConfig::default()
@@ -329,13 +327,12 @@ fn train_gb_rbm(a: &EbmTrainArgs, data: &Dataset) -> Result<EnergyModel, String>
                 r.seconds
             );
         }
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     crate::out::check()?;
     Ok(EnergyModel::GaussianRbm(m))
 }
 
-fn parse_sigmas(s: &str) -> Result<(f32, f32, usize), String> {
+fn parse_sigmas(s: &str) -> CliResult<(f32, f32, usize)> {
     let v: Vec<f32> = s
         .split(',')
         .map(|t| t.trim().parse::<f32>().map_err(|_| format!("--sigmas {s:?}: expected FIRST,LAST,LEVELS")))
@@ -344,7 +341,8 @@ fn parse_sigmas(s: &str) -> Result<(f32, f32, usize), String> {
         return Err(format!(
             "--sigmas {s:?}: expected FIRST,LAST,LEVELS with LEVELS an integer in 2..={}",
             crate::limits::MAX_RUNS
-        ));
+        )
+        .into());
     }
     Ok((v[0], v[1], v[2] as usize))
 }
@@ -363,37 +361,33 @@ fn samples_picture(
     range: (f32, f32),
     a: &EbmTrainArgs,
     given: Option<&[f32]>,
-) -> Result<(f64, f64), String> {
+) -> CliResult<(f64, f64)> {
     let (sample_step, seed) = (a.sample_step, a.seed);
     let d = data.dim();
     let n = 1000usize;
     let (lo, hi) = range;
-    let err = |e: boltzmann::Error| e.to_string();
     let x: Vec<f32> = match model {
         _ if given.is_some() => given.expect("checked").to_vec(),
         EnergyModel::Mlp(e) => {
-            let mut ch =
-                LangevinChains::uniform(n, d, lo, hi, derive(seed, Purpose::PictureChains)).map_err(err)?;
+            let mut ch = LangevinChains::uniform(n, d, lo, hi, derive(seed, Purpose::PictureChains))?;
             let cfg = LangevinConfig::ula(0.05).noise(0.1).grad_clip(None).clamp(Some((lo, hi)));
-            ch.run(e, &cfg, 500).map_err(err)?;
+            ch.run(e, &cfg, 500)?;
             ch.states().to_vec()
         }
         EnergyModel::Score(s) => {
-            let mut ch =
-                LangevinChains::uniform(n, d, lo, hi, derive(seed, Purpose::PictureChains)).map_err(err)?;
+            let mut ch = LangevinChains::uniform(n, d, lo, hi, derive(seed, Purpose::PictureChains))?;
             let cfg = AnnealedConfig::new(s.sigmas().to_vec(), sample_step, 100);
-            ch.run_annealed(s, &cfg).map_err(err)?;
+            ch.run_annealed(s, &cfg)?;
             ch.states().to_vec()
         }
         EnergyModel::GaussianRbm(m) => {
             let rows = n.min(data.len());
             let mut v = data.features()[..rows * d].to_vec();
-            let mut st =
-                boltzmann::rng::chain_streams(derive(seed, Purpose::PictureChains), rows).map_err(err)?;
-            let hid = m.gibbs(&mut v, &mut st, 1000).map_err(err)?;
+            let mut st = boltzmann::rng::chain_streams(derive(seed, Purpose::PictureChains), rows)?;
+            let hid = m.gibbs(&mut v, &mut st, 1000)?;
             if d != 2 {
                 let mut means = vec![0.0f32; rows * d];
-                m.visible_means(&hid, &mut means).map_err(err)?;
+                m.visible_means(&hid, &mut means)?;
                 v = means;
             }
             v
@@ -407,15 +401,15 @@ fn samples_picture(
             EnergyModel::GaussianRbm(m) => Some(crate::pictures::density_on(m, &grid)?),
             EnergyModel::Score(_) => None,
         };
-        io::scatter_png(png, &x, density.as_deref(), lo, hi, size).map_err(err)?;
+        io::scatter_png(png, &x, density.as_deref(), lo, hi, size)?;
         let fresh = match toy {
-            Some(t) => t.sample(n, derive(seed, Purpose::PictureData)).map_err(err)?,
+            Some(t) => t.sample(n, derive(seed, Purpose::PictureData))?,
             None => return Ok((f64::NAN, f64::NAN)),
         };
-        let other = toy.expect("checked").sample(n, derive(seed, Purpose::PictureReference)).map_err(err)?;
+        let other = toy.expect("checked").sample(n, derive(seed, Purpose::PictureReference))?;
         let h = 0.5;
-        let m = boltzmann::eval::mmd2(&x, fresh.features(), 2, h).map_err(err)?;
-        let base = boltzmann::eval::mmd2(other.features(), fresh.features(), 2, h).map_err(err)?;
+        let m = boltzmann::eval::mmd2(&x, fresh.features(), 2, h)?;
+        let base = boltzmann::eval::mmd2(other.features(), fresh.features(), 2, h)?;
         return Ok((m, base));
     }
     let (r, c) = crate::pictures::shape(None, d).map_err(|e| format!("{e} (no picture written)"))?;
@@ -424,6 +418,6 @@ fn samples_picture(
         data.features().iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
     let span = if mx > mn { mx - mn } else { 1.0 };
     let scaled: Vec<f32> = x.iter().take(100 * d).map(|&v| (v - mn) / span).collect();
-    io::grid_png(png, &scaled, r, c, 10, 2).map_err(err)?;
+    io::grid_png(png, &scaled, r, c, 10, 2)?;
     Ok((f64::NAN, f64::NAN))
 }

@@ -3,6 +3,7 @@
 //! log-probability, pseudo-likelihood and reconstruction error of a model on
 //! a data set.
 
+use crate::CliResult;
 use boltzmann::data::Dataset;
 use boltzmann::eval::{self, AisConfig, RaiseConfig};
 use boltzmann::io;
@@ -71,18 +72,19 @@ pub(crate) struct EvalArgs {
     json: bool,
 }
 
-pub(crate) fn parse_schedule(s: &str) -> Result<Vec<f64>, String> {
+pub(crate) fn parse_schedule(s: &str) -> CliResult<Vec<f64>> {
     match s.split_once(':') {
         None if s == "default" => Ok(eval::default_schedule()),
         Some(("linear", n)) => match n.parse::<usize>() {
             Ok(n) if (1..=crate::limits::MAX_AIS_STEPS).contains(&n) => Ok(eval::linear_schedule(n)),
-            _ => Err(format!("bad schedule {s:?}: linear:N needs N in 1..={}", crate::limits::MAX_AIS_STEPS)),
+            _ => Err(format!("bad schedule {s:?}: linear:N needs N in 1..={}", crate::limits::MAX_AIS_STEPS)
+                .into()),
         },
         Some(("default", f)) => match f.parse::<usize>() {
             Ok(f) if (1..=100).contains(&f) => Ok(eval::scaled_default_schedule(f)),
-            _ => Err(format!("bad schedule {s:?}: default:F needs F in 1..=100")),
+            _ => Err(format!("bad schedule {s:?}: default:F needs F in 1..=100").into()),
         },
-        _ => Err(format!("schedule {s:?}: use default, default:F (F × 14,500 βs) or linear:N")),
+        _ => Err(format!("schedule {s:?}: use default, default:F (F × 14,500 βs) or linear:N").into()),
     }
 }
 
@@ -110,20 +112,20 @@ pub(crate) fn bar(show: bool, len: u64, what: &str) -> ProgressBar {
     b
 }
 
-pub(crate) fn load(p: &std::path::Path, binarize: bool) -> Result<Dataset, String> {
-    let d = io::read_dataset(p, None).map_err(|e| e.to_string())?;
-    let d = if binarize { d.binarize_threshold(0.5).map_err(|e| e.to_string())? } else { d };
+pub(crate) fn load(p: &std::path::Path, binarize: bool) -> CliResult<Dataset> {
+    let d = io::read_dataset(p, None)?;
+    let d = if binarize { d.binarize_threshold(0.5)? } else { d };
     d.check_binary().map_err(|e| format!("{}: {e} (pass --binarize)", p.display()))?;
     Ok(d)
 }
 
-pub(crate) fn run(a: EvalArgs) -> Result<(), String> {
+pub(crate) fn run(a: EvalArgs) -> CliResult<()> {
     let threads = a.threads.n;
     crate::with_threads(threads, move || run_in_pool(a))
 }
 
 /// The test examples and the data whose base rates start AIS.
-fn eval_data(a: &EvalArgs) -> Result<(Dataset, Dataset), String> {
+fn eval_data(a: &EvalArgs) -> CliResult<(Dataset, Dataset)> {
     Ok(match &a.data {
         Some(p) => {
             let t = load(p, a.binarize)?;
@@ -134,7 +136,7 @@ fn eval_data(a: &EvalArgs) -> Result<(Dataset, Dataset), String> {
             (t, b)
         }
         None => {
-            let s = io::embedded_mnist().map_err(|e| e.to_string())?;
+            let s = io::embedded_mnist()?;
             let b = match &a.base_data {
                 Some(bp) => load(bp, a.binarize)?,
                 None => s.train,
@@ -162,15 +164,16 @@ struct EvalReport {
     n_visible: usize,
 }
 
-fn run_in_pool(a: EvalArgs) -> Result<(), String> {
-    let rbm = io::load_rbm(&a.model).map_err(|e| e.to_string())?;
+fn run_in_pool(a: EvalArgs) -> CliResult<()> {
+    let rbm = io::load_rbm(&a.model)?;
     let (test, base) = eval_data(&a)?;
     if test.dim() != rbm.n_visible() {
         return Err(format!(
             "data has {} features but the model's n_visible is {}",
             test.dim(),
             rbm.n_visible()
-        ));
+        )
+        .into());
     }
     let small = rbm.n_visible().min(rbm.n_hidden());
     let use_ais = small > a.exact_max || a.force_ais;
@@ -188,17 +191,15 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
     let mut base_bias = Vec::new();
     let (log_z, interval, method) = if !use_ais {
         let pb = bar(show, 1u64 << small.min(63), "exact");
-        let z = eval::log_partition_exact_with_progress(&rbm, &|k| pb.set_position(k))
-            .map_err(|e| e.to_string())?;
+        let z = eval::log_partition_exact_with_progress(&rbm, &|k| pb.set_position(k))?;
         pb.finish_and_clear();
         (z, None, "exact".to_string())
     } else {
-        base_bias = eval::base_rate_biases(&base).map_err(|e| e.to_string())?;
+        base_bias = eval::base_rate_biases(&base)?;
         let n = schedule.len() - 1;
         let pb = bar(show, n as u64, "AIS  ");
         let cfg = AisConfig::default().runs(a.ais_runs).schedule(schedule).seed(a.seed);
-        let est = eval::ais_with_progress(&rbm, &base_bias, &cfg, &|k| pb.set_position(k))
-            .map_err(|e| e.to_string())?;
+        let est = eval::ais_with_progress(&rbm, &base_bias, &cfg, &|k| pb.set_position(k))?;
         pb.finish_and_clear();
         (
             est.log_z,
@@ -207,27 +208,26 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
         )
     };
     let z_seconds = t0.elapsed().as_secs_f64();
-    let avg = eval::average_log_prob(&rbm, &test, log_z).map_err(|e| e.to_string())?;
+    let avg = eval::average_log_prob(&rbm, &test, log_z)?;
     // The conservative side: RAISE on the first N examples, with the forward
     // estimate on the same examples beside it.
     let raise = if use_ais && a.raise_examples > 0 {
         let t1 = Instant::now();
-        let sub = test.subset(0..a.raise_examples.min(test.len())).map_err(|e| e.to_string())?;
+        let sub = test.subset(0..a.raise_examples.min(test.len()))?;
         let k = raise_schedule.len() as u64 - 1;
         let pb = bar(show, k * (sub.len() * a.raise_runs.max(1)) as u64, "RAISE");
         let cfg = RaiseConfig::default()
             .runs_per_example(a.raise_runs)
             .schedule(raise_schedule)
             .seed(derive(a.seed, Purpose::Raise));
-        let est = eval::raise_with_progress(&rbm, &base_bias, &sub, &cfg, &|d| pb.set_position(d))
-            .map_err(|e| e.to_string())?;
+        let est = eval::raise_with_progress(&rbm, &base_bias, &sub, &cfg, &|d| pb.set_position(d))?;
         pb.finish_and_clear();
-        let fwd_same = eval::average_log_prob(&rbm, &sub, log_z).map_err(|e| e.to_string())?;
+        let fwd_same = eval::average_log_prob(&rbm, &sub, log_z)?;
         Some((sub.len(), est, fwd_same, k, t1.elapsed().as_secs_f64()))
     } else {
         None
     };
-    let mon = test.subset(0..a.monitor.clamp(1, test.len())).map_err(|e| e.to_string())?;
+    let mon = test.subset(0..a.monitor.clamp(1, test.len()))?;
     let report = EvalReport {
         log_z,
         interval,
@@ -236,16 +236,16 @@ fn run_in_pool(a: EvalArgs) -> Result<(), String> {
         avg,
         examples: test.len(),
         raise,
-        pl: metrics::pseudo_log_likelihood(&rbm, &mon).map_err(|e| e.to_string())?,
-        pl_sk: metrics::pseudo_log_likelihood_stochastic(&rbm, &mon, a.seed).map_err(|e| e.to_string())?,
-        recon: metrics::reconstruction_error(&rbm, &mon).map_err(|e| e.to_string())?,
+        pl: metrics::pseudo_log_likelihood(&rbm, &mon)?,
+        pl_sk: metrics::pseudo_log_likelihood_stochastic(&rbm, &mon, a.seed)?,
+        recon: metrics::reconstruction_error(&rbm, &mon)?,
         n_visible: rbm.n_visible(),
     };
     print_report(&a, &report)
 }
 
 /// What `eval` prints: one JSON object or text lines.
-fn print_report(a: &EvalArgs, r: &EvalReport) -> Result<(), String> {
+fn print_report(a: &EvalArgs, r: &EvalReport) -> CliResult<()> {
     let EvalReport { log_z, interval, method, z_seconds, avg, examples, raise, pl, pl_sk, recon, n_visible } =
         r;
     let (log_z, z_seconds, avg, pl, pl_sk, recon) = (*log_z, *z_seconds, *avg, *pl, *pl_sk, *recon);

@@ -3,6 +3,7 @@
 //! density) and `boltzmann bench langevin` (steps/s on a Gaussian–Bernoulli
 //! RBM): parse, call the library, report.
 
+use crate::CliResult;
 use crate::bench::{LangevinBenchConfig, LangevinKind, langevin as bench_langevin};
 use boltzmann::energy::{Energy, GaussianMixture};
 use boltzmann::io;
@@ -52,7 +53,7 @@ pub(crate) struct BenchLangevinArgs {
     json: bool,
 }
 
-pub(crate) fn bench(a: BenchLangevinArgs) -> Result<(), String> {
+pub(crate) fn bench(a: BenchLangevinArgs) -> CliResult<()> {
     let mut cfg = LangevinBenchConfig {
         n_visible: a.visible,
         n_hidden: a.hidden,
@@ -79,7 +80,7 @@ pub(crate) fn bench(a: BenchLangevinArgs) -> Result<(), String> {
     if let Some(t) = a.threads.n {
         cfg.threads = t;
     }
-    let r = bench_langevin(&cfg).map_err(|e| e.to_string())?;
+    let r = bench_langevin(&cfg)?;
     let (d, h, b) = r.shape;
     let kind = if a.mala { "mala" } else { "ula" };
     if a.json {
@@ -188,7 +189,7 @@ pub(crate) struct LangevinArgs {
     json: bool,
 }
 
-fn builtin(name: &str) -> Result<GaussianMixture, String> {
+fn builtin(name: &str) -> CliResult<GaussianMixture> {
     let m = match name {
         "song-ermon" => GaussianMixture::new(vec![0.8, 0.2], vec![5.0, 5.0, -5.0, -5.0], vec![1.0, 1.0]),
         "mixture8" => {
@@ -200,18 +201,18 @@ fn builtin(name: &str) -> Result<GaussianMixture, String> {
                 .collect();
             GaussianMixture::new(vec![1.0; 8], means, vec![0.5; 8])
         }
-        o => return Err(format!("--energy {o:?}: use song-ermon or mixture8")),
+        o => return Err(format!("--energy {o:?}: use song-ermon or mixture8").into()),
     };
-    m.map_err(|e| e.to_string())
+    Ok(m?)
 }
 
-fn parse_floats(what: &str, s: &str, n: usize) -> Result<Vec<f32>, String> {
+fn parse_floats(what: &str, s: &str, n: usize) -> CliResult<Vec<f32>> {
     let v: Vec<f32> = s
         .split(',')
         .map(|t| t.trim().parse::<f32>().map_err(|_| format!("{what} {s:?}: expected {n} numbers")))
         .collect::<Result<_, _>>()?;
     if v.len() != n {
-        return Err(format!("{what} {s:?}: expected {n} comma-separated numbers"));
+        return Err(format!("{what} {s:?}: expected {n} comma-separated numbers").into());
     }
     Ok(v)
 }
@@ -229,7 +230,7 @@ fn sample_energy<E: Energy>(
     a: &LangevinArgs,
     clamp: Option<(f32, f32)>,
     sigmas: Vec<f32>,
-) -> Result<Option<f64>, String> {
+) -> CliResult<Option<f64>> {
     let r = match a.sampler.as_str() {
         "ula" => chains.run(e, &(LangevinConfig::ula(a.step)).clamp(clamp), a.steps).map(|_| None),
         "du-mordatch" => {
@@ -245,20 +246,20 @@ fn sample_energy<E: Energy>(
             chains.run_annealed(&EnergyScore(e), &cfg).map(|_| None)
         }
     };
-    r.map_err(|e| e.to_string())
+    Ok(r?)
 }
 
-pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
+pub(crate) fn run(a: LangevinArgs) -> CliResult<()> {
     crate::out::file(&a.out)?;
     if let Some(p) = &a.csv {
         crate::out::file(p)?;
     }
     if !["ula", "mala", "du-mordatch", "annealed"].contains(&a.sampler.as_str()) {
-        return Err(format!("--sampler {:?}: use ula, mala, du-mordatch or annealed", a.sampler));
+        return Err(format!("--sampler {:?}: use ula, mala, du-mordatch or annealed", a.sampler).into());
     }
     let target = match &a.model {
         None => Target::Mix(builtin(&a.energy)?),
-        Some(p) => Target::Model(io::load_energy_model(p).map_err(|e| e.to_string())?),
+        Some(p) => Target::Model(io::load_energy_model(p)?),
     };
     let d = match &target {
         Target::Mix(_) => 2,
@@ -267,7 +268,7 @@ pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
         Target::Model(EnergyModel::Score(s)) => s.dim(),
     };
     if a.chains == 0 || a.chains > 10_000_000 {
-        return Err(format!("--chains {}: use 1..=10000000", a.chains));
+        return Err(format!("--chains {}: use 1..=10000000", a.chains).into());
     }
     let clamp = match &a.clamp {
         None => None,
@@ -297,19 +298,19 @@ pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
         (_, None) if a.sampler == "annealed" => parse_schedule("20,1,10")?,
         _ => Vec::new(),
     };
-    let mut chains = LangevinChains::uniform(a.chains, d, lo, hi, a.seed).map_err(|e| e.to_string())?;
+    let mut chains = LangevinChains::uniform(a.chains, d, lo, hi, a.seed)?;
     let t0 = Instant::now();
     let acceptance = crate::with_threads(a.threads.n, || match &target {
         Target::Mix(m) if a.sampler == "annealed" => {
             let cfg = AnnealedConfig::new(sigmas, a.step, a.steps).clamp(clamp);
-            chains.run_annealed(m, &cfg).map(|_| None).map_err(|e| e.to_string())
+            Ok(chains.run_annealed(m, &cfg).map(|_| None)?)
         }
         Target::Mix(m) => sample_energy(&mut chains, m, &a, clamp, sigmas),
         Target::Model(EnergyModel::Mlp(e)) => sample_energy(&mut chains, e, &a, clamp, sigmas),
         Target::Model(EnergyModel::GaussianRbm(m)) => sample_energy(&mut chains, m, &a, clamp, sigmas),
         Target::Model(EnergyModel::Score(s)) => {
             let cfg = AnnealedConfig::new(sigmas, a.step, a.steps).clamp(clamp);
-            chains.run_annealed(s, &cfg).map(|_| None).map_err(|e| e.to_string())
+            Ok(chains.run_annealed(s, &cfg).map(|_| None)?)
         }
     })?;
     let secs = t0.elapsed().as_secs_f64();
@@ -319,7 +320,7 @@ pub(crate) fn run(a: LangevinArgs) -> Result<(), String> {
         return Err(format!(
             "every chain stopped on non-finite values (first: chain {} at step {}, {}): lower --step or add --clip",
             f.chain, f.step, f.what
-        ));
+        ).into());
     }
     let x = chains.states();
     // Share of the samples nearest to each component, against its weight.
@@ -360,7 +361,7 @@ fn write_samples(
     d: usize,
     (lo, hi): (f32, f32),
     image_shape: Option<(usize, usize)>,
-) -> Result<(), String> {
+) -> CliResult<()> {
     match image_shape {
         None => {
             // The density on a 400 × 400 grid.
@@ -372,12 +373,12 @@ fn write_samples(
                 Target::Model(EnergyModel::GaussianRbm(m)) => Some(crate::pictures::density_on(m, &grid)?),
                 Target::Model(EnergyModel::Score(_)) => None,
             };
-            io::scatter_png(&a.out, x, density.as_deref(), lo, hi, size).map_err(|e| e.to_string())?;
+            io::scatter_png(&a.out, x, density.as_deref(), lo, hi, size)?;
         }
         Some((r, c)) => {
             // Grey levels over --range (samples beyond it clip).
             let scaled: Vec<f32> = x.iter().take(100 * d).map(|&v| (v - lo) / (hi - lo)).collect();
-            io::grid_png(&a.out, &scaled, r, c, 10, 2).map_err(|e| e.to_string())?;
+            io::grid_png(&a.out, &scaled, r, c, 10, 2)?;
         }
     }
     if let Some(p) = &a.csv {
@@ -385,7 +386,7 @@ fn write_samples(
             .chunks_exact(d)
             .map(|r| r.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",") + "\n")
             .collect();
-        io::write_atomic(p, text.as_bytes()).map_err(|e| e.to_string())?;
+        io::write_atomic(p, text.as_bytes())?;
     }
     Ok(())
 }
@@ -398,7 +399,7 @@ fn report(
     secs: f64,
     shares: &[(f64, f64)],
     acceptance: Option<f64>,
-) -> Result<(), String> {
+) -> CliResult<()> {
     let n = chains.states().len() / d;
     let failed = chains.failures().len();
     let what = match &a.model {
@@ -444,10 +445,12 @@ fn report(
     Ok(())
 }
 
-fn parse_schedule(s: &str) -> Result<Vec<f32>, String> {
+fn parse_schedule(s: &str) -> CliResult<Vec<f32>> {
     let v = parse_floats("--sigmas", s, 3)?;
     if v[2].fract() != 0.0 || v[2] < 2.0 || v[2] > crate::limits::MAX_RUNS as f32 {
-        return Err(format!("--sigmas {s}: LEVELS must be an integer in 2..={}", crate::limits::MAX_RUNS));
+        return Err(
+            format!("--sigmas {s}: LEVELS must be an integer in 2..={}", crate::limits::MAX_RUNS).into()
+        );
     }
-    geometric_schedule(v[0], v[1], v[2] as usize).map_err(|e| e.to_string())
+    Ok(geometric_schedule(v[0], v[1], v[2] as usize)?)
 }

@@ -6,6 +6,7 @@ mod out;
 mod bench;
 mod dbn;
 mod ebm;
+mod error;
 mod evaluate;
 mod langevin;
 mod limits;
@@ -15,6 +16,7 @@ mod train;
 use bench::{GibbsBenchConfig, GibbsBenchReport};
 use boltzmann::{Isa, simd};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+pub(crate) use error::CliResult;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -142,7 +144,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             out::roll_back();
-            let (code, message) = out::failure_exit(&e);
+            let (code, message) = out::failure_exit(e.message());
             if let Some(m) = message {
                 note!("boltzmann: error: {m}");
             }
@@ -152,23 +154,20 @@ fn main() -> ExitCode {
 }
 
 /// Runs `f` on a rayon pool of `threads` threads (all cores if `None`).
-pub(crate) fn with_threads<T>(
-    threads: Option<usize>,
-    f: impl FnOnce() -> Result<T, String> + Send,
-) -> Result<T, String>
+pub(crate) fn with_threads<T>(threads: Option<usize>, f: impl FnOnce() -> CliResult<T> + Send) -> CliResult<T>
 where
     T: Send,
 {
     let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let max = limits::max_threads();
     if n == 0 || n > max {
-        return Err(format!("--threads {n}: use 1..={max} (4 × the cores, at least 64)"));
+        return Err(format!("--threads {n}: use 1..={max} (4 × the cores, at least 64)").into());
     }
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().map_err(|e| e.to_string())?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build()?;
     pool.install(f)
 }
 
-fn run(cli: Cli) -> Result<(), String> {
+fn run(cli: Cli) -> CliResult<()> {
     match cli.cmd {
         Cmd::Train(a) => train::run(*a, false),
         Cmd::Bench { what: BenchCmd::Train(a) } => train::run(*a, true),
@@ -228,15 +227,15 @@ fn run(cli: Cli) -> Result<(), String> {
                 ..GibbsBenchConfig::default()
             };
             if let Some(p) = &model {
-                cfg.model = Some(boltzmann::io::load_rbm(p).map_err(|e| e.to_string())?);
+                cfg.model = Some(boltzmann::io::load_rbm(p)?);
             }
             if let Some(p) = &data {
-                cfg.start = Some(boltzmann::io::read_dataset(p, None).map_err(|e| e.to_string())?);
+                cfg.start = Some(boltzmann::io::read_dataset(p, None)?);
             }
             if let Some(t) = threads.n {
                 cfg.threads = t;
             }
-            let r = bench::gibbs(&cfg).map_err(|e| e.to_string())?;
+            let r = bench::gibbs(&cfg)?;
             if json {
                 outln!("{}", to_json(&r));
             } else {
@@ -247,7 +246,7 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-fn print_text(r: &GibbsBenchReport) -> Result<(), String> {
+fn print_text(r: &GibbsBenchReport) -> CliResult<()> {
     let (d, h, b) = r.shape;
     outln!("gibbs D={d} H={h} B={b}  threads={} isa={} block_rows={}", r.threads, r.isa, r.block_rows);
     outln!(

@@ -12,6 +12,7 @@
 //! Messages to standard error ([`note!`]) ignore write errors: there is
 //! nowhere left to report them.
 
+use crate::CliResult;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -26,18 +27,18 @@ pub(crate) const EXIT_IO: u8 = 74;
 
 /// Writes one line to standard output; on error records it and returns the
 /// message that ends the command.
-pub(crate) fn line(args: std::fmt::Arguments<'_>) -> Result<(), String> {
+pub(crate) fn line(args: std::fmt::Arguments<'_>) -> CliResult<()> {
     let mut out = std::io::stdout().lock();
     out.write_fmt(args).and_then(|()| out.write_all(b"\n")).and_then(|()| out.flush()).map_err(|e| {
         let _ = STDOUT_ERROR.set((e.kind(), e.to_string()));
-        format!("cannot write to standard output: {e}")
+        format!("cannot write to standard output: {e}").into()
     })
 }
 
 /// The error of an earlier write to standard output (from [`outln_cb!`]).
-pub(crate) fn check() -> Result<(), String> {
+pub(crate) fn check() -> CliResult<()> {
     match STDOUT_ERROR.get() {
-        Some((_, e)) => Err(format!("cannot write to standard output: {e}")),
+        Some((_, e)) => Err(format!("cannot write to standard output: {e}").into()),
         None => Ok(()),
     }
 }
@@ -99,16 +100,16 @@ fn declare(path: &Path, keep: bool, dir: bool) {
 /// Declares an output file of this command: checks now that it can be
 /// written (see `boltzmann::io::check_output`), and removes it again if the
 /// command fails and it did not exist before.
-pub(crate) fn file(path: &Path) -> Result<(), String> {
-    boltzmann::io::check_output(path).map_err(|e| e.to_string())?;
+pub(crate) fn file(path: &Path) -> CliResult<()> {
+    boltzmann::io::check_output(path)?;
     declare(path, false, false);
     Ok(())
 }
 
 /// [`file`] for a checkpoint: kept when the command fails later, so that
 /// the run can resume from it.
-pub(crate) fn checkpoint(path: &Path) -> Result<(), String> {
-    boltzmann::io::check_output(path).map_err(|e| e.to_string())?;
+pub(crate) fn checkpoint(path: &Path) -> CliResult<()> {
+    boltzmann::io::check_output(path)?;
     declare(path, true, false);
     Ok(())
 }
@@ -116,7 +117,7 @@ pub(crate) fn checkpoint(path: &Path) -> Result<(), String> {
 /// Declares an output directory: creates it (and its missing parents) now,
 /// checks that files can be written into it, and removes the directories it
 /// created again if the command fails and they are empty by then.
-pub(crate) fn dir(path: &Path) -> Result<(), String> {
+pub(crate) fn dir(path: &Path) -> CliResult<()> {
     let mut missing = Vec::new();
     let mut p = Some(path);
     while let Some(d) = p {
@@ -131,7 +132,7 @@ pub(crate) fn dir(path: &Path) -> Result<(), String> {
     }
     std::fs::create_dir_all(path)
         .map_err(|e| format!("{}: cannot create the directory: {e}", path.display()))?;
-    boltzmann::io::check_output(path.join(".boltzmann-probe")).map_err(|e| e.to_string())
+    Ok(boltzmann::io::check_output(path.join(".boltzmann-probe"))?)
 }
 
 /// Removes what a failed command created: declared files that did not exist

@@ -1,5 +1,6 @@
 //! `boltzmann sample` and `boltzmann filters`.
 
+use crate::CliResult;
 use boltzmann::io;
 use boltzmann::{Chains, Rbm};
 use clap::Args;
@@ -62,7 +63,7 @@ pub(crate) struct FiltersArgs {
     shape: Option<String>,
 }
 
-pub(crate) fn shape(spec: Option<&str>, d: usize) -> Result<(usize, usize), String> {
+pub(crate) fn shape(spec: Option<&str>, d: usize) -> CliResult<(usize, usize)> {
     match spec {
         Some(s) => {
             let (r, c) = s.split_once('x').ok_or_else(|| format!("--shape {s:?}: use ROWSxCOLS"))?;
@@ -71,7 +72,7 @@ pub(crate) fn shape(spec: Option<&str>, d: usize) -> Result<(usize, usize), Stri
                 c.parse().map_err(|_| format!("bad cols {c:?}"))?,
             );
             if r.checked_mul(c) != Some(d) {
-                return Err(format!("--shape {s}: {r}×{c} is not the model's {d} visible units"));
+                return Err(format!("--shape {s}: {r}×{c} is not the model's {d} visible units").into());
             }
             Ok((r, c))
         }
@@ -80,7 +81,7 @@ pub(crate) fn shape(spec: Option<&str>, d: usize) -> Result<(usize, usize), Stri
             if r * r == d {
                 Ok((r, r))
             } else {
-                Err(format!("{d} visible units are not a square image; pass --shape ROWSxCOLS"))
+                Err(format!("{d} visible units are not a square image; pass --shape ROWSxCOLS").into())
             }
         }
     }
@@ -100,7 +101,7 @@ pub(crate) fn sample_grid(
     seed: u64,
     out: &Path,
     mut trace: Option<&mut Vec<f64>>,
-) -> Result<(), String> {
+) -> CliResult<()> {
     if chains == 0 || rows == 0 || steps == 0 {
         return Err("--chains, --rows and --steps must be ≥ 1".into());
     }
@@ -108,30 +109,30 @@ pub(crate) fn sample_grid(
         return Err("at most 10,000 images per grid".into());
     }
     let d = rbm.n_visible();
-    let mut ch = Chains::new(rbm, chains, seed).map_err(|e| e.to_string())?;
+    let mut ch = Chains::new(rbm, chains, seed)?;
     let mut imgs = Vec::with_capacity(rows * chains * d);
     let mut pv = vec![0.0f32; chains * d];
     let mut fe = vec![0.0f64; chains];
     for _ in 0..rows {
         match trace.as_deref_mut() {
-            None => ch.sweep(rbm, steps).map_err(|e| e.to_string())?,
+            None => ch.sweep(rbm, steps)?,
             Some(t) => {
                 for _ in 0..steps {
-                    ch.sweep(rbm, 1).map_err(|e| e.to_string())?;
-                    rbm.free_energy_batch(ch.visible(), &mut fe).map_err(|e| e.to_string())?;
+                    ch.sweep(rbm, 1)?;
+                    rbm.free_energy_batch(ch.visible(), &mut fe)?;
                     t.extend_from_slice(&fe);
                 }
             }
         }
-        rbm.visible_probs(ch.hidden(), &mut pv).map_err(|e| e.to_string())?;
+        rbm.visible_probs(ch.hidden(), &mut pv)?;
         imgs.extend_from_slice(&pv);
     }
-    io::grid_png(out, &imgs, r, c, chains, 2).map_err(|e| e.to_string())
+    Ok(io::grid_png(out, &imgs, r, c, chains, 2)?)
 }
 
-pub(crate) fn sample(a: SampleArgs) -> Result<(), String> {
+pub(crate) fn sample(a: SampleArgs) -> CliResult<()> {
     crate::out::file(&a.out)?;
-    let rbm = io::load_rbm(&a.model).map_err(|e| e.to_string())?;
+    let rbm = io::load_rbm(&a.model)?;
     let sh = shape(a.shape.as_deref(), rbm.n_visible())?;
     if a.diagnostics {
         if a.chains < 2 {
@@ -142,7 +143,8 @@ pub(crate) fn sample(a: SampleArgs) -> Result<(), String> {
             return Err(format!(
                 "--diagnostics needs ≥ {} sweeps (--rows × --steps), got {len}",
                 boltzmann::eval::diagnostics::MIN_TRACE
-            ));
+            )
+            .into());
         }
         if len.saturating_mul(a.chains) > 100_000_000 {
             return Err("--diagnostics keeps chains × sweeps ≤ 100,000,000 free energies".into());
@@ -162,7 +164,7 @@ pub(crate) fn sample(a: SampleArgs) -> Result<(), String> {
                 t[c * len + s] = x;
             }
         }
-        let d = boltzmann::eval::diagnose(&t, n, len).map_err(|e| e.to_string())?;
+        let d = boltzmann::eval::diagnose(&t, n, len)?;
         if a.json {
             let v = serde_json::json!({
                 "chains": d.chains, "sweeps": d.length, "iat_mean": d.iat_mean, "iat_max": d.iat_max,
@@ -185,14 +187,14 @@ pub(crate) fn sample(a: SampleArgs) -> Result<(), String> {
     Ok(())
 }
 
-pub(crate) fn filters(a: FiltersArgs) -> Result<(), String> {
+pub(crate) fn filters(a: FiltersArgs) -> CliResult<()> {
     crate::out::file(&a.out)?;
-    let rbm = io::load_rbm(&a.model).map_err(|e| e.to_string())?;
+    let rbm = io::load_rbm(&a.model)?;
     let (r, c) = shape(a.shape.as_deref(), rbm.n_visible())?;
     if crate::given("units") && a.units > rbm.n_hidden() {
-        return Err(format!("--units {}: the model has {} hidden units", a.units, rbm.n_hidden()));
+        return Err(format!("--units {}: the model has {} hidden units", a.units, rbm.n_hidden()).into());
     }
-    io::filters_png(&a.out, &rbm, r, c, a.units, a.cols).map_err(|e| e.to_string())?;
+    io::filters_png(&a.out, &rbm, r, c, a.units, a.cols)?;
     note!("wrote {}", a.out.display());
     Ok(())
 }
@@ -211,9 +213,9 @@ pub(crate) fn plane_grid(lo: f32, hi: f32, size: usize) -> Vec<f32> {
 
 /// `exp(E_min − E)` of a 2-D energy at the points of `grid`: the picture
 /// background of `langevin` and `ebm train`.
-pub(crate) fn density_on(e: &impl boltzmann::energy::Energy, grid: &[f32]) -> Result<Vec<f64>, String> {
+pub(crate) fn density_on(e: &impl boltzmann::energy::Energy, grid: &[f32]) -> CliResult<Vec<f64>> {
     let mut en = vec![0.0f64; grid.len() / 2];
-    e.energy(grid, &mut en, &mut boltzmann::energy::Workspace::default()).map_err(|e| e.to_string())?;
+    e.energy(grid, &mut en, &mut boltzmann::energy::Workspace::default())?;
     let m = en.iter().copied().filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
     Ok(en.iter().map(|&v| (m - v).exp()).collect())
 }

@@ -1,6 +1,7 @@
 //! `boltzmann train` and `boltzmann bench train`: parse, load, call the
 //! trainer, report, write files.
 
+use crate::CliResult;
 use boltzmann::data::Dataset;
 use boltzmann::eval;
 use boltzmann::io::{self, CsvLabels, Format};
@@ -253,7 +254,7 @@ impl TrainArgs {
     }
 }
 
-fn parse_schedule(s: &str) -> Result<Schedule, String> {
+fn parse_schedule(s: &str) -> CliResult<Schedule> {
     match s.split_once(':') {
         None if s == "constant" => Ok(Schedule::Constant),
         Some(("exp", v)) => {
@@ -262,7 +263,7 @@ fn parse_schedule(s: &str) -> Result<Schedule, String> {
         Some(("linear", v)) => {
             Ok(Schedule::Linear { final_lr: v.parse().map_err(|_| format!("bad final lr {v:?}"))? })
         }
-        _ => Err(format!("--lr-schedule {s:?}: use constant, exp:DECAY or linear:FINAL")),
+        _ => Err(format!("--lr-schedule {s:?}: use constant, exp:DECAY or linear:FINAL").into()),
     }
 }
 
@@ -273,7 +274,7 @@ enum Binarize {
     Stochastic,
 }
 
-fn parse_binarize(how: Option<&str>) -> Result<Option<Binarize>, String> {
+fn parse_binarize(how: Option<&str>) -> CliResult<Option<Binarize>> {
     let bad = |s: &str| format!("--binarize {s:?}: use threshold, threshold:T (T finite) or stochastic");
     Ok(match how {
         None => None,
@@ -281,27 +282,27 @@ fn parse_binarize(how: Option<&str>) -> Result<Option<Binarize>, String> {
         Some("stochastic") => Some(Binarize::Stochastic),
         Some(s) => match s.strip_prefix("threshold:").map(str::parse::<f32>) {
             Some(Ok(t)) if t.is_finite() => Some(Binarize::Threshold(t)),
-            _ => return Err(bad(s)),
+            _ => return Err(bad(s).into()),
         },
     })
 }
 
-fn binarize(d: Dataset, how: Option<Binarize>, seed: u64) -> Result<Dataset, String> {
+fn binarize(d: Dataset, how: Option<Binarize>, seed: u64) -> CliResult<Dataset> {
     match how {
         None => Ok(d),
-        Some(Binarize::Threshold(t)) => d.binarize_threshold(t).map_err(|e| e.to_string()),
-        Some(Binarize::Stochastic) => d.binarize_stochastic(seed).map_err(|e| e.to_string()),
+        Some(Binarize::Threshold(t)) => Ok(d.binarize_threshold(t)?),
+        Some(Binarize::Stochastic) => Ok(d.binarize_stochastic(seed)?),
     }
 }
 
 /// The data options that can be checked without reading any file.
-fn check_data_args(a: &TrainArgs) -> Result<(), String> {
+fn check_data_args(a: &TrainArgs) -> CliResult<()> {
     parse_binarize(a.binarize.as_deref())?;
     if !(a.scale.is_finite() && a.scale > 0.0) {
-        return Err(format!("--scale {}: use a finite factor > 0", a.scale));
+        return Err(format!("--scale {}: use a finite factor > 0", a.scale).into());
     }
     if !(a.valid_fraction.is_finite() && (0.0..1.0).contains(&a.valid_fraction)) {
-        return Err(format!("--valid-fraction {}: use a fraction in [0, 1)", a.valid_fraction));
+        return Err(format!("--valid-fraction {}: use a fraction in [0, 1)", a.valid_fraction).into());
     }
     if a.data.is_none() {
         for (flag, set) in [
@@ -316,7 +317,7 @@ fn check_data_args(a: &TrainArgs) -> Result<(), String> {
             if set {
                 return Err(format!(
                     "{flag} applies to --data; the embedded MNIST subset is binary and has its own validation split"
-                ));
+                ).into());
             }
         }
     }
@@ -326,7 +327,7 @@ fn check_data_args(a: &TrainArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn load(a: &TrainArgs, path: &Path, labels: Option<&Path>) -> Result<Dataset, String> {
+fn load(a: &TrainArgs, path: &Path, labels: Option<&Path>) -> CliResult<Dataset> {
     let fmt = a.format.map(|f| match f {
         FormatArg::Idx => Format::Idx,
         FormatArg::Amat => Format::Amat,
@@ -345,17 +346,16 @@ fn load(a: &TrainArgs, path: &Path, labels: Option<&Path>) -> Result<Dataset, St
             io::read_csv(path, l, a.scale)
         }
         f => io::read_dataset(path, f),
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
     binarize(d, parse_binarize(a.binarize.as_deref())?, derive(a.seed, Purpose::Binarize))
 }
 
 /// Training and validation sets as the options say.
-pub(crate) fn datasets(a: &TrainArgs) -> Result<(Dataset, Option<Dataset>, String), String> {
+pub(crate) fn datasets(a: &TrainArgs) -> CliResult<(Dataset, Option<Dataset>, String)> {
     check_data_args(a)?;
     let (mut train, valid, name) = match &a.data {
         None => {
-            let s = io::embedded_mnist().map_err(|e| e.to_string())?;
+            let s = io::embedded_mnist()?;
             (s.train, Some(s.valid), "embedded binarized MNIST (10,000 train / 2,000 valid)".to_string())
         }
         Some(p) => {
@@ -369,7 +369,8 @@ pub(crate) fn datasets(a: &TrainArgs) -> Result<(Dataset, Option<Dataset>, Strin
                             v.display(),
                             valid.dim(),
                             d.dim()
-                        ));
+                        )
+                        .into());
                     }
                     if d.check_binary().is_ok()
                         && let Err(e) = valid.check_binary()
@@ -377,13 +378,14 @@ pub(crate) fn datasets(a: &TrainArgs) -> Result<(Dataset, Option<Dataset>, Strin
                         return Err(format!(
                             "--valid {}: {e} (the training data is binary; add --binarize)",
                             v.display()
-                        ));
+                        )
+                        .into());
                     }
                     (d, Some(valid), p.display().to_string())
                 }
                 None if a.valid_fraction > 0.0 && a.valid_fraction < 1.0 && d.len() >= 2 => {
                     let nv = ((d.len() as f64 * a.valid_fraction).round() as usize).clamp(1, d.len() - 1);
-                    let (t, v) = d.split(d.len() - nv).map_err(|e| e.to_string())?;
+                    let (t, v) = d.split(d.len() - nv)?;
                     (t, Some(v), format!("{} (last {nv} held out)", p.display()))
                 }
                 None => (d, None, p.display().to_string()),
@@ -392,14 +394,14 @@ pub(crate) fn datasets(a: &TrainArgs) -> Result<(Dataset, Option<Dataset>, Strin
     };
     if let Some(n) = a.limit {
         if n == 0 || n > train.len() {
-            return Err(format!("--limit {n}: the training set has {} examples", train.len()));
+            return Err(format!("--limit {n}: the training set has {} examples", train.len()).into());
         }
-        train = train.subset(0..n).map_err(|e| e.to_string())?;
+        train = train.subset(0..n)?;
     }
     Ok((train, valid, name))
 }
 
-pub(crate) fn config(a: &TrainArgs) -> Result<TrainConfig, String> {
+pub(crate) fn config(a: &TrainArgs) -> CliResult<TrainConfig> {
     Ok(TrainConfig::default()
         .n_hidden(a.hidden)
         .algorithm(match a.algorithm {
@@ -449,8 +451,8 @@ pub(crate) fn config(a: &TrainArgs) -> Result<TrainConfig, String> {
 /// `--resume`: the checkpoint's state, refusing other data and training
 /// options given on the command line that differ from the checkpoint's
 /// (unless --resume-anyway, which applies them).
-fn resume(a: &TrainArgs, path: &Path, train_set: &Dataset) -> Result<Trainer, String> {
-    let mut st = io::load_checkpoint(path).map_err(|e| e.to_string())?;
+fn resume(a: &TrainArgs, path: &Path, train_set: &Dataset) -> CliResult<Trainer> {
+    let mut st = io::load_checkpoint(path)?;
     let asked = config(a)?;
     let (merged, changes) = merge_given(&st.config, &asked);
     if !changes.is_empty() && !a.resume_anyway {
@@ -458,7 +460,8 @@ fn resume(a: &TrainArgs, path: &Path, train_set: &Dataset) -> Result<Trainer, St
             "--resume: options given differ from the checkpoint's settings: {}; leave them out to continue \
              with the checkpoint's, or add --resume-anyway to change them",
             changes.join(", ")
-        ));
+        )
+        .into());
     }
     st.config = merged;
     if a.resume_anyway {
@@ -470,14 +473,15 @@ fn resume(a: &TrainArgs, path: &Path, train_set: &Dataset) -> Result<Trainer, St
         return Err(format!(
             "--resume: the checkpoint has already trained {done} epochs, more than --epochs {epochs}; pass \
              --epochs N with N ≥ {done}"
-        ));
+        )
+        .into());
     }
     let mut t = Trainer::resume(st, train_set).map_err(|e| {
         format!(
             "--resume: {e} (pass the --data, --limit and data options of the first run, or --resume-anyway)"
         )
     })?;
-    t.set_epochs(epochs).map_err(|e| e.to_string())?;
+    t.set_epochs(epochs)?;
     Ok(t)
 }
 
@@ -520,7 +524,7 @@ fn merge_given(was: &TrainConfig, asked: &TrainConfig) -> (TrainConfig, Vec<Stri
 /// free-energy gap valid − train; AIS log-probability (green, with
 /// --ais-every); the persistent chains' autocorrelation time in updates
 /// (red) and split R-hat (grey)) and `curves.csv` with the same numbers.
-fn write_curves(history: &[[f64; 8]], first_epoch: usize, png: &Path, csv: &Path) -> Result<(), String> {
+fn write_curves(history: &[[f64; 8]], first_epoch: usize, png: &Path, csv: &Path) -> CliResult<()> {
     let col = |k: usize| history.iter().map(|r| r[k]).collect::<Vec<f64>>();
     let cols: Vec<Vec<f64>> = (0..8).map(col).collect();
     let c = |k: usize, color: [u8; 3]| io::Curve { values: &cols[k], color };
@@ -545,7 +549,7 @@ fn write_curves(history: &[[f64; 8]], first_epoch: usize, png: &Path, csv: &Path
     if panels.is_empty() {
         panels.push(vec![c(7, [40, 90, 200])]);
     }
-    io::curves_png(png, &panels, 600, 150).map_err(|e| e.to_string())?;
+    io::curves_png(png, &panels, 600, 150)?;
     let mut text = String::from(
         "epoch,recon_error,pseudo_ll,pseudo_ll_valid,free_energy_gap,ais_avg_log_prob,chain_iat,chain_split_rhat,learning_rate\n",
     );
@@ -557,19 +561,19 @@ fn write_curves(history: &[[f64; 8]], first_epoch: usize, png: &Path, csv: &Path
         }
         text.push('\n');
     }
-    io::write_atomic(csv, text.as_bytes()).map_err(|e| e.to_string())
+    Ok(io::write_atomic(csv, text.as_bytes())?)
 }
 
 fn head(d: &Dataset, n: usize) -> Option<Dataset> {
     (n > 0).then(|| d.subset(0..n.min(d.len())).ok()).flatten()
 }
 
-pub(crate) fn run(a: TrainArgs, bench: bool) -> Result<(), String> {
+pub(crate) fn run(a: TrainArgs, bench: bool) -> CliResult<()> {
     let threads = a.threads.n;
     crate::with_threads(threads, move || run_in_pool(a, bench))
 }
 
-fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
+fn run_in_pool(a: TrainArgs, bench: bool) -> CliResult<()> {
     let ckpt = a.out.join("checkpoint.safetensors");
     if !bench {
         crate::out::dir(&a.out)?;
@@ -580,7 +584,7 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
     }
     let (train_set, valid, data_name) = datasets(&a)?;
     let mut trainer = match &a.resume {
-        None => Trainer::new(config(&a)?, &train_set).map_err(|e| e.to_string())?,
+        None => Trainer::new(config(&a)?, &train_set)?,
         Some(p) => resume(&a, p, &train_set)?,
     };
     let mon_train = head(&train_set, a.monitor());
@@ -604,7 +608,7 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
     let mut epoch_times = Vec::new();
     let mut history: Vec<[f64; 8]> = Vec::new();
     let mut last = String::new();
-    let mut ais_base: Option<Result<Vec<f32>, String>> = None;
+    let mut ais_base: Option<boltzmann::Result<Vec<f32>>> = None;
     let t_all = Instant::now();
     while !trainer.is_done() {
         let bar = progress_bar(show_bar);
@@ -628,27 +632,23 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
         })?;
         epoch_times.push(report.seconds);
         let metrics = match &mon_train {
-            Some(mt) => Some(
-                train::metrics::evaluate(trainer.rbm(), mt, mon_valid.as_ref()).map_err(|e| e.to_string())?,
-            ),
+            Some(mt) => Some(train::metrics::evaluate(trainer.rbm(), mt, mon_valid.as_ref())?),
             None => None,
         };
         if let Some(m) = &metrics {
             last = format!(" (last: recon {:.1}, pseudo-LL {:.1})", m.recon_error, m.pseudo_ll);
         }
         let ais = if a.ais_every > 0 && (report.epoch + 1) % a.ais_every == 0 {
-            let base =
-                ais_base.get_or_insert_with(|| eval::base_rate_biases(&train_set).map_err(|e| e.to_string()));
+            let base = ais_base.get_or_insert_with(|| eval::base_rate_biases(&train_set));
             let on = mon_valid.as_ref().or(mon_train.as_ref()).unwrap_or(&train_set);
             Some(ais_monitor(&a, trainer.rbm(), base.as_ref().map_err(|e| e.clone())?, on)?)
         } else {
             None
         };
         let pl_sklearn = match &mon_train {
-            Some(mt) if bench => Some(
-                train::metrics::pseudo_log_likelihood_stochastic(trainer.rbm(), mt, 0)
-                    .map_err(|e| e.to_string())?,
-            ),
+            Some(mt) if bench => {
+                Some(train::metrics::pseudo_log_likelihood_stochastic(trainer.rbm(), mt, 0)?)
+            }
             _ => None,
         };
         let ladder = trainer.state().tempering.as_ref().map(|t| t.betas().to_vec());
@@ -656,7 +656,7 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> Result<(), String> {
         history.push(line.history_row());
         outln!("{}", if a.json { line.json() } else { line.text() });
         if !bench {
-            io::save_checkpoint(trainer.state(), &ckpt).map_err(|e| e.to_string())?;
+            io::save_checkpoint(trainer.state(), &ckpt)?;
         }
     }
     if bench {
@@ -692,16 +692,11 @@ fn progress_bar(show: bool) -> ProgressBar {
 
 /// `--ais-every`: a cheap AIS estimate of log Z and the average
 /// log-probability of `on`.
-fn ais_monitor(
-    a: &TrainArgs,
-    rbm: &boltzmann::Rbm,
-    base: &[f32],
-    on: &Dataset,
-) -> Result<(f64, f64), String> {
+fn ais_monitor(a: &TrainArgs, rbm: &boltzmann::Rbm, base: &[f32], on: &Dataset) -> CliResult<(f64, f64)> {
     let cfg =
         eval::AisConfig::default().runs(a.ais_runs).schedule(eval::linear_schedule(a.ais_steps)).seed(a.seed);
-    let est = eval::ais(rbm, base, &cfg).map_err(|e| e.to_string())?;
-    let avg = eval::average_log_prob(rbm, on, est.log_z).map_err(|e| e.to_string())?;
+    let est = eval::ais(rbm, base, &cfg)?;
+    let avg = eval::average_log_prob(rbm, on, est.log_z)?;
     Ok((est.log_z, avg))
 }
 
@@ -810,7 +805,7 @@ impl EpochLine<'_> {
     }
 }
 
-fn print_bench(epoch_times: &[f64], json: bool, threads: usize, examples: usize) -> Result<(), String> {
+fn print_bench(epoch_times: &[f64], json: bool, threads: usize, examples: usize) -> CliResult<()> {
     let mut t = epoch_times.to_vec();
     t.sort_by(|x, y| x.total_cmp(y));
     let med = t[t.len() / 2];
@@ -841,9 +836,9 @@ fn write_outputs(
     train_set: &Dataset,
     history: &[[f64; 8]],
     first_epoch: usize,
-) -> Result<Vec<String>, String> {
+) -> CliResult<Vec<String>> {
     let model_path = a.out.join("model.safetensors");
-    io::save_rbm(rbm, &model_path).map_err(|e| e.to_string())?;
+    io::save_rbm(rbm, &model_path)?;
     let mut written = vec![model_path.display().to_string()];
     if !history.is_empty() {
         let (cpath, tpath) = (a.out.join("curves.png"), a.out.join("curves.csv"));
@@ -853,7 +848,7 @@ fn write_outputs(
     }
     if let Some((r, c)) = train_set.image_shape() {
         let fpath = a.out.join("filters.png");
-        io::filters_png(&fpath, rbm, r, c, 100, 10).map_err(|e| e.to_string())?;
+        io::filters_png(&fpath, rbm, r, c, 100, 10)?;
         let spath = a.out.join("samples.png");
         crate::pictures::sample_grid(rbm, (r, c), 10, 10, 1000, a.seed, &spath, None)?;
         written.push(fpath.display().to_string());
