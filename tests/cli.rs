@@ -849,6 +849,29 @@ fn ebm_train_and_langevin_model() {
         assert!(!ok && err.contains(needle), "{extra:?}: {err}");
         assert!(!dir.join("bad/model.safetensors").exists(), "{extra:?} wrote a model");
     }
+    // JSON output stays valid for any path: quotes and backslashes escaped.
+    let odd = dir.join("we\"ird\\name.safetensors");
+    std::fs::copy(dir.join("mlp/model.safetensors"), &odd).unwrap();
+    let odd_png = dir.join("odd.png").display().to_string();
+    let (ok, stdout, err) = boltzmann(&[
+        "langevin",
+        "--model",
+        &odd.display().to_string(),
+        "--sampler",
+        "mala",
+        "--chains",
+        "10",
+        "--steps",
+        "3",
+        "--out",
+        &odd_png,
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value =
+        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(v["target"], odd.display().to_string());
+    assert!(stdout.starts_with("{\"target\":"), "fields in the documented order: {stdout}");
     let cut = dir.join("cut.safetensors");
     let bytes = std::fs::read(dir.join("mlp/model.safetensors")).unwrap();
     std::fs::write(&cut, &bytes[..bytes.len() - 5]).unwrap();

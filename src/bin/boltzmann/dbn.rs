@@ -387,10 +387,13 @@ fn train(mut a: DbnTrainArgs) -> CliResult<()> {
         layer_seconds[l - 1] += r.seconds;
         if json {
             outln_cb!(
-                "{{\"layer\":{l},\"epoch\":{},\"seconds\":{},\"learning_rate\":{}}}",
-                r.epoch + 1,
-                r.seconds,
-                r.learning_rate
+                "{}",
+                jobj!(
+                    "layer" = l,
+                    "epoch" = r.epoch + 1,
+                    "seconds" = r.seconds,
+                    "learning_rate" = r.learning_rate
+                )
             );
         } else {
             outln_cb!("layer {l}/{} epoch {:>3}: {:.2} s", widths.len(), r.epoch + 1, r.seconds);
@@ -409,12 +412,15 @@ fn train(mut a: DbnTrainArgs) -> CliResult<()> {
     let path = a.train.out.join("dbn.safetensors");
     write_dbn(&dbn, net.as_ref(), labelled.as_ref(), &train_set, &path, &a.train.out, base.seed)?;
     if json {
-        let per: Vec<String> = layer_seconds.iter().map(|s| s.to_string()).collect();
         outln!(
-            "{{\"done\":true,\"sizes\":[{}],\"labels\":{n_labels},\"layer_seconds\":[{}],\"seconds\":{}}}",
-            sizes.iter().map(|s| s.split('(').next().unwrap_or(s)).collect::<Vec<_>>().join(","),
-            per.join(","),
-            t0.elapsed().as_secs_f64()
+            "{}",
+            jobj!(
+                "done" = true,
+                "sizes" = widths_of(&sizes),
+                "labels" = n_labels,
+                "layer_seconds" = layer_seconds,
+                "seconds" = t0.elapsed().as_secs_f64(),
+            )
         );
     } else {
         for (l, s) in layer_seconds.iter().enumerate() {
@@ -444,7 +450,7 @@ fn fine_tune(
     let (t, json) = (Instant::now(), a.train.json);
     let net = up_down(dbn, train_set, &cfg, |e| {
         if json {
-            outln_cb!("{{\"up_down_epoch\":{e},\"seconds\":{}}}", t.elapsed().as_secs_f64());
+            outln_cb!("{}", jobj!("up_down_epoch" = e, "seconds" = t.elapsed().as_secs_f64()));
         } else {
             outln_cb!("up-down epoch {e:>3}: {:.2} s since start", t.elapsed().as_secs_f64());
         }
@@ -475,7 +481,10 @@ fn labelled_top(
         train_labelled_top(dbn, train_set, n_labels, &cfg, derive(base.seed, Purpose::LabelledTop), |e| {
             let secs = t.elapsed().as_secs_f64();
             if json {
-                outln_cb!("{{\"layer\":{l},\"labelled\":true,\"epoch\":{e},\"seconds_since_start\":{secs}}}");
+                outln_cb!(
+                    "{}",
+                    jobj!("layer" = l, "labelled" = true, "epoch" = e, "seconds_since_start" = secs)
+                );
             } else {
                 outln_cb!(
                     "layer {l}/{l} (labelled top, {n_labels} labels) epoch {e:>3}: {secs:.2} s since start"
@@ -635,23 +644,29 @@ fn evaluate(a: DbnEvalArgs) -> CliResult<()> {
     let secs = t0.elapsed().as_secs_f64();
     let sizes: Vec<String> = dbn.sizes().iter().map(|s| s.to_string()).collect();
     if a.json {
+        let raise = conservative.as_ref().map(|(n, c, f)| {
+            crate::out::raw(jobj!(
+                "examples" = n,
+                "conservative_bound" = c.mean,
+                "conservative_std_err" = c.std_err,
+                "forward_bound" = f.mean,
+                "forward_std_err" = f.std_err,
+            ))
+        });
         outln!(
-            "{{\"sizes\":[{}],\"examples\":{},\"samples\":{},\"lower_bound\":{},\"std_err\":{},\"log_z_top\":{},\
-             \"log_z_top_std_err\":{},\"log_z_method\":\"{}\",\"raise\":{},\"seconds\":{}}}",
-            sizes.join(","),
-            test.len(),
-            a.samples,
-            b.mean,
-            b.std_err,
-            log_z,
-            crate::json_num(log_z_se),
-            if how == "exact" { "exact" } else { "ais" },
-            conservative.as_ref().map_or(String::from("null"), |(n, c, f)| format!(
-                "{{\"examples\":{n},\"conservative_bound\":{},\"conservative_std_err\":{},\"forward_bound\":{},\
-                 \"forward_std_err\":{}}}",
-                c.mean, c.std_err, f.mean, f.std_err
-            )),
-            secs
+            "{}",
+            jobj!(
+                "sizes" = dbn.sizes(),
+                "examples" = test.len(),
+                "samples" = a.samples,
+                "lower_bound" = b.mean,
+                "std_err" = b.std_err,
+                "log_z_top" = log_z,
+                "log_z_top_std_err" = log_z_se,
+                "log_z_method" = if how == "exact" { "exact" } else { "ais" },
+                "raise" = raise,
+                "seconds" = secs,
+            )
         );
     } else {
         outln!("DBN {} ({} layers), {} test examples", sizes.join("-"), depth, test.len());
@@ -802,20 +817,22 @@ fn print_classify(
     own_top: bool,
 ) -> CliResult<()> {
     if a.json {
+        let errors =
+            |(tr, te, s): (f64, f64, f64)| jobj!("train_error" = tr, "test_error" = te, "seconds" = s);
+        let joint = joint.map(|(h, l, tr, te, s)| {
+            jobj!("hidden" = h, "on_layer" = l, "train_error" = tr, "test_error" = te, "seconds" = s)
+        });
         outln!(
-            "{{\"layer\":{layer},\"features\":{width},\"train\":{},\"test\":{},\"raw\":{{\"train_error\":{},\
-             \"test_error\":{},\"seconds\":{}}},\"dbn\":{{\"train_error\":{},\"test_error\":{},\"seconds\":{}}},\"joint\":{}}}",
-            train.len(),
-            test.len(),
-            raw.0,
-            raw.1,
-            raw.2,
-            feat.0,
-            feat.1,
-            feat.2,
-            joint.map_or(String::from("null"), |(h, l, tr, te, s)| format!(
-                "{{\"hidden\":{h},\"on_layer\":{l},\"train_error\":{tr},\"test_error\":{te},\"seconds\":{s}}}"
-            ))
+            "{}",
+            jobj!(
+                "layer" = layer,
+                "features" = width,
+                "train" = train.len(),
+                "test" = test.len(),
+                "raw" = crate::out::raw(errors(raw)),
+                "dbn" = crate::out::raw(errors(feat)),
+                "joint" = joint.map(crate::out::raw),
+            )
         );
     } else {
         outln!(
@@ -920,14 +937,18 @@ fn evaluate_gaussian(a: &DbnEvalArgs, net: &GaussianDbn) -> CliResult<()> {
     let sizes: Vec<String> = net.sizes().iter().map(|s| s.to_string()).collect();
     if a.json {
         outln!(
-            "{{\"sizes\":[{}],\"gaussian\":true,\"examples\":{},\"samples\":{},\"lower_bound\":{},\"std_err\":{},\
-             \"log_z_top\":{log_z},\"log_z_method\":\"{}\",\"seconds\":{secs}}}",
-            sizes.join(","),
-            test.len(),
-            a.samples,
-            b.mean,
-            b.std_err,
-            if how == "exact" { "exact" } else { "ais" }
+            "{}",
+            jobj!(
+                "sizes" = net.sizes(),
+                "gaussian" = true,
+                "examples" = test.len(),
+                "samples" = a.samples,
+                "lower_bound" = b.mean,
+                "std_err" = b.std_err,
+                "log_z_top" = log_z,
+                "log_z_method" = if how == "exact" { "exact" } else { "ais" },
+                "seconds" = secs,
+            )
         );
     } else {
         outln!("Gaussian DBN {} ({} layers) on {} examples", sizes.join("-"), net.depth(), test.len());
@@ -1024,10 +1045,13 @@ fn train_gaussian(
             first += r.seconds;
             if json {
                 outln_cb!(
-                    "{{\"layer\":1,\"epoch\":{},\"seconds\":{},\"reconstruction_error\":{}}}",
-                    r.epoch,
-                    r.seconds,
-                    r.reconstruction_error
+                    "{}",
+                    jobj!(
+                        "layer" = 1,
+                        "epoch" = r.epoch,
+                        "seconds" = r.seconds,
+                        "reconstruction_error" = r.reconstruction_error
+                    )
                 );
             } else {
                 outln_cb!(
@@ -1042,7 +1066,7 @@ fn train_gaussian(
         |l, r| {
             layer_seconds[l - 1] += r.seconds;
             if json {
-                outln_cb!("{{\"layer\":{l},\"epoch\":{},\"seconds\":{}}}", r.epoch + 1, r.seconds);
+                outln_cb!("{}", jobj!("layer" = l, "epoch" = r.epoch + 1, "seconds" = r.seconds));
             } else {
                 outln_cb!("layer {l}/{} epoch {:>3}: {:.2} s", widths.len(), r.epoch + 1, r.seconds);
             }
@@ -1060,12 +1084,15 @@ fn train_gaussian(
         io::grid_png(&png, &s.visible_probs, r, c, 10, 2)?;
     }
     if json {
-        let per: Vec<String> = layer_seconds.iter().map(|s| s.to_string()).collect();
         outln_cb!(
-            "{{\"done\":true,\"gaussian\":true,\"sizes\":[{}],\"layer_seconds\":[{}],\"seconds\":{}}}",
-            sizes.join(","),
-            per.join(","),
-            t0.elapsed().as_secs_f64()
+            "{}",
+            jobj!(
+                "done" = true,
+                "gaussian" = true,
+                "sizes" = widths_of(sizes),
+                "layer_seconds" = layer_seconds,
+                "seconds" = t0.elapsed().as_secs_f64(),
+            )
         );
     } else {
         for (l, s) in layer_seconds.iter().enumerate() {
@@ -1132,4 +1159,9 @@ fn eval_set(test: Dataset, n_visible: usize, a: &DbnEvalArgs) -> CliResult<Datas
         }
         Some(n) => Ok(test.subset(0..n)?),
     }
+}
+
+/// The layer widths of `sizes` entries such as `"500"` or `"500(+10 labels)"`.
+fn widths_of(sizes: &[String]) -> Vec<usize> {
+    sizes.iter().filter_map(|s| s.split('(').next()?.parse().ok()).collect()
 }

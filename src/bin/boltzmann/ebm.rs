@@ -189,10 +189,14 @@ fn train(a: EbmTrainArgs) -> CliResult<()> {
     let picture = samples_picture(&model, &data, toy, &png, (lo, hi), &a, given)?;
     if json {
         outln!(
-            "{{\"done\":true,\"model\":\"{}\",\"train_seconds\":{train_seconds},\"mmd2\":{},\"mmd2_data_baseline\":{}}}",
-            a.model,
-            crate::json_num(picture.0),
-            crate::json_num(picture.1)
+            "{}",
+            jobj!(
+                "done" = true,
+                "model" = a.model,
+                "train_seconds" = train_seconds,
+                "mmd2" = picture.0,
+                "mmd2_data_baseline" = picture.1,
+            )
         );
     } else {
         outln!("trained in {train_seconds:.1} s; wrote {} and {}", path.display(), png.display());
@@ -235,12 +239,14 @@ fn train_mlp(
         bar.set_position(r.iteration as u64);
         if json {
             outln_cb!(
-                "{{\"iteration\":{},\"loss\":{},\"energy_data\":{},\"energy_model\":{},\"seconds\":{}}}",
-                r.iteration,
-                r.loss,
-                r.energy_data,
-                r.energy_model,
-                r.seconds
+                "{}",
+                jobj!(
+                    "iteration" = r.iteration,
+                    "loss" = r.loss,
+                    "energy_data" = r.energy_data,
+                    "energy_model" = r.energy_model,
+                    "seconds" = r.seconds,
+                )
             );
         } else if r.iteration % every == 0 && !show {
             outln_cb!(
@@ -279,7 +285,7 @@ fn train_score(a: &EbmTrainArgs, data: &Dataset, act: Activation, show: bool) ->
     let m = train_dsm(data, &cfg, |i, loss, secs| {
         bar.set_position(i as u64);
         if json {
-            outln_cb!("{{\"iteration\":{i},\"loss\":{loss},\"seconds\":{secs}}}");
+            outln_cb!("{}", jobj!("iteration" = i, "loss" = loss, "seconds" = secs));
         } else if i % every == 0 && !show {
             outln_cb!("iteration {i:>6}: DSM loss {loss:.4}, {secs:.1} s");
         }
@@ -312,11 +318,13 @@ fn train_gb_rbm(a: &EbmTrainArgs, data: &Dataset) -> CliResult<EnergyModel> {
     let m = train_gaussian_rbm(data, &cfg, |r| {
         if json {
             outln_cb!(
-                "{{\"epoch\":{},\"reconstruction_error\":{},\"free_energy\":{},\"seconds\":{}}}",
-                r.epoch,
-                r.reconstruction_error,
-                r.free_energy,
-                r.seconds
+                "{}",
+                jobj!(
+                    "epoch" = r.epoch,
+                    "reconstruction_error" = r.reconstruction_error,
+                    "free_energy" = r.free_energy,
+                    "seconds" = r.seconds,
+                )
             );
         } else {
             outln_cb!(

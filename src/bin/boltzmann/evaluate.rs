@@ -250,29 +250,37 @@ fn print_report(a: &EvalArgs, r: &EvalReport) -> CliResult<()> {
         r;
     let (log_z, z_seconds, avg, pl, pl_sk, recon) = (*log_z, *z_seconds, *avg, *pl, *pl_sk, *recon);
     if a.json {
-        // JSON has no infinities: a bound that is not finite is null.
-        let num = |x: f64| if x.is_finite() { x.to_string() } else { String::from("null") };
-        let (lo, hi, lse) = interval
-            .map_or((String::from("null"), String::from("null"), String::from("null")), |(l, h, e)| {
-                (num(l), num(h), num(e))
-            });
+        let raise = raise.as_ref().map(|(n, est, fwd, k, secs)| {
+            let (reverse, reverse_se) = mean_se(&est.log_z);
+            crate::out::raw(jobj!(
+                "examples" = n,
+                "runs_per_example" = a.raise_runs,
+                "distributions" = k,
+                "mean" = est.mean,
+                "std_err" = est.std_err,
+                "reverse_log_z" = reverse,
+                "reverse_log_z_std_err" = reverse_se,
+                "ais_same_examples" = fwd,
+                "seconds" = secs,
+            ))
+        });
+        // A bound that is not finite is null (JSON has no infinities).
         outln!(
-            "{{\"log_z\":{log_z},\"log_z_low\":{lo},\"log_z_high\":{hi},\"log_std_err\":{lse},\"method\":\"{method}\",\"log_z_seconds\":{z_seconds},\
-             \"avg_log_prob\":{avg},\"examples\":{},\"raise\":{},\"pseudo_ll\":{pl},\"pseudo_ll_sklearn\":{pl_sk},\
-             \"recon_error\":{recon}}}",
-            examples,
-            match &raise {
-                None => String::from("null"),
-                Some((n, est, fwd, k, secs)) => format!(
-                    "{{\"examples\":{n},\"runs_per_example\":{},\"distributions\":{k},\"mean\":{},\"std_err\":{},\
-                     \"reverse_log_z\":{},\"reverse_log_z_std_err\":{},\"ais_same_examples\":{fwd},\"seconds\":{secs}}}",
-                    a.raise_runs,
-                    num(est.mean),
-                    num(est.std_err),
-                    num(mean_se(&est.log_z).0),
-                    num(mean_se(&est.log_z).1)
-                ),
-            }
+            "{}",
+            jobj!(
+                "log_z" = log_z,
+                "log_z_low" = interval.map(|i| i.0),
+                "log_z_high" = interval.map(|i| i.1),
+                "log_std_err" = interval.map(|i| i.2),
+                "method" = method,
+                "log_z_seconds" = z_seconds,
+                "avg_log_prob" = avg,
+                "examples" = examples,
+                "raise" = raise,
+                "pseudo_ll" = pl,
+                "pseudo_ll_sklearn" = pl_sk,
+                "recon_error" = recon,
+            )
         );
     } else {
         match interval {

@@ -85,20 +85,25 @@ pub(crate) fn bench(a: BenchLangevinArgs) -> CliResult<()> {
     let kind = if a.mala { "mala" } else { "ula" };
     if a.json {
         outln!(
-            "{{\"bench\":\"langevin\",\"kind\":\"{kind}\",\"energy\":\"{}\",\"n_visible\":{d},\"n_hidden\":{h},\
-             \"chains\":{b},\"threads\":{},\"isa\":\"{}\",\"steps\":{},\"repeats\":{},\"steps_per_s\":{},\
-             \"steps_per_s_min\":{},\"steps_per_s_max\":{},\"gflops\":{},\"acceptance\":{},\"state_std\":{}}}",
-            r.energy,
-            r.threads,
-            r.isa,
-            r.steps,
-            r.repeats,
-            r.steps_per_s,
-            r.range.0,
-            r.range.1,
-            r.gflops(),
-            r.acceptance.map_or(String::from("null"), |a| a.to_string()),
-            r.state_std
+            "{}",
+            jobj!(
+                "bench" = "langevin",
+                "kind" = kind,
+                "energy" = r.energy,
+                "n_visible" = d,
+                "n_hidden" = h,
+                "chains" = b,
+                "threads" = r.threads,
+                "isa" = r.isa.name(),
+                "steps" = r.steps,
+                "repeats" = r.repeats,
+                "steps_per_s" = r.steps_per_s,
+                "steps_per_s_min" = r.range.0,
+                "steps_per_s_max" = r.range.1,
+                "gflops" = r.gflops(),
+                "acceptance" = r.acceptance,
+                "state_std" = r.state_std,
+            )
         );
     } else {
         match &a.mlp {
@@ -407,17 +412,20 @@ fn report(
         None => a.energy.clone(),
     };
     if a.json {
-        let sh: Vec<String> = shares.iter().map(|s| s.0.to_string()).collect();
-        let w: Vec<String> = shares.iter().map(|s| s.1.to_string()).collect();
         outln!(
-            "{{\"target\":\"{}\",\"sampler\":\"{}\",\"chains\":{n},\"dim\":{d},\"steps\":{},\"seconds\":{secs},\"weights\":[{}],\
-             \"shares\":[{}],\"acceptance\":{},\"failed_chains\":{failed}}}",
-            what.replace('"', "'"),
-            a.sampler,
-            chains.steps(),
-            w.join(","),
-            sh.join(","),
-            acceptance.map_or(String::from("null"), |a: f64| a.to_string())
+            "{}",
+            jobj!(
+                "target" = what,
+                "sampler" = a.sampler,
+                "chains" = n,
+                "dim" = d,
+                "steps" = chains.steps(),
+                "seconds" = secs,
+                "weights" = shares.iter().map(|s| s.1).collect::<Vec<_>>(),
+                "shares" = shares.iter().map(|s| s.0).collect::<Vec<_>>(),
+                "acceptance" = acceptance,
+                "failed_chains" = failed,
+            )
         );
     } else {
         outln!(

@@ -290,44 +290,36 @@ fn print_text(r: &GibbsBenchReport) -> CliResult<()> {
     Ok(())
 }
 
-/// JSON has no NaN or infinities: null.
-pub(crate) fn json_num(x: f64) -> String {
-    if x.is_finite() { x.to_string() } else { String::from("null") }
-}
-
 fn to_json(r: &GibbsBenchReport) -> String {
     let (d, h, b) = r.shape;
-    let mut s = format!(
-        "{{\"bench\":\"gibbs\",\"n_visible\":{d},\"n_hidden\":{h},\"chains\":{b},\"threads\":{},\"isa\":\"{}\",\
-         \"block_rows\":{},\"sweeps\":{},\"repeats\":{},\"sweeps_per_s\":{},\"sweeps_per_s_min\":{},\
-         \"sweeps_per_s_max\":{},\"chain_sweeps_per_s\":{},\"unit_updates_per_s\":{},\"gflops\":{},\
-         \"bytes_per_chain\":{},\"packed\":{},\"density_visible\":{},\"density_hidden\":{},\"peak_rss_bytes\":{}",
-        r.threads,
-        r.isa,
-        r.block_rows,
-        r.sweeps,
-        r.repeats,
-        r.sweeps_per_s,
-        r.range.0,
-        r.range.1,
-        r.chain_sweeps_per_s(),
-        r.unit_updates_per_s(),
-        r.gflops(),
-        r.bytes_per_chain,
-        r.packed,
-        json_num(r.densities.0),
-        json_num(r.densities.1),
-        r.peak_rss_bytes.map_or(String::from("null"), |b| b.to_string())
-    );
-    if let Some(bd) = &r.breakdown {
-        s += &format!(
-            ",\"breakdown_fraction\":{{\"products\":{},\"rng\":{},\"sampling\":{}}}",
-            bd.products, bd.rng, bd.sampling
-        );
-    }
-    if r.replicas > 1 {
-        s += &format!(",\"replicas\":{},\"swap_rates\":{}", r.replicas, serde_json::json!(r.swap_rates));
-    }
-    s.push('}');
-    s
+    let tempered = r.replicas > 1;
+    let breakdown = r
+        .breakdown
+        .as_ref()
+        .map(|bd| out::raw(jobj!("products" = bd.products, "rng" = bd.rng, "sampling" = bd.sampling)));
+    jobj!(
+        "bench" = "gibbs",
+        "n_visible" = d,
+        "n_hidden" = h,
+        "chains" = b,
+        "threads" = r.threads,
+        "isa" = r.isa.name(),
+        "block_rows" = r.block_rows,
+        "sweeps" = r.sweeps,
+        "repeats" = r.repeats,
+        "sweeps_per_s" = r.sweeps_per_s,
+        "sweeps_per_s_min" = r.range.0,
+        "sweeps_per_s_max" = r.range.1,
+        "chain_sweeps_per_s" = r.chain_sweeps_per_s(),
+        "unit_updates_per_s" = r.unit_updates_per_s(),
+        "gflops" = r.gflops(),
+        "bytes_per_chain" = r.bytes_per_chain,
+        "packed" = r.packed,
+        "density_visible" = r.densities.0,
+        "density_hidden" = r.densities.1,
+        "peak_rss_bytes" = r.peak_rss_bytes,
+        "breakdown_fraction"? = breakdown,
+        "replicas"? = tempered.then_some(r.replicas),
+        "swap_rates"? = tempered.then_some(&r.swap_rates),
+    )
 }

@@ -43,6 +43,30 @@ pub(crate) fn check() -> CliResult<()> {
     }
 }
 
+/// A record as one line of JSON, fields in declaration order; NaN and
+/// infinities become `null` (JSON has neither).
+pub(crate) fn json<T: serde::Serialize + ?Sized>(record: &T) -> String {
+    // Serializing plain records (numbers, strings, vectors) cannot fail.
+    serde_json::to_string(record)
+        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string())
+}
+
+/// An object written by [`jobj!`], to nest in another one as it is.
+pub(crate) fn raw(object: String) -> Box<serde_json::value::RawValue> {
+    use serde_json::value::RawValue;
+    RawValue::from_string(object).unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
+
+/// Appends `"key":value` to an object under construction ([`jobj!`]).
+pub(crate) fn push_field<T: serde::Serialize + ?Sized>(s: &mut String, key: &str, value: &T) {
+    if s.len() > 1 {
+        s.push(',');
+    }
+    s.push_str(&json(key));
+    s.push(':');
+    s.push_str(&json(value));
+}
+
 /// Writes a line to standard error, ignoring errors.
 pub(crate) fn note_line(args: std::fmt::Arguments<'_>) {
     let mut err = std::io::stderr().lock();
@@ -71,6 +95,30 @@ macro_rules! outln {
 /// returns it.
 macro_rules! outln_cb {
     ($($t:tt)*) => { let _ = $crate::out::line(format_args!($($t)*)); };
+}
+
+/// One JSON object with its fields in the order written:
+/// `jobj!("epoch" = e, "seconds" = s, "valid" ?= option)`. A field written
+/// `?=` takes an `Option` and is left out when it is `None`. Values go
+/// through serde: strings escaped, NaN and infinities as `null`.
+macro_rules! jobj {
+    (@acc $s:ident;) => {};
+    (@acc $s:ident; $k:literal ?= $v:expr $(, $($rest:tt)*)?) => {
+        if let Some(v) = &$v {
+            $crate::out::push_field(&mut $s, $k, v);
+        }
+        jobj!(@acc $s; $($($rest)*)?);
+    };
+    (@acc $s:ident; $k:literal = $v:expr $(, $($rest:tt)*)?) => {
+        $crate::out::push_field(&mut $s, $k, &$v);
+        jobj!(@acc $s; $($($rest)*)?);
+    };
+    ($($t:tt)*) => {{
+        let mut s = String::from("{");
+        jobj!(@acc s; $($t)*);
+        s.push('}');
+        s
+    }};
 }
 
 /// `eprintln!` that ignores write errors.

@@ -166,11 +166,17 @@ pub(crate) fn sample(a: SampleArgs) -> CliResult<()> {
         }
         let d = boltzmann::eval::diagnose(&t, n, len)?;
         if a.json {
-            let v = serde_json::json!({
-                "chains": d.chains, "sweeps": d.length, "iat_mean": d.iat_mean, "iat_max": d.iat_max,
-                "ess": d.ess, "split_rhat": d.split_rhat,
-            });
-            outln!("{v}");
+            outln!(
+                "{}",
+                jobj!(
+                    "chains" = d.chains,
+                    "sweeps" = d.length,
+                    "iat_mean" = d.iat_mean,
+                    "iat_max" = d.iat_max,
+                    "ess" = d.ess,
+                    "split_rhat" = d.split_rhat,
+                )
+            );
         } else {
             outln!(
                 "free energy over {} sweeps × {} chains: autocorrelation time {:.1} sweeps (max {:.1}), \

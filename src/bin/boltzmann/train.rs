@@ -731,52 +731,44 @@ impl EpochLine<'_> {
     }
 
     fn json(&self) -> String {
-        let report = self.report;
-        let mut s = format!(
-            "{{\"epoch\":{},\"seconds\":{},\"learning_rate\":{},\"threads\":{}",
-            report.epoch + 1,
-            report.seconds,
-            report.learning_rate,
-            self.threads
-        );
-        if let Some(m) = self.metrics {
-            s += &format!(
-                ",\"recon_error\":{},\"free_energy_train\":{},\"pseudo_ll\":{}",
-                m.recon_error, m.free_energy_train, m.pseudo_ll
-            );
-            if let (Some(fv), Some(gap), Some(plv)) =
-                (m.free_energy_valid, m.free_energy_gap(), m.pseudo_ll_valid)
-            {
-                s += &format!(
-                    ",\"free_energy_valid\":{fv},\"free_energy_gap\":{gap},\"pseudo_ll_valid\":{plv}"
-                );
-            }
-        }
-        if let Some(p) = self.pl_sklearn {
-            s += &format!(",\"pseudo_ll_sklearn\":{p}");
-        }
-        if let Some((z, lp)) = self.ais {
-            s += &format!(",\"ais_log_z\":{z},\"ais_avg_log_prob\":{lp}");
-        }
-        if let Some(d) = &report.chains {
-            let v = serde_json::json!({
-                "chains": d.chains, "length": d.length, "iat_mean": d.iat_mean,
-                "iat_max": d.iat_max, "ess": d.ess, "split_rhat": d.split_rhat,
-            });
-            s += &format!(",\"chain_diagnostics\":{v}");
-        }
-        if !report.swap_rates.is_empty() {
+        let (report, m) = (self.report, self.metrics);
+        let valid = m.and_then(|m| Some((m.free_energy_valid?, m.free_energy_gap()?, m.pseudo_ll_valid?)));
+        let chains = report.chains.as_ref().map(|d| {
+            crate::out::raw(jobj!(
+                "chains" = d.chains,
+                "length" = d.length,
+                "iat_mean" = d.iat_mean,
+                "iat_max" = d.iat_max,
+                "ess" = d.ess,
+                "split_rhat" = d.split_rhat,
+            ))
+        });
+        let tempering = (!report.swap_rates.is_empty()).then(|| {
             let (trips, mean) = report.round_trips;
-            let v = serde_json::json!({
-                "swap_rates": report.swap_rates,
-                "ladder_next_epoch": self.ladder,
-                "round_trips": trips,
-                "mean_round_trip_sweeps": if mean.is_finite() { Some(mean) } else { None },
-            });
-            s += &format!(",\"tempering\":{v}");
-        }
-        s.push('}');
-        s
+            crate::out::raw(jobj!(
+                "swap_rates" = report.swap_rates,
+                "ladder_next_epoch" = self.ladder,
+                "round_trips" = trips,
+                "mean_round_trip_sweeps" = mean,
+            ))
+        });
+        jobj!(
+            "epoch" = report.epoch + 1,
+            "seconds" = report.seconds,
+            "learning_rate" = report.learning_rate,
+            "threads" = self.threads,
+            "recon_error"? = m.map(|m| m.recon_error),
+            "free_energy_train"? = m.map(|m| m.free_energy_train),
+            "pseudo_ll"? = m.map(|m| m.pseudo_ll),
+            "free_energy_valid"? = valid.map(|v| v.0),
+            "free_energy_gap"? = valid.map(|v| v.1),
+            "pseudo_ll_valid"? = valid.map(|v| v.2),
+            "pseudo_ll_sklearn"? = self.pl_sklearn,
+            "ais_log_z"? = self.ais.map(|a| a.0),
+            "ais_avg_log_prob"? = self.ais.map(|a| a.1),
+            "chain_diagnostics"? = chains,
+            "tempering"? = tempering,
+        )
     }
 
     fn text(&self) -> String {
@@ -811,10 +803,15 @@ fn print_bench(epoch_times: &[f64], json: bool, threads: usize, examples: usize)
     let med = t[t.len() / 2];
     if json {
         outln!(
-            "{{\"bench\":\"train\",\"epochs\":{},\"median_epoch_s\":{med},\"min_epoch_s\":{},\"threads\":{threads},\"isa\":\"{}\"}}",
-            t.len(),
-            t[0],
-            boltzmann::active_isa()
+            "{}",
+            jobj!(
+                "bench" = "train",
+                "epochs" = t.len(),
+                "median_epoch_s" = med,
+                "min_epoch_s" = t[0],
+                "threads" = threads,
+                "isa" = boltzmann::active_isa().name(),
+            )
         );
     } else {
         outln!(
