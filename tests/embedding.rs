@@ -161,3 +161,64 @@ fn contrastive_runs_cd_on_a_prefix_of_the_chains() {
     p[2] = f32::NAN;
     bad(chains.contrastive(&rbm, &p, 1, &mut probs));
 }
+
+#[test]
+fn packed_and_langevin_chains_take_your_streams() {
+    use boltzmann::sampler::PackedChains;
+    use boltzmann::sampler::langevin::LangevinChains;
+    let rbm = Rbm::random(70, 9, 0.3, 0.1, 2).unwrap();
+    let n = 12;
+    // Packed chains from parts sweep like Chains from the same parts.
+    let w = 70usize.div_ceil(64);
+    let mut packed =
+        PackedChains::from_parts(&rbm, vec![0; n * w], rng::chain_streams(4, n).unwrap(), 0).unwrap();
+    let mut f32s =
+        Chains::from_parts(&rbm, vec![0.0; n * 70], vec![0.0; n * 9], rng::chain_streams(4, n).unwrap(), 0)
+            .unwrap();
+    packed.sweep(&rbm, 5).unwrap();
+    f32s.sweep(&rbm, 5).unwrap();
+    assert_eq!((packed.len(), f32s.len()), (n, n));
+    for c in 0..n {
+        assert_eq!(packed.visible_row(c), &f32s.visible()[c * 70..(c + 1) * 70], "chain {c}");
+    }
+    let (bits, streams, sweeps) = packed.clone().into_parts();
+    assert_eq!(sweeps, 5);
+    assert_eq!(PackedChains::from_parts(&rbm, bits.clone(), streams.clone(), sweeps).unwrap(), packed);
+    // Bad parts: wrong length, a bit past D, a zero stream, no chains.
+    assert!(matches!(
+        PackedChains::from_parts(&rbm, bits[1..].to_vec(), streams.clone(), 0),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let mut past = bits.clone();
+    past[2 * w + 1] |= 1 << 6; // unit 70 of chain 2
+    assert!(matches!(
+        PackedChains::from_parts(&rbm, past, streams.clone(), 0),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let mut zero = streams.clone();
+    zero[3] = [0; 4];
+    assert!(matches!(PackedChains::from_parts(&rbm, bits, zero, 0), Err(Error::InvalidParam { .. })));
+    assert!(PackedChains::from_parts(&rbm, Vec::new(), Vec::new(), 0).is_err());
+
+    // Langevin chains from parts: the same as `new` with the streams of its seed.
+    let mix =
+        boltzmann::energy::GaussianMixture::new(vec![1.0, 1.0], vec![-2.0, 0.0, 2.0, 0.0], vec![0.5, 0.5])
+            .unwrap();
+    let start = vec![0.1f32; 2 * 6];
+    let mut a = LangevinChains::new(2, start.clone(), 9).unwrap();
+    let mut b = LangevinChains::from_parts(2, start.clone(), rng::chain_streams(9, 6).unwrap(), 0).unwrap();
+    a.run_mala(&mix, 0.1, 20).unwrap();
+    b.run_mala(&mix, 0.1, 20).unwrap();
+    assert_eq!(a.states(), b.states());
+    let (x, s, steps) = b.into_parts();
+    assert_eq!((x.as_slice(), steps), (a.states(), 20));
+    let c = LangevinChains::from_parts(2, x, s, steps).unwrap();
+    assert_eq!(c.steps(), 20);
+    assert!(LangevinChains::from_parts(2, start.clone(), rng::chain_streams(9, 5).unwrap(), 0).is_err());
+    let mut zero = rng::chain_streams(9, 6).unwrap();
+    zero[0] = [0; 4];
+    assert!(LangevinChains::from_parts(2, start.clone(), zero, 0).is_err());
+    let mut nan = start;
+    nan[3] = f32::NAN;
+    assert!(LangevinChains::from_parts(2, nan, rng::chain_streams(9, 6).unwrap(), 0).is_err());
+}

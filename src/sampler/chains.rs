@@ -165,6 +165,15 @@ impl Chains {
     pub fn batch(&self) -> usize {
         self.batch
     }
+    /// Number of chains (the same as [`Chains::batch`]; the name the other
+    /// chain types use).
+    pub fn len(&self) -> usize {
+        self.batch
+    }
+    /// Never true: an ensemble holds at least one chain.
+    pub fn is_empty(&self) -> bool {
+        self.batch == 0
+    }
     /// Number of visible units `D`.
     pub fn n_visible(&self) -> usize {
         self.n_visible

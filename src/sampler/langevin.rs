@@ -199,6 +199,15 @@ impl LangevinChains {
     /// [`Error::InvalidParam`] for `d = 0` or no rows,
     /// [`Error::ShapeMismatch`], [`Error::NonFinite`] start values.
     pub fn new(d: usize, init: Vec<f32>, seed: u64) -> Result<Self> {
+        Self::with_streams(d, init, |n| rng::chain_streams(seed, n))
+    }
+
+    /// [`LangevinChains::new`] with the streams `streams(n)` for `n` chains.
+    fn with_streams(
+        d: usize,
+        init: Vec<f32>,
+        streams: impl FnOnce(usize) -> Result<Vec<StreamState>>,
+    ) -> Result<Self> {
         if d == 0 || init.is_empty() {
             return Err(Error::InvalidParam {
                 name: "chains",
@@ -213,7 +222,7 @@ impl LangevinChains {
         Ok(LangevinChains {
             d,
             x: init,
-            streams: rng::chain_streams(seed, n)?,
+            streams: streams(n)?,
             alive: vec![true; n],
             failures: Vec::new(),
             step: 0,
@@ -221,6 +230,46 @@ impl LangevinChains {
             noise: Vec::new(),
             ws: Workspace::default(),
         })
+    }
+
+    /// Chains from parts you keep: states (`n × d`, finite), one stream per
+    /// chain (from [`rng::chain_streams`], or your own generator), and the
+    /// steps done so far — what [`LangevinChains::into_parts`] gives back.
+    /// Every chain starts alive.
+    ///
+    /// # Errors
+    /// As [`LangevinChains::new`]; [`Error::ShapeMismatch`] unless there is
+    /// one stream per chain; [`Error::InvalidParam`] for an all-zero stream
+    /// state.
+    ///
+    /// # Examples
+    /// ```
+    /// use boltzmann::{rng, sampler::langevin::LangevinChains};
+    /// let mut a = LangevinChains::from_parts(2, vec![0.0; 2 * 4], rng::chain_streams(7, 4)?, 0)?;
+    /// assert_eq!(a.len(), 4);
+    /// let (x, streams, steps) = a.into_parts();
+    /// assert_eq!((x.len(), streams.len(), steps), (8, 4, 0));
+    /// # Ok::<(), boltzmann::Error>(())
+    /// ```
+    pub fn from_parts(d: usize, states: Vec<f32>, streams: Vec<StreamState>, steps: u64) -> Result<Self> {
+        let mut c = Self::with_streams(d, states, |n| {
+            check_len("streams (one per chain)", n, streams.len())?;
+            if streams.contains(&[0; 4]) {
+                return Err(Error::InvalidParam {
+                    name: "streams",
+                    reason: "an all-zero xoshiro state".into(),
+                });
+            }
+            Ok(streams)
+        })?;
+        c.step = steps;
+        Ok(c)
+    }
+
+    /// The parts [`LangevinChains::from_parts`] takes: states (`n × d`),
+    /// streams and the steps done. Which chains failed is not kept.
+    pub fn into_parts(self) -> (Vec<f32>, Vec<StreamState>, u64) {
+        (self.x, self.streams, self.step)
     }
 
     /// `n` chains started uniformly in `[lo, hi]ᵈ` (from their own streams).

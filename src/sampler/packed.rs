@@ -101,6 +101,76 @@ impl PackedChains {
         Ok(c)
     }
 
+    /// Chains from parts you keep — packed visible states (`batch ×
+    /// ⌈D/64⌉` words, the layout of [`binary::pack_rows`]: unit `i` of a
+    /// row is bit `i % 64` of word `i / 64`, bits past `D` zero), one
+    /// stream per chain, and the sweeps done — e.g. streams from
+    /// [`rng::chain_streams`] or your own generator, or what
+    /// [`PackedChains::into_parts`] gave back.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for no streams or an all-zero stream state
+    /// (which xoshiro cannot leave); [`Error::ShapeMismatch`] for a state
+    /// length other than `batch × ⌈D/64⌉` or a bit set past `D`.
+    ///
+    /// # Examples
+    /// ```
+    /// use boltzmann::{Rbm, rng, sampler::PackedChains};
+    /// let rbm = Rbm::random(100, 20, 0.1, 0.0, 1)?;
+    /// // 8 chains from all-zero states, streams of your own seed.
+    /// let mut a = PackedChains::from_parts(&rbm, vec![0; 8 * 2], rng::chain_streams(5, 8)?, 0)?;
+    /// a.sweep(&rbm, 3)?;
+    /// let (bits, streams, sweeps) = a.clone().into_parts();
+    /// let b = PackedChains::from_parts(&rbm, bits, streams, sweeps)?;
+    /// assert_eq!(a, b);
+    /// # Ok::<(), boltzmann::Error>(())
+    /// ```
+    pub fn from_parts(
+        rbm: &Rbm,
+        visible: Vec<u64>,
+        streams: Vec<StreamState>,
+        sweeps: u64,
+    ) -> Result<PackedChains> {
+        let (d, batch) = (rbm.n_visible(), streams.len());
+        if batch == 0 {
+            return Err(Error::InvalidParam { name: "batch", reason: "need at least one chain".into() });
+        }
+        let w = words_per_row(d);
+        crate::kernels::check_len(
+            "packed visible states (batch × ⌈D/64⌉ words)",
+            mul_dims("packed states", batch, w)?,
+            visible.len(),
+        )?;
+        if d % 64 != 0 {
+            let tail = !0u64 << (d % 64);
+            if let Some(r) = visible.chunks_exact(w).position(|row| row[w - 1] & tail != 0) {
+                return Err(Error::ShapeMismatch {
+                    what: "packed visible states (a bit set past n_visible; row index in `got`)",
+                    expected: d,
+                    got: r,
+                });
+            }
+        }
+        if streams.contains(&[0; 4]) {
+            return Err(Error::InvalidParam { name: "streams", reason: "an all-zero xoshiro state".into() });
+        }
+        Ok(PackedChains {
+            n_visible: d,
+            n_hidden: rbm.n_hidden(),
+            batch,
+            visible,
+            streams,
+            isa: simd::active_isa(),
+            sweeps,
+        })
+    }
+
+    /// The parts [`PackedChains::from_parts`] takes: packed visible states,
+    /// streams and the number of sweeps done.
+    pub fn into_parts(self) -> (Vec<u64>, Vec<StreamState>, u64) {
+        (self.visible, self.streams, self.sweeps)
+    }
+
     /// Uses `isa` for the element-wise kernels from now on.
     ///
     /// # Errors
@@ -218,6 +288,16 @@ impl PackedChains {
     /// Number of chains.
     pub fn batch(&self) -> usize {
         self.batch
+    }
+
+    /// Number of chains (the same as [`PackedChains::batch`]).
+    pub fn len(&self) -> usize {
+        self.batch
+    }
+
+    /// Never true: an ensemble holds at least one chain.
+    pub fn is_empty(&self) -> bool {
+        self.batch == 0
     }
 
     /// Visible units `D`.
