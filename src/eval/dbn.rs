@@ -22,7 +22,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::kernels::gemm;
 use crate::model::rbm::{sigmoid_f64, softplus_f64};
-use crate::model::{Dbn, Rbm, UntiedDbn};
+use crate::model::{Dbn, LayerStack, Rbm, UntiedDbn};
 use crate::rng;
 use rayon::prelude::*;
 
@@ -61,13 +61,13 @@ pub struct BoundEstimate {
 /// # Ok::<(), boltzmann::Error>(())
 /// ```
 pub fn lower_bound(
-    dbn: &Dbn,
+    net: &impl LayerStack,
     data: &Dataset,
     log_z_top: f64,
     samples: usize,
     seed: u64,
 ) -> Result<BoundEstimate> {
-    forward_bound(dbn, &dbn.layers()[..dbn.depth() - 1], data, log_z_top, samples, seed)
+    forward_bound(net.generative(), net.recognition(), data, log_z_top, samples, seed)
 }
 
 /// The bound with the top term `−F(h) − log Z_top`.
@@ -104,13 +104,13 @@ fn forward_bound(
 /// As [`lower_bound`], and those of `top_log_prob`;
 /// [`Error::ShapeMismatch`] if it returns the wrong number of values.
 pub fn lower_bound_with(
-    dbn: &Dbn,
+    net: &impl LayerStack,
     data: &Dataset,
     samples: usize,
     seed: u64,
     top_log_prob: impl FnMut(&[f32]) -> Result<Vec<f64>>,
 ) -> Result<BoundEstimate> {
-    bound(dbn, &dbn.layers()[..dbn.depth() - 1], data, samples, seed, top_log_prob)
+    bound(net.generative(), net.recognition(), data, samples, seed, top_log_prob)
 }
 
 /// [`lower_bound`] for a DBN with separate recognition weights (after
@@ -119,6 +119,7 @@ pub fn lower_bound_with(
 ///
 /// # Errors
 /// As [`lower_bound`].
+#[deprecated(note = "lower_bound takes any LayerStack, an UntiedDbn included")]
 pub fn lower_bound_untied(
     net: &UntiedDbn,
     data: &Dataset,
@@ -133,6 +134,7 @@ pub fn lower_bound_untied(
 ///
 /// # Errors
 /// As [`lower_bound_with`].
+#[deprecated(note = "lower_bound_with takes any LayerStack, an UntiedDbn included")]
 pub fn lower_bound_untied_with(
     net: &UntiedDbn,
     data: &Dataset,
@@ -267,15 +269,15 @@ pub const EXACT_MAX_HIDDEN_BITS: usize = 20;
 /// # Errors
 /// As [`lower_bound`], and [`Error::InvalidParam`] when `H¹ + … + Hᴸ⁻¹`
 /// exceeds [`EXACT_MAX_HIDDEN_BITS`].
-pub fn lower_bound_exact(dbn: &Dbn, data: &Dataset, log_z_top: f64) -> Result<Vec<f64>> {
-    exact(dbn, &dbn.layers()[..dbn.depth() - 1], data, log_z_top, false)
+pub fn lower_bound_exact(net: &impl LayerStack, data: &Dataset, log_z_top: f64) -> Result<Vec<f64>> {
+    exact(net.generative(), net.recognition(), data, log_z_top, false)
 }
 
-/// [`lower_bound_exact`] with separate recognition weights (see
-/// [`lower_bound_untied`]).
+/// [`lower_bound_exact`] with separate recognition weights.
 ///
 /// # Errors
 /// As [`lower_bound_exact`].
+#[deprecated(note = "lower_bound_exact takes any LayerStack, an UntiedDbn included")]
 pub fn lower_bound_exact_untied(net: &UntiedDbn, data: &Dataset, log_z_top: f64) -> Result<Vec<f64>> {
     exact(net.generative(), net.recognition(), data, log_z_top, false)
 }
@@ -285,7 +287,8 @@ pub fn lower_bound_exact_untied(net: &UntiedDbn, data: &Dataset, log_z_top: f64)
 ///
 /// # Errors
 /// As [`lower_bound_exact`].
-pub fn log_prob_exact(dbn: &Dbn, data: &Dataset, log_z_top: f64) -> Result<Vec<f64>> {
+pub fn log_prob_exact(net: &impl LayerStack, data: &Dataset, log_z_top: f64) -> Result<Vec<f64>> {
+    let dbn = net.generative();
     exact(dbn, &dbn.layers()[..dbn.depth() - 1], data, log_z_top, true)
 }
 

@@ -245,6 +245,37 @@ pub struct UntiedDbn {
     recognition: Vec<Rbm>,
 }
 
+/// A stack of binary layers as the evaluation of a DBN sees it: the
+/// generative network `p` (directed layers below an RBM top) and the
+/// recognition layers that define the approximate posterior `Q(hˡ⁺¹ | hˡ)`
+/// for the variational bound. A [`Dbn`] recognizes with its own generative
+/// weights (tied); an [`UntiedDbn`] with separate ones. The bounds and exact
+/// sums of [`crate::eval::dbn`] take any `LayerStack`.
+pub trait LayerStack {
+    /// The generative network (its last layer is the top RBM).
+    fn generative(&self) -> &Dbn;
+    /// The recognition layers, bottom first: one per layer below the top.
+    fn recognition(&self) -> &[Rbm];
+}
+
+impl LayerStack for Dbn {
+    fn generative(&self) -> &Dbn {
+        self
+    }
+    fn recognition(&self) -> &[Rbm] {
+        &self.layers()[..self.depth() - 1]
+    }
+}
+
+impl LayerStack for UntiedDbn {
+    fn generative(&self) -> &Dbn {
+        &self.generative
+    }
+    fn recognition(&self) -> &[Rbm] {
+        &self.recognition
+    }
+}
+
 impl UntiedDbn {
     /// From the generative network and one recognition layer per layer
     /// below the top.

@@ -11,7 +11,7 @@ pub mod labelled;
 pub mod rbm;
 pub mod softmax;
 
-pub use dbn::{Dbn, DbnSamples, LabelledDbn, UntiedDbn};
+pub use dbn::{Dbn, DbnSamples, LabelledDbn, LayerStack, UntiedDbn};
 pub use gaussian_dbn::GaussianDbn;
 pub use gaussian_rbm::GaussianRbm;
 pub use labelled::LabelledRbm;

@@ -624,7 +624,7 @@ fn evaluate(a: DbnEvalArgs) -> CliResult<()> {
         show,
     )?;
     let (log_z, log_z_se, how, raise_setup) = (z.log_z, z.std_err, z.how, z.ais);
-    let b = eval::dbn::lower_bound_untied(&net, &test, log_z, a.samples, a.seed)?;
+    let b = eval::dbn::lower_bound(&net, &test, log_z, a.samples, a.seed)?;
     // Conservative check: the top term by RAISE on the first examples, and
     // the forward bound on the same recognition samples (same seed).
     let mut conservative = None;
@@ -633,12 +633,12 @@ fn evaluate(a: DbnEvalArgs) -> CliResult<()> {
         let sub = test.subset(0..n)?;
         let cfg = RaiseConfig::default().runs_per_example(1).schedule(schedule.clone()).seed(a.seed);
         let pb = crate::evaluate::bar(show, schedule.len() as u64, "RAISE");
-        let cons = eval::dbn::lower_bound_untied_with(&net, &sub, 1, a.seed, |h| {
+        let cons = eval::dbn::lower_bound_with(&net, &sub, 1, a.seed, |h| {
             let hd = Dataset::new(h.to_vec(), top.n_visible())?;
             Ok(eval::raise_with_progress(top, bias, &hd, &cfg, &|k| pb.set_position(k))?.log_probs)
         })?;
         pb.finish_and_clear();
-        let fwd = eval::dbn::lower_bound_untied(&net, &sub, log_z, 1, a.seed)?;
+        let fwd = eval::dbn::lower_bound(&net, &sub, log_z, 1, a.seed)?;
         conservative = Some((n, cons, fwd));
     }
     let secs = t0.elapsed().as_secs_f64();
