@@ -837,6 +837,8 @@ fn ebm_train_and_langevin_model() {
         (vec!["--activation", "relu"], "--activation"),
         (vec!["--hidden", "16,0"], "--hidden"),
         (vec!["--model", "gb-rbm", "--hidden", "8,8"], "one hidden layer"),
+        (vec!["--model", "gb-rbm", "--lr-schedule", "linear:-1"], "final learning rate"),
+        (vec!["--model", "gb-rbm", "--lr-schedule", "cosine"], "--lr-schedule"),
         (vec!["--model", "score", "--sigmas", "0.1,1,5"], "σ"),
         (vec!["--iterations", "0"], "--iterations"),
         (vec!["--n-data", "1"], "--n-data"),

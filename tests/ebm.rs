@@ -112,3 +112,33 @@ fn ebm_bad_input() {
     assert!(mmd2(&[0.0; 4], &[0.0; 4], 2, 0.0).is_err());
     assert!(mmd2(&[0.0; 2], &[0.0; 4], 2, 1.0).is_err());
 }
+
+/// The Gaussian–Bernoulli trainer's learning-rate schedule: a linear decay
+/// to 0 leaves the last epoch's update at rate 0 (the parameters stop
+/// moving), a constant schedule does not; bad schedules are refused.
+#[test]
+fn gb_rbm_learning_rate_schedule() {
+    use boltzmann::train::Schedule;
+    use boltzmann::train::gaussian::{GaussianTrainConfig, train_gaussian_rbm};
+    let data = Toy2d::Mixture8.sample(300, 1).unwrap();
+    let cfg =
+        GaussianTrainConfig::default().n_hidden(8).epochs(3).batch_size(30).learning_rate(0.01).momentum(0.0);
+    let run = |c: &GaussianTrainConfig, epochs: usize| {
+        train_gaussian_rbm(&data, &c.clone().epochs(epochs), |_| {}).unwrap()
+    };
+    let decayed = cfg.clone().schedule(Schedule::Linear { final_lr: 0.0 });
+    // Epochs 1–2 of a 3-epoch linear run use rates 0.01 and 0.005, epoch 3
+    // rate 0: with momentum 0 its model equals the one after two epochs at
+    // those rates, which a 2-epoch run with final rate 0.005 reproduces.
+    let three = run(&decayed, 3);
+    let two = run(&cfg.clone().schedule(Schedule::Linear { final_lr: 0.005 }), 2);
+    assert_eq!(three, two);
+    assert_ne!(run(&cfg, 3), run(&cfg, 2));
+    for bad in [
+        Schedule::Linear { final_lr: -1.0 },
+        Schedule::Linear { final_lr: f32::NAN },
+        Schedule::Exponential { decay: 0.0 },
+    ] {
+        assert!(train_gaussian_rbm(&data, &cfg.clone().schedule(bad), |_| {}).is_err(), "{bad:?}");
+    }
+}

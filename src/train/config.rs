@@ -114,6 +114,52 @@ pub enum Schedule {
     },
 }
 
+impl Schedule {
+    /// The rate of epoch `e` (from 0) of `epochs`, starting from `lr`.
+    ///
+    /// # Examples
+    /// ```
+    /// use boltzmann::train::Schedule;
+    /// let s = Schedule::Linear { final_lr: 0.01 };
+    /// assert_eq!(s.at(0.1, 0, 10), 0.1);
+    /// assert!((s.at(0.1, 9, 10) - 0.01).abs() < 1e-7);
+    /// assert_eq!(Schedule::Constant.at(0.1, 5, 10), 0.1);
+    /// ```
+    pub fn at(&self, lr: f32, e: usize, epochs: usize) -> f32 {
+        match *self {
+            Schedule::Constant => lr,
+            Schedule::Exponential { decay } => lr * decay.powi(e as i32),
+            Schedule::Linear { final_lr } => {
+                if epochs <= 1 {
+                    lr
+                } else {
+                    let t = (e.min(epochs - 1)) as f32 / (epochs - 1) as f32;
+                    lr + t * (final_lr - lr)
+                }
+            }
+        }
+    }
+
+    /// Checks the schedule's own setting: an exponential decay in (0, 1],
+    /// a final rate finite and ≥ 0.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] naming it.
+    pub fn check(&self) -> Result<()> {
+        match *self {
+            Schedule::Constant => Ok(()),
+            Schedule::Exponential { decay } if decay > 0.0 && decay <= 1.0 => Ok(()),
+            Schedule::Exponential { decay } => {
+                Err(bad("lr decay", format!("must be in (0, 1], got {decay}")))
+            }
+            Schedule::Linear { final_lr } if final_lr.is_finite() && final_lr >= 0.0 => Ok(()),
+            Schedule::Linear { final_lr } => {
+                Err(bad("final learning rate", format!("must be finite and ≥ 0, got {final_lr}")))
+            }
+        }
+    }
+}
+
 /// Hidden-unit sparsity target (Hinton's guide §11): a running average `q`
 /// of each hidden unit's activation (`q ← decay·q + (1−decay)·mean p(h|v)`)
 /// is pulled toward `target` by adding `cost·(target − q)` to the hidden
@@ -305,15 +351,7 @@ impl TrainConfig {
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return Err(bad("learning_rate", format!("must be finite and > 0, got {}", self.learning_rate)));
         }
-        match self.schedule {
-            Schedule::Constant => {}
-            Schedule::Exponential { decay } => {
-                if !(decay > 0.0 && decay <= 1.0) {
-                    return Err(bad("lr decay", format!("must be in (0, 1], got {decay}")));
-                }
-            }
-            Schedule::Linear { final_lr } => finite_nonneg("final learning rate", final_lr)?,
-        }
+        self.schedule.check()?;
         match self.optimizer {
             Optimizer::Sgd { initial, final_, .. } => {
                 for (n, m) in [("momentum", initial), ("final momentum", final_)] {
@@ -359,18 +397,7 @@ impl TrainConfig {
 
     /// Learning rate of epoch `e` (from 0).
     pub fn learning_rate_at(&self, e: usize) -> f32 {
-        match self.schedule {
-            Schedule::Constant => self.learning_rate,
-            Schedule::Exponential { decay } => self.learning_rate * decay.powi(e as i32),
-            Schedule::Linear { final_lr } => {
-                if self.epochs <= 1 {
-                    self.learning_rate
-                } else {
-                    let t = (e.min(self.epochs - 1)) as f32 / (self.epochs - 1) as f32;
-                    self.learning_rate + t * (final_lr - self.learning_rate)
-                }
-            }
-        }
+        self.schedule.at(self.learning_rate, e, self.epochs)
     }
 
     /// The number of sweeps per update (`k`).

@@ -15,6 +15,7 @@ use crate::energy::{TrainableEnergy, Workspace};
 use crate::error::{Error, Result};
 use crate::model::GaussianRbm;
 use crate::rng;
+use crate::train::Schedule;
 use std::time::Instant;
 
 /// Settings of [`train_gaussian_rbm`].
@@ -29,6 +30,8 @@ pub struct GaussianTrainConfig {
     pub persistent: bool,
     /// Learning rate (default 1e-3; real-valued units need small rates).
     pub learning_rate: f32,
+    /// Learning-rate schedule over the epochs (default: constant).
+    pub schedule: Schedule,
     /// Momentum (default 0.9).
     pub momentum: f32,
     /// L2 weight decay on `W` (default 1e-4).
@@ -54,6 +57,7 @@ setters!(GaussianTrainConfig {
     k: usize,
     persistent: bool,
     learning_rate: f32,
+    schedule: Schedule,
     momentum: f32,
     l2: f32,
     batch_size: usize,
@@ -71,6 +75,7 @@ impl Default for GaussianTrainConfig {
             k: 1,
             persistent: false,
             learning_rate: 1e-3,
+            schedule: Schedule::Constant,
             momentum: 0.9,
             l2: 1e-4,
             batch_size: 100,
@@ -128,6 +133,7 @@ pub fn train_gaussian_rbm(
         return Err(bad("n_hidden / k / batch_size / epochs", "must be ≥ 1".into()));
     }
     super::check_sgd(c.learning_rate, c.momentum, c.l2, c.weight_init_std)?;
+    c.schedule.check()?;
     // Data are expected standardized (σ of order 1): beyond these bounds
     // the conditionals overflow f32 or the model cannot move.
     if !(c.init_sigma.is_finite() && (1e-3..=1e3).contains(&c.init_sigma)) {
@@ -160,6 +166,7 @@ pub fn train_gaussian_rbm(
     let mut coef = vec![0.0f32; 2 * bs];
     for epoch in 0..c.epochs {
         let t0 = Instant::now();
+        let lr_epoch = c.schedule.at(c.learning_rate, epoch, c.epochs);
         shuffle_indices(&mut order, &mut shuffle);
         for idx in order.chunks(bs) {
             let m = idx.len();
@@ -190,7 +197,7 @@ pub fn train_gaussian_rbm(
             let mut p = model.params();
             for (i, ((p, v), &g)) in p.iter_mut().zip(vel.iter_mut()).zip(&grad).enumerate() {
                 let mut g = g as f32;
-                let mut lr = c.learning_rate;
+                let mut lr = lr_epoch;
                 if i < wlen {
                     g += c.l2 * *p;
                 } else if i >= sig0 {

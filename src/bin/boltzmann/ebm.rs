@@ -96,6 +96,10 @@ pub(crate) struct EbmTrainArgs {
     /// gb-rbm: persistent chains (PCD) instead of CD.
     #[arg(long)]
     pcd: bool,
+    /// gb-rbm: learning-rate schedule, "constant", "exp:DECAY" or
+    /// "linear:FINAL" (as for `train`).
+    #[arg(long, default_value = "constant")]
+    lr_schedule: String,
     /// gb-rbm: Gibbs steps per update.
     #[arg(long, value_parser = crate::limits::k, default_value_t = 1)]
     k: usize,
@@ -310,6 +314,7 @@ fn train_gb_rbm(a: &EbmTrainArgs, data: &Dataset) -> CliResult<EnergyModel> {
         .k(a.k)
         .persistent(a.pcd)
         .learning_rate(a.lr)
+        .schedule(crate::train::parse_schedule(&a.lr_schedule)?)
         .batch_size(a.batch)
         .epochs(a.epochs)
         .init_sigma(a.sigma)

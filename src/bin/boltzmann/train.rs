@@ -254,7 +254,7 @@ impl TrainArgs {
     }
 }
 
-fn parse_schedule(s: &str) -> CliResult<Schedule> {
+pub(crate) fn parse_schedule(s: &str) -> CliResult<Schedule> {
     match s.split_once(':') {
         None if s == "constant" => Ok(Schedule::Constant),
         Some(("exp", v)) => {
