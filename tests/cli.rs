@@ -839,6 +839,7 @@ fn ebm_train_and_langevin_model() {
         (vec!["--model", "gb-rbm", "--hidden", "8,8"], "one hidden layer"),
         (vec!["--model", "gb-rbm", "--lr-schedule", "linear:-1"], "final learning rate"),
         (vec!["--model", "gb-rbm", "--lr-schedule", "cosine"], "--lr-schedule"),
+        (vec!["--model", "gb-rbm", "--momentum", "1"], "momentum"),
         (vec!["--model", "score", "--sigmas", "0.1,1,5"], "σ"),
         (vec!["--iterations", "0"], "--iterations"),
         (vec!["--n-data", "1"], "--n-data"),

@@ -96,6 +96,9 @@ pub(crate) struct EbmTrainArgs {
     /// gb-rbm: persistent chains (PCD) instead of CD.
     #[arg(long)]
     pcd: bool,
+    /// gb-rbm: momentum of SGD, in [0, 1).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.9)]
+    momentum: f32,
     /// gb-rbm: learning-rate schedule, "constant", "exp:DECAY" or
     /// "linear:FINAL" (as for `train`).
     #[arg(long, default_value = "constant")]
@@ -315,6 +318,7 @@ fn train_gb_rbm(a: &EbmTrainArgs, data: &Dataset) -> CliResult<EnergyModel> {
         .persistent(a.pcd)
         .learning_rate(a.lr)
         .schedule(crate::train::parse_schedule(&a.lr_schedule)?)
+        .momentum(a.momentum)
         .batch_size(a.batch)
         .epochs(a.epochs)
         .init_sigma(a.sigma)
