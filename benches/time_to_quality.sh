@@ -6,7 +6,7 @@
 # linear βs; the table's final figures use the full AIS). Per method the
 # JSON lines land in OUTDIR/<method>/train.jsonl; then
 # benches/time_to_quality.py draws OUTDIR/time_to_quality.svg and prints
-# the time each method needed to reach −100 and −90 nats.
+# the time each method needed to reach −110 and −100 nats on those digits.
 #
 #   benches/time_to_quality.sh /path/to/shared/data/mnist OUTDIR
 #

@@ -1,13 +1,16 @@
 //! Which digits does a trained model sample? Runs many chains from uniform
 //! random starts for many sweeps, classifies each chain's final `p(v|h)`
-//! with softmax regression trained on the embedded MNIST digits, and prints
-//! the share of each class (the "no class above a third" check of
-//! docs/results.md).
+//! (a Gaussian–Bernoulli RBM: its visible means `b + σ·Wh`) with softmax
+//! regression trained on the embedded MNIST digits, and prints the share of
+//! each class (the "no class above a third" check of docs/results.md). Any
+//! model file of `train` or `ebm train --model gb-rbm` (read through
+//! `io::ModelFile`).
 //!
 //! `cargo run --release --example sample_classes -- MODEL [CHAINS] [SWEEPS] [SEED]`
 
+use boltzmann::io::{EnergyModel, ModelFile};
 use boltzmann::train::softmax::{SoftmaxConfig, fit_softmax};
-use boltzmann::{Chains, io};
+use boltzmann::{Chains, io, rng};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -15,15 +18,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let chains: usize = args.get(2).map_or(Ok(500), |s| s.parse())?;
     let sweeps: usize = args.get(3).map_or(Ok(1000), |s| s.parse())?;
     let seed: u64 = args.get(4).map_or(Ok(0), |s| s.parse())?;
-    let rbm = io::load_rbm(model)?;
+    let file = ModelFile::load(model)?;
     let data = io::embedded_mnist()?;
     let clf = fit_softmax(&data.train, &SoftmaxConfig::default())?;
     let test_labels = data.test.labels().ok_or("embedded test split without labels")?;
     let err = clf.error_rate(data.test.features(), test_labels)?;
-    let mut ch = Chains::new(&rbm, chains, seed)?;
-    ch.sweep(&rbm, sweeps)?;
-    let mut pv = vec![0.0f32; chains * rbm.n_visible()];
-    rbm.visible_probs(ch.hidden(), &mut pv)?;
+    let pv = match file {
+        ModelFile::Rbm(rbm) => {
+            let mut ch = Chains::new(&rbm, chains, seed)?;
+            ch.sweep(&rbm, sweeps)?;
+            let mut pv = vec![0.0f32; chains * rbm.n_visible()];
+            rbm.visible_probs(ch.hidden(), &mut pv)?;
+            pv
+        }
+        ModelFile::Energy(EnergyModel::GaussianRbm(m)) => {
+            let d = m.n_visible();
+            let mut starts = rng::chain_streams(rng::derive(seed, rng::Purpose::LangevinStarts), chains)?;
+            let mut v = vec![0.0f32; chains * d];
+            rng::fill_uniform(&mut starts, d, &mut v)?;
+            let mut streams = rng::chain_streams(seed, chains)?;
+            let hid = m.gibbs(&mut v, &mut streams, sweeps)?;
+            let mut means = vec![0.0f32; chains * d];
+            m.visible_means(&hid, &mut means)?;
+            means
+        }
+        other => return Err(format!("{model}: a {} file; need an RBM or a GB-RBM", other.kind()).into()),
+    };
     let mut counts = [0usize; 10];
     for c in clf.predict(&pv)? {
         counts[c as usize] += 1;
