@@ -8,7 +8,10 @@ field order is the same) and exits 1 on any difference.
     python3 benches/same_json.py OLD_BINARY NEW_BINARY
 
 Both binaries must run on the same SIMD path. Needs only the Python
-standard library.
+standard library. Against binaries from before the serde JSON (2f772f8 and
+earlier) one difference is expected: `tempering.ladder_next_epoch` of PT
+training is now printed as the f32 values it holds (0.1, not
+0.10000000149011612).
 """
 import json, subprocess, sys, os, shutil, tempfile
 old, new = sys.argv[1], sys.argv[2]
@@ -31,8 +34,11 @@ cmds = [
  "dbn eval --json --model {d} --limit 50 --samples 2",
  "ebm train --json --model score --iterations 20 --data mixture8",
  "ebm train --json --model mlp --iterations 5 --data mixture8",
+ "ebm train --json --model gb-rbm --epochs 2 --data moons --n-data 300 --hidden 8 --lr 0.01",
+ "ebm train --json --model gb-rbm --epochs 2 --data moons --n-data 300 --hidden 8 --lr 0.01 --pcd",
  "bench gibbs --json --visible 30 --hidden 20 --chains 50 --repeats 2 --sweeps 5",
- "bench gibbs --json --visible 30 --hidden 20 --chains 50 --repeats 2 --sweeps 5 --replicas 3 --breakdown",
+ "bench gibbs --json --visible 30 --hidden 20 --chains 50 --repeats 2 --sweeps 5 --replicas 3",
+ "bench gibbs --json --visible 30 --hidden 20 --chains 50 --repeats 2 --sweeps 5 --breakdown",
  "bench langevin --json --chains 50 --steps 5 --repeats 2",
  "bench train --json --epochs 2 --limit 500 --hidden 20",
 ]
