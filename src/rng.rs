@@ -51,6 +51,18 @@ pub fn chain_streams(seed: u64, n: usize) -> Result<Vec<StreamState>> {
     Ok(out)
 }
 
+/// Checks streams handed in by a caller: an all-zero xoshiro256++ state
+/// never leaves zero (its chain would draw only zeros).
+///
+/// # Errors
+/// [`Error::InvalidParam`] naming the problem.
+pub fn check_streams(streams: &[StreamState]) -> Result<()> {
+    match streams.contains(&[0; 4]) {
+        true => Err(Error::InvalidParam { name: "streams", reason: "an all-zero xoshiro state".into() }),
+        false => Ok(()),
+    }
+}
+
 /// What a secondary seed is for. [`derive()`] maps a user's seed and a
 /// purpose to the seed of that purpose's streams, so that the streams one
 /// seed drives (chains, shuffles, recognition samples, …) are distinct and

@@ -8,7 +8,7 @@
 
 use super::energy::{self, EnergyModel};
 use super::model::{self, DbnFile};
-use super::safetensors::SafeTensors;
+use super::safetensors;
 use super::{checkpoint, read_file, write_atomic};
 use crate::error::{Error, Result};
 use crate::model::Rbm;
@@ -107,12 +107,13 @@ impl ModelFile {
 fn parse_named(bytes: &[u8], what: &str) -> Result<ModelFile> {
     // The header alone tells the kind; the per-kind parser then checks
     // everything, the checksum included.
-    let st = SafeTensors::from_bytes(bytes, what)?;
+    let meta = safetensors::metadata_of(bytes, what)?;
     let bad = |reason: String| Error::Io { path: what.to_string(), reason };
-    if st.metadata.get("format").map(String::as_str) != Some("boltzmann") {
+    if meta.get("format").map(String::as_str) != Some("boltzmann") {
         return Err(bad("not a boltzmann file (metadata format is not \"boltzmann\")".into()));
     }
-    match st.meta("kind", what)? {
+    let kind = meta.get("kind").ok_or_else(|| bad("missing metadata \"kind\"".into()))?;
+    match kind.as_str() {
         "rbm" => model::parse_rbm_named(bytes, what).map(ModelFile::Rbm),
         "dbn" | "gaussian-dbn" => model::parse_any_named(bytes, what).map(ModelFile::Dbn),
         "gb-rbm" | "mlp-energy" | "score-mlp" => energy::parse_named(bytes, what).map(ModelFile::Energy),

@@ -195,34 +195,13 @@ impl SafeTensors {
     /// # Errors
     /// [`Error::Io`] describing the first problem found.
     pub fn from_bytes(b: &[u8], what: &str) -> Result<SafeTensors> {
-        if b.len() < 8 {
-            return Err(bad(what, "truncated: shorter than the 8-byte header length"));
-        }
-        let n = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
-        if n > (b.len() - 8) as u64 || n > 100 << 20 {
-            return Err(bad(
-                what,
-                format!("header length {n} exceeds the file ({} bytes): truncated or corrupt", b.len()),
-            ));
-        }
-        let n = n as usize;
-        let header: Value = serde_json::from_slice(&b[8..8 + n])
-            .map_err(|e| bad(what, format!("header is not valid JSON: {e}")))?;
-        let Value::Object(obj) = header else {
-            return Err(bad(what, "header is not a JSON object"));
-        };
+        let (obj, n) = header(b, what)?;
         let data = &b[8 + n..];
         let mut out = SafeTensors::default();
         let mut ranges = Vec::new();
         for (name, v) in obj {
             if name == "__metadata__" {
-                let Value::Object(m) = v else { return Err(bad(what, "__metadata__ is not an object")) };
-                for (k, v) in m {
-                    let Value::String(s) = v else {
-                        return Err(bad(what, format!("metadata {k:?} is not a string")));
-                    };
-                    out.metadata.insert(k, s);
-                }
+                out.metadata = metadata_strings(v, what)?;
                 continue;
             }
             let e = v.as_object().ok_or_else(|| bad(what, format!("tensor {name:?}: not an object")))?;
@@ -322,5 +301,53 @@ impl SafeTensors {
             .get(key)
             .map(String::as_str)
             .ok_or_else(|| bad(what, format!("missing metadata {key:?}")))
+    }
+}
+
+/// The JSON header of a file's bytes and its length in bytes.
+fn header(b: &[u8], what: &str) -> Result<(serde_json::Map<String, Value>, usize)> {
+    if b.len() < 8 {
+        return Err(bad(what, "truncated: shorter than the 8-byte header length"));
+    }
+    let n = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+    if n > (b.len() - 8) as u64 || n > 100 << 20 {
+        return Err(bad(
+            what,
+            format!("header length {n} exceeds the file ({} bytes): truncated or corrupt", b.len()),
+        ));
+    }
+    let n = n as usize;
+    let header: Value = serde_json::from_slice(&b[8..8 + n])
+        .map_err(|e| bad(what, format!("header is not valid JSON: {e}")))?;
+    let Value::Object(obj) = header else {
+        return Err(bad(what, "header is not a JSON object"));
+    };
+    Ok((obj, n))
+}
+
+/// The `__metadata__` object as strings.
+fn metadata_strings(v: Value, what: &str) -> Result<BTreeMap<String, String>> {
+    let Value::Object(m) = v else { return Err(bad(what, "__metadata__ is not an object")) };
+    let mut out = BTreeMap::new();
+    for (k, v) in m {
+        let Value::String(s) = v else {
+            return Err(bad(what, format!("metadata {k:?} is not a string")));
+        };
+        out.insert(k, s);
+    }
+    Ok(out)
+}
+
+/// The metadata of a file's bytes, from its header alone (tensors and
+/// checksum not read): for telling a file's kind before parsing it with
+/// [`SafeTensors::from_bytes`].
+///
+/// # Errors
+/// [`Error::Io`] for a missing or malformed header.
+pub fn metadata_of(b: &[u8], what: &str) -> Result<BTreeMap<String, String>> {
+    let (mut obj, _) = header(b, what)?;
+    match obj.remove("__metadata__") {
+        Some(v) => metadata_strings(v, what),
+        None => Ok(BTreeMap::new()),
     }
 }

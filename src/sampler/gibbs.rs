@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::kernels::gemm::{BinaryScratch, HalfStepProducts, ProductBuffers};
 use crate::kernels::{check_len, mul_dims};
 use crate::model::Rbm;
-use crate::rng::StreamState;
+use crate::rng::{self, StreamState};
 use crate::simd::{self, Isa};
 use rayon::prelude::*;
 use std::sync::Mutex;
@@ -260,10 +260,7 @@ pub(crate) fn check_parts(rbm: &Rbm, visible: &[f32], hidden: &[f32], streams: &
             return Err(Error::NotBinary { what, index, value: s[index] });
         }
     }
-    if streams.contains(&[0; 4]) {
-        return Err(Error::InvalidParam { name: "streams", reason: "an all-zero xoshiro state".into() });
-    }
-    Ok(())
+    rng::check_streams(streams)
 }
 
 /// `k` sweeps `h ~ p(h|v)`, `v ~ p(v|h)` on all rows; with `TIMED`, also the

@@ -254,12 +254,7 @@ impl LangevinChains {
     pub fn from_parts(d: usize, states: Vec<f32>, streams: Vec<StreamState>, steps: u64) -> Result<Self> {
         let mut c = Self::with_streams(d, states, |n| {
             check_len("streams (one per chain)", n, streams.len())?;
-            if streams.contains(&[0; 4]) {
-                return Err(Error::InvalidParam {
-                    name: "streams",
-                    reason: "an all-zero xoshiro state".into(),
-                });
-            }
+            rng::check_streams(&streams)?;
             Ok(streams)
         })?;
         c.step = steps;

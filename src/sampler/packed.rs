@@ -151,9 +151,7 @@ impl PackedChains {
                 });
             }
         }
-        if streams.contains(&[0; 4]) {
-            return Err(Error::InvalidParam { name: "streams", reason: "an all-zero xoshiro state".into() });
-        }
+        rng::check_streams(&streams)?;
         Ok(PackedChains {
             n_visible: d,
             n_hidden: rbm.n_hidden(),
