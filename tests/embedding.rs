@@ -222,3 +222,68 @@ fn packed_and_langevin_chains_take_your_streams() {
     nan[3] = f32::NAN;
     assert!(LangevinChains::from_parts(2, nan, rng::chain_streams(9, 6).unwrap(), 0).is_err());
 }
+
+/// `gibbs::sample_units` on buffers and streams the caller owns gives the
+/// visible half-step of `Chains` (same draws), the same bits for any thread
+/// count, and refuses inconsistent buffers without touching them.
+#[test]
+fn sample_units_is_the_half_step_on_your_buffers() {
+    let rbm = exact_rbm(12, 7);
+    let n = 33;
+    let mut a = Chains::new(&rbm, n, 5).unwrap();
+    a.sweep(&rbm, 2).unwrap();
+    let (pre_v, _) = products(&rbm, a.visible(), a.hidden());
+    let (_, _, streams, _) = a.clone().into_parts();
+    a.visible_step_from(&rbm, &pre_v).unwrap();
+    let isa = boltzmann::simd::active_isa();
+    for threads in [1, 2, 7] {
+        let mut s = streams.clone();
+        let mut out = vec![0.5f32; n * 12];
+        let mut probs = vec![0.0f32; n * 12];
+        pool(threads)
+            .install(|| {
+                gibbs::sample_units(
+                    isa,
+                    &pre_v,
+                    rbm.visible_bias(),
+                    &mut out,
+                    &mut s,
+                    Some(&mut probs),
+                    threads,
+                )
+            })
+            .unwrap();
+        assert_eq!(out, a.visible(), "threads {threads}");
+        for ((&p, &x), &b) in probs.iter().zip(&pre_v).zip(rbm.visible_bias().iter().cycle()) {
+            let want = 1.0 / (1.0 + (-(x + b) as f64).exp());
+            assert!((p as f64 - want).abs() < 1e-6);
+        }
+    }
+    let bias = rbm.visible_bias();
+    let mut s = streams.clone();
+    let mut out = vec![0.5f32; n * 12];
+    let short = &pre_v[1..];
+    assert!(matches!(
+        gibbs::sample_units(isa, short, bias, &mut out, &mut s, None, 1),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        gibbs::sample_units(isa, &pre_v, bias, &mut out[1..], &mut s, None, 1),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        gibbs::sample_units(isa, &pre_v, bias, &mut out, &mut s, Some(&mut [0.0; 3]), 1),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        gibbs::sample_units(isa, &pre_v, bias, &mut out, &mut s, None, 0),
+        Err(Error::InvalidParam { .. })
+    ));
+    s[4] = [0; 4];
+    assert!(matches!(
+        gibbs::sample_units(isa, &pre_v, bias, &mut out, &mut s, None, 1),
+        Err(Error::InvalidParam { .. })
+    ));
+    assert!(out.iter().all(|&x| x == 0.5), "a refused call writes nothing");
+    assert_eq!(s[..4], streams[..4], "a refused call draws nothing");
+}

@@ -232,10 +232,11 @@ impl<'a> Annealer<'a> {
     }
 
     /// `v ~ p_A`: independent Bernoulli(σ(b_A)).
-    fn sample_base(&mut self, streams: &mut [StreamState]) {
+    fn sample_base(&mut self, streams: &mut [StreamState]) -> Result<()> {
         self.pre_v.iter_mut().for_each(|x| *x = 0.0);
-        gibbs::sample_rows(self.isa, &self.pre_v, self.base_bias, &mut self.v, streams, None, self.threads);
+        gibbs::sample_units(self.isa, &self.pre_v, self.base_bias, &mut self.v, streams, None, self.threads)?;
         self.pre_h_valid = false;
+        Ok(())
     }
 
     /// Sets the states (`m × n_visible`, row-major) by rows.
@@ -301,7 +302,7 @@ impl<'a> Annealer<'a> {
     /// One Gibbs sweep `v → h → v` of the intermediate RBM at `β`: weights
     /// `βW`, hidden biases `βc`, visible biases `(1−β)b_A + βb`. It leaves
     /// `p_β` invariant and is reversible with respect to it.
-    fn transition(&mut self, beta: f64, streams: &mut [StreamState]) {
+    fn transition(&mut self, beta: f64, streams: &mut [StreamState]) -> Result<()> {
         let bf = beta as f32;
         let (b, c) = (self.rbm.visible_bias(), self.rbm.hidden_bias());
         let threads = self.threads;
@@ -312,13 +313,13 @@ impl<'a> Annealer<'a> {
         for (o, &cj) in self.hb.iter_mut().zip(c) {
             *o = bf * cj;
         }
-        gibbs::sample_rows(self.isa, &self.pre_h, &self.hb, &mut self.h, streams, None, threads);
+        gibbs::sample_units(self.isa, &self.pre_h, &self.hb, &mut self.h, streams, None, threads)?;
         self.visible_products();
         self.pre_v.par_chunks_mut(4096).for_each(|x| x.iter_mut().for_each(|y| *y *= bf));
         for ((o, &bi), &ai) in self.vb.iter_mut().zip(b).zip(self.base_bias) {
             *o = (1.0 - bf) * ai + bf * bi;
         }
-        gibbs::sample_rows(self.isa, &self.pre_v, &self.vb, &mut self.v, streams, None, threads);
+        gibbs::sample_units(self.isa, &self.pre_v, &self.vb, &mut self.v, streams, None, threads)
     }
 }
 
@@ -366,11 +367,11 @@ pub fn ais_with_progress(
     let m = config.runs;
     let mut streams = rng::chain_streams(config.seed, m)?;
     let mut a = Annealer::new(rbm, base_bias, m)?;
-    a.sample_base(&mut streams);
+    a.sample_base(&mut streams)?;
     for k in 1..s.len() {
         a.increment(s[k - 1], s[k]);
         if k + 1 < s.len() {
-            a.transition(s[k], &mut streams);
+            a.transition(s[k], &mut streams)?;
         }
         if k % PROGRESS_EVERY == 0 {
             progress(k as u64);
@@ -519,7 +520,7 @@ pub fn raise_with_progress(
         let st = &mut streams[first * r..first * r + m];
         // v_{k−1} ~ T_k(·|v_k), then add log p*_{β_k} − log p*_{β_{k−1}} at v_{k−1}.
         for k in (1..s.len()).rev() {
-            a.transition(s[k], st);
+            a.transition(s[k], st)?;
             a.increment(s[k - 1], s[k]);
             if k % PROGRESS_EVERY == 0 {
                 progress(done + (s.len() - k) as u64 * m as u64);

@@ -2,7 +2,7 @@
 //!
 //! Stable over the whole f32 range: finite inputs never give NaN or
 //! overflow, ±inf give the limits, NaN gives NaN. The formulas are in
-//! `src/simd/math.rs`. Maximum errors against an f64 reference, measured by
+//! `src/simd/bodies.rs`. Maximum errors against an f64 reference, measured by
 //! `cargo test --test kernels -- --nocapture` over ±[1e-12, 3.4e38]
 //! (log-spaced, 1.3% steps), [−120, 120] in steps of 0.006, and the edge
 //! values ±0, ±inf, ±MAX, ±1e30, subnormals, ±88, ±104:
@@ -114,7 +114,7 @@ pub(crate) fn softplus_flush(isa: Isa, x: &[f32], out: &mut [f32]) {
 /// Subtracting two softplus values would lose everything below ≈ 1e-7 of
 /// `ln 2` to cancellation; this evaluates each difference with relative
 /// accuracy (`log1p(σ(β₀x)·expm1(Δβ·x))` when `|Δβ·x| ≤ 0.35`; see
-/// `src/simd/math.rs`), vectorized, in f32, and returns the sum in f64.
+/// `src/simd/bodies.rs`), vectorized, in f32, and returns the sum in f64.
 /// Measured against an f64 reference by `cargo test --test kernels`: the
 /// error of the sum stays below 2e-6 of `Σ|differences|` (asserted).
 ///

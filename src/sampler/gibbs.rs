@@ -350,8 +350,56 @@ fn use_wide(rows: usize, threads: usize, products: &HalfStepProducts<'_>) -> boo
     threads > 1 && rows < WIDE_BELOW_ROWS_PER_THREAD * threads && !products.is_nopack()
 }
 
-/// Samples units from their pre-activations: rows in parallel blocks, each
-/// chain with its own stream; optionally also writes the probabilities.
+/// One Bernoulli half-step from pre-activations the caller computed, on the
+/// caller's buffers: for each chain `r` and unit `i`,
+/// `p = σ(pre[r][i] + bias[i])`, `out[r][i] = (u < p) as f32` with `u` from
+/// chain `r`'s own stream (the same draws as the half-steps of [`sweep`]),
+/// and `probs[r][i] = p` when given. Rows go in parallel blocks on the
+/// current rayon pool, split into at most `threads` parts; the results do not
+/// depend on `threads`.
+///
+/// This is the sampling half of a Gibbs step without the product, for
+/// samplers that compute the pre-activations themselves (annealing, other
+/// energies, GPU products).
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] if `pre`, `out` (and `probs`) are not
+/// `streams.len() × bias.len()`; [`Error::InvalidParam`] if `threads` is 0
+/// or a stream is all zero.
+///
+/// # Example
+/// ```
+/// use boltzmann::{rng, sampler::gibbs, simd::active_isa};
+/// let mut streams = rng::chain_streams(7, 2).unwrap();
+/// let (pre, bias) = (vec![0.0f32, 50.0, -50.0, 0.0, 50.0, -50.0], vec![0.0f32; 3]);
+/// let mut out = vec![0.0f32; 6];
+/// gibbs::sample_units(active_isa(), &pre, &bias, &mut out, &mut streams, None, 1).unwrap();
+/// assert_eq!((out[1], out[2], out[4], out[5]), (1.0, 0.0, 1.0, 0.0));
+/// ```
+pub fn sample_units(
+    isa: Isa,
+    pre: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+    streams: &mut [StreamState],
+    probs: Option<&mut [f32]>,
+    threads: usize,
+) -> Result<()> {
+    if threads == 0 {
+        return Err(Error::InvalidParam { name: "threads", reason: "must be at least 1".into() });
+    }
+    let len = mul_dims("chains × units", streams.len(), bias.len())?;
+    check_len("pre-activations", len, pre.len())?;
+    check_len("samples", len, out.len())?;
+    if let Some(p) = probs.as_deref() {
+        check_len("probabilities", len, p.len())?;
+    }
+    rng::check_streams(streams)?;
+    sample_rows(isa, pre, bias, out, streams, probs, threads);
+    Ok(())
+}
+
+/// [`sample_units`] without the checks (lengths are the caller's invariant).
 pub(crate) fn sample_rows(
     isa: Isa,
     pre: &[f32],

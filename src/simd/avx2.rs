@@ -2,8 +2,7 @@
 //!
 //! Every method is `#[inline(always)]` and uses AVX/AVX2/FMA intrinsics, so
 //! it may only be inlined into functions compiled with
-//! `#[target_feature(enable = "avx2,fma")]` (see [`super::math`]'s entry
-//! points).
+//! `#[target_feature(enable = "avx2,fma")]` (the entry points of [`super::entry`]).
 
 use super::vector::{FVec, U64Vec};
 use core::arch::x86_64::*;

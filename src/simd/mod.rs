@@ -20,15 +20,16 @@
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod bodies;
+mod entry;
 #[cfg(target_arch = "x86_64")]
 mod gemm_avx512;
-pub(crate) mod math;
 mod scalar;
 mod vector;
 
 use std::sync::OnceLock;
 
-pub(crate) use math::{Flush, LogSigmoid, NORMAL_BLOCK, PANEL, Sigmoid, Softplus, Unary};
+pub(crate) use bodies::{Flush, LogSigmoid, NORMAL_BLOCK, PANEL, Sigmoid, Softplus, Unary};
 
 /// An instruction-set path for the element-wise kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,35 +65,11 @@ impl Isa {
         }
     }
 
-    /// Whether this CPU can run the path.
+    /// Whether this CPU can run the path. The CPU is asked once per process;
+    /// later calls read the cached answer (one atomic load).
+    #[inline]
     pub fn is_available(self) -> bool {
-        match self {
-            Isa::Scalar => true,
-            Isa::Avx2 => {
-                #[cfg(target_arch = "x86_64")]
-                {
-                    (cfg!(target_feature = "avx2") && cfg!(target_feature = "fma"))
-                        || (std::arch::is_x86_feature_detected!("avx2")
-                            && std::arch::is_x86_feature_detected!("fma"))
-                }
-                #[cfg(not(target_arch = "x86_64"))]
-                {
-                    false
-                }
-            }
-            Isa::Avx512 => {
-                #[cfg(target_arch = "x86_64")]
-                {
-                    Isa::Avx2.is_available()
-                        && (cfg!(target_feature = "avx512f")
-                            || std::arch::is_x86_feature_detected!("avx512f"))
-                }
-                #[cfg(not(target_arch = "x86_64"))]
-                {
-                    false
-                }
-            }
-        }
+        available_mask() & (1 << self as u8) != 0
     }
 
     /// `Ok(self)` if available, otherwise [`crate::Error::IsaUnavailable`].
@@ -155,11 +132,48 @@ pub fn active_isa() -> Isa {
     })
 }
 
+/// Bit `i` set iff `Isa::ALL[i]` runs on this CPU, detected on first use.
+fn available_mask() -> u8 {
+    static MASK: OnceLock<u8> = OnceLock::new();
+    *MASK.get_or_init(|| {
+        let mut mask = 1 << Isa::Scalar as u8;
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            let avx2 = (cfg!(target_feature = "avx2") && cfg!(target_feature = "fma"))
+                || (has!("avx2") && has!("fma"));
+            if avx2 {
+                mask |= 1 << Isa::Avx2 as u8;
+                if cfg!(target_feature = "avx512f") || has!("avx512f") {
+                    mask |= 1 << Isa::Avx512 as u8;
+                }
+            }
+        }
+        mask
+    })
+}
+
 /// Falls back to scalar for a path the CPU lacks, so the dispatchers below
 /// can never execute an unsupported instruction.
 #[inline]
 fn usable(isa: Isa) -> Isa {
     if isa.is_available() { isa } else { Isa::Scalar }
+}
+
+/// Calls the entry point `f` of [`entry`]'s module for `isa` (scalar when
+/// the CPU lacks it): the one place where an ISA becomes a function.
+/// Expands to an `unsafe` call; the caller's `unsafe` block states the
+/// pointer contract, availability is guaranteed here.
+macro_rules! dispatch {
+    ($isa:expr, $f:ident $(::<$($g:tt),*>)? ($($arg:expr),* $(,)?)) => {
+        match usable($isa) {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => entry::avx512::$f$(::<$($g),*>)?($($arg),*),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => entry::avx2::$f$(::<$($g),*>)?($($arg),*),
+            _ => entry::scalar::$f$(::<$($g),*>)?($($arg),*),
+        }
+    };
 }
 
 /// `out[i] = F(x[i] + bias[i])`.
@@ -177,7 +191,7 @@ pub(crate) fn unary<F: Unary>(isa: Isa, x: &[f32], bias: Option<&[f32]>, out: &m
         None => std::ptr::null(),
     };
     // SAFETY: lengths checked above; `usable` guarantees the CPU has the ISA.
-    unsafe { unary_raw::<F>(usable(isa), x.as_ptr(), b, out.as_mut_ptr(), n) }
+    unsafe { unary_raw::<F>(isa, x.as_ptr(), b, out.as_mut_ptr(), n) }
 }
 
 /// In-place `x[i] = F(x[i] + bias[i])`.
@@ -196,26 +210,19 @@ pub(crate) fn unary_in_place<F: Unary>(isa: Isa, x: &mut [f32], bias: Option<&[f
     let p = x.as_mut_ptr();
     // SAFETY: the bodies load each vector before storing it, so `out == x` is
     // allowed; `usable` guarantees the ISA.
-    unsafe { unary_raw::<F>(usable(isa), p, b, p, n) }
+    unsafe { unary_raw::<F>(isa, p, b, p, n) }
 }
 
 /// # Safety
-/// The CPU must support `isa`; pointer validity as in the bodies.
+/// Pointer validity as in `bodies::unary_body` (`dispatch!` makes sure the
+/// CPU runs the chosen path).
 unsafe fn unary_raw<F: Unary>(isa: Isa, x: *const f32, b: *const f32, out: *mut f32, n: usize) {
     // SAFETY: forwarded.
-    unsafe {
-        match isa {
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => math::unary_avx512::<F>(x, b, out, n),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => math::unary_avx2::<F>(x, b, out, n),
-            _ => math::unary_scalar::<F>(x, b, out, n),
-        }
-    }
+    unsafe { dispatch!(isa, unary::<F>(x, b, out, n)) }
 }
 
 /// `Σᵢ softplus((β₀+Δβ)(x[i]+bias[i])) − softplus(β₀(x[i]+bias[i]))`,
-/// accurate relative to each difference (see `math::softplus_step_sum_body`).
+/// accurate relative to each difference (see `bodies::softplus_step_sum_body`).
 ///
 /// # Panics
 /// If the lengths differ (callers validate first).
@@ -223,19 +230,11 @@ pub(crate) fn softplus_step_sum(isa: Isa, x: &[f32], bias: &[f32], b0: f32, db: 
     assert_eq!(x.len(), bias.len());
     let (xp, bp, n) = (x.as_ptr(), bias.as_ptr(), x.len());
     // SAFETY: lengths checked; `usable` guarantees the CPU has the ISA.
-    unsafe {
-        match usable(isa) {
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => math::softplus_step_sum_avx512(xp, bp, n, b0, db),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => math::softplus_step_sum_avx2(xp, bp, n, b0, db),
-            _ => math::softplus_step_sum_scalar(xp, bp, n, b0, db),
-        }
-    }
+    unsafe { dispatch!(isa, softplus_step_sum(xp, bp, n, b0, db)) }
 }
 
 /// One weight panel (`k × PANEL`) times binary rows given by set positions:
-/// see `math::binary_panel_body`. Writes `out[r·ldo + c]`, `c < ncols`.
+/// see `bodies::binary_panel_body`. Writes `out[r·ldo + c]`, `c < ncols`.
 ///
 /// # Safety
 /// Every index `< k`, `panel.len() ≥ k·PANEL`, `offsets.len() == rows + 1`
@@ -254,15 +253,7 @@ pub(crate) unsafe fn binary_panel(
 ) {
     let p = panel.as_ptr();
     // SAFETY: forwarded from the caller; `usable` guarantees the ISA.
-    unsafe {
-        match usable(isa) {
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => math::binary_panel_avx512(p, offsets, indices, rows, ncols, out, ldo),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => math::binary_panel_avx2(p, offsets, indices, rows, ncols, out, ldo),
-            _ => math::binary_panel_scalar(p, offsets, indices, rows, ncols, out, ldo),
-        }
-    }
+    unsafe { dispatch!(isa, binary_panel(p, offsets, indices, rows, ncols, out, ldo)) }
 }
 
 /// Packs `x` into bits: `out[w]` bit `b` set iff `x[64w + b] != 0.0`
@@ -275,15 +266,7 @@ pub(crate) fn pack_bits(isa: Isa, x: &[f32], out: &mut [u64]) {
     let (xp, n, op) = (x.as_ptr(), x.len(), out.as_mut_ptr());
     // SAFETY: x holds n floats, out n.div_ceil(64) words; `usable`
     // guarantees the ISA.
-    unsafe {
-        match usable(isa) {
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => math::pack_bits_avx512(xp, n, op),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => math::pack_bits_avx2(xp, n, op),
-            _ => math::pack_bits_scalar(xp, n, op),
-        }
-    }
+    unsafe { dispatch!(isa, pack_bits(xp, n, op)) }
 }
 
 /// Fills one panel of a transposed packing: `panel[i·PANEL + c] =
@@ -312,7 +295,7 @@ pub(crate) fn pack_transposed_panel(isa: Isa, w: &[f32], k: usize, j0: usize, nc
     }
 }
 
-/// The fused half-step on one panel (see `math::binary_panel_sample_body`):
+/// The fused half-step on one panel (see `bodies::binary_panel_sample_body`):
 /// the binary product's sums for the panel's `ncols` columns, `+ bias`,
 /// Bernoulli samples `u < σ(·)` from `bits` (row `r` at `bits[r·stride..]`,
 /// this panel's uniforms first), ORed as bits into `out[r·wpr + word]` at
@@ -341,19 +324,10 @@ pub(crate) unsafe fn binary_panel_sample(
     let (p, b) = (panel.as_ptr(), bias.as_ptr());
     // SAFETY: forwarded from the caller; `usable` guarantees the ISA.
     unsafe {
-        match usable(isa) {
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => math::binary_panel_sample_avx512(
-                p, offsets, indices, rows, ncols, b, bits, stride, out, wpr, word, shift,
-            ),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => math::binary_panel_sample_avx2(
-                p, offsets, indices, rows, ncols, b, bits, stride, out, wpr, word, shift,
-            ),
-            _ => math::binary_panel_sample_scalar(
-                p, offsets, indices, rows, ncols, b, bits, stride, out, wpr, word, shift,
-            ),
-        }
+        dispatch!(
+            isa,
+            binary_panel_sample(p, offsets, indices, rows, ncols, b, bits, stride, out, wpr, word, shift)
+        )
     }
 }
 
@@ -370,7 +344,16 @@ pub(crate) fn bernoulli(
     bits_stride: usize,
     out: &mut [f32],
 ) {
-    bernoulli_mode::<{ math::mode::LOGITS }>(isa, pre, Some(bias), bits, bits_stride, None, out, bias.len());
+    bernoulli_mode::<{ bodies::mode::LOGITS }>(
+        isa,
+        pre,
+        Some(bias),
+        bits,
+        bits_stride,
+        None,
+        out,
+        bias.len(),
+    );
 }
 
 /// As [`bernoulli`], also writing `probs[r][i] = σ(pre[r][i] + bias[i])`;
@@ -384,7 +367,7 @@ pub(crate) fn bernoulli_with_probs(
     probs: &mut [f32],
     out: &mut [f32],
 ) {
-    bernoulli_mode::<{ math::mode::LOGITS_WITH_PROBS }>(
+    bernoulli_mode::<{ bodies::mode::LOGITS_WITH_PROBS }>(
         isa,
         pre,
         Some(bias),
@@ -405,7 +388,7 @@ pub(crate) fn bernoulli_from_probs(
     bits_stride: usize,
     out: &mut [f32],
 ) {
-    bernoulli_mode::<{ math::mode::PROBS }>(isa, p, None, bits, bits_stride, None, out, n);
+    bernoulli_mode::<{ bodies::mode::PROBS }>(isa, p, None, bits, bits_stride, None, out, n);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -438,36 +421,22 @@ fn bernoulli_mode<const MODE: u8>(
     // SAFETY: bounds checked above; `usable` guarantees the ISA.
     unsafe {
         let (p, u, o) = (pre.as_ptr(), bits.as_ptr(), out.as_mut_ptr());
-        match usable(isa) {
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => math::bernoulli_avx512::<MODE>(p, b, u, bits_stride, pp, o, rows, n),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => math::bernoulli_avx2::<MODE>(p, b, u, bits_stride, pp, o, rows, n),
-            _ => math::bernoulli_scalar::<MODE>(p, b, u, bits_stride, pp, o, rows, n),
-        }
+        dispatch!(isa, bernoulli::<MODE>(p, b, u, bits_stride, pp, o, rows, n))
     }
 }
 
 /// Standard normals from random words by Box–Muller, in blocks of
-/// [`math::NORMAL_BLOCK`] (see `math::normal_body` for the pairing and the
+/// [`bodies::NORMAL_BLOCK`] (see `bodies::normal_body` for the pairing and the
 /// formulas): `out[..32·b]` from `bits[..32·b]`.
 ///
 /// # Panics
 /// If the lengths are not equal multiples of the block.
 pub(crate) fn normals(isa: Isa, bits: &[u32], out: &mut [f32]) {
-    assert!(bits.len() == out.len() && bits.len().is_multiple_of(math::NORMAL_BLOCK));
-    let blocks = bits.len() / math::NORMAL_BLOCK;
+    assert!(bits.len() == out.len() && bits.len().is_multiple_of(bodies::NORMAL_BLOCK));
+    let blocks = bits.len() / bodies::NORMAL_BLOCK;
     let (b, o) = (bits.as_ptr(), out.as_mut_ptr());
     // SAFETY: lengths checked; `usable` guarantees the ISA.
-    unsafe {
-        match usable(isa) {
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => math::normal_avx512(b, o, blocks),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => math::normal_avx2(b, o, blocks),
-            _ => math::normal_scalar(b, o, blocks),
-        }
-    }
+    unsafe { dispatch!(isa, normal(b, o, blocks)) }
 }
 
 /// Advances every chain's xoshiro256++ state by `words` steps, writing the
@@ -479,15 +448,7 @@ pub(crate) fn xoshiro_fill(isa: Isa, states: &mut [[u64; 4]], words: usize, out:
     assert!(out.len() >= states.len() * words);
     let o = out.as_mut_ptr();
     // SAFETY: length checked above; `usable` guarantees the ISA.
-    unsafe {
-        match usable(isa) {
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => math::xoshiro_fill_avx512(states, words, o),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => math::xoshiro_fill_avx2(states, words, o),
-            _ => math::xoshiro_fill_scalar(states, words, o),
-        }
-    }
+    unsafe { dispatch!(isa, xoshiro_fill(states, words, o)) }
 }
 
 /// `C = A·B` (row-major, `m × k` times `k × n`) with the no-packing AVX-512

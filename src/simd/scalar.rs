@@ -1,7 +1,7 @@
 //! The one-lane portable fallback. Always compiled, used on CPUs without
 //! AVX2+FMA and when `BOLTZMANN_FORCE_ISA=scalar`.
 //!
-//! The bodies in [`super::math`] run unchanged on these types, so the scalar
+//! The bodies in [`super::bodies`] run unchanged on these types, so the scalar
 //! path computes the same formulas as the SIMD paths (up to FMA rounding).
 
 use super::vector::{FVec, U64Vec};

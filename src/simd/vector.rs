@@ -1,6 +1,6 @@
 //! The private vector abstraction that every SIMD body is written against.
 //!
-//! Each kernel body in [`super::math`] is written once, generic over [`FVec`]
+//! Each kernel body in [`super::bodies`] is written once, generic over [`FVec`]
 //! (f32 lanes) and [`U64Vec`] (u64 lanes), and instantiated three times: for
 //! the one-lane scalar fallback, AVX2+FMA (8 × f32) and AVX-512F (16 × f32).
 //! The methods are `unsafe` and `#[inline(always)]`: they may only be called

@@ -1,5 +1,6 @@
-//! Kernel bodies, written once over [`FVec`]/[`U64Vec`], plus the
-//! `#[target_feature]` entry points that instantiate them per ISA.
+//! Kernel bodies, written once over [`FVec`]/[`U64Vec`]. They are
+//! instantiated per ISA by the one macro of [`super::entry`]; nothing here
+//! names an instruction set.
 //!
 //! # Formulas (all stable over the whole f32 range)
 //!
@@ -28,11 +29,7 @@
 //! on its own inputs, never on its position or the slice length, which is
 //! what makes chain results independent of how rows are split over threads.
 
-#[cfg(target_arch = "x86_64")]
-use super::avx2::{F8, U4};
-#[cfg(target_arch = "x86_64")]
-use super::avx512::{F16, U8};
-use super::scalar::{F1, U1};
+use super::scalar::U1;
 use super::vector::{FVec, U64Vec};
 
 const LOG2E: f32 = std::f32::consts::LOG2_E;
@@ -216,7 +213,7 @@ const STEP_SMALL: f32 = 0.35;
 /// # Safety
 /// V's instruction set must be enabled; `x` and `bias` valid for `n` reads.
 #[inline(always)]
-unsafe fn softplus_step_sum_body<V: FVec>(
+pub(super) unsafe fn softplus_step_sum_body<V: FVec>(
     x: *const f32,
     bias: *const f32,
     n: usize,
@@ -301,7 +298,7 @@ const ACC: usize = 8;
 /// `rows + 1` entries indexing `indices`; `out` writable at `r·ldo + c` for
 /// `r < rows`, `c < ncols`.
 #[inline(always)]
-unsafe fn binary_panel_body<V: FVec, const G: usize>(
+pub(super) unsafe fn binary_panel_body<V: FVec, const G: usize>(
     panel: *const f32,
     offsets: &[usize],
     indices: &[u32],
@@ -387,7 +384,7 @@ unsafe fn panel_sums<V: FVec, const G: usize>(base: *const f32, idx: &[u32]) -> 
 /// `ncols == PANEL`); `out` writable at `r·wpr + word`; `shift + ncols ≤ 64`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn binary_panel_sample_body<V: FVec, const G: usize>(
+pub(super) unsafe fn binary_panel_sample_body<V: FVec, const G: usize>(
     panel: *const f32,
     offsets: &[usize],
     indices: &[u32],
@@ -440,7 +437,7 @@ unsafe fn binary_panel_sample_body<V: FVec, const G: usize>(
 /// V's instruction set must be enabled; `x` readable for `n` floats, `out`
 /// writable for `n.div_ceil(64)` words.
 #[inline(always)]
-unsafe fn pack_bits_body<V: FVec>(x: *const f32, n: usize, out: *mut u64) {
+pub(super) unsafe fn pack_bits_body<V: FVec>(x: *const f32, n: usize, out: *mut u64) {
     let l = V::LANES;
     // SAFETY: reads below n, writes below n.div_ceil(64).
     unsafe {
@@ -468,7 +465,7 @@ unsafe fn pack_bits_body<V: FVec>(x: *const f32, n: usize, out: *mut u64) {
 /// V's instruction set must be enabled; `x`, `bias` (if non-null) must be
 /// valid for `n` reads and `out` for `n` writes.
 #[inline(always)]
-unsafe fn unary_body<V: FVec, F: Unary>(x: *const f32, bias: *const f32, out: *mut f32, n: usize) {
+pub(super) unsafe fn unary_body<V: FVec, F: Unary>(x: *const f32, bias: *const f32, out: *mut f32, n: usize) {
     let l = V::LANES;
     let mut i = 0;
     // SAFETY: every access is within `n` elements (main loop) or within the
@@ -521,7 +518,7 @@ pub(crate) mod mode {
 /// `pre`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn bernoulli_body<V: FVec, const MODE: u8>(
+pub(super) unsafe fn bernoulli_body<V: FVec, const MODE: u8>(
     pre: *const f32,
     bias: *const f32,
     bits: *const u32,
@@ -605,7 +602,7 @@ unsafe fn bernoulli_one<V: FVec, const MODE: u8>(pre: V, bias: V, u: V) -> (V, V
 /// One xoshiro256++ step on `LANES` independent generators held
 /// structure-of-arrays in `s`; returns the outputs.
 #[inline(always)]
-unsafe fn xoshiro_step<U: U64Vec>(s: &mut [U; 4]) -> U {
+pub(super) unsafe fn xoshiro_step<U: U64Vec>(s: &mut [U; 4]) -> U {
     // SAFETY: forwarded from the caller.
     unsafe {
         let res = s[0].add(s[3]).rotl23().add(s[0]);
@@ -627,7 +624,7 @@ unsafe fn xoshiro_step<U: U64Vec>(s: &mut [U; 4]) -> U {
 /// U's instruction set must be enabled; `out` must be valid for
 /// `states.len() * words` writes.
 #[inline(always)]
-unsafe fn xoshiro_fill_body<U: U64Vec>(states: &mut [[u64; 4]], words: usize, out: *mut u64) {
+pub(super) unsafe fn xoshiro_fill_body<U: U64Vec>(states: &mut [[u64; 4]], words: usize, out: *mut u64) {
     let l = U::LANES;
     let groups = states.len() / l;
     let mut tile = [[0u64; 8]; 8];
@@ -702,7 +699,7 @@ pub(crate) const NORMAL_BLOCK: usize = 32;
 /// V's instruction set must be enabled; `bits` valid for `32·blocks`
 /// reads, `out` for `32·blocks` writes.
 #[inline(always)]
-unsafe fn normal_body<V: FVec>(bits: *const u32, out: *mut f32, blocks: usize) {
+pub(super) unsafe fn normal_body<V: FVec>(bits: *const u32, out: *mut f32, blocks: usize) {
     const HALF: usize = NORMAL_BLOCK / 2;
     // SAFETY: V's ISA is enabled (caller); every access is within the
     // 32·blocks elements the caller guarantees.
@@ -742,374 +739,4 @@ unsafe fn normal_body<V: FVec>(bits: *const u32, out: *mut f32, blocks: usize) {
             }
         }
     }
-}
-
-/// # Safety
-/// AVX-512F must be available; pointers as in `normal_body`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-pub(crate) unsafe fn normal_avx512(bits: *const u32, out: *mut f32, blocks: usize) {
-    // SAFETY: features enabled by the attribute; pointer contract forwarded.
-    unsafe { normal_body::<F16>(bits, out, blocks) }
-}
-
-/// # Safety
-/// AVX2 and FMA must be available; pointers as in `normal_body`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn normal_avx2(bits: *const u32, out: *mut f32, blocks: usize) {
-    // SAFETY: features enabled by the attribute; pointer contract forwarded.
-    unsafe { normal_body::<F8>(bits, out, blocks) }
-}
-
-/// # Safety
-/// Pointers as in `normal_body`.
-pub(crate) unsafe fn normal_scalar(bits: *const u32, out: *mut f32, blocks: usize) {
-    // SAFETY: pointer contract forwarded; the scalar type needs no features.
-    unsafe { normal_body::<F1>(bits, out, blocks) }
-}
-
-macro_rules! entry_points {
-    ($feature:literal, $fv:ty, $unary:ident, $bern:ident, $step:ident, $panel:ident, $pack:ident, $sample:ident) => {
-        /// # Safety
-        /// The CPU must support the instruction set; pointers as in
-        /// `binary_panel_sample_body`.
-        #[target_feature(enable = $feature)]
-        #[allow(clippy::too_many_arguments)]
-        pub(crate) unsafe fn $sample(
-            panel: *const f32,
-            offsets: &[usize],
-            indices: &[u32],
-            rows: usize,
-            ncols: usize,
-            bias: *const f32,
-            bits: *const u32,
-            stride: usize,
-            out: *mut u64,
-            wpr: usize,
-            word: usize,
-            shift: u32,
-        ) {
-            // SAFETY: features enabled by the attribute; pointer contract forwarded.
-            unsafe {
-                binary_panel_sample_body::<$fv, 1>(
-                    panel, offsets, indices, rows, ncols, bias, bits, stride, out, wpr, word, shift,
-                )
-            }
-        }
-
-        /// # Safety
-        /// The CPU must support the instruction set; pointers as in
-        /// `pack_bits_body`.
-        #[target_feature(enable = $feature)]
-        pub(crate) unsafe fn $pack(x: *const f32, n: usize, out: *mut u64) {
-            // SAFETY: features enabled by the attribute; pointer contract forwarded.
-            unsafe { pack_bits_body::<$fv>(x, n, out) }
-        }
-
-        /// # Safety
-        /// The CPU must support the instruction set; pointers as in
-        /// `binary_panel_body`.
-        #[target_feature(enable = $feature)]
-        pub(crate) unsafe fn $panel(
-            panel: *const f32,
-            offsets: &[usize],
-            indices: &[u32],
-            rows: usize,
-            ncols: usize,
-            out: *mut f32,
-            ldo: usize,
-        ) {
-            // SAFETY: features enabled by the attribute; pointer contract forwarded.
-            unsafe { binary_panel_body::<$fv, 1>(panel, offsets, indices, rows, ncols, out, ldo) }
-        }
-
-        /// # Safety
-        /// The CPU must support the instruction set; pointers as in
-        /// `softplus_step_sum_body`.
-        #[target_feature(enable = $feature)]
-        pub(crate) unsafe fn $step(x: *const f32, bias: *const f32, n: usize, b0: f32, db: f32) -> f64 {
-            // SAFETY: features enabled by the attribute; pointer contract forwarded.
-            unsafe { softplus_step_sum_body::<$fv>(x, bias, n, b0, db) }
-        }
-
-        /// # Safety
-        /// The CPU must support the instruction set; pointers as in `unary_body`.
-        #[target_feature(enable = $feature)]
-        pub(crate) unsafe fn $unary<F: Unary>(x: *const f32, bias: *const f32, out: *mut f32, n: usize) {
-            // SAFETY: the features are enabled by this function's attribute,
-            // the pointer contract is forwarded.
-            unsafe { unary_body::<$fv, F>(x, bias, out, n) }
-        }
-
-        /// # Safety
-        /// The CPU must support the instruction set; pointers as in `bernoulli_body`.
-        #[target_feature(enable = $feature)]
-        #[allow(clippy::too_many_arguments)]
-        pub(crate) unsafe fn $bern<const MODE: u8>(
-            pre: *const f32,
-            bias: *const f32,
-            bits: *const u32,
-            bits_stride: usize,
-            probs: *mut f32,
-            out: *mut f32,
-            rows: usize,
-            n: usize,
-        ) {
-            // SAFETY: as above.
-            unsafe { bernoulli_body::<$fv, MODE>(pre, bias, bits, bits_stride, probs, out, rows, n) }
-        }
-    };
-}
-
-#[cfg(target_arch = "x86_64")]
-entry_points!(
-    "avx2,fma",
-    F8,
-    unary_avx2,
-    bernoulli_avx2,
-    softplus_step_sum_avx2,
-    binary_panel_avx2,
-    pack_bits_avx2,
-    binary_panel_sample_avx2
-);
-#[cfg(target_arch = "x86_64")]
-entry_points!(
-    "avx512f,avx2,fma",
-    F16,
-    unary_avx512,
-    bernoulli_avx512,
-    softplus_step_sum_avx512,
-    binary_panel_avx512,
-    pack_bits_avx512,
-    binary_panel_sample_avx512
-);
-
-/// AVX2 xoshiro fill: the generic body (4 chains per vector). An in-register
-/// 4 × 4 transpose was tried and was 4% slower (perf-notes.md).
-///
-/// # Safety
-/// The CPU must support AVX2; `out` valid for `states.len() * words` writes.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn xoshiro_fill_avx2(states: &mut [[u64; 4]], words: usize, out: *mut u64) {
-    // SAFETY: AVX2 enabled by the attribute; pointer contract forwarded.
-    unsafe { xoshiro_fill_body::<U4>(states, words, out) }
-}
-
-/// Transposes an 8 × 8 tile of u64 (row `i` = step `i`, lane `j` = chain
-/// `j`) and stores column `j` (chain `j`'s 8 words) at `out + j·words`.
-///
-/// # Safety
-/// AVX-512F must be enabled; `out + j·words .. + 8` valid for `j < 8`.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn store_transposed_8x8(r: &[core::arch::x86_64::__m512i; 8], out: *mut u64, words: usize) {
-    use core::arch::x86_64::*;
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        let t = [
-            _mm512_unpacklo_epi64(r[0], r[1]),
-            _mm512_unpackhi_epi64(r[0], r[1]),
-            _mm512_unpacklo_epi64(r[2], r[3]),
-            _mm512_unpackhi_epi64(r[2], r[3]),
-            _mm512_unpacklo_epi64(r[4], r[5]),
-            _mm512_unpackhi_epi64(r[4], r[5]),
-            _mm512_unpacklo_epi64(r[6], r[7]),
-            _mm512_unpackhi_epi64(r[6], r[7]),
-        ];
-        let u = [
-            _mm512_shuffle_i64x2::<0x88>(t[0], t[2]),
-            _mm512_shuffle_i64x2::<0xDD>(t[0], t[2]),
-            _mm512_shuffle_i64x2::<0x88>(t[1], t[3]),
-            _mm512_shuffle_i64x2::<0xDD>(t[1], t[3]),
-            _mm512_shuffle_i64x2::<0x88>(t[4], t[6]),
-            _mm512_shuffle_i64x2::<0xDD>(t[4], t[6]),
-            _mm512_shuffle_i64x2::<0x88>(t[5], t[7]),
-            _mm512_shuffle_i64x2::<0xDD>(t[5], t[7]),
-        ];
-        let cols = [
-            _mm512_shuffle_i64x2::<0x88>(u[0], u[4]),
-            _mm512_shuffle_i64x2::<0x88>(u[2], u[6]),
-            _mm512_shuffle_i64x2::<0x88>(u[1], u[5]),
-            _mm512_shuffle_i64x2::<0x88>(u[3], u[7]),
-            _mm512_shuffle_i64x2::<0xDD>(u[0], u[4]),
-            _mm512_shuffle_i64x2::<0xDD>(u[2], u[6]),
-            _mm512_shuffle_i64x2::<0xDD>(u[1], u[5]),
-            _mm512_shuffle_i64x2::<0xDD>(u[3], u[7]),
-        ];
-        for (j, col) in cols.iter().enumerate() {
-            _mm512_storeu_si512(out.add(j * words) as *mut __m512i, *col);
-        }
-    }
-}
-
-/// AVX-512 xoshiro fill: 8 chains at a time (one per u64 lane); every 8
-/// steps the 8 × 8 tile of outputs is transposed in registers so each
-/// chain's 8 new words go out in one 64-byte store. Streams are the generic
-/// body's exactly (tests compare both with `rand_xoshiro`).
-///
-/// # Safety
-/// The CPU must support AVX-512F; `out` valid for `states.len() * words`
-/// writes.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-pub(crate) unsafe fn xoshiro_fill_avx512(states: &mut [[u64; 4]], words: usize, out: *mut u64) {
-    use core::arch::x86_64::*;
-    let groups = states.len() / 8;
-    let full = words / 8 * 8;
-    // SAFETY: AVX-512F is enabled by this function's attribute; loads and
-    // stores stay within the local arrays and within `out`'s
-    // `states.len() * words` elements (chain < groups·8, word < words).
-    unsafe {
-        // Lane indices for moving 8 chains' states ([c][k], 32 contiguous
-        // u64) to structure-of-arrays (vector k = word k of chains 0..8) and
-        // back, with two-source permutes instead of 64 scalar moves.
-        let lo = _mm512_setr_epi64(0, 4, 8, 12, 1, 5, 9, 13);
-        let hi = _mm512_setr_epi64(2, 6, 10, 14, 3, 7, 11, 15);
-        let il = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11);
-        let ih = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
-        let ql = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
-        let qh = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
-        for g in 0..groups {
-            let c0 = g * 8;
-            let base = states.as_mut_ptr().add(c0) as *mut u64;
-            let z = [0, 1, 2, 3].map(|i| _mm512_loadu_si512(base.add(8 * i) as *const __m512i));
-            let a01 = _mm512_permutex2var_epi64(z[0], lo, z[1]); // chains 0-3: s0, s1
-            let b01 = _mm512_permutex2var_epi64(z[2], lo, z[3]); // chains 4-7: s0, s1
-            let a23 = _mm512_permutex2var_epi64(z[0], hi, z[1]);
-            let b23 = _mm512_permutex2var_epi64(z[2], hi, z[3]);
-            let mut s = [
-                U8(_mm512_shuffle_i64x2::<0x44>(a01, b01)),
-                U8(_mm512_shuffle_i64x2::<0xEE>(a01, b01)),
-                U8(_mm512_shuffle_i64x2::<0x44>(a23, b23)),
-                U8(_mm512_shuffle_i64x2::<0xEE>(a23, b23)),
-            ];
-            let mut t0 = 0;
-            while t0 < full {
-                let mut r = [_mm512_setzero_si512(); 8];
-                for row in r.iter_mut() {
-                    *row = xoshiro_step(&mut s).0;
-                }
-                store_transposed_8x8(&r, out.add(c0 * words + t0), words);
-                t0 += 8;
-            }
-            // Remaining steps (< 8), lane by lane.
-            for t in t0..words {
-                let mut a = [0u64; 8];
-                xoshiro_step(&mut s).store(a.as_mut_ptr());
-                for (j, &x) in a.iter().enumerate() {
-                    *out.add((c0 + j) * words + t) = x;
-                }
-            }
-            let p01l = _mm512_permutex2var_epi64(s[0].0, il, s[1].0); // c0-3: s0 s1 pairs
-            let p23l = _mm512_permutex2var_epi64(s[2].0, il, s[3].0);
-            let p01h = _mm512_permutex2var_epi64(s[0].0, ih, s[1].0); // c4-7
-            let p23h = _mm512_permutex2var_epi64(s[2].0, ih, s[3].0);
-            let out_z = [
-                _mm512_permutex2var_epi64(p01l, ql, p23l),
-                _mm512_permutex2var_epi64(p01l, qh, p23l),
-                _mm512_permutex2var_epi64(p01h, ql, p23h),
-                _mm512_permutex2var_epi64(p01h, qh, p23h),
-            ];
-            for (i, v) in out_z.iter().enumerate() {
-                _mm512_storeu_si512(base.add(8 * i) as *mut __m512i, *v);
-            }
-        }
-        let rest = groups * 8;
-        xoshiro_fill_body::<U1>(&mut states[rest..], words, out.add(rest * words));
-    }
-}
-
-/// Scalar entry points (no target features needed).
-///
-/// # Safety
-/// Pointers as in `unary_body`.
-pub(crate) unsafe fn unary_scalar<F: Unary>(x: *const f32, bias: *const f32, out: *mut f32, n: usize) {
-    // SAFETY: F1 needs no CPU features; the pointer contract is forwarded.
-    unsafe { unary_body::<F1, F>(x, bias, out, n) }
-}
-
-/// # Safety
-/// Pointers as in `binary_panel_body`.
-pub(crate) unsafe fn binary_panel_scalar(
-    panel: *const f32,
-    offsets: &[usize],
-    indices: &[u32],
-    rows: usize,
-    ncols: usize,
-    out: *mut f32,
-    ldo: usize,
-) {
-    // SAFETY: F1 needs no CPU features; the pointer contract is forwarded.
-    unsafe { binary_panel_body::<F1, 2>(panel, offsets, indices, rows, ncols, out, ldo) }
-}
-
-/// # Safety
-/// Pointers as in `binary_panel_sample_body`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn binary_panel_sample_scalar(
-    panel: *const f32,
-    offsets: &[usize],
-    indices: &[u32],
-    rows: usize,
-    ncols: usize,
-    bias: *const f32,
-    bits: *const u32,
-    stride: usize,
-    out: *mut u64,
-    wpr: usize,
-    word: usize,
-    shift: u32,
-) {
-    // SAFETY: F1 needs no CPU features; the pointer contract is forwarded.
-    unsafe {
-        binary_panel_sample_body::<F1, 2>(
-            panel, offsets, indices, rows, ncols, bias, bits, stride, out, wpr, word, shift,
-        )
-    }
-}
-
-/// # Safety
-/// Pointers as in `pack_bits_body`.
-pub(crate) unsafe fn pack_bits_scalar(x: *const f32, n: usize, out: *mut u64) {
-    // SAFETY: F1 needs no CPU features; the pointer contract is forwarded.
-    unsafe { pack_bits_body::<F1>(x, n, out) }
-}
-
-/// # Safety
-/// Pointers as in `softplus_step_sum_body`.
-pub(crate) unsafe fn softplus_step_sum_scalar(
-    x: *const f32,
-    bias: *const f32,
-    n: usize,
-    b0: f32,
-    db: f32,
-) -> f64 {
-    // SAFETY: F1 needs no CPU features; the pointer contract is forwarded.
-    unsafe { softplus_step_sum_body::<F1>(x, bias, n, b0, db) }
-}
-
-/// # Safety
-/// Pointers as in `bernoulli_body`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn bernoulli_scalar<const MODE: u8>(
-    pre: *const f32,
-    bias: *const f32,
-    bits: *const u32,
-    bits_stride: usize,
-    probs: *mut f32,
-    out: *mut f32,
-    rows: usize,
-    n: usize,
-) {
-    // SAFETY: F1 needs no CPU features; the pointer contract is forwarded.
-    unsafe { bernoulli_body::<F1, MODE>(pre, bias, bits, bits_stride, probs, out, rows, n) }
-}
-
-/// # Safety
-/// `out` valid for `states.len() * words` writes.
-pub(crate) unsafe fn xoshiro_fill_scalar(states: &mut [[u64; 4]], words: usize, out: *mut u64) {
-    // SAFETY: U1 needs no CPU features; the pointer contract is forwarded.
-    unsafe { xoshiro_fill_body::<U1>(states, words, out) }
 }

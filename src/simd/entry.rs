@@ -1,0 +1,177 @@
+//! The per-ISA entry points, all made by one macro.
+//!
+//! Each module below (`scalar`, `avx2`, `avx512`) holds the same functions
+//! with the same signatures: the bodies of [`super::bodies`] instantiated on
+//! that instruction set's vector types, inside functions compiled with its
+//! `#[target_feature]` (none for `scalar`). The dispatchers of
+//! [`super`] pick a module with one `match` written once (its `dispatch!`
+//! macro), after checking the CPU has the instruction set.
+//!
+//! Instruction-set specific code that is not a generic body (the AVX-512
+//! xoshiro transposes) lives in that ISA's own file and is named here as the
+//! `xoshiro` argument of the macro.
+
+/// Instantiates every kernel body for one instruction set.
+///
+/// * `$feat`: the `#[target_feature]` attributes (empty for scalar);
+/// * `$fv`: the f32 vector type;
+/// * `$g`: vectors per panel column group of the binary products
+///   (`$g · LANES` must divide `PANEL`);
+/// * `$xo`: the xoshiro fill (a body instantiation or an ISA-specific one).
+macro_rules! instantiate {
+    ($(#[$feat:meta])* $name:ident: $fv:ty, panel_groups = $g:literal, xoshiro = $xo:path) => {
+        #[allow(clippy::too_many_arguments)]
+        pub(super) mod $name {
+            use crate::simd::bodies::{self, Unary};
+
+            /// `out[i] = F(x[i] + bias[i])` (bias may be null).
+            ///
+            /// # Safety
+            /// The CPU must support the instruction set; pointers as in
+            /// `bodies::unary_body`.
+            $(#[$feat])*
+            pub(in crate::simd) unsafe fn unary<F: Unary>(x: *const f32, bias: *const f32, out: *mut f32, n: usize) {
+                // SAFETY: features enabled by the attribute; pointer contract forwarded.
+                unsafe { bodies::unary_body::<$fv, F>(x, bias, out, n) }
+            }
+
+            /// Fused Bernoulli sampling in the given mode.
+            ///
+            /// # Safety
+            /// The CPU must support the instruction set; pointers as in
+            /// `bodies::bernoulli_body`.
+            $(#[$feat])*
+            pub(in crate::simd) unsafe fn bernoulli<const MODE: u8>(
+                pre: *const f32,
+                bias: *const f32,
+                bits: *const u32,
+                bits_stride: usize,
+                probs: *mut f32,
+                out: *mut f32,
+                rows: usize,
+                n: usize,
+            ) {
+                // SAFETY: as above.
+                unsafe { bodies::bernoulli_body::<$fv, MODE>(pre, bias, bits, bits_stride, probs, out, rows, n) }
+            }
+
+            /// The AIS softplus difference sum.
+            ///
+            /// # Safety
+            /// The CPU must support the instruction set; pointers as in
+            /// `bodies::softplus_step_sum_body`.
+            $(#[$feat])*
+            pub(in crate::simd) unsafe fn softplus_step_sum(
+                x: *const f32,
+                bias: *const f32,
+                n: usize,
+                b0: f32,
+                db: f32,
+            ) -> f64 {
+                // SAFETY: as above.
+                unsafe { bodies::softplus_step_sum_body::<$fv>(x, bias, n, b0, db) }
+            }
+
+            /// One weight panel times binary rows.
+            ///
+            /// # Safety
+            /// The CPU must support the instruction set; pointers as in
+            /// `bodies::binary_panel_body`.
+            $(#[$feat])*
+            pub(in crate::simd) unsafe fn binary_panel(
+                panel: *const f32,
+                offsets: &[usize],
+                indices: &[u32],
+                rows: usize,
+                ncols: usize,
+                out: *mut f32,
+                ldo: usize,
+            ) {
+                // SAFETY: as above.
+                unsafe { bodies::binary_panel_body::<$fv, $g>(panel, offsets, indices, rows, ncols, out, ldo) }
+            }
+
+            /// The fused binary half-step on one panel.
+            ///
+            /// # Safety
+            /// The CPU must support the instruction set; pointers as in
+            /// `bodies::binary_panel_sample_body`.
+            $(#[$feat])*
+            pub(in crate::simd) unsafe fn binary_panel_sample(
+                panel: *const f32,
+                offsets: &[usize],
+                indices: &[u32],
+                rows: usize,
+                ncols: usize,
+                bias: *const f32,
+                bits: *const u32,
+                stride: usize,
+                out: *mut u64,
+                wpr: usize,
+                word: usize,
+                shift: u32,
+            ) {
+                // SAFETY: as above.
+                unsafe {
+                    bodies::binary_panel_sample_body::<$fv, $g>(
+                        panel, offsets, indices, rows, ncols, bias, bits, stride, out, wpr, word, shift,
+                    )
+                }
+            }
+
+            /// Packs floats into bits (set iff non-zero).
+            ///
+            /// # Safety
+            /// The CPU must support the instruction set; pointers as in
+            /// `bodies::pack_bits_body`.
+            $(#[$feat])*
+            pub(in crate::simd) unsafe fn pack_bits(x: *const f32, n: usize, out: *mut u64) {
+                // SAFETY: as above.
+                unsafe { bodies::pack_bits_body::<$fv>(x, n, out) }
+            }
+
+            /// Standard normals by Box–Muller, `blocks` blocks.
+            ///
+            /// # Safety
+            /// The CPU must support the instruction set; pointers as in
+            /// `bodies::normal_body`.
+            $(#[$feat])*
+            pub(in crate::simd) unsafe fn normal(bits: *const u32, out: *mut f32, blocks: usize) {
+                // SAFETY: as above.
+                unsafe { bodies::normal_body::<$fv>(bits, out, blocks) }
+            }
+
+            /// Advances every chain's xoshiro256++ state `words` steps.
+            ///
+            /// # Safety
+            /// The CPU must support the instruction set; `out` valid for
+            /// `states.len() * words` writes.
+            $(#[$feat])*
+            pub(in crate::simd) unsafe fn xoshiro_fill(states: &mut [[u64; 4]], words: usize, out: *mut u64) {
+                // SAFETY: as above.
+                unsafe { $xo(states, words, out) }
+            }
+        }
+    };
+}
+
+instantiate!(
+    scalar: crate::simd::scalar::F1, panel_groups = 2,
+    xoshiro = bodies::xoshiro_fill_body::<crate::simd::scalar::U1>
+);
+
+#[cfg(target_arch = "x86_64")]
+instantiate!(
+    #[target_feature(enable = "avx2,fma")]
+    avx2: crate::simd::avx2::F8, panel_groups = 1,
+    // An in-register 4 × 4 transpose was tried and was 4% slower (perf-notes.md).
+    xoshiro = bodies::xoshiro_fill_body::<crate::simd::avx2::U4>
+);
+
+#[cfg(target_arch = "x86_64")]
+instantiate!(
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    avx512: crate::simd::avx512::F16, panel_groups = 1,
+    // 8 chains per vector with in-register 8 × 8 transposes (in avx512.rs).
+    xoshiro = crate::simd::avx512::xoshiro_fill
+);
