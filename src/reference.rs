@@ -287,3 +287,82 @@ pub fn gaussian_rbm_langevin_step(
         })
         .collect()
 }
+
+/// Naive valid cross-correlation of a channel-last image with `r × r × C × K`
+/// filters (layouts of [`crate::kernels::conv`]), in f64, without bias.
+pub fn conv_correlate(s: &crate::kernels::conv::ConvShape, v: &[f32], w: &[f32]) -> Vec<f64> {
+    let (r, c, kk, wv) = (s.filter_size, s.channels, s.filters, s.width);
+    let (hh, wh) = (s.hidden_height(), s.hidden_width());
+    let mut out = vec![0.0f64; hh * wh * kk];
+    for y in 0..hh {
+        for x in 0..wh {
+            for k in 0..kk {
+                let mut acc = 0.0f64;
+                for a in 0..r {
+                    for b in 0..r {
+                        for ch in 0..c {
+                            let pix = v[((y + a) * wv + x + b) * c + ch] as f64;
+                            acc += pix * w[((a * r + b) * c + ch) * kk + k] as f64;
+                        }
+                    }
+                }
+                out[(y * wh + x) * kk + k] = acc;
+            }
+        }
+    }
+    out
+}
+
+/// Naive full convolution of detection maps back to the image (the
+/// transpose of [`conv_correlate`]), in f64, without bias.
+pub fn conv_full(s: &crate::kernels::conv::ConvShape, h: &[f32], w: &[f32]) -> Vec<f64> {
+    let (r, c, kk, wv) = (s.filter_size, s.channels, s.filters, s.width);
+    let (hh, wh) = (s.hidden_height(), s.hidden_width());
+    let mut out = vec![0.0f64; s.n_visible()];
+    for y in 0..hh {
+        for x in 0..wh {
+            for k in 0..kk {
+                let hk = h[(y * wh + x) * kk + k] as f64;
+                for a in 0..r {
+                    for b in 0..r {
+                        for ch in 0..c {
+                            out[((y + a) * wv + x + b) * c + ch] +=
+                                hk * w[((a * r + b) * c + ch) * kk + k] as f64;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The energy of a convolutional RBM state by its definition (Lee et al.
+/// 2009, eq. 1 with binary visible units), in f64:
+/// `E = −Σ h·(W̃*v) − Σ_k b_k Σ h_k − Σ_c c_c Σ v_c`; `None` if a pooling
+/// block has two units on (probability 0).
+pub fn conv_energy(m: &crate::model::ConvRbm, v: &[f32], h: &[f32]) -> Option<f64> {
+    let s = m.shape();
+    let (p, kk, wh) = (s.pool, s.filters, s.hidden_width());
+    for py in 0..s.hidden_height() / p {
+        for px in 0..wh / p {
+            for k in 0..kk {
+                let on: usize = (0..p * p)
+                    .filter(|i| h[((py * p + i / p) * wh + px * p + i % p) * kk + k] != 0.0)
+                    .count();
+                if on > 1 {
+                    return None;
+                }
+            }
+        }
+    }
+    let pre = conv_correlate(&s, v, m.weights());
+    let mut e = 0.0f64;
+    for (i, (&hi, &x)) in h.iter().zip(&pre).enumerate() {
+        e -= hi as f64 * (x + m.hidden_bias()[i % kk] as f64);
+    }
+    for (i, &vi) in v.iter().enumerate() {
+        e -= vi as f64 * m.visible_bias()[i % s.channels] as f64;
+    }
+    Some(e)
+}

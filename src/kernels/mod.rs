@@ -1,6 +1,7 @@
 //! Safe, validated kernels: activations, fused Bernoulli sampling, and the
 //! products of the Gibbs half-steps — dense ([`gemm`]) and binary × dense
-//! ([`binary`]).
+//! ([`binary`]) — and the convolutions and probabilistic max-pooling of
+//! convolutional RBMs ([`conv`]).
 //!
 //! Each function checks its slice lengths and returns [`crate::Error`] on a
 //! mismatch, then dispatches to the SIMD path chosen by
@@ -11,6 +12,7 @@
 pub mod activation;
 pub mod bernoulli;
 pub mod binary;
+pub mod conv;
 pub mod gemm;
 
 pub use activation::{log_sigmoid, sigmoid, softplus};

@@ -1,9 +1,11 @@
 //! Energy-based models: the Bernoulli–Bernoulli [`Rbm`], the
 //! Gaussian–Bernoulli [`GaussianRbm`], and stacks of RBMs,
-//! Deep Belief Networks ([`Dbn`], [`LabelledDbn`] with a label-joined top); and [`SoftmaxRegression`], the linear
+//! Deep Belief Networks ([`Dbn`], [`LabelledDbn`] with a label-joined top), the
+//! convolutional RBM with probabilistic max-pooling ([`ConvRbm`]); and [`SoftmaxRegression`], the linear
 //! classifier for comparing features.
 
 pub mod centering;
+pub mod conv_rbm;
 pub mod dbn;
 pub mod gaussian_dbn;
 pub mod gaussian_rbm;
@@ -11,6 +13,8 @@ pub mod labelled;
 pub mod rbm;
 pub mod softmax;
 
+pub use crate::kernels::conv::ConvShape;
+pub use conv_rbm::ConvRbm;
 pub use dbn::{Dbn, DbnSamples, LabelledDbn, LayerStack, UntiedDbn};
 pub use gaussian_dbn::GaussianDbn;
 pub use gaussian_rbm::GaussianRbm;

@@ -1,15 +1,18 @@
 //! Samplers over ensembles of chains: block Gibbs for RBMs, with f32 states
 //! ([`Chains`]) or bit-packed ones ([`PackedChains`]); Langevin, MALA and
 //! annealed Langevin for continuous energies ([`LangevinChains`]); parallel
-//! tempering over a ladder of temperatures ([`TemperedChains`]).
+//! tempering over a ladder of temperatures ([`TemperedChains`]); block Gibbs
+//! for convolutional RBMs with probabilistic max-pooling ([`ConvChains`]).
 
 pub mod chains;
+pub mod conv;
 pub mod gibbs;
 pub mod langevin;
 pub mod packed;
 pub mod tempering;
 
 pub use chains::Chains;
+pub use conv::ConvChains;
 pub use gibbs::StageTimes;
 pub use langevin::LangevinChains;
 pub use packed::PackedChains;

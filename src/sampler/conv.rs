@@ -1,0 +1,252 @@
+//! Block Gibbs sampling of convolutional RBMs ([`ConvRbm`]) over many
+//! chains (images) at once.
+//!
+//! One sweep is `h ~ p(h | v)` (probabilistic max-pooling: one uniform per
+//! pooling block) then `v ~ p(v | h)` (one uniform per pixel). Each chain
+//! owns a xoshiro256++ stream and its products are computed by one thread,
+//! so the states are the same bits for any number of threads.
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::kernels::conv;
+use crate::kernels::{check_len, mul_dims};
+use crate::model::ConvRbm;
+use crate::model::conv_rbm::ImageScratch;
+use crate::rng::{self, StreamState};
+use crate::simd;
+use rayon::prelude::*;
+
+/// An ensemble of Gibbs chains of a convolutional RBM: visible images,
+/// detection maps and pooling units, one random stream per chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvChains {
+    visible: Vec<f32>,
+    hidden: Vec<f32>,
+    pooled: Vec<f32>,
+    streams: Vec<StreamState>,
+    sweeps: u64,
+}
+
+/// Per-thread scratch of one chain's sweep.
+struct SweepScratch {
+    image: ImageScratch,
+    vis: Vec<f32>,
+    bits: Vec<u64>,
+    u: Vec<f32>,
+}
+
+impl SweepScratch {
+    fn new(m: &ConvRbm) -> SweepScratch {
+        let s = m.shape();
+        let most = s.n_visible().max(s.n_pooled());
+        SweepScratch {
+            image: ImageScratch::new(&s),
+            vis: vec![0.0; s.n_visible()],
+            bits: vec![0; most.div_ceil(2)],
+            u: vec![0.0; most],
+        }
+    }
+
+    /// `n` uniforms from the chain's stream into `self.u[..n]`.
+    fn uniforms(&mut self, stream: &mut StreamState, n: usize) {
+        let words = n.div_ceil(2);
+        simd::xoshiro_fill(simd::active_isa(), std::slice::from_mut(stream), words, &mut self.bits[..words]);
+        let raw: &[u32] = bytemuck::cast_slice(&self.bits[..words]);
+        for (u, &r) in self.u[..n].iter_mut().zip(raw) {
+            *u = rng::uniform_from_bits(r);
+        }
+    }
+}
+
+/// `h ~ p(h | v)` for one chain.
+fn hidden_step(
+    m: &ConvRbm,
+    v: &[f32],
+    h: &mut [f32],
+    p: &mut [f32],
+    stream: &mut StreamState,
+    sc: &mut SweepScratch,
+) {
+    let s = m.shape();
+    m.logits_into(v, &mut sc.image);
+    sc.uniforms(stream, s.n_pooled());
+    conv::sample_max_pool(&s, &sc.image.logits, &sc.u[..s.n_pooled()], h, p, &mut [])
+        .expect("lengths fixed by the shape; logits of a finite model are finite");
+}
+
+/// `v ~ p(v | h)` for one chain.
+fn visible_step(m: &ConvRbm, v: &mut [f32], h: &[f32], stream: &mut StreamState, sc: &mut SweepScratch) {
+    let n = v.len();
+    m.visible_logits_binary(h, &mut sc.vis);
+    crate::kernels::activation::sigmoid_in_place(&mut sc.vis);
+    sc.uniforms(stream, n);
+    for ((x, &p), &u) in v.iter_mut().zip(&sc.vis).zip(&sc.u[..n]) {
+        *x = if u < p { 1.0 } else { 0.0 };
+    }
+}
+
+impl ConvChains {
+    /// `n` chains started from uniformly random binary images (each pixel
+    /// on with probability ½), streams from `seed`; the detection and
+    /// pooling states are drawn at the first sweep.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for `n = 0`, allocation failures.
+    ///
+    /// # Examples
+    /// ```
+    /// use boltzmann::model::{ConvRbm, ConvShape};
+    /// use boltzmann::sampler::ConvChains;
+    /// let s = ConvShape { height: 6, width: 6, channels: 1, filters: 3, filter_size: 3, pool: 2 };
+    /// let m = ConvRbm::random(s, 0.5, -1.0, 1)?;
+    /// let mut c = ConvChains::new(&m, 8, 7)?;
+    /// c.sweep(&m, 5)?;
+    /// assert_eq!(c.visible().len(), 8 * 36);
+    /// # Ok::<(), boltzmann::Error>(())
+    /// ```
+    pub fn new(m: &ConvRbm, n: usize, seed: u64) -> Result<ConvChains> {
+        if n == 0 {
+            return Err(Error::InvalidParam { name: "chains", reason: "need at least one chain".into() });
+        }
+        let s = m.shape();
+        let d = s.n_visible();
+        let mut streams = rng::chain_streams(seed, n)?;
+        let mut visible =
+            crate::alloc::try_vec(mul_dims("chains × visible units", n, d)?, 0.0f32, "chain images")?;
+        rng::fill_uniform(&mut streams, d, &mut visible)?;
+        visible.iter_mut().for_each(|x| *x = if *x < 0.5 { 1.0 } else { 0.0 });
+        Self::with_images(m, visible, streams)
+    }
+
+    /// One chain per row of `data` (binary images of the model's shape),
+    /// streams from `seed`.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for rows of another size, [`Error::InvalidParam`]
+    /// for no rows or non-binary pixels.
+    pub fn from_data(m: &ConvRbm, data: &Dataset, seed: u64) -> Result<ConvChains> {
+        super::check_start_rows(data, m.shape().n_visible())?;
+        let streams = rng::chain_streams(seed, data.len())?;
+        Self::with_images(m, data.features().to_vec(), streams)
+    }
+
+    /// Chains from images you own and your streams (one per image); pixels
+    /// must be 0 or 1.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`], [`Error::InvalidParam`] for non-binary pixels
+    /// or an all-zero stream.
+    pub fn with_images(m: &ConvRbm, visible: Vec<f32>, streams: Vec<StreamState>) -> Result<ConvChains> {
+        let s = m.shape();
+        let n = streams.len();
+        check_len(
+            "chain images (chains × visible units)",
+            mul_dims("chains × visible units", n, s.n_visible())?,
+            visible.len(),
+        )?;
+        if let Some(i) = visible.iter().position(|&x| x != 0.0 && x != 1.0) {
+            return Err(Error::InvalidParam {
+                name: "chain images",
+                reason: format!("pixel {i} is {} (need 0 or 1)", visible[i]),
+            });
+        }
+        rng::check_streams(&streams)?;
+        let hidden = crate::alloc::try_vec(
+            mul_dims("chains × detection units", n, s.n_hidden())?,
+            0.0f32,
+            "detection states",
+        )?;
+        let pooled = crate::alloc::try_vec(
+            mul_dims("chains × pooling units", n, s.n_pooled())?,
+            0.0f32,
+            "pooling states",
+        )?;
+        Ok(ConvChains { visible, hidden, pooled, streams, sweeps: 0 })
+    }
+
+    fn check_model(&self, m: &ConvRbm) -> Result<()> {
+        let s = m.shape();
+        check_len("chain images (model shape)", self.streams.len() * s.n_visible(), self.visible.len())?;
+        check_len("detection states (model shape)", self.streams.len() * s.n_hidden(), self.hidden.len())
+    }
+
+    /// `k` sweeps (`h ~ p(h|v)`, then `v ~ p(v|h)`) of every chain, chains
+    /// in parallel on the current rayon pool.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `m` is not the shape the chains were made for.
+    pub fn sweep(&mut self, m: &ConvRbm, k: usize) -> Result<()> {
+        self.check_model(m)?;
+        let s = m.shape();
+        let (d, nh, np) = (s.n_visible(), s.n_hidden(), s.n_pooled());
+        self.visible
+            .par_chunks_mut(d)
+            .zip(self.hidden.par_chunks_mut(nh))
+            .zip(self.pooled.par_chunks_mut(np))
+            .zip(self.streams.par_iter_mut())
+            .for_each_init(
+                || SweepScratch::new(m),
+                |sc, (((v, h), p), st)| {
+                    for _ in 0..k {
+                        hidden_step(m, v, h, p, st, sc);
+                        visible_step(m, v, h, st, sc);
+                    }
+                },
+            );
+        self.sweeps += k as u64;
+        Ok(())
+    }
+
+    /// A final `h ~ p(h | v)` on every chain (so that `hidden` and `pooled`
+    /// belong to the current images), without counting a sweep.
+    ///
+    /// # Errors
+    /// As [`ConvChains::sweep`].
+    pub fn sample_hidden(&mut self, m: &ConvRbm) -> Result<()> {
+        self.check_model(m)?;
+        let s = m.shape();
+        let (d, nh, np) = (s.n_visible(), s.n_hidden(), s.n_pooled());
+        self.visible
+            .par_chunks(d)
+            .zip(self.hidden.par_chunks_mut(nh))
+            .zip(self.pooled.par_chunks_mut(np))
+            .zip(self.streams.par_iter_mut())
+            .for_each_init(|| SweepScratch::new(m), |sc, (((v, h), p), st)| hidden_step(m, v, h, p, st, sc));
+        Ok(())
+    }
+
+    /// Chains.
+    pub fn len(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Whether there are no chains (never, for a constructed ensemble).
+    pub fn is_empty(&self) -> bool {
+        self.streams.is_empty()
+    }
+
+    /// Images, `chains × Hv·Wv·C`.
+    pub fn visible(&self) -> &[f32] {
+        &self.visible
+    }
+
+    /// Detection states, `chains × Hh·Wh·K` (from the last hidden step).
+    pub fn hidden(&self) -> &[f32] {
+        &self.hidden
+    }
+
+    /// Pooling states, `chains × Hp·Wp·K`.
+    pub fn pooled(&self) -> &[f32] {
+        &self.pooled
+    }
+
+    /// Sweeps done.
+    pub fn sweeps_done(&self) -> u64 {
+        self.sweeps
+    }
+
+    /// `(visible, hidden, pooled, streams)`.
+    pub fn into_parts(self) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<StreamState>) {
+        (self.visible, self.hidden, self.pooled, self.streams)
+    }
+}

@@ -1,0 +1,410 @@
+//! Convolutional RBMs: kernels against their naive twins, the free energy
+//! against enumeration, block Gibbs against the exact joint distribution of
+//! tiny models (χ²), the pooling constraint, thread-count invariance, bad
+//! input.
+
+use boltzmann::kernels::conv::{self, ConvShape};
+use boltzmann::model::ConvRbm;
+use boltzmann::sampler::ConvChains;
+use boltzmann::{Error, reference, rng};
+
+include!("common/chi2.rs");
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
+}
+
+fn uniforms(seed: u64, n: usize) -> Vec<f32> {
+    let mut st = rng::chain_streams(seed, 1).unwrap();
+    let mut u = vec![0.0; n];
+    rng::fill_uniform(&mut st, n, &mut u).unwrap();
+    u
+}
+
+fn shape(
+    height: usize,
+    width: usize,
+    channels: usize,
+    filters: usize,
+    filter_size: usize,
+    pool: usize,
+) -> ConvShape {
+    ConvShape { height, width, channels, filters, filter_size, pool }
+}
+
+fn close(got: &[f32], want: &[f64], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        assert!((g as f64 - w).abs() <= tol * (1.0 + w.abs()), "{what}[{i}]: {g} vs {w}");
+    }
+}
+
+#[test]
+fn kernels_match_their_naive_twins() {
+    let shapes = [
+        shape(6, 6, 1, 3, 3, 2),
+        shape(7, 9, 2, 4, 2, 2),
+        shape(8, 5, 3, 5, 3, 3),
+        shape(4, 4, 1, 1, 4, 1),
+        shape(28, 28, 1, 8, 9, 4),
+        shape(5, 6, 2, 17, 1, 1),
+    ];
+    for (t, s) in shapes.iter().enumerate() {
+        s.check().unwrap();
+        let seed = t as u64 + 1;
+        let w: Vec<f32> = uniforms(seed, s.n_weights()).iter().map(|u| 2.0 * u - 1.0).collect();
+        let v_bin: Vec<f32> =
+            uniforms(seed + 10, s.n_visible()).iter().map(|&u| (u < 0.3) as u8 as f32).collect();
+        let v_real = uniforms(seed + 20, s.n_visible());
+        let mut cols = vec![0.0; s.positions() * s.taps()];
+        let mut out = vec![0.0; s.n_hidden()];
+        for v in [&v_bin, &v_real] {
+            conv::correlate(s, v, &w, &mut cols, &mut out).unwrap();
+            close(&out, &reference::conv_correlate(s, v, &w), 1e-5, "correlate");
+        }
+        // h → v: binary maps through the filter-adding path, real ones through the product.
+        let h_bin: Vec<f32> =
+            uniforms(seed + 30, s.n_hidden()).iter().map(|&u| (u < 0.2) as u8 as f32).collect();
+        let h_real = uniforms(seed + 40, s.n_hidden());
+        let mut wt = vec![0.0; s.n_weights()];
+        for q in 0..s.taps() {
+            for k in 0..s.filters {
+                wt[k * s.taps() + q] = w[q * s.filters + k];
+            }
+        }
+        let mut img = vec![0.0; s.n_visible()];
+        conv::convolve_binary(s, &h_bin, &wt, &mut img).unwrap();
+        close(&img, &reference::conv_full(s, &h_bin, &w), 1e-5, "convolve_binary");
+        conv::convolve_dense(s, &h_real, &w, &mut cols, &mut img).unwrap();
+        close(&img, &reference::conv_full(s, &h_real, &w), 1e-5, "convolve_dense");
+        conv::convolve_dense(s, &h_bin, &w, &mut cols, &mut img).unwrap();
+        close(&img, &reference::conv_full(s, &h_bin, &w), 1e-5, "convolve_dense (binary maps)");
+        // Filter statistics: Σ_p cols[p][q]·h[p][k], accumulated twice.
+        conv::im2col(s, &v_real, &mut cols).unwrap();
+        let mut acc = vec![0.0; s.n_weights()];
+        conv::add_filter_stats(s, &cols, &h_real, &mut acc).unwrap();
+        conv::add_filter_stats(s, &cols, &h_real, &mut acc).unwrap();
+        let mut want = vec![0.0f64; s.n_weights()];
+        for p in 0..s.positions() {
+            for q in 0..s.taps() {
+                for k in 0..s.filters {
+                    want[q * s.filters + k] +=
+                        2.0 * cols[p * s.taps() + q] as f64 * h_real[p * s.filters + k] as f64;
+                }
+            }
+        }
+        close(&acc, &want, 1e-5, "add_filter_stats");
+        // The filter statistics are the gradient of Σ h·(W̃*v) in W: the
+        // correlate output dotted with h equals Σ acc·w / 2.
+        let pre = reference::conv_correlate(s, &v_real, &w);
+        let lhs: f64 = pre.iter().zip(&h_real).map(|(a, &b)| a * b as f64).sum();
+        let rhs: f64 = acc.iter().zip(&w).map(|(&a, &b)| a as f64 * b as f64).sum::<f64>() / 2.0;
+        assert!((lhs - rhs).abs() < 1e-3 * (1.0 + lhs.abs()), "adjoint: {lhs} vs {rhs}");
+    }
+}
+
+#[test]
+fn kernels_refuse_bad_lengths() {
+    let s = shape(6, 6, 1, 3, 3, 2);
+    let w = vec![0.0; s.n_weights()];
+    let v = vec![0.0; s.n_visible()];
+    let mut cols = vec![0.0; s.positions() * s.taps()];
+    let mut out = vec![0.0; s.n_hidden()];
+    assert!(matches!(
+        conv::correlate(&s, &v[1..], &w, &mut cols, &mut out),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        conv::correlate(&s, &v, &w[1..], &mut cols, &mut out),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        conv::correlate(&s, &v, &w, &mut cols[1..], &mut out),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let mut img = vec![0.0; s.n_visible()];
+    assert!(matches!(conv::convolve_binary(&s, &out[1..], &w, &mut img), Err(Error::ShapeMismatch { .. })));
+    let mut pooled = vec![0.0; s.n_pooled()];
+    let u = vec![0.5; s.n_pooled()];
+    let mut h = vec![0.0; s.n_hidden()];
+    assert!(matches!(
+        conv::sample_max_pool(&s, &out, &u[1..], &mut h, &mut pooled, &mut []),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    out[3] = f32::NAN;
+    assert!(matches!(conv::max_pool_probs(&s, &out, &mut [], &mut pooled), Err(Error::NonFinite { .. })));
+    out[3] = f32::INFINITY;
+    assert!(matches!(conv::pool_log_partition(&s, &out), Err(Error::NonFinite { .. })));
+}
+
+#[test]
+fn max_pooling_probabilities_are_a_multinomial_per_block() {
+    let s = shape(9, 9, 1, 2, 2, 4);
+    let logits: Vec<f32> = uniforms(3, s.n_hidden()).iter().map(|u| 200.0 * u - 100.0).collect();
+    let mut probs = vec![0.0; s.n_hidden()];
+    let mut pooled = vec![0.0; s.n_pooled()];
+    conv::max_pool_probs(&s, &logits, &mut probs, &mut pooled).unwrap();
+    let (p, wh, kk) = (s.pool, s.hidden_width(), s.filters);
+    let mut log_z = 0.0f64;
+    for py in 0..s.hidden_height() / p {
+        for px in 0..wh / p {
+            for k in 0..kk {
+                let units: Vec<usize> =
+                    (0..p * p).map(|i| ((py * p + i / p) * wh + px * p + i % p) * kk + k).collect();
+                let sum: f64 = units.iter().map(|&i| probs[i] as f64).sum();
+                let b = (py * (wh / p) + px) * kk + k;
+                assert!((sum - pooled[b] as f64).abs() < 1e-5, "block sum {sum} vs pool {}", pooled[b]);
+                // Exact, in f64: 1 / (1 + Σ e^ℓ) for the off state.
+                let m = units.iter().map(|&i| logits[i] as f64).fold(0.0f64, f64::max);
+                let z = (-m).exp() + units.iter().map(|&i| (logits[i] as f64 - m).exp()).sum::<f64>();
+                for &i in &units {
+                    let want = (logits[i] as f64 - m).exp() / z;
+                    assert!((probs[i] as f64 - want).abs() < 1e-5);
+                }
+                log_z += m + z.ln();
+            }
+        }
+    }
+    let got = conv::pool_log_partition(&s, &logits).unwrap();
+    assert!((got - log_z).abs() < 1e-9 * log_z.abs().max(1.0), "{got} vs {log_z}");
+    assert!(probs.iter().chain(&pooled).all(|x| x.is_finite() && (0.0..=1.0).contains(x)));
+}
+
+/// Every detection configuration of one image that respects the pooling
+/// constraint (each block: off, or one of its P² units on).
+fn configurations(s: &ConvShape) -> Vec<Vec<f32>> {
+    let (p, wh, kk) = (s.pool, s.hidden_width(), s.filters);
+    let nb = s.n_pooled();
+    let per = p * p + 1;
+    let total = per.pow(nb as u32);
+    let mut all = Vec::with_capacity(total);
+    for mut code in 0..total {
+        let mut h = vec![0.0f32; s.n_hidden()];
+        for b in 0..nb {
+            let choice = code % per;
+            code /= per;
+            if choice > 0 {
+                let i = choice - 1;
+                let k = b % kk;
+                let blk = b / kk;
+                let (py, px) = (blk / (wh / p), blk % (wh / p));
+                h[((py * p + i / p) * wh + px * p + i % p) * kk + k] = 1.0;
+            }
+        }
+        all.push(h);
+    }
+    all
+}
+
+fn binary_image(code: usize, d: usize) -> Vec<f32> {
+    (0..d).map(|i| ((code >> i) & 1) as f32).collect()
+}
+
+fn pooled_of(s: &ConvShape, h: &[f32]) -> Vec<f32> {
+    let (p, wh, kk) = (s.pool, s.hidden_width(), s.filters);
+    let mut out = vec![0.0; s.n_pooled()];
+    for (i, &x) in h.iter().enumerate() {
+        if x != 0.0 {
+            let (pos, k) = (i / kk, i % kk);
+            let (y, xx) = (pos / wh, pos % wh);
+            out[((y / p) * (wh / p) + xx / p) * kk + k] = 1.0;
+        }
+    }
+    out
+}
+
+fn random_model(s: ConvShape, std: f32, seed: u64) -> ConvRbm {
+    let w: Vec<f32> = uniforms(seed, s.n_weights()).iter().map(|u| std * (2.0 * u - 1.0)).collect();
+    let b: Vec<f32> = uniforms(seed + 1, s.filters).iter().map(|u| u - 1.0).collect();
+    let c: Vec<f32> = uniforms(seed + 2, s.channels).iter().map(|u| u - 0.5).collect();
+    ConvRbm::new(s, w, b, c).unwrap()
+}
+
+#[test]
+fn free_energy_and_energy_match_enumeration_over_the_detection_units() {
+    for (s, seed) in
+        [(shape(3, 5, 1, 2, 2, 2), 5u64), (shape(3, 3, 2, 2, 2, 2), 9), (shape(2, 3, 1, 2, 1, 1), 13)]
+    {
+        let m = random_model(s, 1.5, seed);
+        let hs = configurations(&s);
+        for code in [0usize, 1, 5, 77, (1 << s.n_visible()) - 1] {
+            let v = binary_image(code % (1 << s.n_visible()), s.n_visible());
+            let es: Vec<f64> = hs.iter().map(|h| reference::conv_energy(&m, &v, h).unwrap()).collect();
+            let mx = es.iter().map(|e| -e).fold(f64::NEG_INFINITY, f64::max);
+            let want = -(mx + es.iter().map(|e| (-e - mx).exp()).sum::<f64>().ln());
+            let got = m.free_energy(&v).unwrap();
+            assert!((got - want).abs() < 1e-4 * (1.0 + want.abs()), "{s}: F = {got} vs {want}");
+            for h in hs.iter().step_by(7) {
+                let e = m.energy(&v, h).unwrap();
+                let r = reference::conv_energy(&m, &v, h).unwrap();
+                assert!((e - r).abs() < 1e-4 * (1.0 + r.abs()));
+            }
+        }
+    }
+    // Two units of one block on: probability 0, refused.
+    let s = shape(3, 3, 1, 1, 2, 2);
+    let m = random_model(s, 1.0, 1);
+    assert!(matches!(m.energy(&[0.0; 9], &[1.0, 1.0, 0.0, 0.0]), Err(Error::InvalidParam { .. })));
+}
+
+/// Exact joint of (image, pooling units) by enumeration, in the order
+/// `image code · 2^pooled + pooled code`.
+fn exact_joint(m: &ConvRbm) -> Vec<f64> {
+    let s = m.shape();
+    let hs = configurations(&s);
+    let np = s.n_pooled();
+    let mut p = vec![0.0f64; (1 << s.n_visible()) << np];
+    for code in 0..1usize << s.n_visible() {
+        let v = binary_image(code, s.n_visible());
+        for h in &hs {
+            let e = reference::conv_energy(m, &v, h).unwrap();
+            let pc = pooled_of(&s, h).iter().enumerate().map(|(i, &x)| (x as usize) << i).sum::<usize>();
+            p[(code << np) | pc] += (-e).exp();
+        }
+    }
+    let z: f64 = p.iter().sum();
+    p.iter_mut().for_each(|x| *x /= z);
+    p
+}
+
+#[test]
+fn block_gibbs_samples_the_exact_joint_of_tiny_models() {
+    // 3×3 image, two 2×2 filters, 2×2 pooling (one block per filter); and
+    // two channels, 1×1 filters, one 2×2 block.
+    for (s, seed) in [(shape(3, 3, 1, 2, 2, 2), 21u64), (shape(2, 2, 2, 1, 1, 2), 22)] {
+        let m = random_model(s, 2.0, seed);
+        let exact = exact_joint(&m);
+        let np = s.n_pooled();
+        let chains = 2000;
+        let mut c = ConvChains::new(&m, chains, seed).unwrap();
+        c.sweep(&m, 50).unwrap();
+        let mut counts = vec![0u64; exact.len()];
+        let rounds = 40;
+        for _ in 0..rounds {
+            c.sweep(&m, 3).unwrap();
+            // The joint of v and the pooling units drawn from p(·|v).
+            c.sample_hidden(&m).unwrap();
+            for (v, p) in c.visible().chunks(s.n_visible()).zip(c.pooled().chunks(np)) {
+                let code = v.iter().enumerate().map(|(i, &x)| (x as usize) << i).sum::<usize>();
+                let pc = p.iter().enumerate().map(|(i, &x)| (x as usize) << i).sum::<usize>();
+                counts[(code << np) | pc] += 1;
+            }
+        }
+        let n = (chains * rounds) as u64;
+        let (stat, df) = chi_square(&counts, &exact, n);
+        let crit = chi2_critical_001(df);
+        println!("{s}: chi2 = {stat:.1} on {df} df (critical {crit:.1})");
+        assert!(stat < crit, "{s}: chi2 {stat:.1} ≥ {crit:.1} on {df} df");
+    }
+}
+
+#[test]
+fn sampler_never_turns_on_two_units_of_a_block() {
+    let s = shape(12, 12, 1, 4, 3, 5);
+    // Strong filters and positive biases: every unit wants to be on.
+    let m = ConvRbm::new(s, vec![0.8; s.n_weights()], vec![4.0; 4], vec![1.0]).unwrap();
+    let mut c = ConvChains::new(&m, 16, 3).unwrap();
+    c.sweep(&m, 5).unwrap();
+    c.sample_hidden(&m).unwrap();
+    let (nh, np) = (s.n_hidden(), s.n_pooled());
+    let mut on_blocks = 0;
+    for (h, p) in c.hidden().chunks(nh).zip(c.pooled().chunks(np)) {
+        let counted = pooled_of(&s, h);
+        let mut per_block = vec![0usize; np];
+        let (pp, wh, kk) = (s.pool, s.hidden_width(), s.filters);
+        for (i, &x) in h.iter().enumerate() {
+            if x != 0.0 {
+                let (pos, k) = (i / kk, i % kk);
+                per_block[((pos / wh / pp) * (wh / pp) + (pos % wh) / pp) * kk + k] += 1;
+            }
+        }
+        assert!(per_block.iter().all(|&n| n <= 1), "two units on in one block");
+        assert_eq!(counted, p, "pooling units on iff their block is");
+        on_blocks += per_block.iter().sum::<usize>();
+    }
+    assert!(on_blocks > 16 * np / 2, "the strong model turns most blocks on ({on_blocks})");
+}
+
+#[test]
+fn chains_are_the_same_bits_for_any_thread_count() {
+    let s = shape(10, 10, 2, 6, 3, 2);
+    let m = random_model(s, 0.5, 4);
+    let runs: Vec<ConvChains> = [1, 2, 5]
+        .iter()
+        .map(|&t| {
+            pool(t).install(|| {
+                let mut c = ConvChains::new(&m, 23, 11).unwrap();
+                c.sweep(&m, 7).unwrap();
+                c
+            })
+        })
+        .collect();
+    assert_eq!(runs[0], runs[1]);
+    assert_eq!(runs[0], runs[2]);
+    // Free energies and probabilities too.
+    let v = runs[0].visible();
+    let fe: Vec<Vec<f64>> = [1, 3]
+        .iter()
+        .map(|&t| {
+            let mut out = vec![0.0; 23];
+            pool(t).install(|| m.free_energy_batch(v, &mut out)).unwrap();
+            out
+        })
+        .collect();
+    assert_eq!(fe[0], fe[1]);
+}
+
+#[test]
+fn bad_shapes_models_and_states_are_refused() {
+    let ok = shape(6, 6, 1, 3, 3, 2);
+    for bad in [
+        ConvShape { pool: 3, ..ok },
+        ConvShape { filter_size: 7, ..ok },
+        ConvShape { filters: 0, ..ok },
+        ConvShape { channels: 0, ..ok },
+        ConvShape { height: 0, ..ok },
+        ConvShape { pool: 0, ..ok },
+        ConvShape { width: usize::MAX, ..ok },
+    ] {
+        assert!(matches!(bad.check(), Err(Error::InvalidParam { .. })), "{bad:?}");
+        assert!(ConvRbm::random(bad, 0.1, 0.0, 1).is_err());
+    }
+    let n = ok.n_weights();
+    assert!(matches!(
+        ConvRbm::new(ok, vec![0.0; n - 1], vec![0.0; 3], vec![0.0]),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        ConvRbm::new(ok, vec![0.0; n], vec![0.0; 2], vec![0.0]),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        ConvRbm::new(ok, vec![0.0; n], vec![0.0; 3], vec![0.0; 2]),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let mut w = vec![0.0; n];
+    w[5] = f32::NAN;
+    assert!(matches!(ConvRbm::new(ok, w, vec![0.0; 3], vec![0.0]), Err(Error::NonFinite { .. })));
+    assert!(ConvRbm::random(ok, -1.0, 0.0, 1).is_err());
+    let m = ConvRbm::random(ok, 0.1, 0.0, 1).unwrap();
+    assert!(ConvChains::new(&m, 0, 1).is_err());
+    let st = rng::chain_streams(1, 2).unwrap();
+    let mut img = vec![0.0; 2 * 36];
+    img[3] = 0.5;
+    assert!(matches!(ConvChains::with_images(&m, img, st.clone()), Err(Error::InvalidParam { .. })));
+    assert!(matches!(
+        ConvChains::with_images(&m, vec![0.0; 71], st.clone()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        ConvChains::with_images(&m, vec![0.0; 72], vec![[0; 4]; 2]),
+        Err(Error::InvalidParam { .. })
+    ));
+    let mut c = ConvChains::with_images(&m, vec![0.0; 72], st).unwrap();
+    let other = ConvRbm::random(shape(8, 8, 1, 3, 3, 2), 0.1, 0.0, 1).unwrap();
+    assert!(matches!(c.sweep(&other, 1), Err(Error::ShapeMismatch { .. })));
+    assert_eq!(c.sweeps_done(), 0);
+    let mut fe = vec![0.0; 1];
+    assert!(matches!(m.free_energy_batch(&[0.0; 35], &mut fe), Err(Error::ShapeMismatch { .. })));
+    assert!(matches!(m.free_energy_batch(&[f32::NAN; 36], &mut fe), Err(Error::NonFinite { .. })));
+}
