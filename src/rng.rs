@@ -127,6 +127,12 @@ pub enum Purpose {
     PictureData,
     /// The second fresh sample for the data-vs-data MMD (CLI `ebm train`).
     PictureReference,
+    /// Chains of the convolutional RBM trainer.
+    ConvChains,
+    /// Its shuffle of the images.
+    ConvOrder,
+    /// Chains sampling a convolutional RBM (CLI `crbm sample`).
+    ConvSampling,
 }
 
 /// The seed of `purpose`'s streams for a user's `seed` (see [`Purpose`]).
@@ -167,6 +173,9 @@ pub fn derive(seed: u64, purpose: Purpose) -> u64 {
         PictureChains => seed ^ 0x5A,
         PictureData => seed ^ 0xF2E5,
         PictureReference => seed ^ 0x0DD,
+        ConvChains => seed ^ 0xC0_4C4A,
+        ConvOrder => seed ^ 0xC0_0D3E,
+        ConvSampling => seed ^ 0xC0_5A3F,
     }
 }
 

@@ -369,6 +369,22 @@ fn model_file_reads_and_writes_every_kind() {
         ModelFile::from(EnergyModel::GaussianRbm(GaussianRbm::random(5, 3, 0.1, 1.0, 3).unwrap())),
         ModelFile::from(EnergyModel::Mlp(MlpEnergy::new(2, &[8], Activation::Swish, 4).unwrap())),
         ModelFile::from(trainer.state().clone()),
+        ModelFile::from(
+            boltzmann::model::ConvRbm::random(
+                boltzmann::model::ConvShape {
+                    height: 7,
+                    width: 5,
+                    channels: 2,
+                    filters: 3,
+                    filter_size: 2,
+                    pool: 2,
+                },
+                0.1,
+                -1.0,
+                5,
+            )
+            .unwrap(),
+        ),
     ];
     for f in &files {
         // Through bytes and through a file: the same value back.
@@ -398,4 +414,49 @@ fn model_file_reads_and_writes_every_kind() {
     assert_eq!(e.io_kind(), Some(std::io::ErrorKind::NotFound));
     assert!(files[0].save(&dir).is_err());
     assert!(dir.is_dir());
+}
+
+#[test]
+fn conv_rbm_files_round_trip_and_refuse_bad_contents() {
+    use boltzmann::io::safetensors::{SafeTensors, Tensor};
+    use boltzmann::model::{ConvRbm, ConvShape};
+    let s = ConvShape { height: 8, width: 8, channels: 1, filters: 4, filter_size: 3, pool: 3 };
+    let m = ConvRbm::random(s, 0.2, -1.5, 9).unwrap();
+    let dir = tmp("conv");
+    let path = dir.join("crbm.safetensors");
+    io::save_conv_rbm(&m, &path).unwrap();
+    assert_eq!(io::load_conv_rbm(&path).unwrap(), m);
+    let bytes = io::conv_rbm_bytes(&m);
+    let edit = |f: &dyn Fn(&mut SafeTensors)| {
+        let mut st = SafeTensors::from_bytes(&bytes, "m").unwrap();
+        st.metadata.remove("checksum");
+        f(&mut st);
+        io::parse_conv_rbm(&st.to_bytes()).unwrap_err().to_string()
+    };
+    // Pooling that does not tile the 6 × 6 detection maps.
+    let e = edit(&|st| {
+        st.metadata.insert("pool".into(), "4".into());
+    });
+    assert!(e.contains("tile"), "{e}");
+    let e = edit(&|st| {
+        st.metadata.insert("filters".into(), "5".into());
+    });
+    assert!(e.contains("shape"), "{e}");
+    let e = edit(&|st| {
+        st.metadata.insert("filter_size".into(), "three".into());
+    });
+    assert!(e.contains("bad filter_size"), "{e}");
+    let e = edit(&|st| {
+        st.tensors.insert("hidden_bias".into(), Tensor::f32(vec![4], &[0.0, f32::NAN, 0.0, 0.0]));
+    });
+    assert!(e.contains("not finite") || e.contains("NaN") || e.contains("finite"), "{e}");
+    let e = edit(&|st| {
+        st.tensors.remove("visible_bias");
+    });
+    assert!(e.contains("visible_bias"), "{e}");
+    // Another kind of file.
+    let rbm = Rbm::random(6, 4, 0.1, 0.0, 1).unwrap();
+    let e = io::parse_conv_rbm(&io::rbm_bytes(&rbm)).unwrap_err().to_string();
+    assert!(e.contains("expected a \"conv-rbm\""), "{e}");
+    assert!(io::load_conv_rbm(dir.join("missing")).is_err());
 }

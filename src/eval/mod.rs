@@ -5,6 +5,7 @@
 //! and reconstruction error live in [`crate::train::metrics`].
 
 pub mod ais;
+pub mod conv;
 pub mod dbn;
 pub mod diagnostics;
 pub mod exact;

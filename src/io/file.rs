@@ -1,17 +1,19 @@
 //! One pair of functions for every file the library writes: [`ModelFile`]
-//! holds any model (RBM, any DBN, any continuous model) or a training
+//! holds any model (RBM, any DBN, any continuous model, a convolutional
+//! RBM) or a training
 //! checkpoint; [`ModelFile::save`] / [`ModelFile::load`] and
 //! [`ModelFile::to_bytes`] / [`ModelFile::from_bytes`] read and write all
 //! of them, telling them apart by the file's `kind` metadata. The
 //! per-kind functions (`save_rbm`, `load_any_dbn`, …) remain for callers
 //! that know what they expect; both paths run the same checks.
 
+use super::conv;
 use super::energy::{self, EnergyModel};
 use super::model::{self, DbnFile};
 use super::safetensors;
 use super::{checkpoint, read_file, write_atomic};
 use crate::error::{Error, Result};
-use crate::model::Rbm;
+use crate::model::{ConvRbm, Rbm};
 use crate::train::TrainState;
 use std::path::Path;
 
@@ -41,11 +43,14 @@ pub enum ModelFile {
     Energy(EnergyModel),
     /// A training checkpoint of the RBM trainer (`kind = "rbm-checkpoint"`).
     Checkpoint(Box<TrainState>),
+    /// A convolutional RBM (`kind = "conv-rbm"`).
+    ConvRbm(ConvRbm),
 }
 
 impl ModelFile {
     /// The file's `kind` metadata value: `"rbm"`, `"dbn"`, `"gaussian-dbn"`,
-    /// `"gb-rbm"`, `"mlp-energy"`, `"score-mlp"` or `"rbm-checkpoint"`.
+    /// `"gb-rbm"`, `"mlp-energy"`, `"score-mlp"`, `"rbm-checkpoint"` or
+    /// `"conv-rbm"`.
     pub fn kind(&self) -> &'static str {
         match self {
             ModelFile::Rbm(_) => "rbm",
@@ -55,6 +60,7 @@ impl ModelFile {
             ModelFile::Energy(EnergyModel::Mlp(_)) => "mlp-energy",
             ModelFile::Energy(EnergyModel::Score(_)) => "score-mlp",
             ModelFile::Checkpoint(_) => "rbm-checkpoint",
+            ModelFile::ConvRbm(_) => "conv-rbm",
         }
     }
 
@@ -71,6 +77,7 @@ impl ModelFile {
             ModelFile::Energy(EnergyModel::Mlp(e)) => energy::mlp_energy_bytes(e),
             ModelFile::Energy(EnergyModel::Score(s)) => energy::score_mlp_bytes(s),
             ModelFile::Checkpoint(s) => checkpoint::checkpoint_bytes(s),
+            ModelFile::ConvRbm(m) => conv::conv_rbm_bytes(m),
         }
     }
 
@@ -120,6 +127,7 @@ fn parse_named(bytes: &[u8], what: &str) -> Result<ModelFile> {
         "rbm-checkpoint" => {
             checkpoint::parse_checkpoint(bytes, what).map(|s| ModelFile::Checkpoint(Box::new(s)))
         }
+        "conv-rbm" => conv::parse_named(bytes, what).map(ModelFile::ConvRbm),
         k => Err(bad(format!("unknown kind {k:?}"))),
     }
 }
@@ -139,6 +147,12 @@ impl From<DbnFile> for ModelFile {
 impl From<EnergyModel> for ModelFile {
     fn from(e: EnergyModel) -> ModelFile {
         ModelFile::Energy(e)
+    }
+}
+
+impl From<ConvRbm> for ModelFile {
+    fn from(m: ConvRbm) -> ModelFile {
+        ModelFile::ConvRbm(m)
     }
 }
 

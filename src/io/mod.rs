@@ -14,6 +14,7 @@
 //! links followed. [`check_output`] refuses an unwritable path before work.
 
 pub mod checkpoint;
+pub mod conv;
 pub mod datasets;
 pub mod energy;
 pub mod file;
@@ -23,6 +24,7 @@ pub mod picture;
 pub mod safetensors;
 
 pub use checkpoint::{checkpoint_bytes, load_checkpoint, parse_checkpoint, save_checkpoint};
+pub use conv::{conv_rbm_bytes, load_conv_rbm, parse_conv_rbm, save_conv_rbm};
 pub use datasets::{
     CsvLabels, Format, Splits, embedded_mnist, read_amat, read_csv, read_dataset, read_idx, read_npy,
 };

@@ -41,9 +41,8 @@ pub(crate) fn common_metadata(st: &mut SafeTensors, kind: &str, rbm: &Rbm) {
     }
 }
 
-/// Checks format, version and kind, and returns `(n_visible, n_hidden)`
-/// from the metadata.
-pub(crate) fn check_header(st: &SafeTensors, kind: &str, what: &str) -> Result<(usize, usize)> {
+/// Checks format, version, kind and that both unit types are Bernoulli.
+pub(crate) fn common_header_checks(st: &SafeTensors, kind: &str, what: &str) -> Result<()> {
     let bad = |r: String| Error::Io { path: what.to_string(), reason: r };
     if st.meta("format", what)? != "boltzmann" {
         return Err(bad("not a boltzmann file (metadata format is not \"boltzmann\")".into()));
@@ -64,6 +63,14 @@ pub(crate) fn check_header(st: &SafeTensors, kind: &str, what: &str) -> Result<(
             return Err(bad(format!("{key} = {u:?} is not supported by this model type")));
         }
     }
+    Ok(())
+}
+
+/// Checks format, version and kind, and returns `(n_visible, n_hidden)`
+/// from the metadata.
+pub(crate) fn check_header(st: &SafeTensors, kind: &str, what: &str) -> Result<(usize, usize)> {
+    let bad = |r: String| Error::Io { path: what.to_string(), reason: r };
+    common_header_checks(st, kind, what)?;
     let num =
         |key: &str| -> Result<usize> { st.meta(key, what)?.parse().map_err(|_| bad(format!("bad {key}"))) };
     Ok((num("n_visible")?, num("n_hidden")?))

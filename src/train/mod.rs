@@ -2,7 +2,8 @@
 //! decay, sparsity, and the monitors of Hinton’s guide; greedy layer-wise
 //! training of Deep Belief Networks in [`dbn`]; continuous energy models by
 //! Langevin maximum likelihood with a replay buffer in [`ebm`], and score
-//! networks by denoising score matching in [`dsm`].
+//! networks by denoising score matching in [`dsm`]; convolutional RBMs with
+//! probabilistic max-pooling in [`conv`].
 //!
 //! ```
 //! use boltzmann::data::Dataset;
@@ -15,6 +16,7 @@
 //! ```
 
 pub mod config;
+pub mod conv;
 pub mod dbn;
 pub mod dsm;
 pub mod ebm;
