@@ -1065,3 +1065,68 @@ fn bad_learning_options_fail_cleanly_and_write_nothing() {
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(v["sweeps"], 100);
 }
+
+/// `crbm train | sample | filters` on the embedded digits: every output
+/// written and readable, JSON lines that parse, the same model bytes on 1
+/// and 2 threads.
+#[test]
+fn crbm_train_sample_filters() {
+    let dir = tmpdir("crbm");
+    let run = |threads: &str, out: &str| {
+        let out = dir.join(out).display().to_string();
+        let (ok, stdout, err) = boltzmann(&[
+            "crbm",
+            "train",
+            "--limit",
+            "200",
+            "--epochs",
+            "2",
+            "--filters",
+            "4",
+            "--filter-size",
+            "5",
+            "--pool",
+            "2",
+            "--sample-sweeps",
+            "5",
+            "--json",
+            "--threads",
+            threads,
+            "--out",
+            &out,
+        ]);
+        assert!(ok, "{err}");
+        let lines: Vec<serde_json::Value> =
+            stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 3, "{stdout}");
+        assert_eq!(lines[1]["epoch"], 2);
+        assert!(lines[1]["reconstruction_error"].as_f64().unwrap() > 0.0);
+        assert!(lines[2]["train_seconds"].as_f64().unwrap() >= 0.0);
+        for f in ["model.safetensors", "filters.png", "samples.png"] {
+            assert!(dir.join(&out).join(f).metadata().unwrap().len() > 0, "{f}");
+        }
+        std::fs::read(std::path::Path::new(&out).join("model.safetensors")).unwrap()
+    };
+    let one = run("1", "a");
+    let two = run("2", "b");
+    assert_eq!(one, two, "the model depends on the thread count");
+    match boltzmann::io::ModelFile::from_bytes(&one).unwrap() {
+        boltzmann::io::ModelFile::ConvRbm(m) => assert_eq!(m.shape().filters, 4),
+        other => panic!("read back a {}", other.kind()),
+    }
+    let model = dir.join("a/model.safetensors").display().to_string();
+    let png = dir.join("s.png").display().to_string();
+    let (ok, stdout, err) = boltzmann(&[
+        "crbm", "sample", "--model", &model, "--chains", "6", "--sweeps", "4", "--out", &png, "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["chains"], 6);
+    assert!((0.0..=1.0).contains(&v["density"].as_f64().unwrap()));
+    assert!(std::path::Path::new(&png).metadata().unwrap().len() > 0);
+    let fpng = dir.join("f.png").display().to_string();
+    let (ok, _, err) = boltzmann(&["crbm", "filters", "--model", &model, "--out", &fpng]);
+    assert!(ok, "{err}");
+    assert!(std::path::Path::new(&fpng).metadata().unwrap().len() > 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

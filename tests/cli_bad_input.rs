@@ -613,3 +613,87 @@ fn bad_labels_and_grey_images() {
     let o = Command::new(BIN).args(classify((&gi, &gl), (&bi, &bl), &["--binarize"])).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// `crbm`: broken and wrong-kind model files, impossible geometries, bad
+/// data and values — a message, a non-zero exit, nothing written.
+#[test]
+fn crbm_bad_input() {
+    let f = Fixture::new("crbm");
+    let out = f.p("out");
+    let png = f.p("out.png");
+    for base in [
+        args(&["crbm", "sample", "--sweeps", "2", "--out", &png, "--model"]),
+        args(&["crbm", "filters", "--out", &png, "--model"]),
+    ] {
+        for (file, needle) in [
+            ("missing.safetensors", "no such file"),
+            ("empty.safetensors", "truncated"),
+            ("truncated.safetensors", "truncated"),
+            ("flipped.safetensors", "corrupt"),
+            ("run/model.safetensors", "expected a \"conv-rbm\""),
+        ] {
+            let mut a = base.clone();
+            a.push(f.p(file));
+            f.check(&a, needle);
+        }
+    }
+    let train = |extra: &[&str]| {
+        let mut a = args(&["crbm", "train", "--epochs", "1", "--limit", "50", "--out", &out]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (train(&["--pool", "3"]), "tile"),
+        (train(&["--filter-size", "40"]), "larger than the image"),
+        (train(&["--filters", "0"]), "--filters"),
+        (train(&["--image", "5x5x1"]), "holds 25 values"),
+        (train(&["--image", "28xx28"]), "--image"),
+        (train(&["--binarize", "threshold"]), "--binarize applies to --data"),
+        (train(&["--data", &f.p("grey.csv")]), "--binarize"),
+        (train(&["--data", &f.p("bin.csv")]), "--image"),
+        (
+            train(&[
+                "--data",
+                &f.p("bin.csv"),
+                "--image",
+                "3x3",
+                "--pool",
+                "2",
+                "--filter-size",
+                "1",
+                "--binarize",
+                "sideways",
+            ]),
+            "--binarize",
+        ),
+        (train(&["--data", &f.p("missing.csv")]), "no such file"),
+        (train(&["--lr", "-1"]), "learning_rate"),
+        (train(&["--lr", "nan"]), "learning_rate"),
+        (train(&["--momentum", "1"]), "momentum"),
+        (train(&["--sparsity", "0"]), "sparsity_target"),
+        (train(&["--sparsity-cost", "-1"]), "sparsity_cost"),
+        (train(&["--chains", "0"]), "--chains"),
+        (train(&["--epochs", "18446744073709551615"]), "--epochs"),
+        (train(&["--lr", "1e30", "--momentum", "0"]), "diverged"),
+        (
+            args(&["crbm", "sample", "--model", &f.p("missing.safetensors"), "--out", &png, "--chains", "0"]),
+            "--chains",
+        ),
+        (
+            args(&[
+                "crbm",
+                "sample",
+                "--model",
+                &f.p("missing.safetensors"),
+                "--out",
+                &png,
+                "--sweeps",
+                "18446744073709551615",
+            ]),
+            "--sweeps",
+        ),
+    ];
+    for (a, needle) in &cases {
+        f.check(a, needle);
+    }
+}

@@ -386,6 +386,14 @@ fn bad_shapes_models_and_states_are_refused() {
     w[5] = f32::NAN;
     assert!(matches!(ConvRbm::new(ok, w, vec![0.0; 3], vec![0.0]), Err(Error::NonFinite { .. })));
     assert!(ConvRbm::random(ok, -1.0, 0.0, 1).is_err());
+    // Parameters so large that logits could overflow are refused.
+    let mut w = vec![0.0; n];
+    w[2] = -2e6;
+    assert!(matches!(ConvRbm::new(ok, w, vec![0.0; 3], vec![0.0]), Err(Error::InvalidParam { .. })));
+    assert!(matches!(
+        ConvRbm::new(ok, vec![0.0; n], vec![0.0; 3], vec![1e7]),
+        Err(Error::InvalidParam { .. })
+    ));
     let m = ConvRbm::random(ok, 0.1, 0.0, 1).unwrap();
     assert!(ConvChains::new(&m, 0, 1).is_err());
     let st = rng::chain_streams(1, 2).unwrap();

@@ -45,6 +45,23 @@ fn check_finite(what: &'static str, x: &[f32]) -> Result<()> {
     }
 }
 
+/// Largest parameter magnitude a model may have: with every |θ| ≤ 1e6 no
+/// pre-activation of a binary image can overflow f32 (at most
+/// 1e6 · (r²C·K + 1) < 1e25 for every shape [`ConvShape::check`] accepts), so
+/// the samplers never meet an infinite logit.
+pub const MAX_PARAM: f32 = 1e6;
+
+fn check_param(what: &'static str, x: &[f32]) -> Result<()> {
+    check_finite(what, x)?;
+    match x.iter().position(|v| v.abs() > MAX_PARAM) {
+        Some(i) => Err(Error::InvalidParam {
+            name: what,
+            reason: format!("|{}| at {i} exceeds {MAX_PARAM:e}", x[i]),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Scratch for one image's products.
 pub(crate) struct ImageScratch {
     pub(crate) cols: Vec<f32>,
@@ -62,8 +79,9 @@ impl ConvRbm {
     /// `hidden_bias` one per filter, `visible_bias` one per channel.
     ///
     /// # Errors
-    /// [`Error::InvalidParam`] for a bad shape ([`ConvShape::check`]),
-    /// [`Error::ShapeMismatch`], [`Error::NonFinite`].
+    /// [`Error::InvalidParam`] for a bad shape ([`ConvShape::check`]) or a
+    /// parameter above [`MAX_PARAM`] in magnitude, [`Error::ShapeMismatch`],
+    /// [`Error::NonFinite`].
     ///
     /// # Examples
     /// ```
@@ -86,9 +104,9 @@ impl ConvRbm {
         check_len("filter weights (r·r·C × K)", shape.n_weights(), weights.len())?;
         check_len("hidden bias (one per filter)", shape.filters, hidden_bias.len())?;
         check_len("visible bias (one per channel)", shape.channels, visible_bias.len())?;
-        check_finite("filter weights", &weights)?;
-        check_finite("hidden bias", &hidden_bias)?;
-        check_finite("visible bias", &visible_bias)?;
+        check_param("filter weights", &weights)?;
+        check_param("hidden bias", &hidden_bias)?;
+        check_param("visible bias", &visible_bias)?;
         let (taps, kk) = (shape.taps(), shape.filters);
         let mut weights_t = vec![0.0; weights.len()];
         for q in 0..taps {

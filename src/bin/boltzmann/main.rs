@@ -4,6 +4,7 @@
 #[macro_use]
 mod out;
 mod bench;
+mod crbm;
 mod dbn;
 mod ebm;
 mod error;
@@ -43,6 +44,12 @@ enum Cmd {
     Filters(pictures::FiltersArgs),
     /// log Z (exact or AIS), test log-probability, pseudo-likelihood.
     Eval(evaluate::EvalArgs),
+    /// Convolutional RBMs with probabilistic max-pooling: training,
+    /// sampling, filter pictures.
+    Crbm {
+        #[command(subcommand)]
+        what: crbm::CrbmCmd,
+    },
     /// Deep Belief Networks: greedy training, sampling, variational bound.
     Dbn {
         #[command(subcommand)]
@@ -175,6 +182,7 @@ fn run(cli: Cli) -> CliResult<()> {
         Cmd::Filters(a) => pictures::filters(a),
         Cmd::Eval(a) => evaluate::run(a),
         Cmd::Dbn { what } => dbn::run(what),
+        Cmd::Crbm { what } => crbm::run(what),
         Cmd::Langevin(a) => langevin::run(a),
         Cmd::Ebm { what } => ebm::run(what),
         Cmd::Bench { what: BenchCmd::Langevin(a) } => langevin::bench(a),
