@@ -133,6 +133,9 @@ pub enum Purpose {
     ConvOrder,
     /// Chains sampling a convolutional RBM (CLI `crbm sample`).
     ConvSampling,
+    /// Binary pooling states passed up between the layers of a
+    /// convolutional DBN.
+    ConvLayers,
 }
 
 /// The seed of `purpose`'s streams for a user's `seed` (see [`Purpose`]).
@@ -176,6 +179,7 @@ pub fn derive(seed: u64, purpose: Purpose) -> u64 {
         ConvChains => seed ^ 0xC0_4C4A,
         ConvOrder => seed ^ 0xC0_0D3E,
         ConvSampling => seed ^ 0xC0_5A3F,
+        ConvLayers => seed ^ 0xC0_1A7E,
     }
 }
 

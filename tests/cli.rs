@@ -1128,5 +1128,50 @@ fn crbm_train_sample_filters() {
     let (ok, _, err) = boltzmann(&["crbm", "filters", "--model", &model, "--out", &fpng]);
     assert!(ok, "{err}");
     assert!(std::path::Path::new(&fpng).metadata().unwrap().len() > 0);
+    // Two layers: a convolutional DBN file, a picture per layer, classify on either layer.
+    let out = dir.join("two").display().to_string();
+    let (ok, stdout, err) = boltzmann(&[
+        "crbm",
+        "train",
+        "--limit",
+        "200",
+        "--epochs",
+        "1",
+        "--filters",
+        "4,5",
+        "--filter-size",
+        "5,3",
+        "--pool",
+        "2,2",
+        "--sample-sweeps",
+        "2",
+        "--json",
+        "--out",
+        &out,
+    ]);
+    assert!(ok, "{err}");
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["layers"], 2);
+    assert!(stdout.lines().any(|l| l.contains("\"layer\":2")), "{stdout}");
+    for f in ["model.safetensors", "filters.png", "filters2.png", "samples.png"] {
+        assert!(dir.join("two").join(f).metadata().unwrap().len() > 0, "{f}");
+    }
+    let model2 = dir.join("two/model.safetensors").display().to_string();
+    match boltzmann::io::ModelFile::load(&model2).unwrap() {
+        boltzmann::io::ModelFile::ConvDbn(d) => assert_eq!(d.layers().len(), 2),
+        other => panic!("read back a {}", other.kind()),
+    }
+    for layer in ["1", "2"] {
+        let (ok, stdout, err) = boltzmann(&[
+            "crbm", "classify", "--model", &model2, "--layer", layer, "--limit", "300", "--epochs", "2",
+            "--json",
+        ]);
+        assert!(ok, "{err}");
+        let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert!((0.0..=1.0).contains(&v["test_error"].as_f64().unwrap()), "{v}");
+        assert_eq!(v["train_examples"], 300);
+    }
+    let (ok, _, err) = boltzmann(&["crbm", "filters", "--model", &model2, "--layer", "2", "--out", &fpng]);
+    assert!(ok, "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -675,6 +675,15 @@ fn crbm_bad_input() {
         (train(&["--chains", "0"]), "--chains"),
         (train(&["--epochs", "18446744073709551615"]), "--epochs"),
         (train(&["--lr", "1e30", "--momentum", "0"]), "diverged"),
+        (train(&["--filters", "4,5", "--filter-size", "9,5,3"]), "one per layer"),
+        (train(&["--filters", "4,5", "--filter-size", "9,11"]), "larger than the image"),
+        (train(&["--filters", "4,5", "--pool", "2,3"]), "tile"),
+        (args(&["crbm", "filters", "--model", &f.p("run/model.safetensors"), "--out", &png]), "expected a"),
+        (args(&["crbm", "classify", "--model", &f.p("run/model.safetensors")]), "expected a"),
+        (
+            args(&["crbm", "classify", "--model", &f.p("missing.safetensors"), "--data", &f.p("bin.csv")]),
+            "required",
+        ),
         (
             args(&["crbm", "sample", "--model", &f.p("missing.safetensors"), "--out", &png, "--chains", "0"]),
             "--chains",

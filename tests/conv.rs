@@ -519,3 +519,102 @@ fn training_is_the_same_bits_for_any_thread_count_and_refuses_bad_settings() {
     let wild = cfg.clone().learning_rate(1e30).momentum(0.0);
     assert!(matches!(bad(wild), Error::Diverged { .. } | Error::InvalidParam { .. }));
 }
+
+#[test]
+fn conv_dbn_features_trains_greedily_and_round_trips() {
+    use boltzmann::model::ConvDbn;
+    use boltzmann::train::conv::{ConvTrainConfig, train_conv_dbn};
+    // 48 images of 12 × 12: diagonal stripes at varying offsets.
+    let x: Vec<f32> =
+        (0..48 * 144).map(|i| (((i % 12) + (i % 144) / 12 + i / 144) % 5 == 0) as u8 as f32).collect();
+    let data = boltzmann::data::Dataset::new(x, 144).unwrap();
+    let one =
+        ConvTrainConfig::default().filters(4).filter_size(5).pool(2).epochs(2).batch_size(12).chains(12);
+    let two = one.clone().filters(3).filter_size(3).pool(1).seed(7);
+    let nets: Vec<ConvDbn> = [1, 3]
+        .iter()
+        .map(|&t| {
+            pool(t)
+                .install(|| train_conv_dbn(&data, (12, 12, 1), &[one.clone(), two.clone()], |_, _| {}))
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(nets[0], nets[1], "greedy training depends on the thread count");
+    let net = &nets[0];
+    assert_eq!(net.shape(2).unwrap().channels, 4);
+    assert_eq!(net.feature_len(2).unwrap(), 2 * 2 * 3);
+    // Features: the up-pass of pooling probabilities, layer by layer.
+    let imgs = &data.features()[..5 * 144];
+    let l1 = net.features(imgs, 1).unwrap();
+    let mut want1 = vec![0.0; 5 * net.feature_len(1).unwrap()];
+    net.layers()[0].hidden_probs(imgs, &mut [], &mut want1).unwrap();
+    assert_eq!(l1, want1);
+    let mut want2 = vec![0.0; 5 * net.feature_len(2).unwrap()];
+    net.layers()[1].hidden_probs(&want1, &mut [], &mut want2).unwrap();
+    assert_eq!(net.features(imgs, 2).unwrap(), want2);
+    assert!(net.features(imgs, 3).is_err() && net.features(imgs, 0).is_err());
+    assert!(matches!(net.features(&imgs[1..], 1), Err(Error::ShapeMismatch { .. })));
+    // Files.
+    #[cfg(feature = "io")]
+    {
+        let bytes = boltzmann::io::conv_dbn_bytes(net);
+        assert_eq!(&boltzmann::io::parse_conv_dbn(&bytes).unwrap(), net);
+        match boltzmann::io::ModelFile::from_bytes(&bytes).unwrap() {
+            boltzmann::io::ModelFile::ConvDbn(d) => assert_eq!(&d, net),
+            other => panic!("read back a {}", other.kind()),
+        }
+        let single = boltzmann::io::conv_rbm_bytes(&net.layers()[0]);
+        assert!(
+            boltzmann::io::parse_conv_dbn(&single)
+                .unwrap_err()
+                .to_string()
+                .contains("expected a \"conv-dbn\"")
+        );
+    }
+    // Settings of a layer that cannot sit on the one below are refused before training.
+    let bad = two.clone().filter_size(5);
+    let e = train_conv_dbn(&data, (12, 12, 1), &[one.clone(), bad], |_, _| panic!("trained")).unwrap_err();
+    assert!(matches!(e, Error::InvalidParam { .. }), "{e}");
+    assert!(train_conv_dbn(&data, (12, 12, 1), &[], |_, _| {}).is_err());
+    // Layers that do not chain.
+    let l2 = net.layers()[1].clone();
+    assert!(ConvDbn::new(vec![l2, net.layers()[0].clone()]).is_err());
+    assert!(ConvDbn::new(vec![]).is_err());
+}
+
+#[test]
+fn second_layer_filter_pictures_are_shifted_first_layer_filters() {
+    use boltzmann::model::ConvDbn;
+    let s1 = shape(10, 10, 2, 2, 3, 2); // pooling maps 4 × 4 × 2
+    let w1: Vec<f32> = (0..s1.n_weights()).map(|i| i as f32 * 0.1 - 1.0).collect();
+    let l1 = ConvRbm::new(s1, w1.clone(), vec![0.0; 2], vec![0.0; 2]).unwrap();
+    let s2 = shape(4, 4, 2, 1, 2, 1);
+    // One tap on: (a, b) = (1, 0), channel (= layer-1 filter) 1, weight 4.
+    let mut w2 = vec![0.0; s2.n_weights()];
+    w2[5] = 4.0; // row (a·r + b)·C + c = (1·2 + 0)·2 + 1, K = 1
+    let l2 = ConvRbm::new(s2, w2, vec![0.0], vec![0.0; 2]).unwrap();
+    let net = ConvDbn::new(vec![l1, l2]).unwrap();
+    let (p1, side1) = net.filter_pictures(1).unwrap();
+    assert_eq!(side1, 3);
+    for t in 0..9 {
+        let want: f32 = (0..2).map(|c| w1[(t * 2 + c) * 2 + 1]).sum();
+        assert_eq!(p1[9 + t], want);
+    }
+    let (p2, side2) = net.filter_pictures(2).unwrap();
+    assert_eq!(side2, 2 * 2 + 3 - 1);
+    // Filter 1's picture, weighted 4 / P² = 1, at the four offsets (2 + dy, dx).
+    let mut want = vec![0.0f32; side2 * side2];
+    for dy in 0..2 {
+        for dx in 0..2 {
+            for y in 0..3 {
+                for x in 0..3 {
+                    want[(2 + dy + y) * side2 + dx + x] += p1[9 + y * 3 + x];
+                }
+            }
+        }
+    }
+    for (g, w) in p2.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-5, "{p2:?} vs {want:?}");
+    }
+    assert!(net.filter_pictures(3).is_err());
+}

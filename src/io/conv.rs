@@ -14,33 +14,127 @@ use super::safetensors::{SafeTensors, Tensor};
 use super::{read_file, write_atomic};
 use crate::error::{Error, Result};
 use crate::kernels::conv::ConvShape;
-use crate::model::ConvRbm;
+use crate::model::{ConvDbn, ConvRbm};
 use std::path::Path;
 
-/// The bytes of a convolutional RBM file.
-pub fn conv_rbm_bytes(m: &ConvRbm) -> Vec<u8> {
-    let s = m.shape();
-    let mut st = SafeTensors::default();
+fn header(st: &mut SafeTensors, kind: &str) {
     for (k, v) in [
         ("format", "boltzmann".to_string()),
         ("format_version", FORMAT_VERSION.to_string()),
-        ("kind", "conv-rbm".into()),
+        ("kind", kind.into()),
         ("visible_units", "bernoulli".into()),
         ("hidden_units", "bernoulli".into()),
-        ("height", s.height.to_string()),
-        ("width", s.width.to_string()),
-        ("channels", s.channels.to_string()),
-        ("filters", s.filters.to_string()),
-        ("filter_size", s.filter_size.to_string()),
-        ("pool", s.pool.to_string()),
     ] {
         st.metadata.insert(k.into(), v);
     }
+}
+
+/// One layer's metadata and tensors, names prefixed by `prefix`.
+fn put_layer(st: &mut SafeTensors, m: &ConvRbm, prefix: &str) {
+    let s = m.shape();
+    for (k, v) in [
+        ("height", s.height),
+        ("width", s.width),
+        ("channels", s.channels),
+        ("filters", s.filters),
+        ("filter_size", s.filter_size),
+        ("pool", s.pool),
+    ] {
+        st.metadata.insert(format!("{prefix}{k}"), v.to_string());
+    }
     let r = s.filter_size;
-    st.tensors.insert("weights".into(), Tensor::f32(vec![r, r, s.channels, s.filters], m.weights()));
-    st.tensors.insert("hidden_bias".into(), Tensor::f32(vec![s.filters], m.hidden_bias()));
-    st.tensors.insert("visible_bias".into(), Tensor::f32(vec![s.channels], m.visible_bias()));
+    st.tensors
+        .insert(format!("{prefix}weights"), Tensor::f32(vec![r, r, s.channels, s.filters], m.weights()));
+    st.tensors.insert(format!("{prefix}hidden_bias"), Tensor::f32(vec![s.filters], m.hidden_bias()));
+    st.tensors.insert(format!("{prefix}visible_bias"), Tensor::f32(vec![s.channels], m.visible_bias()));
+}
+
+fn get_layer(st: &SafeTensors, prefix: &str, what: &str) -> Result<ConvRbm> {
+    let bad = |reason: String| Error::Io { path: what.to_string(), reason };
+    let num = |k: &str| -> Result<usize> {
+        st.meta(&format!("{prefix}{k}"), what)?.parse().map_err(|_| bad(format!("bad {prefix}{k}")))
+    };
+    let s = ConvShape {
+        height: num("height")?,
+        width: num("width")?,
+        channels: num("channels")?,
+        filters: num("filters")?,
+        filter_size: num("filter_size")?,
+        pool: num("pool")?,
+    };
+    s.check().map_err(|e| bad(format!("{prefix}{e}")))?;
+    let r = s.filter_size;
+    let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
+        let name = format!("{prefix}{name}");
+        let t = st.get(&name, what)?;
+        if t.shape != shape {
+            return Err(bad(format!("tensor {name:?} has shape {:?}, metadata says {shape:?}", t.shape)));
+        }
+        t.to_f32(what)
+    };
+    let w = get("weights", &[r, r, s.channels, s.filters])?;
+    let b = get("hidden_bias", &[s.filters])?;
+    let c = get("visible_bias", &[s.channels])?;
+    ConvRbm::new(s, w, b, c).map_err(|e| bad(format!("{prefix}{e}")))
+}
+
+/// The bytes of a convolutional RBM file.
+pub fn conv_rbm_bytes(m: &ConvRbm) -> Vec<u8> {
+    let mut st = SafeTensors::default();
+    header(&mut st, "conv-rbm");
+    put_layer(&mut st, m, "");
     st.to_bytes()
+}
+
+/// The bytes of a convolutional DBN file: `kind = "conv-dbn"`, `layers`,
+/// and each layer's metadata and tensors as a convolutional RBM's, prefixed
+/// `layer{l}.` (`l` from 1).
+pub fn conv_dbn_bytes(net: &ConvDbn) -> Vec<u8> {
+    let mut st = SafeTensors::default();
+    header(&mut st, "conv-dbn");
+    st.metadata.insert("layers".into(), net.layers().len().to_string());
+    for (l, m) in net.layers().iter().enumerate() {
+        put_layer(&mut st, m, &format!("layer{}.", l + 1));
+    }
+    st.to_bytes()
+}
+
+/// Writes a convolutional DBN file atomically.
+///
+/// # Errors
+/// [`Error::Os`] if it cannot be written, [`Error::Io`] for a directory.
+pub fn save_conv_dbn(net: &ConvDbn, path: impl AsRef<Path>) -> Result<()> {
+    write_atomic(path.as_ref(), &conv_dbn_bytes(net))
+}
+
+/// Reads a convolutional DBN file.
+///
+/// # Errors
+/// [`Error::Os`] when it cannot be read; [`Error::Io`] for anything that is
+/// not a valid convolutional DBN file of this library.
+pub fn load_conv_dbn(path: impl AsRef<Path>) -> Result<ConvDbn> {
+    let path = path.as_ref();
+    parse_dbn_named(&read_file(path)?, &path.display().to_string())
+}
+
+/// [`load_conv_dbn`] from bytes.
+///
+/// # Errors
+/// As [`load_conv_dbn`].
+pub fn parse_conv_dbn(bytes: &[u8]) -> Result<ConvDbn> {
+    parse_dbn_named(bytes, "convolutional DBN")
+}
+
+pub(super) fn parse_dbn_named(bytes: &[u8], what: &str) -> Result<ConvDbn> {
+    let st = SafeTensors::from_bytes(bytes, what)?;
+    let bad = |reason: String| Error::Io { path: what.to_string(), reason };
+    common_header_checks(&st, "conv-dbn", what)?;
+    let n: usize = st.meta("layers", what)?.parse().map_err(|_| bad("bad layers".into()))?;
+    if n == 0 || n > 64 {
+        return Err(bad(format!("layers = {n}: need 1..=64")));
+    }
+    let layers = (1..=n).map(|l| get_layer(&st, &format!("layer{l}."), what)).collect::<Result<Vec<_>>>()?;
+    ConvDbn::new(layers).map_err(|e| bad(format!("{e}")))
 }
 
 /// Writes a convolutional RBM file atomically.
@@ -82,28 +176,6 @@ pub fn parse_conv_rbm(bytes: &[u8]) -> Result<ConvRbm> {
 
 pub(super) fn parse_named(bytes: &[u8], what: &str) -> Result<ConvRbm> {
     let st = SafeTensors::from_bytes(bytes, what)?;
-    let bad = |reason: String| Error::Io { path: what.to_string(), reason };
     common_header_checks(&st, "conv-rbm", what)?;
-    let num = |k: &str| -> Result<usize> { st.meta(k, what)?.parse().map_err(|_| bad(format!("bad {k}"))) };
-    let s = ConvShape {
-        height: num("height")?,
-        width: num("width")?,
-        channels: num("channels")?,
-        filters: num("filters")?,
-        filter_size: num("filter_size")?,
-        pool: num("pool")?,
-    };
-    s.check().map_err(|e| bad(format!("{e}")))?;
-    let r = s.filter_size;
-    let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
-        let t = st.get(name, what)?;
-        if t.shape != shape {
-            return Err(bad(format!("tensor {name:?} has shape {:?}, metadata says {shape:?}", t.shape)));
-        }
-        t.to_f32(what)
-    };
-    let w = get("weights", &[r, r, s.channels, s.filters])?;
-    let b = get("hidden_bias", &[s.filters])?;
-    let c = get("visible_bias", &[s.channels])?;
-    ConvRbm::new(s, w, b, c).map_err(|e| bad(format!("{e}")))
+    get_layer(&st, "", what)
 }

@@ -13,7 +13,7 @@ use super::model::{self, DbnFile};
 use super::safetensors;
 use super::{checkpoint, read_file, write_atomic};
 use crate::error::{Error, Result};
-use crate::model::{ConvRbm, Rbm};
+use crate::model::{ConvDbn, ConvRbm, Rbm};
 use crate::train::TrainState;
 use std::path::Path;
 
@@ -45,12 +45,14 @@ pub enum ModelFile {
     Checkpoint(Box<TrainState>),
     /// A convolutional RBM (`kind = "conv-rbm"`).
     ConvRbm(ConvRbm),
+    /// A convolutional DBN (`kind = "conv-dbn"`).
+    ConvDbn(ConvDbn),
 }
 
 impl ModelFile {
     /// The file's `kind` metadata value: `"rbm"`, `"dbn"`, `"gaussian-dbn"`,
-    /// `"gb-rbm"`, `"mlp-energy"`, `"score-mlp"`, `"rbm-checkpoint"` or
-    /// `"conv-rbm"`.
+    /// `"gb-rbm"`, `"mlp-energy"`, `"score-mlp"`, `"rbm-checkpoint"`,
+    /// `"conv-rbm"` or `"conv-dbn"`.
     pub fn kind(&self) -> &'static str {
         match self {
             ModelFile::Rbm(_) => "rbm",
@@ -61,6 +63,7 @@ impl ModelFile {
             ModelFile::Energy(EnergyModel::Score(_)) => "score-mlp",
             ModelFile::Checkpoint(_) => "rbm-checkpoint",
             ModelFile::ConvRbm(_) => "conv-rbm",
+            ModelFile::ConvDbn(_) => "conv-dbn",
         }
     }
 
@@ -78,6 +81,7 @@ impl ModelFile {
             ModelFile::Energy(EnergyModel::Score(s)) => energy::score_mlp_bytes(s),
             ModelFile::Checkpoint(s) => checkpoint::checkpoint_bytes(s),
             ModelFile::ConvRbm(m) => conv::conv_rbm_bytes(m),
+            ModelFile::ConvDbn(d) => conv::conv_dbn_bytes(d),
         }
     }
 
@@ -128,6 +132,7 @@ fn parse_named(bytes: &[u8], what: &str) -> Result<ModelFile> {
             checkpoint::parse_checkpoint(bytes, what).map(|s| ModelFile::Checkpoint(Box::new(s)))
         }
         "conv-rbm" => conv::parse_named(bytes, what).map(ModelFile::ConvRbm),
+        "conv-dbn" => conv::parse_dbn_named(bytes, what).map(ModelFile::ConvDbn),
         k => Err(bad(format!("unknown kind {k:?}"))),
     }
 }
@@ -153,6 +158,12 @@ impl From<EnergyModel> for ModelFile {
 impl From<ConvRbm> for ModelFile {
     fn from(m: ConvRbm) -> ModelFile {
         ModelFile::ConvRbm(m)
+    }
+}
+
+impl From<ConvDbn> for ModelFile {
+    fn from(d: ConvDbn) -> ModelFile {
+        ModelFile::ConvDbn(d)
     }
 }
 

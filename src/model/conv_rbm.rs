@@ -291,32 +291,29 @@ impl ConvRbm {
                 pooled.len(),
             )?;
         }
-        // A skipped output is computed into scratch and dropped.
-        let (mut tmp_h, mut tmp_p);
-        let probs = if probs.is_empty() {
-            tmp_h = crate::alloc::try_vec(n * s.n_hidden(), 0.0f32, "detection probabilities")?;
-            &mut tmp_h[..]
-        } else {
-            probs
-        };
-        let pooled = if pooled.is_empty() {
-            tmp_p = crate::alloc::try_vec(n * s.n_pooled(), 0.0f32, "pooling probabilities")?;
-            &mut tmp_p[..]
-        } else {
-            pooled
-        };
+        // A skipped output goes to per-thread scratch and is dropped.
         let d = s.n_visible();
-        probs
-            .par_chunks_mut(s.n_hidden())
-            .zip(pooled.par_chunks_mut(s.n_pooled()))
-            .zip(v.par_chunks(d))
-            .try_for_each_init(
-                || ImageScratch::new(&s),
-                |scratch, ((pr, po), img)| {
-                    self.logits_into(img, scratch);
-                    conv::max_pool_probs(&s, &scratch.logits, pr, po)
-                },
-            )
+        let (nh, np) = (s.n_hidden(), s.n_pooled());
+        let one = |scratch: &mut ImageScratch, img: &[f32], pr: &mut [f32], po: &mut [f32]| {
+            self.logits_into(img, scratch);
+            conv::max_pool_probs(&s, &scratch.logits, pr, po)
+        };
+        match (probs.is_empty(), pooled.is_empty()) {
+            (false, false) => probs
+                .par_chunks_mut(nh)
+                .zip(pooled.par_chunks_mut(np))
+                .zip(v.par_chunks(d))
+                .try_for_each_init(|| ImageScratch::new(&s), |sc, ((pr, po), img)| one(sc, img, pr, po)),
+            (false, true) => probs.par_chunks_mut(nh).zip(v.par_chunks(d)).try_for_each_init(
+                || (ImageScratch::new(&s), vec![0.0f32; np]),
+                |(sc, po), (pr, img)| one(sc, img, pr, po),
+            ),
+            (true, false) => pooled.par_chunks_mut(np).zip(v.par_chunks(d)).try_for_each_init(
+                || (ImageScratch::new(&s), vec![0.0f32; nh]),
+                |(sc, pr), (po, img)| one(sc, img, pr, po),
+            ),
+            (true, true) => Ok(()),
+        }
     }
 
     /// `p(v = 1 | h)` of each image from binary detection maps `h`.

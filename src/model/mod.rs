@@ -1,10 +1,12 @@
 //! Energy-based models: the Bernoulli–Bernoulli [`Rbm`], the
 //! Gaussian–Bernoulli [`GaussianRbm`], and stacks of RBMs,
 //! Deep Belief Networks ([`Dbn`], [`LabelledDbn`] with a label-joined top), the
-//! convolutional RBM with probabilistic max-pooling ([`ConvRbm`]); and [`SoftmaxRegression`], the linear
+//! convolutional RBM with probabilistic max-pooling ([`ConvRbm`]) and its stacks
+//! ([`ConvDbn`]); and [`SoftmaxRegression`], the linear
 //! classifier for comparing features.
 
 pub mod centering;
+pub mod conv_dbn;
 pub mod conv_rbm;
 pub mod dbn;
 pub mod gaussian_dbn;
@@ -14,6 +16,7 @@ pub mod rbm;
 pub mod softmax;
 
 pub use crate::kernels::conv::ConvShape;
+pub use conv_dbn::ConvDbn;
 pub use conv_rbm::ConvRbm;
 pub use dbn::{Dbn, DbnSamples, LabelledDbn, LayerStack, UntiedDbn};
 pub use gaussian_dbn::GaussianDbn;

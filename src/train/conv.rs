@@ -1,5 +1,6 @@
 //! CD-k and PCD training of convolutional RBMs with probabilistic
-//! max-pooling ([`ConvRbm`]), with the sparsity regularisation of Lee,
+//! max-pooling ([`ConvRbm`]), and greedy training of their stacks
+//! ([`ConvDbn`], [`train_conv_dbn`]), with the sparsity regularisation of Lee,
 //! Ekanadham & Ng (NIPS 2008) used by Lee et al. (ICML 2009), L2 weight
 //! decay and momentum.
 //!
@@ -22,8 +23,8 @@
 use crate::data::{Dataset, shuffle_indices};
 use crate::error::{Error, Result};
 use crate::kernels::conv::{self, ConvShape};
-use crate::model::ConvRbm;
 use crate::model::conv_rbm::ImageScratch;
+use crate::model::{ConvDbn, ConvRbm};
 use crate::rng;
 use crate::sampler::ConvChains;
 use crate::train::Schedule;
@@ -422,4 +423,68 @@ fn update(
         *cc += *vc;
     }
     ConvRbm::new(s, w, b, vb).map_err(|e| format!("{e}"))
+}
+
+/// Trains a convolutional DBN greedily (Lee et al. 2009, §3.4): layer 1 on
+/// `data`, each next layer on binary samples of the pooling units of the
+/// layer below given the up-pass probabilities ([`ConvDbn::features`]); the
+/// image of layer `l + 1` is layer `l`'s pooling maps, `Hp × Wp × K`.
+/// `configs[l]` sets layer `l + 1` (its filters, filter size, pool, epochs,
+/// …); `on_epoch(layer, report)` is called with the layer from 1.
+///
+/// # Errors
+/// As [`train_conv_rbm`] for each layer; [`Error::InvalidParam`] for no
+/// configs.
+///
+/// # Examples
+/// ```
+/// use boltzmann::data::Dataset;
+/// use boltzmann::train::conv::{ConvTrainConfig, train_conv_dbn};
+/// let x: Vec<f32> = (0..40 * 144).map(|i| (((i % 12) + i / 144) % 4 == 0) as u8 as f32).collect();
+/// let data = Dataset::new(x, 144)?; // 40 images of 12 × 12
+/// let one = ConvTrainConfig::default().filters(4).filter_size(5).pool(2).epochs(1).batch_size(10).chains(10);
+/// let two = one.clone().filters(3).filter_size(3).pool(2);
+/// let net = train_conv_dbn(&data, (12, 12, 1), &[one, two], |_, _| {})?;
+/// assert_eq!(net.feature_len(2)?, 3);
+/// # Ok::<(), boltzmann::Error>(())
+/// ```
+pub fn train_conv_dbn(
+    data: &Dataset,
+    image: ImageShape,
+    configs: &[ConvTrainConfig],
+    mut on_epoch: impl FnMut(usize, &ConvEpochReport),
+) -> Result<ConvDbn> {
+    if configs.is_empty() {
+        return Err(Error::InvalidParam { name: "layers", reason: "need at least one layer".into() });
+    }
+    // Every layer's geometry is known before any training: check them all.
+    let mut shape = image;
+    for c in configs {
+        c.check(shape)?;
+        let s = c.shape(shape);
+        shape = (s.hidden_height() / s.pool, s.hidden_width() / s.pool, s.filters);
+    }
+    let mut layers: Vec<ConvRbm> = Vec::with_capacity(configs.len());
+    let mut input = std::borrow::Cow::Borrowed(data);
+    let mut shape = image;
+    for (l, c) in configs.iter().enumerate() {
+        let m = train_conv_rbm(&input, shape, c, |r| on_epoch(l + 1, r))?;
+        let s = m.shape();
+        shape = (s.hidden_height() / s.pool, s.hidden_width() / s.pool, s.filters);
+        if l + 1 < configs.len() {
+            let mut p = crate::alloc::try_vec(input.len() * s.n_pooled(), 0.0f32, "pooling probabilities")?;
+            m.hidden_probs(input.features(), &mut [], &mut p)?;
+            let np = s.n_pooled();
+            let mut streams = rng::chain_streams(rng::derive(c.seed, rng::Purpose::ConvLayers), input.len())?;
+            p.par_chunks_mut(np).zip(streams.par_iter_mut()).try_for_each(|(row, st)| -> Result<()> {
+                let mut u = vec![0.0f32; np];
+                rng::fill_uniform(std::slice::from_mut(st), np, &mut u)?;
+                row.iter_mut().zip(&u).for_each(|(x, &u)| *x = if u < *x { 1.0 } else { 0.0 });
+                Ok(())
+            })?;
+            input = std::borrow::Cow::Owned(Dataset::new(p, np)?);
+        }
+        layers.push(m);
+    }
+    ConvDbn::new(layers)
 }

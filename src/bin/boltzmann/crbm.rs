@@ -1,14 +1,14 @@
-//! `boltzmann crbm train | sample | filters`: convolutional RBMs with
-//! probabilistic max-pooling.
+//! `boltzmann crbm train | sample | filters | classify`: convolutional RBMs
+//! with probabilistic max-pooling and their stacks (convolutional DBNs).
 
 use crate::CliResult;
 use boltzmann::data::Dataset;
 use boltzmann::io;
-use boltzmann::model::ConvRbm;
+use boltzmann::model::{ConvDbn, ConvRbm};
 use boltzmann::rng::{Purpose, derive};
 use boltzmann::sampler::ConvChains;
 use boltzmann::train::Schedule;
-use boltzmann::train::conv::{ConvEpochReport, ConvTrainConfig, train_conv_rbm};
+use boltzmann::train::conv::{ConvEpochReport, ConvTrainConfig, train_conv_dbn};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -19,8 +19,12 @@ pub(crate) enum CrbmCmd {
     Train(Box<CrbmTrainArgs>),
     /// Run Gibbs chains from random images and write a PNG grid of them.
     Sample(CrbmSampleArgs),
-    /// Write a PNG grid of the filters (one tile per filter and channel).
+    /// Write a PNG grid of the filters (one tile per filter and channel;
+    /// for layer 2 and up, each filter as a combination of layer-1 filters).
     Filters(CrbmFiltersArgs),
+    /// Test error of softmax regression on a layer's pooling features,
+    /// beside the same on the pixels.
+    Classify(CrbmClassifyArgs),
 }
 
 /// Options of `crbm train`.
@@ -40,15 +44,17 @@ pub(crate) struct CrbmTrainArgs {
     /// own image shape (28 × 28 × 1 for MNIST files).
     #[arg(long)]
     image: Option<String>,
-    /// Filters K.
-    #[arg(long, value_parser = crate::limits::count, default_value_t = 24)]
-    filters: usize,
-    /// Filter side r.
-    #[arg(long, value_parser = crate::limits::count, default_value_t = 9)]
-    filter_size: usize,
-    /// Pooling block side P (image side − r + 1 must be a multiple).
-    #[arg(long, value_parser = crate::limits::count, default_value_t = 2)]
-    pool: usize,
+    /// Filters K, one value per layer (comma-separated; more than one value
+    /// trains a convolutional DBN greedily).
+    #[arg(long, value_parser = crate::limits::count, value_delimiter = ',', default_value = "24")]
+    filters: Vec<usize>,
+    /// Filter side r per layer (one value: the same for every layer).
+    #[arg(long, value_parser = crate::limits::count, value_delimiter = ',', default_value = "9")]
+    filter_size: Vec<usize>,
+    /// Pooling block side P per layer (image side − r + 1 must be a
+    /// multiple; one value: the same for every layer).
+    #[arg(long, value_parser = crate::limits::count, value_delimiter = ',', default_value = "2")]
+    pool: Vec<usize>,
     /// Epochs.
     #[arg(long, value_parser = crate::limits::epochs, default_value_t = 5)]
     epochs: usize,
@@ -102,7 +108,7 @@ pub(crate) struct CrbmTrainArgs {
 /// Options of `crbm sample`.
 #[derive(Args, Debug)]
 pub(crate) struct CrbmSampleArgs {
-    /// A convolutional RBM file.
+    /// A convolutional RBM file (or a convolutional DBN: its first layer).
     #[arg(long)]
     model: PathBuf,
     /// Chains (tiles in the picture).
@@ -127,12 +133,56 @@ pub(crate) struct CrbmSampleArgs {
 /// Options of `crbm filters`.
 #[derive(Args, Debug)]
 pub(crate) struct CrbmFiltersArgs {
-    /// A convolutional RBM file.
+    /// A convolutional RBM or DBN file.
     #[arg(long)]
     model: PathBuf,
+    /// Layer whose filters to draw (from 1).
+    #[arg(long, value_parser = crate::limits::count, default_value_t = 1)]
+    layer: usize,
     /// Output PNG.
     #[arg(long, default_value = "crbm-filters.png")]
     out: PathBuf,
+}
+
+/// Options of `crbm classify`.
+#[derive(Args, Debug)]
+pub(crate) struct CrbmClassifyArgs {
+    /// A convolutional RBM or DBN file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Layer whose pooling probabilities are the features (default: the top).
+    #[arg(long, value_parser = crate::limits::count)]
+    layer: Option<usize>,
+    /// Training images (IDX) with --labels; default: the embedded digits
+    /// (10,000 train, 2,000 test).
+    #[arg(long, requires_all = ["labels", "test_data", "test_labels"])]
+    data: Option<PathBuf>,
+    /// Training labels (IDX).
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Test images (IDX).
+    #[arg(long)]
+    test_data: Option<PathBuf>,
+    /// Test labels (IDX).
+    #[arg(long)]
+    test_labels: Option<PathBuf>,
+    /// Use only the first N training images.
+    #[arg(long, value_parser = crate::limits::count)]
+    limit: Option<usize>,
+    /// Binarize grey images (threshold at 0.5, or stochastic).
+    #[arg(long)]
+    binarize: Option<String>,
+    /// Epochs of softmax regression.
+    #[arg(long, value_parser = crate::limits::epochs, default_value_t = 30)]
+    epochs: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    threads: crate::limits::Threads,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 pub(crate) fn run(cmd: CrbmCmd) -> CliResult<()> {
@@ -140,6 +190,21 @@ pub(crate) fn run(cmd: CrbmCmd) -> CliResult<()> {
         CrbmCmd::Train(a) => crate::with_threads(a.threads.n, || train(&a)),
         CrbmCmd::Sample(a) => crate::with_threads(a.threads.n, || sample(&a)),
         CrbmCmd::Filters(a) => filters(&a),
+        CrbmCmd::Classify(a) => crate::with_threads(a.threads.n, || classify(&a)),
+    }
+}
+
+/// A convolutional RBM file as a one-layer network, or a convolutional DBN.
+fn load_net(path: &Path) -> CliResult<ConvDbn> {
+    match io::ModelFile::load(path)? {
+        io::ModelFile::ConvRbm(m) => Ok(ConvDbn::new(vec![m])?),
+        io::ModelFile::ConvDbn(d) => Ok(d),
+        other => Err(format!(
+            "{}: holds a {:?}, expected a \"conv-rbm\" or \"conv-dbn\"",
+            path.display(),
+            other.kind()
+        )
+        .into()),
     }
 }
 
@@ -167,13 +232,7 @@ fn load_data(a: &CrbmTrainArgs) -> CliResult<(Dataset, String)> {
                 Some(io::Format::Csv) => io::read_csv(p, io::CsvLabels::None, 1.0)?,
                 f => io::read_dataset(p, f)?,
             };
-            let d = match a.binarize.as_deref() {
-                None => d,
-                Some("threshold") => d.binarize_threshold(0.5)?,
-                Some("stochastic") => d.binarize_stochastic(derive(a.seed, Purpose::Binarize))?,
-                Some(s) => return Err(format!("--binarize {s:?}: use threshold or stochastic").into()),
-            };
-            (d, p.display().to_string())
+            (binarize(d, a.binarize.as_deref(), a.seed)?, p.display().to_string())
         }
     };
     let d = match a.limit {
@@ -184,6 +243,15 @@ fn load_data(a: &CrbmTrainArgs) -> CliResult<(Dataset, String)> {
         return Err(format!("{name}: {e} (convolutional RBMs take binary images; add --binarize)").into());
     }
     Ok((d, name))
+}
+
+fn binarize(d: Dataset, how: Option<&str>, seed: u64) -> CliResult<Dataset> {
+    Ok(match how {
+        None => d,
+        Some("threshold") => d.binarize_threshold(0.5)?,
+        Some("stochastic") => d.binarize_stochastic(derive(seed, Purpose::Binarize))?,
+        Some(s) => return Err(format!("--binarize {s:?}: use threshold or stochastic").into()),
+    })
 }
 
 fn image_shape(a: &CrbmTrainArgs, d: &Dataset) -> CliResult<(usize, usize, usize)> {
@@ -208,11 +276,34 @@ fn image_shape(a: &CrbmTrainArgs, d: &Dataset) -> CliResult<(usize, usize, usize
     Ok(shape)
 }
 
+/// One config per layer: the per-layer lists (one value is repeated) and
+/// the shared options; layer `l`'s seed is `--seed + l − 1`.
+fn configs(a: &CrbmTrainArgs) -> CliResult<Vec<ConvTrainConfig>> {
+    let n = a.filters.len().max(a.filter_size.len()).max(a.pool.len());
+    for (flag, v) in [("--filters", &a.filters), ("--filter-size", &a.filter_size), ("--pool", &a.pool)] {
+        if v.len() != n && v.len() != 1 {
+            return Err(
+                format!("{flag}: give one value or one per layer ({n} layers), not {}", v.len()).into()
+            );
+        }
+    }
+    if n > 8 {
+        return Err(format!("{n} layers: at most 8").into());
+    }
+    let at = |v: &[usize], l: usize| if v.len() == 1 { v[0] } else { v[l] };
+    Ok((0..n)
+        .map(|l| {
+            config(a)
+                .filters(at(&a.filters, l))
+                .filter_size(at(&a.filter_size, l))
+                .pool(at(&a.pool, l))
+                .seed(a.seed.wrapping_add(l as u64))
+        })
+        .collect())
+}
+
 fn config(a: &CrbmTrainArgs) -> ConvTrainConfig {
     ConvTrainConfig::default()
-        .filters(a.filters)
-        .filter_size(a.filter_size)
-        .pool(a.pool)
         .epochs(a.epochs)
         .batch_size(a.batch)
         .k(a.k)
@@ -227,11 +318,12 @@ fn config(a: &CrbmTrainArgs) -> ConvTrainConfig {
         .seed(a.seed)
 }
 
-fn epoch_line(r: &ConvEpochReport, json: bool) -> CliResult<()> {
+fn epoch_line(layer: usize, r: &ConvEpochReport, json: bool) -> CliResult<()> {
     if json {
         outln!(
             "{}",
             jobj!(
+                "layer" = layer,
                 "epoch" = r.epoch,
                 "learning_rate" = r.learning_rate,
                 "reconstruction_error" = r.reconstruction_error,
@@ -243,7 +335,7 @@ fn epoch_line(r: &ConvEpochReport, json: bool) -> CliResult<()> {
         );
     } else {
         outln!(
-            "epoch {:>3}  lr {:.4}  recon {:.3}  detection {:.4}  pooling {:.4}  F {:.2}  {:.2}s",
+            "layer {layer} epoch {:>3}  lr {:.4}  recon {:.3}  detection {:.4}  pooling {:.4}  F {:.2}  {:.2}s",
             r.epoch,
             r.learning_rate,
             r.reconstruction_error,
@@ -257,75 +349,104 @@ fn epoch_line(r: &ConvEpochReport, json: bool) -> CliResult<()> {
 }
 
 fn train(a: &CrbmTrainArgs) -> CliResult<()> {
-    let cfg = config(a);
+    let cfgs = configs(a)?;
     let (data, name) = load_data(a)?;
     let image = image_shape(a, &data)?;
-    cfg.check(image)?;
+    // Every layer's geometry, checked before anything is written.
+    let mut shapes = Vec::new();
+    let mut below = image;
+    for c in &cfgs {
+        c.check(below)?;
+        let s = c.shape(below);
+        below = (s.hidden_height() / s.pool, s.hidden_width() / s.pool, s.filters);
+        shapes.push(s);
+    }
     crate::out::dir(&a.out)?;
-    let (model_path, filters_path, samples_path) =
-        (a.out.join("model.safetensors"), a.out.join("filters.png"), a.out.join("samples.png"));
-    for f in [&model_path, &filters_path, &samples_path] {
+    let model_path = a.out.join("model.safetensors");
+    let filter_paths: Vec<PathBuf> = (1..=cfgs.len())
+        .map(|l| a.out.join(if l == 1 { "filters.png".to_string() } else { format!("filters{l}.png") }))
+        .collect();
+    let samples_path = a.out.join("samples.png");
+    for f in filter_paths.iter().chain([&model_path, &samples_path]) {
         crate::out::file(f)?;
     }
-    let s = cfg.shape(image);
     if !a.json {
         outln!("data: {name}, {} images of {}x{}x{}", data.len(), image.0, image.1, image.2);
-        outln!("model: {s}; {} by {}", if a.cd { "CD" } else { "PCD" }, a.k);
+        for (l, s) in shapes.iter().enumerate() {
+            outln!("layer {}: {s}; {} by {}", l + 1, if a.cd { "CD" } else { "PCD" }, a.k);
+        }
     }
     let t0 = std::time::Instant::now();
     let mut failed = None;
-    let model = train_conv_rbm(&data, image, &cfg, |r| {
+    let net = train_conv_dbn(&data, image, &cfgs, |layer, r| {
         if failed.is_none() {
-            failed = epoch_line(r, a.json).err();
+            failed = epoch_line(layer, r, a.json).err();
         }
     })?;
     if let Some(e) = failed {
         return Err(e);
     }
     let train_s = t0.elapsed().as_secs_f64();
-    io::save_conv_rbm(&model, &model_path)?;
-    write_filters(&model, &filters_path)?;
-    let density =
-        write_samples(&model, 100, a.sample_sweeps, derive(a.seed, Purpose::ConvSampling), &samples_path)?;
+    match net.layers() {
+        [one] => io::save_conv_rbm(one, &model_path)?,
+        _ => io::save_conv_dbn(&net, &model_path)?,
+    }
+    for (l, p) in filter_paths.iter().enumerate() {
+        write_filters(&net, l + 1, p)?;
+    }
+    let seed = derive(a.seed, Purpose::ConvSampling);
+    let density = write_samples(&net.layers()[0], 100, a.sample_sweeps, seed, &samples_path)?;
     if a.json {
         outln!(
             "{}",
             jobj!(
                 "model" = model_path.display().to_string(),
+                "layers" = net.layers().len(),
                 "train_seconds" = train_s,
                 "sample_density" = density,
             )
         );
     } else {
         outln!(
-            "wrote {}, {}, {} ({train_s:.1}s of training)",
+            "wrote {} and the pictures in {} ({train_s:.1}s of training)",
             model_path.display(),
-            filters_path.display(),
-            samples_path.display()
+            a.out.display()
         );
     }
     Ok(())
 }
 
-/// One tile per filter and channel, each scaled to its own range.
-fn write_filters(m: &ConvRbm, path: &Path) -> CliResult<()> {
-    let s = m.shape();
-    let (r, ch, kk) = (s.filter_size, s.channels, s.filters);
-    let mut tiles = vec![0.0f32; kk * ch * r * r];
-    for k in 0..kk {
-        for c in 0..ch {
-            let tile = &mut tiles[(k * ch + c) * r * r..(k * ch + c + 1) * r * r];
-            for (q, t) in tile.iter_mut().enumerate() {
-                *t = m.weights()[(q * ch + c) * kk + k];
+/// Layer 1: one tile per filter and channel; higher layers: each filter
+/// as a combination of layer-1 filters ([`ConvDbn::filter_pictures`]).
+/// Each tile scaled to its own range.
+fn write_filters(net: &ConvDbn, layer: usize, path: &Path) -> CliResult<()> {
+    let (mut tiles, side, per_row) = if layer == 1 {
+        let m = &net.layers()[0];
+        let s = m.shape();
+        let (r, ch, kk) = (s.filter_size, s.channels, s.filters);
+        let mut tiles = vec![0.0f32; kk * ch * r * r];
+        for k in 0..kk {
+            for c in 0..ch {
+                let tile = &mut tiles[(k * ch + c) * r * r..(k * ch + c + 1) * r * r];
+                for (q, t) in tile.iter_mut().enumerate() {
+                    *t = m.weights()[(q * ch + c) * kk + k];
+                }
             }
-            let (lo, hi) =
-                tile.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
-            let span = if hi > lo { hi - lo } else { 1.0 };
-            tile.iter_mut().for_each(|x| *x = (*x - lo) / span);
         }
+        (tiles, r, (kk * ch).min(12 * ch))
+    } else {
+        let (pics, side) = net.filter_pictures(layer)?;
+        let kk = net.layers()[layer - 1].shape().filters;
+        (pics, side, kk.min(12))
+    };
+    for tile in tiles.chunks_exact_mut(side * side) {
+        let (lo, hi) =
+            tile.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        let span = if hi > lo { hi - lo } else { 1.0 };
+        tile.iter_mut().for_each(|x| *x = (*x - lo) / span);
     }
-    let zoom = (48 / r).clamp(2, 8);
-    io::grid_png(path, &tiles, r, r, (kk * ch).min(12 * ch.max(1)), zoom)?;
+    let zoom = (48 / side).clamp(2, 8);
+    io::grid_png(path, &tiles, side, side, per_row, zoom)?;
     Ok(())
 }
 
@@ -342,10 +463,11 @@ fn write_samples(m: &ConvRbm, chains: usize, sweeps: usize, seed: u64, path: &Pa
 }
 
 fn sample(a: &CrbmSampleArgs) -> CliResult<()> {
-    let m = io::load_conv_rbm(&a.model)?;
+    let net = load_net(&a.model)?;
+    let m = &net.layers()[0];
     crate::out::file(&a.out)?;
     let t0 = std::time::Instant::now();
-    let density = write_samples(&m, a.chains, a.sweeps, a.seed, &a.out)?;
+    let density = write_samples(m, a.chains, a.sweeps, a.seed, &a.out)?;
     let secs = t0.elapsed().as_secs_f64();
     if a.json {
         outln!(
@@ -371,9 +493,86 @@ fn sample(a: &CrbmSampleArgs) -> CliResult<()> {
 }
 
 fn filters(a: &CrbmFiltersArgs) -> CliResult<()> {
-    let m = io::load_conv_rbm(&a.model)?;
+    let net = load_net(&a.model)?;
+    net.shape(a.layer)
+        .map_err(|_| format!("--layer {}: the model has {} layer(s)", a.layer, net.layers().len()))?;
     crate::out::file(&a.out)?;
-    write_filters(&m, &a.out)?;
+    write_filters(&net, a.layer, &a.out)?;
     outln!("wrote {}", a.out.display());
+    Ok(())
+}
+
+fn classify(a: &CrbmClassifyArgs) -> CliResult<()> {
+    use boltzmann::train::softmax::{SoftmaxConfig, fit_softmax};
+    let net = load_net(&a.model)?;
+    let layer = a.layer.unwrap_or(net.layers().len());
+    net.shape(layer)
+        .map_err(|_| format!("--layer {layer}: the model has {} layer(s)", net.layers().len()))?;
+    let (train, test) = match (&a.data, &a.labels, &a.test_data, &a.test_labels) {
+        (Some(d), Some(l), Some(td), Some(tl)) => (
+            binarize(io::read_idx(d, Some(l.as_path()))?, a.binarize.as_deref(), a.seed)?,
+            binarize(io::read_idx(td, Some(tl.as_path()))?, a.binarize.as_deref(), a.seed.wrapping_add(1))?,
+        ),
+        _ => {
+            if a.binarize.is_some() {
+                return Err("--binarize applies to --data; the embedded MNIST subset is binary".into());
+            }
+            let s = io::embedded_mnist()?;
+            (s.train, s.test)
+        }
+    };
+    let train = match a.limit {
+        Some(n) if n < train.len() => train.subset(0..n)?,
+        _ => train,
+    };
+    let d = net.layers()[0].shape().n_visible();
+    for (what, set) in [("training", &train), ("test", &test)] {
+        if set.dim() != d {
+            return Err(format!("{what} images have {} pixels, the model's {d}", set.dim()).into());
+        }
+        set.check_binary().map_err(|e| format!("{what} images: {e} (add --binarize)"))?;
+    }
+    let (ytr, yte) = match (train.labels(), test.labels()) {
+        (Some(a), Some(b)) => (a.to_vec(), b.to_vec()),
+        _ => return Err("the data has no labels".into()),
+    };
+    let config = SoftmaxConfig::default().epochs(a.epochs).seed(a.seed);
+    let fit = |x: Vec<f32>, xt: Vec<f32>, width: usize| -> CliResult<(f64, f64)> {
+        let ds = Dataset::new(x, width).and_then(|d| d.with_labels(ytr.clone()))?;
+        let m = fit_softmax(&ds, &config)?;
+        Ok((m.error_rate(ds.features(), &ytr)?, m.error_rate(&xt, &yte)?))
+    };
+    let t0 = std::time::Instant::now();
+    let width = net.feature_len(layer)?;
+    let feats = fit(net.features(train.features(), layer)?, net.features(test.features(), layer)?, width)?;
+    let pixels = fit(train.features().to_vec(), test.features().to_vec(), d)?;
+    let secs = t0.elapsed().as_secs_f64();
+    if a.json {
+        outln!(
+            "{}",
+            jobj!(
+                "layer" = layer,
+                "features" = width,
+                "train_error" = feats.0,
+                "test_error" = feats.1,
+                "pixels_train_error" = pixels.0,
+                "pixels_test_error" = pixels.1,
+                "train_examples" = train.len(),
+                "test_examples" = test.len(),
+                "seconds" = secs,
+            )
+        );
+    } else {
+        outln!(
+            "layer {layer} ({width} features): train error {:.2} %, test error {:.2} %",
+            100.0 * feats.0,
+            100.0 * feats.1
+        );
+        outln!(
+            "pixels ({d} features): train error {:.2} %, test error {:.2} %",
+            100.0 * pixels.0,
+            100.0 * pixels.1
+        );
+    }
     Ok(())
 }
