@@ -339,7 +339,8 @@ pub fn conv_full(s: &crate::kernels::conv::ConvShape, h: &[f32], w: &[f32]) -> V
 
 /// The energy of a convolutional RBM state by its definition (Lee et al.
 /// 2009, eq. 1 with binary visible units), in f64:
-/// `E = −Σ h·(W̃*v) − Σ_k b_k Σ h_k − Σ_c c_c Σ v_c`; `None` if a pooling
+/// `E = −Σ h·(W̃*v) − Σ_k b_k Σ h_k − Σ_c c_c Σ v_c` (`+ ½ Σ (v − c)²`
+/// instead of the last term for Gaussian visible units); `None` if a pooling
 /// block has two units on (probability 0).
 pub fn conv_energy(m: &crate::model::ConvRbm, v: &[f32], h: &[f32]) -> Option<f64> {
     let s = m.shape();
@@ -362,7 +363,11 @@ pub fn conv_energy(m: &crate::model::ConvRbm, v: &[f32], h: &[f32]) -> Option<f6
         e -= hi as f64 * (x + m.hidden_bias()[i % kk] as f64);
     }
     for (i, &vi) in v.iter().enumerate() {
-        e -= vi as f64 * m.visible_bias()[i % s.channels] as f64;
+        let c = m.visible_bias()[i % s.channels] as f64;
+        e += match m.visible_units() {
+            crate::model::ConvVisible::Bernoulli => -(vi as f64) * c,
+            crate::model::ConvVisible::Gaussian => 0.5 * (vi as f64 - c).powi(2),
+        };
     }
     Some(e)
 }

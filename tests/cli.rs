@@ -1173,5 +1173,55 @@ fn crbm_train_sample_filters() {
     }
     let (ok, _, err) = boltzmann(&["crbm", "filters", "--model", &model2, "--layer", "2", "--out", &fpng]);
     assert!(ok, "{err}");
+    // Gaussian visible units on grey 4 × 4 images from a CSV file.
+    let grey: String = (0..30)
+        .map(|i| {
+            (0..16)
+                .map(|j| format!("{:.3}", ((i * 5 + j * 3) % 11) as f32 / 10.0))
+                .collect::<Vec<_>>()
+                .join(",")
+                + "\n"
+        })
+        .collect();
+    let csv = dir.join("grey.csv");
+    std::fs::write(&csv, grey).unwrap();
+    let out = dir.join("gauss").display().to_string();
+    let (ok, stdout, err) = boltzmann(&[
+        "crbm",
+        "train",
+        "--data",
+        &csv.display().to_string(),
+        "--image",
+        "4x4",
+        "--visible",
+        "gaussian",
+        "--filters",
+        "3",
+        "--filter-size",
+        "3",
+        "--pool",
+        "2",
+        "--epochs",
+        "2",
+        "--batch",
+        "10",
+        "--lr",
+        "0.01",
+        "--sample-sweeps",
+        "3",
+        "--out",
+        &out,
+    ]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("standardized per channel"), "{stdout}");
+    let gmodel = dir.join("gauss/model.safetensors");
+    match boltzmann::io::ModelFile::load(&gmodel).unwrap() {
+        boltzmann::io::ModelFile::ConvRbm(m) => {
+            assert_eq!(m.visible_units(), boltzmann::model::ConvVisible::Gaussian)
+        }
+        other => panic!("read back a {}", other.kind()),
+    }
+    let (ok, _, err) = boltzmann(&["crbm", "classify", "--model", &gmodel.display().to_string()]);
+    assert!(!ok && err.contains("Gaussian"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

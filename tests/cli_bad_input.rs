@@ -676,6 +676,7 @@ fn crbm_bad_input() {
         (train(&["--epochs", "18446744073709551615"]), "--epochs"),
         (train(&["--lr", "1e30", "--momentum", "0"]), "diverged"),
         (train(&["--filters", "4,5", "--filter-size", "9,5,3"]), "one per layer"),
+        (train(&["--visible", "poisson"]), "--visible"),
         (train(&["--filters", "4,5", "--filter-size", "9,11"]), "larger than the image"),
         (train(&["--filters", "4,5", "--pool", "2,3"]), "tile"),
         (args(&["crbm", "filters", "--model", &f.p("run/model.safetensors"), "--out", &png]), "expected a"),

@@ -618,3 +618,101 @@ fn second_layer_filter_pictures_are_shifted_first_layer_filters() {
     }
     assert!(net.filter_pictures(3).is_err());
 }
+
+/// Gaussian visible units: the free energy is the enumeration over the
+/// detection units, and block Gibbs samples the marginal `p(v) ∝ e^{−F(v)}`
+/// of a one-pixel model (χ² on bins against numerical integration).
+#[test]
+fn gaussian_visible_units_free_energy_and_sampler() {
+    use boltzmann::model::ConvVisible;
+    let s = shape(3, 5, 1, 2, 2, 2);
+    let m = random_model(s, 1.0, 31).with_visible(ConvVisible::Gaussian);
+    let hs = configurations(&s);
+    let v: Vec<f32> = uniforms(5, 15).iter().map(|u| 4.0 * u - 2.0).collect();
+    let es: Vec<f64> = hs.iter().map(|h| reference::conv_energy(&m, &v, h).unwrap()).collect();
+    let mx = es.iter().map(|e| -e).fold(f64::NEG_INFINITY, f64::max);
+    let want = -(mx + es.iter().map(|e| (-e - mx).exp()).sum::<f64>().ln());
+    let got = m.free_energy(&v).unwrap();
+    assert!((got - want).abs() < 1e-4 * (1.0 + want.abs()), "F = {got} vs {want}");
+    // One pixel, three 1 × 1 filters: p(v) ∝ exp(−½(v − c)² + Σ log(1 + e^{b + w v})).
+    let one = shape(1, 1, 1, 3, 1, 1);
+    let m = ConvRbm::new(one, vec![1.5, -2.0, 0.8], vec![-1.0, 0.5, -3.0], vec![0.3])
+        .unwrap()
+        .with_visible(ConvVisible::Gaussian);
+    let (lo, hi, bins) = (-6.0f64, 6.0f64, 48usize);
+    let width = (hi - lo) / bins as f64;
+    let mut p = vec![0.0f64; bins];
+    for (b, pb) in p.iter_mut().enumerate() {
+        for t in 0..200 {
+            let x = lo + width * (b as f64 + (t as f64 + 0.5) / 200.0);
+            *pb += (-m.free_energy(&[x as f32]).unwrap()).exp() * width / 200.0;
+        }
+    }
+    let z: f64 = p.iter().sum();
+    p.iter_mut().for_each(|x| *x /= z);
+    let mut c = ConvChains::new(&m, 4000, 9).unwrap();
+    c.sweep(&m, 20).unwrap();
+    let mut counts = vec![0u64; bins];
+    let mut n = 0u64;
+    for _ in 0..25 {
+        c.sweep(&m, 2).unwrap();
+        for &x in c.visible() {
+            let b = ((x as f64 - lo) / width).floor();
+            if (0.0..bins as f64).contains(&b) {
+                counts[b as usize] += 1;
+            }
+            n += 1;
+        }
+    }
+    let (stat, df) = chi_square(&counts, &p, n);
+    let crit = chi2_critical_001(df);
+    println!("gaussian 1-pixel: chi2 = {stat:.1} on {df} df (critical {crit:.1})");
+    assert!(stat < crit, "chi2 {stat:.1} ≥ {crit:.1} on {df} df");
+    // Images of any finite value; not binary ones only.
+    let st = rng::chain_streams(1, 2).unwrap();
+    assert!(ConvChains::with_images(&m, vec![0.25, -3.0], st.clone()).is_ok());
+    assert!(ConvChains::with_images(&m, vec![f32::NAN, 0.0], st).is_err());
+}
+
+#[test]
+fn gaussian_conv_rbm_trains_and_round_trips() {
+    use boltzmann::model::{ConvDbn, ConvVisible};
+    use boltzmann::train::conv::{ConvTrainConfig, train_conv_rbm};
+    // Standardized-looking real images: smooth bumps plus noise.
+    let u = uniforms(12, 40 * 64);
+    let x: Vec<f32> =
+        (0..40 * 64).map(|i| ((i % 8) as f32 * 0.8 + (i / 64) as f32).sin() + 0.3 * (u[i] - 0.5)).collect();
+    let data = boltzmann::data::Dataset::new(x, 64).unwrap();
+    let cfg = ConvTrainConfig::default()
+        .visible(ConvVisible::Gaussian)
+        .filters(4)
+        .filter_size(3)
+        .pool(2)
+        .epochs(3)
+        .batch_size(10)
+        .chains(10)
+        .learning_rate(0.01)
+        .schedule(boltzmann::train::Schedule::Constant);
+    let mut errs = Vec::new();
+    let runs: Vec<ConvRbm> = [1, 2]
+        .iter()
+        .map(|&t| {
+            pool(t)
+                .install(|| train_conv_rbm(&data, (8, 8, 1), &cfg, |r| errs.push(r.reconstruction_error)))
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(runs[0], runs[1]);
+    assert_eq!(runs[0].visible_units(), ConvVisible::Gaussian);
+    assert!(errs.iter().all(|e| e.is_finite()));
+    #[cfg(feature = "io")]
+    {
+        let bytes = boltzmann::io::conv_rbm_bytes(&runs[0]);
+        assert_eq!(boltzmann::io::parse_conv_rbm(&bytes).unwrap(), runs[0]);
+    }
+    // Only the first layer of a stack may be Gaussian.
+    let s2 = shape(3, 3, 4, 2, 1, 1);
+    let top = ConvRbm::random(s2, 0.1, 0.0, 1).unwrap();
+    assert!(ConvDbn::new(vec![runs[0].clone(), top.clone()]).is_ok());
+    assert!(ConvDbn::new(vec![runs[0].clone(), top.with_visible(ConvVisible::Gaussian)]).is_err());
+}

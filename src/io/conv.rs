@@ -1,5 +1,6 @@
 //! Convolutional RBM files, safetensors like the RBM files: `kind =
-//! "conv-rbm"`, `visible_units = hidden_units = "bernoulli"`, metadata
+//! "conv-rbm"`, `visible_units = "bernoulli" | "gaussian"`, `hidden_units =
+//! "bernoulli"`, metadata
 //! `height`, `width`, `channels`, `filters`, `filter_size`, `pool`; tensors
 //! `weights` `[r, r, C, K]` (channel-last filters, the layout of
 //! [`crate::kernels::conv`]), `hidden_bias` `[K]`, `visible_bias` `[C]`.
@@ -9,20 +10,20 @@
 //! t = load_file("crbm.safetensors")   # t["weights"].shape == (9, 9, 1, 24)
 //! ```
 
-use super::model::{FORMAT_VERSION, common_header_checks};
+use super::model::{FORMAT_VERSION, check_format_and_kind};
 use super::safetensors::{SafeTensors, Tensor};
 use super::{read_file, write_atomic};
 use crate::error::{Error, Result};
 use crate::kernels::conv::ConvShape;
-use crate::model::{ConvDbn, ConvRbm};
+use crate::model::{ConvDbn, ConvRbm, ConvVisible};
 use std::path::Path;
 
-fn header(st: &mut SafeTensors, kind: &str) {
+fn header(st: &mut SafeTensors, kind: &str, visible: ConvVisible) {
     for (k, v) in [
         ("format", "boltzmann".to_string()),
         ("format_version", FORMAT_VERSION.to_string()),
         ("kind", kind.into()),
-        ("visible_units", "bernoulli".into()),
+        ("visible_units", visible.name().into()),
         ("hidden_units", "bernoulli".into()),
     ] {
         st.metadata.insert(k.into(), v);
@@ -47,6 +48,22 @@ fn put_layer(st: &mut SafeTensors, m: &ConvRbm, prefix: &str) {
         .insert(format!("{prefix}weights"), Tensor::f32(vec![r, r, s.channels, s.filters], m.weights()));
     st.tensors.insert(format!("{prefix}hidden_bias"), Tensor::f32(vec![s.filters], m.hidden_bias()));
     st.tensors.insert(format!("{prefix}visible_bias"), Tensor::f32(vec![s.channels], m.visible_bias()));
+}
+
+/// Format, version, kind, and the unit types: hidden Bernoulli, visible
+/// Bernoulli or Gaussian.
+fn check_header(st: &SafeTensors, kind: &str, what: &str) -> Result<ConvVisible> {
+    check_format_and_kind(st, kind, what)?;
+    let bad = |reason: String| Error::Io { path: what.to_string(), reason };
+    let h = st.meta("hidden_units", what)?;
+    if h != "bernoulli" {
+        return Err(bad(format!("hidden_units = {h:?} is not supported by this model type")));
+    }
+    match st.meta("visible_units", what)? {
+        "bernoulli" => Ok(ConvVisible::Bernoulli),
+        "gaussian" => Ok(ConvVisible::Gaussian),
+        v => Err(bad(format!("visible_units = {v:?} is not supported by this model type"))),
+    }
 }
 
 fn get_layer(st: &SafeTensors, prefix: &str, what: &str) -> Result<ConvRbm> {
@@ -81,7 +98,7 @@ fn get_layer(st: &SafeTensors, prefix: &str, what: &str) -> Result<ConvRbm> {
 /// The bytes of a convolutional RBM file.
 pub fn conv_rbm_bytes(m: &ConvRbm) -> Vec<u8> {
     let mut st = SafeTensors::default();
-    header(&mut st, "conv-rbm");
+    header(&mut st, "conv-rbm", m.visible_units());
     put_layer(&mut st, m, "");
     st.to_bytes()
 }
@@ -91,7 +108,7 @@ pub fn conv_rbm_bytes(m: &ConvRbm) -> Vec<u8> {
 /// `layer{l}.` (`l` from 1).
 pub fn conv_dbn_bytes(net: &ConvDbn) -> Vec<u8> {
     let mut st = SafeTensors::default();
-    header(&mut st, "conv-dbn");
+    header(&mut st, "conv-dbn", net.layers()[0].visible_units());
     st.metadata.insert("layers".into(), net.layers().len().to_string());
     for (l, m) in net.layers().iter().enumerate() {
         put_layer(&mut st, m, &format!("layer{}.", l + 1));
@@ -128,12 +145,14 @@ pub fn parse_conv_dbn(bytes: &[u8]) -> Result<ConvDbn> {
 pub(super) fn parse_dbn_named(bytes: &[u8], what: &str) -> Result<ConvDbn> {
     let st = SafeTensors::from_bytes(bytes, what)?;
     let bad = |reason: String| Error::Io { path: what.to_string(), reason };
-    common_header_checks(&st, "conv-dbn", what)?;
+    let visible = check_header(&st, "conv-dbn", what)?;
     let n: usize = st.meta("layers", what)?.parse().map_err(|_| bad("bad layers".into()))?;
     if n == 0 || n > 64 {
         return Err(bad(format!("layers = {n}: need 1..=64")));
     }
-    let layers = (1..=n).map(|l| get_layer(&st, &format!("layer{l}."), what)).collect::<Result<Vec<_>>>()?;
+    let mut layers =
+        (1..=n).map(|l| get_layer(&st, &format!("layer{l}."), what)).collect::<Result<Vec<_>>>()?;
+    layers[0] = layers[0].clone().with_visible(visible);
     ConvDbn::new(layers).map_err(|e| bad(format!("{e}")))
 }
 
@@ -176,6 +195,6 @@ pub fn parse_conv_rbm(bytes: &[u8]) -> Result<ConvRbm> {
 
 pub(super) fn parse_named(bytes: &[u8], what: &str) -> Result<ConvRbm> {
     let st = SafeTensors::from_bytes(bytes, what)?;
-    common_header_checks(&st, "conv-rbm", what)?;
-    get_layer(&st, "", what)
+    let visible = check_header(&st, "conv-rbm", what)?;
+    Ok(get_layer(&st, "", what)?.with_visible(visible))
 }

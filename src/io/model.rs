@@ -43,6 +43,21 @@ pub(crate) fn common_metadata(st: &mut SafeTensors, kind: &str, rbm: &Rbm) {
 
 /// Checks format, version, kind and that both unit types are Bernoulli.
 pub(crate) fn common_header_checks(st: &SafeTensors, kind: &str, what: &str) -> Result<()> {
+    check_format_and_kind(st, kind, what)?;
+    for key in ["visible_units", "hidden_units"] {
+        let u = st.meta(key, what)?;
+        if u != "bernoulli" {
+            return Err(Error::Io {
+                path: what.to_string(),
+                reason: format!("{key} = {u:?} is not supported by this model type"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks format, version and kind.
+pub(crate) fn check_format_and_kind(st: &SafeTensors, kind: &str, what: &str) -> Result<()> {
     let bad = |r: String| Error::Io { path: what.to_string(), reason: r };
     if st.meta("format", what)? != "boltzmann" {
         return Err(bad("not a boltzmann file (metadata format is not \"boltzmann\")".into()));
@@ -56,12 +71,6 @@ pub(crate) fn common_header_checks(st: &SafeTensors, kind: &str, what: &str) -> 
     let k = st.meta("kind", what)?;
     if k != kind {
         return Err(bad(format!("this file holds a {k:?}, expected a {kind:?}")));
-    }
-    for key in ["visible_units", "hidden_units"] {
-        let u = st.meta(key, what)?;
-        if u != "bernoulli" {
-            return Err(bad(format!("{key} = {u:?} is not supported by this model type")));
-        }
     }
     Ok(())
 }

@@ -37,6 +37,14 @@ impl ConvDbn {
         if layers.is_empty() {
             return Err(Error::InvalidParam { name: "layers", reason: "need at least one layer".into() });
         }
+        if let Some(l) =
+            layers.iter().skip(1).position(|m| m.visible_units() != crate::model::ConvVisible::Bernoulli)
+        {
+            return Err(Error::InvalidParam {
+                name: "layers",
+                reason: format!("layer {}: only layer 1 may have Gaussian visible units", l + 2),
+            });
+        }
         for (l, pair) in layers.windows(2).enumerate() {
             let (below, above) = (pair[0].shape(), pair[1].shape());
             let want = (below.hidden_height() / below.pool, below.hidden_width() / below.pool, below.filters);

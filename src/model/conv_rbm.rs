@@ -16,6 +16,10 @@
 //! * `p(v_c,ij = 1 | h) = σ(c_c + Σₖ (Wᵏ_c * hᵏ)ᵢⱼ)` (full convolution);
 //! * free energy `F(v) = −Σ_c c_c Σ v_c − Σ_{k,α} log(1 + Σ_{B_α} exp(Iᵏ))`.
 //!
+//! With Gaussian visible units ([`ConvVisible::Gaussian`], unit variance)
+//! the visible term `−Σ c·v` becomes `½ Σ (v − c)²` in `E` and `F`, and
+//! `p(v | h) = N(c + Σₖ Wᵏ * hᵏ, 1)`.
+//!
 //! Layouts are channel-last (see [`crate::kernels::conv`]); a batch is
 //! images one after another. Block Gibbs sampling is in
 //! [`crate::sampler::conv`], training in [`crate::train::conv`].
@@ -26,10 +30,33 @@ use crate::kernels::{check_len, mul_dims};
 use crate::rng;
 use rayon::prelude::*;
 
+/// The kind of visible unit of a convolutional RBM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ConvVisible {
+    /// Binary pixels, `p(v = 1 | h) = σ(c + Σ W * h)`.
+    #[default]
+    Bernoulli,
+    /// Real pixels with unit variance, `p(v | h) = N(c + Σ W * h, 1)`, and the
+    /// energy term `½ Σ (v − c)²` instead of `−Σ c·v` (Lee et al. 2009, §3.2
+    /// for real-valued images). Standardize the data first.
+    Gaussian,
+}
+
+impl ConvVisible {
+    /// `"bernoulli"` or `"gaussian"` (the file metadata value).
+    pub fn name(self) -> &'static str {
+        match self {
+            ConvVisible::Bernoulli => "bernoulli",
+            ConvVisible::Gaussian => "gaussian",
+        }
+    }
+}
+
 /// A convolutional RBM with probabilistic max-pooling (module docs).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConvRbm {
     shape: ConvShape,
+    visible: ConvVisible,
     /// `r²C × K`.
     weights: Vec<f32>,
     /// The same, transposed (`K × r²C`), for the binary `h → v` product.
@@ -114,7 +141,29 @@ impl ConvRbm {
                 weights_t[k * taps + q] = weights[q * kk + k];
             }
         }
-        Ok(ConvRbm { shape, weights, weights_t, hidden_bias, visible_bias })
+        Ok(ConvRbm { shape, visible: ConvVisible::Bernoulli, weights, weights_t, hidden_bias, visible_bias })
+    }
+
+    /// The same model with `visible` units (the parameters are kept).
+    #[must_use]
+    pub fn with_visible(mut self, visible: ConvVisible) -> Self {
+        self.visible = visible;
+        self
+    }
+
+    /// The kind of visible unit.
+    pub fn visible_units(&self) -> ConvVisible {
+        self.visible
+    }
+
+    /// The visible-bias term of the energy of one image: `−Σ c·v`
+    /// (Bernoulli) or `½ Σ (v − c)²` (Gaussian).
+    fn visible_term(&self, img: &[f32]) -> f64 {
+        let pairs = img.iter().zip(self.visible_bias.iter().cycle());
+        match self.visible {
+            ConvVisible::Bernoulli => -pairs.map(|(&x, &c)| x as f64 * c as f64).sum::<f64>(),
+            ConvVisible::Gaussian => pairs.map(|(&x, &c)| 0.5 * (x as f64 - c as f64).powi(2)).sum(),
+        }
     }
 
     /// Weights `N(0, std²)` from `seed`, hidden biases `hidden_bias`, visible
@@ -208,11 +257,7 @@ impl ConvRbm {
             || ImageScratch::new(&s),
             |scratch, (o, img)| -> Result<()> {
                 self.logits_into(img, scratch);
-                let mut f = -conv::pool_log_partition(&s, &scratch.logits)?;
-                for (&x, &c) in img.iter().zip(self.visible_bias.iter().cycle()) {
-                    f -= x as f64 * c as f64;
-                }
-                *o = f;
+                *o = self.visible_term(img) - conv::pool_log_partition(&s, &scratch.logits)?;
                 Ok(())
             },
         )
@@ -261,10 +306,7 @@ impl ConvRbm {
         for (&hi, &x) in h.iter().zip(&scratch.logits) {
             e -= hi as f64 * x as f64;
         }
-        for (&x, &c) in v.iter().zip(self.visible_bias.iter().cycle()) {
-            e -= x as f64 * c as f64;
-        }
-        Ok(e)
+        Ok(e + self.visible_term(v))
     }
 
     /// `p(h = 1 | v)` (detection, `Hh·Wh·K` per image) and `p(pool = 1 | v)`
@@ -316,7 +358,8 @@ impl ConvRbm {
         }
     }
 
-    /// `p(v = 1 | h)` of each image from binary detection maps `h`.
+    /// `p(v = 1 | h)` (Bernoulli) or the mean of `p(v | h)` (Gaussian) of
+    /// each image from binary detection maps `h`.
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] unless `h` holds whole detection maps and
@@ -335,7 +378,9 @@ impl ConvRbm {
         check_len("visible probabilities", mul_dims("images × visible units", n, s.n_visible())?, out.len())?;
         out.par_chunks_mut(s.n_visible()).zip(h.par_chunks(nh)).for_each(|(o, hi)| {
             self.visible_logits_binary(hi, o);
-            crate::kernels::activation::sigmoid_in_place(o);
+            if self.visible == ConvVisible::Bernoulli {
+                crate::kernels::activation::sigmoid_in_place(o);
+            }
         });
         Ok(())
     }

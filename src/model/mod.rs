@@ -17,7 +17,7 @@ pub mod softmax;
 
 pub use crate::kernels::conv::ConvShape;
 pub use conv_dbn::ConvDbn;
-pub use conv_rbm::ConvRbm;
+pub use conv_rbm::{ConvRbm, ConvVisible};
 pub use dbn::{Dbn, DbnSamples, LabelledDbn, LayerStack, UntiedDbn};
 pub use gaussian_dbn::GaussianDbn;
 pub use gaussian_rbm::GaussianRbm;

@@ -10,8 +10,8 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::kernels::conv;
 use crate::kernels::{check_len, mul_dims};
-use crate::model::ConvRbm;
 use crate::model::conv_rbm::ImageScratch;
+use crate::model::{ConvRbm, ConvVisible};
 use crate::rng::{self, StreamState};
 use crate::simd;
 use rayon::prelude::*;
@@ -66,29 +66,42 @@ fn hidden_step(
     p: &mut [f32],
     stream: &mut StreamState,
     sc: &mut SweepScratch,
-) {
+) -> Result<()> {
     let s = m.shape();
     m.logits_into(v, &mut sc.image);
     sc.uniforms(stream, s.n_pooled());
+    // Lengths are fixed by the shape; the logits of a Bernoulli model are
+    // bounded (`MAX_PARAM`), those of a Gaussian one follow its images,
+    // which a model with huge weights can drive to overflow: an error then.
     conv::sample_max_pool(&s, &sc.image.logits, &sc.u[..s.n_pooled()], h, p, &mut [])
-        .expect("lengths fixed by the shape; logits of a finite model are finite");
 }
 
 /// `v ~ p(v | h)` for one chain.
 fn visible_step(m: &ConvRbm, v: &mut [f32], h: &[f32], stream: &mut StreamState, sc: &mut SweepScratch) {
     let n = v.len();
     m.visible_logits_binary(h, &mut sc.vis);
-    crate::kernels::activation::sigmoid_in_place(&mut sc.vis);
-    sc.uniforms(stream, n);
-    for ((x, &p), &u) in v.iter_mut().zip(&sc.vis).zip(&sc.u[..n]) {
-        *x = if u < p { 1.0 } else { 0.0 };
+    match m.visible_units() {
+        ConvVisible::Bernoulli => {
+            crate::kernels::activation::sigmoid_in_place(&mut sc.vis);
+            sc.uniforms(stream, n);
+            for ((x, &p), &u) in v.iter_mut().zip(&sc.vis).zip(&sc.u[..n]) {
+                *x = if u < p { 1.0 } else { 0.0 };
+            }
+        }
+        ConvVisible::Gaussian => {
+            rng::fill_normal(std::slice::from_mut(stream), n, v).expect("one stream, n outputs");
+            for (x, &mean) in v.iter_mut().zip(&sc.vis) {
+                *x += mean;
+            }
+        }
     }
 }
 
 impl ConvChains {
     /// `n` chains started from uniformly random binary images (each pixel
-    /// on with probability ½), streams from `seed`; the detection and
-    /// pooling states are drawn at the first sweep.
+    /// on with probability ½; standard normal pixels for Gaussian visible
+    /// units), streams from `seed`; the detection and pooling states are
+    /// drawn at the first sweep.
     ///
     /// # Errors
     /// [`Error::InvalidParam`] for `n = 0`, allocation failures.
@@ -113,29 +126,40 @@ impl ConvChains {
         let mut streams = rng::chain_streams(seed, n)?;
         let mut visible =
             crate::alloc::try_vec(mul_dims("chains × visible units", n, d)?, 0.0f32, "chain images")?;
-        rng::fill_uniform(&mut streams, d, &mut visible)?;
-        visible.iter_mut().for_each(|x| *x = if *x < 0.5 { 1.0 } else { 0.0 });
+        match m.visible_units() {
+            ConvVisible::Bernoulli => {
+                rng::fill_uniform(&mut streams, d, &mut visible)?;
+                visible.iter_mut().for_each(|x| *x = if *x < 0.5 { 1.0 } else { 0.0 });
+            }
+            ConvVisible::Gaussian => rng::fill_normal(&mut streams, d, &mut visible)?,
+        }
         Self::with_images(m, visible, streams)
     }
 
-    /// One chain per row of `data` (binary images of the model's shape),
-    /// streams from `seed`.
+    /// One chain per row of `data` (images of the model's shape, binary for
+    /// Bernoulli visible units), streams from `seed`.
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] for rows of another size, [`Error::InvalidParam`]
-    /// for no rows or non-binary pixels.
+    /// for no rows, [`Error::NotBinary`] for non-binary pixels of a Bernoulli
+    /// model.
     pub fn from_data(m: &ConvRbm, data: &Dataset, seed: u64) -> Result<ConvChains> {
-        super::check_start_rows(data, m.shape().n_visible())?;
+        if m.visible_units() == ConvVisible::Bernoulli {
+            super::check_start_rows(data, m.shape().n_visible())?;
+        } else if data.is_empty() || data.dim() != m.shape().n_visible() {
+            check_len("start images (model visible units)", m.shape().n_visible(), data.dim())?;
+            return Err(Error::InvalidParam { name: "start data", reason: "no rows".into() });
+        }
         let streams = rng::chain_streams(seed, data.len())?;
         Self::with_images(m, data.features().to_vec(), streams)
     }
 
     /// Chains from images you own and your streams (one per image); pixels
-    /// must be 0 or 1.
+    /// must be 0 or 1 (Bernoulli visible units) or finite (Gaussian).
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`], [`Error::InvalidParam`] for non-binary pixels
-    /// or an all-zero stream.
+    /// [`Error::ShapeMismatch`], [`Error::InvalidParam`] for non-binary or
+    /// non-finite pixels or an all-zero stream.
     pub fn with_images(m: &ConvRbm, visible: Vec<f32>, streams: Vec<StreamState>) -> Result<ConvChains> {
         let s = m.shape();
         let n = streams.len();
@@ -144,10 +168,15 @@ impl ConvChains {
             mul_dims("chains × visible units", n, s.n_visible())?,
             visible.len(),
         )?;
-        if let Some(i) = visible.iter().position(|&x| x != 0.0 && x != 1.0) {
+        let bad = match m.visible_units() {
+            ConvVisible::Bernoulli => visible.iter().position(|&x| x != 0.0 && x != 1.0),
+            ConvVisible::Gaussian => visible.iter().position(|x| !x.is_finite()),
+        };
+        if let Some(i) = bad {
+            let need = if m.visible_units() == ConvVisible::Bernoulli { "0 or 1" } else { "finite" };
             return Err(Error::InvalidParam {
                 name: "chain images",
-                reason: format!("pixel {i} is {} (need 0 or 1)", visible[i]),
+                reason: format!("pixel {i} is {} (need {need})", visible[i]),
             });
         }
         rng::check_streams(&streams)?;
@@ -174,7 +203,10 @@ impl ConvChains {
     /// in parallel on the current rayon pool.
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] if `m` is not the shape the chains were made for.
+    /// [`Error::ShapeMismatch`] if `m` is not the shape the chains were made
+    /// for; [`Error::NonFinite`] if a detection logit overflows (only a
+    /// Gaussian model with huge weights can drive its images that far; the
+    /// states are then not usable).
     pub fn sweep(&mut self, m: &ConvRbm, k: usize) -> Result<()> {
         self.check_model(m)?;
         let s = m.shape();
@@ -184,15 +216,16 @@ impl ConvChains {
             .zip(self.hidden.par_chunks_mut(nh))
             .zip(self.pooled.par_chunks_mut(np))
             .zip(self.streams.par_iter_mut())
-            .for_each_init(
+            .try_for_each_init(
                 || SweepScratch::new(m),
-                |sc, (((v, h), p), st)| {
+                |sc, (((v, h), p), st)| -> Result<()> {
                     for _ in 0..k {
-                        hidden_step(m, v, h, p, st, sc);
+                        hidden_step(m, v, h, p, st, sc)?;
                         visible_step(m, v, h, st, sc);
                     }
+                    Ok(())
                 },
-            );
+            )?;
         self.sweeps += k as u64;
         Ok(())
     }
@@ -211,8 +244,10 @@ impl ConvChains {
             .zip(self.hidden.par_chunks_mut(nh))
             .zip(self.pooled.par_chunks_mut(np))
             .zip(self.streams.par_iter_mut())
-            .for_each_init(|| SweepScratch::new(m), |sc, (((v, h), p), st)| hidden_step(m, v, h, p, st, sc));
-        Ok(())
+            .try_for_each_init(
+                || SweepScratch::new(m),
+                |sc, (((v, h), p), st)| hidden_step(m, v, h, p, st, sc),
+            )
     }
 
     /// Chains.

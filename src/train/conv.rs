@@ -24,7 +24,7 @@ use crate::data::{Dataset, shuffle_indices};
 use crate::error::{Error, Result};
 use crate::kernels::conv::{self, ConvShape};
 use crate::model::conv_rbm::ImageScratch;
-use crate::model::{ConvDbn, ConvRbm};
+use crate::model::{ConvDbn, ConvRbm, ConvVisible};
 use crate::rng;
 use crate::sampler::ConvChains;
 use crate::train::Schedule;
@@ -41,6 +41,9 @@ pub struct ConvTrainConfig {
     pub filter_size: usize,
     /// Pooling block side `P` (default 2).
     pub pool: usize,
+    /// Visible units (default Bernoulli; Gaussian with unit variance for
+    /// standardized real-valued images).
+    pub visible: ConvVisible,
     /// Gibbs sweeps per update (default 1).
     pub k: usize,
     /// Persistent chains (PCD) instead of CD-k from the batch (default true).
@@ -78,6 +81,7 @@ setters!(ConvTrainConfig {
     filters: usize,
     filter_size: usize,
     pool: usize,
+    visible: ConvVisible,
     k: usize,
     persistent: bool,
     chains: usize,
@@ -100,6 +104,7 @@ impl Default for ConvTrainConfig {
             filters: 24,
             filter_size: 9,
             pool: 2,
+            visible: ConvVisible::Bernoulli,
             k: 1,
             persistent: true,
             chains: 100,
@@ -169,7 +174,8 @@ pub struct ConvEpochReport {
     /// Learning rate of the epoch.
     pub learning_rate: f32,
     /// Mean squared reconstruction error per image (data → detection
-    /// probabilities → visible probabilities), summed over pixels.
+    /// probabilities → visible probabilities, or means for Gaussian units),
+    /// summed over pixels.
     pub reconstruction_error: f64,
     /// Mean `p(h = 1 | v)` of the detection units.
     pub detection_mean: f64,
@@ -192,7 +198,7 @@ struct Stats {
     c: Vec<f64>,
 }
 
-fn stats(m: &ConvRbm, images: &[f32]) -> Stats {
+fn stats(m: &ConvRbm, images: &[f32]) -> Result<Stats> {
     let s = m.shape();
     let d = s.n_visible();
     let (nw, kk, ch) = (s.n_weights(), s.filters, s.channels);
@@ -205,10 +211,8 @@ fn stats(m: &ConvRbm, images: &[f32]) -> Stats {
                 let (mut b, mut c) = (vec![0.0f64; kk], vec![0.0f64; ch]);
                 for img in group.chunks_exact(d) {
                     m.logits_into(img, scratch);
-                    conv::max_pool_probs(&s, &scratch.logits, probs, &mut [])
-                        .expect("logits of a finite model and finite images are finite");
-                    conv::add_filter_stats(&s, &scratch.cols, probs, &mut w)
-                        .expect("lengths fixed by the shape");
+                    conv::max_pool_probs(&s, &scratch.logits, probs, &mut [])?;
+                    conv::add_filter_stats(&s, &scratch.cols, probs, &mut w)?;
                     for (i, &p) in probs.iter().enumerate() {
                         b[i % kk] += p as f64;
                     }
@@ -216,17 +220,17 @@ fn stats(m: &ConvRbm, images: &[f32]) -> Stats {
                         c[i % ch] += x as f64;
                     }
                 }
-                (w, b, c)
+                Ok((w, b, c))
             },
         )
-        .collect();
+        .collect::<Result<_>>()?;
     let mut out = Stats { w: vec![0.0; nw], b: vec![0.0; kk], c: vec![0.0; ch] };
     for (w, b, c) in groups {
         out.w.iter_mut().zip(&w).for_each(|(o, &x)| *o += x as f64);
         out.b.iter_mut().zip(&b).for_each(|(o, &x)| *o += x);
         out.c.iter_mut().zip(&c).for_each(|(o, &x)| *o += x);
     }
-    out
+    Ok(out)
 }
 
 /// Monitors on `images` (module docs of [`ConvEpochReport`]).
@@ -247,19 +251,21 @@ fn monitors(m: &ConvRbm, images: &[f32]) -> Result<(f64, f64, f64, f64)> {
             },
             |(scratch, probs, pooled, recon), img| {
                 m.logits_into(img, scratch);
-                conv::max_pool_probs(&s, &scratch.logits, probs, pooled).expect("finite logits");
-                conv::convolve_dense(&s, probs, m.weights(), &mut scratch.cols, recon).expect("lengths");
+                conv::max_pool_probs(&s, &scratch.logits, probs, pooled)?;
+                conv::convolve_dense(&s, probs, m.weights(), &mut scratch.cols, recon)?;
                 let mut err = 0.0f64;
+                let gaussian = m.visible_units() == ConvVisible::Gaussian;
                 for ((r, &x), &c) in recon.iter().zip(img).zip(m.visible_bias().iter().cycle()) {
-                    let p = 1.0 / (1.0 + (-(*r + c) as f64).exp());
+                    let a = (*r + c) as f64;
+                    let p = if gaussian { a } else { 1.0 / (1.0 + (-a).exp()) };
                     err += (p - x as f64).powi(2);
                 }
                 let hm = probs.iter().map(|&p| p as f64).sum::<f64>() / probs.len() as f64;
                 let pm = pooled.iter().map(|&p| p as f64).sum::<f64>() / pooled.len() as f64;
-                (err, hm, pm)
+                Ok((err, hm, pm))
             },
         )
-        .collect();
+        .collect::<Result<_>>()?;
     let mut fe = vec![0.0f64; n];
     m.free_energy_batch(images, &mut fe)?;
     let nf = n.max(1) as f64;
@@ -274,9 +280,10 @@ struct Velocity {
     c: Vec<f32>,
 }
 
-/// Trains a convolutional RBM on binary images (rows of `data`, each
-/// `height × width × channels`, channel last), calling `on_epoch` after each
-/// epoch.
+/// Trains a convolutional RBM on images (rows of `data`, each
+/// `height × width × channels`, channel last; binary for Bernoulli visible
+/// units, standardized real values for Gaussian ones), calling `on_epoch`
+/// after each epoch.
 ///
 /// # Errors
 /// [`Error::InvalidParam`] for bad settings, non-binary or no data;
@@ -316,19 +323,27 @@ pub fn train_conv_rbm(
     if data.is_empty() {
         return Err(Error::InvalidParam { name: "data", reason: "no images".into() });
     }
-    data.check_binary()?;
+    if c.visible == ConvVisible::Bernoulli {
+        data.check_binary()?;
+    }
     let mut model = ConvRbm::random(s, c.weight_init_std, c.initial_hidden_bias, c.seed)?;
-    // Visible biases from the data: log(p / (1 − p)) per channel, clamped.
+    // Visible biases from the data: per channel, log(p / (1 − p)) clamped
+    // (Bernoulli) or the mean (Gaussian).
     let means = data.marginals();
     let vb: Vec<f32> = (0..s.channels)
         .map(|ch| {
             let p = means.iter().skip(ch).step_by(s.channels).sum::<f64>() / (d / s.channels) as f64;
-            let p = p.clamp(1e-3, 1.0 - 1e-3);
-            (p / (1.0 - p)).ln() as f32
+            match c.visible {
+                ConvVisible::Bernoulli => {
+                    let p = p.clamp(1e-3, 1.0 - 1e-3);
+                    (p / (1.0 - p)).ln() as f32
+                }
+                ConvVisible::Gaussian => p as f32,
+            }
         })
         .collect();
     let (w0, b0, _) = model.into_parts();
-    model = ConvRbm::new(s, w0, b0, vb)?;
+    model = ConvRbm::new(s, w0, b0, vb)?.with_visible(c.visible);
     let bs = c.batch_size.min(data.len());
     let n_neg = if c.persistent { c.chains } else { bs };
     crate::alloc::check_bytes("batch and chains (images)", (bs + n_neg) as u128 * d as u128, 4)?;
@@ -351,22 +366,23 @@ pub fn train_conv_rbm(
             for (row, &i) in pos.chunks_exact_mut(d).zip(idx) {
                 row.copy_from_slice(data.row(i as usize));
             }
+            let diverged = |e: Error| Error::Diverged { epoch, step, reason: format!("{e}") };
             let neg_images: Vec<f32> = match chains.as_mut() {
                 Some(ch) => {
-                    ch.sweep(&model, c.k)?;
+                    ch.sweep(&model, c.k).map_err(diverged)?;
                     ch.visible().to_vec()
                 }
                 None => {
                     let streams = cd_streams[..idx.len()].to_vec();
                     let mut ch = ConvChains::with_images(&model, pos.to_vec(), streams)?;
-                    ch.sweep(&model, c.k)?;
+                    ch.sweep(&model, c.k).map_err(diverged)?;
                     let (v, _, _, st) = ch.into_parts();
                     cd_streams[..idx.len()].copy_from_slice(&st);
                     v
                 }
             };
-            let plus = stats(&model, pos);
-            let minus = stats(&model, &neg_images);
+            let plus = stats(&model, pos).map_err(diverged)?;
+            let minus = stats(&model, &neg_images).map_err(diverged)?;
             model = update(&model, c, lr, &plus, idx.len(), &minus, neg_images.len() / d, &mut vel)
                 .map_err(|reason| Error::Diverged { epoch, step, reason })?;
             step += 1;
@@ -422,7 +438,7 @@ fn update(
         *vc = c.momentum * *vc + lr * g;
         *cc += *vc;
     }
-    ConvRbm::new(s, w, b, vb).map_err(|e| format!("{e}"))
+    ConvRbm::new(s, w, b, vb).map(|m| m.with_visible(model.visible_units())).map_err(|e| format!("{e}"))
 }
 
 /// Trains a convolutional DBN greedily (Lee et al. 2009, §3.4): layer 1 on
@@ -458,6 +474,12 @@ pub fn train_conv_dbn(
         return Err(Error::InvalidParam { name: "layers", reason: "need at least one layer".into() });
     }
     // Every layer's geometry is known before any training: check them all.
+    if configs.iter().skip(1).any(|c| c.visible != ConvVisible::Bernoulli) {
+        return Err(Error::InvalidParam {
+            name: "visible",
+            reason: "layers above the first see binary pooling units: only layer 1 may be Gaussian".into(),
+        });
+    }
     let mut shape = image;
     for c in configs {
         c.check(shape)?;

@@ -4,7 +4,7 @@
 use crate::CliResult;
 use boltzmann::data::Dataset;
 use boltzmann::io;
-use boltzmann::model::{ConvDbn, ConvRbm};
+use boltzmann::model::{ConvDbn, ConvRbm, ConvVisible};
 use boltzmann::rng::{Purpose, derive};
 use boltzmann::sampler::ConvChains;
 use boltzmann::train::Schedule;
@@ -40,6 +40,11 @@ pub(crate) struct CrbmTrainArgs {
     /// Binarize grey data: threshold (at 0.5) or stochastic.
     #[arg(long)]
     binarize: Option<String>,
+    /// Visible units of layer 1: bernoulli (binary images) or gaussian
+    /// (real images, unit variance; the data are standardized per channel
+    /// first, and the factors printed).
+    #[arg(long, default_value = "bernoulli")]
+    visible: String,
     /// Image shape HxWxC (channel last), e.g. 28x28x1; default: the data's
     /// own image shape (28 × 28 × 1 for MNIST files).
     #[arg(long)]
@@ -239,10 +244,49 @@ fn load_data(a: &CrbmTrainArgs) -> CliResult<(Dataset, String)> {
         Some(n) if n < d.len() => d.subset(0..n)?,
         _ => d,
     };
-    if let Err(e) = d.check_binary() {
-        return Err(format!("{name}: {e} (convolutional RBMs take binary images; add --binarize)").into());
+    if visible(a)? == ConvVisible::Bernoulli
+        && let Err(e) = d.check_binary()
+    {
+        return Err(format!(
+            "{name}: {e} (convolutional RBMs take binary images; add --binarize or --visible gaussian)"
+        )
+        .into());
     }
     Ok((d, name))
+}
+
+fn visible(a: &CrbmTrainArgs) -> CliResult<ConvVisible> {
+    match a.visible.as_str() {
+        "bernoulli" => Ok(ConvVisible::Bernoulli),
+        "gaussian" => Ok(ConvVisible::Gaussian),
+        v => Err(format!("--visible {v:?}: use bernoulli or gaussian").into()),
+    }
+}
+
+/// Per-channel mean and standard deviation of the data, and the data
+/// standardized by them (Gaussian visible units have unit variance).
+fn standardize(d: &Dataset, channels: usize) -> CliResult<(Dataset, Vec<(f64, f64)>)> {
+    let x = d.features();
+    let mut stats = Vec::with_capacity(channels);
+    for c in 0..channels {
+        let vals = || x.iter().skip(c).step_by(channels).map(|&v| v as f64);
+        let n = vals().count().max(1) as f64;
+        let mean = vals().sum::<f64>() / n;
+        let sd = (vals().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        if sd.is_nan() || sd <= 1e-12 {
+            return Err(format!("channel {c} of the data is constant: nothing to model").into());
+        }
+        stats.push((mean, sd));
+    }
+    let y: Vec<f32> = x
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let (m, s) = stats[i % channels];
+            ((v as f64 - m) / s) as f32
+        })
+        .collect();
+    Ok((Dataset::new(y, d.dim())?, stats))
 }
 
 fn binarize(d: Dataset, how: Option<&str>, seed: u64) -> CliResult<Dataset> {
@@ -349,9 +393,18 @@ fn epoch_line(layer: usize, r: &ConvEpochReport, json: bool) -> CliResult<()> {
 }
 
 fn train(a: &CrbmTrainArgs) -> CliResult<()> {
-    let cfgs = configs(a)?;
+    let mut cfgs = configs(a)?;
+    let vis = visible(a)?;
+    cfgs[0] = cfgs[0].clone().visible(vis);
     let (data, name) = load_data(a)?;
     let image = image_shape(a, &data)?;
+    let (data, scaling) = match vis {
+        ConvVisible::Bernoulli => (data, None),
+        ConvVisible::Gaussian => {
+            let (d, st) = standardize(&data, image.2)?;
+            (d, Some(st))
+        }
+    };
     // Every layer's geometry, checked before anything is written.
     let mut shapes = Vec::new();
     let mut below = image;
@@ -372,6 +425,10 @@ fn train(a: &CrbmTrainArgs) -> CliResult<()> {
     }
     if !a.json {
         outln!("data: {name}, {} images of {}x{}x{}", data.len(), image.0, image.1, image.2);
+        if let Some(st) = &scaling {
+            let parts: Vec<String> = st.iter().map(|(m, s)| format!("(x − {m:.4}) / {s:.4}")).collect();
+            outln!("standardized per channel: {}", parts.join(", "));
+        }
         for (l, s) in shapes.iter().enumerate() {
             outln!("layer {}: {s}; {} by {}", l + 1, if a.cd { "CD" } else { "PCD" }, a.k);
         }
@@ -395,13 +452,15 @@ fn train(a: &CrbmTrainArgs) -> CliResult<()> {
         write_filters(&net, l + 1, p)?;
     }
     let seed = derive(a.seed, Purpose::ConvSampling);
-    let density = write_samples(&net.layers()[0], 100, a.sample_sweeps, seed, &samples_path)?;
+    let density =
+        write_samples(&net.layers()[0], 100, a.sample_sweeps, seed, &samples_path, scaling.as_deref())?;
     if a.json {
         outln!(
             "{}",
             jobj!(
                 "model" = model_path.display().to_string(),
                 "layers" = net.layers().len(),
+                "visible" = vis.name(),
                 "train_seconds" = train_s,
                 "sample_density" = density,
             )
@@ -451,13 +510,52 @@ fn write_filters(net: &ConvDbn, layer: usize, path: &Path) -> CliResult<()> {
 }
 
 /// Runs `chains` chains `sweeps` sweeps from random images and writes the
-/// first channel of each as a PNG grid; returns the mean pixel density.
-fn write_samples(m: &ConvRbm, chains: usize, sweeps: usize, seed: u64, path: &Path) -> CliResult<f64> {
+/// first channel of each as a PNG grid; returns the mean pixel value of the
+/// samples. Gaussian chains are drawn as the means of `p(v | h)`, through
+/// `scaling` (the standardization, undone) or, without it, each scaled to
+/// its own range.
+fn write_samples(
+    m: &ConvRbm,
+    chains: usize,
+    sweeps: usize,
+    seed: u64,
+    path: &Path,
+    scaling: Option<&[(f64, f64)]>,
+) -> CliResult<f64> {
     let s = m.shape();
     let mut c = ConvChains::new(m, chains, seed)?;
     c.sweep(m, sweeps)?;
     let v = c.visible();
-    let first: Vec<f32> = v.iter().step_by(s.channels).copied().collect();
+    // Gaussian chains: draw the means of p(v | h) at the last sweep (the
+    // unit-variance noise of a sample would hide them).
+    let means;
+    let shown = if m.visible_units() == ConvVisible::Gaussian {
+        means = {
+            let mut out = vec![0.0f32; v.len()];
+            m.visible_probs(c.hidden(), &mut out)?;
+            out
+        };
+        &means[..]
+    } else {
+        v
+    };
+    let mut first: Vec<f32> = shown.iter().step_by(s.channels).copied().collect();
+    if m.visible_units() == ConvVisible::Gaussian {
+        match scaling {
+            Some(st) => {
+                first.iter_mut().for_each(|x| *x = ((*x as f64) * st[0].1 + st[0].0).clamp(0.0, 1.0) as f32)
+            }
+            None => {
+                for img in first.chunks_exact_mut(s.height * s.width) {
+                    let (lo, hi) = img
+                        .iter()
+                        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+                    let span = if hi > lo { hi - lo } else { 1.0 };
+                    img.iter_mut().for_each(|x| *x = (*x - lo) / span);
+                }
+            }
+        }
+    }
     io::grid_png(path, &first, s.height, s.width, 10, 2)?;
     Ok(v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64)
 }
@@ -467,7 +565,7 @@ fn sample(a: &CrbmSampleArgs) -> CliResult<()> {
     let m = &net.layers()[0];
     crate::out::file(&a.out)?;
     let t0 = std::time::Instant::now();
-    let density = write_samples(m, a.chains, a.sweeps, a.seed, &a.out)?;
+    let density = write_samples(m, a.chains, a.sweeps, a.seed, &a.out, None)?;
     let secs = t0.elapsed().as_secs_f64();
     if a.json {
         outln!(
@@ -505,6 +603,13 @@ fn filters(a: &CrbmFiltersArgs) -> CliResult<()> {
 fn classify(a: &CrbmClassifyArgs) -> CliResult<()> {
     use boltzmann::train::softmax::{SoftmaxConfig, fit_softmax};
     let net = load_net(&a.model)?;
+    if net.layers()[0].visible_units() == ConvVisible::Gaussian {
+        return Err(
+            "crbm classify: Gaussian-visible models need the standardization of their training data, \
+                    which the model file does not hold; not supported"
+                .into(),
+        );
+    }
     let layer = a.layer.unwrap_or(net.layers().len());
     net.shape(layer)
         .map_err(|_| format!("--layer {layer}: the model has {} layer(s)", net.layers().len()))?;
