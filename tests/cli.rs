@@ -1225,3 +1225,74 @@ fn crbm_train_sample_filters() {
     assert!(!ok && err.contains("Gaussian"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `crbm train --resume`: a 2-epoch run resumed to 3 epochs writes the same
+/// model bytes as a 3-epoch run (constant rate, so the schedule does not
+/// depend on the epoch count); bad resumes fail cleanly.
+#[test]
+fn crbm_resume_continues_exactly() {
+    let dir = tmpdir("crbm-resume");
+    let base = |out: &str, epochs: &str| -> Vec<String> {
+        [
+            "crbm",
+            "train",
+            "--filters",
+            "3",
+            "--filter-size",
+            "5",
+            "--lr",
+            "0.1",
+            "--lr-final",
+            "0.1",
+            "--sample-sweeps",
+            "2",
+            "--threads",
+            "2",
+            "--epochs",
+            epochs,
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([dir.join(out).display().to_string()])
+        .collect()
+    };
+    let run = |mut args: Vec<String>| {
+        args.extend(["--limit".to_string(), "150".to_string()]);
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, out, err) = boltzmann(&a);
+        assert!(ok, "{err}");
+        out
+    };
+    run(base("straight", "3"));
+    run(base("half", "2"));
+    let ckpt = dir.join("half/checkpoint.safetensors").display().to_string();
+    let mut resume = base("resumed", "3");
+    resume.extend(["--resume".to_string(), ckpt.clone()]);
+    let out = run(resume);
+    assert!(out.contains("epoch   3") && !out.contains("epoch   2"), "{out}");
+    let a = std::fs::read(dir.join("straight/model.safetensors")).unwrap();
+    let b = std::fs::read(dir.join("resumed/model.safetensors")).unwrap();
+    assert_eq!(a, b, "resumed run differs from the straight one");
+    // Other data, fewer epochs than done, several layers, a model instead of a checkpoint.
+    for (extra, needle) in [
+        (vec!["--limit", "140"], "not the data"),
+        (vec!["--limit", "150"], "already run"),
+        (vec!["--limit", "150", "--filters", "3,3"], "single-layer"),
+    ] {
+        let epochs = if needle == "already run" { "1" } else { "3" };
+        let mut args: Vec<String> = base("bad", epochs);
+        args.extend(["--resume".to_string(), ckpt.clone()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, _, err) = boltzmann(&a);
+        assert!(!ok && err.contains(needle), "{extra:?}: {err}");
+    }
+    let mut args = base("bad", "3");
+    args.extend(["--resume".to_string(), dir.join("straight/model.safetensors").display().to_string()]);
+    args.extend(["--limit".to_string(), "150".to_string()]);
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, _, err) = boltzmann(&a);
+    assert!(!ok && err.contains("expected a \"conv-checkpoint\""), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

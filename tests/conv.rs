@@ -716,3 +716,59 @@ fn gaussian_conv_rbm_trains_and_round_trips() {
     assert!(ConvDbn::new(vec![runs[0].clone(), top.clone()]).is_ok());
     assert!(ConvDbn::new(vec![runs[0].clone(), top.with_visible(ConvVisible::Gaussian)]).is_err());
 }
+
+/// A run saved after some epochs and resumed (through the checkpoint's
+/// bytes) ends with the same bits as the run that never stopped, for PCD
+/// and CD; other data and broken checkpoints are refused.
+#[cfg(feature = "io")]
+#[test]
+fn conv_training_resumes_bit_exactly() {
+    use boltzmann::io::{ModelFile, conv_checkpoint_bytes, parse_conv_checkpoint};
+    use boltzmann::train::conv::{ConvTrainConfig, ConvTrainer};
+    let data = bars(90, 8);
+    for persistent in [true, false] {
+        let cfg = ConvTrainConfig::default()
+            .filters(3)
+            .filter_size(2)
+            .pool(1)
+            .epochs(4)
+            .batch_size(20)
+            .chains(7)
+            .persistent(persistent);
+        let mut straight = ConvTrainer::new(&data, (3, 4, 1), &cfg).unwrap();
+        while !straight.is_done() {
+            straight.run_epoch(&data).unwrap();
+        }
+        let mut first = ConvTrainer::new(&data, (3, 4, 1), &cfg).unwrap();
+        first.run_epoch(&data).unwrap();
+        first.run_epoch(&data).unwrap();
+        let bytes = conv_checkpoint_bytes(&first.state());
+        let state = parse_conv_checkpoint(&bytes).unwrap();
+        assert_eq!(state, first.state());
+        match ModelFile::from_bytes(&bytes).unwrap() {
+            ModelFile::ConvCheckpoint(s) => assert_eq!(*s, state),
+            other => panic!("read back a {}", other.kind()),
+        }
+        let mut resumed = pool(3).install(|| ConvTrainer::resume(state.clone(), &data)).unwrap();
+        while !resumed.is_done() {
+            pool(3).install(|| resumed.run_epoch(&data)).unwrap();
+        }
+        assert_eq!(resumed.state(), straight.state(), "persistent {persistent}");
+        assert!(resumed.run_epoch(&data).is_err(), "no epoch after the last");
+        // Other data.
+        let other = bars(90, 9);
+        assert!(matches!(ConvTrainer::resume(state.clone(), &other), Err(Error::InvalidParam { .. })));
+        // Broken states and files.
+        let mut bad = state.clone();
+        bad.order[0] = bad.order[1];
+        assert!(ConvTrainer::resume(bad, &data).is_err());
+        let mut bad = state.clone();
+        bad.cd_streams[0] = [0; 4];
+        assert!(ConvTrainer::resume(bad, &data).is_err());
+        let mut flipped = bytes.clone();
+        let n = flipped.len();
+        flipped[n - 9] ^= 1;
+        assert!(parse_conv_checkpoint(&flipped).is_err());
+        assert!(parse_conv_checkpoint(&bytes[..bytes.len() / 2]).is_err());
+    }
+}

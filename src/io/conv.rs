@@ -13,9 +13,14 @@
 use super::model::{FORMAT_VERSION, check_format_and_kind};
 use super::safetensors::{SafeTensors, Tensor};
 use super::{read_file, write_atomic};
+use crate::data::Fingerprint;
 use crate::error::{Error, Result};
 use crate::kernels::conv::ConvShape;
 use crate::model::{ConvDbn, ConvRbm, ConvVisible};
+use crate::rng::StreamState;
+use crate::sampler::ConvChains;
+use crate::train::Schedule;
+use crate::train::conv::{ConvTrainConfig, ConvTrainState};
 use std::path::Path;
 
 fn header(st: &mut SafeTensors, kind: &str, visible: ConvVisible) {
@@ -197,4 +202,220 @@ pub(super) fn parse_named(bytes: &[u8], what: &str) -> Result<ConvRbm> {
     let st = SafeTensors::from_bytes(bytes, what)?;
     let visible = check_header(&st, "conv-rbm", what)?;
     Ok(get_layer(&st, "", what)?.with_visible(visible))
+}
+
+fn schedule_json(s: &Schedule) -> serde_json::Value {
+    match *s {
+        Schedule::Constant => serde_json::json!({"kind": "constant"}),
+        Schedule::Exponential { decay } => serde_json::json!({"kind": "exponential", "decay": decay}),
+        Schedule::Linear { final_lr } => serde_json::json!({"kind": "linear", "final_lr": final_lr}),
+    }
+}
+
+fn config_json(c: &ConvTrainConfig) -> String {
+    serde_json::json!({
+        "filters": c.filters, "filter_size": c.filter_size, "pool": c.pool,
+        "visible": c.visible.name(), "k": c.k, "persistent": c.persistent, "chains": c.chains,
+        "learning_rate": c.learning_rate, "schedule": schedule_json(&c.schedule), "momentum": c.momentum,
+        "l2": c.l2, "sparsity_target": c.sparsity_target, "sparsity_cost": c.sparsity_cost,
+        "batch_size": c.batch_size, "epochs": c.epochs, "weight_init_std": c.weight_init_std,
+        "initial_hidden_bias": c.initial_hidden_bias, "seed": c.seed,
+    })
+    .to_string()
+}
+
+fn config_from(text: &str, what: &str) -> Result<ConvTrainConfig> {
+    let bad = |k: &str| Error::Io {
+        path: what.to_string(),
+        reason: format!("checkpoint config: bad or missing {k:?}"),
+    };
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad("config"))?;
+    let n = |k: &str| v.get(k).and_then(serde_json::Value::as_u64).map(|x| x as usize).ok_or_else(|| bad(k));
+    let f = |v: &serde_json::Value, k: &str| {
+        v.get(k).and_then(serde_json::Value::as_f64).map(|x| x as f32).ok_or_else(|| bad(k))
+    };
+    let s = v.get("schedule").ok_or_else(|| bad("schedule"))?;
+    let schedule = match s.get("kind").and_then(serde_json::Value::as_str) {
+        Some("constant") => Schedule::Constant,
+        Some("exponential") => Schedule::Exponential { decay: f(s, "decay")? },
+        Some("linear") => Schedule::Linear { final_lr: f(s, "final_lr")? },
+        _ => return Err(bad("schedule")),
+    };
+    let visible = match v.get("visible").and_then(serde_json::Value::as_str) {
+        Some("bernoulli") => ConvVisible::Bernoulli,
+        Some("gaussian") => ConvVisible::Gaussian,
+        _ => return Err(bad("visible")),
+    };
+    Ok(ConvTrainConfig::default()
+        .filters(n("filters")?)
+        .filter_size(n("filter_size")?)
+        .pool(n("pool")?)
+        .visible(visible)
+        .k(n("k")?)
+        .persistent(
+            v.get("persistent").and_then(serde_json::Value::as_bool).ok_or_else(|| bad("persistent"))?,
+        )
+        .chains(n("chains")?)
+        .learning_rate(f(&v, "learning_rate")?)
+        .schedule(schedule)
+        .momentum(f(&v, "momentum")?)
+        .l2(f(&v, "l2")?)
+        .sparsity_target(f(&v, "sparsity_target")?)
+        .sparsity_cost(f(&v, "sparsity_cost")?)
+        .batch_size(n("batch_size")?)
+        .epochs(n("epochs")?)
+        .weight_init_std(f(&v, "weight_init_std")?)
+        .initial_hidden_bias(f(&v, "initial_hidden_bias")?)
+        .seed(v.get("seed").and_then(serde_json::Value::as_u64).ok_or_else(|| bad("seed"))?))
+}
+
+fn streams_flat(s: &[StreamState]) -> Vec<u64> {
+    s.iter().flatten().copied().collect()
+}
+
+fn streams_from(v: Vec<u64>) -> Vec<StreamState> {
+    v.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]).collect()
+}
+
+/// The bytes of a convolutional-RBM training checkpoint
+/// (`kind = "conv-checkpoint"`): the settings as JSON (`config`), the image
+/// shape, `epoch`, `step`, the data fingerprint (`data.rows`, `data.dim`,
+/// `data.checksum`), the model (`model.*` as in a model file), the
+/// velocities, the chains' states and streams, the CD streams, the order of
+/// the examples and the shuffle's stream.
+pub fn conv_checkpoint_bytes(s: &ConvTrainState) -> Vec<u8> {
+    let mut st = SafeTensors::default();
+    header(&mut st, "conv-checkpoint", s.model.visible_units());
+    let (h, w, c) = s.image;
+    for (k, v) in [
+        ("config", config_json(&s.config)),
+        ("image", format!("{h}x{w}x{c}")),
+        ("epoch", s.epoch.to_string()),
+        ("step", s.step.to_string()),
+        ("data.rows", s.data.rows.to_string()),
+        ("data.dim", s.data.dim.to_string()),
+        ("data.checksum", format!("{:016x}", s.data.checksum)),
+    ] {
+        st.metadata.insert(k.into(), v);
+    }
+    put_layer(&mut st, &s.model, "model.");
+    for (name, v) in
+        ["velocity.weights", "velocity.hidden_bias", "velocity.visible_bias"].iter().zip(&s.velocity)
+    {
+        st.tensors.insert(name.to_string(), Tensor::f32(vec![v.len()], v));
+    }
+    if let Some(ch) = &s.chains {
+        let n = ch.len();
+        let sh = s.model.shape();
+        st.metadata.insert("chains.sweeps".into(), ch.sweeps_done().to_string());
+        st.tensors.insert("chains.visible".into(), Tensor::f32(vec![n, sh.n_visible()], ch.visible()));
+        st.tensors.insert("chains.hidden".into(), Tensor::f32(vec![n, sh.n_hidden()], ch.hidden()));
+        st.tensors.insert("chains.pooled".into(), Tensor::f32(vec![n, sh.n_pooled()], ch.pooled()));
+        st.tensors.insert("chains.streams".into(), Tensor::u64(vec![n, 4], &streams_flat(ch.streams())));
+    }
+    st.tensors
+        .insert("cd_streams".into(), Tensor::u64(vec![s.cd_streams.len(), 4], &streams_flat(&s.cd_streams)));
+    let order: Vec<u64> = s.order.iter().map(|&i| i as u64).collect();
+    st.tensors.insert("order".into(), Tensor::u64(vec![order.len()], &order));
+    st.tensors.insert("shuffle".into(), Tensor::u64(vec![4], &s.shuffle));
+    st.to_bytes()
+}
+
+/// Writes a checkpoint atomically.
+///
+/// # Errors
+/// [`Error::Os`] if it cannot be written, [`Error::Io`] for a directory.
+pub fn save_conv_checkpoint(s: &ConvTrainState, path: impl AsRef<Path>) -> Result<()> {
+    write_atomic(path.as_ref(), &conv_checkpoint_bytes(s))
+}
+
+/// Reads a checkpoint.
+///
+/// # Errors
+/// [`Error::Os`] when it cannot be read; [`Error::Io`] for anything that is
+/// not a valid convolutional-RBM checkpoint of this library.
+pub fn load_conv_checkpoint(path: impl AsRef<Path>) -> Result<ConvTrainState> {
+    let path = path.as_ref();
+    parse_checkpoint_named(&read_file(path)?, &path.display().to_string())
+}
+
+/// [`load_conv_checkpoint`] from bytes.
+///
+/// # Errors
+/// As [`load_conv_checkpoint`].
+pub fn parse_conv_checkpoint(bytes: &[u8]) -> Result<ConvTrainState> {
+    parse_checkpoint_named(bytes, "convolutional-RBM checkpoint")
+}
+
+pub(super) fn parse_checkpoint_named(bytes: &[u8], what: &str) -> Result<ConvTrainState> {
+    let st = SafeTensors::from_bytes(bytes, what)?;
+    let bad = |reason: String| Error::Io { path: what.to_string(), reason };
+    let visible = check_header(&st, "conv-checkpoint", what)?;
+    let config = config_from(st.meta("config", what)?, what)?;
+    let num = |k: &str| -> Result<u64> { st.meta(k, what)?.parse().map_err(|_| bad(format!("bad {k}"))) };
+    let dims: Vec<usize> = st.meta("image", what)?.split('x').filter_map(|t| t.parse().ok()).collect();
+    let image = match dims[..] {
+        [h, w, c] => (h, w, c),
+        _ => return Err(bad("bad image".into())),
+    };
+    let model = get_layer(&st, "model.", what)?.with_visible(visible);
+    if model.shape() != config.shape(image) || visible != config.visible {
+        return Err(bad("the model does not match the checkpoint's settings".into()));
+    }
+    let sh = model.shape();
+    let f32s = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
+        let t = st.get(name, what)?;
+        if t.shape != shape {
+            return Err(bad(format!("tensor {name:?} has shape {:?}, expected {shape:?}", t.shape)));
+        }
+        t.to_f32(what)
+    };
+    let u64s = |name: &str, shape: &[usize]| -> Result<Vec<u64>> {
+        let t = st.get(name, what)?;
+        if t.shape != shape {
+            return Err(bad(format!("tensor {name:?} has shape {:?}, expected {shape:?}", t.shape)));
+        }
+        t.to_u64(what)
+    };
+    let velocity = [
+        f32s("velocity.weights", &[sh.n_weights()])?,
+        f32s("velocity.hidden_bias", &[sh.filters])?,
+        f32s("velocity.visible_bias", &[sh.channels])?,
+    ];
+    let rows = num("data.rows")? as usize;
+    let chains = if config.persistent {
+        let n = config.chains;
+        let visible = f32s("chains.visible", &[n, sh.n_visible()])?;
+        let hidden = f32s("chains.hidden", &[n, sh.n_hidden()])?;
+        let pooled = f32s("chains.pooled", &[n, sh.n_pooled()])?;
+        let streams = streams_from(u64s("chains.streams", &[n, 4])?);
+        let sweeps = num("chains.sweeps")?;
+        let ch = ConvChains::from_state(&model, visible, hidden, pooled, streams, sweeps)
+            .map_err(|e| bad(format!("chains: {e}")))?;
+        Some(ch)
+    } else {
+        None
+    };
+    let bs = config.batch_size.min(rows);
+    let cd_streams = streams_from(u64s("cd_streams", &[bs, 4])?);
+    let order: Vec<u32> = u64s("order", &[rows])?
+        .into_iter()
+        .map(|i| u32::try_from(i).map_err(|_| bad("bad order".into())))
+        .collect::<Result<_>>()?;
+    let sv = u64s("shuffle", &[4])?;
+    let checksum = u64::from_str_radix(st.meta("data.checksum", what)?, 16)
+        .map_err(|_| bad("bad data.checksum".into()))?;
+    Ok(ConvTrainState {
+        config,
+        image,
+        model,
+        velocity,
+        chains,
+        cd_streams,
+        order,
+        shuffle: [sv[0], sv[1], sv[2], sv[3]],
+        epoch: num("epoch")? as usize,
+        step: num("step")?,
+        data: Fingerprint { rows, dim: num("data.dim")? as usize, checksum },
+    })
 }

@@ -15,6 +15,7 @@ use super::{checkpoint, read_file, write_atomic};
 use crate::error::{Error, Result};
 use crate::model::{ConvDbn, ConvRbm, Rbm};
 use crate::train::TrainState;
+use crate::train::conv::ConvTrainState;
 use std::path::Path;
 
 /// Any file of this library, by what it holds.
@@ -47,12 +48,15 @@ pub enum ModelFile {
     ConvRbm(ConvRbm),
     /// A convolutional DBN (`kind = "conv-dbn"`).
     ConvDbn(ConvDbn),
+    /// A training checkpoint of the convolutional-RBM trainer
+    /// (`kind = "conv-checkpoint"`).
+    ConvCheckpoint(Box<ConvTrainState>),
 }
 
 impl ModelFile {
     /// The file's `kind` metadata value: `"rbm"`, `"dbn"`, `"gaussian-dbn"`,
     /// `"gb-rbm"`, `"mlp-energy"`, `"score-mlp"`, `"rbm-checkpoint"`,
-    /// `"conv-rbm"` or `"conv-dbn"`.
+    /// `"conv-rbm"`, `"conv-dbn"` or `"conv-checkpoint"`.
     pub fn kind(&self) -> &'static str {
         match self {
             ModelFile::Rbm(_) => "rbm",
@@ -64,6 +68,7 @@ impl ModelFile {
             ModelFile::Checkpoint(_) => "rbm-checkpoint",
             ModelFile::ConvRbm(_) => "conv-rbm",
             ModelFile::ConvDbn(_) => "conv-dbn",
+            ModelFile::ConvCheckpoint(_) => "conv-checkpoint",
         }
     }
 
@@ -82,6 +87,7 @@ impl ModelFile {
             ModelFile::Checkpoint(s) => checkpoint::checkpoint_bytes(s),
             ModelFile::ConvRbm(m) => conv::conv_rbm_bytes(m),
             ModelFile::ConvDbn(d) => conv::conv_dbn_bytes(d),
+            ModelFile::ConvCheckpoint(s) => conv::conv_checkpoint_bytes(s),
         }
     }
 
@@ -133,6 +139,9 @@ fn parse_named(bytes: &[u8], what: &str) -> Result<ModelFile> {
         }
         "conv-rbm" => conv::parse_named(bytes, what).map(ModelFile::ConvRbm),
         "conv-dbn" => conv::parse_dbn_named(bytes, what).map(ModelFile::ConvDbn),
+        "conv-checkpoint" => {
+            conv::parse_checkpoint_named(bytes, what).map(|s| ModelFile::ConvCheckpoint(Box::new(s)))
+        }
         k => Err(bad(format!("unknown kind {k:?}"))),
     }
 }
@@ -164,6 +173,12 @@ impl From<ConvRbm> for ModelFile {
 impl From<ConvDbn> for ModelFile {
     fn from(d: ConvDbn) -> ModelFile {
         ModelFile::ConvDbn(d)
+    }
+}
+
+impl From<ConvTrainState> for ModelFile {
+    fn from(s: ConvTrainState) -> ModelFile {
+        ModelFile::ConvCheckpoint(Box::new(s))
     }
 }
 

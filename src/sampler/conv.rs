@@ -280,6 +280,43 @@ impl ConvChains {
         self.sweeps
     }
 
+    /// Each chain's random stream.
+    pub fn streams(&self) -> &[StreamState] {
+        &self.streams
+    }
+
+    /// Chains from every part of a saved ensemble ([`ConvChains::into_parts`]
+    /// and [`ConvChains::sweeps_done`]), checked as [`ConvChains::with_images`]
+    /// does, and the detection and pooling states of the model's sizes with
+    /// values 0 or 1.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`], [`Error::InvalidParam`].
+    pub fn from_state(
+        m: &ConvRbm,
+        visible: Vec<f32>,
+        hidden: Vec<f32>,
+        pooled: Vec<f32>,
+        streams: Vec<StreamState>,
+        sweeps: u64,
+    ) -> Result<ConvChains> {
+        let n = streams.len();
+        let s = m.shape();
+        let mut c = Self::with_images(m, visible, streams)?;
+        check_len("detection states", mul_dims("chains × detection units", n, s.n_hidden())?, hidden.len())?;
+        check_len("pooling states", mul_dims("chains × pooling units", n, s.n_pooled())?, pooled.len())?;
+        if hidden.iter().chain(&pooled).any(|&x| x != 0.0 && x != 1.0) {
+            return Err(Error::InvalidParam {
+                name: "chain states",
+                reason: "detection and pooling states must be 0 or 1".into(),
+            });
+        }
+        c.hidden = hidden;
+        c.pooled = pooled;
+        c.sweeps = sweeps;
+        Ok(c)
+    }
+
     /// `(visible, hidden, pooled, streams)`.
     pub fn into_parts(self) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<StreamState>) {
         (self.visible, self.hidden, self.pooled, self.streams)

@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::kernels::conv::{self, ConvShape};
 use crate::model::conv_rbm::ImageScratch;
 use crate::model::{ConvDbn, ConvRbm, ConvVisible};
-use crate::rng;
+use crate::rng::{self, StreamState};
 use crate::sampler::ConvChains;
 use crate::train::Schedule;
 use rayon::prelude::*;
@@ -273,13 +273,6 @@ fn monitors(m: &ConvRbm, images: &[f32]) -> Result<(f64, f64, f64, f64)> {
     Ok((sum(|x| x.0), sum(|x| x.1), sum(|x| x.2), fe.iter().sum::<f64>() / nf))
 }
 
-/// Momentum-SGD state of the three parameter groups.
-struct Velocity {
-    w: Vec<f32>,
-    b: Vec<f32>,
-    c: Vec<f32>,
-}
-
 /// Trains a convolutional RBM on images (rows of `data`, each
 /// `height × width × channels`, channel last; binary for Bernoulli visible
 /// units, standardized real values for Gaussian ones), calling `on_epoch`
@@ -309,10 +302,54 @@ pub fn train_conv_rbm(
     config: &ConvTrainConfig,
     mut on_epoch: impl FnMut(&ConvEpochReport),
 ) -> Result<ConvRbm> {
-    let c = config;
-    c.check(image)?;
-    let s = c.shape(image);
-    let d = s.n_visible();
+    let mut t = ConvTrainer::new(data, image, config)?;
+    while !t.is_done() {
+        on_epoch(&t.run_epoch(data)?);
+    }
+    Ok(t.into_model())
+}
+
+/// Everything a convolutional-RBM training run needs to continue exactly
+/// where it stopped (saved by `io::save_conv_checkpoint`): settings, model,
+/// velocities, chains and every random stream, the order of the examples,
+/// and the count of epochs and updates done.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvTrainState {
+    /// The settings.
+    pub config: ConvTrainConfig,
+    /// `(height, width, channels)` of the images.
+    pub image: ImageShape,
+    /// The model after `epoch` epochs.
+    pub model: ConvRbm,
+    /// Momentum velocities of the filters, hidden and visible biases.
+    pub velocity: [Vec<f32>; 3],
+    /// Persistent chains (PCD), or `None` for CD.
+    pub chains: Option<ConvChains>,
+    /// Streams of the CD chains (one per batch row).
+    pub cd_streams: Vec<StreamState>,
+    /// The current order of the examples (shuffled again each epoch).
+    pub order: Vec<u32>,
+    /// The shuffle's generator state.
+    pub shuffle: StreamState,
+    /// Epochs done.
+    pub epoch: usize,
+    /// Updates done.
+    pub step: u64,
+    /// Fingerprint of the training data (rows, size, checksum).
+    pub data: crate::data::Fingerprint,
+}
+
+/// A convolutional-RBM training run that advances an epoch at a time
+/// ([`ConvTrainer::run_epoch`]) and can be saved and resumed bit-exactly
+/// ([`ConvTrainer::state`], [`ConvTrainer::resume`]).
+#[derive(Debug, Clone)]
+pub struct ConvTrainer {
+    st: ConvTrainState,
+    shuffle: rand_xoshiro::Xoshiro256PlusPlus,
+}
+
+fn check_data(data: &Dataset, image: ImageShape, c: &ConvTrainConfig) -> Result<()> {
+    let d = c.shape(image).n_visible();
     if data.dim() != d {
         return Err(Error::ShapeMismatch {
             what: "image size (height × width × channels)",
@@ -326,70 +363,181 @@ pub fn train_conv_rbm(
     if c.visible == ConvVisible::Bernoulli {
         data.check_binary()?;
     }
-    let mut model = ConvRbm::random(s, c.weight_init_std, c.initial_hidden_bias, c.seed)?;
-    // Visible biases from the data: per channel, log(p / (1 − p)) clamped
-    // (Bernoulli) or the mean (Gaussian).
-    let means = data.marginals();
-    let vb: Vec<f32> = (0..s.channels)
-        .map(|ch| {
-            let p = means.iter().skip(ch).step_by(s.channels).sum::<f64>() / (d / s.channels) as f64;
-            match c.visible {
-                ConvVisible::Bernoulli => {
-                    let p = p.clamp(1e-3, 1.0 - 1e-3);
-                    (p / (1.0 - p)).ln() as f32
+    Ok(())
+}
+
+impl ConvTrainer {
+    /// A new run on `data` (see [`train_conv_rbm`] for the checks).
+    ///
+    /// # Errors
+    /// As [`train_conv_rbm`].
+    pub fn new(data: &Dataset, image: ImageShape, config: &ConvTrainConfig) -> Result<ConvTrainer> {
+        let c = config;
+        c.check(image)?;
+        check_data(data, image, c)?;
+        let s = c.shape(image);
+        let d = s.n_visible();
+        let model = ConvRbm::random(s, c.weight_init_std, c.initial_hidden_bias, c.seed)?;
+        // Visible biases from the data: per channel, log(p / (1 − p)) clamped
+        // (Bernoulli) or the mean (Gaussian).
+        let means = data.marginals();
+        let vb: Vec<f32> = (0..s.channels)
+            .map(|ch| {
+                let p = means.iter().skip(ch).step_by(s.channels).sum::<f64>() / (d / s.channels) as f64;
+                match c.visible {
+                    ConvVisible::Bernoulli => {
+                        let p = p.clamp(1e-3, 1.0 - 1e-3);
+                        (p / (1.0 - p)).ln() as f32
+                    }
+                    ConvVisible::Gaussian => p as f32,
                 }
-                ConvVisible::Gaussian => p as f32,
-            }
-        })
-        .collect();
-    let (w0, b0, _) = model.into_parts();
-    model = ConvRbm::new(s, w0, b0, vb)?.with_visible(c.visible);
-    let bs = c.batch_size.min(data.len());
-    let n_neg = if c.persistent { c.chains } else { bs };
-    crate::alloc::check_bytes("batch and chains (images)", (bs + n_neg) as u128 * d as u128, 4)?;
-    let chain_seed = rng::derive(c.seed, rng::Purpose::ConvChains);
-    let mut chains = if c.persistent { Some(ConvChains::new(&model, c.chains, chain_seed)?) } else { None };
-    let mut cd_streams = rng::chain_streams(chain_seed, bs)?;
-    let mut order: Vec<u32> = (0..data.len() as u32).collect();
-    let mut shuffle =
-        rng::to_generator(rng::chain_streams(rng::derive(c.seed, rng::Purpose::ConvOrder), 1)?[0]);
-    let mut vel = Velocity { w: vec![0.0; s.n_weights()], b: vec![0.0; s.filters], c: vec![0.0; s.channels] };
-    let monitor = &data.features()[..data.len().min(500) * d];
-    let mut batch = vec![0.0f32; bs * d];
-    let mut step = 0u64;
-    for epoch in 0..c.epochs {
+            })
+            .collect();
+        let (w0, b0, _) = model.into_parts();
+        let model = ConvRbm::new(s, w0, b0, vb)?.with_visible(c.visible);
+        let bs = c.batch_size.min(data.len());
+        let n_neg = if c.persistent { c.chains } else { bs };
+        crate::alloc::check_bytes("batch and chains (images)", (bs + n_neg) as u128 * d as u128, 4)?;
+        let chain_seed = rng::derive(c.seed, rng::Purpose::ConvChains);
+        let chains = if c.persistent { Some(ConvChains::new(&model, c.chains, chain_seed)?) } else { None };
+        let shuffle = rng::chain_streams(rng::derive(c.seed, rng::Purpose::ConvOrder), 1)?[0];
+        let st = ConvTrainState {
+            config: c.clone(),
+            image,
+            velocity: [vec![0.0; s.n_weights()], vec![0.0; s.filters], vec![0.0; s.channels]],
+            model,
+            chains,
+            cd_streams: rng::chain_streams(chain_seed, bs)?,
+            order: (0..data.len() as u32).collect(),
+            shuffle,
+            epoch: 0,
+            step: 0,
+            data: data.fingerprint(),
+        };
+        Ok(ConvTrainer { shuffle: rng::to_generator(st.shuffle), st })
+    }
+
+    /// Continues a saved run on the same data.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] when `data` is not the data of the run (by
+    /// fingerprint) or the state is inconsistent.
+    pub fn resume(state: ConvTrainState, data: &Dataset) -> Result<ConvTrainer> {
+        let c = &state.config;
+        c.check(state.image)?;
+        check_data(data, state.image, c)?;
+        if data.fingerprint() != state.data {
+            return Err(Error::InvalidParam {
+                name: "data",
+                reason: "not the data this run was trained on (rows, size or contents differ)".into(),
+            });
+        }
+        let s = c.shape(state.image);
+        let bs = c.batch_size.min(data.len());
+        let ok = state.model.shape() == s
+            && state.model.visible_units() == c.visible
+            && state.velocity[0].len() == s.n_weights()
+            && state.velocity[1].len() == s.filters
+            && state.velocity[2].len() == s.channels
+            && state.cd_streams.len() == bs
+            && state.order.len() == data.len()
+            && state.chains.as_ref().map(|ch| ch.len()) == c.persistent.then_some(c.chains)
+            && state.epoch <= c.epochs;
+        let mut seen = vec![false; data.len()];
+        let perm = state
+            .order
+            .iter()
+            .all(|&i| (i as usize) < seen.len() && !std::mem::replace(&mut seen[i as usize], true));
+        if !ok || !perm {
+            return Err(Error::InvalidParam {
+                name: "checkpoint",
+                reason: "inconsistent training state".into(),
+            });
+        }
+        rng::check_streams(&state.cd_streams)?;
+        rng::check_streams(std::slice::from_ref(&state.shuffle))?;
+        Ok(ConvTrainer { shuffle: rng::to_generator(state.shuffle), st: state })
+    }
+
+    /// Whether every epoch of the settings has run.
+    pub fn is_done(&self) -> bool {
+        self.st.epoch >= self.st.config.epochs
+    }
+
+    /// The model so far.
+    pub fn model(&self) -> &ConvRbm {
+        &self.st.model
+    }
+
+    /// The model, by value.
+    pub fn into_model(self) -> ConvRbm {
+        self.st.model
+    }
+
+    /// The complete state (to save a checkpoint).
+    pub fn state(&self) -> ConvTrainState {
+        let mut st = self.st.clone();
+        st.shuffle = rng::from_generator(&self.shuffle);
+        st
+    }
+
+    /// One epoch over `data` (the data the run started with).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] when every epoch has run or `data` is not the
+    /// run's data; [`Error::Diverged`] (the run is then unusable).
+    pub fn run_epoch(&mut self, data: &Dataset) -> Result<ConvEpochReport> {
+        if self.is_done() {
+            return Err(Error::InvalidParam { name: "epochs", reason: "every epoch has run".into() });
+        }
+        if data.len() != self.st.order.len() || data.dim() != self.st.model.shape().n_visible() {
+            return Err(Error::InvalidParam {
+                name: "data",
+                reason: "not the data this run was started on".into(),
+            });
+        }
         let t0 = Instant::now();
+        let st = &mut self.st;
+        let c = &st.config;
+        let d = st.model.shape().n_visible();
+        let epoch = st.epoch;
         let lr = c.schedule.at(c.learning_rate, epoch, c.epochs);
-        shuffle_indices(&mut order, &mut shuffle);
-        for idx in order.chunks(bs) {
+        let bs = c.batch_size.min(data.len());
+        shuffle_indices(&mut st.order, &mut self.shuffle);
+        let mut batch = vec![0.0f32; bs * d];
+        for idx in st.order.chunks(bs) {
             let pos = &mut batch[..idx.len() * d];
             for (row, &i) in pos.chunks_exact_mut(d).zip(idx) {
                 row.copy_from_slice(data.row(i as usize));
             }
+            let step = st.step;
             let diverged = |e: Error| Error::Diverged { epoch, step, reason: format!("{e}") };
-            let neg_images: Vec<f32> = match chains.as_mut() {
+            let neg_images: Vec<f32> = match st.chains.as_mut() {
                 Some(ch) => {
-                    ch.sweep(&model, c.k).map_err(diverged)?;
+                    ch.sweep(&st.model, c.k).map_err(diverged)?;
                     ch.visible().to_vec()
                 }
                 None => {
-                    let streams = cd_streams[..idx.len()].to_vec();
-                    let mut ch = ConvChains::with_images(&model, pos.to_vec(), streams)?;
-                    ch.sweep(&model, c.k).map_err(diverged)?;
-                    let (v, _, _, st) = ch.into_parts();
-                    cd_streams[..idx.len()].copy_from_slice(&st);
+                    let streams = st.cd_streams[..idx.len()].to_vec();
+                    let mut ch = ConvChains::with_images(&st.model, pos.to_vec(), streams)?;
+                    ch.sweep(&st.model, c.k).map_err(diverged)?;
+                    let (v, _, _, streams) = ch.into_parts();
+                    st.cd_streams[..idx.len()].copy_from_slice(&streams);
                     v
                 }
             };
-            let plus = stats(&model, pos).map_err(diverged)?;
-            let minus = stats(&model, &neg_images).map_err(diverged)?;
-            model = update(&model, c, lr, &plus, idx.len(), &minus, neg_images.len() / d, &mut vel)
-                .map_err(|reason| Error::Diverged { epoch, step, reason })?;
-            step += 1;
+            let plus = stats(&st.model, pos).map_err(diverged)?;
+            let minus = stats(&st.model, &neg_images).map_err(diverged)?;
+            st.model =
+                update(&st.model, c, lr, &plus, idx.len(), &minus, neg_images.len() / d, &mut st.velocity)
+                    .map_err(|reason| Error::Diverged { epoch, step, reason })?;
+            st.step += 1;
         }
+        st.epoch += 1;
         let seconds = t0.elapsed().as_secs_f64();
-        let (reconstruction_error, detection_mean, pooling_mean, free_energy) = monitors(&model, monitor)?;
-        on_epoch(&ConvEpochReport {
+        let monitor = &data.features()[..data.len().min(500) * d];
+        let (reconstruction_error, detection_mean, pooling_mean, free_energy) = monitors(&st.model, monitor)?;
+        Ok(ConvEpochReport {
             epoch: epoch + 1,
             learning_rate: lr,
             reconstruction_error,
@@ -397,9 +545,8 @@ pub fn train_conv_rbm(
             pooling_mean,
             free_energy,
             seconds,
-        });
+        })
     }
-    Ok(model)
 }
 
 /// One momentum-SGD step (module docs); `Err` names a non-finite parameter.
@@ -412,20 +559,20 @@ fn update(
     m: usize,
     minus: &Stats,
     n: usize,
-    vel: &mut Velocity,
+    vel: &mut [Vec<f32>; 3],
 ) -> std::result::Result<ConvRbm, String> {
     let s = model.shape();
     let positions = s.positions() as f64;
     let pixels = (s.height * s.width) as f64;
     let (m, n) = (m as f64, n as f64);
     let mut w = model.weights().to_vec();
-    for (i, (wi, vi)) in w.iter_mut().zip(vel.w.iter_mut()).enumerate() {
+    for (i, (wi, vi)) in w.iter_mut().zip(vel[0].iter_mut()).enumerate() {
         let g = ((plus.w[i] / m - minus.w[i] / n) / positions) as f32 - c.l2 * *wi;
         *vi = c.momentum * *vi + lr * g;
         *wi += *vi;
     }
     let mut b = model.hidden_bias().to_vec();
-    for (k, (bk, vk)) in b.iter_mut().zip(vel.b.iter_mut()).enumerate() {
+    for (k, (bk, vk)) in b.iter_mut().zip(vel[1].iter_mut()).enumerate() {
         let mean_plus = plus.b[k] / (m * positions);
         let g = (plus.b[k] / m - minus.b[k] / n) / positions
             + c.sparsity_cost as f64 * (c.sparsity_target as f64 - mean_plus);
@@ -433,7 +580,7 @@ fn update(
         *bk += *vk;
     }
     let mut vb = model.visible_bias().to_vec();
-    for (ch, (cc, vc)) in vb.iter_mut().zip(vel.c.iter_mut()).enumerate() {
+    for (ch, (cc, vc)) in vb.iter_mut().zip(vel[2].iter_mut()).enumerate() {
         let g = ((plus.c[ch] / m - minus.c[ch] / n) / pixels) as f32;
         *vc = c.momentum * *vc + lr * g;
         *cc += *vc;

@@ -8,14 +8,15 @@ use boltzmann::model::{ConvDbn, ConvRbm, ConvVisible};
 use boltzmann::rng::{Purpose, derive};
 use boltzmann::sampler::ConvChains;
 use boltzmann::train::Schedule;
-use boltzmann::train::conv::{ConvEpochReport, ConvTrainConfig, train_conv_dbn};
+use boltzmann::train::conv::{ConvEpochReport, ConvTrainConfig, ConvTrainer, train_conv_dbn};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum CrbmCmd {
     /// Train a convolutional RBM (embedded MNIST subset by default); writes
-    /// OUT/model.safetensors, OUT/filters.png and OUT/samples.png.
+    /// OUT/model.safetensors, OUT/filters.png (and filtersL.png per higher
+    /// layer), OUT/samples.png, and for one layer OUT/checkpoint.safetensors.
     Train(Box<CrbmTrainArgs>),
     /// Run Gibbs chains from random images and write a PNG grid of them.
     Sample(CrbmSampleArgs),
@@ -94,6 +95,11 @@ pub(crate) struct CrbmTrainArgs {
     /// Strength of the sparsity term (0: off).
     #[arg(long, allow_negative_numbers = true, default_value_t = 0.1)]
     sparsity_cost: f32,
+    /// Continue the single-layer run saved in this checkpoint (written to
+    /// OUT/checkpoint.safetensors after every epoch of a single-layer run):
+    /// the same data, the checkpoint's settings (`--epochs` may extend it).
+    #[arg(long)]
+    resume: Option<PathBuf>,
     /// Sweeps of the chains drawn for OUT/samples.png.
     #[arg(long, value_parser = crate::limits::steps, default_value_t = 1000)]
     sample_sweeps: usize,
@@ -223,7 +229,7 @@ fn parse_image(s: &str) -> CliResult<(usize, usize, usize)> {
     }
 }
 
-fn load_data(a: &CrbmTrainArgs) -> CliResult<(Dataset, String)> {
+fn load_data_as(a: &CrbmTrainArgs, vis: ConvVisible) -> CliResult<(Dataset, String)> {
     let (d, name) = match &a.data {
         None => {
             if a.binarize.is_some() {
@@ -244,7 +250,7 @@ fn load_data(a: &CrbmTrainArgs) -> CliResult<(Dataset, String)> {
         Some(n) if n < d.len() => d.subset(0..n)?,
         _ => d,
     };
-    if visible(a)? == ConvVisible::Bernoulli
+    if vis == ConvVisible::Bernoulli
         && let Err(e) = d.check_binary()
     {
         return Err(format!(
@@ -394,10 +400,35 @@ fn epoch_line(layer: usize, r: &ConvEpochReport, json: bool) -> CliResult<()> {
 
 fn train(a: &CrbmTrainArgs) -> CliResult<()> {
     let mut cfgs = configs(a)?;
-    let vis = visible(a)?;
+    let mut vis = visible(a)?;
     cfgs[0] = cfgs[0].clone().visible(vis);
-    let (data, name) = load_data(a)?;
-    let image = image_shape(a, &data)?;
+    let resumed = match &a.resume {
+        None => None,
+        Some(p) => {
+            if cfgs.len() > 1 {
+                return Err("--resume continues single-layer runs only".into());
+            }
+            let mut st = io::load_conv_checkpoint(p)?;
+            if crate::given("epochs") {
+                if a.epochs < st.epoch {
+                    return Err(format!(
+                        "--epochs {}: the checkpoint has already run {} epochs",
+                        a.epochs, st.epoch
+                    )
+                    .into());
+                }
+                st.config = st.config.clone().epochs(a.epochs);
+            }
+            cfgs = vec![st.config.clone()];
+            vis = st.config.visible;
+            Some(st)
+        }
+    };
+    let (data, name) = load_data_as(a, vis)?;
+    let image = match &resumed {
+        Some(st) => st.image,
+        None => image_shape(a, &data)?,
+    };
     let (data, scaling) = match vis {
         ConvVisible::Bernoulli => (data, None),
         ConvVisible::Gaussian => {
@@ -423,6 +454,10 @@ fn train(a: &CrbmTrainArgs) -> CliResult<()> {
     for f in filter_paths.iter().chain([&model_path, &samples_path]) {
         crate::out::file(f)?;
     }
+    let checkpoint_path = a.out.join("checkpoint.safetensors");
+    if cfgs.len() == 1 {
+        crate::out::checkpoint(&checkpoint_path)?;
+    }
     if !a.json {
         outln!("data: {name}, {} images of {}x{}x{}", data.len(), image.0, image.1, image.2);
         if let Some(st) = &scaling {
@@ -434,15 +469,30 @@ fn train(a: &CrbmTrainArgs) -> CliResult<()> {
         }
     }
     let t0 = std::time::Instant::now();
-    let mut failed = None;
-    let net = train_conv_dbn(&data, image, &cfgs, |layer, r| {
-        if failed.is_none() {
-            failed = epoch_line(layer, r, a.json).err();
+    let net = if cfgs.len() == 1 {
+        // One layer: a checkpoint after every epoch, and resume.
+        let mut t = match resumed {
+            Some(st) => ConvTrainer::resume(st, &data)?,
+            None => ConvTrainer::new(&data, image, &cfgs[0])?,
+        };
+        while !t.is_done() {
+            let r = t.run_epoch(&data)?;
+            io::save_conv_checkpoint(&t.state(), &checkpoint_path)?;
+            epoch_line(1, &r, a.json)?;
         }
-    })?;
-    if let Some(e) = failed {
-        return Err(e);
-    }
+        ConvDbn::new(vec![t.into_model()])?
+    } else {
+        let mut failed = None;
+        let net = train_conv_dbn(&data, image, &cfgs, |layer, r| {
+            if failed.is_none() {
+                failed = epoch_line(layer, r, a.json).err();
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        net
+    };
     let train_s = t0.elapsed().as_secs_f64();
     match net.layers() {
         [one] => io::save_conv_rbm(one, &model_path)?,
