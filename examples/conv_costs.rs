@@ -5,6 +5,7 @@
 //! * h → v from sampled (sparse, binary) detection maps: adding the filters
 //!   of the units that are on (`convolve_binary`) against product + col2im
 //!   (`convolve_dense`);
+//! * the probabilistic max-pooling sampler on one image's logits;
 //! * whole Gibbs sweeps of 100 chains on 1 and 2 threads.
 //!
 //! `cargo run --release --example conv_costs [MODEL]` (a `crbm train` model;
@@ -86,6 +87,25 @@ fn main() -> boltzmann::Result<()> {
         100.0 * on as f64 / s.n_hidden() as f64,
         t_bin * 1e6,
         t_dense * 1e6
+    );
+    // The max-pooling sampler alone on that digit's logits (with biases).
+    let mut logits = vec![0.0; s.n_hidden()];
+    conv::correlate(&s, v, m.weights(), &mut cols, &mut logits)?;
+    for (x, b) in logits.iter_mut().zip(m.hidden_bias().iter().cycle()) {
+        *x += b;
+    }
+    let u: Vec<f32> = (0..s.n_pooled()).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 + 0.0005).collect();
+    let (mut hs, mut ps) = (vec![0.0; s.n_hidden()], vec![0.0; s.n_pooled()]);
+    let mut best = f64::INFINITY;
+    for _ in 0..20 {
+        best = best
+            .min(time(500, || conv::sample_max_pool(&s, &logits, &u, &mut hs, &mut ps, &mut []).unwrap()));
+    }
+    println!(
+        "max-pooling sampler per image ({} blocks of {} units): {:.1} µs",
+        s.n_pooled(),
+        s.pool * s.pool,
+        best * 1e6
     );
     for threads in [1, 2] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();

@@ -314,40 +314,55 @@ pub fn add_filter_stats(s: &ConvShape, cols: &[f32], h: &[f32], acc: &mut [f32])
     Ok(())
 }
 
-/// The off-state and unit weights of one pooling block, stably:
-/// `m = max(0, max ℓ)`, `e_off = exp(−m)`, `eᵢ = exp(ℓᵢ − m)`; returns
-/// `(e_off, Z = e_off + Σ eᵢ)` and writes the `eᵢ` to `e` in raster order.
-#[inline]
-fn block_weights(logits: &[f32], s: &ConvShape, base: usize, e: &mut [f32]) -> (f32, f32) {
-    let (p, wh, kk) = (s.pool, s.hidden_width(), s.filters);
-    let mut m = 0.0f32;
-    for dy in 0..p {
-        for dx in 0..p {
-            let l = logits[base + (dy * wh + dx) * kk];
-            m = if l > m { l } else { m };
-        }
-    }
-    let e_off = (-m).exp();
-    let mut z = e_off;
-    for dy in 0..p {
-        for dx in 0..p {
-            let ei = (logits[base + (dy * wh + dx) * kk] - m).exp();
-            e[dy * p + dx] = ei;
-            z += ei;
-        }
-    }
-    (e_off, z)
+/// The weights of every pooling block, stably and vectorized: per block
+/// `m = max(0, max ℓ)`, the unit weights `e[i] = exp(ℓᵢ − m)` (in place of
+/// the logits' layout) and the off-state weights `e_off[b] = exp(−m)`. The
+/// exponentials run on the SIMD path (`ExpFlush`: arguments below −87 give
+/// 0), one pass over all units; the rest is comparisons and subtractions.
+fn block_weights(s: &ConvShape, logits: &[f32], e: &mut Vec<f32>, e_off: &mut Vec<f32>) {
+    block_weights_on(crate::simd::active_isa(), s, logits, e, e_off)
 }
 
-/// Iterates the pooling blocks: `(block index b = (py·Wp + px)·K + k,
-/// index of the block's first detection unit)`.
-fn blocks(s: &ConvShape) -> impl Iterator<Item = (usize, usize)> + '_ {
+fn block_weights_on(isa: crate::Isa, s: &ConvShape, logits: &[f32], e: &mut Vec<f32>, e_off: &mut Vec<f32>) {
+    let (p, wh, kk) = (s.pool, s.hidden_width(), s.filters);
+    let wp = wh / p;
+    e_off.clear();
+    e_off.resize(s.n_pooled(), 0.0);
+    let m = e_off;
+    for (pos, l) in logits.chunks_exact(kk).enumerate() {
+        let (y, x) = (pos / wh, pos % wh);
+        let mb = &mut m[((y / p) * wp + x / p) * kk..][..kk];
+        for (mv, &lv) in mb.iter_mut().zip(l) {
+            *mv = if lv > *mv { lv } else { *mv };
+        }
+    }
+    e.clear();
+    e.extend_from_slice(logits);
+    for (pos, ev) in e.chunks_exact_mut(kk).enumerate() {
+        let (y, x) = (pos / wh, pos % wh);
+        let mb = &m[((y / p) * wp + x / p) * kk..][..kk];
+        for (v, &mv) in ev.iter_mut().zip(mb) {
+            *v -= mv;
+        }
+    }
+    crate::simd::unary_in_place::<crate::simd::ExpFlush>(isa, e, None);
+    m.iter_mut().for_each(|v| *v = -*v);
+    crate::simd::unary_in_place::<crate::simd::ExpFlush>(isa, m, None);
+}
+
+/// The pooled positions `bp = py·Wp + px` with the first indices of the
+/// `P²` rows of `K` detection units of their blocks, in raster order:
+/// `((py·P + dy)·Wh + px·P + dx)·K`.
+fn block_rows(s: &ConvShape) -> impl Iterator<Item = (usize, Vec<usize>)> + '_ {
     let (p, wh, kk) = (s.pool, s.hidden_width(), s.filters);
     let (hp, wp) = (s.hidden_height() / p, wh / p);
-    (0..hp).flat_map(move |py| {
-        (0..wp).flat_map(move |px| {
-            (0..kk).map(move |k| (((py * wp + px) * kk + k), ((py * p * wh + px * p) * kk + k)))
-        })
+    let mut rows = vec![0usize; p * p];
+    (0..hp * wp).map(move |bp| {
+        let (py, px) = (bp / wp, bp % wp);
+        for (i, r) in rows.iter_mut().enumerate() {
+            *r = ((py * p + i / p) * wh + px * p + i % p) * kk;
+        }
+        (bp, rows.clone())
     })
 }
 
@@ -378,19 +393,29 @@ pub fn max_pool_probs(s: &ConvShape, logits: &[f32], probs: &mut [f32], pooled: 
     if want_p {
         check_len("pooling probabilities", s.n_pooled(), pooled.len())?;
     }
-    let (p, wh, kk) = (s.pool, s.hidden_width(), s.filters);
-    let mut e = vec![0.0f32; p * p];
-    for (b, base) in blocks(s) {
-        let (e_off, z) = block_weights(logits, s, base, &mut e);
+    let (mut e, mut e_off) = (Vec::new(), Vec::new());
+    block_weights(s, logits, &mut e, &mut e_off);
+    let kk = s.filters;
+    let mut z = vec![0.0f32; kk];
+    // Blocks of all K filters at one pooled position at a time: the K
+    // values of a unit are contiguous, so the loops over k vectorize.
+    for (bp, rows) in block_rows(s) {
+        let off = &e_off[bp * kk..(bp + 1) * kk];
+        z.copy_from_slice(off);
+        for &r in &rows {
+            z.iter_mut().zip(&e[r..r + kk]).for_each(|(z, &x)| *z += x);
+        }
         if want_h {
-            for dy in 0..p {
-                for dx in 0..p {
-                    probs[base + (dy * wh + dx) * kk] = e[dy * p + dx] / z;
-                }
+            for &r in &rows {
+                probs[r..r + kk].iter_mut().zip(&e[r..r + kk]).zip(&z).for_each(|((p, &x), &z)| *p = x / z);
             }
         }
         if want_p {
-            pooled[b] = 1.0 - e_off / z;
+            pooled[bp * kk..(bp + 1) * kk]
+                .iter_mut()
+                .zip(off)
+                .zip(&z)
+                .for_each(|((p, &o), &z)| *p = 1.0 - o / z);
         }
     }
     Ok(())
@@ -420,38 +445,51 @@ pub fn sample_max_pool(
     if want_p {
         check_len("detection probabilities", s.n_hidden(), probs.len())?;
     }
-    let (p, wh, kk) = (s.pool, s.hidden_width(), s.filters);
-    let mut e = vec![0.0f32; p * p];
-    for (b, base) in blocks(s) {
-        let (e_off, z) = block_weights(logits, s, base, &mut e);
-        let target = u[b] * z;
-        let mut acc = e_off;
-        let mut chosen = usize::MAX;
-        if target >= acc {
-            for (i, &ei) in e.iter().enumerate() {
-                acc += ei;
-                if target < acc {
-                    chosen = i;
-                    break;
+    let (mut e, mut e_off) = (Vec::new(), Vec::new());
+    block_weights(s, logits, &mut e, &mut e_off);
+    let kk = s.filters;
+    let (mut z, mut target, mut acc) = (vec![0.0f32; kk], vec![0.0f32; kk], vec![0.0f32; kk]);
+    // `chosen[k]`: OFF for the off state, UNSET while searching, else the
+    // unit's position in the block (raster order).
+    const OFF: u32 = u32::MAX;
+    const UNSET: u32 = u32::MAX - 1;
+    let mut chosen = vec![UNSET; kk];
+    for (bp, rows) in block_rows(s) {
+        let b0 = bp * kk;
+        let off = &e_off[b0..b0 + kk];
+        z.copy_from_slice(off);
+        for &r in &rows {
+            z.iter_mut().zip(&e[r..r + kk]).for_each(|(z, &x)| *z += x);
+        }
+        for k in 0..kk {
+            target[k] = u[b0 + k] * z[k];
+            acc[k] = off[k];
+            chosen[k] = if target[k] < acc[k] { OFF } else { UNSET };
+        }
+        for (i, &r) in rows.iter().enumerate() {
+            for k in 0..kk {
+                acc[k] += e[r + k];
+                if chosen[k] == UNSET && target[k] < acc[k] {
+                    chosen[k] = i as u32;
                 }
             }
-            if chosen == usize::MAX {
+        }
+        for k in 0..kk {
+            if chosen[k] == UNSET {
                 // u·Z rounded to the top of the last interval: the last unit
-                // with non-zero weight.
-                chosen = e.iter().rposition(|&x| x > 0.0).unwrap_or(usize::MAX);
+                // with non-zero weight (off if there is none).
+                chosen[k] = rows.iter().rposition(|&r| e[r + k] > 0.0).map_or(OFF, |i| i as u32);
+            }
+            pooled[b0 + k] = if chosen[k] == OFF { 0.0 } else { 1.0 };
+        }
+        for (i, &r) in rows.iter().enumerate() {
+            for k in 0..kk {
+                h[r + k] = if chosen[k] == i as u32 { 1.0 } else { 0.0 };
+            }
+            if want_p {
+                probs[r..r + kk].iter_mut().zip(&e[r..r + kk]).zip(&z).for_each(|((p, &x), &z)| *p = x / z);
             }
         }
-        for dy in 0..p {
-            for dx in 0..p {
-                let i = dy * p + dx;
-                let at = base + (dy * wh + dx) * kk;
-                h[at] = if i == chosen { 1.0 } else { 0.0 };
-                if want_p {
-                    probs[at] = e[i] / z;
-                }
-            }
-        }
-        pooled[b] = if chosen == usize::MAX { 0.0 } else { 1.0 };
     }
     Ok(())
 }
@@ -463,22 +501,50 @@ pub fn sample_max_pool(
 /// As [`max_pool_probs`].
 pub fn pool_log_partition(s: &ConvShape, logits: &[f32]) -> Result<f64> {
     check_pool(s, logits)?;
-    let (p, wh, kk) = (s.pool, s.hidden_width(), s.filters);
     let mut total = 0.0f64;
-    for (_, base) in blocks(s) {
-        let mut m = 0.0f64;
-        for dy in 0..p {
-            for dx in 0..p {
-                m = m.max(logits[base + (dy * wh + dx) * kk] as f64);
-            }
+    for (_, rows) in block_rows(s) {
+        for k in 0..s.filters {
+            let m = rows.iter().fold(0.0f64, |m, &r| m.max(logits[r + k] as f64));
+            let z = rows.iter().fold((-m).exp(), |z, &r| z + (logits[r + k] as f64 - m).exp());
+            total += m + z.ln();
         }
-        let mut z = (-m).exp();
-        for dy in 0..p {
-            for dx in 0..p {
-                z += (logits[base + (dy * wh + dx) * kk] as f64 - m).exp();
-            }
-        }
-        total += m + z.ln();
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The block weights of every ISA match an f64 computation (the
+    /// vectorized `exp` is accurate to a few ulp; arguments under −87 give 0).
+    #[test]
+    fn block_weights_match_f64_on_every_isa() {
+        let s = ConvShape { height: 9, width: 11, channels: 1, filters: 5, filter_size: 2, pool: 2 };
+        let logits: Vec<f32> = (0..s.n_hidden()).map(|i| ((i * 7919) % 2001) as f32 * 0.1 - 100.0).collect();
+        let kk = s.filters;
+        for isa in crate::Isa::available() {
+            let (mut e, mut off) = (Vec::new(), Vec::new());
+            block_weights_on(isa, &s, &logits, &mut e, &mut off);
+            for (bp, rows) in block_rows(&s) {
+                for k in 0..kk {
+                    let m = rows.iter().fold(0.0f64, |m, &r| m.max(logits[r + k] as f64));
+                    let want_off = (-m).exp();
+                    let got = off[bp * kk + k] as f64;
+                    // A few ulp of exp, plus the f32 rounding of the argument
+                    // ℓ − m (relative error |ℓ − m|·2⁻²⁴ in the result).
+                    let close = |g: f64, w: f64, arg: f64| {
+                        (g - w).abs()
+                            <= (4e-7 + arg.abs() * 1.2e-7) * w + if w < 1.7e-38 { 1.7e-38 } else { 0.0 }
+                    };
+                    assert!(close(got, want_off, m), "{isa}: off {got} vs {want_off}");
+                    for &r in &rows {
+                        let arg = logits[r + k] as f64 - m;
+                        let w = arg.exp();
+                        assert!(close(e[r + k] as f64, w, arg), "{isa}: {} vs {w}", e[r + k]);
+                    }
+                }
+            }
+        }
+    }
 }

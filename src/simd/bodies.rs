@@ -152,6 +152,23 @@ impl Unary for LogSigmoid {
     }
 }
 
+/// `exp(x)`, with inputs under −87 giving exactly 0 (no subnormal result)
+/// and inputs above 104 not supported; for the max-pooling block weights,
+/// whose arguments are ≤ 0.
+#[derive(Debug)]
+pub(crate) struct ExpFlush;
+
+impl Unary for ExpFlush {
+    #[inline(always)]
+    unsafe fn apply<V: FVec>(x: V) -> V {
+        // SAFETY: forwarded from the caller; NaN propagates as in `Flush`.
+        unsafe {
+            let lo = V::splat(FLUSH_BELOW);
+            V::select(x.lt(lo), V::splat(0.0), exp_core(lo.max(x)))
+        }
+    }
+}
+
 /// `F` with outputs that would be below ≈ 1.6e-38 (inputs under −87)
 /// flushed to exactly 0 and no subnormal number ever computed. Used for
 /// probabilities and free-energy terms inside the library, where subnormal

@@ -29,7 +29,7 @@ mod vector;
 
 use std::sync::OnceLock;
 
-pub(crate) use bodies::{Flush, LogSigmoid, NORMAL_BLOCK, PANEL, Sigmoid, Softplus, Unary};
+pub(crate) use bodies::{ExpFlush, Flush, LogSigmoid, NORMAL_BLOCK, PANEL, Sigmoid, Softplus, Unary};
 
 /// An instruction-set path for the element-wise kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
