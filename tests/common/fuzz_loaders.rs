@@ -17,9 +17,14 @@ pub(crate) fn run(data: &[u8]) {
         7 => drop(model::parse_rbm(rest)),
         8 => drop(model::parse_any_dbn(rest)),
         _ => {
-            // Both safetensors-based readers of training files.
+            // The other safetensors-based readers: training files,
+            // continuous and convolutional models, and the reader of any kind.
             drop(io::parse_checkpoint(rest, "f"));
             drop(io::parse_energy_model(rest));
+            drop(io::parse_conv_rbm(rest));
+            drop(io::parse_conv_dbn(rest));
+            drop(io::parse_conv_checkpoint(rest));
+            drop(io::ModelFile::from_bytes(rest));
         }
     }
 }
