@@ -1173,6 +1173,31 @@ fn crbm_train_sample_filters() {
     }
     let (ok, _, err) = boltzmann(&["crbm", "filters", "--model", &model2, "--layer", "2", "--out", &fpng]);
     assert!(ok, "{err}");
+    // Features of either layer, with the labels, as safetensors.
+    for (layer, width) in [("1", 12 * 12 * 4), ("2", 5 * 5 * 5)] {
+        let f = dir.join(format!("f{layer}.safetensors"));
+        let (ok, _, err) = boltzmann(&[
+            "crbm",
+            "features",
+            "--model",
+            &model2,
+            "--layer",
+            layer,
+            "--limit",
+            "20",
+            "--out",
+            &f.display().to_string(),
+        ]);
+        assert!(ok, "{err}");
+        let st =
+            boltzmann::io::safetensors::SafeTensors::from_bytes(&std::fs::read(&f).unwrap(), "f").unwrap();
+        assert_eq!(st.get("features", "f").unwrap().shape, vec![20, width]);
+        assert_eq!(st.get("labels", "f").unwrap().shape, vec![20]);
+        let x = st.get("features", "f").unwrap().to_f32("f").unwrap();
+        assert!(x.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+    let (ok, _, err) = boltzmann(&["crbm", "features", "--model", &model2, "--layer", "3", "--out", &fpng]);
+    assert!(!ok && err.contains("--layer 3"), "{err}");
     // Gaussian visible units on grey 4 × 4 images from a CSV file.
     let grey: String = (0..30)
         .map(|i| {

@@ -682,6 +682,21 @@ fn crbm_bad_input() {
         (args(&["crbm", "filters", "--model", &f.p("run/model.safetensors"), "--out", &png]), "expected a"),
         (args(&["crbm", "classify", "--model", &f.p("run/model.safetensors")]), "expected a"),
         (
+            args(&[
+                "crbm",
+                "features",
+                "--model",
+                &f.p("run/model.safetensors"),
+                "--out",
+                &f.p("f.safetensors"),
+            ]),
+            "expected a",
+        ),
+        (
+            args(&["crbm", "features", "--model", &f.p("missing.safetensors"), "--labels", &f.p("bin.csv")]),
+            "required",
+        ),
+        (
             args(&["crbm", "classify", "--model", &f.p("missing.safetensors"), "--data", &f.p("bin.csv")]),
             "required",
         ),

@@ -1,4 +1,4 @@
-//! `boltzmann crbm train | sample | filters | classify`: convolutional RBMs
+//! `boltzmann crbm train | sample | filters | classify | features`: convolutional RBMs
 //! with probabilistic max-pooling and their stacks (convolutional DBNs).
 
 use crate::CliResult;
@@ -26,6 +26,42 @@ pub(crate) enum CrbmCmd {
     /// Test error of softmax regression on a layer's pooling features,
     /// beside the same on the pixels.
     Classify(CrbmClassifyArgs),
+    /// Write a layer's pooling probabilities for every image to a
+    /// safetensors file (`features` [n, dim] f32, and `labels` [n] u8 when
+    /// the data has labels).
+    Features(CrbmFeaturesArgs),
+}
+
+/// Options of `crbm features`.
+#[derive(Args, Debug)]
+pub(crate) struct CrbmFeaturesArgs {
+    /// A convolutional RBM or DBN file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Layer whose pooling probabilities are the features (default: the top).
+    #[arg(long, value_parser = crate::limits::count)]
+    layer: Option<usize>,
+    /// Images (IDX, AMAT, CSV without labels, NPY); default: the embedded
+    /// training digits (with their labels).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Labels for IDX images (IDX).
+    #[arg(long, requires = "data")]
+    labels: Option<PathBuf>,
+    /// Use only the first N images.
+    #[arg(long, value_parser = crate::limits::count)]
+    limit: Option<usize>,
+    /// Binarize grey images (threshold at 0.5, or stochastic).
+    #[arg(long)]
+    binarize: Option<String>,
+    /// Seed (stochastic binarization).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    threads: crate::limits::Threads,
+    /// Output file.
+    #[arg(long, default_value = "crbm-features.safetensors")]
+    out: PathBuf,
 }
 
 /// Options of `crbm train`.
@@ -202,6 +238,7 @@ pub(crate) fn run(cmd: CrbmCmd) -> CliResult<()> {
         CrbmCmd::Sample(a) => crate::with_threads(a.threads.n, || sample(&a)),
         CrbmCmd::Filters(a) => filters(&a),
         CrbmCmd::Classify(a) => crate::with_threads(a.threads.n, || classify(&a)),
+        CrbmCmd::Features(a) => crate::with_threads(a.threads.n, || features(&a)),
     }
 }
 
@@ -729,5 +766,59 @@ fn classify(a: &CrbmClassifyArgs) -> CliResult<()> {
             100.0 * pixels.1
         );
     }
+    Ok(())
+}
+
+fn features(a: &CrbmFeaturesArgs) -> CliResult<()> {
+    use boltzmann::io::safetensors::{SafeTensors, Tensor};
+    let net = load_net(&a.model)?;
+    if net.layers()[0].visible_units() == ConvVisible::Gaussian {
+        return Err(
+            "crbm features: Gaussian-visible models need the standardization of their training data, \
+                    which the model file does not hold; not supported"
+                .into(),
+        );
+    }
+    let layer = a.layer.unwrap_or(net.layers().len());
+    net.shape(layer)
+        .map_err(|_| format!("--layer {layer}: the model has {} layer(s)", net.layers().len()))?;
+    let data = match &a.data {
+        None => {
+            if a.binarize.is_some() {
+                return Err("--binarize applies to --data; the embedded MNIST subset is binary".into());
+            }
+            io::embedded_mnist()?.train
+        }
+        Some(p) => {
+            let d = match (io::Format::from_path(p), &a.labels) {
+                (_, Some(l)) => io::read_idx(p, Some(l.as_path()))?,
+                (Some(io::Format::Csv), None) => io::read_csv(p, io::CsvLabels::None, 1.0)?,
+                (f, None) => io::read_dataset(p, f)?,
+            };
+            binarize(d, a.binarize.as_deref(), a.seed)?
+        }
+    };
+    let data = match a.limit {
+        Some(n) if n < data.len() => data.subset(0..n)?,
+        _ => data,
+    };
+    let d = net.layers()[0].shape().n_visible();
+    if data.dim() != d {
+        return Err(format!("the images have {} pixels, the model's {d}", data.dim()).into());
+    }
+    data.check_binary().map_err(|e| format!("{e} (add --binarize)"))?;
+    crate::out::file(&a.out)?;
+    let width = net.feature_len(layer)?;
+    let f = net.features(data.features(), layer)?;
+    let mut st = SafeTensors::default();
+    st.metadata.insert("format".into(), "boltzmann".into());
+    st.metadata.insert("kind".into(), "features".into());
+    st.metadata.insert("layer".into(), layer.to_string());
+    st.tensors.insert("features".into(), Tensor::f32(vec![data.len(), width], &f));
+    if let Some(l) = data.labels() {
+        st.tensors.insert("labels".into(), Tensor::u8(vec![l.len()], l));
+    }
+    io::write_atomic(&a.out, &st.to_bytes())?;
+    outln!("wrote {} ({} images × {width} features of layer {layer})", a.out.display(), data.len());
     Ok(())
 }
