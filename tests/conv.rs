@@ -772,3 +772,73 @@ fn conv_training_resumes_bit_exactly() {
         assert!(parse_conv_checkpoint(&bytes[..bytes.len() / 2]).is_err());
     }
 }
+
+/// The joint Gibbs sampler of a 2-layer convolutional DBN samples the exact
+/// joint of the undirected stack `E = E₁(v, h₁) + E₂(p₁, h₂)` (χ² on the
+/// image and the top pooling units), for any thread count.
+#[test]
+fn conv_dbn_chains_sample_the_exact_joint_of_a_tiny_stack() {
+    use boltzmann::model::ConvDbn;
+    use boltzmann::sampler::ConvDbnChains;
+    let s1 = shape(3, 3, 1, 2, 2, 2); // pooling 1 × 1 × 2
+    let s2 = shape(1, 1, 2, 2, 1, 1);
+    let l1 = random_model(s1, 2.0, 41);
+    let l2 = random_model(s2, 2.5, 42);
+    let net = ConvDbn::new(vec![l1.clone(), l2.clone()]).unwrap();
+    let (h1s, h2s) = (configurations(&s1), configurations(&s2));
+    let mut exact = vec![0.0f64; 512 * 4];
+    // Also the joint of the two pooling layers (p₁, p₂), where the
+    // top-down coupling shows most.
+    let mut exact_pp = vec![0.0f64; 16];
+    for code in 0..512usize {
+        let v = binary_image(code, 9);
+        for h1 in &h1s {
+            let e1 = reference::conv_energy(&l1, &v, h1).unwrap();
+            let p1 = pooled_of(&s1, h1);
+            for h2 in &h2s {
+                let e2 = reference::conv_energy(&l2, &p1, h2).unwrap();
+                let pc =
+                    pooled_of(&s2, h2).iter().enumerate().map(|(i, &x)| (x as usize) << i).sum::<usize>();
+                let p1c = p1.iter().enumerate().map(|(i, &x)| (x as usize) << i).sum::<usize>();
+                exact[(code << 2) | pc] += (-(e1 + e2)).exp();
+                exact_pp[(p1c << 2) | pc] += (-(e1 + e2)).exp();
+            }
+        }
+    }
+    let z: f64 = exact.iter().sum();
+    exact.iter_mut().for_each(|x| *x /= z);
+    exact_pp.iter_mut().for_each(|x| *x /= z);
+    let run = |threads: usize| {
+        pool(threads).install(|| {
+            let mut c = ConvDbnChains::new(&net, 2000, 17).unwrap();
+            c.sweep(&net, 60).unwrap();
+            let mut counts = vec![0u64; exact.len()];
+            let mut counts_pp = vec![0u64; 16];
+            let code = |x: &[f32]| x.iter().enumerate().map(|(i, &x)| (x as usize) << i).sum::<usize>();
+            for _ in 0..40 {
+                c.sweep(&net, 3).unwrap();
+                for ((v, p1), p2) in
+                    c.visible().chunks(9).zip(c.pooled(1).chunks(2)).zip(c.pooled(2).chunks(2))
+                {
+                    counts[(code(v) << 2) | code(p2)] += 1;
+                    counts_pp[(code(p1) << 2) | code(p2)] += 1;
+                }
+            }
+            ((counts, counts_pp), c)
+        })
+    };
+    let ((counts, counts_pp), c1) = run(1);
+    let ((counts2, _), c3) = run(3);
+    assert_eq!(counts, counts2, "the chains depend on the thread count");
+    assert_eq!(c1, c3);
+    for (what, counts, p) in [("(v, p2)", &counts, &exact), ("(p1, p2)", &counts_pp, &exact_pp)] {
+        let (stat, df) = chi_square(counts, p, 2000 * 40);
+        let crit = chi2_critical_001(df.max(10));
+        println!("2-layer stack {what}: chi2 = {stat:.1} on {df} df (critical {crit:.1})");
+        assert!(stat < crit, "{what}: chi2 {stat:.1} ≥ {crit:.1} on {df} df");
+    }
+    // Another network is refused.
+    let other = ConvDbn::new(vec![l1]).unwrap();
+    let mut c = c1;
+    assert!(matches!(c.sweep(&other, 1), Err(Error::ShapeMismatch { .. })));
+}

@@ -1,5 +1,6 @@
 //! Block Gibbs sampling of convolutional RBMs ([`ConvRbm`]) over many
-//! chains (images) at once.
+//! chains (images) at once, and of whole convolutional DBNs taken as one
+//! undirected model ([`ConvDbnChains`]).
 //!
 //! One sweep is `h ~ p(h | v)` (probabilistic max-pooling: one uniform per
 //! pooling block) then `v ~ p(v | h)` (one uniform per pixel). Each chain
@@ -11,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::kernels::conv;
 use crate::kernels::{check_len, mul_dims};
 use crate::model::conv_rbm::ImageScratch;
-use crate::model::{ConvRbm, ConvVisible};
+use crate::model::{ConvDbn, ConvRbm, ConvVisible};
 use crate::rng::{self, StreamState};
 use crate::simd;
 use rayon::prelude::*;
@@ -321,4 +322,210 @@ impl ConvChains {
     pub fn into_parts(self) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<StreamState>) {
         (self.visible, self.hidden, self.pooled, self.streams)
     }
+}
+
+/// Block Gibbs over a whole convolutional DBN taken as one undirected model
+/// (Lee et al. 2009, §3.6): the pooling units of layer `l` are the visible
+/// image of layer `l + 1`, so the energy is the sum of the layers' energies
+/// with `p_l` in place of layer `l + 1`'s visible units. A sweep samples each
+/// layer's detection and pooling units given the layer below (the image, or
+/// `p_{l−1}`) and the top-down input of the layer above — the block
+/// multinomial of unit `i` in block `α` has logit `I_i + T_α`, with
+/// `T = c_{l+1} + Σ W_{l+1} * h_{l+1}` — bottom layer first, then the image
+/// given layer 1. Each chain owns its stream; the same bits for any thread
+/// count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvDbnChains {
+    visible: Vec<f32>,
+    /// Per layer: detection states, pooling states (`chains ×` each).
+    layers: Vec<(Vec<f32>, Vec<f32>)>,
+    streams: Vec<StreamState>,
+    sweeps: u64,
+}
+
+impl ConvDbnChains {
+    /// `n` chains from uniformly random images (standard normal pixels for
+    /// Gaussian visible units) and all-off hidden layers, streams from
+    /// `seed`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for `n = 0`; allocation failures.
+    ///
+    /// # Examples
+    /// ```
+    /// use boltzmann::model::{ConvDbn, ConvRbm, ConvShape};
+    /// use boltzmann::sampler::ConvDbnChains;
+    /// let s1 = ConvShape { height: 8, width: 8, channels: 1, filters: 3, filter_size: 3, pool: 2 };
+    /// let s2 = ConvShape { height: 3, width: 3, channels: 3, filters: 2, filter_size: 2, pool: 2 };
+    /// let net = ConvDbn::new(vec![ConvRbm::random(s1, 0.3, -1.0, 1)?, ConvRbm::random(s2, 0.3, -1.0, 2)?])?;
+    /// let mut c = ConvDbnChains::new(&net, 4, 9)?;
+    /// c.sweep(&net, 10)?;
+    /// assert_eq!(c.visible().len(), 4 * 64);
+    /// # Ok::<(), boltzmann::Error>(())
+    /// ```
+    pub fn new(net: &ConvDbn, n: usize, seed: u64) -> Result<ConvDbnChains> {
+        let first = ConvChains::new(&net.layers()[0], n, seed)?;
+        let (visible, _, _, streams) = first.into_parts();
+        let mut layers = Vec::with_capacity(net.layers().len());
+        for m in net.layers() {
+            let s = m.shape();
+            layers.push((
+                crate::alloc::try_vec(
+                    mul_dims("chains × detection units", n, s.n_hidden())?,
+                    0.0f32,
+                    "detection states",
+                )?,
+                crate::alloc::try_vec(
+                    mul_dims("chains × pooling units", n, s.n_pooled())?,
+                    0.0f32,
+                    "pooling states",
+                )?,
+            ));
+        }
+        Ok(ConvDbnChains { visible, layers, streams, sweeps: 0 })
+    }
+
+    fn check_net(&self, net: &ConvDbn) -> Result<()> {
+        let n = self.streams.len();
+        let same = net.layers().len() == self.layers.len()
+            && net.layers()[0].shape().n_visible() * n == self.visible.len()
+            && net.layers().iter().zip(&self.layers).all(|(m, (h, p))| {
+                h.len() == n * m.shape().n_hidden() && p.len() == n * m.shape().n_pooled()
+            });
+        if same {
+            Ok(())
+        } else {
+            Err(Error::ShapeMismatch {
+                what: "network (not the one the chains were made for)",
+                expected: 0,
+                got: 1,
+            })
+        }
+    }
+
+    /// `k` sweeps of every chain (struct docs), chains in parallel.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for another network; [`Error::NonFinite`] as
+    /// [`ConvChains::sweep`].
+    pub fn sweep(&mut self, net: &ConvDbn, k: usize) -> Result<()> {
+        self.check_net(net)?;
+        let n = self.streams.len();
+        let d = net.layers()[0].shape().n_visible();
+        // Per chain: mutable views of its rows in every layer.
+        let mut rows: Vec<Vec<(&mut [f32], &mut [f32])>> = (0..n).map(|_| Vec::new()).collect();
+        for (m, (h, p)) in net.layers().iter().zip(self.layers.iter_mut()) {
+            let s = m.shape();
+            for (r, (hc, pc)) in
+                rows.iter_mut().zip(h.chunks_mut(s.n_hidden()).zip(p.chunks_mut(s.n_pooled())))
+            {
+                r.push((hc, pc));
+            }
+        }
+        self.visible
+            .par_chunks_mut(d)
+            .zip(rows.par_iter_mut())
+            .zip(self.streams.par_iter_mut())
+            .try_for_each_init(
+                || DbnScratch::new(net),
+                |sc, ((v, layers), st)| -> Result<()> {
+                    for _ in 0..k {
+                        dbn_sweep(net, v, layers, st, sc)?;
+                    }
+                    Ok(())
+                },
+            )?;
+        self.sweeps += k as u64;
+        Ok(())
+    }
+
+    /// Chains.
+    pub fn len(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Whether there are no chains (never, for a constructed ensemble).
+    pub fn is_empty(&self) -> bool {
+        self.streams.is_empty()
+    }
+
+    /// Images, `chains × Hv·Wv·C`.
+    pub fn visible(&self) -> &[f32] {
+        &self.visible
+    }
+
+    /// Detection states of layer `l` (from 1), `chains × Hh·Wh·K`.
+    ///
+    /// # Panics
+    /// If the layer does not exist.
+    pub fn hidden(&self, l: usize) -> &[f32] {
+        &self.layers[l - 1].0
+    }
+
+    /// Pooling states of layer `l` (from 1), `chains × Hp·Wp·K`.
+    ///
+    /// # Panics
+    /// If the layer does not exist.
+    pub fn pooled(&self, l: usize) -> &[f32] {
+        &self.layers[l - 1].1
+    }
+
+    /// Sweeps done.
+    pub fn sweeps_done(&self) -> u64 {
+        self.sweeps
+    }
+}
+
+/// Per-thread scratch of one chain's network sweep: one per layer.
+struct DbnScratch {
+    layers: Vec<SweepScratch>,
+    top_down: Vec<Vec<f32>>,
+}
+
+impl DbnScratch {
+    fn new(net: &ConvDbn) -> DbnScratch {
+        DbnScratch {
+            layers: net.layers().iter().map(SweepScratch::new).collect(),
+            top_down: net.layers().iter().map(|m| vec![0.0; m.shape().n_pooled()]).collect(),
+        }
+    }
+}
+
+/// One sweep of one chain (see [`ConvDbnChains`]).
+fn dbn_sweep(
+    net: &ConvDbn,
+    v: &mut [f32],
+    layers: &mut [(&mut [f32], &mut [f32])],
+    stream: &mut StreamState,
+    sc: &mut DbnScratch,
+) -> Result<()> {
+    let ms = net.layers();
+    let top = ms.len() - 1;
+    for l in 0..=top {
+        let s = ms[l].shape();
+        // Top-down input to this layer's pooling units: layer l+1's visible
+        // logits (bias included) given its detection states.
+        if l < top {
+            ms[l + 1].visible_logits_binary(layers[l + 1].0, &mut sc.top_down[l]);
+        }
+        let (below, here) = layers.split_at_mut(l);
+        let input: &[f32] = if l == 0 { v } else { below[l - 1].1 };
+        let scr = &mut sc.layers[l];
+        ms[l].logits_into(input, &mut scr.image);
+        if l < top {
+            let (p, wh, kk) = (s.pool, s.hidden_width(), s.filters);
+            let wp = wh / p;
+            let t = &sc.top_down[l];
+            for (pos, lg) in scr.image.logits.chunks_exact_mut(kk).enumerate() {
+                let (y, x) = (pos / wh, pos % wh);
+                let tb = &t[((y / p) * wp + x / p) * kk..][..kk];
+                lg.iter_mut().zip(tb).for_each(|(a, &b)| *a += b);
+            }
+        }
+        scr.uniforms(stream, s.n_pooled());
+        let (h, p) = &mut here[0];
+        conv::sample_max_pool(&s, &scr.image.logits, &scr.u[..s.n_pooled()], h, p, &mut [])?;
+    }
+    visible_step(&ms[0], v, layers[0].0, stream, &mut sc.layers[0]);
+    Ok(())
 }

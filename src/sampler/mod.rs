@@ -12,7 +12,7 @@ pub mod packed;
 pub mod tempering;
 
 pub use chains::Chains;
-pub use conv::ConvChains;
+pub use conv::{ConvChains, ConvDbnChains};
 pub use gibbs::StageTimes;
 pub use langevin::LangevinChains;
 pub use packed::PackedChains;

@@ -4,9 +4,9 @@
 use crate::CliResult;
 use boltzmann::data::Dataset;
 use boltzmann::io;
-use boltzmann::model::{ConvDbn, ConvRbm, ConvVisible};
+use boltzmann::model::{ConvDbn, ConvVisible};
 use boltzmann::rng::{Purpose, derive};
-use boltzmann::sampler::ConvChains;
+use boltzmann::sampler::{ConvChains, ConvDbnChains};
 use boltzmann::train::Schedule;
 use boltzmann::train::conv::{ConvEpochReport, ConvTrainConfig, ConvTrainer, train_conv_dbn};
 use clap::{Args, Subcommand};
@@ -155,7 +155,8 @@ pub(crate) struct CrbmTrainArgs {
 /// Options of `crbm sample`.
 #[derive(Args, Debug)]
 pub(crate) struct CrbmSampleArgs {
-    /// A convolutional RBM file (or a convolutional DBN: its first layer).
+    /// A convolutional RBM or DBN file (a DBN is sampled by joint Gibbs over
+    /// all its layers).
     #[arg(long)]
     model: PathBuf,
     /// Chains (tiles in the picture).
@@ -539,8 +540,7 @@ fn train(a: &CrbmTrainArgs) -> CliResult<()> {
         write_filters(&net, l + 1, p)?;
     }
     let seed = derive(a.seed, Purpose::ConvSampling);
-    let density =
-        write_samples(&net.layers()[0], 100, a.sample_sweeps, seed, &samples_path, scaling.as_deref())?;
+    let density = write_samples(&net, 100, a.sample_sweeps, seed, &samples_path, scaling.as_deref())?;
     if a.json {
         outln!(
             "{}",
@@ -602,24 +602,33 @@ fn write_filters(net: &ConvDbn, layer: usize, path: &Path) -> CliResult<()> {
 /// `scaling` (the standardization, undone) or, without it, each scaled to
 /// its own range.
 fn write_samples(
-    m: &ConvRbm,
+    net: &ConvDbn,
     chains: usize,
     sweeps: usize,
     seed: u64,
     path: &Path,
     scaling: Option<&[(f64, f64)]>,
 ) -> CliResult<f64> {
+    let m = &net.layers()[0];
     let s = m.shape();
-    let mut c = ConvChains::new(m, chains, seed)?;
-    c.sweep(m, sweeps)?;
-    let v = c.visible();
+    // One layer: its own chains; a stack: joint Gibbs over every layer.
+    let (v, h1) = if net.layers().len() == 1 {
+        let mut c = ConvChains::new(m, chains, seed)?;
+        c.sweep(m, sweeps)?;
+        (c.visible().to_vec(), c.hidden().to_vec())
+    } else {
+        let mut c = ConvDbnChains::new(net, chains, seed)?;
+        c.sweep(net, sweeps)?;
+        (c.visible().to_vec(), c.hidden(1).to_vec())
+    };
+    let v = &v[..];
     // Gaussian chains: draw the means of p(v | h) at the last sweep (the
     // unit-variance noise of a sample would hide them).
     let means;
     let shown = if m.visible_units() == ConvVisible::Gaussian {
         means = {
             let mut out = vec![0.0f32; v.len()];
-            m.visible_probs(c.hidden(), &mut out)?;
+            m.visible_probs(&h1, &mut out)?;
             out
         };
         &means[..]
@@ -649,10 +658,9 @@ fn write_samples(
 
 fn sample(a: &CrbmSampleArgs) -> CliResult<()> {
     let net = load_net(&a.model)?;
-    let m = &net.layers()[0];
     crate::out::file(&a.out)?;
     let t0 = std::time::Instant::now();
-    let density = write_samples(m, a.chains, a.sweeps, a.seed, &a.out, None)?;
+    let density = write_samples(&net, a.chains, a.sweeps, a.seed, &a.out, None)?;
     let secs = t0.elapsed().as_secs_f64();
     if a.json {
         outln!(
