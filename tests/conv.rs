@@ -365,6 +365,15 @@ fn bad_shapes_models_and_states_are_refused() {
         ConvShape { height: 0, ..ok },
         ConvShape { pool: 0, ..ok },
         ConvShape { width: usize::MAX, ..ok },
+        // Every side allowed, but an im2col buffer of ~2^66 elements.
+        ConvShape {
+            height: 16384,
+            width: 16384,
+            channels: 16384,
+            filters: 16384,
+            filter_size: 8193,
+            pool: 1,
+        },
     ] {
         assert!(matches!(bad.check(), Err(Error::InvalidParam { .. })), "{bad:?}");
         assert!(ConvRbm::random(bad, 0.1, 0.0, 1).is_err());

@@ -47,6 +47,9 @@ pub struct ConvShape {
 /// use, low enough that no product of them overflows.
 const MAX_SIDE: usize = 1 << 14;
 
+/// Largest buffer (image, im2col, detection maps, filters) in elements.
+const MAX_ELEMS: usize = 1 << 40;
+
 impl ConvShape {
     /// Checks the geometry: every size ≥ 1, `r ≤ min(Hv, Wv)`, and the
     /// detection maps tile exactly into `P × P` blocks.
@@ -64,6 +67,21 @@ impl ConvShape {
         }
         if s.filter_size > s.height || s.filter_size > s.width {
             return bad(format!("{s}: the filter is larger than the image"));
+        }
+        // Every buffer size the kernels use (the im2col buffer is the
+        // largest) must be a number of elements far from overflow.
+        let elems = [s.height, s.width, s.channels]
+            .iter()
+            .try_fold(1usize, |a, &b| a.checked_mul(b))
+            .zip(s.filter_size.checked_mul(s.filter_size).and_then(|r2| r2.checked_mul(s.channels)))
+            .and_then(|(img, taps)| {
+                let pos = (s.height + 1 - s.filter_size).checked_mul(s.width + 1 - s.filter_size)?;
+                [img, pos.checked_mul(taps)?, pos.checked_mul(s.filters)?, taps.checked_mul(s.filters)?]
+                    .into_iter()
+                    .max()
+            });
+        if elems.is_none_or(|n| n > MAX_ELEMS) {
+            return bad(format!("{s}: its buffers would exceed 2^40 elements"));
         }
         let (hh, wh) = (s.hidden_height(), s.hidden_width());
         if !hh.is_multiple_of(s.pool) || !wh.is_multiple_of(s.pool) {
