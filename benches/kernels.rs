@@ -234,6 +234,48 @@ fn binary_products(c: &mut Criterion) {
     }
 }
 
+/// Convolutional-RBM kernels on MNIST-sized images (28 × 28, 24 filters of
+/// 9 × 9, pool 2) beside their naive twins: v → h (im2col + product), h → v
+/// from sparse binary maps (filter adding, and product + col2im), and the
+/// max-pooling sampler.
+fn convolution(c: &mut Criterion) {
+    use boltzmann::kernels::conv::{self, ConvShape};
+    let s = ConvShape { height: 28, width: 28, channels: 1, filters: 24, filter_size: 9, pool: 2 };
+    let v: Vec<f32> = data(s.n_visible(), 8).iter().map(|&x| (x > 3.0) as u8 as f32).collect();
+    let w: Vec<f32> = data(s.n_weights(), 9).iter().map(|&x| x * 0.01).collect();
+    let mut wt = vec![0.0f32; w.len()];
+    for q in 0..s.taps() {
+        for k in 0..s.filters {
+            wt[k * s.taps() + q] = w[q * s.filters + k];
+        }
+    }
+    let h: Vec<f32> = data(s.n_hidden(), 10).iter().map(|&x| (x > 8.8) as u8 as f32).collect();
+    let (mut cols, mut out, mut img) =
+        (vec![0.0f32; s.positions() * s.taps()], vec![0.0f32; s.n_hidden()], vec![0.0f32; s.n_visible()]);
+    conv::correlate(&s, &v, &w, &mut cols, &mut out).unwrap();
+    let want = reference::conv_correlate(&s, &v, &w);
+    assert!(out.iter().zip(&want).all(|(&a, &b)| (a as f64 - b).abs() <= 1e-4 * (1.0 + b.abs())));
+    let mut g = c.benchmark_group("conv");
+    g.throughput(Throughput::Elements(1)); // images
+    g.bench_function("v_to_h/im2col_product", |b| {
+        b.iter(|| conv::correlate(&s, black_box(&v), &w, &mut cols, &mut out).unwrap())
+    });
+    g.bench_function("v_to_h/reference_f64", |b| b.iter(|| reference::conv_correlate(&s, black_box(&v), &w)));
+    g.bench_function("h_to_v/binary", |b| {
+        b.iter(|| conv::convolve_binary(&s, black_box(&h), &wt, &mut img).unwrap())
+    });
+    g.bench_function("h_to_v/product_col2im", |b| {
+        b.iter(|| conv::convolve_dense(&s, black_box(&h), &w, &mut cols, &mut img).unwrap())
+    });
+    g.bench_function("h_to_v/reference_f64", |b| b.iter(|| reference::conv_full(&s, black_box(&h), &w)));
+    let u: Vec<f32> = data(s.n_pooled(), 11).iter().map(|&x| (x + 10.0) / 20.1).collect();
+    let (mut hs, mut ps) = (vec![0.0f32; s.n_hidden()], vec![0.0f32; s.n_pooled()]);
+    g.bench_function("max_pool_sample", |b| {
+        b.iter(|| conv::sample_max_pool(&s, black_box(&out), &u, &mut hs, &mut ps, &mut []).unwrap())
+    });
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(20)
@@ -241,5 +283,5 @@ fn config() -> Criterion {
         .warm_up_time(Duration::from_millis(500))
 }
 
-criterion_group! { name = benches; config = config(); targets = activations, bernoulli_sampling, random_bits, products, binary_products }
+criterion_group! { name = benches; config = config(); targets = activations, bernoulli_sampling, random_bits, products, binary_products, convolution }
 criterion_main!(benches);
