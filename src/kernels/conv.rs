@@ -368,20 +368,16 @@ fn block_weights_on(isa: crate::Isa, s: &ConvShape, logits: &[f32], e: &mut Vec<
     crate::simd::unary_in_place::<crate::simd::ExpFlush>(isa, m, None);
 }
 
-/// The pooled positions `bp = py·Wp + px` with the first indices of the
-/// `P²` rows of `K` detection units of their blocks, in raster order:
-/// `((py·P + dy)·Wh + px·P + dx)·K`.
-fn block_rows(s: &ConvShape) -> impl Iterator<Item = (usize, Vec<usize>)> + '_ {
+/// For pooled position `bp = py·Wp + px`, the first indices of the `P²`
+/// rows of `K` detection units of its blocks, in raster order:
+/// `rows[dy·P + dx] = ((py·P + dy)·Wh + px·P + dx)·K`.
+fn block_rows(s: &ConvShape, bp: usize, rows: &mut [usize]) {
     let (p, wh, kk) = (s.pool, s.hidden_width(), s.filters);
-    let (hp, wp) = (s.hidden_height() / p, wh / p);
-    let mut rows = vec![0usize; p * p];
-    (0..hp * wp).map(move |bp| {
-        let (py, px) = (bp / wp, bp % wp);
-        for (i, r) in rows.iter_mut().enumerate() {
-            *r = ((py * p + i / p) * wh + px * p + i % p) * kk;
-        }
-        (bp, rows.clone())
-    })
+    let wp = wh / p;
+    let (py, px) = (bp / wp, bp % wp);
+    for (i, r) in rows.iter_mut().enumerate() {
+        *r = ((py * p + i / p) * wh + px * p + i % p) * kk;
+    }
 }
 
 fn check_pool(s: &ConvShape, logits: &[f32]) -> Result<()> {
@@ -417,7 +413,9 @@ pub fn max_pool_probs(s: &ConvShape, logits: &[f32], probs: &mut [f32], pooled: 
     let mut z = vec![0.0f32; kk];
     // Blocks of all K filters at one pooled position at a time: the K
     // values of a unit are contiguous, so the loops over k vectorize.
-    for (bp, rows) in block_rows(s) {
+    let mut rows = vec![0usize; s.pool * s.pool];
+    for bp in 0..s.blocks() {
+        block_rows(s, bp, &mut rows);
         let off = &e_off[bp * kk..(bp + 1) * kk];
         z.copy_from_slice(off);
         for &r in &rows {
@@ -472,7 +470,9 @@ pub fn sample_max_pool(
     const OFF: u32 = u32::MAX;
     const UNSET: u32 = u32::MAX - 1;
     let mut chosen = vec![UNSET; kk];
-    for (bp, rows) in block_rows(s) {
+    let mut rows = vec![0usize; s.pool * s.pool];
+    for bp in 0..s.blocks() {
+        block_rows(s, bp, &mut rows);
         let b0 = bp * kk;
         let off = &e_off[b0..b0 + kk];
         z.copy_from_slice(off);
@@ -520,7 +520,9 @@ pub fn sample_max_pool(
 pub fn pool_log_partition(s: &ConvShape, logits: &[f32]) -> Result<f64> {
     check_pool(s, logits)?;
     let mut total = 0.0f64;
-    for (_, rows) in block_rows(s) {
+    let mut rows = vec![0usize; s.pool * s.pool];
+    for bp in 0..s.blocks() {
+        block_rows(s, bp, &mut rows);
         for k in 0..s.filters {
             let m = rows.iter().fold(0.0f64, |m, &r| m.max(logits[r + k] as f64));
             let z = rows.iter().fold((-m).exp(), |z, &r| z + (logits[r + k] as f64 - m).exp());
@@ -544,7 +546,9 @@ mod tests {
         for isa in crate::Isa::available() {
             let (mut e, mut off) = (Vec::new(), Vec::new());
             block_weights_on(isa, &s, &logits, &mut e, &mut off);
-            for (bp, rows) in block_rows(&s) {
+            let mut rows = vec![0usize; s.pool * s.pool];
+            for bp in 0..s.blocks() {
+                block_rows(&s, bp, &mut rows);
                 for k in 0..kk {
                     let m = rows.iter().fold(0.0f64, |m, &r| m.max(logits[r + k] as f64));
                     let want_off = (-m).exp();
