@@ -588,6 +588,34 @@ fn update(
     ConvRbm::new(s, w, b, vb).map(|m| m.with_visible(model.visible_units())).map_err(|e| format!("{e}"))
 }
 
+/// The geometry of every layer of a stack of `configs` on images of
+/// `image` shape (layer `l + 1`'s image is layer `l`'s pooling maps), with
+/// every setting checked.
+///
+/// # Errors
+/// [`Error::InvalidParam`] for no configs, a setting [`ConvTrainConfig::check`]
+/// refuses, or Gaussian visible units above the first layer.
+pub fn layer_shapes(image: ImageShape, configs: &[ConvTrainConfig]) -> Result<Vec<ConvShape>> {
+    if configs.is_empty() {
+        return Err(Error::InvalidParam { name: "layers", reason: "need at least one layer".into() });
+    }
+    if configs.iter().skip(1).any(|c| c.visible != ConvVisible::Bernoulli) {
+        return Err(Error::InvalidParam {
+            name: "visible",
+            reason: "layers above the first see binary pooling units: only layer 1 may be Gaussian".into(),
+        });
+    }
+    let mut below = image;
+    let mut shapes = Vec::with_capacity(configs.len());
+    for c in configs {
+        c.check(below)?;
+        let s = c.shape(below);
+        below = (s.hidden_height() / s.pool, s.hidden_width() / s.pool, s.filters);
+        shapes.push(s);
+    }
+    Ok(shapes)
+}
+
 /// Trains a convolutional DBN greedily (Lee et al. 2009, §3.4): layer 1 on
 /// `data`, each next layer on binary samples of the pooling units of the
 /// layer below given the up-pass probabilities ([`ConvDbn::features`]); the
@@ -617,22 +645,8 @@ pub fn train_conv_dbn(
     configs: &[ConvTrainConfig],
     mut on_epoch: impl FnMut(usize, &ConvEpochReport),
 ) -> Result<ConvDbn> {
-    if configs.is_empty() {
-        return Err(Error::InvalidParam { name: "layers", reason: "need at least one layer".into() });
-    }
     // Every layer's geometry is known before any training: check them all.
-    if configs.iter().skip(1).any(|c| c.visible != ConvVisible::Bernoulli) {
-        return Err(Error::InvalidParam {
-            name: "visible",
-            reason: "layers above the first see binary pooling units: only layer 1 may be Gaussian".into(),
-        });
-    }
-    let mut shape = image;
-    for c in configs {
-        c.check(shape)?;
-        let s = c.shape(shape);
-        shape = (s.hidden_height() / s.pool, s.hidden_width() / s.pool, s.filters);
-    }
+    layer_shapes(image, configs)?;
     let mut layers: Vec<ConvRbm> = Vec::with_capacity(configs.len());
     let mut input = std::borrow::Cow::Borrowed(data);
     let mut shape = image;

@@ -8,7 +8,9 @@ use boltzmann::model::{ConvDbn, ConvVisible};
 use boltzmann::rng::{Purpose, derive};
 use boltzmann::sampler::{ConvChains, ConvDbnChains};
 use boltzmann::train::Schedule;
-use boltzmann::train::conv::{ConvEpochReport, ConvTrainConfig, ConvTrainer, train_conv_dbn};
+use boltzmann::train::conv::{
+    ConvEpochReport, ConvTrainConfig, ConvTrainState, ConvTrainer, layer_shapes, train_conv_dbn,
+};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -243,6 +245,29 @@ pub(crate) fn run(cmd: CrbmCmd) -> CliResult<()> {
     }
 }
 
+/// `layer` of `net`, or the message for `--layer`.
+fn check_layer(net: &ConvDbn, layer: usize) -> CliResult<usize> {
+    net.shape(layer)
+        .map_err(|_| format!("--layer {layer}: the model has {} layer(s)", net.layers().len()))?;
+    Ok(layer)
+}
+
+/// The network and layer whose features `command` reads: Gaussian-visible
+/// models are refused (their files do not hold the standardization of the
+/// training data); the layer defaults to the top.
+fn feature_net(command: &str, path: &Path, layer: Option<usize>) -> CliResult<(ConvDbn, usize)> {
+    let net = load_net(path)?;
+    if net.layers()[0].visible_units() == ConvVisible::Gaussian {
+        return Err(format!(
+            "crbm {command}: Gaussian-visible models need the standardization of their training data, \
+             which the model file does not hold; not supported"
+        )
+        .into());
+    }
+    let layer = check_layer(&net, layer.unwrap_or(net.layers().len()))?;
+    Ok((net, layer))
+}
+
 /// A convolutional RBM file as a one-layer network, or a convolutional DBN.
 fn load_net(path: &Path) -> CliResult<ConvDbn> {
     match io::ModelFile::load(path)? {
@@ -436,32 +461,68 @@ fn epoch_line(layer: usize, r: &ConvEpochReport, json: bool) -> CliResult<()> {
     Ok(())
 }
 
+/// The checkpoint `--resume` names, with `--epochs` applied when given;
+/// it replaces the per-layer settings.
+fn resumed_state(a: &CrbmTrainArgs, layers: usize) -> CliResult<Option<ConvTrainState>> {
+    let Some(p) = &a.resume else { return Ok(None) };
+    if layers > 1 {
+        return Err("--resume continues single-layer runs only".into());
+    }
+    let mut st = io::load_conv_checkpoint(p)?;
+    if crate::given("epochs") {
+        if a.epochs < st.epoch {
+            return Err(
+                format!("--epochs {}: the checkpoint has already run {} epochs", a.epochs, st.epoch).into()
+            );
+        }
+        st.config = st.config.clone().epochs(a.epochs);
+    }
+    Ok(Some(st))
+}
+
+/// Trains the layers: one layer through `ConvTrainer` with a checkpoint
+/// after every epoch (and resume), a stack greedily.
+fn fit(
+    a: &CrbmTrainArgs,
+    data: &Dataset,
+    image: (usize, usize, usize),
+    cfgs: &[ConvTrainConfig],
+    resumed: Option<ConvTrainState>,
+    checkpoint_path: &Path,
+) -> CliResult<ConvDbn> {
+    if let [cfg] = cfgs {
+        let mut t = match resumed {
+            Some(st) => ConvTrainer::resume(st, data)?,
+            None => ConvTrainer::new(data, image, cfg)?,
+        };
+        while !t.is_done() {
+            let r = t.run_epoch(data)?;
+            io::save_conv_checkpoint(&t.state(), checkpoint_path)?;
+            epoch_line(1, &r, a.json)?;
+        }
+        return Ok(ConvDbn::new(vec![t.into_model()])?);
+    }
+    let mut failed = None;
+    let net = train_conv_dbn(data, image, cfgs, |layer, r| {
+        if failed.is_none() {
+            failed = epoch_line(layer, r, a.json).err();
+        }
+    })?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(net),
+    }
+}
+
 fn train(a: &CrbmTrainArgs) -> CliResult<()> {
     let mut cfgs = configs(a)?;
     let mut vis = visible(a)?;
     cfgs[0] = cfgs[0].clone().visible(vis);
-    let resumed = match &a.resume {
-        None => None,
-        Some(p) => {
-            if cfgs.len() > 1 {
-                return Err("--resume continues single-layer runs only".into());
-            }
-            let mut st = io::load_conv_checkpoint(p)?;
-            if crate::given("epochs") {
-                if a.epochs < st.epoch {
-                    return Err(format!(
-                        "--epochs {}: the checkpoint has already run {} epochs",
-                        a.epochs, st.epoch
-                    )
-                    .into());
-                }
-                st.config = st.config.clone().epochs(a.epochs);
-            }
-            cfgs = vec![st.config.clone()];
-            vis = st.config.visible;
-            Some(st)
-        }
-    };
+    let resumed = resumed_state(a, cfgs.len())?;
+    if let Some(st) = &resumed {
+        cfgs = vec![st.config.clone()];
+        vis = st.config.visible;
+    }
     let (data, name) = load_data_as(a, vis)?;
     let image = match &resumed {
         Some(st) => st.image,
@@ -475,14 +536,7 @@ fn train(a: &CrbmTrainArgs) -> CliResult<()> {
         }
     };
     // Every layer's geometry, checked before anything is written.
-    let mut shapes = Vec::new();
-    let mut below = image;
-    for c in &cfgs {
-        c.check(below)?;
-        let s = c.shape(below);
-        below = (s.hidden_height() / s.pool, s.hidden_width() / s.pool, s.filters);
-        shapes.push(s);
-    }
+    let shapes = layer_shapes(image, &cfgs)?;
     crate::out::dir(&a.out)?;
     let model_path = a.out.join("model.safetensors");
     let filter_paths: Vec<PathBuf> = (1..=cfgs.len())
@@ -507,30 +561,7 @@ fn train(a: &CrbmTrainArgs) -> CliResult<()> {
         }
     }
     let t0 = std::time::Instant::now();
-    let net = if cfgs.len() == 1 {
-        // One layer: a checkpoint after every epoch, and resume.
-        let mut t = match resumed {
-            Some(st) => ConvTrainer::resume(st, &data)?,
-            None => ConvTrainer::new(&data, image, &cfgs[0])?,
-        };
-        while !t.is_done() {
-            let r = t.run_epoch(&data)?;
-            io::save_conv_checkpoint(&t.state(), &checkpoint_path)?;
-            epoch_line(1, &r, a.json)?;
-        }
-        ConvDbn::new(vec![t.into_model()])?
-    } else {
-        let mut failed = None;
-        let net = train_conv_dbn(&data, image, &cfgs, |layer, r| {
-            if failed.is_none() {
-                failed = epoch_line(layer, r, a.json).err();
-            }
-        })?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        net
-    };
+    let net = fit(a, &data, image, &cfgs, resumed, &checkpoint_path)?;
     let train_s = t0.elapsed().as_secs_f64();
     match net.layers() {
         [one] => io::save_conv_rbm(one, &model_path)?,
@@ -687,8 +718,7 @@ fn sample(a: &CrbmSampleArgs) -> CliResult<()> {
 
 fn filters(a: &CrbmFiltersArgs) -> CliResult<()> {
     let net = load_net(&a.model)?;
-    net.shape(a.layer)
-        .map_err(|_| format!("--layer {}: the model has {} layer(s)", a.layer, net.layers().len()))?;
+    check_layer(&net, a.layer)?;
     crate::out::file(&a.out)?;
     write_filters(&net, a.layer, &a.out)?;
     outln!("wrote {}", a.out.display());
@@ -697,17 +727,7 @@ fn filters(a: &CrbmFiltersArgs) -> CliResult<()> {
 
 fn classify(a: &CrbmClassifyArgs) -> CliResult<()> {
     use boltzmann::train::softmax::{SoftmaxConfig, fit_softmax};
-    let net = load_net(&a.model)?;
-    if net.layers()[0].visible_units() == ConvVisible::Gaussian {
-        return Err(
-            "crbm classify: Gaussian-visible models need the standardization of their training data, \
-                    which the model file does not hold; not supported"
-                .into(),
-        );
-    }
-    let layer = a.layer.unwrap_or(net.layers().len());
-    net.shape(layer)
-        .map_err(|_| format!("--layer {layer}: the model has {} layer(s)", net.layers().len()))?;
+    let (net, layer) = feature_net("classify", &a.model, a.layer)?;
     let (train, test) = match (&a.data, &a.labels, &a.test_data, &a.test_labels) {
         (Some(d), Some(l), Some(td), Some(tl)) => (
             binarize(io::read_idx(d, Some(l.as_path()))?, a.binarize.as_deref(), a.seed)?,
@@ -779,17 +799,7 @@ fn classify(a: &CrbmClassifyArgs) -> CliResult<()> {
 
 fn features(a: &CrbmFeaturesArgs) -> CliResult<()> {
     use boltzmann::io::safetensors::{SafeTensors, Tensor};
-    let net = load_net(&a.model)?;
-    if net.layers()[0].visible_units() == ConvVisible::Gaussian {
-        return Err(
-            "crbm features: Gaussian-visible models need the standardization of their training data, \
-                    which the model file does not hold; not supported"
-                .into(),
-        );
-    }
-    let layer = a.layer.unwrap_or(net.layers().len());
-    net.shape(layer)
-        .map_err(|_| format!("--layer {layer}: the model has {} layer(s)", net.layers().len()))?;
+    let (net, layer) = feature_net("features", &a.model, a.layer)?;
     let data = match &a.data {
         None => {
             if a.binarize.is_some() {
