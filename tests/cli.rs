@@ -827,6 +827,33 @@ fn ebm_train_and_langevin_model() {
         "--batch", "10", "--out", &out,
     ]);
     assert!(ok && dir.join("csv/samples.png").exists(), "{err}");
+    // `eval` of the GB-RBM: exact log Z (4 hidden units) and AIS agree.
+    let gb = dir.join("csv/model.safetensors").display().to_string();
+    let ev = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["eval", "--model", &gb, "--data", &csv_data, "--json"];
+        args.extend_from_slice(extra);
+        let (ok, stdout, err) = boltzmann(&args);
+        assert!(ok, "{extra:?}: {err}");
+        serde_json::from_str(stdout.trim()).unwrap()
+    };
+    let exact = ev(&[]);
+    let ais = ev(&["--force-ais", "--schedule", "linear:2000", "--ais-runs", "50"]);
+    assert_eq!(exact["method"], "exact", "{exact}");
+    let (ze, za) = (exact["log_z"].as_f64().unwrap(), ais["log_z"].as_f64().unwrap());
+    assert!((ze - za).abs() < 0.05, "exact {ze} vs AIS {za}");
+    assert!(exact["avg_log_density"].as_f64().unwrap().is_finite() && exact["base_avg_log_density"].is_f64());
+    for (extra, needle) in [
+        (vec!["--binarize"], "--binarize"),
+        (vec!["--force-ais", "--ais-runs", "0"], "runs"),
+        (vec!["--force-ais", "--schedule", "linear:0"], "schedule"),
+    ] {
+        let mut args = vec!["eval", "--model", &gb, "--data", &csv_data];
+        args.extend(extra.iter().copied());
+        let (ok, _, err) = boltzmann(&args);
+        assert!(!ok && err.contains(needle), "{extra:?}: {err}");
+    }
+    let (ok, _, err) = boltzmann(&["eval", "--model", &gb]);
+    assert!(!ok && err.contains("needs --data"), "{err}");
     let file = dir.join("score/model.safetensors").display().to_string();
     let png = dir.join("bad.png").display().to_string();
     let (ok, _, err) = boltzmann(&["langevin", "--model", &file, "--sampler", "ula", "--out", &png]);
@@ -1019,6 +1046,11 @@ fn bad_learning_options_fail_cleanly_and_write_nothing() {
         &["--algorithm", "cd", "--fast-lr", "0.1"],
         &["--fast-lr", "0"],
         &["--fast-lr", "0.1", "--fast-decay", "1"],
+        &["--average", "1"],
+        &["--average", "0"],
+        &["--average", "nan"],
+        &["--average-from", "0"],
+        &["--average", "0.9", "--average-from", "1"],
     ] {
         let out = dir.join("out").display().to_string();
         let mut args =
@@ -1320,4 +1352,53 @@ fn crbm_resume_continues_exactly() {
     let (ok, _, err) = boltzmann(&a);
     assert!(!ok && err.contains("expected a \"conv-checkpoint\""), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `train --average`: the saved model is the averaged one (not the
+/// checkpoint's current parameters), and a resumed run saves the same bytes
+/// as a straight one.
+#[test]
+fn train_average_saves_the_average_and_resumes_exactly() {
+    let dir = tmpdir("average");
+    let data = csv(&dir);
+    let run = |name: &str, epochs: &str, resume: bool| {
+        let out = dir.join(name).display().to_string();
+        let mut args = vec![
+            "train",
+            "--data",
+            &data,
+            "--hidden",
+            "6",
+            "--batch",
+            "5",
+            "--monitor",
+            "0",
+            "--average",
+            "0.9",
+            "--average-from",
+            "1",
+            "--lr-schedule",
+            "constant",
+            "--epochs",
+            epochs,
+            "--out",
+            &out,
+        ];
+        let ck = dir.join("half/checkpoint.safetensors").display().to_string();
+        if resume {
+            args.extend(["--resume", &ck]);
+        }
+        let (ok, _, err) = boltzmann(&args);
+        assert!(ok, "{err}");
+        std::fs::read(dir.join(name).join("model.safetensors")).unwrap()
+    };
+    let straight = run("straight", "4", false);
+    run("half", "2", false);
+    assert_eq!(straight, run("resumed", "4", true), "resumed run differs from the straight one");
+    let model = boltzmann::io::parse_rbm(&straight).unwrap();
+    let state = boltzmann::io::load_checkpoint(dir.join("straight/checkpoint.safetensors")).unwrap();
+    assert!(state.averaged_updates > 0);
+    assert_ne!(model, state.rbm, "the saved model must be the average, not the last parameters");
+    let (d, h) = (model.n_visible(), model.n_hidden());
+    assert_eq!(model.weights(), &state.average[..d * h]);
 }

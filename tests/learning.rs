@@ -7,7 +7,7 @@
 use boltzmann::data::Dataset;
 use boltzmann::eval;
 use boltzmann::io;
-use boltzmann::train::{Algorithm, Centering, FastWeights, Schedule, TrainConfig, Trainer};
+use boltzmann::train::{Algorithm, Averaging, Centering, FastWeights, Schedule, TrainConfig, Trainer};
 
 /// Binary data far from centred: noisy copies of 4 prototypes over 12
 /// units, most units on (mean ≈ 0.8), like inverted digits.
@@ -97,9 +97,14 @@ fn all_methods() -> Vec<TrainConfig> {
         (base(Algorithm::Pcd { k: 1, chains: 17 }, 4)).fast_weights(fast),
         // An adapted ladder (changed after every epoch, kept in checkpoints).
         base(Algorithm::Pt { k: 2, chains: 13, replicas: 4, beta_min: 0.1 }, 4).ladder_step(Some(1.0)),
+        // Parameter averaging that starts after the resume point below.
+        (base(Algorithm::Pcd { k: 1, chains: 17 }, 4))
+            .centering(centering)
+            .averaging(Some(Averaging { decay: 0.9, from_epoch: 4 })),
         (base(pt, 4))
             .centering(centering)
             .fast_weights(fast)
+            .averaging(Some(Averaging { decay: 0.8, from_epoch: 1 }))
             .optimizer(boltzmann::train::Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 })
             .learning_rate(0.01),
     ]
@@ -164,9 +169,54 @@ fn bad_settings_are_refused() {
         (base(pcd, 0)).ladder_step(Some(0.5)),
         (base(Algorithm::Pt { k: 1, chains: 5, replicas: 3, beta_min: 0.5 }, 0)).ladder_step(Some(0.0)),
         (base(Algorithm::Pt { k: 1, chains: 5, replicas: 3, beta_min: 0.5 }, 0)).ladder_step(Some(1.5)),
+        (base(pcd, 0)).averaging(Some(Averaging { decay: 0.0, from_epoch: 0 })),
+        (base(pcd, 0)).averaging(Some(Averaging { decay: 1.0, from_epoch: 0 })),
+        (base(pcd, 0)).averaging(Some(Averaging { decay: f32::NAN, from_epoch: 0 })),
+        // Six epochs (0 … 5): an average from epoch 6 would never start.
+        (base(pcd, 0)).averaging(Some(Averaging { decay: 0.9, from_epoch: 6 })),
     ];
     for c in bad {
         let e = Trainer::new(c.clone(), &data).expect_err(&format!("{c:?}"));
         assert!(matches!(e, boltzmann::Error::InvalidParam { .. }), "{e}");
     }
+}
+
+/// The average follows `θ̄ ← decay·θ̄ + (1 − decay)·θ` over the updates from
+/// its first epoch on, computed here beside a trainer without averaging
+/// (whose parameters are the same: averaging does not change the run).
+#[test]
+fn averaging_is_the_moving_average_of_the_parameters() {
+    let data = skewed_data(100, 8);
+    let decay = 0.7f32;
+    // One update per epoch (the batch is the whole data set).
+    let plain = base(Algorithm::Pcd { k: 1, chains: 9 }, 2).batch_size(100).epochs(5);
+    let avg = plain.clone().averaging(Some(Averaging { decay, from_epoch: 2 }));
+    let (mut p, mut a) = (Trainer::new(plain, &data).unwrap(), Trainer::new(avg, &data).unwrap());
+    let mut expect: Option<Vec<f32>> = None;
+    let flat = |r: &boltzmann::Rbm| -> Vec<f32> {
+        r.weights().iter().chain(r.visible_bias()).chain(r.hidden_bias()).copied().collect()
+    };
+    for e in 0..5 {
+        p.run_epoch(&data, |_, _| {}).unwrap();
+        a.run_epoch(&data, |_, _| {}).unwrap();
+        assert_eq!(p.rbm(), a.rbm(), "averaging changed the run at epoch {e}");
+        let now = flat(p.rbm());
+        expect = match (e, expect) {
+            (0 | 1, _) => None,
+            (_, None) => Some(now),
+            (_, Some(x)) => Some(x.iter().zip(&now).map(|(&m, &t)| decay * m + (1.0 - decay) * t).collect()),
+        };
+        match &expect {
+            None => assert!(a.averaged_rbm().is_none() && *a.model() == *p.rbm(), "epoch {e}"),
+            Some(x) => {
+                let got = flat(&a.averaged_rbm().expect("started"));
+                let worst = got.iter().zip(x).map(|(g, x)| (g - x).abs()).fold(0.0f32, f32::max);
+                assert!(worst < 1e-6, "epoch {e}: largest difference {worst}");
+                // The first averaged update copies; later ones lag behind.
+                assert_eq!(got == flat(p.rbm()), e == 2, "epoch {e}: average vs last parameters");
+            }
+        }
+    }
+    let avg_model = a.averaged_rbm().unwrap();
+    assert_eq!(a.into_rbm(), avg_model, "training returns the averaged model");
 }

@@ -136,7 +136,7 @@ pub struct AisEstimate {
 }
 
 /// Checks a schedule: at least two βs rising strictly from 0 to 1.
-fn check_schedule(s: &[f64]) -> Result<()> {
+pub(super) fn check_schedule(s: &[f64]) -> Result<()> {
     if s.len() < 2
         || s[0] != 0.0
         || *s.last().expect("len ≥ 2") != 1.0
@@ -550,7 +550,7 @@ pub fn raise_with_progress(
     Ok(RaiseEstimate { log_probs, mean, std_err, log_z })
 }
 
-fn summarize(log_z_base: f64, log_weights: Vec<f64>) -> AisEstimate {
+pub(super) fn summarize(log_z_base: f64, log_weights: Vec<f64>) -> AisEstimate {
     let m = log_weights.len() as f64;
     let mx = log_weights.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let r: Vec<f64> = log_weights.iter().map(|&x| (x - mx).exp()).collect();

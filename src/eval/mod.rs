@@ -10,6 +10,7 @@ pub mod dbn;
 pub mod diagnostics;
 pub mod exact;
 pub mod gaussian_dbn;
+pub mod gaussian_rbm;
 pub mod mmd;
 
 pub use ais::{

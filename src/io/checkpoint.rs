@@ -7,10 +7,11 @@
 //! `[B, 4]`; for parallel tempering every replica, replica-major);
 //! `order_stream` (U64 `[4]`); `sparsity_q` when used;
 //! `centering.visible_offset` / `centering.hidden_offset` with centering;
-//! `fast` (`[W_f, b_f, c_f]` flat) with fast weights; `tempering.betas` and
+//! `fast` (`[W_f, b_f, c_f]` flat) with fast weights; `average`
+//! (`[W̄, b̄, c̄]` flat) with parameter averaging; `tempering.betas` and
 //! `tempering.base` with parallel tempering. Metadata
 //! as for model files with `kind = "rbm-checkpoint"`, plus `config` (JSON),
-//! `epoch`, `step`, `adam_t`, `sweeps` and `isa`, and the training data's
+//! `epoch`, `step`, `adam_t`, `sweeps`, `averaged_updates` and `isa`, and the training data's
 //! [`Fingerprint`] as `data.rows`, `data.dim`, `data.checksum` (hex).
 
 use super::model::{check_header, common_metadata, rbm_from, rbm_tensors};
@@ -21,7 +22,8 @@ use crate::error::{Error, Result};
 use crate::sampler::Chains;
 use crate::sampler::Tempering;
 use crate::train::{
-    Algorithm, Centering, FastWeights, Optimizer, OptimizerState, Schedule, Sparsity, TrainConfig, TrainState,
+    Algorithm, Averaging, Centering, FastWeights, Optimizer, OptimizerState, Schedule, Sparsity, TrainConfig,
+    TrainState,
 };
 use serde_json::{Value, json};
 use std::path::Path;
@@ -50,6 +52,7 @@ fn config_json(c: &TrainConfig) -> Value {
     let sparsity = c.sparsity.map(|s| json!({"target": s.target, "cost": s.cost, "decay": s.decay}));
     let centering = c.centering.map(|s| json!({"hidden_rate": s.hidden_rate}));
     let fast = c.fast_weights.map(|f| json!({"learning_rate": f.learning_rate, "decay": f.decay}));
+    let averaging = c.averaging.map(|a| json!({"decay": a.decay, "from_epoch": a.from_epoch}));
     json!({
         "n_hidden": c.n_hidden, "algorithm": algorithm, "learning_rate": c.learning_rate,
         "schedule": schedule, "optimizer": optimizer, "l2": c.l2, "l1": c.l1,
@@ -57,7 +60,7 @@ fn config_json(c: &TrainConfig) -> Value {
         "visible_bias_from_data": c.visible_bias_from_data, "weight_init_std": c.weight_init_std,
         "sparsity": sparsity, "max_weight": c.max_weight, "seed": c.seed.to_string(),
         "probability_data": c.probability_data, "centering": centering, "fast_weights": fast,
-        "ladder_step": c.ladder_step,
+        "ladder_step": c.ladder_step, "averaging": averaging,
     })
 }
 
@@ -112,6 +115,10 @@ fn config_from_json(v: &Value, what: &str) -> Result<TrainConfig> {
         None | Some(Value::Null) => None,
         Some(x) => Some(FastWeights { learning_rate: f(x, "learning_rate")?, decay: f(x, "decay")? }),
     };
+    let averaging = match v.get("averaging") {
+        None | Some(Value::Null) => None,
+        Some(x) => Some(Averaging { decay: f(x, "decay")?, from_epoch: u(x, "from_epoch")? }),
+    };
     let seed =
         v.get("seed").and_then(Value::as_str).and_then(|s| s.parse().ok()).ok_or_else(|| bad("seed"))?;
     let c = TrainConfig {
@@ -142,6 +149,7 @@ fn config_from_json(v: &Value, what: &str) -> Result<TrainConfig> {
             None | Some(Value::Null) => None,
             Some(x) => Some(x.as_f64().ok_or_else(|| bad("ladder_step"))? as f32),
         },
+        averaging,
     };
     c.validate()
         .map_err(|e| Error::Io { path: what.to_string(), reason: format!("checkpoint config: {e}") })?;
@@ -159,6 +167,7 @@ pub fn checkpoint_bytes(s: &TrainState) -> Vec<u8> {
         ("step", s.step.to_string()),
         ("adam_t", s.optimizer.t.to_string()),
         ("sweeps", s.chains.sweeps_done().to_string()),
+        ("averaged_updates", s.averaged_updates.to_string()),
         ("isa", s.isa.clone()),
     ] {
         st.metadata.insert(k.into(), v);
@@ -190,6 +199,9 @@ pub fn checkpoint_bytes(s: &TrainState) -> Vec<u8> {
     }
     if !s.fast.is_empty() {
         put("fast", vec![d * h + d + h], &s.fast);
+    }
+    if !s.average.is_empty() {
+        put("average", vec![d * h + d + h], &s.average);
     }
     if let Some(t) = &s.tempering {
         put("tempering.betas", vec![t.betas().len()], t.betas());
@@ -280,6 +292,10 @@ pub fn parse_checkpoint(bytes: &[u8], what: &str) -> Result<TrainState> {
         (Vec::new(), Vec::new())
     };
     let fast = if fast_on { f32s("fast", d * h + d + h)? } else { Vec::new() };
+    let average = if config.averaging.is_some() { f32s("average", d * h + d + h)? } else { Vec::new() };
+    // Absent in checkpoints written before averaging existed.
+    let averaged_updates =
+        if st.metadata.contains_key("averaged_updates") { num("averaged_updates")? } else { 0 };
     let tempering = match config.algorithm {
         Algorithm::Pt { chains: n, replicas, .. } => {
             let betas = f32s("tempering.betas", replicas)?;
@@ -312,6 +328,9 @@ pub fn parse_checkpoint(bytes: &[u8], what: &str) -> Result<TrainState> {
     }
     // (No bound of `step` by the epochs: a resume with other data or batch
     // size, allowed by `--resume-anyway`, changes the updates per epoch.)
+    if averaged_updates > step {
+        return Err(bad(format!("averaged_updates {averaged_updates} is past step {step}")));
+    }
     if optimizer.t > step {
         return Err(bad(format!("adam_t {} is past step {step}", optimizer.t)));
     }
@@ -330,6 +349,8 @@ pub fn parse_checkpoint(bytes: &[u8], what: &str) -> Result<TrainState> {
         sparsity_q,
         offsets,
         fast,
+        average,
+        averaged_updates,
         tempering,
         isa,
         data,

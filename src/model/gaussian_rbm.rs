@@ -166,7 +166,7 @@ impl GaussianRbm {
     /// Products `(v/σ)·W` of `n` rows into `pre` (`n × H`), without the
     /// hidden bias (the activations add it in the same pass); `tmp`
     /// (`n × D`) is scratch when σ ≠ 1.
-    fn pre_hidden(&self, v: &[f32], n: usize, tmp: &mut [f32], pre: &mut [f32]) -> Result<()> {
+    pub(crate) fn pre_hidden(&self, v: &[f32], n: usize, tmp: &mut [f32], pre: &mut [f32]) -> Result<()> {
         let (d, h) = (self.n_visible, self.n_hidden);
         let a: &[f32] = if self.unit_sigma {
             v

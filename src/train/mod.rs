@@ -52,6 +52,6 @@ pub(crate) fn check_sgd(
     Ok(())
 }
 
-pub use config::{Algorithm, Centering, FastWeights, Optimizer, Schedule, Sparsity, TrainConfig};
+pub use config::{Algorithm, Averaging, Centering, FastWeights, Optimizer, Schedule, Sparsity, TrainConfig};
 pub use metrics::Metrics;
 pub use trainer::{EpochReport, OptimizerState, TrainState, Trainer, fit};

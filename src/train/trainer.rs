@@ -88,6 +88,12 @@ pub struct TrainState {
     /// Fast parameters of FPCD, `[W_f (D×H), b_f (D), c_f (H)]` flat (empty
     /// without fast weights).
     pub fast: Vec<f32>,
+    /// Parameter averaging: the averaged parameters `[W̄ (D×H), b̄ (D), c̄
+    /// (H)]` flat (empty without averaging; meaningless until
+    /// `averaged_updates` > 0).
+    pub average: Vec<f32>,
+    /// Updates folded into `average` so far.
+    pub averaged_updates: u64,
     /// Parallel tempering of the chains (PT only; then `chains` holds every
     /// replica, replica-major).
     pub tempering: Option<Tempering>,
@@ -246,6 +252,11 @@ impl Trainer {
         } else {
             Vec::new()
         };
+        let average = if config.averaging.is_some() {
+            crate::alloc::try_vec(d * config.n_hidden + d + config.n_hidden, 0.0f32, "averaged parameters")?
+        } else {
+            Vec::new()
+        };
         let (dh, h) = (d * config.n_hidden, config.n_hidden);
         let adam = matches!(config.optimizer, Optimizer::Adam { .. });
         let zeros = |n: usize| crate::alloc::try_vec(n, 0.0f32, "optimizer state");
@@ -278,6 +289,8 @@ impl Trainer {
                 sparsity_q,
                 offsets,
                 fast,
+                average,
+                averaged_updates: 0,
                 tempering,
                 isa: isa.name().to_string(),
                 data: Some(data.fingerprint()),
@@ -330,10 +343,12 @@ impl Trainer {
         let (mu, lambda) = &s.offsets;
         let (want_mu, want_l) = if s.config.centering.is_some() { (d, h) } else { (0, 0) };
         let want_fast = if s.config.fast_weights.is_some() { d * h + d + h } else { 0 };
+        let want_avg = if s.config.averaging.is_some() { d * h + d + h } else { 0 };
         for (what, got, want) in [
             ("visible offsets", mu.len(), want_mu),
             ("hidden offsets", lambda.len(), want_l),
             ("fast weights", s.fast.len(), want_fast),
+            ("averaged parameters", s.average.len(), want_avg),
         ] {
             if got != want {
                 return Err(Error::ShapeMismatch { what, expected: want, got });
@@ -394,13 +409,39 @@ impl Trainer {
     pub fn state(&self) -> &TrainState {
         &self.s
     }
-    /// The model as trained so far.
+    /// The current parameters (those the chains and gradients use).
     pub fn rbm(&self) -> &Rbm {
         &self.s.rbm
     }
-    /// Consumes the trainer, returning the model.
+    /// The averaged parameters ([`crate::train::Averaging`]) once the
+    /// average has started; `None` without averaging or before its first
+    /// epoch.
+    pub fn averaged_rbm(&self) -> Option<Rbm> {
+        if self.s.average.is_empty() || self.s.averaged_updates == 0 {
+            return None;
+        }
+        let (d, h) = (self.s.rbm.n_visible(), self.s.rbm.n_hidden());
+        let (w, rest) = self.s.average.split_at(d * h);
+        let (b, c) = rest.split_at(d);
+        // The average of valid parameters is valid: finite and bounded.
+        Rbm::new(d, h, w.to_vec(), b.to_vec(), c.to_vec()).ok()
+    }
+    /// The trained model: the averaged parameters when averaging is
+    /// configured and has started ([`Trainer::averaged_rbm`]), otherwise
+    /// the current ones.
+    pub fn model(&self) -> std::borrow::Cow<'_, Rbm> {
+        match self.averaged_rbm() {
+            Some(r) => std::borrow::Cow::Owned(r),
+            None => std::borrow::Cow::Borrowed(&self.s.rbm),
+        }
+    }
+    /// Consumes the trainer, returning the trained model
+    /// ([`Trainer::model`]).
     pub fn into_rbm(self) -> Rbm {
-        self.s.rbm
+        match self.averaged_rbm() {
+            Some(r) => r,
+            None => self.s.rbm,
+        }
     }
     /// The configuration.
     pub fn config(&self) -> &TrainConfig {

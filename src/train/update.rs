@@ -631,12 +631,36 @@ fn after_step(s: &mut TrainState, sc: &Scratch, b: &Batch, weights_bad: bool) ->
         .or_else(|| bad(s.rbm.visible_bias(), "visible bias"))
         .or_else(|| bad(s.rbm.hidden_bias(), "hidden bias"))
         .or_else(|| bad(&s.fast, "fast parameter"));
-    match found {
-        Some(reason) => {
-            Err(Error::Diverged { epoch: s.epoch, step: s.step, reason: format!("{reason} (bound {maxw})") })
-        }
-        None => Ok(()),
+    if let Some(reason) = found {
+        return Err(Error::Diverged {
+            epoch: s.epoch,
+            step: s.step,
+            reason: format!("{reason} (bound {maxw})"),
+        });
     }
+    if let Some(a) = s.config.averaging
+        && s.epoch >= a.from_epoch
+    {
+        average_step(s, a.decay);
+    }
+    Ok(())
+}
+
+/// Parameter averaging: `θ̄ ← decay·θ̄ + (1 − decay)·θ`, or `θ̄ = θ` at the
+/// first averaged update (element-wise: the same bits for any thread count).
+fn average_step(s: &mut TrainState, decay: f32) {
+    let (d, h) = (s.rbm.n_visible(), s.rbm.n_hidden());
+    let first = s.averaged_updates == 0;
+    let (aw, rest) = s.average.split_at_mut(d * h);
+    let (ab, ac) = rest.split_at_mut(d);
+    let mix = move |a: &mut f32, x: f32| *a = if first { x } else { flush(decay * *a + (1.0 - decay) * x) };
+    aw.par_chunks_mut(4096)
+        .zip(s.rbm.weights().par_chunks(4096))
+        .for_each(|(a, x)| a.iter_mut().zip(x).for_each(|(a, &x)| mix(a, x)));
+    for (a, &x) in ab.iter_mut().zip(s.rbm.visible_bias()).chain(ac.iter_mut().zip(s.rbm.hidden_bias())) {
+        mix(a, x);
+    }
+    s.averaged_updates += 1;
 }
 
 /// Appends `F(v) = −bᵀv − Σⱼ softplus(cⱼ + (vᵀW)ⱼ)` of each row of `v`

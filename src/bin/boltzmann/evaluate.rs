@@ -165,7 +165,20 @@ struct EvalReport {
 }
 
 fn run_in_pool(a: EvalArgs) -> CliResult<()> {
-    let rbm = io::load_rbm(&a.model)?;
+    let rbm = match io::ModelFile::load(&a.model)? {
+        io::ModelFile::Rbm(r) => r,
+        io::ModelFile::Energy(io::EnergyModel::GaussianRbm(m)) => return gaussian(&a, &m),
+        other => {
+            return Err(format!(
+                "{}: a {:?} file, expected an RBM (kind \"rbm\", from `train`) or a Gaussian–Bernoulli RBM \
+                 (kind \"gb-rbm\", from `ebm train --model gb-rbm`){}",
+                a.model.display(),
+                other.kind(),
+                if other.kind().ends_with("dbn") { "; for DBNs use `dbn eval`" } else { "" }
+            )
+            .into());
+        }
+    };
     let (test, base) = eval_data(&a)?;
     if test.dim() != rbm.n_visible() {
         return Err(format!(
@@ -308,6 +321,77 @@ fn print_report(a: &EvalArgs, r: &EvalReport) -> CliResult<()> {
         }
         outln!("pseudo-log-likelihood (all {} flips): {pl:.3}; scikit-learn-style: {pl_sk:.3}", n_visible);
         outln!("reconstruction error: {recon:.3}");
+    }
+    Ok(())
+}
+
+/// `eval` of a Gaussian–Bernoulli RBM: `log Z` exactly (few hidden units)
+/// or by AIS, the average log-density of `--data` (real values, e.g. IDX
+/// pixels scaled to [0, 1]) and, as the yardstick, that of the model's
+/// base `N(b, σ²)` without hidden units. No RAISE for this model.
+fn gaussian(a: &EvalArgs, m: &boltzmann::model::GaussianRbm) -> CliResult<()> {
+    use boltzmann::eval::gaussian_rbm as g;
+    let Some(p) = &a.data else {
+        return Err("a Gaussian–Bernoulli RBM needs --data (real-valued, as it was trained on)".into());
+    };
+    if a.binarize {
+        return Err("--binarize is for binary models; a Gaussian–Bernoulli RBM takes real values".into());
+    }
+    let test = io::read_dataset(p, None)?;
+    if test.dim() != m.n_visible() {
+        return Err(format!(
+            "data has {} features but the model's n_visible is {}",
+            test.dim(),
+            m.n_visible()
+        )
+        .into());
+    }
+    let schedule = parse_schedule(&a.schedule).map_err(|e| format!("--schedule: {e}"))?;
+    let exact = m.n_hidden() <= a.exact_max.min(g::MAX_EXACT_HIDDEN) && !a.force_ais;
+    let show = !a.quiet && !a.json && std::io::stderr().is_terminal();
+    let t0 = Instant::now();
+    let (log_z, interval, method) = if exact {
+        (g::log_partition_exact(m)?, None, "exact".to_string())
+    } else {
+        let n = schedule.len() - 1;
+        let pb = bar(show, n as u64, "AIS  ");
+        let cfg = AisConfig::default().runs(a.ais_runs).schedule(schedule).seed(a.seed);
+        let est = g::ais_with_progress(m, &cfg, &|k| pb.set_position(k))?;
+        pb.finish_and_clear();
+        (
+            est.log_z,
+            Some((est.log_z_low, est.log_z_high, est.log_std_err)),
+            format!("AIS ({} runs, {n} distributions)", a.ais_runs),
+        )
+    };
+    let secs = t0.elapsed().as_secs_f64();
+    let avg = g::average_log_density(m, &test, log_z)?;
+    let base = g::base_log_density(m, &test)?;
+    if a.json {
+        outln!(
+            "{}",
+            jobj!(
+                "model" = "gb-rbm",
+                "log_z" = log_z,
+                "log_z_low" = interval.map(|i| i.0),
+                "log_z_high" = interval.map(|i| i.1),
+                "log_std_err" = interval.map(|i| i.2),
+                "method" = method,
+                "log_z_seconds" = secs,
+                "avg_log_density" = avg,
+                "base_avg_log_density" = base,
+                "examples" = test.len(),
+            )
+        );
+    } else {
+        match interval {
+            None => outln!("log Z = {log_z:.4} ({method}, {secs:.1} s)"),
+            Some((lo, hi, _)) => {
+                outln!("log Z = {log_z:.4}, ±3σ interval [{lo:.4}, {hi:.4}] ({method}, {secs:.1} s)")
+            }
+        }
+        outln!("average log-density of {} examples: {avg:.3} nats", test.len());
+        outln!("the model's base N(b, σ²) without hidden units: {base:.3} nats");
     }
     Ok(())
 }

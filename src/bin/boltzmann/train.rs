@@ -7,7 +7,7 @@ use boltzmann::eval;
 use boltzmann::io::{self, CsvLabels, Format};
 use boltzmann::rng::{Purpose, derive};
 use boltzmann::train::{
-    self, Algorithm, Centering, FastWeights, Optimizer, Schedule, Sparsity, TrainConfig, Trainer,
+    self, Algorithm, Averaging, Centering, FastWeights, Optimizer, Schedule, Sparsity, TrainConfig, Trainer,
 };
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -112,6 +112,15 @@ pub(crate) struct TrainArgs {
     /// Shrink factor of the fast weights per update, in [0, 1).
     #[arg(long, allow_negative_numbers = true, default_value_t = 0.95)]
     fast_decay: f32,
+    /// Parameter averaging: save (and monitor) an exponential moving
+    /// average of the parameters with this decay per update in (0, 1)
+    /// (e.g. 0.999); default: the last parameters.
+    #[arg(long, allow_negative_numbers = true)]
+    average: Option<f32>,
+    /// With --average: the epoch (from 0) whose first update starts the
+    /// average.
+    #[arg(long, value_parser = crate::limits::epochs_or_none, default_value_t = 0, requires = "average")]
+    average_from: usize,
     /// Learning rate.
     #[arg(long, allow_negative_numbers = true, default_value_t = 0.05)]
     lr: f32,
@@ -445,6 +454,7 @@ pub(crate) fn config(a: &TrainArgs) -> CliResult<TrainConfig> {
         })
         .fast_weights(a.fast_lr.map(|learning_rate| FastWeights { learning_rate, decay: a.fast_decay }))
         .ladder_step(a.adapt_ladder)
+        .averaging(a.average.map(|decay| Averaging { decay, from_epoch: a.average_from }))
         .seed(a.seed))
 }
 
@@ -515,6 +525,7 @@ fn merge_given(was: &TrainConfig, asked: &TrainConfig) -> (TrainConfig, Vec<Stri
     field!(centering, ["centering"]);
     field!(fast_weights, ["fast_lr", "fast_decay"]);
     field!(ladder_step, ["adapt_ladder"]);
+    field!(averaging, ["average", "average_from"]);
     field!(seed, ["seed"]);
     (merged, changes)
 }
@@ -632,7 +643,7 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> CliResult<()> {
         })?;
         epoch_times.push(report.seconds);
         let metrics = match &mon_train {
-            Some(mt) => Some(train::metrics::evaluate(trainer.rbm(), mt, mon_valid.as_ref())?),
+            Some(mt) => Some(train::metrics::evaluate(&trainer.model(), mt, mon_valid.as_ref())?),
             None => None,
         };
         if let Some(m) = &metrics {
@@ -641,13 +652,13 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> CliResult<()> {
         let ais = if a.ais_every > 0 && (report.epoch + 1) % a.ais_every == 0 {
             let base = ais_base.get_or_insert_with(|| eval::base_rate_biases(&train_set));
             let on = mon_valid.as_ref().or(mon_train.as_ref()).unwrap_or(&train_set);
-            Some(ais_monitor(&a, trainer.rbm(), base.as_ref().map_err(|e| e.clone())?, on)?)
+            Some(ais_monitor(&a, &trainer.model(), base.as_ref().map_err(|e| e.clone())?, on)?)
         } else {
             None
         };
         let pl_sklearn = match &mon_train {
             Some(mt) if bench => {
-                Some(train::metrics::pseudo_log_likelihood_stochastic(trainer.rbm(), mt, 0)?)
+                Some(train::metrics::pseudo_log_likelihood_stochastic(&trainer.model(), mt, 0)?)
             }
             _ => None,
         };
@@ -664,7 +675,7 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> CliResult<()> {
         return Ok(());
     }
     let first = trainer.epoch() - history.len();
-    let mut written = write_outputs(&a, trainer.rbm(), &train_set, &history, first)?;
+    let mut written = write_outputs(&a, &trainer.model(), &train_set, &history, first)?;
     if !history.is_empty() {
         written.insert(1, ckpt.display().to_string());
     }

@@ -1,0 +1,133 @@
+//! Log-densities of the Gaussian–Bernoulli RBM: the exact `log Z` against
+//! numerical integration, the densities integrating to 1, AIS against the
+//! exact value (same bits for any thread count), bad input.
+
+use boltzmann::data::Dataset;
+use boltzmann::eval::{AisConfig, gaussian_rbm, linear_schedule};
+use boltzmann::model::GaussianRbm;
+
+/// `Σ_h exp(−E(v, h))` by brute force over the hidden states, in f64.
+fn unnormalized(m: &GaussianRbm, v: &[f64]) -> f64 {
+    let (d, h) = (m.n_visible(), m.n_hidden());
+    let (w, b, c, s) = (m.weights(), m.visible_bias(), m.hidden_bias(), m.sigma());
+    let mut total = 0.0;
+    for bits in 0u32..1 << h {
+        let on = |j: usize| (bits >> j & 1) as f64;
+        let mut minus_e: f64 = (0..h).map(|j| c[j] as f64 * on(j)).sum();
+        for i in 0..d {
+            let t = (v[i] - b[i] as f64) / s[i] as f64;
+            minus_e -= 0.5 * t * t;
+            for j in 0..h {
+                minus_e += v[i] / s[i] as f64 * w[i * h + j] as f64 * on(j);
+            }
+        }
+        total += minus_e.exp();
+    }
+    total
+}
+
+/// `log Z` by the midpoint rule on a 2-D grid wide enough for the model.
+fn log_z_numerical(m: &GaussianRbm) -> f64 {
+    assert_eq!(m.n_visible(), 2);
+    let (lo, hi, n) = (-12.0f64, 12.0f64, 1200);
+    let dx = (hi - lo) / n as f64;
+    let mut z = 0.0;
+    for a in 0..n {
+        for b in 0..n {
+            let v = [lo + (a as f64 + 0.5) * dx, lo + (b as f64 + 0.5) * dx];
+            z += unnormalized(m, &v) * dx * dx;
+        }
+    }
+    z.ln()
+}
+
+fn model(d: usize, h: usize, scale: f32, seed: u64) -> GaussianRbm {
+    let r = GaussianRbm::random(d, h, scale, 1.0, seed).unwrap();
+    let (w, _, _, _) = r.into_parts();
+    let b: Vec<f32> = (0..d).map(|i| 0.3 * (i as f32 % 3.0) - 0.2).collect();
+    let c: Vec<f32> = (0..h).map(|j| 0.4 - 0.25 * j as f32).collect();
+    let s: Vec<f32> = (0..d).map(|i| 0.6 + 0.2 * (i % 4) as f32).collect();
+    GaussianRbm::new(d, h, w, b, c, s).unwrap()
+}
+
+#[test]
+fn exact_log_z_matches_numerical_integration() {
+    for (h, scale, seed) in [(1, 0.5, 1u64), (3, 0.8, 2), (4, 1.2, 3)] {
+        let m = model(2, h, scale, seed);
+        let exact = gaussian_rbm::log_partition_exact(&m).unwrap();
+        let num = log_z_numerical(&m);
+        assert!((exact - num).abs() < 1e-6, "H = {h}: exact {exact} vs numerical {num}");
+    }
+}
+
+/// `exp(log density)` integrates to 1 over a one-dimensional model.
+#[test]
+fn log_densities_integrate_to_one() {
+    let m = GaussianRbm::new(1, 3, vec![0.9, -1.3, 0.4], vec![0.2], vec![-0.5, 0.3, 0.1], vec![0.7]).unwrap();
+    let log_z = gaussian_rbm::log_partition_exact(&m).unwrap();
+    let (lo, n) = (-15.0f64, 30_000);
+    let dx = 30.0 / n as f64;
+    let xs: Vec<f32> = (0..n).map(|k| (lo + (k as f64 + 0.5) * dx) as f32).collect();
+    let data = Dataset::new(xs.clone(), 1).unwrap();
+    let dens = gaussian_rbm::log_densities(&m, &data, log_z).unwrap();
+    let mass: f64 = dens.iter().map(|l| l.exp() * dx).sum();
+    assert!((mass - 1.0).abs() < 1e-4, "mass {mass}");
+    // And each value against brute force.
+    for (k, &l) in dens.iter().enumerate().step_by(997) {
+        let want = unnormalized(&m, &[xs[k] as f64]).ln() - log_z;
+        assert!((l - want).abs() < 1e-4 * want.abs().max(1.0), "{k}: {l} vs {want}");
+    }
+}
+
+#[test]
+fn ais_matches_exact_log_z_and_is_thread_count_independent() {
+    for (d, h, scale, seed) in [(12, 8, 0.4, 4u64), (30, 12, 0.25, 5)] {
+        let m = model(d, h, scale, seed);
+        let exact = gaussian_rbm::log_partition_exact(&m).unwrap();
+        let cfg = AisConfig::default().runs(100).schedule(linear_schedule(3000)).seed(9);
+        let run = |t: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .unwrap()
+                .install(|| gaussian_rbm::ais(&m, &cfg))
+        };
+        let est = run(1).unwrap();
+        assert_eq!(est, run(3).unwrap(), "{d}×{h}: thread counts differ");
+        assert!(
+            est.log_z_low - 0.02 <= exact && exact <= est.log_z_high + 0.02,
+            "{d}×{h}: exact {exact} outside AIS [{}, {}] (estimate {})",
+            est.log_z_low,
+            est.log_z_high,
+            est.log_z
+        );
+        assert!((est.log_z - exact).abs() < 0.1, "{d}×{h}: AIS {} vs exact {exact}", est.log_z);
+    }
+}
+
+#[test]
+fn base_log_density_is_the_zero_weight_model() {
+    let m = model(5, 3, 0.5, 6);
+    let (_, b, _, s) = m.clone().into_parts();
+    let flat = GaussianRbm::new(5, 1, vec![0.0; 5], b, vec![-50.0], s).unwrap();
+    let data = Dataset::new((0..40).map(|k| (k as f32 * 0.37).sin()).collect(), 5).unwrap();
+    let base = gaussian_rbm::base_log_density(&m, &data).unwrap();
+    let z = gaussian_rbm::log_partition_exact(&flat).unwrap();
+    let full = gaussian_rbm::average_log_density(&flat, &data, z).unwrap();
+    assert!((base - full).abs() < 1e-9, "{base} vs {full}");
+}
+
+#[test]
+fn bad_input_is_refused() {
+    let m = model(4, 3, 0.5, 7);
+    let good = AisConfig::default().runs(4).schedule(linear_schedule(10));
+    assert!(gaussian_rbm::ais(&m, &good.clone().runs(0)).is_err());
+    assert!(gaussian_rbm::ais(&m, &good.clone().schedule(vec![0.0, 0.5, 0.4, 1.0])).is_err());
+    assert!(gaussian_rbm::ais(&m, &good.clone().schedule(vec![0.1, 1.0])).is_err());
+    assert!(gaussian_rbm::log_partition_exact(&GaussianRbm::random(2, 25, 0.1, 1.0, 1).unwrap()).is_err());
+    let wrong = Dataset::new(vec![0.0; 10], 5).unwrap();
+    assert!(gaussian_rbm::log_densities(&m, &wrong, 0.0).is_err());
+    let ok = Dataset::new(vec![0.0; 8], 4).unwrap();
+    assert!(gaussian_rbm::log_densities(&m, &ok, f64::NAN).is_err());
+    assert!(gaussian_rbm::log_densities(&m, &ok, 1.0).is_ok());
+}
