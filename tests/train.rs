@@ -359,3 +359,28 @@ fn probability_data_option() {
         assert!(st.config.probability_data);
     }
 }
+
+/// `any_real_data` (the Python estimator's scikit-learn mode) accepts any
+/// finite values, needs `probability_data`, refuses NaN; `run_epoch` takes
+/// data with fewer rows than a batch (one smaller batch).
+#[test]
+fn any_real_data_and_short_epochs() {
+    let x: Vec<f32> = (0..120).map(|i| (i % 7) as f32 * 0.6 - 1.0).collect();
+    let data = Dataset::new(x, 6).unwrap();
+    let base = TrainConfig::default().n_hidden(3).batch_size(5).epochs(4).seed(1);
+    let e = Trainer::new(base.clone().any_real_data(true), &data).unwrap_err();
+    assert!(e.to_string().contains("any_real_data"), "{e}");
+    assert!(Trainer::new(base.clone().probability_data(true), &data).is_err(), "values outside [0, 1]");
+    let mut t = Trainer::new(base.clone().probability_data(true).any_real_data(true), &data).unwrap();
+    t.run_epoch(&data, |_, _| {}).unwrap();
+    let short = data.subset(0..3).unwrap();
+    let r = t.run_epoch(&short, |_, _| {}).unwrap();
+    assert_eq!(r.updates, 1);
+    let mut bad = data.features().to_vec();
+    bad[7] = f32::NAN;
+    if let Ok(bad) = Dataset::new(bad, 6) {
+        assert!(t.run_epoch(&bad, |_, _| {}).is_err());
+    }
+    // A fresh run still refuses a batch larger than its data.
+    assert!(Trainer::new(base.probability_data(true).any_real_data(true).batch_size(50), &short).is_err());
+}

@@ -59,7 +59,7 @@ fn config_json(c: &TrainConfig) -> Value {
         "batch_size": c.batch_size, "epochs": c.epochs, "shuffle": c.shuffle,
         "visible_bias_from_data": c.visible_bias_from_data, "weight_init_std": c.weight_init_std,
         "sparsity": sparsity, "max_weight": c.max_weight, "seed": c.seed.to_string(),
-        "probability_data": c.probability_data, "centering": centering, "fast_weights": fast,
+        "probability_data": c.probability_data, "any_real_data": c.any_real_data, "centering": centering, "fast_weights": fast,
         "ladder_step": c.ladder_step, "averaging": averaging,
     })
 }
@@ -141,6 +141,11 @@ fn config_from_json(v: &Value, what: &str) -> Result<TrainConfig> {
         probability_data: match v.get("probability_data") {
             None => false,
             Some(x) => x.as_bool().ok_or_else(|| bad("probability_data"))?,
+        },
+        // Absent in checkpoints written before the option existed.
+        any_real_data: match v.get("any_real_data") {
+            None => false,
+            Some(x) => x.as_bool().ok_or_else(|| bad("any_real_data"))?,
         },
         centering,
         fast_weights,

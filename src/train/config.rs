@@ -239,6 +239,12 @@ pub struct TrainConfig {
     /// requiring binary states (default: false: other values are an error).
     /// Binary × dense products are not used then.
     pub probability_data: bool,
+    /// With `probability_data`: accept any finite values, not only [0, 1],
+    /// as mean-field values of the visible units (default: false). This is
+    /// what scikit-learn's `BernoulliRBM` does and what its estimator checks
+    /// feed; the units stay binary, so values outside [0, 1] are data the
+    /// model cannot match — the Python binding warns about them.
+    pub any_real_data: bool,
     /// Centering of the gradient (default: none; see [`Centering`]).
     pub centering: Option<Centering>,
     /// Fast weights for the persistent chains (PCD and PT only; default:
@@ -271,6 +277,7 @@ setters!(TrainConfig {
     sparsity: Option<Sparsity>,
     max_weight: f32,
     probability_data: bool,
+    any_real_data: bool,
     centering: Option<Centering>,
     fast_weights: Option<FastWeights>,
     ladder_step: Option<f32>,
@@ -296,6 +303,7 @@ impl Default for TrainConfig {
             sparsity: None,
             max_weight: 1e4,
             probability_data: false,
+            any_real_data: false,
             centering: None,
             fast_weights: None,
             ladder_step: None,
@@ -370,6 +378,12 @@ impl TrainConfig {
             if !(0.0..1.0).contains(&f.decay) {
                 return Err(bad("fast decay", format!("must be in [0, 1), got {}", f.decay)));
             }
+        }
+        if self.any_real_data && !self.probability_data {
+            return Err(bad(
+                "any_real_data",
+                "applies to probability data (set probability_data too)".into(),
+            ));
         }
         if let Some(a) = self.averaging {
             if !(a.decay > 0.0 && a.decay < 1.0) {

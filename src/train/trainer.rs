@@ -468,7 +468,9 @@ impl Trainer {
     }
 
     /// Runs one epoch over `data` (shuffled if configured), calling
-    /// `on_batch(done, total)` after each update.
+    /// `on_batch(done, total)` after each update. `data` may differ from the
+    /// data of [`Trainer::new`] (for online training, one chunk per call) and
+    /// may have fewer rows than a batch (one smaller batch).
     ///
     /// # Errors
     /// Data that does not match the model or is not binary, and
@@ -479,7 +481,7 @@ impl Trainer {
         data: &Dataset,
         mut on_batch: impl FnMut(usize, usize),
     ) -> Result<EpochReport> {
-        check_data(&self.s.config, data)?;
+        check_values(&self.s.config, data)?;
         if data.dim() != self.s.rbm.n_visible() {
             return Err(Error::ShapeMismatch {
                 what: "data features (model n_visible)",
@@ -547,17 +549,29 @@ impl Trainer {
     }
 }
 
+/// A fresh run's data: not empty, at least one batch, valid values.
 fn check_data(config: &TrainConfig, data: &Dataset) -> Result<()> {
-    if data.is_empty() {
-        return Err(Error::InvalidParam { name: "data", reason: "no examples".into() });
-    }
-    if config.batch_size > data.len() {
+    if config.batch_size > data.len() && !data.is_empty() {
         return Err(Error::InvalidParam {
             name: "batch_size",
             reason: format!("{} is larger than the data set ({} examples)", config.batch_size, data.len()),
         });
     }
-    if config.probability_data {
+    check_values(config, data)
+}
+
+/// An epoch's data: not empty, valid values (fewer rows than a batch make
+/// one smaller batch, as the last batch of any epoch may be).
+fn check_values(config: &TrainConfig, data: &Dataset) -> Result<()> {
+    if data.is_empty() {
+        return Err(Error::InvalidParam { name: "data", reason: "no examples".into() });
+    }
+    if config.probability_data && config.any_real_data {
+        if let Some(i) = data.features().iter().position(|x| !x.is_finite()) {
+            return Err(Error::NonFinite { what: "data", index: i });
+        }
+        Ok(())
+    } else if config.probability_data {
         if let Some(i) = data.features().iter().position(|&x| !(0.0..=1.0).contains(&x)) {
             return Err(Error::InvalidParam {
                 name: "data",

@@ -1,0 +1,524 @@
+//! Python bindings of `boltzmann` (PyO3): the native module
+//! `boltzmann._native` under the pure-Python package `boltzmann`, whose
+//! `BernoulliRBM` is the scikit-learn estimator.
+//!
+//! Conventions:
+//! * arrays come in as C-contiguous `float32` (the Python layer converts;
+//!   contiguous inputs are read in place, without a copy) and go out as new
+//!   NumPy arrays that take over the Rust buffers (no copy either);
+//! * every call that computes releases the GIL and runs on a rayon pool of
+//!   `n_jobs` threads (`None` or −1: all cores) — the results are the same
+//!   bits for any `n_jobs`, as everywhere in the library;
+//! * library errors become `ValueError` (bad input), `OSError` (files) or
+//!   `RuntimeError` (training diverged), with the library's message.
+
+use boltzmann::data::Dataset;
+use boltzmann::eval::{self, AisConfig};
+use boltzmann::io;
+use boltzmann::sampler::Chains;
+use boltzmann::train::{Algorithm, Centering, Optimizer, Schedule, TrainConfig, Trainer};
+use boltzmann::{Error, Rbm};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyUntypedArrayMethods,
+};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+fn err(e: Error) -> PyErr {
+    match e {
+        Error::Os { .. } => PyOSError::new_err(e.to_string()),
+        Error::Diverged { .. } => PyRuntimeError::new_err(e.to_string()),
+        _ => PyValueError::new_err(e.to_string()),
+    }
+}
+
+fn value_err(msg: impl Into<String>) -> PyErr {
+    PyValueError::new_err(msg.into())
+}
+
+/// The rayon pool of `n_jobs` threads (`None` or −1: one per core), built
+/// once per size.
+fn pool(n_jobs: Option<i64>) -> PyResult<Arc<rayon::ThreadPool>> {
+    let n = match n_jobs {
+        None | Some(-1) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Some(n) if (1..=1024).contains(&n) => n as usize,
+        Some(n) => return Err(value_err(format!("n_jobs must be None, -1 or in 1..=1024, got {n}"))),
+    };
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let mut pools =
+        POOLS.get_or_init(Default::default).lock().map_err(|_| value_err("thread pools poisoned"))?;
+    if let Some(p) = pools.get(&n) {
+        return Ok(p.clone());
+    }
+    let p = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start {n} threads: {e}")))?,
+    );
+    pools.insert(n, p.clone());
+    Ok(p)
+}
+
+/// Runs `f` without the GIL on the pool of `n_jobs` threads.
+fn compute<T: Send>(
+    py: Python<'_>,
+    n_jobs: Option<i64>,
+    f: impl FnOnce() -> Result<T, Error> + Send,
+) -> PyResult<T> {
+    let p = pool(n_jobs)?;
+    py.detach(|| p.install(f)).map_err(err)
+}
+
+/// A 2-D `float32` array as a row-major slice (borrowed when C-contiguous)
+/// and its shape.
+fn matrix<'a>(a: &'a PyReadonlyArray2<'_, f32>) -> (Cow<'a, [f32]>, usize, usize) {
+    let (n, d) = (a.shape()[0], a.shape()[1]);
+    match a.as_slice() {
+        Ok(s) => (Cow::Borrowed(s), n, d),
+        Err(_) => (Cow::Owned(a.as_array().iter().copied().collect()), n, d),
+    }
+}
+
+fn vector(a: &PyReadonlyArray1<'_, f32>) -> Vec<f32> {
+    a.as_array().iter().copied().collect()
+}
+
+fn check_width(what: &str, got: usize, want: usize) -> PyResult<()> {
+    if got != want {
+        return Err(value_err(format!("{what} has {got} columns, the model expects {want}")));
+    }
+    Ok(())
+}
+
+fn to_2d<T: numpy::Element>(
+    py: Python<'_>,
+    v: Vec<T>,
+    rows: usize,
+    cols: usize,
+) -> PyResult<Bound<'_, PyArray2<T>>> {
+    v.into_pyarray(py).reshape([rows, cols])
+}
+
+/// A Bernoulli–Bernoulli RBM: `weights` (n_visible × n_hidden), visible and
+/// hidden biases.
+#[pyclass(module = "boltzmann._native", name = "Rbm", frozen)]
+struct PyRbm {
+    inner: Rbm,
+}
+
+#[pymethods]
+impl PyRbm {
+    #[new]
+    fn new(
+        weights: PyReadonlyArray2<'_, f32>,
+        visible_bias: PyReadonlyArray1<'_, f32>,
+        hidden_bias: PyReadonlyArray1<'_, f32>,
+    ) -> PyResult<Self> {
+        let (w, d, h) = matrix(&weights);
+        let inner =
+            Rbm::new(d, h, w.into_owned(), vector(&visible_bias), vector(&hidden_bias)).map_err(err)?;
+        Ok(PyRbm { inner })
+    }
+
+    /// Weights N(0, std²), biases N(0, bias_std²), from `seed`.
+    #[staticmethod]
+    #[pyo3(signature = (n_visible, n_hidden, std = 0.01, bias_std = 0.0, seed = 0))]
+    fn random(n_visible: usize, n_hidden: usize, std: f32, bias_std: f32, seed: u64) -> PyResult<Self> {
+        Ok(PyRbm { inner: Rbm::random(n_visible, n_hidden, std, bias_std, seed).map_err(err)? })
+    }
+
+    /// Reads a model file of `boltzmann train` (safetensors, kind "rbm").
+    #[staticmethod]
+    fn load(path: PathBuf) -> PyResult<Self> {
+        Ok(PyRbm { inner: io::load_rbm(path).map_err(err)? })
+    }
+
+    /// Writes the model file atomically (the same format as the CLI's).
+    fn save(&self, path: PathBuf) -> PyResult<()> {
+        io::save_rbm(&self.inner, path).map_err(err)
+    }
+
+    /// The model file's bytes.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &io::rbm_bytes(&self.inner))
+    }
+
+    /// A model from the bytes of a model file.
+    #[staticmethod]
+    fn from_bytes(data: &[u8]) -> PyResult<Self> {
+        Ok(PyRbm { inner: io::parse_rbm(data).map_err(err)? })
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let py = slf.py();
+        let ctor = py.get_type::<PyRbm>().getattr("from_bytes")?;
+        Ok((ctor, (slf.get().to_bytes(py),)))
+    }
+
+    #[getter]
+    fn n_visible(&self) -> usize {
+        self.inner.n_visible()
+    }
+
+    #[getter]
+    fn n_hidden(&self) -> usize {
+        self.inner.n_hidden()
+    }
+
+    /// The weights, n_visible × n_hidden (a copy).
+    #[getter]
+    fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        to_2d(py, self.inner.weights().to_vec(), self.inner.n_visible(), self.inner.n_hidden())
+    }
+
+    #[getter]
+    fn visible_bias<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
+        self.inner.visible_bias().to_vec().into_pyarray(py)
+    }
+
+    #[getter]
+    fn hidden_bias<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
+        self.inner.hidden_bias().to_vec().into_pyarray(py)
+    }
+
+    /// `p(h = 1 | v)` of each row of `v`.
+    #[pyo3(signature = (v, n_jobs = None))]
+    fn hidden_probs<'py>(
+        &self,
+        py: Python<'py>,
+        v: PyReadonlyArray2<'py, f32>,
+        n_jobs: Option<i64>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let (x, n, d) = matrix(&v);
+        check_width("v", d, self.inner.n_visible())?;
+        let h = self.inner.n_hidden();
+        let out = compute(py, n_jobs, || {
+            let mut out = vec![0.0f32; n * h];
+            self.inner.hidden_probs(&x, &mut out).map(|_| out)
+        })?;
+        to_2d(py, out, n, h)
+    }
+
+    /// `p(v = 1 | h)` of each row of `h`.
+    #[pyo3(signature = (h, n_jobs = None))]
+    fn visible_probs<'py>(
+        &self,
+        py: Python<'py>,
+        h: PyReadonlyArray2<'py, f32>,
+        n_jobs: Option<i64>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let (x, n, k) = matrix(&h);
+        check_width("h", k, self.inner.n_hidden())?;
+        let d = self.inner.n_visible();
+        let out = compute(py, n_jobs, || {
+            let mut out = vec![0.0f32; n * d];
+            self.inner.visible_probs(&x, &mut out).map(|_| out)
+        })?;
+        to_2d(py, out, n, d)
+    }
+
+    /// The free energy `F(v) = −bᵀv − Σⱼ softplus(cⱼ + (vᵀW)ⱼ)` of each row
+    /// (float64).
+    #[pyo3(signature = (v, n_jobs = None))]
+    fn free_energy<'py>(
+        &self,
+        py: Python<'py>,
+        v: PyReadonlyArray2<'py, f32>,
+        n_jobs: Option<i64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let (x, n, d) = matrix(&v);
+        check_width("v", d, self.inner.n_visible())?;
+        let out = compute(py, n_jobs, || {
+            let mut out = vec![0.0f64; n];
+            self.inner.free_energy_batch(&x, &mut out).map(|_| out)
+        })?;
+        Ok(out.into_pyarray(py))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Rbm(n_visible={}, n_hidden={})", self.inner.n_visible(), self.inner.n_hidden())
+    }
+}
+
+/// An ensemble of block-Gibbs chains (binary visible and hidden states,
+/// one random stream per chain).
+#[pyclass(module = "boltzmann._native", name = "Chains")]
+struct PyChains {
+    inner: Chains,
+}
+
+#[pymethods]
+impl PyChains {
+    /// `n_chains` chains with uniformly random visible states.
+    #[new]
+    #[pyo3(signature = (rbm, n_chains, seed = 0))]
+    fn new(rbm: &PyRbm, n_chains: usize, seed: u64) -> PyResult<Self> {
+        Ok(PyChains { inner: Chains::new(&rbm.inner, n_chains, seed).map_err(err)? })
+    }
+
+    /// Chains started at the binary rows of `visible`.
+    #[staticmethod]
+    #[pyo3(signature = (rbm, visible, seed = 0))]
+    fn from_visible(rbm: &PyRbm, visible: PyReadonlyArray2<'_, f32>, seed: u64) -> PyResult<Self> {
+        let (x, _, d) = matrix(&visible);
+        check_width("visible", d, rbm.inner.n_visible())?;
+        Ok(PyChains { inner: Chains::from_visible(&rbm.inner, &x, seed).map_err(err)? })
+    }
+
+    /// `k` sweeps `h ~ p(h|v)`, `v ~ p(v|h)` of every chain.
+    #[pyo3(signature = (rbm, k = 1, n_jobs = None))]
+    fn sweep(&mut self, py: Python<'_>, rbm: &PyRbm, k: usize, n_jobs: Option<i64>) -> PyResult<()> {
+        let chains = &mut self.inner;
+        compute(py, n_jobs, || chains.sweep(&rbm.inner, k))
+    }
+
+    /// The visible states, n_chains × n_visible (a copy).
+    #[getter]
+    fn visible<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        to_2d(py, self.inner.visible().to_vec(), self.inner.batch(), self.inner.n_visible())
+    }
+
+    /// The hidden states, n_chains × n_hidden (a copy).
+    #[getter]
+    fn hidden<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        to_2d(py, self.inner.hidden().to_vec(), self.inner.batch(), self.inner.n_hidden())
+    }
+
+    #[getter]
+    fn n_chains(&self) -> usize {
+        self.inner.batch()
+    }
+
+    #[getter]
+    fn sweeps_done(&self) -> u64 {
+        self.inner.sweeps_done()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Chains(n_chains={}, sweeps_done={})", self.inner.batch(), self.inner.sweeps_done())
+    }
+}
+
+/// The CD-k / PCD trainer of the library, one epoch at a time.
+#[pyclass(module = "boltzmann._native", name = "Trainer")]
+struct PyTrainer {
+    inner: Trainer,
+}
+
+fn algorithm(name: &str, k: usize, n_chains: usize) -> PyResult<Algorithm> {
+    match name {
+        "cd" => Ok(Algorithm::Cd { k }),
+        "pcd" => Ok(Algorithm::Pcd { k, chains: n_chains }),
+        _ => Err(value_err(format!("algorithm must be \"cd\" or \"pcd\", got {name:?}"))),
+    }
+}
+
+fn optimizer(name: &str, momentum: f32) -> PyResult<Optimizer> {
+    match name {
+        "sgd" => Ok(Optimizer::Sgd { initial: momentum, final_: momentum, switch_epoch: 0 }),
+        "adam" => Ok(Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 }),
+        _ => Err(value_err(format!("optimizer must be \"sgd\" or \"adam\", got {name:?}"))),
+    }
+}
+
+#[pymethods]
+impl PyTrainer {
+    /// A fresh run on `data` (rows in [0, 1]; binary unless
+    /// `probability_data`), from random weights or from the model `initial`.
+    /// See `TrainConfig` in the Rust documentation for every setting.
+    #[new]
+    #[pyo3(signature = (
+        data, *, n_hidden, algorithm_name = "pcd", k = 1, n_chains = 100, learning_rate = 0.05,
+        final_learning_rate = None, batch_size = 100, epochs = 10, optimizer_name = "sgd", momentum = 0.5,
+        l2 = 0.0, centering = None, probability_data = false, any_real_data = false, shuffle = true, weight_init_std = 0.01,
+        visible_bias_from_data = true, seed = 0, n_jobs = None, initial = None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        data: PyReadonlyArray2<'_, f32>,
+        n_hidden: usize,
+        algorithm_name: &str,
+        k: usize,
+        n_chains: usize,
+        learning_rate: f32,
+        final_learning_rate: Option<f32>,
+        batch_size: usize,
+        epochs: usize,
+        optimizer_name: &str,
+        momentum: f32,
+        l2: f32,
+        centering: Option<f32>,
+        probability_data: bool,
+        any_real_data: bool,
+        shuffle: bool,
+        weight_init_std: f32,
+        visible_bias_from_data: bool,
+        seed: u64,
+        n_jobs: Option<i64>,
+        initial: Option<PyRef<'_, PyRbm>>,
+    ) -> PyResult<Self> {
+        let config = TrainConfig::default()
+            .n_hidden(n_hidden)
+            .algorithm(algorithm(algorithm_name, k, n_chains)?)
+            .learning_rate(learning_rate)
+            .schedule(match final_learning_rate {
+                None => Schedule::Constant,
+                Some(final_lr) => Schedule::Linear { final_lr },
+            })
+            .optimizer(optimizer(optimizer_name, momentum)?)
+            .l2(l2)
+            .batch_size(batch_size)
+            .epochs(epochs)
+            .shuffle(shuffle)
+            .weight_init_std(weight_init_std)
+            .visible_bias_from_data(visible_bias_from_data)
+            .probability_data(probability_data)
+            .any_real_data(any_real_data)
+            .centering(centering.map(|hidden_rate| Centering { hidden_rate }))
+            .seed(seed);
+        let data = dataset(&data)?;
+        let initial = initial.map(|r| r.inner.clone());
+        let inner = compute(py, n_jobs, || match initial {
+            None => Trainer::new(config, &data),
+            Some(rbm) => Trainer::starting_from(config, &data, rbm),
+        })?;
+        Ok(PyTrainer { inner })
+    }
+
+    /// One epoch over `data` (any number of rows: a last batch may be
+    /// smaller); returns {"epoch", "updates", "learning_rate", "seconds"}.
+    #[pyo3(signature = (data, n_jobs = None))]
+    fn run_epoch<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: PyReadonlyArray2<'py, f32>,
+        n_jobs: Option<i64>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let data = dataset(&data)?;
+        let t = &mut self.inner;
+        let r = compute(py, n_jobs, || t.run_epoch(&data, |_, _| {}))?;
+        let d = PyDict::new(py);
+        d.set_item("epoch", r.epoch)?;
+        d.set_item("updates", r.updates)?;
+        d.set_item("learning_rate", r.learning_rate)?;
+        d.set_item("seconds", r.seconds)?;
+        Ok(d)
+    }
+
+    /// The model trained so far.
+    fn model(&self) -> PyRbm {
+        PyRbm { inner: self.inner.model().into_owned() }
+    }
+
+    /// Epochs completed.
+    #[getter]
+    fn epoch(&self) -> usize {
+        self.inner.epoch()
+    }
+
+    /// Whether the configured epochs are done.
+    fn is_done(&self) -> bool {
+        self.inner.is_done()
+    }
+
+    /// Changes the total number of epochs.
+    fn set_epochs(&mut self, epochs: usize) -> PyResult<()> {
+        self.inner.set_epochs(epochs).map_err(err)
+    }
+
+    /// The persistent chains' hidden states (PCD), n_chains × n_hidden.
+    fn chain_hidden<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let c = &self.inner.state().chains;
+        to_2d(py, c.hidden().to_vec(), c.batch(), c.n_hidden())
+    }
+
+    /// The whole training state as the bytes of a checkpoint file (the
+    /// CLI's `checkpoint.safetensors` format).
+    fn state_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &io::checkpoint_bytes(self.inner.state()))
+    }
+
+    /// A trainer continuing exactly from checkpoint bytes.
+    #[staticmethod]
+    fn from_state_bytes(data: &[u8]) -> PyResult<Self> {
+        let s = io::parse_checkpoint(data, "checkpoint bytes").map_err(err)?;
+        Ok(PyTrainer { inner: Trainer::from_state(s).map_err(err)? })
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let py = slf.py();
+        let ctor = py.get_type::<PyTrainer>().getattr("from_state_bytes")?;
+        Ok((ctor, (slf.borrow().state_bytes(py),)))
+    }
+}
+
+fn dataset(a: &PyReadonlyArray2<'_, f32>) -> PyResult<Dataset> {
+    let (x, _, d) = matrix(a);
+    Dataset::new(x.into_owned(), d).map_err(err)
+}
+
+/// AIS estimate of `log Z` (Salakhutdinov & Murray 2008): `runs` runs over
+/// `steps` linear βs (default: their 14,500-step schedule), from the
+/// base-rate model of `base_data` (default: zero visible biases). Returns
+/// {"log_z", "log_z_low", "log_z_high"} (the ±3σ interval).
+#[pyfunction]
+#[pyo3(signature = (rbm, base_data = None, runs = 100, steps = None, seed = 0, n_jobs = None))]
+fn ais<'py>(
+    py: Python<'py>,
+    rbm: &PyRbm,
+    base_data: Option<PyReadonlyArray2<'py, f32>>,
+    runs: usize,
+    steps: Option<usize>,
+    seed: u64,
+    n_jobs: Option<i64>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = rbm.inner.n_visible();
+    let base = match &base_data {
+        Some(b) => {
+            let b = dataset(b)?;
+            check_width("base_data", b.dim(), d)?;
+            eval::base_rate_biases(&b).map_err(err)?
+        }
+        None => vec![0.0; d],
+    };
+    let schedule = match steps {
+        None => eval::default_schedule(),
+        Some(0) => return Err(value_err("steps must be ≥ 1")),
+        Some(n) if n > 100_000_000 => return Err(value_err("steps must be ≤ 100,000,000")),
+        Some(n) => eval::linear_schedule(n),
+    };
+    let cfg = AisConfig::default().runs(runs).schedule(schedule).seed(seed);
+    let est = compute(py, n_jobs, || eval::ais(&rbm.inner, &base, &cfg))?;
+    let out = PyDict::new(py);
+    out.set_item("log_z", est.log_z)?;
+    out.set_item("log_z_low", est.log_z_low)?;
+    out.set_item("log_z_high", est.log_z_high)?;
+    Ok(out)
+}
+
+/// Exact `log Z`, summing over the smaller layer (at most 30 units).
+#[pyfunction]
+#[pyo3(signature = (rbm, n_jobs = None))]
+fn log_partition_exact(py: Python<'_>, rbm: &PyRbm, n_jobs: Option<i64>) -> PyResult<f64> {
+    compute(py, n_jobs, || eval::log_partition_exact(&rbm.inner))
+}
+
+/// The native half of the `boltzmann` package.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyRbm>()?;
+    m.add_class::<PyChains>()?;
+    m.add_class::<PyTrainer>()?;
+    m.add_function(wrap_pyfunction!(ais, m)?)?;
+    m.add_function(wrap_pyfunction!(log_partition_exact, m)?)?;
+    m.add("isa", boltzmann::active_isa().to_string())?;
+    Ok(())
+}
