@@ -15,7 +15,7 @@
 use boltzmann::data::Dataset;
 use boltzmann::eval::{self, AisConfig};
 use boltzmann::io;
-use boltzmann::sampler::Chains;
+use boltzmann::sampler::{Chains, PackedChains};
 use boltzmann::train::{Algorithm, Centering, Optimizer, Schedule, TrainConfig, Trainer};
 use boltzmann::{Error, Rbm};
 use numpy::{
@@ -24,7 +24,7 @@ use numpy::{
 };
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::{IntoPyDict, PyBytes, PyDict};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -291,6 +291,38 @@ impl PyChains {
         to_2d(py, self.inner.hidden().to_vec(), self.inner.batch(), self.inner.n_hidden())
     }
 
+    /// A read-only NumPy view of the visible states (no copy): it shows the
+    /// states as they are now and after every later sweep, and keeps the
+    /// chains alive. Do not read it while another thread sweeps.
+    fn visible_view<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let (n, d) = {
+            let c = &slf.borrow().inner;
+            (c.batch(), c.n_visible())
+        };
+        let ptr = slf.borrow().inner.visible().as_ptr();
+        view(slf.into_any(), ptr, n, d)
+    }
+
+    /// A read-only NumPy view of the hidden states (as `visible_view`).
+    fn hidden_view<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let (n, h) = {
+            let c = &slf.borrow().inner;
+            (c.batch(), c.n_hidden())
+        };
+        let ptr = slf.borrow().inner.hidden().as_ptr();
+        view(slf.into_any(), ptr, n, h)
+    }
+
+    /// Sets the visible states (binary rows, one per chain).
+    fn set_visible(&mut self, visible: PyReadonlyArray2<'_, f32>) -> PyResult<()> {
+        let (x, n, d) = matrix(&visible);
+        if n != self.inner.batch() {
+            return Err(value_err(format!("visible has {n} rows, there are {} chains", self.inner.batch())));
+        }
+        check_width("visible", d, self.inner.n_visible())?;
+        self.inner.set_visible(&x).map_err(err)
+    }
+
     #[getter]
     fn n_chains(&self) -> usize {
         self.inner.batch()
@@ -303,6 +335,102 @@ impl PyChains {
 
     fn __repr__(&self) -> String {
         format!("Chains(n_chains={}, sweeps_done={})", self.inner.batch(), self.inner.sweeps_done())
+    }
+}
+
+/// A read-only `rows × cols` NumPy array over `ptr`, owned by `owner`.
+///
+/// The owner must be a chain ensemble whose state buffers are allocated
+/// once and never reallocated (the `Chains` / `PackedChains` wrappers never
+/// replace their ensemble), so the memory lives as long as the owner.
+fn view<'py, T: numpy::Element>(
+    owner: Bound<'py, PyAny>,
+    ptr: *const T,
+    rows: usize,
+    cols: usize,
+) -> PyResult<Bound<'py, PyArray2<T>>> {
+    let py = owner.py();
+    // SAFETY: `ptr` points to `rows × cols` contiguous elements of a buffer
+    // owned by `owner` that is never reallocated while `owner` lives (see
+    // above); the array keeps `owner` alive as its base.
+    let arr = unsafe {
+        let v = numpy::ndarray::ArrayView2::from_shape_ptr((rows, cols), ptr);
+        PyArray2::borrow_from_array(&v, owner)
+    };
+    arr.call_method("setflags", (), Some(&[("write", false)].into_py_dict(py)?))?;
+    Ok(arr)
+}
+
+/// Chains with bit-packed visible states (136 bytes per chain at 784
+/// visible units), for millions of chains; the same states as `Chains` with
+/// the same seed.
+#[pyclass(module = "boltzmann._native", name = "PackedChains")]
+struct PyPackedChains {
+    inner: PackedChains,
+}
+
+#[pymethods]
+impl PyPackedChains {
+    /// `n_chains` chains with uniformly random visible states.
+    #[new]
+    #[pyo3(signature = (rbm, n_chains, seed = 0))]
+    fn new(py: Python<'_>, rbm: &PyRbm, n_chains: usize, seed: u64) -> PyResult<Self> {
+        let inner = compute(py, None, || PackedChains::new(&rbm.inner, n_chains, seed))?;
+        Ok(PyPackedChains { inner })
+    }
+
+    /// `k` sweeps of every chain.
+    #[pyo3(signature = (rbm, k = 1, n_jobs = None))]
+    fn sweep(&mut self, py: Python<'_>, rbm: &PyRbm, k: usize, n_jobs: Option<i64>) -> PyResult<()> {
+        let chains = &mut self.inner;
+        compute(py, n_jobs, || chains.sweep(&rbm.inner, k))
+    }
+
+    /// The visible states unpacked, n_chains × n_visible float32 (a copy:
+    /// 32 × the packed size).
+    #[getter]
+    fn visible<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let (n, d) = (self.inner.batch(), self.inner.n_visible());
+        let mut out = Vec::with_capacity(n * d);
+        for i in 0..n {
+            out.extend(self.inner.visible_row(i));
+        }
+        to_2d(py, out, n, d)
+    }
+
+    /// A read-only view of the packed words, n_chains × ⌈n_visible/64⌉
+    /// uint64 (unit `i` of a chain is bit `i % 64` of word `i / 64`); live
+    /// as `Chains.visible_view`.
+    fn visible_bits_view<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyArray2<u64>>> {
+        let (n, w, ptr) = {
+            let c = &slf.borrow().inner;
+            (c.batch(), c.visible_bits().len() / c.batch(), c.visible_bits().as_ptr())
+        };
+        view(slf.into_any(), ptr, n, w)
+    }
+
+    /// Fraction of visible units on, over all chains.
+    fn visible_density(&self) -> f64 {
+        self.inner.visible_density()
+    }
+
+    #[getter]
+    fn n_chains(&self) -> usize {
+        self.inner.batch()
+    }
+
+    #[getter]
+    fn bytes_per_chain(&self) -> usize {
+        self.inner.bytes_per_chain()
+    }
+
+    #[getter]
+    fn sweeps_done(&self) -> u64 {
+        self.inner.sweeps_done()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("PackedChains(n_chains={}, sweeps_done={})", self.inner.batch(), self.inner.sweeps_done())
     }
 }
 
@@ -516,6 +644,7 @@ fn log_partition_exact(py: Python<'_>, rbm: &PyRbm, n_jobs: Option<i64>) -> PyRe
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyRbm>()?;
     m.add_class::<PyChains>()?;
+    m.add_class::<PyPackedChains>()?;
     m.add_class::<PyTrainer>()?;
     m.add_function(wrap_pyfunction!(ais, m)?)?;
     m.add_function(wrap_pyfunction!(log_partition_exact, m)?)?;

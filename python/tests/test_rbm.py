@@ -262,3 +262,37 @@ def test_native_layer_chains_ais_and_threads():
     for o in out:
         np.testing.assert_array_equal(o, want)
     assert pickle.loads(pickle.dumps(m)).weights.tobytes() == m.weights.tobytes()
+
+
+def test_state_views_and_packed_chains():
+    m = boltzmann.Rbm.random(70, 9, std=0.3, bias_std=0.1, seed=5)
+    c = boltzmann.Chains(m, 33, seed=8)
+    view = c.visible_view()
+    assert view.shape == (33, 70) and not view.flags.writeable
+    with pytest.raises(ValueError):
+        view[0, 0] = 1.0
+    c.sweep(m, 3)
+    np.testing.assert_array_equal(view, c.visible)  # live: shows the new states
+    np.testing.assert_array_equal(c.hidden_view(), c.hidden)
+    del c  # the view keeps the chains alive
+    assert np.isin(view, (0.0, 1.0)).all()
+    # Packed chains give the same states as f32 chains with the same seed.
+    f, p = boltzmann.Chains(m, 300, seed=9), boltzmann.PackedChains(m, 300, seed=9)
+    f.sweep(m, 4, n_jobs=1)
+    p.sweep(m, 4, n_jobs=2)
+    np.testing.assert_array_equal(f.visible, p.visible)
+    bits = p.visible_bits_view()
+    assert bits.dtype == np.uint64 and bits.shape == (300, 2) and not bits.flags.writeable
+    unpacked = ((bits[:, :, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)).reshape(300, 128)[:, :70]
+    np.testing.assert_array_equal(unpacked.astype(np.float32), p.visible)
+    assert abs(p.visible_density() - p.visible.mean()) < 1e-12
+    assert p.bytes_per_chain == 2 * 8 + 32
+    c2 = boltzmann.Chains(m, 4, seed=1)
+    c2.set_visible(np.ones((4, 70), np.float32))
+    np.testing.assert_array_equal(c2.visible, 1.0)
+    with pytest.raises(ValueError, match="binary"):
+        c2.set_visible(np.full((4, 70), 0.5, np.float32))
+    with pytest.raises(ValueError, match="rows"):
+        c2.set_visible(np.ones((3, 70), np.float32))
+    with pytest.raises(ValueError):
+        boltzmann.PackedChains(m, 0)

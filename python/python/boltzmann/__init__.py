@@ -8,16 +8,17 @@ sampling (``log_likelihood``), saves the CLI's model files (``save`` /
 ``load``) and pickles its whole training state, so that ``partial_fit`` after
 unpickling continues exactly.
 
-The native layer is importable as ``boltzmann._native`` (``Rbm``, ``Chains``,
+The native layer is importable as ``boltzmann._native`` (``Rbm``, ``Chains``, ``PackedChains``,
 ``Trainer``, ``ais``, ``log_partition_exact``).
 """
 
-from ._native import Chains, Rbm, Trainer, ais, isa, log_partition_exact
+from ._native import Chains, PackedChains, Rbm, Trainer, ais, isa, log_partition_exact
 from ._rbm import BernoulliRBM
 
 __all__ = [
     "BernoulliRBM",
     "Chains",
+    "PackedChains",
     "Rbm",
     "Trainer",
     "ais",
