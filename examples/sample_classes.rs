@@ -4,11 +4,14 @@
 //! regression trained on the embedded MNIST digits, and prints the share of
 //! each class (the "no class above a third" check of docs/results.md). Any
 //! model file of `train` or `ebm train --model gb-rbm` (read through
-//! `io::ModelFile`).
+//! `io::ModelFile`). For a label-joined DBN (`dbn train --label-top`) the
+//! chains are split evenly over the labels, each clamped to its label, and
+//! it also prints how many samples the classifier assigns to the label they
+//! were drawn for.
 //!
 //! `cargo run --release --example sample_classes -- MODEL [CHAINS] [SWEEPS] [SEED]`
 
-use boltzmann::io::{EnergyModel, ModelFile};
+use boltzmann::io::{DbnFile, EnergyModel, ModelFile};
 use boltzmann::train::softmax::{SoftmaxConfig, fit_softmax};
 use boltzmann::{Chains, io, rng};
 
@@ -23,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let clf = fit_softmax(&data.train, &SoftmaxConfig::default())?;
     let test_labels = data.test.labels().ok_or("embedded test split without labels")?;
     let err = clf.error_rate(data.test.features(), test_labels)?;
+    let mut clamped: Option<Vec<u8>> = None;
     let pv = match file {
         ModelFile::Rbm(rbm) => {
             let mut ch = Chains::new(&rbm, chains, seed)?;
@@ -42,11 +46,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             m.visible_means(&hid, &mut means)?;
             means
         }
-        other => return Err(format!("{model}: a {} file; need an RBM or a GB-RBM", other.kind()).into()),
+        ModelFile::Dbn(DbnFile::Labelled(net)) => {
+            let k = net.n_labels();
+            let labels: Vec<u8> = (0..chains).map(|i| (i * k / chains) as u8).collect();
+            let s = net.sample_given_labels(&labels, sweeps, seed)?;
+            clamped = Some(labels);
+            s.visible_probs
+        }
+        other => {
+            return Err(format!(
+                "{model}: a {} file; need an RBM, a GB-RBM or a label-joined DBN",
+                other.kind()
+            )
+            .into());
+        }
     };
     let mut counts = [0usize; 10];
-    for c in clf.predict(&pv)? {
+    let predicted = clf.predict(&pv)?;
+    for &c in &predicted {
         counts[c as usize] += 1;
+    }
+    if let Some(labels) = &clamped {
+        let own = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
+        println!(
+            "label-clamped samples classified as their own label: {own} of {chains} ({:.1} %; chance 10 %)",
+            100.0 * own as f64 / chains as f64
+        );
     }
     println!("classifier test error on the embedded test digits: {:.2} %", 100.0 * err);
     println!("{chains} chains after {sweeps} sweeps from uniform starts (seed {seed}):");

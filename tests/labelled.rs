@@ -5,6 +5,7 @@
 use boltzmann::Rbm;
 use boltzmann::data::Dataset;
 use boltzmann::model::LabelledRbm;
+use boltzmann::train::Schedule;
 use boltzmann::train::labelled::{LabelledConfig, fit_labelled};
 
 /// `F(x, y) + bₓ·x` by summing `exp(−E)` over all hidden states in f64.
@@ -81,6 +82,14 @@ fn training_classifies_labelled_patterns_for_any_thread_count() {
     println!("PCD test error {err:.3}");
     assert!(err < 0.05, "PCD test error {err}");
     assert_eq!(pool(2).install(|| fit_labelled(&train, 4, &pcd, |_| {}).unwrap()), p1);
+    // A decaying rate: a different model, still a good classifier; with the
+    // final rate equal to the first, exactly the constant-rate model.
+    let decay = pcd.clone().schedule(Schedule::Linear { final_lr: 0.02 });
+    let pd = fit_labelled(&train, 4, &decay, |_| {}).unwrap();
+    assert_ne!(pd, p1);
+    assert!(pd.error_rate(test.features(), &yt).unwrap() < 0.05);
+    let flat = pcd.clone().schedule(Schedule::Linear { final_lr: 0.05 });
+    assert_eq!(fit_labelled(&train, 4, &flat, |_| {}).unwrap(), p1);
 }
 
 #[test]
@@ -104,6 +113,8 @@ fn labelled_bad_input() {
         (ok.clone()).learning_rate(-1.0),
         (ok.clone()).momentum(1.5),
         (ok.clone()).epochs(0),
+        (ok.clone()).schedule(Schedule::Linear { final_lr: -1.0 }),
+        (ok.clone()).schedule(Schedule::Exponential { decay: 1.5 }),
     ] {
         assert!(fit_labelled(&d, 4, &bad, |_| {}).is_err(), "{bad:?}");
     }

@@ -6,6 +6,7 @@
 //! every sample come from the seed, and all sums run in a fixed order, so
 //! the result is the same for any thread count.
 
+use super::config::Schedule;
 use super::optim::momentum_step;
 use crate::data::{Dataset, shuffle_indices};
 use crate::error::{Error, Result};
@@ -28,6 +29,10 @@ pub struct LabelledConfig {
     pub persistent: bool,
     /// Learning rate (default 0.05).
     pub learning_rate: f32,
+    /// Learning-rate schedule over the epochs (default: constant). With
+    /// persistent chains a decay lets the chains settle, as for the plain
+    /// RBM (docs/results.md).
+    pub schedule: Schedule,
     /// Momentum (default 0.5).
     pub momentum: f32,
     /// L2 weight decay (default 1e-4).
@@ -47,6 +52,7 @@ setters!(LabelledConfig {
     k: usize,
     persistent: bool,
     learning_rate: f32,
+    schedule: Schedule,
     momentum: f32,
     l2: f32,
     batch_size: usize,
@@ -62,6 +68,7 @@ impl Default for LabelledConfig {
             k: 1,
             persistent: false,
             learning_rate: 0.05,
+            schedule: Schedule::Constant,
             momentum: 0.5,
             l2: 1e-4,
             batch_size: 100,
@@ -119,6 +126,7 @@ pub fn fit_labelled(
         return Err(bad("n_hidden / k / batch_size / epochs", "must be ≥ 1".into()));
     }
     super::check_sgd(c.learning_rate, c.momentum, c.l2, c.weight_init_std)?;
+    c.schedule.check()?;
     let (d, k, h) = (data.dim(), n_labels, c.n_hidden);
     let v = d + k;
     let init = Rbm::random(v, h, c.weight_init_std, 0.0, c.seed)?;
@@ -138,6 +146,7 @@ pub fn fit_labelled(
     let mut shuffle =
         rng::to_generator(rng::chain_streams(rng::derive(c.seed, rng::Purpose::SmallTrainerOrder), 1)?[0]);
     for epoch in 0..c.epochs {
+        let lr = c.schedule.at(c.learning_rate, epoch, c.epochs);
         shuffle_indices(&mut order, &mut shuffle);
         for idx in order.chunks(bs) {
             let m = idx.len();
@@ -187,7 +196,6 @@ pub fn fit_labelled(
             ppos.iter_mut().for_each(|x| *x *= inv);
             pneg.iter_mut().for_each(|x| *x *= -inv);
             gemm::par_gemm_tn(v, 2 * m, h, &a[..2 * m * v], &p[..2 * m * h], &mut g, 256)?;
-            let lr = c.learning_rate;
             for ((w, vel), &g) in w.iter_mut().zip(vw.iter_mut()).zip(&g) {
                 let ascent = g - c.l2 * *w;
                 momentum_step(w, vel, c.momentum, lr, ascent);

@@ -152,6 +152,10 @@ pub(crate) struct DbnTrainArgs {
     /// classification error (docs/results.md).
     #[arg(long)]
     label_pcd: bool,
+    /// Learning-rate schedule of the label-joined top: "constant",
+    /// "exp:DECAY" or "linear:FINAL" (from 0.05).
+    #[arg(long, default_value = "constant")]
+    label_lr_schedule: String,
 }
 
 /// Options of `dbn sample`.
@@ -297,6 +301,9 @@ fn check_train_args(a: &DbnTrainArgs) -> CliResult<(Vec<usize>, Vec<usize>)> {
     if a.label_top == Some(0) || a.label_epochs == Some(0) {
         return Err("--label-top / --label-epochs: need at least 1".into());
     }
+    crate::train::parse_schedule(&a.label_lr_schedule)
+        .and_then(|s| Ok(s.check()?))
+        .map_err(|e| format!("--label-lr-schedule: {e}"))?;
     if a.gaussian && (a.label_top.is_some() || a.up_down_epochs > 0 || a.tied_init) {
         return Err("--gaussian: --label-top, --up-down-epochs and --tied-init are not implemented for a Gaussian bottom layer".into());
     }
@@ -474,6 +481,10 @@ fn labelled_top(
         .n_hidden(hidden)
         .epochs(a.label_epochs.unwrap_or(a.train.epochs()))
         .persistent(a.label_pcd)
+        .schedule(
+            crate::train::parse_schedule(&a.label_lr_schedule)
+                .map_err(|e| format!("--label-lr-schedule: {e}"))?,
+        )
         .batch_size(base.batch_size)
         .seed(base.seed.wrapping_add(depth as u64));
     let (l, t, json) = (depth + 1, Instant::now(), a.train.json);
