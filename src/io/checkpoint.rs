@@ -19,6 +19,7 @@ use super::safetensors::{SafeTensors, Tensor};
 use super::{read_file, write_atomic};
 use crate::data::Fingerprint;
 use crate::error::{Error, Result};
+use crate::model::Rbm;
 use crate::sampler::Chains;
 use crate::sampler::Tempering;
 use crate::train::{
@@ -335,6 +336,12 @@ pub fn parse_checkpoint(bytes: &[u8], what: &str) -> Result<TrainState> {
     // size, allowed by `--resume-anyway`, changes the updates per epoch.)
     if averaged_updates > step {
         return Err(bad(format!("averaged_updates {averaged_updates} is past step {step}")));
+    }
+    if averaged_updates > 0 {
+        // The average must itself be a valid model (it is what gets saved).
+        let (w, rest) = average.split_at(d * h);
+        let (b, c) = rest.split_at(d);
+        Rbm::new(d, h, w.to_vec(), b.to_vec(), c.to_vec()).map_err(|e| bad(format!("average: {e}")))?;
     }
     if optimizer.t > step {
         return Err(bad(format!("adam_t {} is past step {step}", optimizer.t)));
