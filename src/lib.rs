@@ -108,6 +108,8 @@ macro_rules! setters {
 mod alloc;
 pub mod checksum;
 pub mod data;
+#[cfg(feature = "mpi")]
+pub mod distributed;
 pub mod energy;
 pub mod error;
 pub mod eval;

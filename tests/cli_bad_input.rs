@@ -376,6 +376,7 @@ fn absurd_counts_and_values() {
         (args(&["ebm", "train", "--out", &out, "--model", "score", "--sample-step", "0"]), "--sample-step"),
         (args(&["ebm", "train", "--out", &out, "--alpha", "-1"]), "alpha"),
         (args(&["bench", "gibbs", "--repeats", "10000000000"]), "--repeats"),
+        (args(&["bench", "gibbs", "--mpi"]), "--features mpi"),
         (args(&["bench", "gibbs", "--sweeps", huge]), "--sweeps"),
         (args(&["bench", "langevin", "--repeats", huge]), "--repeats"),
     ];

@@ -115,3 +115,26 @@ fn binary_products_are_thread_count_independent() {
         }
     }
 }
+
+/// An ensemble split into shards (as over MPI ranks) is the same ensemble:
+/// every split gives the same states, sweep after sweep.
+#[test]
+fn shards_of_an_ensemble_are_the_ensemble() {
+    let rbm = boltzmann::Rbm::random(30, 20, 0.4, 0.3, 2).unwrap();
+    let (total, seed) = (101, 9);
+    let mut all = boltzmann::Chains::new(&rbm, total, seed).unwrap();
+    all.sweep(&rbm, 7).unwrap();
+    for parts in [1usize, 2, 3, 7] {
+        let mut v = Vec::new();
+        for p in 0..parts {
+            let (a, b) = (total * p / parts, total * (p + 1) / parts);
+            let mut s = boltzmann::Chains::shard(&rbm, total, a, b - a, seed).unwrap();
+            s.sweep(&rbm, 7).unwrap();
+            v.extend_from_slice(s.visible());
+        }
+        assert_eq!(v, all.visible(), "{parts} shards");
+    }
+    assert!(boltzmann::Chains::shard(&rbm, total, 100, 2, seed).is_err());
+    assert!(boltzmann::Chains::shard(&rbm, total, 5, 0, seed).is_err());
+    assert!(boltzmann::Chains::shard(&rbm, total, usize::MAX, 2, seed).is_err());
+}

@@ -76,7 +76,43 @@ impl Chains {
     /// [`Error::InvalidParam`] for `batch == 0`, [`Error::TooLarge`] when the
     /// states would not fit in memory.
     pub fn new(rbm: &Rbm, batch: usize, seed: u64) -> Result<Chains> {
-        let mut c = Chains::empty(rbm, batch, seed)?;
+        Self::uniform(Chains::empty(rbm, batch, seed)?)
+    }
+
+    /// Chains `start .. start + len` of the ensemble `Chains::new(rbm,
+    /// total, seed)`: the same states and streams, sweep after sweep, so an
+    /// ensemble split into shards (over processes, e.g. MPI ranks) is the
+    /// same ensemble whatever the split.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for `len == 0` or a range past `total`, and
+    /// as [`Chains::new`].
+    ///
+    /// # Examples
+    /// ```
+    /// use boltzmann::{Chains, Rbm};
+    /// let rbm = Rbm::random(8, 4, 0.5, 0.0, 1)?;
+    /// let mut all = Chains::new(&rbm, 10, 3)?;
+    /// let mut part = Chains::shard(&rbm, 10, 6, 4, 3)?;
+    /// all.sweep(&rbm, 5)?;
+    /// part.sweep(&rbm, 5)?;
+    /// assert_eq!(part.visible(), &all.visible()[6 * 8..]);
+    /// # Ok::<(), boltzmann::Error>(())
+    /// ```
+    pub fn shard(rbm: &Rbm, total: usize, start: usize, len: usize, seed: u64) -> Result<Chains> {
+        if start.checked_add(len).is_none_or(|end| end > total) {
+            return Err(Error::InvalidParam {
+                name: "shard",
+                reason: format!("chains {start}..{start}+{len} are not within the {total} chains"),
+            });
+        }
+        let mut c = Chains::empty(rbm, len, seed)?;
+        c.streams = rng::chain_streams_range(seed, start, len)?;
+        Self::uniform(c)
+    }
+
+    /// Draws uniform visible states from each chain's stream.
+    fn uniform(mut c: Chains) -> Result<Chains> {
         // Uniform start: u < σ(0) = ½ with the fused kernel.
         let d = c.n_visible;
         let zeros = vec![0.0f32; d];

@@ -4,6 +4,7 @@
 #[macro_use]
 mod out;
 mod bench;
+mod bench_mpi;
 mod crbm;
 mod dbn;
 mod ebm;
@@ -123,6 +124,12 @@ enum BenchCmd {
         /// Lowest inverse temperature of the tempering ladder.
         #[arg(long, allow_negative_numbers = true, default_value_t = 0.1)]
         beta_min: f32,
+        /// Split the --chains over MPI ranks (run under `mpirun -np N`; a
+        /// build with `--features mpi`): the same ensemble as one process,
+        /// each rank sweeping its share with --threads threads; rank 0
+        /// prints the rate of the slowest rank.
+        #[arg(long)]
+        mpi: bool,
     },
 }
 
@@ -211,6 +218,7 @@ fn run(cli: Cli) -> CliResult<()> {
                     packed,
                     replicas,
                     beta_min,
+                    mpi,
                 },
         } => {
             let isa = match isa {
@@ -242,6 +250,9 @@ fn run(cli: Cli) -> CliResult<()> {
             }
             if let Some(t) = threads.n {
                 cfg.threads = t;
+            }
+            if mpi {
+                return bench_mpi::gibbs(&cfg, json);
             }
             let r = bench::gibbs(&cfg)?;
             if json {
