@@ -153,9 +153,22 @@ pub(crate) struct DbnTrainArgs {
     #[arg(long)]
     label_pcd: bool,
     /// Learning-rate schedule of the label-joined top: "constant",
-    /// "exp:DECAY" or "linear:FINAL" (from 0.05).
-    #[arg(long, default_value = "constant")]
-    label_lr_schedule: String,
+    /// "exp:DECAY" or "linear:FINAL" (from 0.05) [default: linear:0.0005
+    /// with --label-pcd (measured: its label-clamped samples go from 30 % to
+    /// 84 % of their own label), constant for CD-1].
+    #[arg(long)]
+    label_lr_schedule: Option<String>,
+}
+
+impl DbnTrainArgs {
+    /// The label-joined top's schedule, given or by default.
+    fn label_lr_schedule(&self) -> &str {
+        match (&self.label_lr_schedule, self.label_pcd) {
+            (Some(s), _) => s,
+            (None, true) => "linear:0.0005",
+            (None, false) => "constant",
+        }
+    }
 }
 
 /// Options of `dbn sample`.
@@ -301,7 +314,7 @@ fn check_train_args(a: &DbnTrainArgs) -> CliResult<(Vec<usize>, Vec<usize>)> {
     if a.label_top == Some(0) || a.label_epochs == Some(0) {
         return Err("--label-top / --label-epochs: need at least 1".into());
     }
-    crate::train::parse_schedule(&a.label_lr_schedule)
+    crate::train::parse_schedule(a.label_lr_schedule())
         .and_then(|s| Ok(s.check()?))
         .map_err(|e| format!("--label-lr-schedule: {e}"))?;
     if a.gaussian && (a.label_top.is_some() || a.up_down_epochs > 0 || a.tied_init) {
@@ -482,7 +495,7 @@ fn labelled_top(
         .epochs(a.label_epochs.unwrap_or(a.train.epochs()))
         .persistent(a.label_pcd)
         .schedule(
-            crate::train::parse_schedule(&a.label_lr_schedule)
+            crate::train::parse_schedule(a.label_lr_schedule())
                 .map_err(|e| format!("--label-lr-schedule: {e}"))?,
         )
         .batch_size(base.batch_size)
