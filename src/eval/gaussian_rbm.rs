@@ -35,7 +35,7 @@ use crate::energy::{Energy, Workspace};
 use crate::error::{Error, Result};
 use crate::kernels::{gemm, mul_dims};
 use crate::model::GaussianRbm;
-use crate::model::gaussian_rbm::fill_parallel;
+use crate::model::gaussian_rbm::{fill_parallel, quadratic};
 use crate::rng;
 use crate::sampler::gibbs;
 use crate::simd;
@@ -248,21 +248,6 @@ pub fn base_log_density(m: &GaussianRbm, data: &Dataset) -> Result<f64> {
     check_data(m, data, 0.0)?;
     let (b, s) = (m.visible_bias(), m.sigma());
     let norm = log_gauss_norm(m);
-    let total: f64 = (0..data.len())
-        .into_par_iter()
-        .map(|r| {
-            let q: f64 = data
-                .row(r)
-                .iter()
-                .zip(b)
-                .zip(s)
-                .map(|((&x, &b), &s)| {
-                    let t = (x - b) as f64 / s as f64;
-                    0.5 * t * t
-                })
-                .sum();
-            -q - norm
-        })
-        .sum();
+    let total: f64 = (0..data.len()).into_par_iter().map(|r| -quadratic(data.row(r), b, s) - norm).sum();
     Ok(total / data.len() as f64)
 }

@@ -19,7 +19,6 @@ use super::safetensors::{SafeTensors, Tensor};
 use super::{read_file, write_atomic};
 use crate::data::Fingerprint;
 use crate::error::{Error, Result};
-use crate::model::Rbm;
 use crate::sampler::Chains;
 use crate::sampler::Tempering;
 use crate::train::{
@@ -315,19 +314,7 @@ pub fn parse_checkpoint(bytes: &[u8], what: &str) -> Result<TrainState> {
     if crate::Isa::from_name(&isa).is_none() {
         return Err(bad(format!("unknown isa {isa:?}")));
     }
-    // Absent in checkpoints written before the data was recorded.
-    let data = match st.metadata.get("data.rows") {
-        None => None,
-        Some(_) => {
-            let checksum = u64::from_str_radix(st.meta("data.checksum", what)?, 16)
-                .map_err(|_| bad("bad data.checksum".into()))?;
-            let n = |k: &str| st.meta(k, what)?.parse::<usize>().map_err(|_| bad(format!("bad {k}")));
-            Some(Fingerprint { rows: n("data.rows")?, dim: n("data.dim")?, checksum })
-        }
-    };
-    if data.is_some_and(|fp| fp.dim != d) {
-        return Err(bad("data.dim differs from the model's n_visible".into()));
-    }
+    let data = data_fingerprint(&st, d, what)?;
     let (epoch, step) = (num("epoch")?, num("step")?);
     if epoch > config.epochs as u64 {
         return Err(bad(format!("epoch {epoch} is past the configured {} epochs", config.epochs)));
@@ -339,9 +326,7 @@ pub fn parse_checkpoint(bytes: &[u8], what: &str) -> Result<TrainState> {
     }
     if averaged_updates > 0 {
         // The average must itself be a valid model (it is what gets saved).
-        let (w, rest) = average.split_at(d * h);
-        let (b, c) = rest.split_at(d);
-        Rbm::new(d, h, w.to_vec(), b.to_vec(), c.to_vec()).map_err(|e| bad(format!("average: {e}")))?;
+        crate::train::trainer::flat_rbm(d, h, &average).map_err(|e| bad(format!("average: {e}")))?;
     }
     if optimizer.t > step {
         return Err(bad(format!("adam_t {} is past step {step}", optimizer.t)));
@@ -367,6 +352,23 @@ pub fn parse_checkpoint(bytes: &[u8], what: &str) -> Result<TrainState> {
         isa,
         data,
     })
+}
+
+/// The training data's fingerprint (`None` in checkpoints written before the
+/// data was recorded), checked against the model's width `d`.
+fn data_fingerprint(st: &SafeTensors, d: usize, what: &str) -> Result<Option<Fingerprint>> {
+    let bad = |r: String| Error::Io { path: what.to_string(), reason: r };
+    if !st.metadata.contains_key("data.rows") {
+        return Ok(None);
+    }
+    let checksum = u64::from_str_radix(st.meta("data.checksum", what)?, 16)
+        .map_err(|_| bad("bad data.checksum".into()))?;
+    let n = |k: &str| st.meta(k, what)?.parse::<usize>().map_err(|_| bad(format!("bad {k}")));
+    let fp = Fingerprint { rows: n("data.rows")?, dim: n("data.dim")?, checksum };
+    if fp.dim != d {
+        return Err(bad("data.dim differs from the model's n_visible".into()));
+    }
+    Ok(Some(fp))
 }
 
 /// Loads a checkpoint.

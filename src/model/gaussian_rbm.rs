@@ -267,16 +267,7 @@ impl GaussianRbm {
                     for ((e, p), x) in e.iter_mut().zip(pre.chunks_exact(h)).zip(x.chunks_exact(d)) {
                         simd::unary::<simd::Flush<simd::Softplus>>(isa, p, Some(&self.hidden_bias), &mut sp);
                         let soft: f64 = sp.iter().map(|&v| v as f64).sum();
-                        let quad: f64 = x
-                            .iter()
-                            .zip(b)
-                            .zip(s)
-                            .map(|((&x, &b), &s)| {
-                                let t = (x - b) as f64 / s as f64;
-                                0.5 * t * t
-                            })
-                            .sum();
-                        *e = quad - soft;
+                        *e = quadratic(x, b, s) - soft;
                     }
                 },
             );
@@ -303,6 +294,18 @@ impl GaussianRbm {
         }
         Ok(())
     }
+}
+
+/// The visible term of the energy, `Σᵢ (xᵢ − bᵢ)²/(2σᵢ²)`, in f64.
+pub(crate) fn quadratic(x: &[f32], b: &[f32], s: &[f32]) -> f64 {
+    x.iter()
+        .zip(b)
+        .zip(s)
+        .map(|((&x, &b), &s)| {
+            let t = (x - b) as f64 / s as f64;
+            0.5 * t * t
+        })
+        .sum()
 }
 
 /// Uniforms (or normals) for every chain in parallel blocks: row `c` from

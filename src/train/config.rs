@@ -333,6 +333,57 @@ impl TrainConfig {
         if self.n_hidden == 0 {
             return Err(bad("n_hidden", "must be ≥ 1".into()));
         }
+        self.check_algorithm()?;
+        self.check_methods()?;
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(bad("learning_rate", format!("must be finite and > 0, got {}", self.learning_rate)));
+        }
+        self.schedule.check()?;
+        match self.optimizer {
+            Optimizer::Sgd { initial, final_, .. } => {
+                for (n, m) in [("momentum", initial), ("final momentum", final_)] {
+                    if !(0.0..1.0).contains(&m) {
+                        return Err(bad(n, format!("must be in [0, 1), got {m}")));
+                    }
+                }
+            }
+            Optimizer::Adam { beta1, beta2, eps } => {
+                for (n, b) in [("beta1", beta1), ("beta2", beta2)] {
+                    if !(0.0..1.0).contains(&b) {
+                        return Err(bad(n, format!("must be in [0, 1), got {b}")));
+                    }
+                }
+                if !(eps.is_finite() && eps > 0.0) {
+                    return Err(bad("eps", format!("must be > 0, got {eps}")));
+                }
+            }
+        }
+        finite_nonneg("l2", self.l2)?;
+        finite_nonneg("l1", self.l1)?;
+        if self.batch_size == 0 {
+            return Err(bad("batch_size", "must be ≥ 1".into()));
+        }
+        if self.epochs == 0 {
+            return Err(bad("epochs", "must be ≥ 1".into()));
+        }
+        finite_nonneg("weight_init_std", self.weight_init_std)?;
+        if let Some(s) = self.sparsity {
+            if !(s.target > 0.0 && s.target < 1.0) {
+                return Err(bad("sparsity target", format!("must be in (0, 1), got {}", s.target)));
+            }
+            finite_nonneg("sparsity cost", s.cost)?;
+            if !(0.0..1.0).contains(&s.decay) {
+                return Err(bad("sparsity decay", format!("must be in [0, 1), got {}", s.decay)));
+            }
+        }
+        if !(self.max_weight.is_finite() && self.max_weight > 0.0) {
+            return Err(bad("max_weight", format!("must be finite and > 0, got {}", self.max_weight)));
+        }
+        Ok(())
+    }
+
+    /// The algorithm's own settings (k, chains, the PT ladder).
+    fn check_algorithm(&self) -> Result<()> {
         match self.algorithm {
             Algorithm::Cd { k: 0 } => return Err(bad("k", "CD needs k ≥ 1".into())),
             Algorithm::Pcd { k: 0, .. } => return Err(bad("k", "PCD needs k ≥ 1".into())),
@@ -349,6 +400,12 @@ impl TrainConfig {
             }
             _ => {}
         }
+        Ok(())
+    }
+
+    /// The learning methods on top of the algorithm: centering, ladder
+    /// adaptation, fast weights, the data mode, parameter averaging.
+    fn check_methods(&self) -> Result<()> {
         if let Some(c) = self.centering
             && !(c.hidden_rate > 0.0 && c.hidden_rate <= 1.0)
         {
@@ -398,50 +455,6 @@ impl TrainConfig {
                     ),
                 ));
             }
-        }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(bad("learning_rate", format!("must be finite and > 0, got {}", self.learning_rate)));
-        }
-        self.schedule.check()?;
-        match self.optimizer {
-            Optimizer::Sgd { initial, final_, .. } => {
-                for (n, m) in [("momentum", initial), ("final momentum", final_)] {
-                    if !(0.0..1.0).contains(&m) {
-                        return Err(bad(n, format!("must be in [0, 1), got {m}")));
-                    }
-                }
-            }
-            Optimizer::Adam { beta1, beta2, eps } => {
-                for (n, b) in [("beta1", beta1), ("beta2", beta2)] {
-                    if !(0.0..1.0).contains(&b) {
-                        return Err(bad(n, format!("must be in [0, 1), got {b}")));
-                    }
-                }
-                if !(eps.is_finite() && eps > 0.0) {
-                    return Err(bad("eps", format!("must be > 0, got {eps}")));
-                }
-            }
-        }
-        finite_nonneg("l2", self.l2)?;
-        finite_nonneg("l1", self.l1)?;
-        if self.batch_size == 0 {
-            return Err(bad("batch_size", "must be ≥ 1".into()));
-        }
-        if self.epochs == 0 {
-            return Err(bad("epochs", "must be ≥ 1".into()));
-        }
-        finite_nonneg("weight_init_std", self.weight_init_std)?;
-        if let Some(s) = self.sparsity {
-            if !(s.target > 0.0 && s.target < 1.0) {
-                return Err(bad("sparsity target", format!("must be in (0, 1), got {}", s.target)));
-            }
-            finite_nonneg("sparsity cost", s.cost)?;
-            if !(0.0..1.0).contains(&s.decay) {
-                return Err(bad("sparsity decay", format!("must be in [0, 1), got {}", s.decay)));
-            }
-        }
-        if !(self.max_weight.is_finite() && self.max_weight > 0.0) {
-            return Err(bad("max_weight", format!("must be finite and > 0, got {}", self.max_weight)));
         }
         Ok(())
     }

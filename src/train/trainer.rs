@@ -163,6 +163,17 @@ pub struct Trainer {
     trace: Vec<f64>,
 }
 
+/// The model of flat parameters `[W (D×H), b (D), c (H)]` (the layout of
+/// [`TrainState::average`] and [`TrainState::fast`]).
+///
+/// # Errors
+/// As [`Rbm::new`]; the caller guarantees the length `D·H + D + H`.
+pub(crate) fn flat_rbm(d: usize, h: usize, flat: &[f32]) -> Result<Rbm> {
+    let (w, rest) = flat.split_at(d * h);
+    let (b, c) = rest.split_at(d);
+    Rbm::new(d, h, w.to_vec(), b.to_vec(), c.to_vec())
+}
+
 fn logit_clamped(p: f64) -> f32 {
     let p = p.clamp(1e-3, 1.0 - 1e-3);
     (p / (1.0 - p)).ln() as f32
@@ -421,10 +432,8 @@ impl Trainer {
             return None;
         }
         let (d, h) = (self.s.rbm.n_visible(), self.s.rbm.n_hidden());
-        let (w, rest) = self.s.average.split_at(d * h);
-        let (b, c) = rest.split_at(d);
         // The average of valid parameters is valid: finite and bounded.
-        Rbm::new(d, h, w.to_vec(), b.to_vec(), c.to_vec()).ok()
+        flat_rbm(d, h, &self.s.average).ok()
     }
     /// The trained model: the averaged parameters when averaging is
     /// configured and has started ([`Trainer::averaged_rbm`]), otherwise
