@@ -831,3 +831,58 @@ pub unsafe extern "C" fn bz_trainer_save_checkpoint(trainer: BzTrainer, path_: *
 pub extern "C" fn bz_trainer_free(trainer: BzTrainer) -> BzStatus {
     free(trainer.id, "trainer", |o| matches!(o, Obj::Trainer(_)))
 }
+
+/// The panic path, which no input reaches through the public functions (a
+/// panic there would be a bug): a panic inside `guard` becomes
+/// `BZ_STATUS_PANIC` with its message, and an object left locked by it
+/// answers `BZ_STATUS_POISONED` afterwards instead of panicking again.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    fn last_error() -> String {
+        // SAFETY: bz_last_error returns a NUL-terminated string owned by
+        // this thread's slot, valid until the next call.
+        unsafe { CStr::from_ptr(bz_last_error()) }.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_a_status_and_a_message() {
+        let quiet = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let s = guard(|| panic!("boom {}", 7));
+        let t = guard(|| std::panic::panic_any(42u8));
+        std::panic::set_hook(quiet);
+        assert_eq!(s, BzStatus::Panic);
+        assert_eq!(t, BzStatus::Panic);
+        assert_eq!(last_error(), "internal error (panic): unknown panic");
+        assert_eq!(guard(|| Ok(())), BzStatus::Ok);
+        assert_eq!(last_error(), "");
+    }
+
+    #[test]
+    fn an_object_poisoned_by_a_panic_is_an_error_not_a_crash() {
+        let (mut rbm, mut chains) = (BzRbm { id: 0 }, BzChains { id: 0 });
+        // SAFETY: the out pointers are valid locals.
+        unsafe {
+            assert_eq!(bz_rbm_random(6, 4, 0.1, 1, &mut rbm), BzStatus::Ok);
+            assert_eq!(bz_chains_new(rbm, 3, 1, &mut chains), BzStatus::Ok);
+        }
+        let quiet = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let s = guard(|| {
+            let c = get_chains(chains)?;
+            let _held = lock(&c)?;
+            panic!("while holding the chains");
+        });
+        std::panic::set_hook(quiet);
+        assert_eq!(s, BzStatus::Panic);
+        assert!(last_error().contains("while holding the chains"), "{}", last_error());
+        assert_eq!(bz_chains_sweep(chains, rbm, 1), BzStatus::Poisoned);
+        assert!(last_error().contains("earlier panic"), "{}", last_error());
+        assert_eq!(bz_chains_free(chains), BzStatus::Ok);
+        assert_eq!(bz_rbm_free(rbm), BzStatus::Ok);
+        assert_eq!(bz_chains_sweep(chains, rbm, 1), BzStatus::InvalidHandle);
+    }
+}

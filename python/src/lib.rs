@@ -19,7 +19,7 @@ use boltzmann::sampler::{Chains, PackedChains};
 use boltzmann::train::{Algorithm, Centering, Optimizer, Schedule, TrainConfig, Trainer};
 use boltzmann::{Error, Rbm};
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    AllowTypeChange, IntoPyArray, PyArray1, PyArray2, PyArrayLike1, PyArrayLike2, PyArrayMethods,
     PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
@@ -29,6 +29,9 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
+
+mod continuous;
+mod dbn;
 
 fn err(e: Error) -> PyErr {
     match e {
@@ -78,7 +81,7 @@ fn compute<T: Send>(
 
 /// A 2-D `float32` array as a row-major slice (borrowed when C-contiguous)
 /// and its shape.
-fn matrix<'a>(a: &'a PyReadonlyArray2<'_, f32>) -> (Cow<'a, [f32]>, usize, usize) {
+fn matrix<'a>(a: &'a PyArrayLike2<'_, f32, AllowTypeChange>) -> (Cow<'a, [f32]>, usize, usize) {
     let (n, d) = (a.shape()[0], a.shape()[1]);
     match a.as_slice() {
         Ok(s) => (Cow::Borrowed(s), n, d),
@@ -86,7 +89,7 @@ fn matrix<'a>(a: &'a PyReadonlyArray2<'_, f32>) -> (Cow<'a, [f32]>, usize, usize
     }
 }
 
-fn vector(a: &PyReadonlyArray1<'_, f32>) -> Vec<f32> {
+fn vector(a: &PyArrayLike1<'_, f32, AllowTypeChange>) -> Vec<f32> {
     a.as_array().iter().copied().collect()
 }
 
@@ -117,9 +120,9 @@ struct PyRbm {
 impl PyRbm {
     #[new]
     fn new(
-        weights: PyReadonlyArray2<'_, f32>,
-        visible_bias: PyReadonlyArray1<'_, f32>,
-        hidden_bias: PyReadonlyArray1<'_, f32>,
+        weights: PyArrayLike2<'_, f32, AllowTypeChange>,
+        visible_bias: PyArrayLike1<'_, f32, AllowTypeChange>,
+        hidden_bias: PyArrayLike1<'_, f32, AllowTypeChange>,
     ) -> PyResult<Self> {
         let (w, d, h) = matrix(&weights);
         let inner =
@@ -193,7 +196,7 @@ impl PyRbm {
     fn hidden_probs<'py>(
         &self,
         py: Python<'py>,
-        v: PyReadonlyArray2<'py, f32>,
+        v: PyArrayLike2<'py, f32, AllowTypeChange>,
         n_jobs: Option<i64>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let (x, n, d) = matrix(&v);
@@ -211,7 +214,7 @@ impl PyRbm {
     fn visible_probs<'py>(
         &self,
         py: Python<'py>,
-        h: PyReadonlyArray2<'py, f32>,
+        h: PyArrayLike2<'py, f32, AllowTypeChange>,
         n_jobs: Option<i64>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let (x, n, k) = matrix(&h);
@@ -230,7 +233,7 @@ impl PyRbm {
     fn free_energy<'py>(
         &self,
         py: Python<'py>,
-        v: PyReadonlyArray2<'py, f32>,
+        v: PyArrayLike2<'py, f32, AllowTypeChange>,
         n_jobs: Option<i64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let (x, n, d) = matrix(&v);
@@ -266,7 +269,11 @@ impl PyChains {
     /// Chains started at the binary rows of `visible`.
     #[staticmethod]
     #[pyo3(signature = (rbm, visible, seed = 0))]
-    fn from_visible(rbm: &PyRbm, visible: PyReadonlyArray2<'_, f32>, seed: u64) -> PyResult<Self> {
+    fn from_visible(
+        rbm: &PyRbm,
+        visible: PyArrayLike2<'_, f32, AllowTypeChange>,
+        seed: u64,
+    ) -> PyResult<Self> {
         let (x, _, d) = matrix(&visible);
         check_width("visible", d, rbm.inner.n_visible())?;
         Ok(PyChains { inner: Chains::from_visible(&rbm.inner, &x, seed).map_err(err)? })
@@ -314,7 +321,7 @@ impl PyChains {
     }
 
     /// Sets the visible states (binary rows, one per chain).
-    fn set_visible(&mut self, visible: PyReadonlyArray2<'_, f32>) -> PyResult<()> {
+    fn set_visible(&mut self, visible: PyArrayLike2<'_, f32, AllowTypeChange>) -> PyResult<()> {
         let (x, n, d) = matrix(&visible);
         if n != self.inner.batch() {
             return Err(value_err(format!("visible has {n} rows, there are {} chains", self.inner.batch())));
@@ -456,6 +463,46 @@ fn optimizer(name: &str, momentum: f32) -> PyResult<Optimizer> {
     }
 }
 
+/// The training settings shared by `Trainer` and `train_dbn` (one layer's).
+struct Settings<'a> {
+    algorithm_name: &'a str,
+    k: usize,
+    n_chains: usize,
+    learning_rate: f32,
+    final_learning_rate: Option<f32>,
+    batch_size: usize,
+    epochs: usize,
+    optimizer_name: &'a str,
+    momentum: f32,
+    l2: f32,
+    centering: Option<f32>,
+    shuffle: bool,
+    weight_init_std: f32,
+    seed: u64,
+}
+
+impl Settings<'_> {
+    /// The library's configuration with these settings (checked when the
+    /// trainer starts).
+    fn config(&self) -> PyResult<TrainConfig> {
+        Ok(TrainConfig::default()
+            .algorithm(algorithm(self.algorithm_name, self.k, self.n_chains)?)
+            .learning_rate(self.learning_rate)
+            .schedule(match self.final_learning_rate {
+                None => Schedule::Constant,
+                Some(final_lr) => Schedule::Linear { final_lr },
+            })
+            .optimizer(optimizer(self.optimizer_name, self.momentum)?)
+            .l2(self.l2)
+            .batch_size(self.batch_size)
+            .epochs(self.epochs)
+            .shuffle(self.shuffle)
+            .weight_init_std(self.weight_init_std)
+            .centering(self.centering.map(|hidden_rate| Centering { hidden_rate }))
+            .seed(self.seed))
+    }
+}
+
 #[pymethods]
 impl PyTrainer {
     /// A fresh run on `data` (rows in [0, 1]; binary unless
@@ -471,7 +518,7 @@ impl PyTrainer {
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        data: PyReadonlyArray2<'_, f32>,
+        data: PyArrayLike2<'_, f32, AllowTypeChange>,
         n_hidden: usize,
         algorithm_name: &str,
         k: usize,
@@ -493,25 +540,28 @@ impl PyTrainer {
         n_jobs: Option<i64>,
         initial: Option<PyRef<'_, PyRbm>>,
     ) -> PyResult<Self> {
-        let config = TrainConfig::default()
+        let settings = Settings {
+            algorithm_name,
+            k,
+            n_chains,
+            learning_rate,
+            final_learning_rate,
+            batch_size,
+            epochs,
+            optimizer_name,
+            momentum,
+            l2,
+            centering,
+            shuffle,
+            weight_init_std,
+            seed,
+        };
+        let config = settings
+            .config()?
             .n_hidden(n_hidden)
-            .algorithm(algorithm(algorithm_name, k, n_chains)?)
-            .learning_rate(learning_rate)
-            .schedule(match final_learning_rate {
-                None => Schedule::Constant,
-                Some(final_lr) => Schedule::Linear { final_lr },
-            })
-            .optimizer(optimizer(optimizer_name, momentum)?)
-            .l2(l2)
-            .batch_size(batch_size)
-            .epochs(epochs)
-            .shuffle(shuffle)
-            .weight_init_std(weight_init_std)
             .visible_bias_from_data(visible_bias_from_data)
             .probability_data(probability_data)
-            .any_real_data(any_real_data)
-            .centering(centering.map(|hidden_rate| Centering { hidden_rate }))
-            .seed(seed);
+            .any_real_data(any_real_data);
         let data = dataset(&data)?;
         let initial = initial.map(|r| r.inner.clone());
         let inner = compute(py, n_jobs, || match initial {
@@ -527,7 +577,7 @@ impl PyTrainer {
     fn run_epoch<'py>(
         &mut self,
         py: Python<'py>,
-        data: PyReadonlyArray2<'py, f32>,
+        data: PyArrayLike2<'py, f32, AllowTypeChange>,
         n_jobs: Option<i64>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let data = dataset(&data)?;
@@ -588,7 +638,7 @@ impl PyTrainer {
     }
 }
 
-fn dataset(a: &PyReadonlyArray2<'_, f32>) -> PyResult<Dataset> {
+fn dataset(a: &PyArrayLike2<'_, f32, AllowTypeChange>) -> PyResult<Dataset> {
     let (x, _, d) = matrix(a);
     Dataset::new(x.into_owned(), d).map_err(err)
 }
@@ -602,7 +652,7 @@ fn dataset(a: &PyReadonlyArray2<'_, f32>) -> PyResult<Dataset> {
 fn ais<'py>(
     py: Python<'py>,
     rbm: &PyRbm,
-    base_data: Option<PyReadonlyArray2<'py, f32>>,
+    base_data: Option<PyArrayLike2<'py, f32, AllowTypeChange>>,
     runs: usize,
     steps: Option<usize>,
     seed: u64,
@@ -648,6 +698,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTrainer>()?;
     m.add_function(wrap_pyfunction!(ais, m)?)?;
     m.add_function(wrap_pyfunction!(log_partition_exact, m)?)?;
+    dbn::register(m)?;
+    continuous::register(m)?;
     m.add("isa", boltzmann::active_isa().to_string())?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 """Type stubs of the native module (PyO3)."""
 
 from os import PathLike
-from typing import Optional, TypedDict, Union
+from typing import List, Optional, Sequence, Tuple, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -123,3 +123,126 @@ def ais(
     n_jobs: Optional[int] = None,
 ) -> AisResult: ...
 def log_partition_exact(rbm: Rbm, n_jobs: Optional[int] = None) -> float: ...
+
+class BoundResult(TypedDict):
+    mean: float
+    std_err: float
+    per_example: npt.NDArray[np.float64]
+
+class Dbn:
+    def __init__(self, layers: Sequence[Rbm]) -> None: ...
+    @staticmethod
+    def load(path: Union[str, PathLike[str]]) -> Dbn: ...
+    def save(self, path: Union[str, PathLike[str]]) -> None: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> Dbn: ...
+    @property
+    def layers(self) -> List[Rbm]: ...
+    @property
+    def sizes(self) -> List[int]: ...
+    @property
+    def depth(self) -> int: ...
+    def transform(self, x: F32, layer: Optional[int] = None, n_jobs: Optional[int] = None) -> F32: ...
+    def recognize(
+        self, x: F32, layer: Optional[int] = None, seed: int = 0, n_jobs: Optional[int] = None
+    ) -> F32: ...
+    def sample(
+        self, n: int, n_steps: int = 1000, seed: int = 0, n_jobs: Optional[int] = None
+    ) -> Tuple[F32, F32]: ...
+    def lower_bound(
+        self, x: F32, log_z_top: float, samples: int = 10, seed: int = 0, n_jobs: Optional[int] = None
+    ) -> BoundResult: ...
+
+def train_dbn(
+    data: F32,
+    hidden: Sequence[int],
+    *,
+    epochs: int = 10,
+    algorithm: str = "pcd",
+    k: int = 1,
+    n_chains: int = 100,
+    learning_rate: float = 0.05,
+    final_learning_rate: Optional[float] = None,
+    batch_size: int = 100,
+    optimizer: str = "sgd",
+    momentum: float = 0.5,
+    l2: float = 0.0,
+    centering: Optional[float] = None,
+    shuffle: bool = True,
+    weight_init_std: float = 0.01,
+    propagate: str = "samples",
+    tied_init: bool = False,
+    seed: int = 0,
+    n_jobs: Optional[int] = None,
+) -> Dbn: ...
+
+class EnergyModel:
+    @staticmethod
+    def gaussian(mean: Sequence[float], precision: Sequence[Sequence[float]]) -> EnergyModel: ...
+    @staticmethod
+    def isotropic_gaussian(mean: Sequence[float], sigma: float) -> EnergyModel: ...
+    @staticmethod
+    def gaussian_mixture(
+        weights: Sequence[float], means: Sequence[Sequence[float]], sigmas: Sequence[float]
+    ) -> EnergyModel: ...
+    @staticmethod
+    def gaussian_rbm(weights: F32, visible_bias: F32, hidden_bias: F32, sigma: F32) -> EnergyModel: ...
+    @staticmethod
+    def load(path: Union[str, PathLike[str]]) -> EnergyModel: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> EnergyModel: ...
+    def to_bytes(self) -> bytes: ...
+    def save(self, path: Union[str, PathLike[str]]) -> None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def sigmas(self) -> Optional[List[float]]: ...
+    def energy(self, x: F32, n_jobs: Optional[int] = None) -> npt.NDArray[np.float64]: ...
+    def grad(self, x: F32, n_jobs: Optional[int] = None) -> F32: ...
+    def score(self, x: F32, sigma: float, n_jobs: Optional[int] = None) -> F32: ...
+
+class MalaResult(TypedDict):
+    accepted: int
+    proposed: int
+    rate: float
+    accepted_per_chain: npt.NDArray[np.uint32]
+
+class LangevinChains:
+    def __init__(self, init: F32, seed: int = 0) -> None: ...
+    @staticmethod
+    def uniform(n: int, d: int, low: float = -1.0, high: float = 1.0, seed: int = 0) -> LangevinChains: ...
+    def run(
+        self,
+        model: EnergyModel,
+        step: float,
+        n_steps: int,
+        noise: Optional[float] = None,
+        grad_clip: Optional[float] = None,
+        clamp: Optional[Tuple[float, float]] = None,
+        n_jobs: Optional[int] = None,
+    ) -> None: ...
+    def run_mala(self, model: EnergyModel, step: float, n_steps: int, n_jobs: Optional[int] = None) -> MalaResult: ...
+    def run_annealed(
+        self,
+        model: EnergyModel,
+        step: float,
+        steps_per_level: int,
+        sigmas: Optional[Sequence[float]] = None,
+        clamp: Optional[Tuple[float, float]] = None,
+        n_jobs: Optional[int] = None,
+    ) -> None: ...
+    @property
+    def states(self) -> F32: ...
+    @property
+    def alive(self) -> npt.NDArray[np.bool_]: ...
+    @property
+    def failures(self) -> List[Tuple[int, int, str]]: ...
+    @property
+    def n_chains(self) -> int: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def steps_done(self) -> int: ...
