@@ -114,6 +114,14 @@ pub(crate) struct PyEnergy {
     inner: Model,
 }
 
+/// `x` checked for NaN and infinities (the energies would pass them on).
+fn finite(x: &[f32]) -> PyResult<()> {
+    match x.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(value_err(format!("x holds a non-finite value (NaN or inf) at index {i}"))),
+    }
+}
+
 fn rows_f64(name: &str, x: Vec<Vec<f64>>, d: usize) -> PyResult<Vec<f64>> {
     if let Some(r) = x.iter().find(|r| r.len() != d) {
         return Err(value_err(format!("{name}: a row has {} values, expected {d}", r.len())));
@@ -246,6 +254,7 @@ impl PyEnergy {
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let (x, n, d) = matrix(&x);
         check_width("x", d, self.inner.dim())?;
+        finite(&x)?;
         let out = compute(py, n_jobs, || {
             let mut out = vec![0.0f64; n];
             with_energy!(&self.inner, e => e.energy(&x, &mut out, &mut Workspace::default())).map(|_| out)
@@ -263,6 +272,7 @@ impl PyEnergy {
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let (x, n, d) = matrix(&x);
         check_width("x", d, self.inner.dim())?;
+        finite(&x)?;
         let out = compute(py, n_jobs, || {
             let mut g = vec![0.0f32; x.len()];
             with_energy!(&self.inner, e => e.grad(&x, &mut g, &mut Workspace::default())).map(|_| g)
@@ -282,6 +292,7 @@ impl PyEnergy {
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let (x, n, d) = matrix(&x);
         check_width("x", d, self.inner.dim())?;
+        finite(&x)?;
         if !(sigma.is_finite() && sigma > 0.0) {
             return Err(value_err(format!("sigma must be > 0, got {sigma}")));
         }

@@ -104,6 +104,12 @@ def test_energy_and_langevin_bad_input(tmp_path):
     g = EnergyModel.isotropic_gaussian([0.0, 0.0], 1.0)
     with pytest.raises(ValueError, match="columns"):
         g.energy(_f32(np.zeros((2, 3))))
+    for f in (g.energy, g.grad):
+        with pytest.raises(ValueError, match="non-finite"):
+            f(_f32([[0.0, np.nan]]))
+    # Any numeric array or nested list is converted; a non-contiguous one too.
+    assert np.array_equal(g.energy([[1, 2]]), g.energy(np.array([[1.0, 2.0]])))
+    assert np.array_equal(g.grad(np.ones((3, 4))[:, ::2]), g.grad(_f32(np.ones((3, 2)))))
     with pytest.raises(ValueError, match="no file format"):
         g.save(tmp_path / "x.safetensors")
     assert not (tmp_path / "x.safetensors").exists()
