@@ -14,12 +14,24 @@
 //! (`mpirun -np 1, 2, 3`, run by `.ci/run`); `boltzmann bench gibbs --mpi`
 //! measures it.
 //!
-//! Not yet here: data-parallel training and distributed AIS (the plan is in
-//! perf-notes.md).
+//! [`ais`] and [`raise`] split annealing runs and examples over the ranks
+//! and give **the same estimates, bit for bit, as [`crate::eval::ais`] and
+//! [`crate::eval::raise`] in one process**: every run keeps its stream, the
+//! choice between binary and dense products is made from the whole
+//! ensemble's density (an exact integer all-reduce per product, two per
+//! annealing step), and the per-run and per-example values are gathered in
+//! run order before the same final sums. `examples/mpi_ais.rs` checks
+//! this with 1, 2 and 3 ranks in `.ci/run`; `boltzmann eval --mpi` uses it.
+//!
+//! Not yet here: data-parallel training (the plan is in perf-notes.md).
 
+use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::eval::ais as serial;
+use crate::eval::{AisConfig, AisEstimate, Progress, RaiseConfig, RaiseEstimate};
 use crate::model::Rbm;
 use crate::sampler::Chains;
+use mpi::collective::SystemOperation;
 use mpi::traits::*;
 
 /// Rank `rank`'s share `[start, end)` of `total` chains over `size` ranks.
@@ -130,4 +142,121 @@ impl ShardedChains {
         comm.process_at_rank(0).broadcast_into(&mut mean);
         Ok(mean)
     }
+}
+
+/// Every rank's `local` values concatenated in rank order, on every rank
+/// (collective; ranks may hold different lengths, zero included).
+pub fn all_gather_in_order<C: Communicator>(comm: &C, local: &[f64]) -> Vec<f64> {
+    let (rank, size) = (comm.rank(), comm.size());
+    let root = comm.process_at_rank(0);
+    let mut all = Vec::new();
+    if rank == 0 {
+        all.extend_from_slice(local);
+        for r in 1..size {
+            all.extend(comm.process_at_rank(r).receive_vec::<f64>().0);
+        }
+    } else {
+        root.send(local);
+    }
+    let mut n = all.len() as u64;
+    root.broadcast_into(&mut n);
+    all.resize(n as usize, 0.0);
+    root.broadcast_into(&mut all[..]);
+    all
+}
+
+/// The whole ensemble's (nonzero, length) counts: an exact integer sum over
+/// the ranks.
+fn global_counts<C: Communicator>(comm: &C) -> impl Fn(u64, u64) -> (u64, u64) + '_ {
+    move |ones, len| {
+        let mut all = [0u64; 2];
+        comm.all_reduce_into(&[ones, len][..], &mut all[..], SystemOperation::sum());
+        (all[0], all[1])
+    }
+}
+
+/// [`crate::eval::ais`] with the runs split over the ranks of `comm`
+/// (contiguous shares, [`shard_bounds`]): the same estimate, bit for bit,
+/// on every rank. Collective: every rank calls it with the same arguments.
+/// All ranks must run the same SIMD path (`boltzmann info`), as the product
+/// choice and the dense products depend on it.
+///
+/// # Errors
+/// As [`crate::eval::ais`], and [`Error::InvalidParam`] for fewer runs than
+/// ranks. An error on one rank (e.g. out of memory) leaves the others
+/// waiting in the next collective: run under `mpirun`, which ends the job
+/// when a rank exits non-zero.
+///
+/// # Examples
+/// ```no_run
+/// use boltzmann::{Rbm, distributed, eval::{self, AisConfig}};
+/// let universe = mpi::initialize().unwrap();
+/// let world = universe.world();
+/// let rbm = Rbm::random(784, 500, 0.01, 0.0, 1)?;
+/// let config = AisConfig::default().runs(100).seed(3);
+/// let est = distributed::ais(&world, &rbm, &vec![0.0; 784], &config, &|_| {})?;
+/// // the same bits as eval::ais(&rbm, &base, &config) in one process
+/// # Ok::<(), boltzmann::Error>(())
+/// ```
+pub fn ais<C: Communicator>(
+    comm: &C,
+    rbm: &Rbm,
+    base_bias: &[f32],
+    config: &AisConfig,
+    progress: Progress<'_>,
+) -> Result<AisEstimate> {
+    serial::check_ais(rbm, base_bias, config)?;
+    let (rank, size) = (comm.rank() as usize, comm.size() as usize);
+    if config.runs < size {
+        return Err(Error::InvalidParam {
+            name: "runs",
+            reason: format!("{} AIS runs over {size} ranks: need at least one run per rank", config.runs),
+        });
+    }
+    let (start, end) = shard_bounds(config.runs, rank, size);
+    let counts = global_counts(comm);
+    let local = serial::ais_log_weights(rbm, base_bias, config, start..end, &counts, progress)?;
+    let logw = all_gather_in_order(comm, &local);
+    Ok(serial::summarize(serial::log_z_base(rbm, base_bias), logw))
+}
+
+/// [`crate::eval::raise`] with each block of examples split over the ranks
+/// of `comm`: the same estimates, bit for bit, on every rank. Collective,
+/// as [`ais`]; a rank may get no examples of a small block.
+///
+/// # Errors
+/// As [`crate::eval::raise`].
+pub fn raise<C: Communicator>(
+    comm: &C,
+    rbm: &Rbm,
+    base_bias: &[f32],
+    data: &Dataset,
+    config: &RaiseConfig,
+    progress: Progress<'_>,
+) -> Result<RaiseEstimate> {
+    serial::check_raise(rbm, base_bias, data, config)?;
+    let (rank, size) = (comm.rank() as usize, comm.size() as usize);
+    let share = |ex: usize| {
+        let (a, b) = shard_bounds(ex, rank, size);
+        a..b
+    };
+    let counts = global_counts(comm);
+    let (lp, lz) = serial::raise_examples(rbm, base_bias, data, config, &share, &counts, progress)?;
+    // Each block's examples come from the ranks in rank order, so the
+    // rank-ordered gather of every block would interleave blocks: gather
+    // the example indices with the values and put them back in order.
+    let per_block = serial::raise_block(config.runs_per_example);
+    let mut mine = Vec::with_capacity(lp.len());
+    for block in (0..data.len()).step_by(per_block) {
+        let r = share(per_block.min(data.len() - block));
+        mine.extend((block + r.start..block + r.end).map(|i| i as f64));
+    }
+    let (idx, lp, lz) =
+        (all_gather_in_order(comm, &mine), all_gather_in_order(comm, &lp), all_gather_in_order(comm, &lz));
+    let (mut log_probs, mut log_z) = (vec![0.0; data.len()], vec![0.0; data.len()]);
+    for ((i, p), z) in idx.iter().zip(lp).zip(lz) {
+        log_probs[*i as usize] = p;
+        log_z[*i as usize] = z;
+    }
+    Ok(serial::raise_summary(log_probs, log_z))
 }

@@ -163,7 +163,7 @@ fn check_base(rbm: &Rbm, base_bias: &[f32]) -> Result<()> {
 }
 
 /// `log Z_A = Σᵢ softplus(b_A,ᵢ) + H log 2` of the base-rate model.
-fn log_z_base(rbm: &Rbm, base_bias: &[f32]) -> f64 {
+pub(crate) fn log_z_base(rbm: &Rbm, base_bias: &[f32]) -> f64 {
     base_bias.iter().map(|&x| softplus_f64(x as f64)).sum::<f64>() + rbm.n_hidden() as f64 * 2f64.ln()
 }
 
@@ -199,10 +199,24 @@ struct Annealer<'a> {
     /// `pre_h` holds `vW` for the current `v` (each step needs it twice:
     /// for the weight and for the transition).
     pre_h_valid: bool,
+    /// The whole ensemble's (nonzero, length) counts from this process's.
+    counts: Counts<'a>,
+}
+
+/// Maps this process's (nonzero values, length) of the annealing states to
+/// the whole ensemble's, from which the binary-or-dense product choice is
+/// made: the identity in one process, an exact integer all-reduce when the
+/// runs are split over MPI ranks — so every rank makes the choice one
+/// process would, and the products have the same bits.
+pub(crate) type Counts<'a> = &'a dyn Fn(u64, u64) -> (u64, u64);
+
+/// [`Counts`] of one process.
+pub(crate) fn local_counts(ones: u64, len: u64) -> (u64, u64) {
+    (ones, len)
 }
 
 impl<'a> Annealer<'a> {
-    fn new(rbm: &'a Rbm, base_bias: &'a [f32], m: usize) -> Result<Self> {
+    fn new(rbm: &'a Rbm, base_bias: &'a [f32], m: usize, counts: Counts<'a>) -> Result<Self> {
         let (d, h) = (rbm.n_visible(), rbm.n_hidden());
         let isa = simd::active_isa();
         let md = mul_dims("annealing chains × n_visible", m, d)?;
@@ -228,7 +242,19 @@ impl<'a> Annealer<'a> {
             vb: vec![0.0; d],
             logw: vec![0.0; m],
             pre_h_valid: false,
+            counts,
         })
+    }
+
+    /// Whether the binary product wins on states `x` (by the whole
+    /// ensemble's density, see [`Counts`]).
+    fn sparse_for(&self, x: &[f32]) -> bool {
+        if !self.sparse {
+            return false;
+        }
+        let (ones, len) = (self.counts)(binary::count_nonzero(x) as u64, x.len() as u64);
+        let density = if len == 0 { 0.0 } else { ones as f64 / len as f64 };
+        binary::sparse_wins(self.isa, density)
     }
 
     /// `v ~ p_A`: independent Bernoulli(σ(b_A)).
@@ -251,7 +277,7 @@ impl<'a> Annealer<'a> {
     /// `pre_h = vW` for the current states (once per state).
     fn hidden_products(&mut self) {
         if !self.pre_h_valid {
-            if self.sparse && binary::sparse_wins(self.isa, binary::density(&self.v)) {
+            if self.sparse_for(&self.v) {
                 self.rows_v.fill_from(&self.v);
                 binary::packed_unchecked(
                     self.isa,
@@ -269,7 +295,7 @@ impl<'a> Annealer<'a> {
 
     /// `pre_v = hWᵀ` for the current hidden states.
     fn visible_products(&mut self) {
-        if self.sparse && binary::sparse_wins(self.isa, binary::density(&self.h)) {
+        if self.sparse_for(&self.h) {
             self.rows_h.fill_from(&self.h);
             binary::packed_unchecked(self.isa, &self.rows_h, &self.packed_wt, &mut self.pre_v, self.threads);
         } else {
@@ -358,15 +384,34 @@ pub fn ais_with_progress(
     config: &AisConfig,
     progress: Progress<'_>,
 ) -> Result<AisEstimate> {
+    check_ais(rbm, base_bias, config)?;
+    let logw = ais_log_weights(rbm, base_bias, config, 0..config.runs, &local_counts, progress)?;
+    Ok(summarize(log_z_base(rbm, base_bias), logw))
+}
+
+/// Checks what [`ais`] checks.
+pub(crate) fn check_ais(rbm: &Rbm, base_bias: &[f32], config: &AisConfig) -> Result<()> {
     if config.runs == 0 {
         return Err(Error::InvalidParam { name: "runs", reason: "need at least one AIS run".into() });
     }
+    check_schedule(&config.schedule)?;
+    check_base(rbm, base_bias)
+}
+
+/// The log importance weights of the runs `runs` of [`ais`] (their streams
+/// are those of one process's runs), the product choice made from the
+/// ensemble's counts (`counts`). Checked by [`check_ais`] first.
+pub(crate) fn ais_log_weights(
+    rbm: &Rbm,
+    base_bias: &[f32],
+    config: &AisConfig,
+    runs: std::ops::Range<usize>,
+    counts: Counts<'_>,
+    progress: Progress<'_>,
+) -> Result<Vec<f64>> {
     let s = &config.schedule;
-    check_schedule(s)?;
-    check_base(rbm, base_bias)?;
-    let m = config.runs;
-    let mut streams = rng::chain_streams(config.seed, m)?;
-    let mut a = Annealer::new(rbm, base_bias, m)?;
+    let mut streams = rng::chain_streams_range(config.seed, runs.start, runs.len())?;
+    let mut a = Annealer::new(rbm, base_bias, runs.len(), counts)?;
     a.sample_base(&mut streams)?;
     for k in 1..s.len() {
         a.increment(s[k - 1], s[k]);
@@ -378,7 +423,7 @@ pub fn ais_with_progress(
         }
     }
     progress((s.len() - 1) as u64);
-    Ok(summarize(log_z_base(rbm, base_bias), a.logw))
+    Ok(a.logw)
 }
 
 /// Options of [`raise`].
@@ -484,49 +529,50 @@ pub fn raise_with_progress(
     config: &RaiseConfig,
     progress: Progress<'_>,
 ) -> Result<RaiseEstimate> {
-    let r = config.runs_per_example;
-    if r == 0 {
-        return Err(Error::InvalidParam { name: "runs_per_example", reason: "need at least one".into() });
-    }
-    let s = &config.schedule;
-    check_schedule(s)?;
-    check_base(rbm, base_bias)?;
-    let d = rbm.n_visible();
-    if data.dim() != d {
-        return Err(Error::ShapeMismatch {
-            what: "data features (model n_visible)",
-            expected: d,
-            got: data.dim(),
-        });
-    }
-    if data.is_empty() {
-        return Err(Error::InvalidParam { name: "data", reason: "no examples".into() });
-    }
-    data.check_binary()?;
+    check_raise(rbm, base_bias, data, config)?;
+    let (log_probs, log_z) =
+        raise_examples(rbm, base_bias, data, config, &|ex| 0..ex, &local_counts, progress)?;
+    Ok(raise_summary(log_probs, log_z))
+}
+
+/// The per-example estimates of [`raise`] (`log p̂`, implied `log Z`) for
+/// this process's share of each block of examples: `share(ex)` is the
+/// range, within a block of `ex` examples, that this process anneals (all
+/// of it in one process); the product choice is made from the ensemble's
+/// counts (`counts`). Every example's chains have the streams they have in
+/// one process. Checked as [`raise`] checks first.
+pub(crate) fn raise_examples(
+    rbm: &Rbm,
+    base_bias: &[f32],
+    data: &Dataset,
+    config: &RaiseConfig,
+    share: &dyn Fn(usize) -> std::ops::Range<usize>,
+    counts: Counts<'_>,
+    progress: Progress<'_>,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let (r, s) = (config.runs_per_example, &config.schedule);
     let n = data.len();
-    let total = mul_dims("RAISE chains", n, r)?;
-    let mut streams = rng::chain_streams(config.seed, total)?;
+    mul_dims("RAISE chains", n, r)?;
     let lz_a = log_z_base(rbm, base_bias);
-    let k_steps = (s.len() - 1) as u64;
-    let per_block = (RAISE_BLOCK / r).max(1);
-    let mut log_probs = Vec::with_capacity(n);
-    let mut log_z = Vec::with_capacity(n);
+    let per_block = raise_block(r);
+    let (mut log_probs, mut log_z) = (Vec::new(), Vec::new());
     let mut done = 0u64;
-    for first in (0..n).step_by(per_block) {
-        let ex = per_block.min(n - first);
+    for block in (0..n).step_by(per_block) {
+        let mine = share(per_block.min(n - block));
+        let (first, ex) = (block + mine.start, mine.len());
         let m = ex * r;
-        let mut a = Annealer::new(rbm, base_bias, m)?;
+        let mut st = rng::chain_streams_range(config.seed, first * r, m)?;
+        let mut a = Annealer::new(rbm, base_bias, m, counts)?;
         a.set_states(|c| data.row(first + c / r));
-        let st = &mut streams[first * r..first * r + m];
         // v_{k−1} ~ T_k(·|v_k), then add log p*_{β_k} − log p*_{β_{k−1}} at v_{k−1}.
         for k in (1..s.len()).rev() {
-            a.transition(s[k], st)?;
+            a.transition(s[k], &mut st)?;
             a.increment(s[k - 1], s[k]);
             if k % PROGRESS_EVERY == 0 {
                 progress(done + (s.len() - k) as u64 * m as u64);
             }
         }
-        done += k_steps * m as u64;
+        done += (s.len() - 1) as u64 * m as u64;
         progress(done);
         // log w = log p*_K(v) − (log Z_A + Σ increments): the increments
         // estimate log(Z/Z_A) from above.
@@ -540,6 +586,38 @@ pub fn raise_with_progress(
             log_z.push(lz_a - lme);
         }
     }
+    Ok((log_probs, log_z))
+}
+
+/// Checks what [`raise`] checks.
+pub(crate) fn check_raise(rbm: &Rbm, base_bias: &[f32], data: &Dataset, config: &RaiseConfig) -> Result<()> {
+    if config.runs_per_example == 0 {
+        return Err(Error::InvalidParam { name: "runs_per_example", reason: "need at least one".into() });
+    }
+    check_schedule(&config.schedule)?;
+    check_base(rbm, base_bias)?;
+    let d = rbm.n_visible();
+    if data.dim() != d {
+        return Err(Error::ShapeMismatch {
+            what: "data features (model n_visible)",
+            expected: d,
+            got: data.dim(),
+        });
+    }
+    if data.is_empty() {
+        return Err(Error::InvalidParam { name: "data", reason: "no examples".into() });
+    }
+    data.check_binary()
+}
+
+/// Examples per block of [`raise`] at `r` runs per example.
+pub(crate) fn raise_block(r: usize) -> usize {
+    (RAISE_BLOCK / r.max(1)).max(1)
+}
+
+/// Mean and standard error of the per-example estimates, in example order.
+pub(crate) fn raise_summary(log_probs: Vec<f64>, log_z: Vec<f64>) -> RaiseEstimate {
+    let n = log_probs.len();
     let nf = n as f64;
     let mean = log_probs.iter().sum::<f64>() / nf;
     let std_err = if n > 1 {
@@ -547,10 +625,10 @@ pub fn raise_with_progress(
     } else {
         0.0
     };
-    Ok(RaiseEstimate { log_probs, mean, std_err, log_z })
+    RaiseEstimate { log_probs, mean, std_err, log_z }
 }
 
-pub(super) fn summarize(log_z_base: f64, log_weights: Vec<f64>) -> AisEstimate {
+pub(crate) fn summarize(log_z_base: f64, log_weights: Vec<f64>) -> AisEstimate {
     let m = log_weights.len() as f64;
     let mx = log_weights.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let r: Vec<f64> = log_weights.iter().map(|&x| (x - mx).exp()).collect();

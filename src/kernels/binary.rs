@@ -541,8 +541,13 @@ pub fn density(x: &[f32]) -> f64 {
     if x.is_empty() {
         return 0.0;
     }
-    let ones: usize = x.par_chunks(1 << 14).map(|c| c.iter().filter(|&&v| v != 0.0).count()).sum();
-    ones as f64 / x.len() as f64
+    count_nonzero(x) as f64 / x.len() as f64
+}
+
+/// Number of nonzero values in `x` (NaN counts as nonzero), counted in
+/// parallel: the numerator of [`density`].
+pub fn count_nonzero(x: &[f32]) -> usize {
+    x.par_chunks(1 << 14).map(|c| c.iter().filter(|&&v| v != 0.0).count()).sum()
 }
 
 /// 64-bit words per packed row of `k` binary units.

@@ -6,11 +6,15 @@
 use crate::CliResult;
 use crate::bench::GibbsBenchConfig;
 
+/// What `--mpi` says in a build without the `mpi` feature.
+#[cfg(not(feature = "mpi"))]
+pub(crate) const NO_MPI: &str = "--mpi: this build has no MPI support; build with `cargo build --release --features \
+                                 mpi` (needs Open MPI and libclang: apt-get install libopenmpi-dev openmpi-bin \
+                                 libclang-dev) and run under mpirun";
+
 #[cfg(not(feature = "mpi"))]
 pub(crate) fn gibbs(_: &GibbsBenchConfig, _: bool) -> CliResult<()> {
-    Err("--mpi: this build has no MPI support; build with `cargo build --release --features mpi` (needs Open MPI and \
-         libclang: apt-get install libopenmpi-dev openmpi-bin libclang-dev) and run under mpirun"
-        .into())
+    Err(NO_MPI.into())
 }
 
 #[cfg(feature = "mpi")]

@@ -4,6 +4,7 @@
 //! a data set.
 
 use crate::CliResult;
+use crate::annealing::Annealing;
 use boltzmann::data::Dataset;
 use boltzmann::eval::{self, AisConfig, RaiseConfig};
 use boltzmann::io;
@@ -70,6 +71,11 @@ pub(crate) struct EvalArgs {
     /// One JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Split the AIS runs and the RAISE examples over the ranks of
+    /// `mpirun -np N` (build with `--features mpi`): the same estimates, bit
+    /// for bit, as one process; rank 0 prints.
+    #[arg(long)]
+    mpi: bool,
 }
 
 pub(crate) fn parse_schedule(s: &str) -> CliResult<Vec<f64>> {
@@ -121,7 +127,9 @@ pub(crate) fn load(p: &std::path::Path, binarize: bool) -> CliResult<Dataset> {
 
 pub(crate) fn run(a: EvalArgs) -> CliResult<()> {
     let threads = a.threads.n;
-    crate::with_threads(threads, move || run_in_pool(a))
+    let annealing = Annealing::new(a.mpi)?;
+    let ann = &annealing;
+    crate::with_threads(threads, move || run_in_pool(a, ann))
 }
 
 /// The test examples and the data whose base rates start AIS.
@@ -164,9 +172,12 @@ struct EvalReport {
     n_visible: usize,
 }
 
-fn run_in_pool(a: EvalArgs) -> CliResult<()> {
+fn run_in_pool(a: EvalArgs, ann: &Annealing) -> CliResult<()> {
     let rbm = match io::ModelFile::load(&a.model)? {
         io::ModelFile::Rbm(r) => r,
+        io::ModelFile::Energy(io::EnergyModel::GaussianRbm(_)) if a.mpi => {
+            return Err("--mpi: AIS of Gaussian–Bernoulli RBMs runs in one process (drop --mpi)".into());
+        }
         io::ModelFile::Energy(io::EnergyModel::GaussianRbm(m)) => return gaussian(&a, &m),
         other => {
             return Err(format!(
@@ -199,7 +210,15 @@ fn run_in_pool(a: EvalArgs) -> CliResult<()> {
     if use_ais && a.raise_examples > 0 && a.raise_runs == 0 {
         return Err("--raise-runs: invalid runs_per_example: need at least one".into());
     }
-    let show = !a.quiet && !a.json && std::io::stderr().is_terminal();
+    if use_ais && a.ais_runs < ann.ranks() {
+        return Err(format!(
+            "--mpi: {} AIS runs over {} ranks: need at least one per rank",
+            a.ais_runs,
+            ann.ranks()
+        )
+        .into());
+    }
+    let show = !a.quiet && !a.json && ann.is_root() && std::io::stderr().is_terminal();
     let t0 = Instant::now();
     let mut base_bias = Vec::new();
     let (log_z, interval, method) = if !use_ais {
@@ -212,12 +231,13 @@ fn run_in_pool(a: EvalArgs) -> CliResult<()> {
         let n = schedule.len() - 1;
         let pb = bar(show, n as u64, "AIS  ");
         let cfg = AisConfig::default().runs(a.ais_runs).schedule(schedule).seed(a.seed);
-        let est = eval::ais_with_progress(&rbm, &base_bias, &cfg, &|k| pb.set_position(k))?;
+        let est = ann.ais(&rbm, &base_bias, &cfg, &|k| pb.set_position(k))?;
         pb.finish_and_clear();
+        let ranks = if ann.ranks() > 1 { format!(", {} ranks", ann.ranks()) } else { String::new() };
         (
             est.log_z,
             Some((est.log_z_low, est.log_z_high, est.log_std_err)),
-            format!("AIS ({} runs, {n} distributions)", a.ais_runs),
+            format!("AIS ({} runs, {n} distributions{ranks})", a.ais_runs),
         )
     };
     let z_seconds = t0.elapsed().as_secs_f64();
@@ -233,13 +253,16 @@ fn run_in_pool(a: EvalArgs) -> CliResult<()> {
             .runs_per_example(a.raise_runs)
             .schedule(raise_schedule)
             .seed(derive(a.seed, Purpose::Raise));
-        let est = eval::raise_with_progress(&rbm, &base_bias, &sub, &cfg, &|d| pb.set_position(d))?;
+        let est = ann.raise(&rbm, &base_bias, &sub, &cfg, &|d| pb.set_position(d))?;
         pb.finish_and_clear();
         let fwd_same = eval::average_log_prob(&rbm, &sub, log_z)?;
         Some((sub.len(), est, fwd_same, k, t1.elapsed().as_secs_f64()))
     } else {
         None
     };
+    if !ann.is_root() {
+        return Ok(());
+    }
     let mon = test.subset(0..a.monitor.clamp(1, test.len()))?;
     let report = EvalReport {
         log_z,

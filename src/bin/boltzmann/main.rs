@@ -3,6 +3,7 @@
 
 #[macro_use]
 mod out;
+mod annealing;
 mod bench;
 mod bench_mpi;
 mod crbm;
