@@ -74,7 +74,7 @@ impl ShardedChains {
     /// # Errors
     /// As [`Chains::sweep`].
     pub fn sweep(&mut self, rbm: &Rbm, k: usize) -> Result<()> {
-        self.chains.sweep(rbm, k)
+        self.chains.sweep_in_ensemble(rbm, k, self.total)
     }
 
     /// This rank's chains.
@@ -259,4 +259,223 @@ pub fn raise<C: Communicator>(
         log_z[*i as usize] = z;
     }
     Ok(serial::raise_summary(log_probs, log_z))
+}
+
+/// The rows of an update split over the ranks of `comm`
+/// ([`crate::train::split`]).
+struct MpiSplit<'c, C: Communicator> {
+    comm: &'c C,
+}
+
+/// MPI counts and displacements of `parts` rows of `width` values.
+fn layout(parts: &[std::ops::Range<usize>], width: usize) -> Result<(Vec<i32>, Vec<i32>)> {
+    let too_big = || Error::InvalidParam {
+        name: "rows",
+        reason: format!(
+            "{} rows of {width} values are more than one MPI message can address (2^31 − 1 values)",
+            parts.last().map_or(0, |p| p.end)
+        ),
+    };
+    let mut counts = Vec::with_capacity(parts.len());
+    let mut displs = Vec::with_capacity(parts.len());
+    for p in parts {
+        let c = p.len().checked_mul(width).and_then(|c| i32::try_from(c).ok()).ok_or_else(too_big)?;
+        let d = p.start.checked_mul(width).and_then(|d| i32::try_from(d).ok()).ok_or_else(too_big)?;
+        counts.push(c);
+        displs.push(d);
+    }
+    Ok((counts, displs))
+}
+
+impl<C: Communicator> crate::train::split::Split for MpiSplit<'_, C> {
+    fn rank_size(&self) -> (usize, usize) {
+        (self.comm.rank() as usize, self.comm.size() as usize)
+    }
+
+    fn counts(&self, ones: u64, len: u64) -> (u64, u64) {
+        global_counts(self.comm)(ones, len)
+    }
+
+    fn gather_rows(
+        &self,
+        local: &[f32],
+        width: usize,
+        parts: &[std::ops::Range<usize>],
+        out: &mut [f32],
+    ) -> Result<()> {
+        let (counts, displs) = layout(parts, width)?;
+        let mut recv = mpi::datatype::PartitionMut::new(out, &counts[..], &displs[..]);
+        self.comm.all_gather_varcount_into(local, &mut recv);
+        Ok(())
+    }
+
+    fn gather_values(
+        &self,
+        local: &[f64],
+        parts: &[std::ops::Range<usize>],
+        out: &mut Vec<f64>,
+    ) -> Result<()> {
+        let (counts, displs) = layout(parts, 1)?;
+        let at = out.len();
+        out.resize(at + parts.last().map_or(0, |p| p.end), 0.0);
+        let mut recv = mpi::datatype::PartitionMut::new(&mut out[at..], &counts[..], &displs[..]);
+        self.comm.all_gather_varcount_into(local, &mut recv);
+        Ok(())
+    }
+}
+
+/// Data-parallel CD / PCD training over the ranks of `comm`: every rank
+/// holds the whole training state except the persistent chains, of which
+/// it keeps a contiguous share ([`shard_bounds`]); each update's positive
+/// rows and chains are split over the ranks, the products chosen from the
+/// whole update's densities, and the rows `[V⁺; V⁻]`, `[P⁺; P⁻]` gathered
+/// in order (one all-gather each), after which every rank takes the
+/// gradient and the optimizer step of one process. **The parameters,
+/// chains and checkpoints are the same bits as [`Trainer`](crate::train::Trainer)
+/// in one process with the same configuration**, for any number of ranks
+/// and threads per rank (`examples/mpi_train.rs` checks it with 1, 2 and 3
+/// ranks). Every rank reads the whole data set.
+///
+/// What is split is the sampling (the chains' half-steps and their
+/// products); the weight gradient and the step run on every rank — see
+/// perf-notes.md for what that costs and the plan to split them too. Not
+/// yet for parallel tempering or fast weights.
+///
+/// Every method is collective: all ranks call it, in the same order, with
+/// the same arguments.
+///
+/// # Examples
+/// ```no_run
+/// use boltzmann::{data::Dataset, distributed::ShardedTrainer, train::TrainConfig};
+/// let universe = mpi::initialize().unwrap();
+/// let world = universe.world();
+/// let data = Dataset::new(vec![0.0, 1.0, 1.0, 0.0].repeat(50), 4)?;
+/// let config = TrainConfig::default().n_hidden(3).batch_size(10).epochs(2);
+/// let mut t = ShardedTrainer::new(&world, config, &data)?;
+/// while !t.is_done() {
+///     t.run_epoch(&data, |_, _| {})?;
+/// }
+/// if let Some(state) = t.gather_state()? {
+///     // rank 0: the whole run's state, e.g. for io::save_checkpoint
+///     assert_eq!(state.chains.batch(), 100);
+/// }
+/// # Ok::<(), boltzmann::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct ShardedTrainer<'c, C: Communicator> {
+    comm: &'c C,
+    inner: crate::train::sharded::Sharded,
+}
+
+impl<'c, C: Communicator> ShardedTrainer<'c, C> {
+    /// A fresh run (as [`Trainer::new`](crate::train::Trainer::new)), this
+    /// rank's share of the chains kept.
+    ///
+    /// # Errors
+    /// As `Trainer::new`; [`Error::InvalidParam`] for parallel tempering,
+    /// fast weights, or fewer chains than ranks.
+    pub fn new(comm: &'c C, config: crate::train::TrainConfig, data: &Dataset) -> Result<Self> {
+        Self::share(comm, crate::train::Trainer::new(config, data)?)
+    }
+
+    /// Continues a saved run (as
+    /// [`Trainer::resume`](crate::train::Trainer::resume)) — written by one
+    /// process or by [`ShardedTrainer::gather_state`] with any number of
+    /// ranks.
+    ///
+    /// # Errors
+    /// As `Trainer::resume` and [`ShardedTrainer::new`].
+    pub fn resume(comm: &'c C, state: crate::train::TrainState, data: &Dataset) -> Result<Self> {
+        Self::share(comm, crate::train::Trainer::resume(state, data)?)
+    }
+
+    fn share(comm: &'c C, t: crate::train::Trainer) -> Result<Self> {
+        let inner = crate::train::sharded::Sharded::new(t, comm.rank() as usize, comm.size() as usize)?;
+        Ok(ShardedTrainer { comm, inner })
+    }
+
+    /// One epoch over `data` (the same on every rank), as
+    /// [`Trainer::run_epoch`](crate::train::Trainer::run_epoch).
+    ///
+    /// # Errors
+    /// As `Trainer::run_epoch` — on every rank at once (they hold the same
+    /// parameters); an error of one rank alone (e.g. out of memory) leaves
+    /// the others waiting: run under `mpirun`, which ends the job when a
+    /// rank exits non-zero, or call `abort` on the communicator.
+    pub fn run_epoch(
+        &mut self,
+        data: &Dataset,
+        on_batch: impl FnMut(usize, usize),
+    ) -> Result<crate::train::EpochReport> {
+        self.inner.run_epoch(data, &MpiSplit { comm: self.comm }, on_batch)
+    }
+
+    /// The model trained so far (the averaged one with averaging), the
+    /// same on every rank.
+    pub fn model(&self) -> std::borrow::Cow<'_, Rbm> {
+        self.inner.trainer().model()
+    }
+
+    /// Epochs completed.
+    pub fn epoch(&self) -> usize {
+        self.inner.trainer().epoch()
+    }
+
+    /// Whether the configured epochs are done.
+    pub fn is_done(&self) -> bool {
+        self.inner.trainer().is_done()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &crate::train::TrainConfig {
+        self.inner.trainer().config()
+    }
+
+    /// This rank's chains.
+    pub fn local_chains(&self) -> &Chains {
+        self.inner.chains()
+    }
+
+    /// The whole run's state on rank 0 (`None` elsewhere): every rank's
+    /// chains gathered in order — what one process would hold, for
+    /// [`crate::io::save_checkpoint`] (resumable with any number of ranks,
+    /// or by one process).
+    ///
+    /// # Errors
+    /// As [`Chains::from_parts`] (not expected: the parts come from chains).
+    pub fn gather_state(&self) -> Result<Option<crate::train::TrainState>> {
+        let c = self.inner.chains();
+        let (total, _) = self.inner.layout();
+        let size = self.comm.size() as usize;
+        let parts: Vec<_> = (0..size)
+            .map(|r| {
+                let (a, b) = shard_bounds(total, r, size);
+                a..b
+            })
+            .collect();
+        let (d, h) = (c.n_visible(), c.n_hidden());
+        let root = self.comm.process_at_rank(0);
+        let streams: Vec<u64> = c.streams().iter().flatten().copied().collect();
+        if self.comm.rank() != 0 {
+            root.gather_varcount_into(c.visible());
+            root.gather_varcount_into(c.hidden());
+            root.gather_varcount_into(&streams[..]);
+            return Ok(None);
+        }
+        let (mut v, mut hh, mut st) =
+            (vec![0.0f32; total * d], vec![0.0f32; total * h], vec![0u64; total * 4]);
+        for (buf, width, local) in [(&mut v, d, c.visible()), (&mut hh, h, c.hidden())] {
+            let (counts, displs) = layout(&parts, width)?;
+            let mut recv = mpi::datatype::PartitionMut::new(&mut buf[..], &counts[..], &displs[..]);
+            root.gather_varcount_into_root(local, &mut recv);
+        }
+        let (counts, displs) = layout(&parts, 4)?;
+        let mut recv = mpi::datatype::PartitionMut::new(&mut st[..], &counts[..], &displs[..]);
+        root.gather_varcount_into_root(&streams[..], &mut recv);
+        let streams = st.chunks_exact(4).map(|s| [s[0], s[1], s[2], s[3]]).collect();
+        let rbm = self.inner.trainer().rbm();
+        let mut all = Chains::from_parts(rbm, v, hh, streams, c.sweeps_done())?;
+        all.set_isa(c.isa())?;
+        Ok(Some(self.inner.whole_state(all)))
+    }
 }

@@ -251,7 +251,16 @@ impl Chains {
     /// # Errors
     /// [`Error::ShapeMismatch`] if `rbm`'s sizes differ from the ensemble's.
     pub fn sweep(&mut self, rbm: &Rbm, k: usize) -> Result<()> {
-        self.sweep_impl::<false>(rbm, k).map(|_| ())
+        self.sweep_impl::<false>(rbm, k, self.batch).map(|_| ())
+    }
+
+    /// [`Chains::sweep`] of a share of an ensemble of `ensemble` chains
+    /// (split over processes): the kernel choices that depend on the chain
+    /// count are made for the whole ensemble, so the share's bits are those
+    /// it has in the whole.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) fn sweep_in_ensemble(&mut self, rbm: &Rbm, k: usize, ensemble: usize) -> Result<()> {
+        self.sweep_impl::<false>(rbm, k, ensemble).map(|_| ())
     }
 
     /// [`Chains::sweep`], also returning the time spent in each stage,
@@ -262,10 +271,10 @@ impl Chains {
     /// # Errors
     /// As [`Chains::sweep`].
     pub fn sweep_timed(&mut self, rbm: &Rbm, k: usize) -> Result<StageTimes> {
-        self.sweep_impl::<true>(rbm, k)
+        self.sweep_impl::<true>(rbm, k, self.batch)
     }
 
-    fn sweep_impl<const TIMED: bool>(&mut self, rbm: &Rbm, k: usize) -> Result<StageTimes> {
+    fn sweep_impl<const TIMED: bool>(&mut self, rbm: &Rbm, k: usize, ensemble: usize) -> Result<StageTimes> {
         self.check_model(rbm)?;
         let t = gibbs::sweep_hv::<TIMED>(
             self.isa,
@@ -274,6 +283,7 @@ impl Chains {
             &mut self.hidden,
             &mut self.streams,
             k,
+            ensemble,
             &mut self.ws,
         );
         self.sweeps += k as u64;

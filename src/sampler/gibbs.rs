@@ -244,7 +244,7 @@ pub fn sweep_with(
     ws: &mut SweepWorkspace,
 ) -> Result<()> {
     check_parts(rbm, visible, hidden, streams)?;
-    sweep_hv::<false>(simd::active_isa(), rbm, visible, hidden, streams, k, ws);
+    sweep_hv::<false>(simd::active_isa(), rbm, visible, hidden, streams, k, streams.len(), ws);
     Ok(())
 }
 
@@ -266,6 +266,12 @@ pub(crate) fn check_parts(rbm: &Rbm, visible: &[f32], hidden: &[f32], streams: &
 /// `k` sweeps `h ~ p(h|v)`, `v ~ p(v|h)` on all rows; with `TIMED`, also the
 /// thread-seconds per stage. Slices must be consistent (`rows × D`,
 /// `rows × H`, `rows` streams); the caller checks.
+///
+/// The binary products are allowed when `k × ensemble` reaches
+/// [`BINARY_MIN_CHAIN_SWEEPS`]: `ensemble` is the number of chains whose
+/// bits must agree — these rows, or all the chains of an ensemble split
+/// over processes, so that every share makes the choice the whole would.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn sweep_hv<const TIMED: bool>(
     isa: Isa,
     rbm: &Rbm,
@@ -273,6 +279,7 @@ pub(crate) fn sweep_hv<const TIMED: bool>(
     h: &mut [f32],
     streams: &mut [StreamState],
     k: usize,
+    ensemble: usize,
     ws: &mut SweepWorkspace,
 ) -> StageTimes {
     let (d, nh) = (rbm.n_visible(), rbm.n_hidden());
@@ -286,7 +293,7 @@ pub(crate) fn sweep_hv<const TIMED: bool>(
     let mut products = HalfStepProducts::reusing(isa, rbm.weights(), d, nh, bufs);
     // Binary products choose per chain by its state density; packing `W`
     // and `Wᵀ` costs about 50 dense chain-sweeps, so only when many follow.
-    if k.saturating_mul(streams.len()) >= BINARY_MIN_CHAIN_SWEEPS {
+    if k.saturating_mul(ensemble) >= BINARY_MIN_CHAIN_SWEEPS {
         products = products.with_binary();
     }
     let blocks = &*ws;

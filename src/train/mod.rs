@@ -24,7 +24,10 @@ pub mod gaussian;
 pub mod labelled;
 pub mod metrics;
 mod optim;
+#[cfg(feature = "mpi")]
+pub(crate) mod sharded;
 pub mod softmax;
+pub(crate) mod split;
 pub mod trainer;
 mod update;
 

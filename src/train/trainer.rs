@@ -485,9 +485,16 @@ impl Trainer {
     /// Data that does not match the model or is not binary, and
     /// [`Error::Diverged`] — after which the trainer must not be used further
     /// (its parameters are not valid); resume from the last checkpoint.
-    pub fn run_epoch(
+    pub fn run_epoch(&mut self, data: &Dataset, on_batch: impl FnMut(usize, usize)) -> Result<EpochReport> {
+        self.run_epoch_split(data, &super::split::Whole, on_batch)
+    }
+
+    /// [`Trainer::run_epoch`] with each update's rows split as `split` says
+    /// (one share of a data-parallel run, [`super::split`]).
+    pub(super) fn run_epoch_split(
         &mut self,
         data: &Dataset,
+        split: &dyn super::split::Split,
         mut on_batch: impl FnMut(usize, usize),
     ) -> Result<EpochReport> {
         check_values(&self.s.config, data)?;
@@ -514,7 +521,7 @@ impl Trainer {
             t.reset_statistics();
         }
         for (bi, idx) in order.chunks(bs).enumerate() {
-            self.update(data, idx, lr)?;
+            self.update(data, idx, lr, split)?;
             on_batch(bi + 1, batches);
         }
         let n = self.s.config.n_chains();
@@ -553,8 +560,21 @@ impl Trainer {
     }
 
     /// One update on the examples `idx` (see `update.rs`).
-    fn update(&mut self, data: &Dataset, idx: &[u32], lr: f32) -> Result<()> {
-        super::update::update(&mut self.s, &mut self.scratch, &mut self.trace, self.isa, data, idx, lr)
+    fn update(
+        &mut self,
+        data: &Dataset,
+        idx: &[u32],
+        lr: f32,
+        split: &dyn super::split::Split,
+    ) -> Result<()> {
+        super::update::update(&mut self.s, &mut self.scratch, &mut self.trace, self.isa, data, idx, lr, split)
+    }
+
+    /// The state, chains included, for a data-parallel share to replace its
+    /// chains ([`super::sharded`]).
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(super) fn state_mut(&mut self) -> &mut TrainState {
+        &mut self.s
     }
 }
 

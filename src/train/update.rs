@@ -14,6 +14,7 @@
 //! thread count.
 
 use super::config::{Algorithm, Optimizer};
+use super::split::{self, Split};
 use super::trainer::TrainState;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -61,6 +62,11 @@ pub(super) struct Scratch {
     pwt: Option<PackedWeights>,
     /// `[P⁺/m; −P⁻/n]` packed for the weight gradient.
     pp: Option<PackedWeights>,
+    /// This process's rows of `[V⁺; V⁻]` and `[P⁺; P⁻]` when an update is
+    /// split over processes, and its chains' free energies.
+    la: Vec<f32>,
+    lb: Vec<f32>,
+    lf: Vec<f64>,
 }
 
 impl Scratch {
@@ -86,6 +92,9 @@ impl Scratch {
             pw: None,
             pwt: None,
             pp: None,
+            la: Vec::new(),
+            lb: Vec::new(),
+            lf: Vec::new(),
         }
     }
 }
@@ -109,6 +118,7 @@ struct Batch {
 
 /// One update on the examples `idx` of `data` at learning rate `lr`;
 /// appends the persistent chains' free energies to `trace`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn update(
     s: &mut TrainState,
     scratch: &mut Option<Scratch>,
@@ -117,13 +127,14 @@ pub(super) fn update(
     data: &Dataset,
     idx: &[u32],
     lr: f32,
+    split: &dyn Split,
 ) -> Result<()> {
     let (d, h) = (s.rbm.n_visible(), s.rbm.n_hidden());
     let m = idx.len();
     let cd = matches!(s.config.algorithm, Algorithm::Cd { .. });
     let n_neg = if cd { m } else { s.config.n_chains() };
     let cap = s.config.batch_size + s.config.n_chains();
-    let sc = scratch.get_or_insert_with(|| Scratch::new(d, h, cap, s.chains.batch()));
+    let sc = scratch.get_or_insert_with(|| Scratch::new(d, h, cap, n_neg.max(s.chains.batch())));
     // Binary × dense products where the states are sparse enough (decided
     // from the batch's overall density: the same choice for any thread
     // count); not for the small models of the no-packing dense kernel.
@@ -136,7 +147,15 @@ pub(super) fn update(
     }
     // 1–2. Afterwards sc.a = [V⁺; V⁻], sc.b = [P⁺; P⁻]; for the persistent
     // algorithms sc.pre_h = [V⁺; V⁻]·W and sc.vrows holds [V⁺; V⁻].
-    if cd {
+    if !split.whole() {
+        if cd {
+            cd_phases_split(s, sc, &b, split)?;
+        } else {
+            pcd_phases_split(s, sc, &b, split, trace)?;
+        }
+        sc.vrows.reset(d);
+        sc.vrows.fill_from(&sc.a[..b.rows * d]);
+    } else if cd {
         cd_phases(s, sc, &b)?;
         sc.vrows.reset(d);
         sc.vrows.fill_from(&sc.a[..b.rows * d]);
@@ -172,7 +191,19 @@ fn cd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) -> Result<()> {
     sc.vrows.reset(d);
     sc.vrows.fill_from(vpos);
     let w = s.rbm.weights();
-    if !binary_product(isa, b.binary_ok, &sc.vrows, &mut sc.pw, w, d, h, false, ppos, threads) {
+    if !binary_product(
+        isa,
+        b.binary_ok,
+        sc.vrows.density(),
+        &sc.vrows,
+        &mut sc.pw,
+        w,
+        d,
+        h,
+        false,
+        ppos,
+        threads,
+    ) {
         products.visible_to_hidden_cols(m, vpos, ppos, threads);
     }
     let br = gibbs::block_rows(b.rows, d, h, threads);
@@ -214,6 +245,7 @@ fn sampled_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) -> Result<()>
     if !binary_product(
         b.isa,
         b.binary_ok,
+        sc.vrows.density(),
         &sc.vrows,
         &mut sc.pw,
         s.rbm.weights(),
@@ -244,7 +276,19 @@ fn pcd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) -> Result<()> {
     sc.hrows.fill_from(ch);
     let w = s.rbm.weights();
     let pre_v = &mut sc.pre_v[..n_neg * d];
-    if !binary_product(isa, b.binary_ok, &sc.hrows, &mut sc.pwt, w, h, d, true, pre_v, threads) {
+    if !binary_product(
+        isa,
+        b.binary_ok,
+        sc.hrows.density(),
+        &sc.hrows,
+        &mut sc.pwt,
+        w,
+        h,
+        d,
+        true,
+        pre_v,
+        threads,
+    ) {
         products.hidden_to_visible_cols(n_neg, ch, pre_v, threads);
     }
     s.chains.visible_step_from(&s.rbm, pre_v)?;
@@ -252,7 +296,19 @@ fn pcd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) -> Result<()> {
     let pre = &mut sc.pre_h[..rows * h];
     sc.vrows.reset(d);
     sc.vrows.fill_from(&sc.a[..rows * d]);
-    if !binary_product(isa, b.binary_ok, &sc.vrows, &mut sc.pw, w, d, h, false, pre, threads) {
+    if !binary_product(
+        isa,
+        b.binary_ok,
+        sc.vrows.density(),
+        &sc.vrows,
+        &mut sc.pw,
+        w,
+        d,
+        h,
+        false,
+        pre,
+        threads,
+    ) {
         products.visible_to_hidden_cols(rows, &sc.a[..rows * d], pre, threads);
     }
     let (ppos, pneg) = sc.b[..rows * h].split_at_mut(m * h);
@@ -263,6 +319,106 @@ fn pcd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) -> Result<()> {
         || chains.hidden_step_from(rbm, pre_neg, Some(pneg)),
     );
     sampled
+}
+
+/// The density of `ones` in `cells` (0 for none), as [`BinaryRows::density`].
+fn density_of((ones, cells): (u64, u64)) -> f64 {
+    if cells == 0 { 0.0 } else { ones as f64 / cells as f64 }
+}
+
+/// PCD split over processes ([`super::split`]): [`pcd_phases`] on this
+/// process's chains and share of the positive rows, each product chosen
+/// from the whole update's density, then `[V⁻]`, `[P⁺; P⁻]` and the chains'
+/// free energies (appended to `trace`) gathered in order.
+fn pcd_phases_split(
+    s: &mut TrainState,
+    sc: &mut Scratch,
+    b: &Batch,
+    split: &dyn Split,
+    trace: &mut Vec<f64>,
+) -> Result<()> {
+    let (d, h, m, rows, n_neg, isa, threads) = (b.d, b.h, b.m, b.rows, b.n_neg, b.isa, b.threads);
+    let (rank, size) = split.rank_size();
+    let (pos, nl) = (split::shard(m, rank, size), s.chains.batch());
+    let k = s.config.k();
+    if k > 1 {
+        s.chains.sweep_vh(&s.rbm, k - 1, &mut sc.pre_h[..nl * h])?;
+    }
+    let products = HalfStepProducts::new(isa, s.rbm.weights(), d, h);
+    let w = s.rbm.weights();
+    let ch = s.chains.hidden();
+    sc.hrows.reset(h);
+    sc.hrows.fill_from(ch);
+    let dens = density_of(split.counts(sc.hrows.nnz() as u64, ch.len() as u64));
+    let pre_v = &mut sc.pre_v[..nl * d];
+    if !binary_product(isa, b.binary_ok, dens, &sc.hrows, &mut sc.pwt, w, h, d, true, pre_v, threads) {
+        products.hidden_to_visible_cols(nl, ch, pre_v, threads);
+    }
+    s.chains.visible_step_from(&s.rbm, pre_v)?;
+    let lrows = pos.len() + nl;
+    sc.la.clear();
+    sc.la.extend_from_slice(&sc.a[pos.start * d..pos.end * d]);
+    sc.la.extend_from_slice(s.chains.visible());
+    sc.vrows.reset(d);
+    sc.vrows.fill_from(&sc.la);
+    let dens = density_of(split.counts(sc.vrows.nnz() as u64, sc.la.len() as u64));
+    let pre = &mut sc.pre_h[..lrows * h];
+    if !binary_product(isa, b.binary_ok, dens, &sc.vrows, &mut sc.pw, w, d, h, false, pre, threads) {
+        products.visible_to_hidden_cols(lrows, &sc.la, pre, threads);
+    }
+    sc.lb.resize(lrows * h, 0.0);
+    let (ppos, pneg) = sc.lb.split_at_mut(pos.len() * h);
+    let (pre_pos, pre_neg) = pre.split_at(pos.len() * h);
+    let (rbm, chains) = (&s.rbm, &mut s.chains);
+    let (_, sampled) = rayon::join(
+        || activation::sigmoid_rows_bias(isa, pre_pos, rbm.hidden_bias(), ppos),
+        || chains.hidden_step_from(rbm, pre_neg, Some(pneg)),
+    );
+    sampled?;
+    sc.lf.clear();
+    record_free_energies(isa, &s.rbm, &sc.la[pos.len() * d..], pre_neg, &mut sc.free_energy, &mut sc.lf);
+    let (chain_parts, pos_parts) = (split::parts(n_neg, size), split::parts(m, size));
+    split.gather_values(&sc.lf, &chain_parts, trace)?;
+    split.gather_rows(&sc.la[pos.len() * d..], d, &chain_parts, &mut sc.a[m * d..rows * d])?;
+    let (gpos, gneg) = sc.b[..rows * h].split_at_mut(m * h);
+    split.gather_rows(ppos, h, &pos_parts, gpos)?;
+    split.gather_rows(pneg, h, &chain_parts, gneg)
+}
+
+/// CD split over processes: [`cd_phases`] on this process's chains, whose
+/// indices are the examples of the batch it takes (chain `i` starts at
+/// example `i`), the positive product chosen from the whole batch's
+/// density; then `[V⁻]` and `[P⁺; P⁻]` gathered in order.
+fn cd_phases_split(s: &mut TrainState, sc: &mut Scratch, b: &Batch, split: &dyn Split) -> Result<()> {
+    let (d, h, m, rows, isa, threads) = (b.d, b.h, b.m, b.rows, b.isa, b.threads);
+    let (rank, size) = split.rank_size();
+    let clip = |r: std::ops::Range<usize>| r.start.min(m)..r.end.min(m);
+    let parts: Vec<_> = split::parts(s.config.n_chains(), size).into_iter().map(clip).collect();
+    let pos = parts[rank].clone();
+    let ml = pos.len();
+    let products = HalfStepProducts::new(isa, s.rbm.weights(), d, h);
+    sc.la.clear();
+    sc.la.extend_from_slice(&sc.a[pos.start * d..pos.end * d]);
+    sc.vrows.reset(d);
+    sc.vrows.fill_from(&sc.la);
+    let dens = density_of(split.counts(sc.vrows.nnz() as u64, sc.la.len() as u64));
+    sc.lb.resize(2 * ml * h, 0.0);
+    let (ppos, pneg) = sc.lb.split_at_mut(ml * h);
+    let w = s.rbm.weights();
+    if !binary_product(isa, b.binary_ok, dens, &sc.vrows, &mut sc.pw, w, d, h, false, ppos, threads) {
+        products.visible_to_hidden_cols(ml, &sc.la, ppos, threads);
+    }
+    let br = gibbs::block_rows(ml.max(1), d, h, threads);
+    ppos.par_chunks_mut(br * h)
+        .for_each(|p| activation::sigmoid_rows_bias_in_place(isa, p, s.rbm.hidden_bias()));
+    if ml > 0 {
+        s.chains.contrastive(&s.rbm, ppos, s.config.k(), pneg)?;
+    }
+    let (gpos, gneg) = sc.b[..rows * h].split_at_mut(m * h);
+    split.gather_rows(ppos, h, &parts, gpos)?;
+    split.gather_rows(pneg, h, &parts, gneg)?;
+    let vneg = &s.chains.visible()[..ml * d];
+    split.gather_rows(vneg, d, &parts, &mut sc.a[m * d..rows * d])
 }
 
 /// The per-weight terms of the gradient besides the data: L1, L2, the
@@ -712,6 +868,7 @@ fn fast_model(rbm: &Rbm, fast: &[f32], out: &mut Rbm) {
 fn binary_product(
     isa: Isa,
     allowed: bool,
+    density: f64,
     a: &BinaryRows,
     slot: &mut Option<PackedWeights>,
     w: &[f32],
@@ -721,7 +878,7 @@ fn binary_product(
     out: &mut [f32],
     parts: usize,
 ) -> bool {
-    if !allowed || !binary::sparse_wins(isa, a.density()) {
+    if !allowed || !binary::sparse_wins(isa, density) {
         return false;
     }
     let packed = match slot {
