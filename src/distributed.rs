@@ -15,15 +15,19 @@
 //! measures it.
 //!
 //! [`ais`] and [`raise`] split annealing runs and examples over the ranks
-//! and give **the same estimates, bit for bit, as [`crate::eval::ais`] and
-//! [`crate::eval::raise`] in one process**: every run keeps its stream, the
+//! and give **the same estimates, bit for bit, as [`crate::eval::ais()`] and
+//! [`crate::eval::raise()`] in one process**: every run keeps its stream, the
 //! choice between binary and dense products is made from the whole
 //! ensemble's density (an exact integer all-reduce per product, two per
 //! annealing step), and the per-run and per-example values are gathered in
 //! run order before the same final sums. `examples/mpi_ais.rs` checks
 //! this with 1, 2 and 3 ranks in `.ci/run`; `boltzmann eval --mpi` uses it.
 //!
-//! Not yet here: data-parallel training (the plan is in perf-notes.md).
+//! [`ShardedTrainer`] is data-parallel CD / PCD training with the same
+//! guarantee: its parameters, chains and gathered checkpoints are those of
+//! one process (`examples/mpi_train.rs`; `boltzmann train --mpi`). The
+//! sampling is split; the weight gradient and step still run on every rank
+//! (perf-notes.md: what that costs, and the plan).
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -175,14 +179,14 @@ fn global_counts<C: Communicator>(comm: &C) -> impl Fn(u64, u64) -> (u64, u64) +
     }
 }
 
-/// [`crate::eval::ais`] with the runs split over the ranks of `comm`
+/// [`crate::eval::ais()`] with the runs split over the ranks of `comm`
 /// (contiguous shares, [`shard_bounds`]): the same estimate, bit for bit,
 /// on every rank. Collective: every rank calls it with the same arguments.
 /// All ranks must run the same SIMD path (`boltzmann info`), as the product
 /// choice and the dense products depend on it.
 ///
 /// # Errors
-/// As [`crate::eval::ais`], and [`Error::InvalidParam`] for fewer runs than
+/// As [`crate::eval::ais()`], and [`Error::InvalidParam`] for fewer runs than
 /// ranks. An error on one rank (e.g. out of memory) leaves the others
 /// waiting in the next collective: run under `mpirun`, which ends the job
 /// when a rank exits non-zero.
@@ -220,12 +224,12 @@ pub fn ais<C: Communicator>(
     Ok(serial::summarize(serial::log_z_base(rbm, base_bias), logw))
 }
 
-/// [`crate::eval::raise`] with each block of examples split over the ranks
+/// [`crate::eval::raise()`] with each block of examples split over the ranks
 /// of `comm`: the same estimates, bit for bit, on every rank. Collective,
 /// as [`ais`]; a rank may get no examples of a small block.
 ///
 /// # Errors
-/// As [`crate::eval::raise`].
+/// As [`crate::eval::raise()`].
 pub fn raise<C: Communicator>(
     comm: &C,
     rbm: &Rbm,

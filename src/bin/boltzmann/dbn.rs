@@ -284,6 +284,9 @@ fn parse_list(what: &str, s: &str) -> CliResult<Vec<usize>> {
 /// Checks the options that need no data: the layer widths and epochs, and
 /// the combinations `dbn train` does not support.
 fn check_train_args(a: &DbnTrainArgs) -> CliResult<(Vec<usize>, Vec<usize>)> {
+    if a.train.mpi {
+        return Err("--mpi: `dbn train` runs in one process (data-parallel training is `train --mpi`)".into());
+    }
     if a.train.resume.is_some() {
         return Err("--resume is not supported by `dbn train` (train the layers again)".into());
     }

@@ -4,7 +4,7 @@
 //! a data set.
 
 use crate::CliResult;
-use crate::annealing::Annealing;
+use crate::ranks::Ranks;
 use boltzmann::data::Dataset;
 use boltzmann::eval::{self, AisConfig, RaiseConfig};
 use boltzmann::io;
@@ -127,9 +127,9 @@ pub(crate) fn load(p: &std::path::Path, binarize: bool) -> CliResult<Dataset> {
 
 pub(crate) fn run(a: EvalArgs) -> CliResult<()> {
     let threads = a.threads.n;
-    let annealing = Annealing::new(a.mpi)?;
-    let ann = &annealing;
-    crate::with_threads(threads, move || run_in_pool(a, ann))
+    let ranks = Ranks::new(a.mpi)?;
+    let ann = &ranks;
+    ranks.finish(crate::with_threads(threads, move || run_in_pool(a, ann)))
 }
 
 /// The test examples and the data whose base rates start AIS.
@@ -172,7 +172,7 @@ struct EvalReport {
     n_visible: usize,
 }
 
-fn run_in_pool(a: EvalArgs, ann: &Annealing) -> CliResult<()> {
+fn run_in_pool(a: EvalArgs, ann: &Ranks) -> CliResult<()> {
     let rbm = match io::ModelFile::load(&a.model)? {
         io::ModelFile::Rbm(r) => r,
         io::ModelFile::Energy(io::EnergyModel::GaussianRbm(_)) if a.mpi => {

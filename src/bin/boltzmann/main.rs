@@ -3,7 +3,6 @@
 
 #[macro_use]
 mod out;
-mod annealing;
 mod bench;
 mod bench_mpi;
 mod crbm;
@@ -14,6 +13,7 @@ mod evaluate;
 mod langevin;
 mod limits;
 mod pictures;
+mod ranks;
 mod train;
 
 use bench::{GibbsBenchConfig, GibbsBenchReport};

@@ -46,6 +46,12 @@ pub(crate) enum CsvLabelArg {
 /// Options of `train` (and `bench train`).
 #[derive(Args, Debug)]
 pub(crate) struct TrainArgs {
+    /// Data-parallel training over the ranks of `mpirun -np N` (build with
+    /// `--features mpi`): chains and batch rows split over the ranks, the
+    /// same model and checkpoint, bit for bit, as one process; rank 0
+    /// prints and writes. CD and PCD (not PT or fast weights).
+    #[arg(long)]
+    pub(crate) mpi: bool,
     /// Training data (IDX *-ubyte[.gz], .amat[.gz], .csv[.gz], .npy); default:
     /// the embedded binarized MNIST subset (10,000 train / 2,000 validation).
     #[arg(long)]
@@ -461,7 +467,7 @@ pub(crate) fn config(a: &TrainArgs) -> CliResult<TrainConfig> {
 /// `--resume`: the checkpoint's state, refusing other data and training
 /// options given on the command line that differ from the checkpoint's
 /// (unless --resume-anyway, which applies them).
-fn resume(a: &TrainArgs, path: &Path, train_set: &Dataset) -> CliResult<Trainer> {
+fn resume(a: &TrainArgs, path: &Path, train_set: &Dataset) -> CliResult<train::TrainState> {
     let mut st = io::load_checkpoint(path)?;
     let asked = config(a)?;
     let (merged, changes) = merge_given(&st.config, &asked);
@@ -486,13 +492,116 @@ fn resume(a: &TrainArgs, path: &Path, train_set: &Dataset) -> CliResult<Trainer>
         )
         .into());
     }
-    let mut t = Trainer::resume(st, train_set).map_err(|e| {
-        format!(
-            "--resume: {e} (pass the --data, --limit and data options of the first run, or --resume-anyway)"
-        )
-    })?;
-    t.set_epochs(epochs)?;
-    Ok(t)
+    st.config.epochs = epochs;
+    Ok(st)
+}
+
+/// The message of a checkpoint that does not continue on this data.
+fn resume_error(e: boltzmann::Error) -> String {
+    format!("--resume: {e} (pass the --data, --limit and data options of the first run, or --resume-anyway)")
+}
+
+/// `train`'s trainer: this process's, or this rank's share of a `--mpi`
+/// run (then every method is collective).
+enum Run<'c> {
+    One(Trainer, std::marker::PhantomData<&'c ()>),
+    #[cfg(feature = "mpi")]
+    Mpi(boltzmann::distributed::ShardedTrainer<'c, mpi::topology::SimpleCommunicator>),
+}
+
+impl<'c> Run<'c> {
+    /// A fresh or resumed run, split over `world`'s ranks when given.
+    fn start(
+        a: &TrainArgs,
+        train_set: &Dataset,
+        #[cfg(feature = "mpi")] world: Option<&'c mpi::topology::SimpleCommunicator>,
+    ) -> CliResult<Run<'c>> {
+        let state = match &a.resume {
+            None => None,
+            Some(p) => Some(resume(a, p, train_set)?),
+        };
+        #[cfg(feature = "mpi")]
+        if let Some(w) = world {
+            use boltzmann::distributed::ShardedTrainer;
+            return Ok(Run::Mpi(match state {
+                None => ShardedTrainer::new(w, config(a)?, train_set)?,
+                Some(st) => ShardedTrainer::resume(w, st, train_set).map_err(resume_error)?,
+            }));
+        }
+        let t = match state {
+            None => Trainer::new(config(a)?, train_set)?,
+            Some(st) => Trainer::resume(st, train_set).map_err(resume_error)?,
+        };
+        Ok(Run::One(t, std::marker::PhantomData))
+    }
+
+    fn is_done(&self) -> bool {
+        match self {
+            Run::One(t, _) => t.is_done(),
+            #[cfg(feature = "mpi")]
+            Run::Mpi(t) => t.is_done(),
+        }
+    }
+
+    fn epoch(&self) -> usize {
+        match self {
+            Run::One(t, _) => t.epoch(),
+            #[cfg(feature = "mpi")]
+            Run::Mpi(t) => t.epoch(),
+        }
+    }
+
+    fn config(&self) -> &TrainConfig {
+        match self {
+            Run::One(t, _) => t.config(),
+            #[cfg(feature = "mpi")]
+            Run::Mpi(t) => t.config(),
+        }
+    }
+
+    fn model(&self) -> std::borrow::Cow<'_, boltzmann::Rbm> {
+        match self {
+            Run::One(t, _) => t.model(),
+            #[cfg(feature = "mpi")]
+            Run::Mpi(t) => t.model(),
+        }
+    }
+
+    fn run_epoch(
+        &mut self,
+        data: &Dataset,
+        on_batch: impl FnMut(usize, usize),
+    ) -> boltzmann::Result<train::EpochReport> {
+        match self {
+            Run::One(t, _) => t.run_epoch(data, on_batch),
+            #[cfg(feature = "mpi")]
+            Run::Mpi(t) => t.run_epoch(data, on_batch),
+        }
+    }
+
+    /// The tempering ladder (PT only).
+    fn ladder(&self) -> Option<Vec<f32>> {
+        match self {
+            Run::One(t, _) => t.state().tempering.as_ref().map(|t| t.betas().to_vec()),
+            #[cfg(feature = "mpi")]
+            Run::Mpi(_) => None,
+        }
+    }
+
+    /// Writes the whole run's checkpoint (under `--mpi`: gathered to rank
+    /// 0, which writes it).
+    fn save_checkpoint(&self, path: &Path) -> CliResult<()> {
+        match self {
+            Run::One(t, _) => io::save_checkpoint(t.state(), path)?,
+            #[cfg(feature = "mpi")]
+            Run::Mpi(t) => {
+                if let Some(st) = t.gather_state()? {
+                    io::save_checkpoint(&st, path)?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The checkpoint's configuration with the training options given on the
@@ -581,12 +690,15 @@ fn head(d: &Dataset, n: usize) -> Option<Dataset> {
 
 pub(crate) fn run(a: TrainArgs, bench: bool) -> CliResult<()> {
     let threads = a.threads.n;
-    crate::with_threads(threads, move || run_in_pool(a, bench))
+    let ranks = crate::ranks::Ranks::new(a.mpi)?;
+    let r = &ranks;
+    ranks.finish(crate::with_threads(threads, move || run_in_pool(a, bench, r)))
 }
 
-fn run_in_pool(a: TrainArgs, bench: bool) -> CliResult<()> {
+fn run_in_pool(a: TrainArgs, bench: bool, ranks: &crate::ranks::Ranks) -> CliResult<()> {
     let ckpt = a.out.join("checkpoint.safetensors");
-    if !bench {
+    let root = ranks.is_root();
+    if !bench && root {
         crate::out::dir(&a.out)?;
         crate::out::checkpoint(&ckpt)?;
         for f in ["model.safetensors", "curves.png", "curves.csv", "filters.png", "samples.png"] {
@@ -594,17 +706,22 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> CliResult<()> {
         }
     }
     let (train_set, valid, data_name) = datasets(&a)?;
-    let mut trainer = match &a.resume {
-        None => Trainer::new(config(&a)?, &train_set)?,
-        Some(p) => resume(&a, p, &train_set)?,
-    };
+    #[cfg(feature = "mpi")]
+    let world = ranks.world();
+    let mut trainer = Run::start(
+        &a,
+        &train_set,
+        #[cfg(feature = "mpi")]
+        world.as_ref(),
+    )?;
     let mon_train = head(&train_set, a.monitor());
     let mon_valid = valid.as_ref().and_then(|v| head(v, a.monitor()));
     let threads = rayon::current_num_threads();
-    if !a.json {
+    if !a.json && root {
         let c = trainer.config();
+        let ranks = if ranks.ranks() > 1 { format!(" × {} ranks", ranks.ranks()) } else { String::new() };
         note!(
-            "training {}×{} RBM on {data_name}: {} examples, {:?}, lr {}, batch {}, {} threads, {}",
+            "training {}×{} RBM on {data_name}: {} examples, {:?}, lr {}, batch {}, {} threads{ranks}, {}",
             train_set.dim(),
             c.n_hidden,
             train_set.len(),
@@ -615,7 +732,7 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> CliResult<()> {
             boltzmann::active_isa()
         );
     }
-    let show_bar = !a.quiet && !a.json && std::io::stderr().is_terminal();
+    let show_bar = !a.quiet && !a.json && root && std::io::stderr().is_terminal();
     let mut epoch_times = Vec::new();
     let mut history: Vec<[f64; 8]> = Vec::new();
     let mut last = String::new();
@@ -642,6 +759,12 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> CliResult<()> {
             format!("{e}.{kept}")
         })?;
         epoch_times.push(report.seconds);
+        if !root {
+            if !bench {
+                trainer.save_checkpoint(&ckpt)?;
+            }
+            continue;
+        }
         let metrics = match &mon_train {
             Some(mt) => Some(train::metrics::evaluate(&trainer.model(), mt, mon_valid.as_ref())?),
             None => None,
@@ -662,13 +785,16 @@ fn run_in_pool(a: TrainArgs, bench: bool) -> CliResult<()> {
             }
             _ => None,
         };
-        let ladder = trainer.state().tempering.as_ref().map(|t| t.betas().to_vec());
+        let ladder = trainer.ladder();
         let line = EpochLine { report: &report, metrics: metrics.as_ref(), pl_sklearn, ais, threads, ladder };
         history.push(line.history_row());
         outln!("{}", if a.json { line.json() } else { line.text() });
         if !bench {
-            io::save_checkpoint(trainer.state(), &ckpt)?;
+            trainer.save_checkpoint(&ckpt)?;
         }
+    }
+    if !root {
+        return Ok(());
     }
     if bench {
         print_bench(&epoch_times, a.json, threads, train_set.len())?;

@@ -1,7 +1,8 @@
-//! Where `eval`'s annealing runs: in this process, or (`--mpi`) split over
-//! the ranks of `mpirun` with [`boltzmann::distributed`] — the same
-//! estimates, bit for bit. Without the `mpi` feature `--mpi` is refused
-//! with a clear message.
+//! `--mpi`: this process alone, or one rank of `mpirun`, for `eval` (AIS
+//! and RAISE split over the ranks) and `train` (data-parallel training),
+//! with [`boltzmann::distributed`] — the same results, bit for bit, as one
+//! process. Without the `mpi` feature `--mpi` is refused with a clear
+//! message. A failure on any rank ends the whole job ([`Ranks::finish`]).
 
 use crate::CliResult;
 use boltzmann::Rbm;
@@ -9,15 +10,15 @@ use boltzmann::data::Dataset;
 use boltzmann::eval::{self, AisConfig, AisEstimate, Progress, RaiseConfig, RaiseEstimate};
 
 /// This process alone, or this rank of an MPI job.
-pub(crate) struct Annealing {
+pub(crate) struct Ranks {
     #[cfg(feature = "mpi")]
     universe: Option<mpi::environment::Universe>,
 }
 
-impl Annealing {
+impl Ranks {
     /// In this process (`mpi = false`) or over MPI. Call from the main
     /// thread, before any other MPI use.
-    pub(crate) fn new(mpi: bool) -> CliResult<Annealing> {
+    pub(crate) fn new(mpi: bool) -> CliResult<Ranks> {
         #[cfg(feature = "mpi")]
         {
             let universe = if mpi {
@@ -29,15 +30,37 @@ impl Annealing {
             } else {
                 None
             };
-            Ok(Annealing { universe })
+            Ok(Ranks { universe })
         }
         #[cfg(not(feature = "mpi"))]
         {
             if mpi {
                 return Err(crate::bench_mpi::NO_MPI.into());
             }
-            Ok(Annealing {})
+            Ok(Ranks {})
         }
+    }
+
+    /// The world communicator under `--mpi`.
+    #[cfg(feature = "mpi")]
+    pub(crate) fn world(&self) -> Option<mpi::topology::SimpleCommunicator> {
+        self.universe.as_ref().map(|u| u.world())
+    }
+
+    /// Passes `r` on; under `--mpi` with more than one rank a failure is
+    /// printed and the whole job aborted, so that no rank waits forever in
+    /// a collective for one that stopped.
+    pub(crate) fn finish(&self, r: CliResult<()>) -> CliResult<()> {
+        #[cfg(feature = "mpi")]
+        if let (Err(e), Some(u)) = (&r, &self.universe) {
+            use mpi::traits::Communicator;
+            let w = u.world();
+            if w.size() > 1 {
+                eprintln!("error (rank {} of {}): {e}", w.rank(), w.size());
+                w.abort(2);
+            }
+        }
+        r
     }
 
     /// Whether this process prints (rank 0, or the only process).
