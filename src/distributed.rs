@@ -25,9 +25,9 @@
 //!
 //! [`ShardedTrainer`] is data-parallel CD / PCD training with the same
 //! guarantee: its parameters, chains and gathered checkpoints are those of
-//! one process (`examples/mpi_train.rs`; `boltzmann train --mpi`). The
-//! sampling is split; the weight gradient and step still run on every rank
-//! (perf-notes.md: what that costs, and the plan).
+//! one process (`examples/mpi_train.rs`; `boltzmann train --mpi`); the
+//! sampling, the weight gradient and the step are split (perf-notes.md has
+//! the timings and the bytes sent).
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -330,20 +330,19 @@ impl<C: Communicator> crate::train::split::Split for MpiSplit<'_, C> {
 
 /// Data-parallel CD / PCD training over the ranks of `comm`: every rank
 /// holds the whole training state except the persistent chains, of which
-/// it keeps a contiguous share ([`shard_bounds`]); each update's positive
-/// rows and chains are split over the ranks, the products chosen from the
-/// whole update's densities, and the rows `[V⁺; V⁻]`, `[P⁺; P⁻]` gathered
-/// in order (one all-gather each), after which every rank takes the
-/// gradient and the optimizer step of one process. **The parameters,
-/// chains and checkpoints are the same bits as [`Trainer`](crate::train::Trainer)
-/// in one process with the same configuration**, for any number of ranks
-/// and threads per rank (`examples/mpi_train.rs` checks it with 1, 2 and 3
-/// ranks). Every rank reads the whole data set.
-///
-/// What is split is the sampling (the chains' half-steps and their
-/// products); the weight gradient and the step run on every rank — see
-/// perf-notes.md for what that costs and the plan to split them too. Not
-/// yet for parallel tempering or fast weights.
+/// it keeps a contiguous share ([`shard_bounds`]), and the optimizer state
+/// of the weights, of which it keeps its rows current. Each update's
+/// positive rows and chains are split over the ranks, the products chosen
+/// from the whole update's densities, and the rows `[V⁺; V⁻]`, `[P⁺; P⁻]`
+/// all-gathered in order; then each rank computes the weight gradient and
+/// the step of its share of the rows of `W` (visible units, as the threads
+/// split them in one process) and the new rows are all-gathered. **The
+/// parameters, chains and checkpoints are the same bits as
+/// [`Trainer`](crate::train::Trainer) in one process with the same
+/// configuration**, for any number of ranks and threads per rank
+/// (`examples/mpi_train.rs` checks it with 1, 2 and 3 ranks). Every rank
+/// reads the whole data set. Not yet for parallel tempering or fast
+/// weights.
 ///
 /// Every method is collective: all ranks call it, in the same order, with
 /// the same arguments.
@@ -450,36 +449,61 @@ impl<'c, C: Communicator> ShardedTrainer<'c, C> {
     pub fn gather_state(&self) -> Result<Option<crate::train::TrainState>> {
         let c = self.inner.chains();
         let (total, _) = self.inner.layout();
-        let size = self.comm.size() as usize;
-        let parts: Vec<_> = (0..size)
-            .map(|r| {
-                let (a, b) = shard_bounds(total, r, size);
-                a..b
-            })
-            .collect();
+        let (rank, size) = (self.comm.rank() as usize, self.comm.size() as usize);
+        let shares = |n: usize| -> Vec<std::ops::Range<usize>> {
+            (0..size)
+                .map(|r| {
+                    let (a, b) = shard_bounds(n, r, size);
+                    a..b
+                })
+                .collect()
+        };
         let (d, h) = (c.n_visible(), c.n_hidden());
-        let root = self.comm.process_at_rank(0);
+        let (chains, rows) = (shares(total), shares(d));
+        // The weights' optimizer state: each rank keeps its rows (visible
+        // units) current; Adam's second moments only with Adam.
+        let o = &self.inner.trainer().state().optimizer;
+        let my_rows = rows[rank].start * h..rows[rank].end * h;
+        fn mine<'a>(x: &'a [f32], r: &std::ops::Range<usize>) -> &'a [f32] {
+            if x.is_empty() { x } else { &x[r.clone()] }
+        }
+        let width = |x: &[f32]| if x.is_empty() { 0 } else { h };
         let streams: Vec<u64> = c.streams().iter().flatten().copied().collect();
-        if self.comm.rank() != 0 {
-            root.gather_varcount_into(c.visible());
-            root.gather_varcount_into(c.hidden());
+        let root = self.comm.process_at_rank(0);
+        // (this rank's values, row width, every rank's rows, whole length)
+        type Part<'a> = (&'a [f32], usize, &'a [std::ops::Range<usize>], usize);
+        let f32_parts: [Part<'_>; 4] = [
+            (c.visible(), d, &chains, total * d),
+            (c.hidden(), h, &chains, total * h),
+            (mine(&o.m_w, &my_rows), width(&o.m_w), &rows, o.m_w.len()),
+            (mine(&o.v_w, &my_rows), width(&o.v_w), &rows, o.v_w.len()),
+        ];
+        if rank != 0 {
+            for (local, ..) in f32_parts {
+                root.gather_varcount_into(local);
+            }
             root.gather_varcount_into(&streams[..]);
             return Ok(None);
         }
-        let (mut v, mut hh, mut st) =
-            (vec![0.0f32; total * d], vec![0.0f32; total * h], vec![0u64; total * 4]);
-        for (buf, width, local) in [(&mut v, d, c.visible()), (&mut hh, h, c.hidden())] {
-            let (counts, displs) = layout(&parts, width)?;
+        let mut whole = Vec::with_capacity(4);
+        for (local, w, parts, len) in f32_parts {
+            let mut buf = vec![0.0f32; len];
+            let (counts, displs) = layout(parts, w)?;
             let mut recv = mpi::datatype::PartitionMut::new(&mut buf[..], &counts[..], &displs[..]);
             root.gather_varcount_into_root(local, &mut recv);
+            whole.push(buf);
         }
-        let (counts, displs) = layout(&parts, 4)?;
+        let mut st = vec![0u64; total * 4];
+        let (counts, displs) = layout(&chains, 4)?;
         let mut recv = mpi::datatype::PartitionMut::new(&mut st[..], &counts[..], &displs[..]);
         root.gather_varcount_into_root(&streams[..], &mut recv);
         let streams = st.chunks_exact(4).map(|s| [s[0], s[1], s[2], s[3]]).collect();
+        let (v_w, m_w, hh, v) = (whole.pop(), whole.pop(), whole.pop(), whole.pop());
+        let (v, hh, m_w, v_w) =
+            (v.unwrap_or_default(), hh.unwrap_or_default(), m_w.unwrap_or_default(), v_w.unwrap_or_default());
         let rbm = self.inner.trainer().rbm();
         let mut all = Chains::from_parts(rbm, v, hh, streams, c.sweeps_done())?;
         all.set_isa(c.isa())?;
-        Ok(Some(self.inner.whole_state(all)))
+        Ok(Some(self.inner.whole_state(all, m_w, v_w)))
     }
 }

@@ -507,16 +507,19 @@ fn closed_and_full_stdout() {
         args(&["ebm", "train", "--iterations", "3", "--out", &out]),
     ];
     for a in &commands {
-        // Closed: the reading end is gone before the command writes.
+        // Closed: the reading end is gone before the command starts (closing
+        // it after the spawn raced with fast commands such as `info`, whose
+        // output could land in the pipe's buffer first).
         let before = snapshot(&f.dir);
-        let mut child = Command::new(BIN)
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let child = Command::new(BIN)
             .args(a)
             .current_dir(&f.dir)
-            .stdout(Stdio::piped())
+            .stdout(writer)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        drop(child.stdout.take());
         let o = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(141), "{a:?} with a closed stdout: {err}");

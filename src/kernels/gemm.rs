@@ -153,15 +153,58 @@ pub(crate) fn par_gemm_tn_acc(
     c: &mut [f32],
     block_rows: usize,
 ) -> Result<()> {
+    check_len("C (m × n)", mul_dims("m × n", m, n)?, c.len())?;
+    tn_rows(m, k, n, alpha, a, b, beta, 0, c, block_rows)
+}
+
+/// Rows `r0 .. r0 + c.len()/n` of `Aᵀ·B` (as [`par_gemm_tn`], the same
+/// bits for those rows) into `c`: a share of the rows for a process that
+/// computes only its own.
+///
+/// # Errors
+/// [`crate::Error::ShapeMismatch`] for inconsistent lengths or rows beyond
+/// `m`.
+pub(crate) fn par_gemm_tn_rows(
+    (m, k, n): (usize, usize, usize),
+    a: &[f32],
+    b: &[f32],
+    r0: usize,
+    c: &mut [f32],
+    block_rows: usize,
+) -> Result<()> {
+    tn_rows(m, k, n, 1.0, a, b, 0.0, r0, c, block_rows)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn tn_rows(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    r0: usize,
+    c: &mut [f32],
+    block_rows: usize,
+) -> Result<()> {
     check_len("A (k × m)", mul_dims("k × m", k, m)?, a.len())?;
     check_len("B (k × n)", mul_dims("k × n", k, n)?, b.len())?;
-    check_len("C (m × n)", mul_dims("m × n", m, n)?, c.len())?;
-    if n == 0 || m == 0 {
+    let c_rows = c.len().checked_div(n).unwrap_or(0);
+    if r0.checked_add(c_rows).is_none_or(|end| end > m) {
+        return Err(crate::Error::ShapeMismatch {
+            what: "rows of C (within m)",
+            expected: m,
+            got: r0 + c_rows,
+        });
+    }
+    check_len("C (rows × n)", mul_dims("rows × n", c_rows, n)?, c.len())?;
+    if n == 0 || m == 0 || c_rows == 0 {
         return Ok(());
     }
     let br = block_rows.max(1);
     c.par_chunks_mut(br * n).enumerate().for_each(|(blk, cb)| {
-        let i0 = blk * br;
+        let i0 = r0 + blk * br;
         let rows = cb.len() / n;
         if k == 0 {
             // matrixmultiply does not read C when beta is 0; neither do we.
@@ -590,4 +633,32 @@ fn par_cols(
             );
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A share of the rows of `Aᵀ·B` is those rows of the whole product,
+    /// bit for bit, whatever the share and the block size; rows beyond `m`
+    /// are refused.
+    #[test]
+    fn rows_of_the_gradient_product_are_the_whole_products_rows() {
+        let (m, k, n) = (37, 53, 29);
+        let val = |i: usize| ((i * 7919 % 1000) as f32 - 500.0) / 300.0;
+        let a: Vec<f32> = (0..k * m).map(val).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| val(i + 17)).collect();
+        let mut whole = vec![0.0f32; m * n];
+        par_gemm_tn(m, k, n, &a, &b, &mut whole, 8).unwrap();
+        for (r0, r1, block) in [(0, 37, 5), (3, 20, 4), (36, 37, 1), (10, 10, 3), (0, 1, 64)] {
+            let mut part = vec![1.0f32; (r1 - r0) * n];
+            par_gemm_tn_rows((m, k, n), &a, &b, r0, &mut part, block).unwrap();
+            let same = part.iter().zip(&whole[r0 * n..r1 * n]).all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "rows {r0}..{r1}, blocks of {block}");
+        }
+        let mut too_far = vec![0.0f32; 3 * n];
+        assert!(par_gemm_tn_rows((m, k, n), &a, &b, 35, &mut too_far, 4).is_err());
+        let mut ragged = vec![0.0f32; n + 1];
+        assert!(par_gemm_tn_rows((m, k, n), &a, &b, 0, &mut ragged, 4).is_err());
+    }
 }

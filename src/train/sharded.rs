@@ -1,7 +1,8 @@
 //! One process's share of a data-parallel training run
 //! ([`crate::distributed::ShardedTrainer`] wraps it with MPI): the full
 //! training state — the same on every process — except the persistent
-//! chains, of which it keeps its contiguous share, and every update split
+//! chains, of which it keeps its contiguous share, and the optimizer state
+//! of the weights, of which only its rows are current; every update split
 //! as [`super::split`] describes.
 
 use super::split::{self, Split};
@@ -81,10 +82,14 @@ impl Sharded {
     }
 
     /// The whole run's state: this share's with `all` (every share's chains,
-    /// in order) — what one process would hold.
-    pub(crate) fn whole_state(&self, all: Chains) -> TrainState {
+    /// in order) and the whole optimizer state of the weights (`m_w`, `v_w`:
+    /// each process keeps only its rows current) — what one process would
+    /// hold.
+    pub(crate) fn whole_state(&self, all: Chains, m_w: Vec<f32>, v_w: Vec<f32>) -> TrainState {
         let mut s = self.trainer.state().clone();
         s.chains = all;
+        s.optimizer.m_w = m_w;
+        s.optimizer.v_w = v_w;
         s
     }
 }

@@ -177,7 +177,7 @@ pub(super) fn update(
     }
     let extra = statistics(s, sc, &b, sparse_grad);
     s.step += 1;
-    let weights_bad = optimizer_step(s, sc, &b, sparse_grad, &extra)?;
+    let weights_bad = optimizer_step(s, sc, &b, sparse_grad, &extra, split)?;
     after_step(s, sc, &b, weights_bad)
 }
 
@@ -505,14 +505,23 @@ fn statistics(s: &mut TrainState, sc: &mut Scratch, b: &Batch, sparse_grad: bool
 /// centered one, `∇W − μ∇cᵀ − ∇b λᵀ`, and the optimizer moves the centered
 /// biases `b′ = b + Wλ`, `c′ = c + Wᵀμ` (in `sc.cb`, `sc.cc`; converted back
 /// by [`after_step`]). Returns whether a weight is out of bounds.
+///
+/// Split over processes, each one steps its share of the rows of `W` (the
+/// visible units `split::shard(D, rank, size)`, with the momentum of those
+/// rows only) and the rows are all-gathered after the step: every process
+/// ends with the whole new `W`, the bits of one process.
 fn optimizer_step(
     s: &mut TrainState,
     sc: &mut Scratch,
     b: &Batch,
     sparse_grad: bool,
     extra: &Extra,
+    split: &dyn Split,
 ) -> Result<bool> {
     let (d, h, rows) = (b.d, b.h, b.rows);
+    let (rank, size) = split.rank_size();
+    let mine = split::shard(d, rank, size);
+    let (r0, r1) = (mine.start, mine.end);
     let centered = s.config.centering.is_some();
     if centered {
         let (mu, lambda) = &s.offsets;
@@ -531,11 +540,22 @@ fn optimizer_step(
     let pp = if fused {
         Some(pack_into(&mut sc.pp, bb, rows, h)?)
     } else {
+        let gw = &mut sc.grad_w[r0 * h..r1 * h];
         if sparse_grad {
             let pp = pack_into(&mut sc.pp, bb, rows, h)?;
-            binary::packed_unchecked(b.isa, &sc.vt, pp, &mut sc.grad_w, b.threads);
+            if split.whole() {
+                binary::packed_unchecked(b.isa, &sc.vt, pp, gw, b.threads);
+            } else {
+                let (isa, vt, per) = (b.isa, &sc.vt, (r1 - r0).div_ceil(b.threads).max(1));
+                gw.par_chunks_mut(per * h).enumerate().for_each(|(k, g)| {
+                    let i = r0 + k * per;
+                    binary::packed_rows_unchecked(isa, vt, i, i + g.len() / h, pp, g);
+                });
+            }
+        } else if split.whole() {
+            gemm::par_gemm_tn(d, rows, h, ab, bb, gw, d.div_ceil(b.threads))?;
         } else {
-            gemm::par_gemm_tn(d, rows, h, ab, bb, &mut sc.grad_w, d.div_ceil(b.threads))?;
+            gemm::par_gemm_tn_rows((d, rows, h), ab, bb, r0, gw, d.div_ceil(b.threads))?;
         }
         None
     };
@@ -552,14 +572,15 @@ fn optimizer_step(
     };
     let (gb, gc) = (&sc.grad_b, &sc.grad_c);
     let lr = b.lr;
-    Ok(match s.config.optimizer {
+    let bad = match s.config.optimizer {
         Optimizer::Sgd { initial, final_, switch_epoch } => {
             let mu = if s.epoch < switch_epoch { initial } else { final_ };
             let grad = match pp {
                 Some(pp) => RowGradient::Packed(b.isa, &sc.vt, pp),
                 None => RowGradient::Dense(&sc.grad_w),
             };
-            let bad = sgd_weights(w, &mut o.m_w, grad, &terms, h, b.threads, mu, lr);
+            let (wr, mr) = (&mut w[r0 * h..r1 * h], &mut o.m_w[r0 * h..r1 * h]);
+            let bad = sgd_weights(wr, mr, r0, grad, &terms, h, b.threads, mu, lr);
             for (p, (m, g)) in vb
                 .iter_mut()
                 .zip(o.m_b.iter_mut().zip(gb.iter()))
@@ -575,7 +596,9 @@ fn optimizer_step(
             let c1 = 1.0 - beta1.powi(o.t.min(i32::MAX as u64) as i32);
             let c2 = 1.0 - beta2.powi(o.t.min(i32::MAX as u64) as i32);
             let adam = Adam { beta1, beta2, eps, c1, c2, lr };
-            let bad = adam_weights(w, &mut o.m_w, &mut o.v_w, &sc.grad_w, &terms, h, b.threads, &adam);
+            let rs = r0 * h..r1 * h;
+            let (wr, m1, m2) = (&mut w[rs.clone()], &mut o.m_w[rs.clone()], &mut o.v_w[rs.clone()]);
+            let bad = adam_weights(wr, m1, m2, r0, &sc.grad_w[rs], &terms, h, b.threads, &adam);
             for (p, ((m, v), g)) in vb
                 .iter_mut()
                 .zip(o.m_b.iter_mut().zip(o.v_b.iter_mut()).zip(gb.iter()))
@@ -585,7 +608,15 @@ fn optimizer_step(
             }
             bad
         }
-    })
+    };
+    if split.whole() {
+        return Ok(bad);
+    }
+    // Every process's rows of the new W, and whether any was out of bounds.
+    sc.la.clear();
+    sc.la.extend_from_slice(&w[r0 * h..r1 * h]);
+    split.gather_rows(&sc.la, h, &split::parts(d, size), w)?;
+    Ok(split.counts(bad as u64, 1).0 > 0)
 }
 
 /// What the weight rows need besides their gradient.
@@ -646,13 +677,14 @@ enum RowGradient<'a> {
     Packed(Isa, &'a BinaryRows, &'a PackedWeights),
 }
 
-/// SGD with momentum on the weights, whole rows per parallel piece (so the
-/// row index is known): `Δ ← μΔ + lr·∇W − lr·(λ₂W + λ₁ sign W − extra)`,
+/// SGD with momentum on the weights `w` — rows `row0 ..` of `W`, whole
+/// rows per parallel piece (so the row index is known): `Δ ← μΔ + lr·∇W − lr·(λ₂W + λ₁ sign W − extra)`,
 /// `W ← W + Δ`. Returns whether a weight is out of bounds.
 #[allow(clippy::too_many_arguments)]
 fn sgd_weights(
     w: &mut [f32],
     vel: &mut [f32],
+    row0: usize,
     grad: RowGradient<'_>,
     terms: &Terms<'_>,
     h: usize,
@@ -670,11 +702,11 @@ fn sgd_weights(
             let block_rows = w.len() / h;
             let mut g = vec![0.0f32; if matches!(grad, RowGradient::Packed(..)) { GB * h } else { 0 }];
             for (r, (wr, mr)) in w.chunks_exact_mut(h).zip(m.chunks_exact_mut(h)).enumerate() {
-                let i = blk * rows_per + r;
+                let i = row0 + blk * rows_per + r;
                 let gr = match grad {
                     RowGradient::Packed(isa, vt, pp) => {
                         if r % GB == 0 {
-                            let i1 = (i + GB).min(blk * rows_per + block_rows);
+                            let i1 = (i + GB).min(row0 + blk * rows_per + block_rows);
                             binary::packed_rows_unchecked(isa, vt, i, i1, pp, &mut g[..(i1 - i) * h]);
                         }
                         &g[(r % GB) * h..(r % GB + 1) * h]
@@ -716,13 +748,15 @@ impl Adam {
     }
 }
 
-/// Adam on the weights, row by row (whole rows per parallel piece). Returns
+/// Adam on the weights `w` (rows `row0 ..` of `W`, their gradient rows in
+/// `grad`), row by row (whole rows per parallel piece). Returns
 /// whether a weight is out of bounds.
 #[allow(clippy::too_many_arguments)]
 fn adam_weights(
     w: &mut [f32],
     m1: &mut [f32],
     m2: &mut [f32],
+    row0: usize,
     grad: &[f32],
     terms: &Terms<'_>,
     h: usize,
@@ -740,7 +774,7 @@ fn adam_weights(
             let mut bad = false;
             let rows = w.chunks_exact_mut(h).zip(m.chunks_exact_mut(h)).zip(v.chunks_exact_mut(h));
             for (r, (((wr, mr), vr), g)) in rows.zip(g.chunks_exact(h)).enumerate() {
-                let i = blk * rows_per + r;
+                let i = row0 + blk * rows_per + r;
                 for (j, (((w, m), v), &g)) in
                     wr.iter_mut().zip(mr.iter_mut()).zip(vr.iter_mut()).zip(g).enumerate()
                 {
