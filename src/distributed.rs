@@ -148,6 +148,78 @@ impl ShardedChains {
     }
 }
 
+/// One rank's share of a bit-packed chain ensemble
+/// ([`crate::sampler::PackedChains`], 136 bytes per chain at 784 visible
+/// units), as [`ShardedChains`] is for f32 chains: the same bits for any
+/// number of ranks; sweeps need no communication.
+#[derive(Debug)]
+pub struct ShardedPackedChains {
+    chains: crate::sampler::PackedChains,
+    total: usize,
+    start: usize,
+}
+
+impl ShardedPackedChains {
+    /// This rank's chains of the ensemble `PackedChains::new(rbm, total,
+    /// seed)` (collective only in that every rank calls it alike).
+    ///
+    /// # Errors
+    /// As [`ShardedChains::new`].
+    pub fn new<C: Communicator>(comm: &C, rbm: &Rbm, total: usize, seed: u64) -> Result<ShardedPackedChains> {
+        let (rank, size) = (comm.rank() as usize, comm.size() as usize);
+        if total < size {
+            return Err(Error::InvalidParam {
+                name: "chains",
+                reason: format!("{total} chains over {size} ranks: need at least one chain per rank"),
+            });
+        }
+        let (start, end) = shard_bounds(total, rank, size);
+        let chains = crate::sampler::PackedChains::shard(rbm, total, start, end - start, seed)?;
+        Ok(ShardedPackedChains { chains, total, start })
+    }
+
+    /// `k` sweeps of this rank's chains (no communication).
+    ///
+    /// # Errors
+    /// As [`crate::sampler::PackedChains::sweep`].
+    pub fn sweep(&mut self, rbm: &Rbm, k: usize) -> Result<()> {
+        self.chains.sweep_in_ensemble(rbm, k, self.total)
+    }
+
+    /// This rank's chains.
+    pub fn local(&self) -> &crate::sampler::PackedChains {
+        &self.chains
+    }
+
+    /// The index of this rank's first chain.
+    pub fn start(&self) -> usize {
+        self.start
+    }
+
+    /// Visible units on, over all chains (exact; collective).
+    pub fn visible_ones<C: Communicator>(&self, comm: &C) -> u64 {
+        let local: u64 = self.chains.visible_bits().iter().map(|w| w.count_ones() as u64).sum();
+        let mut all = 0u64;
+        comm.all_reduce_into(&local, &mut all, SystemOperation::sum());
+        all
+    }
+
+    /// Every chain's packed states in chain order on rank 0 (`None`
+    /// elsewhere; collective).
+    pub fn gather_bits<C: Communicator>(&self, comm: &C) -> Option<Vec<u64>> {
+        let root = comm.process_at_rank(0);
+        if comm.rank() != 0 {
+            root.send(self.chains.visible_bits());
+            return None;
+        }
+        let mut v = self.chains.visible_bits().to_vec();
+        for r in 1..comm.size() {
+            v.extend(comm.process_at_rank(r).receive_vec::<u64>().0);
+        }
+        Some(v)
+    }
+}
+
 /// Every rank's `local` values concatenated in rank order, on every rank
 /// (collective; ranks may hold different lengths, zero included).
 pub fn all_gather_in_order<C: Communicator>(comm: &C, local: &[f64]) -> Vec<f64> {

@@ -68,6 +68,35 @@ impl PackedChains {
     /// [`Error::InvalidParam`] for `batch == 0`, [`Error::TooLarge`] when the
     /// states would not fit in memory.
     pub fn new(rbm: &Rbm, batch: usize, seed: u64) -> Result<PackedChains> {
+        Self::shard(rbm, batch, 0, batch, seed)
+    }
+
+    /// Chains `start .. start + len` of the ensemble `PackedChains::new(rbm,
+    /// total, seed)`, with the states and streams they have there (for an
+    /// ensemble split over processes, [`crate::Chains::shard`] for packed
+    /// states).
+    ///
+    /// # Errors
+    /// As [`PackedChains::new`], and [`Error::InvalidParam`] for a range
+    /// outside the ensemble.
+    ///
+    /// # Examples
+    /// ```
+    /// use boltzmann::{Rbm, sampler::PackedChains};
+    /// let rbm = Rbm::random(70, 8, 0.1, 0.0, 1)?;
+    /// let all = PackedChains::new(&rbm, 10, 3)?;
+    /// let part = PackedChains::shard(&rbm, 10, 6, 4, 3)?;
+    /// assert_eq!(part.visible_bits(), &all.visible_bits()[6 * 2..]);
+    /// # Ok::<(), boltzmann::Error>(())
+    /// ```
+    pub fn shard(rbm: &Rbm, total: usize, start: usize, len: usize, seed: u64) -> Result<PackedChains> {
+        if start.checked_add(len).is_none_or(|end| end > total) {
+            return Err(Error::InvalidParam {
+                name: "shard",
+                reason: format!("chains {start}..{start}+{len} are not within the {total} chains"),
+            });
+        }
+        let batch = len;
         if batch == 0 {
             return Err(Error::InvalidParam { name: "batch", reason: "need at least one chain".into() });
         }
@@ -80,7 +109,7 @@ impl PackedChains {
             n_hidden: rbm.n_hidden(),
             batch,
             visible: crate::alloc::try_vec(mul_dims("packed states", batch, w)?, 0u64, "packed states")?,
-            streams: rng::chain_streams(seed, batch)?,
+            streams: rng::chain_streams_range(seed, start, batch)?,
             isa: simd::active_isa(),
             sweeps: 0,
         };
@@ -213,6 +242,14 @@ impl PackedChains {
     /// # Errors
     /// [`Error::ShapeMismatch`] if `rbm`'s sizes differ from the chains'.
     pub fn sweep(&mut self, rbm: &Rbm, k: usize) -> Result<()> {
+        self.sweep_in_ensemble(rbm, k, self.batch)
+    }
+
+    /// [`PackedChains::sweep`] of a share of an ensemble of `ensemble`
+    /// chains: the choice that depends on the chain count is made for the
+    /// whole ensemble (as [`crate::Chains`] does for its shares).
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) fn sweep_in_ensemble(&mut self, rbm: &Rbm, k: usize, ensemble: usize) -> Result<()> {
         let (d, h) = (self.n_visible, self.n_hidden);
         if rbm.n_visible() != d || rbm.n_hidden() != h {
             return Err(Error::ShapeMismatch {
@@ -227,7 +264,7 @@ impl PackedChains {
         let isa = self.isa;
         let w = words_per_row(d);
         let mut products = HalfStepProducts::new(isa, rbm.weights(), d, h);
-        if k.saturating_mul(self.batch) >= gibbs::BINARY_MIN_CHAIN_SWEEPS {
+        if k.saturating_mul(ensemble) >= gibbs::BINARY_MIN_CHAIN_SWEEPS {
             products = products.with_binary();
         }
         if let Some((pw, pwt)) = products.binary_weights() {

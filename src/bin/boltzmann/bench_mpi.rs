@@ -19,15 +19,35 @@ pub(crate) fn gibbs(_: &GibbsBenchConfig, _: bool) -> CliResult<()> {
 
 #[cfg(feature = "mpi")]
 pub(crate) fn gibbs(cfg: &GibbsBenchConfig, json: bool) -> CliResult<()> {
-    use boltzmann::distributed::ShardedChains;
+    use boltzmann::distributed::{ShardedChains, ShardedPackedChains};
     use boltzmann::rng::{Purpose, derive};
     use mpi::traits::*;
     use std::time::Instant;
 
-    if cfg.packed || cfg.replicas >= 2 || cfg.breakdown || cfg.start.is_some() || cfg.isa.is_some() {
+    /// This rank's chains, f32 or bit-packed.
+    enum Shard {
+        F32(ShardedChains),
+        Packed(ShardedPackedChains),
+    }
+    impl Shard {
+        fn sweep(&mut self, rbm: &boltzmann::Rbm, k: usize) -> boltzmann::Result<()> {
+            match self {
+                Shard::F32(s) => s.sweep(rbm, k),
+                Shard::Packed(s) => s.sweep(rbm, k),
+            }
+        }
+        fn visible_ones<C: Communicator>(&self, comm: &C) -> u64 {
+            match self {
+                Shard::F32(s) => s.visible_ones(comm),
+                Shard::Packed(s) => s.visible_ones(comm),
+            }
+        }
+    }
+
+    if cfg.replicas >= 2 || cfg.breakdown || cfg.start.is_some() || cfg.isa.is_some() {
         return Err(
-            "--mpi runs plain f32 chains from uniform starts: not with --packed, --replicas, --breakdown, \
-                    --data or --isa"
+            "--mpi runs f32 or --packed chains from uniform starts: not with --replicas, --breakdown, --data or \
+             --isa"
                 .into(),
         );
     }
@@ -40,8 +60,13 @@ pub(crate) fn gibbs(cfg: &GibbsBenchConfig, json: bool) -> CliResult<()> {
     };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(cfg.threads).build().map_err(|e| e.to_string())?;
     // The same chains (states and streams) as `bench gibbs` in one process.
-    let mut shard = ShardedChains::new(&world, &rbm, cfg.chains, derive(cfg.seed, Purpose::BenchChains))?;
-    let timed = |k: usize, shard: &mut ShardedChains| -> CliResult<f64> {
+    let seed = derive(cfg.seed, Purpose::BenchChains);
+    let mut shard = if cfg.packed {
+        Shard::Packed(ShardedPackedChains::new(&world, &rbm, cfg.chains, seed)?)
+    } else {
+        Shard::F32(ShardedChains::new(&world, &rbm, cfg.chains, seed)?)
+    };
+    let timed = |k: usize, shard: &mut Shard| -> CliResult<f64> {
         world.barrier();
         let t = Instant::now();
         pool.install(|| shard.sweep(&rbm, k))?;
@@ -75,6 +100,7 @@ pub(crate) fn gibbs(cfg: &GibbsBenchConfig, json: bool) -> CliResult<()> {
                     "n_visible" = d,
                     "n_hidden" = h,
                     "chains" = b,
+                    "packed" = cfg.packed,
                     "sweeps" = sweeps,
                     "repeats" = cfg.repeats,
                     "sweeps_per_s" = med,
@@ -85,7 +111,8 @@ pub(crate) fn gibbs(cfg: &GibbsBenchConfig, json: bool) -> CliResult<()> {
                 )
             );
         } else {
-            outln!("gibbs D={d} H={h} B={b}  MPI ranks={size} × threads={}", cfg.threads);
+            let packed = if cfg.packed { " packed" } else { "" };
+            outln!("gibbs D={d} H={h} B={b}{packed}  MPI ranks={size} × threads={}", cfg.threads);
             outln!(
                 "  {med:.2} sweeps/s (slowest rank; range {:.2}–{:.2}, {} runs × {sweeps} sweeps)",
                 rates[0],

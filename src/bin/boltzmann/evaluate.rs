@@ -191,6 +191,21 @@ fn run_in_pool(a: EvalArgs, ann: &Ranks) -> CliResult<()> {
         }
     };
     let (test, base) = eval_data(&a)?;
+    if a.mpi {
+        let digest = format!(
+            "{:?} {:?} {:?} {} {} {} {} {} {:?}",
+            boltzmann::checksum::checksum64(&io::rbm_bytes(&rbm)),
+            test.fingerprint(),
+            base.fingerprint(),
+            a.ais_runs,
+            a.schedule,
+            a.raise_examples,
+            a.raise_runs,
+            a.seed,
+            a.raise_schedule
+        );
+        ann.agree("model, data or settings", boltzmann::checksum::checksum64(digest.as_bytes()))?;
+    }
     if test.dim() != rbm.n_visible() {
         return Err(format!(
             "data has {} features but the model's n_visible is {}",

@@ -14,6 +14,7 @@ mod langevin;
 mod limits;
 mod pictures;
 mod ranks;
+mod sample_mpi;
 mod train;
 
 use bench::{GibbsBenchConfig, GibbsBenchReport};

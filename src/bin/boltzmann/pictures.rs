@@ -41,6 +41,11 @@ pub(crate) struct SampleArgs {
     /// Print the diagnostics as one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    /// Split the chains over the ranks of `mpirun -np N` (build with
+    /// `--features mpi`): the same picture and numbers as one process;
+    /// rank 0 writes and prints.
+    #[arg(long)]
+    mpi: bool,
 }
 
 /// Options of `filters`.
@@ -131,7 +136,14 @@ pub(crate) fn sample_grid(
 }
 
 pub(crate) fn sample(a: SampleArgs) -> CliResult<()> {
-    crate::out::file(&a.out)?;
+    let ranks = crate::ranks::Ranks::new(a.mpi)?;
+    ranks.finish(sample_on(&a, &ranks))
+}
+
+fn sample_on(a: &SampleArgs, ranks: &crate::ranks::Ranks) -> CliResult<()> {
+    if ranks.is_root() {
+        crate::out::file(&a.out)?;
+    }
     let rbm = io::load_rbm(&a.model)?;
     let sh = shape(a.shape.as_deref(), rbm.n_visible())?;
     if a.diagnostics {
@@ -150,11 +162,30 @@ pub(crate) fn sample(a: SampleArgs) -> CliResult<()> {
             return Err("--diagnostics keeps chains × sweeps ≤ 100,000,000 free energies".into());
         }
     }
+    if a.mpi {
+        let digest = format!("{} {a:?}", boltzmann::checksum::checksum64(&io::rbm_bytes(&rbm)));
+        ranks.agree("model or settings", boltzmann::checksum::checksum64(digest.as_bytes()))?;
+        if a.chains < ranks.ranks() {
+            return Err(format!(
+                "--mpi: {} chains over {} ranks: need one per rank",
+                a.chains,
+                ranks.ranks()
+            )
+            .into());
+        }
+    }
     let mut trace = Vec::new();
-    crate::with_threads(a.threads.n, || {
+    let root = crate::with_threads(a.threads.n, || {
         let t = a.diagnostics.then_some(&mut trace);
-        sample_grid(&rbm, sh, a.chains, a.rows, a.steps, a.seed, &a.out, t)
+        if a.mpi {
+            crate::sample_mpi::sample_grid(ranks, &rbm, sh, a.chains, a.rows, a.steps, a.seed, &a.out, t)
+        } else {
+            sample_grid(&rbm, sh, a.chains, a.rows, a.steps, a.seed, &a.out, t).map(|_| true)
+        }
     })?;
+    if !root {
+        return Ok(());
+    }
     note!("wrote {}", a.out.display());
     if a.diagnostics {
         let (n, len) = (a.chains, trace.len() / a.chains);

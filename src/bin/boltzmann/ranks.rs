@@ -22,6 +22,19 @@ impl Ranks {
         #[cfg(feature = "mpi")]
         {
             let universe = if mpi {
+                // Started by mpirun (Open MPI, MPICH or any PMI launcher)?
+                // A lone `--mpi` process would otherwise run as one rank
+                // without a word.
+                let launched =
+                    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK", "MPI_LOCALNRANKS"]
+                        .iter()
+                        .any(|v| std::env::var_os(v).is_some());
+                if !launched {
+                    return Err(
+                        "--mpi: not started by mpirun; run `mpirun -np N boltzmann … --mpi` (or drop --mpi)"
+                            .into(),
+                    );
+                }
                 // Any one thread at a time may call MPI: the annealing loop
                 // runs on a worker of the rank's thread pool.
                 let (u, _) = mpi::initialize_with_threading(mpi::Threading::Serialized)
@@ -56,11 +69,39 @@ impl Ranks {
             use mpi::traits::Communicator;
             let w = u.world();
             if w.size() > 1 {
+                // What this rank created goes first (as on any failure),
+                // then the job ends on every rank.
+                crate::out::roll_back();
                 eprintln!("error (rank {} of {}): {e}", w.rank(), w.size());
                 w.abort(2);
             }
         }
         r
+    }
+
+    /// Checks that every rank was given the same `what` (a digest of its
+    /// settings, model and data): an error on every rank, naming the ranks
+    /// that differ from rank 0, when they do not (collective; nothing to do
+    /// in one process).
+    pub(crate) fn agree(&self, what: &str, digest: u64) -> CliResult<()> {
+        #[cfg(feature = "mpi")]
+        if let Some(u) = &self.universe {
+            use mpi::traits::*;
+            let w = u.world();
+            let mut all = vec![0u64; w.size() as usize];
+            w.all_gather_into(&digest, &mut all[..]);
+            let odd: Vec<String> =
+                all.iter().enumerate().filter(|(_, d)| **d != all[0]).map(|(r, _)| r.to_string()).collect();
+            if !odd.is_empty() {
+                return Err(format!(
+                    "--mpi: rank(s) {} were given other {what} than rank 0; every rank needs the same",
+                    odd.join(", ")
+                )
+                .into());
+            }
+        }
+        let _ = (what, digest);
+        Ok(())
     }
 
     /// Whether this process prints (rank 0, or the only process).

@@ -706,6 +706,14 @@ fn run_in_pool(a: TrainArgs, bench: bool, ranks: &crate::ranks::Ranks) -> CliRes
         }
     }
     let (train_set, valid, data_name) = datasets(&a)?;
+    if a.mpi {
+        // Every rank must train the same run: settings, data and checkpoint.
+        let mut digest = format!("{:?} {:?}", config(&a)?, train_set.fingerprint()).into_bytes();
+        if let Some(p) = &a.resume {
+            digest.extend(std::fs::read(p).map_err(|e| format!("--resume {}: {e}", p.display()))?);
+        }
+        ranks.agree("settings, data or checkpoint", boltzmann::checksum::checksum64(&digest))?;
+    }
     #[cfg(feature = "mpi")]
     let world = ranks.world();
     let mut trainer = Run::start(
