@@ -1,5 +1,5 @@
 //! One process's share of a data-parallel training run
-//! ([`crate::distributed::ShardedTrainer`] wraps it with MPI): the full
+//! (`distributed::ShardedTrainer` wraps it with MPI): the full
 //! training state — the same on every process — except the persistent
 //! chains, of which it keeps its contiguous share, and the optimizer state
 //! of the weights, of which only its rows are current; every update split

@@ -1,10 +1,10 @@
 //! How the rows of one update are split over processes (data-parallel
-//! training over MPI, [`crate::distributed::ShardedTrainer`]).
+//! training over MPI, `distributed::ShardedTrainer`).
 //!
 //! Each process holds a contiguous share of the persistent chains and
 //! computes a contiguous share of the batch's positive rows — rows
 //! `⌊n·r/p⌋ .. ⌊n·(r+1)/p⌋` of `n` for process `r` of `p`, as
-//! [`crate::distributed::shard_bounds`] — with the products chosen from the
+//! `distributed::shard_bounds` — with the products chosen from the
 //! whole update's densities ([`Split::counts`]). The rows are then gathered
 //! in order ([`Split::gather_rows`]) so that every process holds the
 //! update's full `[V⁺; V⁻]`, `[P⁺; P⁻]` and runs the gradient and the

@@ -571,7 +571,7 @@ impl Trainer {
     }
 
     /// The state, chains included, for a data-parallel share to replace its
-    /// chains ([`super::sharded`]).
+    /// chains (`train::sharded`, with the `mpi` feature).
     #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
     pub(super) fn state_mut(&mut self) -> &mut TrainState {
         &mut self.s

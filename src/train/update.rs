@@ -3,7 +3,10 @@
 //!
 //! * [`update`] runs them in order;
 //! * [`cd_phases`], [`sampled_phases`] and [`pcd_phases`] fill
-//!   `[V⁺; V⁻]` and `[P⁺; P⁻]` (steps 1 and 2);
+//!   `[V⁺; V⁻]` and `[P⁺; P⁻]` (steps 1 and 2); [`cd_phases_split`] and
+//!   [`pcd_phases_split`] do it for an update split over processes
+//!   ([`super::split`]), whose [`optimizer_step`] then steps its share of
+//!   the rows of `W` and gathers the rest;
 //! * [`statistics`] takes the bias gradients and scales `P` (step 3);
 //! * [`optimizer_step`] with [`sgd_weights`] / [`adam_weights`] moves the
 //!   parameters (step 4), [`after_step`] converts centered biases back,
@@ -145,8 +148,10 @@ pub(super) fn update(
     for (dst, &i) in sc.a[..m * d].chunks_exact_mut(d).zip(idx) {
         dst.copy_from_slice(data.row(i as usize));
     }
-    // 1–2. Afterwards sc.a = [V⁺; V⁻], sc.b = [P⁺; P⁻]; for the persistent
-    // algorithms sc.pre_h = [V⁺; V⁻]·W and sc.vrows holds [V⁺; V⁻].
+    // 1–2. Afterwards sc.a = [V⁺; V⁻], sc.b = [P⁺; P⁻] and sc.vrows holds
+    // [V⁺; V⁻]; in one process, for the persistent algorithms, sc.pre_h =
+    // [V⁺; V⁻]·W (split over processes it holds this process's rows, and
+    // the chains' free energies are recorded by the split phases).
     if !split.whole() {
         if cd {
             cd_phases_split(s, sc, &b, split)?;
