@@ -512,7 +512,8 @@ impl<'c, C: Communicator> ShardedTrainer<'c, C> {
     }
 
     /// The whole run's state on rank 0 (`None` elsewhere): every rank's
-    /// chains gathered in order — what one process would hold, for
+    /// chains and its rows of the weights' optimizer state gathered in
+    /// order — what one process would hold, for
     /// [`crate::io::save_checkpoint`] (resumable with any number of ranks,
     /// or by one process).
     ///
