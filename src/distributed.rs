@@ -521,7 +521,7 @@ impl<'c, C: Communicator> ShardedTrainer<'c, C> {
     /// As [`Chains::from_parts`] (not expected: the parts come from chains).
     pub fn gather_state(&self) -> Result<Option<crate::train::TrainState>> {
         let c = self.inner.chains();
-        let (total, _) = self.inner.layout();
+        let total = self.inner.total_chains();
         let (rank, size) = (self.comm.rank() as usize, self.comm.size() as usize);
         let shares = |n: usize| -> Vec<std::ops::Range<usize>> {
             (0..size)

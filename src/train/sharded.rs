@@ -18,8 +18,6 @@ pub(crate) struct Sharded {
     trainer: Trainer,
     /// Chains in the whole run.
     total: usize,
-    /// This share's chains.
-    range: Range<usize>,
 }
 
 impl Sharded {
@@ -47,10 +45,9 @@ impl Sharded {
                 reason: format!("{total} chains over {size} processes: need at least one chain per process"),
             });
         }
-        let range = split::shard(total, rank, size);
-        let local = cut(&s.chains, &s.rbm, range.clone())?;
+        let local = cut(&s.chains, &s.rbm, split::shard(total, rank, size))?;
         s.chains = local;
-        Ok(Sharded { trainer, total, range })
+        Ok(Sharded { trainer, total })
     }
 
     /// One epoch, every update split by `split`.
@@ -76,9 +73,9 @@ impl Sharded {
         &self.trainer.state().chains
     }
 
-    /// Chains in the whole run, and this share's range.
-    pub(crate) fn layout(&self) -> (usize, Range<usize>) {
-        (self.total, self.range.clone())
+    /// Chains in the whole run.
+    pub(crate) fn total_chains(&self) -> usize {
+        self.total
     }
 
     /// The whole run's state: this share's with `all` (every share's chains,
