@@ -40,8 +40,20 @@ use mpi::traits::*;
 
 /// Rank `rank`'s share `[start, end)` of `total` chains over `size` ranks.
 pub fn shard_bounds(total: usize, rank: usize, size: usize) -> (usize, usize) {
-    let at = |r: usize| ((total as u128 * r as u128) / size.max(1) as u128) as usize;
-    (at(rank), at(rank + 1))
+    let r = crate::train::split::shard(total, rank, size);
+    (r.start, r.end)
+}
+
+/// This rank's share of `total` chains, refusing fewer chains than ranks.
+fn chain_share<C: Communicator>(comm: &C, total: usize) -> Result<(usize, usize)> {
+    let (rank, size) = (comm.rank() as usize, comm.size() as usize);
+    if total < size {
+        return Err(Error::InvalidParam {
+            name: "chains",
+            reason: format!("{total} chains over {size} ranks: need at least one chain per rank"),
+        });
+    }
+    Ok(shard_bounds(total, rank, size))
 }
 
 /// One rank's share of a chain ensemble split over an MPI communicator
@@ -62,14 +74,7 @@ impl ShardedChains {
     /// [`Error::InvalidParam`] when there are fewer chains than ranks, and
     /// as [`Chains::shard`].
     pub fn new<C: Communicator>(comm: &C, rbm: &Rbm, total: usize, seed: u64) -> Result<ShardedChains> {
-        let (rank, size) = (comm.rank() as usize, comm.size() as usize);
-        if total < size {
-            return Err(Error::InvalidParam {
-                name: "chains",
-                reason: format!("{total} chains over {size} ranks: need at least one chain per rank"),
-            });
-        }
-        let (start, end) = shard_bounds(total, rank, size);
+        let (start, end) = chain_share(comm, total)?;
         Ok(ShardedChains { chains: Chains::shard(rbm, total, start, end - start, seed)?, total, start })
     }
 
@@ -166,14 +171,7 @@ impl ShardedPackedChains {
     /// # Errors
     /// As [`ShardedChains::new`].
     pub fn new<C: Communicator>(comm: &C, rbm: &Rbm, total: usize, seed: u64) -> Result<ShardedPackedChains> {
-        let (rank, size) = (comm.rank() as usize, comm.size() as usize);
-        if total < size {
-            return Err(Error::InvalidParam {
-                name: "chains",
-                reason: format!("{total} chains over {size} ranks: need at least one chain per rank"),
-            });
-        }
-        let (start, end) = shard_bounds(total, rank, size);
+        let (start, end) = chain_share(comm, total)?;
         let chains = crate::sampler::PackedChains::shard(rbm, total, start, end - start, seed)?;
         Ok(ShardedPackedChains { chains, total, start })
     }
@@ -222,23 +220,21 @@ impl ShardedPackedChains {
 
 /// Every rank's `local` values concatenated in rank order, on every rank
 /// (collective; ranks may hold different lengths, zero included).
-pub fn all_gather_in_order<C: Communicator>(comm: &C, local: &[f64]) -> Vec<f64> {
-    let (rank, size) = (comm.rank(), comm.size());
-    let root = comm.process_at_rank(0);
-    let mut all = Vec::new();
-    if rank == 0 {
-        all.extend_from_slice(local);
-        for r in 1..size {
-            all.extend(comm.process_at_rank(r).receive_vec::<f64>().0);
-        }
-    } else {
-        root.send(local);
+///
+/// # Errors
+/// [`Error::InvalidParam`] beyond 2³¹ − 1 values (one MPI message).
+pub fn all_gather_in_order<C: Communicator>(comm: &C, local: &[f64]) -> Result<Vec<f64>> {
+    let mut lens = vec![0u64; comm.size() as usize];
+    comm.all_gather_into(&(local.len() as u64), &mut lens[..]);
+    let mut parts = Vec::with_capacity(lens.len());
+    let mut at = 0usize;
+    for &n in &lens {
+        parts.push(at..at + n as usize);
+        at += n as usize;
     }
-    let mut n = all.len() as u64;
-    root.broadcast_into(&mut n);
-    all.resize(n as usize, 0.0);
-    root.broadcast_into(&mut all[..]);
-    all
+    let mut all = Vec::with_capacity(at);
+    crate::train::split::Split::gather_values(&MpiSplit { comm }, local, &parts, &mut all)?;
+    Ok(all)
 }
 
 /// The whole ensemble's (nonzero, length) counts: an exact integer sum over
@@ -292,7 +288,7 @@ pub fn ais<C: Communicator>(
     let (start, end) = shard_bounds(config.runs, rank, size);
     let counts = global_counts(comm);
     let local = serial::ais_log_weights(rbm, base_bias, config, start..end, &counts, progress)?;
-    let logw = all_gather_in_order(comm, &local);
+    let logw = all_gather_in_order(comm, &local)?;
     Ok(serial::summarize(serial::log_z_base(rbm, base_bias), logw))
 }
 
@@ -312,23 +308,15 @@ pub fn raise<C: Communicator>(
 ) -> Result<RaiseEstimate> {
     serial::check_raise(rbm, base_bias, data, config)?;
     let (rank, size) = (comm.rank() as usize, comm.size() as usize);
-    let share = |ex: usize| {
-        let (a, b) = shard_bounds(ex, rank, size);
-        a..b
-    };
+    let share = |ex: usize| crate::train::split::shard(ex, rank, size);
     let counts = global_counts(comm);
-    let (lp, lz) = serial::raise_examples(rbm, base_bias, data, config, &share, &counts, progress)?;
+    let (mine, lp, lz) = serial::raise_examples(rbm, base_bias, data, config, &share, &counts, progress)?;
     // Each block's examples come from the ranks in rank order, so the
-    // rank-ordered gather of every block would interleave blocks: gather
-    // the example indices with the values and put them back in order.
-    let per_block = serial::raise_block(config.runs_per_example);
-    let mut mine = Vec::with_capacity(lp.len());
-    for block in (0..data.len()).step_by(per_block) {
-        let r = share(per_block.min(data.len() - block));
-        mine.extend((block + r.start..block + r.end).map(|i| i as f64));
-    }
+    // rank-ordered gather of every block interleaves blocks: the example
+    // indices come along to put the values back in order.
+    let mine: Vec<f64> = mine.iter().map(|&i| i as f64).collect();
     let (idx, lp, lz) =
-        (all_gather_in_order(comm, &mine), all_gather_in_order(comm, &lp), all_gather_in_order(comm, &lz));
+        (all_gather_in_order(comm, &mine)?, all_gather_in_order(comm, &lp)?, all_gather_in_order(comm, &lz)?);
     let (mut log_probs, mut log_z) = (vec![0.0; data.len()], vec![0.0; data.len()]);
     for ((i, p), z) in idx.iter().zip(lp).zip(lz) {
         log_probs[*i as usize] = p;
@@ -523,16 +511,8 @@ impl<'c, C: Communicator> ShardedTrainer<'c, C> {
         let c = self.inner.chains();
         let total = self.inner.total_chains();
         let (rank, size) = (self.comm.rank() as usize, self.comm.size() as usize);
-        let shares = |n: usize| -> Vec<std::ops::Range<usize>> {
-            (0..size)
-                .map(|r| {
-                    let (a, b) = shard_bounds(n, r, size);
-                    a..b
-                })
-                .collect()
-        };
         let (d, h) = (c.n_visible(), c.n_hidden());
-        let (chains, rows) = (shares(total), shares(d));
+        let (chains, rows) = (crate::train::split::parts(total, size), crate::train::split::parts(d, size));
         // The weights' optimizer state: each rank keeps its rows (visible
         // units) current; Adam's second moments only with Adam.
         let o = &self.inner.trainer().state().optimizer;

@@ -530,13 +530,13 @@ pub fn raise_with_progress(
     progress: Progress<'_>,
 ) -> Result<RaiseEstimate> {
     check_raise(rbm, base_bias, data, config)?;
-    let (log_probs, log_z) =
+    let (_, log_probs, log_z) =
         raise_examples(rbm, base_bias, data, config, &|ex| 0..ex, &local_counts, progress)?;
     Ok(raise_summary(log_probs, log_z))
 }
 
-/// The per-example estimates of [`raise`] (`log p̂`, implied `log Z`) for
-/// this process's share of each block of examples: `share(ex)` is the
+/// The per-example estimates of [`raise`] (the examples' indices, `log p̂`,
+/// implied `log Z`) for this process's share of each block of examples: `share(ex)` is the
 /// range, within a block of `ex` examples, that this process anneals (all
 /// of it in one process); the product choice is made from the ensemble's
 /// counts (`counts`). Every example's chains have the streams they have in
@@ -549,13 +549,13 @@ pub(crate) fn raise_examples(
     share: &dyn Fn(usize) -> std::ops::Range<usize>,
     counts: Counts<'_>,
     progress: Progress<'_>,
-) -> Result<(Vec<f64>, Vec<f64>)> {
+) -> Result<(Vec<usize>, Vec<f64>, Vec<f64>)> {
     let (r, s) = (config.runs_per_example, &config.schedule);
     let n = data.len();
     mul_dims("RAISE chains", n, r)?;
     let lz_a = log_z_base(rbm, base_bias);
     let per_block = raise_block(r);
-    let (mut log_probs, mut log_z) = (Vec::new(), Vec::new());
+    let (mut index, mut log_probs, mut log_z) = (Vec::new(), Vec::new(), Vec::new());
     let mut done = 0u64;
     for block in (0..n).step_by(per_block) {
         let mine = share(per_block.min(n - block));
@@ -582,11 +582,12 @@ pub(crate) fn raise_examples(
             // log mean exp(−logw), relative to the smallest logw.
             let mn = lw.iter().cloned().fold(f64::INFINITY, f64::min);
             let lme = -mn + (lw.iter().map(|&x| (mn - x).exp()).sum::<f64>() / r as f64).ln();
+            index.push(first + e);
             log_probs.push(neg_f - lz_a + lme);
             log_z.push(lz_a - lme);
         }
     }
-    Ok((log_probs, log_z))
+    Ok((index, log_probs, log_z))
 }
 
 /// Checks what [`raise`] checks.
@@ -611,7 +612,7 @@ pub(crate) fn check_raise(rbm: &Rbm, base_bias: &[f32], data: &Dataset, config: 
 }
 
 /// Examples per block of [`raise`] at `r` runs per example.
-pub(crate) fn raise_block(r: usize) -> usize {
+fn raise_block(r: usize) -> usize {
     (RAISE_BLOCK / r.max(1)).max(1)
 }
 

@@ -172,6 +172,31 @@ struct EvalReport {
     n_visible: usize,
 }
 
+/// Under `--mpi`: every rank must evaluate the same model on the same data
+/// with the same settings (an error on every rank otherwise).
+fn agree_on_eval(
+    a: &EvalArgs,
+    rbm: &boltzmann::Rbm,
+    test: &Dataset,
+    base: &Dataset,
+    ann: &Ranks,
+) -> CliResult<()> {
+    let digest = format!(
+        "{:?} {:?} {:?} {} {} {} {} {} {:?}",
+        boltzmann::checksum::checksum64(&io::rbm_bytes(rbm)),
+        test.fingerprint(),
+        base.fingerprint(),
+        a.ais_runs,
+        a.schedule,
+        a.raise_examples,
+        a.raise_runs,
+        a.seed,
+        a.raise_schedule
+    );
+    ann.agree("model, data or settings", boltzmann::checksum::checksum64(digest.as_bytes()))?;
+    Ok(())
+}
+
 fn run_in_pool(a: EvalArgs, ann: &Ranks) -> CliResult<()> {
     let rbm = match io::ModelFile::load(&a.model)? {
         io::ModelFile::Rbm(r) => r,
@@ -192,19 +217,7 @@ fn run_in_pool(a: EvalArgs, ann: &Ranks) -> CliResult<()> {
     };
     let (test, base) = eval_data(&a)?;
     if a.mpi {
-        let digest = format!(
-            "{:?} {:?} {:?} {} {} {} {} {} {:?}",
-            boltzmann::checksum::checksum64(&io::rbm_bytes(&rbm)),
-            test.fingerprint(),
-            base.fingerprint(),
-            a.ais_runs,
-            a.schedule,
-            a.raise_examples,
-            a.raise_runs,
-            a.seed,
-            a.raise_schedule
-        );
-        ann.agree("model, data or settings", boltzmann::checksum::checksum64(digest.as_bytes()))?;
+        agree_on_eval(&a, &rbm, &test, &base, ann)?;
     }
     if test.dim() != rbm.n_visible() {
         return Err(format!(

@@ -92,6 +92,18 @@ pub(crate) fn shape(spec: Option<&str>, d: usize) -> CliResult<(usize, usize)> {
     }
 }
 
+/// A grid of `chains` columns, `rows` rows and `steps` sweeps between rows:
+/// all at least 1, at most 10,000 images.
+pub(crate) fn check_grid(chains: usize, rows: usize, steps: usize) -> CliResult<()> {
+    if chains == 0 || rows == 0 || steps == 0 {
+        return Err("--chains, --rows and --steps must be ≥ 1".into());
+    }
+    if chains.saturating_mul(rows) > 10_000 {
+        return Err("at most 10,000 images per grid".into());
+    }
+    Ok(())
+}
+
 /// Runs `chains` chains from a uniform start; after every `steps` sweeps
 /// records `p(v|h)` of each chain as one row of the grid; writes the PNG.
 /// With `trace`, also appends each chain's free energy after every sweep
@@ -107,12 +119,7 @@ pub(crate) fn sample_grid(
     out: &Path,
     mut trace: Option<&mut Vec<f64>>,
 ) -> CliResult<()> {
-    if chains == 0 || rows == 0 || steps == 0 {
-        return Err("--chains, --rows and --steps must be ≥ 1".into());
-    }
-    if chains.saturating_mul(rows) > 10_000 {
-        return Err("at most 10,000 images per grid".into());
-    }
+    check_grid(chains, rows, steps)?;
     let d = rbm.n_visible();
     let mut ch = Chains::new(rbm, chains, seed)?;
     let mut imgs = Vec::with_capacity(rows * chains * d);

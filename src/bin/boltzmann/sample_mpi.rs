@@ -27,12 +27,7 @@ pub(crate) fn sample_grid(
 ) -> CliResult<bool> {
     use boltzmann::distributed::{ShardedChains, all_gather_in_order, shard_bounds};
     use mpi::traits::*;
-    if chains == 0 || rows == 0 || steps == 0 {
-        return Err("--chains, --rows and --steps must be ≥ 1".into());
-    }
-    if chains.saturating_mul(rows) > 10_000 {
-        return Err("at most 10,000 images per grid".into());
-    }
+    crate::pictures::check_grid(chains, rows, steps)?;
     let world = ranks.world().ok_or("--mpi: MPI is not initialized")?;
     let (rank, size) = (world.rank() as usize, world.size() as usize);
     let d = rbm.n_visible();
@@ -56,8 +51,8 @@ pub(crate) fn sample_grid(
         imgs.extend(pv.iter().map(|&x| x as f64));
     }
     // Every rank's rows × its chains, then put in grid order on rank 0.
-    let all_imgs = all_gather_in_order(&world, &imgs);
-    let all_trace = all_gather_in_order(&world, &mine);
+    let all_imgs = all_gather_in_order(&world, &imgs)?;
+    let all_trace = all_gather_in_order(&world, &mine)?;
     if rank != 0 {
         return Ok(false);
     }

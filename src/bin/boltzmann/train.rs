@@ -695,6 +695,28 @@ pub(crate) fn run(a: TrainArgs, bench: bool) -> CliResult<()> {
     ranks.finish(crate::with_threads(threads, move || run_in_pool(a, bench, r)))
 }
 
+/// Under `--mpi`: every rank must train the same run — settings, data and
+/// checkpoint (an error on every rank otherwise).
+fn agree_on_run(a: &TrainArgs, train_set: &Dataset, ranks: &crate::ranks::Ranks) -> CliResult<()> {
+    let mut digest = format!("{:?} {:?}", config(a)?, train_set.fingerprint()).into_bytes();
+    if let Some(p) = &a.resume {
+        digest.extend(std::fs::read(p).map_err(|e| format!("--resume {}: {e}", p.display()))?);
+    }
+    ranks.agree("settings, data or checkpoint", boltzmann::checksum::checksum64(&digest))
+}
+
+/// The message of an epoch that failed, pointing to the last good
+/// checkpoint when there is one.
+fn failed_epoch(e: &boltzmann::Error, ckpt: Option<&PathBuf>) -> String {
+    match ckpt.filter(|c| c.exists()) {
+        Some(c) => format!(
+            "{e}. The last good checkpoint is {0}: continue from it with --resume {0} --lr LOWER --resume-anyway.",
+            c.display()
+        ),
+        None => format!("{e}."),
+    }
+}
+
 fn run_in_pool(a: TrainArgs, bench: bool, ranks: &crate::ranks::Ranks) -> CliResult<()> {
     let ckpt = a.out.join("checkpoint.safetensors");
     let root = ranks.is_root();
@@ -707,12 +729,7 @@ fn run_in_pool(a: TrainArgs, bench: bool, ranks: &crate::ranks::Ranks) -> CliRes
     }
     let (train_set, valid, data_name) = datasets(&a)?;
     if a.mpi {
-        // Every rank must train the same run: settings, data and checkpoint.
-        let mut digest = format!("{:?} {:?}", config(&a)?, train_set.fingerprint()).into_bytes();
-        if let Some(p) = &a.resume {
-            digest.extend(std::fs::read(p).map_err(|e| format!("--resume {}: {e}", p.display()))?);
-        }
-        ranks.agree("settings, data or checkpoint", boltzmann::checksum::checksum64(&digest))?;
+        agree_on_run(&a, &train_set, ranks)?;
     }
     #[cfg(feature = "mpi")]
     let world = ranks.world();
@@ -754,18 +771,7 @@ fn run_in_pool(a: TrainArgs, bench: bool, ranks: &crate::ranks::Ranks) -> CliRes
             bar.set_position(done as u64);
         });
         bar.finish_and_clear();
-        let report = report.map_err(|e| {
-            let kept = if !bench && ckpt.exists() {
-                format!(
-                    " The last good checkpoint is {0}: continue from it with --resume {0} --lr LOWER \
-                     --resume-anyway.",
-                    ckpt.display()
-                )
-            } else {
-                String::new()
-            };
-            format!("{e}.{kept}")
-        })?;
+        let report = report.map_err(|e| failed_epoch(&e, (!bench).then_some(&ckpt)))?;
         epoch_times.push(report.seconds);
         if !root {
             if !bench {
