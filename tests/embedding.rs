@@ -287,3 +287,35 @@ fn sample_units_is_the_half_step_on_your_buffers() {
     assert!(out.iter().all(|&x| x == 0.5), "a refused call writes nothing");
     assert_eq!(s[..4], streams[..4], "a refused call draws nothing");
 }
+
+/// A large ensemble's sweep (weights packed once, products by the tile
+/// kernels with the sampling fused in) equals the same products by the
+/// public `kernels::dense::gemm_packed` followed by the public sampling
+/// half-steps, for 1 and 3 threads.
+#[test]
+fn fused_tile_sweeps_are_packed_products_then_sampling() {
+    use boltzmann::kernels::{binary::PackedWeights, dense::gemm_packed};
+    let (d, h, n) = (150usize, 70usize, 600usize);
+    let rbm = Rbm::random(d, h, 0.3, 0.1, 5).unwrap();
+    let start = Chains::new(&rbm, n, 3).unwrap();
+    let pw = PackedWeights::new(rbm.weights(), d, h).unwrap();
+    let pwt = PackedWeights::transposed(rbm.weights(), d, h).unwrap();
+    for threads in [1usize, 3] {
+        let (fused, manual) = pool(threads).install(|| {
+            let mut fused = start.clone();
+            fused.sweep(&rbm, 1).unwrap(); // 600 chain-sweeps: W packed, tiles
+            let mut manual = start.clone();
+            let mut pre_h = vec![0.0f32; n * h];
+            gemm_packed(n, manual.visible(), &pw, &mut pre_h).unwrap();
+            manual.hidden_step_from(&rbm, &pre_h, None).unwrap();
+            let mut pre_v = vec![0.0f32; n * d];
+            gemm_packed(n, manual.hidden(), &pwt, &mut pre_v).unwrap();
+            manual.visible_step_from(&rbm, &pre_v).unwrap();
+            (fused, manual)
+        });
+        let dens = fused.visible().iter().sum::<f32>() / (n * d) as f32;
+        assert!(dens > 0.3 && dens < 0.7, "dense states take the dense products, got {dens}");
+        assert_eq!(fused.hidden(), manual.hidden(), "{threads} threads");
+        assert_eq!(fused.visible(), manual.visible(), "{threads} threads");
+    }
+}

@@ -30,7 +30,7 @@
 use crate::alloc::try_vec;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::kernels::binary::{self, BinaryRows, PackedWeights};
+use crate::kernels::binary::{self, BinaryRows};
 use crate::kernels::gemm::HalfStepProducts;
 use crate::kernels::mul_dims;
 use crate::model::Rbm;
@@ -175,12 +175,11 @@ struct Annealer<'a> {
     base_bias: &'a [f32],
     /// `b − b_A` in f64.
     bias_diff: Vec<f64>,
+    /// The products, with `W` and `Wᵀ` packed once for the dense tile
+    /// kernels and the binary products (sums of selected weight rows when
+    /// the states are sparse enough, [`binary::sparse_wins`]).
     products: HalfStepProducts<'a>,
-    /// `W` and `Wᵀ` packed for the binary products, and the states' set
-    /// positions: the products are sums of selected weight rows when the
-    /// states are sparse enough ([`binary::sparse_wins`]).
-    packed_w: PackedWeights,
-    packed_wt: PackedWeights,
+    /// The states' set positions, for the binary products.
     rows_v: BinaryRows,
     rows_h: BinaryRows,
     /// Binary products allowed (`BOLTZMANN_DENSE_PRODUCTS=1` turns them
@@ -221,16 +220,16 @@ impl<'a> Annealer<'a> {
         let isa = simd::active_isa();
         let md = mul_dims("annealing chains × n_visible", m, d)?;
         let mh = mul_dims("annealing chains × n_hidden", m, h)?;
+        let products = HalfStepProducts::new(isa, rbm.weights(), d, h).with_packed();
+        let sparse = products.binary_weights().is_some();
         Ok(Annealer {
             rbm,
             base_bias,
             bias_diff: rbm.visible_bias().iter().zip(base_bias).map(|(&b, &a)| b as f64 - a as f64).collect(),
-            products: HalfStepProducts::new(isa, rbm.weights(), d, h),
-            packed_w: PackedWeights::new(rbm.weights(), d, h)?,
-            packed_wt: PackedWeights::transposed(rbm.weights(), d, h)?,
+            products,
             rows_v: BinaryRows::new(d),
             rows_h: BinaryRows::new(h),
-            sparse: binary::enabled(),
+            sparse,
             isa,
             threads: rayon::current_num_threads(),
             m,
@@ -277,15 +276,9 @@ impl<'a> Annealer<'a> {
     /// `pre_h = vW` for the current states (once per state).
     fn hidden_products(&mut self) {
         if !self.pre_h_valid {
-            if self.sparse_for(&self.v) {
+            if let Some((pw, _)) = self.products.binary_weights().filter(|_| self.sparse_for(&self.v)) {
                 self.rows_v.fill_from(&self.v);
-                binary::packed_unchecked(
-                    self.isa,
-                    &self.rows_v,
-                    &self.packed_w,
-                    &mut self.pre_h,
-                    self.threads,
-                );
+                binary::packed_unchecked(self.isa, &self.rows_v, pw, &mut self.pre_h, self.threads);
             } else {
                 self.products.visible_to_hidden_cols(self.m, &self.v, &mut self.pre_h, self.threads);
             }
@@ -295,9 +288,9 @@ impl<'a> Annealer<'a> {
 
     /// `pre_v = hWᵀ` for the current hidden states.
     fn visible_products(&mut self) {
-        if self.sparse_for(&self.h) {
+        if let Some((_, pwt)) = self.products.binary_weights().filter(|_| self.sparse_for(&self.h)) {
             self.rows_h.fill_from(&self.h);
-            binary::packed_unchecked(self.isa, &self.rows_h, &self.packed_wt, &mut self.pre_v, self.threads);
+            binary::packed_unchecked(self.isa, &self.rows_h, pwt, &mut self.pre_v, self.threads);
         } else {
             self.products.hidden_to_visible_cols(self.m, &self.h, &mut self.pre_v, self.threads);
         }

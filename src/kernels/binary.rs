@@ -328,6 +328,12 @@ impl PackedWeights {
         self.n
     }
 
+    /// The panels: `n.div_ceil(16)` blocks of `k × 16` floats (column `j`
+    /// of row `i` at `(j / 16)·k·16 + i·16 + j % 16`), zero-padded.
+    pub(crate) fn panels(&self) -> &[f32] {
+        &self.panels
+    }
+
     /// Bytes of the packed panels.
     pub fn bytes(&self) -> usize {
         4 * self.panels.capacity()

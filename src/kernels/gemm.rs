@@ -307,14 +307,19 @@ pub(crate) const NOPACK_MAX_KN: usize = 8192;
 /// chosen once per call from the ISA and the model size.
 #[derive(Debug)]
 pub(crate) struct HalfStepProducts<'a> {
+    isa: crate::Isa,
     d: usize,
     h: usize,
     w: &'a [f32],
     /// `Wᵀ` (`H × D`), present when the no-packing kernel is used (it reads
     /// its right-hand side row-major).
     wt: Option<Vec<f32>>,
-    /// `W` and `Wᵀ` packed for the binary products ([`Self::with_binary`]).
-    binary: Option<(PackedWeights, PackedWeights)>,
+    /// `W` and `Wᵀ` packed in panels ([`Self::with_packed`]): for the
+    /// binary products and for the dense tile kernels of [`super::dense`].
+    packed: Option<(PackedWeights, PackedWeights)>,
+    /// Binary products allowed on the packed weights
+    /// ([`binary::enabled`]).
+    binary_ok: bool,
     /// Packed buffers handed in by [`Self::reusing`], not (yet) packed.
     spare: Option<(PackedWeights, PackedWeights)>,
 }
@@ -375,20 +380,22 @@ impl<'a> HalfStepProducts<'a> {
             }
             t
         });
-        HalfStepProducts { d, h, w, wt, binary: None, spare: bufs.packed }
+        HalfStepProducts { isa, d, h, w, wt, packed: None, binary_ok: false, spare: bufs.packed }
     }
 
-    /// Also packs `W` and `Wᵀ` for binary products (not for the small
-    /// models of the no-packing kernel, and not when
-    /// `BOLTZMANN_DENSE_PRODUCTS=1`). Costs two strided copies of `W`
-    /// (≈ 0.56 ms for 784 × 500 on one core, about 50 dense chain-sweeps):
-    /// worth it when the products that follow cover many chain-sweeps.
-    pub(crate) fn with_binary(mut self) -> Self {
-        if self.wt.is_none() && binary::enabled() {
+    /// Also packs `W` and `Wᵀ` in panels, for the binary products (unless
+    /// `BOLTZMANN_DENSE_PRODUCTS=1`) and for the dense tile kernels (AVX2
+    /// and AVX-512; [`super::dense`]), not for the small models of the
+    /// no-packing kernel. Costs two copies of `W` (≈ 0.56 ms for 784 × 500
+    /// on one core, about 50 dense chain-sweeps): worth it when the
+    /// products that follow cover many chain-sweeps.
+    pub(crate) fn with_packed(mut self) -> Self {
+        let tiles = crate::simd::has_dense_tiles(self.isa);
+        if self.wt.is_none() && (binary::enabled() || tiles) {
             let (w, d, h) = (self.w, self.d, self.h);
             // Sizes were validated with the model; packing only fails on
             // allocation, and then the dense path is used.
-            self.binary = match self.spare.take() {
+            self.packed = match self.spare.take() {
                 Some((mut a, mut b)) if (a.k(), a.n(), b.k(), b.n()) == (d, h, h, d) => {
                     (a.repack(w).is_ok() && b.repack_transposed(w).is_ok()).then_some((a, b))
                 }
@@ -397,18 +404,19 @@ impl<'a> HalfStepProducts<'a> {
                     _ => None,
                 },
             };
+            self.binary_ok = self.packed.is_some() && binary::enabled();
         }
         self
     }
 
     /// The buffers, for [`Self::reusing`].
     pub(crate) fn into_buffers(self) -> ProductBuffers {
-        ProductBuffers { wt: self.wt.unwrap_or_default(), packed: self.binary.or(self.spare) }
+        ProductBuffers { wt: self.wt.unwrap_or_default(), packed: self.packed.or(self.spare) }
     }
 
     /// `pre = V · W` choosing, **per row**, a binary product (when the row's
     /// density is below [`binary::sparse_wins`]'s threshold and
-    /// [`Self::with_binary`] packed the weights) or the dense one. A row's
+    /// [`Self::with_packed`] packed the weights) or the dense one. A row's
     /// result depends only on its own states, never on the other rows of the
     /// block, so blockings and thread counts give the same bits.
     pub(crate) fn visible_to_hidden_rows(
@@ -419,7 +427,7 @@ impl<'a> HalfStepProducts<'a> {
         pre: &mut [f32],
         scratch: &mut BinaryScratch,
     ) {
-        match &self.binary {
+        match self.binary_weights() {
             None => self.visible_to_hidden(rows, v, pre),
             Some((pw, _)) => mixed_rows(isa, rows, self.d, self.h, v, pre, pw, scratch, &|r, x, o| {
                 self.visible_to_hidden(r, x, o)
@@ -436,7 +444,7 @@ impl<'a> HalfStepProducts<'a> {
         pre: &mut [f32],
         scratch: &mut BinaryScratch,
     ) {
-        match &self.binary {
+        match self.binary_weights() {
             None => self.hidden_to_visible(rows, hs, pre),
             Some((_, pwt)) => mixed_rows(isa, rows, self.h, self.d, hs, pre, pwt, scratch, &|r, x, o| {
                 self.hidden_to_visible(r, x, o)
@@ -444,10 +452,69 @@ impl<'a> HalfStepProducts<'a> {
         }
     }
 
-    /// `W` and `Wᵀ` packed for binary products, if [`Self::with_binary`]
-    /// packed them.
+    /// `W` and `Wᵀ` packed for binary products, if [`Self::with_packed`]
+    /// packed them and binary products are allowed.
     pub(crate) fn binary_weights(&self) -> Option<(&PackedWeights, &PackedWeights)> {
-        self.binary.as_ref().map(|(a, b)| (a, b))
+        self.packed.as_ref().filter(|_| self.binary_ok).map(|(a, b)| (a, b))
+    }
+
+    /// `W` and `Wᵀ` packed for the dense tile kernels, if
+    /// [`Self::with_packed`] packed them and the ISA has those kernels.
+    fn tile_weights(&self) -> Option<(&PackedWeights, &PackedWeights)> {
+        self.packed.as_ref().filter(|_| crate::simd::has_dense_tiles(self.isa)).map(|(a, b)| (a, b))
+    }
+
+    /// The fused half-step `h ~ p(h|V·W + b)` (with `probs`, also
+    /// `p(h|…)`) by the dense tile kernels, when the weights are packed for
+    /// them and no row of `v` would take the binary product; `false`
+    /// (nothing written) otherwise. The same samples as
+    /// [`Self::visible_to_hidden_rows`] followed by the sampling kernel.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn visible_to_hidden_sample(
+        &self,
+        rows: usize,
+        v: &[f32],
+        bias: &[f32],
+        bits: &[u32],
+        bits_stride: usize,
+        out: &mut [f32],
+        probs: Option<&mut [f32]>,
+    ) -> bool {
+        match self.tile_weights() {
+            Some((pw, _)) if !self.any_sparse(rows, v, self.d) => {
+                super::dense::sample_packed(self.isa, rows, v, pw, bias, bits, bits_stride, out, probs)
+            }
+            _ => false,
+        }
+    }
+
+    /// The fused half-step `v ~ p(v|H·Wᵀ + a)`, as
+    /// [`Self::visible_to_hidden_sample`].
+    pub(crate) fn hidden_to_visible_sample(
+        &self,
+        rows: usize,
+        hs: &[f32],
+        bias: &[f32],
+        bits: &[u32],
+        bits_stride: usize,
+        out: &mut [f32],
+    ) -> bool {
+        match self.tile_weights() {
+            Some((_, pwt)) if !self.any_sparse(rows, hs, self.h) => {
+                super::dense::sample_packed(self.isa, rows, hs, pwt, bias, bits, bits_stride, out, None)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether [`mixed_rows`] would send any of these rows to the binary
+    /// product.
+    fn any_sparse(&self, rows: usize, x: &[f32], k: usize) -> bool {
+        self.binary_ok
+            && x[..rows * k].chunks(k).any(|r| {
+                let ones = r.iter().filter(|&&v| v != 0.0).count();
+                binary::sparse_wins(self.isa, ones as f64 / k as f64)
+            })
     }
 
     /// Whether the no-packing kernel is in use (small models).
@@ -459,6 +526,9 @@ impl<'a> HalfStepProducts<'a> {
     /// `parts` blocks computed in parallel: for few rows, where splitting
     /// rows would make every thread pack all of `W`. Same bits as unsplit.
     pub(crate) fn visible_to_hidden_cols(&self, rows: usize, v: &[f32], pre: &mut [f32], parts: usize) {
+        if let Some((pw, _)) = self.tile_weights() {
+            return tile_cols(self.isa, rows, v, pw, pre, parts);
+        }
         if self.wt.is_some() || parts <= 1 {
             return self.visible_to_hidden(rows, v, pre);
         }
@@ -482,6 +552,9 @@ impl<'a> HalfStepProducts<'a> {
     /// [`Self::hidden_to_visible`] split over output columns, as
     /// [`Self::visible_to_hidden_cols`].
     pub(crate) fn hidden_to_visible_cols(&self, rows: usize, hs: &[f32], pre: &mut [f32], parts: usize) {
+        if let Some((_, pwt)) = self.tile_weights() {
+            return tile_cols(self.isa, rows, hs, pwt, pre, parts);
+        }
         if self.wt.is_some() || parts <= 1 {
             return self.hidden_to_visible(rows, hs, pre);
         }
@@ -504,6 +577,11 @@ impl<'a> HalfStepProducts<'a> {
 
     /// `pre (rows × H) = V (rows × D) · W`.
     pub(crate) fn visible_to_hidden(&self, rows: usize, v: &[f32], pre: &mut [f32]) {
+        if let Some((pw, _)) = self.tile_weights() {
+            let done = super::dense::product(self.isa, rows, v, pw, pre, 0..self.h);
+            debug_assert!(done);
+            return;
+        }
         if self.wt.is_none() || !crate::simd::gemm_nn_nopack(rows, self.d, self.h, v, self.w, pre) {
             gemm_nn_raw(rows, self.d, self.h, v, self.w, pre);
         }
@@ -511,11 +589,31 @@ impl<'a> HalfStepProducts<'a> {
 
     /// `pre (rows × D) = H (rows × H) · Wᵀ`.
     pub(crate) fn hidden_to_visible(&self, rows: usize, hs: &[f32], pre: &mut [f32]) {
+        if let Some((_, pwt)) = self.tile_weights() {
+            let done = super::dense::product(self.isa, rows, hs, pwt, pre, 0..self.d);
+            debug_assert!(done);
+            return;
+        }
         match &self.wt {
             Some(wt) if crate::simd::gemm_nn_nopack(rows, self.h, self.d, hs, wt, pre) => {}
             _ => gemm_nt_raw(rows, self.h, self.d, hs, self.w, pre),
         }
     }
+}
+
+/// `out (rows × n) = x · W` by the tile kernels with the output columns
+/// split into `parts` ranges in parallel (same bits for any `parts`).
+fn tile_cols(isa: crate::Isa, rows: usize, x: &[f32], w: &PackedWeights, out: &mut [f32], parts: usize) {
+    let n = w.n();
+    assert!(x.len() >= rows * w.k() && out.len() >= rows * n);
+    let ptr = SendPtr(out.as_mut_ptr());
+    super::dense::column_ranges(n, parts).into_par_iter().for_each(|cols| {
+        // SAFETY: the column ranges are disjoint and inside `rows × n`;
+        // every task ends before `out`'s borrow does.
+        let out = unsafe { std::slice::from_raw_parts_mut(ptr.get(), rows * n) };
+        let done = super::dense::product(isa, rows, x, w, out, cols);
+        debug_assert!(done);
+    });
 }
 
 /// A dense product `(rows, x, out)` over row-major buffers.

@@ -1,6 +1,7 @@
 //! Safe, validated kernels: activations, fused Bernoulli sampling, and the
-//! products of the Gibbs half-steps — dense ([`gemm`]) and binary × dense
-//! ([`binary`]) — and the convolutions and probabilistic max-pooling of
+//! products of the Gibbs half-steps — dense ([`gemm`] over matrixmultiply,
+//! [`dense`] by our own kernels over weights packed once, with the sampling
+//! fused in) and binary × dense ([`binary`]) — and the convolutions and probabilistic max-pooling of
 //! convolutional RBMs ([`conv`]).
 //!
 //! Each function checks its slice lengths and returns [`crate::Error`] on a
@@ -13,6 +14,7 @@ pub mod activation;
 pub mod bernoulli;
 pub mod binary;
 pub mod conv;
+pub mod dense;
 pub mod gemm;
 
 pub use activation::{log_sigmoid, sigmoid, softplus};

@@ -149,16 +149,24 @@ fn hidden_step(
     let rows = streams.len();
     let nh = rbm.n_hidden();
     let words = nh.div_ceil(2);
-    let pre = &mut ws.pre_h[..rows * nh];
-    products.visible_to_hidden_rows(isa, rows, v, pre, &mut ws.binary);
-    clock.lap(&mut times.products);
     let bits = &mut ws.bits[..rows * words];
     simd::xoshiro_fill(isa, streams, words, bits);
     clock.lap(&mut times.rng);
     let u: &[u32] = bytemuck::cast_slice(bits);
+    // The product with the sampling fused in where the tile kernels apply
+    // (timed as products); else the product, then the sampling kernel.
+    let bias = rbm.hidden_bias();
+    let mut probs = probs;
+    if products.visible_to_hidden_sample(rows, v, bias, u, 2 * words, h, probs.as_deref_mut()) {
+        clock.lap(&mut times.products);
+        return;
+    }
+    let pre = &mut ws.pre_h[..rows * nh];
+    products.visible_to_hidden_rows(isa, rows, v, pre, &mut ws.binary);
+    clock.lap(&mut times.products);
     match probs {
-        None => simd::bernoulli(isa, pre, rbm.hidden_bias(), u, 2 * words, h),
-        Some(p) => simd::bernoulli_with_probs(isa, pre, rbm.hidden_bias(), u, 2 * words, p, h),
+        None => simd::bernoulli(isa, pre, bias, u, 2 * words, h),
+        Some(p) => simd::bernoulli_with_probs(isa, pre, bias, u, 2 * words, p, h),
     }
     clock.lap(&mut times.sampling);
 }
@@ -179,13 +187,18 @@ fn visible_step(
     let rows = streams.len();
     let d = rbm.n_visible();
     let words = d.div_ceil(2);
-    let pre = &mut ws.pre_v[..rows * d];
-    products.hidden_to_visible_rows(isa, rows, h, pre, &mut ws.binary);
-    clock.lap(&mut times.products);
     let bits = &mut ws.bits[..rows * words];
     simd::xoshiro_fill(isa, streams, words, bits);
     clock.lap(&mut times.rng);
-    simd::bernoulli(isa, pre, rbm.visible_bias(), bytemuck::cast_slice(bits), 2 * words, v);
+    let u: &[u32] = bytemuck::cast_slice(bits);
+    if products.hidden_to_visible_sample(rows, h, rbm.visible_bias(), u, 2 * words, v) {
+        clock.lap(&mut times.products);
+        return;
+    }
+    let pre = &mut ws.pre_v[..rows * d];
+    products.hidden_to_visible_rows(isa, rows, h, pre, &mut ws.binary);
+    clock.lap(&mut times.products);
+    simd::bernoulli(isa, pre, rbm.visible_bias(), u, 2 * words, v);
     clock.lap(&mut times.sampling);
 }
 
@@ -294,7 +307,7 @@ pub(crate) fn sweep_hv<const TIMED: bool>(
     // Binary products choose per chain by its state density; packing `W`
     // and `Wᵀ` costs about 50 dense chain-sweeps, so only when many follow.
     if k.saturating_mul(ensemble) >= BINARY_MIN_CHAIN_SWEEPS {
-        products = products.with_binary();
+        products = products.with_packed();
     }
     let blocks = &*ws;
     let t = v

@@ -265,7 +265,7 @@ impl PackedChains {
         let w = words_per_row(d);
         let mut products = HalfStepProducts::new(isa, rbm.weights(), d, h);
         if k.saturating_mul(ensemble) >= gibbs::BINARY_MIN_CHAIN_SWEEPS {
-            products = products.with_binary();
+            products = products.with_packed();
         }
         if let Some((pw, pwt)) = products.binary_weights() {
             // Fused half-steps on the bits (f32 only for blocks with dense

@@ -418,7 +418,7 @@ impl Tempering {
         // they cover enough chain-sweeps to pay for it (as in Chains::sweep).
         let mut products = HalfStepProducts::new(rows.isa(), rbm.weights(), rbm.n_visible(), rbm.n_hidden());
         if k.saturating_mul(rows.batch()) >= gibbs::BINARY_MIN_CHAIN_SWEEPS {
-            products = products.with_binary();
+            products = products.with_packed();
         }
         for _ in 0..k {
             self.sweep_once(rows, rbm, &products);

@@ -595,7 +595,7 @@ pub(super) unsafe fn bernoulli_body<V: FVec, const MODE: u8>(
 /// # Safety
 /// V's instruction set must be enabled.
 #[inline(always)]
-unsafe fn bernoulli_one<V: FVec, const MODE: u8>(pre: V, bias: V, u: V) -> (V, V) {
+pub(super) unsafe fn bernoulli_one<V: FVec, const MODE: u8>(pre: V, bias: V, u: V) -> (V, V) {
     // SAFETY: forwarded from the caller.
     unsafe {
         let (one, zero) = (V::splat(1.0), V::splat(0.0));

@@ -141,6 +141,7 @@ macro_rules! instantiate {
                 unsafe { bodies::normal_body::<$fv>(bits, out, blocks) }
             }
 
+
             /// Advances every chain's xoshiro256++ state `words` steps.
             ///
             /// # Safety
@@ -174,4 +175,37 @@ instantiate!(
     avx512: crate::simd::avx512::F16, panel_groups = 1,
     // 8 chains per vector with in-register 8 × 8 transposes (in avx512.rs).
     xoshiro = crate::simd::avx512::xoshiro_fill
+);
+
+/// Instantiates the dense tile product (`tiles::dense_tiles_body`) for one
+/// instruction set with `$mr` rows × `$nv` vectors per tile. Not for the
+/// scalar path, which keeps matrixmultiply.
+macro_rules! instantiate_tiles {
+    ($(#[$feat:meta])* $name:ident: $fv:ty, rows = $mr:literal, vectors = $nv:literal) => {
+        pub(super) mod $name {
+            /// The dense product over packed panels with the epilogue `OUT`.
+            ///
+            /// # Safety
+            /// The CPU must support the instruction set; pointers as in
+            /// `tiles::dense_tiles_body`.
+            $(#[$feat])*
+            pub(in crate::simd) unsafe fn dense_tiles<const OUT: u8>(t: &crate::simd::tiles::Tiles) {
+                // SAFETY: features enabled by the attribute; pointer contract forwarded.
+                unsafe { crate::simd::tiles::dense_tiles_body::<$fv, $mr, $nv, OUT>(t) }
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+instantiate_tiles!(
+    #[target_feature(enable = "avx2,fma")]
+    avx2_tiles: crate::simd::avx2::F8, rows = 6, vectors = 2 // 12 of the 16 ymm registers accumulate
+);
+
+#[cfg(target_arch = "x86_64")]
+instantiate_tiles!(
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    // 24 of the 32 zmm registers accumulate (8 and 14 rows measured the same).
+    avx512_tiles: crate::simd::avx512::F16, rows = 12, vectors = 2
 );

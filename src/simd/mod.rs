@@ -25,11 +25,13 @@ mod entry;
 #[cfg(target_arch = "x86_64")]
 mod gemm_avx512;
 mod scalar;
+mod tiles;
 mod vector;
 
 use std::sync::OnceLock;
 
 pub(crate) use bodies::{ExpFlush, Flush, LogSigmoid, NORMAL_BLOCK, PANEL, Sigmoid, Softplus, Unary};
+pub(crate) use tiles::{Tiles, out as tile_out};
 
 /// An instruction-set path for the element-wise kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -465,6 +467,31 @@ pub(crate) fn gemm_nn_nopack(m: usize, k: usize, n: usize, a: &[f32], b: &[f32],
     // SAFETY: AVX-512 checked above; extents asserted above.
     unsafe {
         gemm_avx512::gemm_nn(m, k, n, a.as_ptr(), k, b.as_ptr(), n, c.as_mut_ptr(), n);
+    }
+    true
+}
+
+/// Whether [`dense_tiles`] has a kernel for `isa` on this CPU (AVX2+FMA or
+/// AVX-512; the scalar path has none).
+pub(crate) fn has_dense_tiles(isa: Isa) -> bool {
+    matches!(usable(isa), Isa::Avx2 | Isa::Avx512)
+}
+
+/// The register-blocked product over packed panels with the epilogue `OUT`
+/// ([`tile_out`]). Returns `false` (and does nothing) where
+/// [`has_dense_tiles`] is false.
+///
+/// # Safety
+/// The pointers and sizes of `t` as `tiles::dense_tiles_body` requires.
+pub(crate) unsafe fn dense_tiles<const OUT: u8>(isa: Isa, t: &Tiles) -> bool {
+    match usable(isa) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the ISA is available (`usable`); pointers forwarded.
+        Isa::Avx512 => unsafe { entry::avx512_tiles::dense_tiles::<OUT>(t) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Isa::Avx2 => unsafe { entry::avx2_tiles::dense_tiles::<OUT>(t) },
+        _ => return false,
     }
     true
 }
