@@ -131,3 +131,44 @@ fn bad_input_is_refused() {
     assert!(gaussian_rbm::log_densities(&m, &ok, f64::NAN).is_err());
     assert!(gaussian_rbm::log_densities(&m, &ok, 1.0).is_ok());
 }
+
+/// From 512 rows on, the GB-RBM packs its weights for the tile kernels:
+/// gradients, energies and conditional means then agree with the
+/// matrixmultiply path of small calls, have the same bits for any thread
+/// count, and the packing does not make models unequal.
+#[test]
+fn packed_products_agree_with_small_calls() {
+    use boltzmann::energy::{Energy, Workspace};
+    let (d, h, n) = (50usize, 40usize, 600usize);
+    let (w, b, c, _) = GaussianRbm::random(d, h, 0.3, 1.0, 7).unwrap().into_parts();
+    let sigma: Vec<f32> = (0..d).map(|i| 0.5 + (i % 3) as f32 * 0.25).collect();
+    let model = GaussianRbm::new(d, h, w, b, c, sigma).unwrap();
+    let x: Vec<f32> = (0..n * d).map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0).collect();
+    let small = model.clone();
+    let mut ws = Workspace::default();
+    let (mut g_small, mut e_small) = (vec![0.0f32; n * d], vec![0.0f64; n]);
+    for (r, (g, e)) in g_small.chunks_mut(8 * d).zip(e_small.chunks_mut(8)).enumerate() {
+        small.energy_grad(&x[r * 8 * d..r * 8 * d + g.len()], e, g, &mut ws).unwrap();
+    }
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
+            let big = model.clone();
+            let (mut g, mut e) = (vec![0.0f32; n * d], vec![0.0f64; n]);
+            big.energy_grad(&x, &mut e, &mut g, &mut Workspace::default()).unwrap();
+            let mut means = vec![0.0f32; n * d];
+            let hid: Vec<f32> = (0..n * h).map(|i| (i % 3 == 0) as u8 as f32).collect();
+            big.visible_means(&hid, &mut means).unwrap();
+            (g, e, means, big)
+        })
+    };
+    let (g1, e1, m1, big) = run(1);
+    assert_eq!(big, model, "packing does not change equality");
+    for (a, b) in g1.iter().zip(&g_small) {
+        assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    for (a, b) in e1.iter().zip(&e_small) {
+        assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    let (g3, e3, m3, _) = run(3);
+    assert_eq!((g1, e1, m1), (g3, e3, m3), "1 vs 3 threads");
+}

@@ -92,6 +92,35 @@ pub fn par_gemm_packed_cols(
     Ok(())
 }
 
+/// `out (m × n) = A · W` by the tile kernels, rows in blocks of
+/// `block_rows` run in parallel on the current rayon pool (same bits for any
+/// blocking); `false` (nothing written) where `isa` has no tile kernel.
+///
+/// # Panics
+/// If a slice is shorter than its extent (callers validate first).
+pub(crate) fn par_product_rows(
+    isa: Isa,
+    m: usize,
+    a: &[f32],
+    w: &PackedWeights,
+    out: &mut [f32],
+    block_rows: usize,
+) -> bool {
+    let (k, n) = (w.k(), w.n());
+    assert!(a.len() >= m * k && out.len() >= m * n);
+    if !simd::has_dense_tiles(isa) {
+        return false;
+    }
+    let br = block_rows.max(1);
+    if k == 0 || n == 0 {
+        return product(isa, m, a, w, out, 0..n);
+    }
+    out[..m * n].par_chunks_mut(br * n).zip(a[..m * k].par_chunks(br * k)).for_each(|(o, x)| {
+        product(isa, x.len() / k, x, w, o, 0..n);
+    });
+    true
+}
+
 /// Column ranges of whole 32-column tiles, at most `parts` of them.
 pub(crate) fn column_ranges(n: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
     let tiles = n.div_ceil(2 * PANEL).max(1);

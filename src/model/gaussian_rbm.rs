@@ -14,13 +14,15 @@
 
 use crate::energy::{Energy, TrainableEnergy, Workspace, rows};
 use crate::error::{Error, Result};
-use crate::kernels::{activation, check_len, gemm, mul_dims};
+use crate::kernels::binary::PackedWeights;
+use crate::kernels::{activation, check_len, dense, gemm, mul_dims};
 use crate::rng::{self, StreamState};
 use crate::simd;
 use rayon::prelude::*;
+use std::sync::OnceLock;
 
 /// A Gaussian–Bernoulli RBM (module docs). Weights `D × H` row-major.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct GaussianRbm {
     n_visible: usize,
     n_hidden: usize,
@@ -30,6 +32,29 @@ pub struct GaussianRbm {
     sigma: Vec<f32>,
     /// All σᵢ = 1: the products skip the scaling.
     unit_sigma: bool,
+    /// `W` and `Wᵀ` packed for the dense tile kernels, made on the first
+    /// product of at least [`PACK_MIN_ROWS`] rows (a sampler's, typically);
+    /// the parameters never change in place (`set_params` builds a new
+    /// model), so the packing stays valid. `None` inside: no tile kernels
+    /// on this CPU, or the packing could not be allocated.
+    packed: OnceLock<Option<Box<(PackedWeights, PackedWeights)>>>,
+}
+
+/// Fewest rows in one product for which the weights are packed for the
+/// tile kernels: packing `W` and `Wᵀ` costs about as much as 50 rows of
+/// the two products, so from 512 rows on it costs at most ≈ 10 % once and
+/// pays from the second product on.
+const PACK_MIN_ROWS: usize = 512;
+
+impl PartialEq for GaussianRbm {
+    /// The parameters (whether the weights were packed yet does not count).
+    fn eq(&self, o: &Self) -> bool {
+        (self.n_visible, self.n_hidden) == (o.n_visible, o.n_hidden)
+            && self.weights == o.weights
+            && self.visible_bias == o.visible_bias
+            && self.hidden_bias == o.hidden_bias
+            && self.sigma == o.sigma
+    }
 }
 
 fn check_finite(what: &'static str, x: &[f32]) -> Result<()> {
@@ -93,7 +118,16 @@ impl GaussianRbm {
             });
         }
         let unit_sigma = sigma.iter().all(|&s| s == 1.0);
-        Ok(GaussianRbm { n_visible, n_hidden, weights, visible_bias, hidden_bias, sigma, unit_sigma })
+        Ok(GaussianRbm {
+            n_visible,
+            n_hidden,
+            weights,
+            visible_bias,
+            hidden_bias,
+            sigma,
+            unit_sigma,
+            packed: OnceLock::new(),
+        })
     }
 
     /// Weights `N(0, std²)`, zero biases, all `σᵢ = sigma`, from `seed`.
@@ -174,7 +208,46 @@ impl GaussianRbm {
             self.scaled(v, tmp);
             tmp
         };
+        if let Some((pw, _)) = self.packed_for(n) {
+            check_len("pre (rows × n_hidden)", mul_dims("pre", n, h)?, pre.len())?;
+            if dense::par_product_rows(simd::active_isa(), n, a, pw, pre, block_rows(n)) {
+                return Ok(());
+            }
+        }
         gemm::par_gemm_nn(n, d, h, a, &self.weights, pre, block_rows(n))
+    }
+
+    /// `out (n × D) = P · Wᵀ` for `p` (`n × H`): by the tile kernels once
+    /// the weights are packed ([`Self::packed_for`]), else matrixmultiply.
+    fn times_wt(&self, n: usize, p: &[f32], out: &mut [f32]) -> Result<()> {
+        let (d, h) = (self.n_visible, self.n_hidden);
+        if let Some((_, pwt)) = self.packed_for(n) {
+            check_len("P (rows × n_hidden)", mul_dims("P", n, h)?, p.len())?;
+            check_len("out (rows × n_visible)", mul_dims("out", n, d)?, out.len())?;
+            if dense::par_product_rows(simd::active_isa(), n, p, pwt, out, block_rows(n)) {
+                return Ok(());
+            }
+        }
+        gemm::par_gemm_nt(n, h, d, p, &self.weights, out, block_rows(n))
+    }
+
+    /// The packed weights, packing them now if this product has at least
+    /// [`PACK_MIN_ROWS`] rows and the CPU has the tile kernels.
+    fn packed_for(&self, n: usize) -> Option<&(PackedWeights, PackedWeights)> {
+        if let Some(p) = self.packed.get() {
+            return p.as_deref();
+        }
+        if n < PACK_MIN_ROWS || !simd::has_dense_tiles(simd::active_isa()) {
+            return None;
+        }
+        let (d, h) = (self.n_visible, self.n_hidden);
+        self.packed
+            .get_or_init(|| {
+                let w = PackedWeights::new(&self.weights, d, h).ok()?;
+                let wt = PackedWeights::transposed(&self.weights, d, h).ok()?;
+                Some(Box::new((w, wt)))
+            })
+            .as_deref()
     }
 
     /// `p(hⱼ = 1 | v)` for the rows of `v` (`n × D`) into `out` (`n × H`).
@@ -203,7 +276,7 @@ impl GaussianRbm {
         let (d, hh) = (self.n_visible, self.n_hidden);
         let n = rows(hh, h, out.len() / d)?;
         check_len("out (rows × n_visible)", mul_dims("out", n, d)?, out.len())?;
-        gemm::par_gemm_nt(n, hh, d, h, &self.weights, out, block_rows(n))?;
+        self.times_wt(n, h, out)?;
         out.par_chunks_mut(d * 64).for_each(|o| {
             for row in o.chunks_exact_mut(d) {
                 for ((x, &b), &s) in row.iter_mut().zip(&self.visible_bias).zip(&self.sigma) {
@@ -275,7 +348,7 @@ impl GaussianRbm {
         if let Some(g) = grad {
             let c = &self.hidden_bias;
             pre.par_chunks_mut(h * chunk).for_each(|p| activation::sigmoid_rows_bias_in_place(isa, p, c));
-            gemm::par_gemm_nt(n, h, d, pre, &self.weights, g, block_rows(n))?;
+            self.times_wt(n, pre, g)?;
             let (b, s) = (&self.visible_bias, &self.sigma);
             let unit = self.unit_sigma;
             g.par_chunks_mut(d * chunk).zip(x.par_chunks(d * chunk)).for_each(|(g, x)| {
@@ -399,7 +472,7 @@ impl TrainableEnergy for GaussianRbm {
         let (oc, os) = rest.split_at_mut(h);
         ow.iter_mut().zip(&gw).for_each(|(o, &g)| *o += g as f64);
         let mut back = crate::alloc::try_vec(n * d, 0.0f32, "W p")?;
-        gemm::par_gemm_nt(n, h, d, pre, &self.weights, &mut back, block_rows(n))?;
+        self.times_wt(n, pre, &mut back)?;
         for r in 0..n {
             let a = coef[r] as f64;
             let (xr, pr, br, sr) = (
