@@ -1156,6 +1156,41 @@ fn crbm_train_sample_filters() {
     assert_eq!(v["chains"], 6);
     assert!((0.0..=1.0).contains(&v["density"].as_f64().unwrap()));
     assert!(std::path::Path::new(&png).metadata().unwrap().len() > 0);
+    // crbm eval: AIS on the embedded test digits, the same estimate on 1
+    // and 2 threads, a bracket around it; images of another size refused.
+    let eval = |threads: &str| {
+        let (ok, stdout, err) = boltzmann(&[
+            "crbm",
+            "eval",
+            "--model",
+            &model,
+            "--schedule",
+            "linear:40",
+            "--ais-runs",
+            "6",
+            "--json",
+            "--threads",
+            threads,
+        ]);
+        assert!(ok, "{err}");
+        let mut v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        v.as_object_mut().unwrap().remove("log_z_seconds");
+        v
+    };
+    let e1 = eval("1");
+    assert_eq!(e1, eval("2"), "crbm eval depends on the thread count");
+    // A lower end of −∞ (too few runs for ±3σ) is written as null.
+    let lo = e1["log_z_low"].as_f64().unwrap_or(f64::NEG_INFINITY);
+    let (z, hi) = (e1["log_z"].as_f64().unwrap(), e1["log_z_high"].as_f64().unwrap());
+    assert!(lo <= z && z <= hi && z > 0.0, "{e1}");
+    let avg = e1["avg_log_prob"].as_f64().unwrap();
+    assert!(avg < 0.0 && e1["avg_log_prob_low"].as_f64().unwrap() <= avg, "{e1}");
+    assert_eq!(e1["examples"], 2000);
+    let small = dir.join("small.csv");
+    std::fs::write(&small, "0,1,0,1\n1,1,0,0\n").unwrap();
+    let (ok, _, err) =
+        boltzmann(&["crbm", "eval", "--model", &model, "--data", &small.display().to_string()]);
+    assert!(!ok && err.contains("pixels"), "{err}");
     let fpng = dir.join("f.png").display().to_string();
     let (ok, _, err) = boltzmann(&["crbm", "filters", "--model", &model, "--out", &fpng]);
     assert!(ok, "{err}");

@@ -646,7 +646,18 @@ fn crbm_bad_input() {
         a.extend(extra.iter().map(|s| s.to_string()));
         a
     };
+    let eval = |model: &str, extra: &[&str]| {
+        let mut a = args(&["crbm", "eval", "--model", &f.p(model)]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
     let cases: Vec<(Vec<String>, &str)> = vec![
+        (eval("missing.safetensors", &[]), "no such file"),
+        (eval("flipped.safetensors", &[]), "corrupt"),
+        (eval("run/model.safetensors", &[]), "expected a \"conv-rbm\""),
+        (eval("missing.safetensors", &["--schedule", "linear:0"]), "--schedule"),
+        (eval("missing.safetensors", &["--schedule", "sideways"]), "--schedule"),
+        (eval("missing.safetensors", &["--ais-runs", "0"]), "--ais-runs"),
         (train(&["--pool", "3"]), "tile"),
         (train(&["--filter-size", "40"]), "larger than the image"),
         (train(&["--filters", "0"]), "--filters"),

@@ -851,3 +851,60 @@ fn conv_dbn_chains_sample_the_exact_joint_of_a_tiny_stack() {
     let mut c = c1;
     assert!(matches!(c.sweep(&other, 1), Err(Error::ShapeMismatch { .. })));
 }
+
+/// AIS for convolutional RBMs agrees with the exact `log Z` of tiny models
+/// (several shapes, strong filters, base biases from the model's own
+/// samples and plain zeros), gives the same estimate for any thread count,
+/// and refuses bad input.
+#[test]
+fn conv_ais_matches_exact_log_z() {
+    use boltzmann::eval::{AisConfig, conv as ceval, linear_schedule};
+    let shapes = [
+        ConvShape { height: 3, width: 3, channels: 1, filters: 2, filter_size: 2, pool: 2 },
+        ConvShape { height: 4, width: 4, channels: 1, filters: 1, filter_size: 1, pool: 2 },
+        ConvShape { height: 2, width: 3, channels: 2, filters: 3, filter_size: 2, pool: 1 },
+    ];
+    for (i, s) in shapes.into_iter().enumerate() {
+        let (w, b, _) = ConvRbm::random(s, 1.2, -0.5, 10 + i as u64).unwrap().into_parts();
+        let c: Vec<f32> = (0..s.channels).map(|ch| 0.3 - 0.6 * ch as f32).collect();
+        let m = ConvRbm::new(s, w, b, c).unwrap();
+        let exact = ceval::log_z_exact(&m).unwrap();
+        let d = s.n_visible();
+        let bases = [vec![0.0f32; d], (0..d).map(|j| (j % 3) as f32 - 1.0).collect::<Vec<f32>>()];
+        for base in &bases {
+            let config = AisConfig::default().runs(300).schedule(linear_schedule(1500)).seed(3);
+            let est = ceval::ais(&m, base, &config).unwrap();
+            assert!(
+                (est.log_z - exact).abs() < 0.05,
+                "shape {i}: AIS {} vs exact {exact} (interval {}..{})",
+                est.log_z,
+                est.log_z_low,
+                est.log_z_high
+            );
+            assert!(est.log_z_low <= est.log_z && est.log_z <= est.log_z_high);
+        }
+        // Same estimate for any thread count.
+        let config = AisConfig::default().runs(37).schedule(linear_schedule(200)).seed(5);
+        let go = |t: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .unwrap()
+                .install(|| ceval::ais(&m, &bases[1], &config).unwrap())
+        };
+        assert_eq!(go(1), go(3), "shape {i}");
+    }
+    // Bad input.
+    let s = ConvShape { height: 3, width: 3, channels: 1, filters: 2, filter_size: 2, pool: 2 };
+    let m = ConvRbm::random(s, 0.5, 0.0, 1).unwrap();
+    let ok = AisConfig::default().runs(4).schedule(linear_schedule(10));
+    assert!(ceval::ais(&m, &[0.0; 8], &ok).is_err(), "base of the wrong length");
+    let mut nan = [0.0f32; 9];
+    nan[4] = f32::NAN;
+    assert!(ceval::ais(&m, &nan, &ok).is_err(), "non-finite base");
+    assert!(ceval::ais(&m, &[0.0; 9], &ok.clone().runs(0)).is_err(), "no runs");
+    assert!(ceval::ais(&m, &[0.0; 9], &ok.clone().schedule(vec![0.0, 0.7, 0.5, 1.0])).is_err());
+    assert!(ceval::ais(&m, &[0.0; 9], &ok.clone().schedule(vec![0.1, 1.0])).is_err());
+    let g = m.clone().with_visible(boltzmann::model::ConvVisible::Gaussian);
+    assert!(ceval::ais(&g, &[0.0; 9], &ok).is_err(), "Gaussian visible units");
+}

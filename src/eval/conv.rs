@@ -1,11 +1,19 @@
-//! Exact log-partition function and log-probabilities of small
-//! convolutional RBMs ([`ConvRbm`]), by enumerating the visible images with
-//! the closed-form free energy: `log Z = log Σ_v exp(−F(v))`. Meant for
-//! tests and tiny models (at most 2^24 images).
+//! Log-partition functions and log-probabilities of convolutional RBMs
+//! ([`ConvRbm`]): exactly for small ones, by enumerating the visible images
+//! with the closed-form free energy, `log Z = log Σ_v exp(−F(v))` (at most
+//! 2^24 images), and by annealed importance sampling ([`ais`]) for the
+//! others.
 
+use super::ais::{AisConfig, AisEstimate, check_schedule, summarize};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::model::ConvRbm;
+use crate::kernels::activation::sigmoid_in_place;
+use crate::kernels::conv::{self, ConvShape};
+use crate::model::conv_rbm::ImageScratch;
+use crate::model::rbm::softplus_f64;
+use crate::model::{ConvRbm, ConvVisible};
+use crate::rng::{self, StreamState};
+use rayon::prelude::*;
 
 /// Most visible units [`log_z_exact`] enumerates.
 pub const MAX_EXACT_PIXELS: usize = 24;
@@ -71,4 +79,229 @@ pub fn average_log_prob(m: &ConvRbm, data: &Dataset, log_z: f64) -> Result<f64> 
     let mut fe = vec![0.0f64; data.len()];
     m.free_energy_batch(data.features(), &mut fe)?;
     Ok(-fe.iter().sum::<f64>() / data.len().max(1) as f64 - log_z)
+}
+
+/// `log Z` of a binary-visible convolutional RBM by annealed importance
+/// sampling (Neal 2001), in the manner of Salakhutdinov & Murray (ICML 2008)
+/// for RBMs: from the base-rate model with per-pixel visible biases
+/// `base_bias` (`a`, e.g. [`crate::eval::base_rate_biases`] of the training
+/// images), no weights and no hidden biases, to `m`. The intermediate
+/// models are convolutional RBMs with probabilistic max-pooling, filters
+/// `βW`, hidden biases `βb` and per-pixel visible biases `(1−β)aᵢ + βc`:
+///
+/// `log p*_β(v) = Σᵢ ((1−β)aᵢ + β c_ch(i)) vᵢ + Σ_{k,α} log(1 + Σ_{B_α} e^{β Iᵏ})`
+///
+/// with `I = b + W̃ * v`. The transition at `β` is one block-Gibbs sweep of
+/// that model (hidden blocks by the max-pooling sampler, then the pixels),
+/// which leaves `p_β` invariant. `log Z_A = Σᵢ softplus(aᵢ) + K·blocks·log(1 + P²)`
+/// (at β = 0 every pooling block has `P² + 1` equally likely states). The
+/// weight increments are accumulated in f64 (see `pool_difference` for how
+/// the pooling terms keep their precision). Each run
+/// is one image chain with its own stream, runs in parallel: the same
+/// estimate for any thread count. [`AisEstimate`]'s interval is as for RBMs.
+///
+/// # Errors
+/// [`Error::InvalidParam`] for Gaussian visible units (no base model here),
+/// no runs, a schedule that does not rise from 0 to 1, `base_bias` not one
+/// finite value per pixel.
+///
+/// # Examples
+/// ```
+/// use boltzmann::eval::{AisConfig, conv, linear_schedule};
+/// use boltzmann::model::{ConvRbm, ConvShape};
+/// let s = ConvShape { height: 3, width: 3, channels: 1, filters: 2, filter_size: 2, pool: 2 };
+/// let m = ConvRbm::random(s, 1.0, -0.5, 4)?;
+/// let config = AisConfig::default().runs(200).schedule(linear_schedule(1000)).seed(1);
+/// let est = conv::ais(&m, &[0.0; 9], &config)?;
+/// assert!((est.log_z - conv::log_z_exact(&m)?).abs() < 0.05);
+/// # Ok::<(), boltzmann::Error>(())
+/// ```
+pub fn ais(m: &ConvRbm, base_bias: &[f32], config: &AisConfig) -> Result<AisEstimate> {
+    let s = m.shape();
+    if m.visible_units() != ConvVisible::Bernoulli {
+        return Err(Error::InvalidParam {
+            name: "model",
+            reason: "AIS is implemented for binary visible units only (the base model is Bernoulli)".into(),
+        });
+    }
+    if config.runs == 0 {
+        return Err(Error::InvalidParam { name: "runs", reason: "need at least one AIS run".into() });
+    }
+    check_schedule(&config.schedule)?;
+    if base_bias.len() != s.n_visible() || base_bias.iter().any(|b| !b.is_finite()) {
+        return Err(Error::InvalidParam {
+            name: "base biases",
+            reason: format!("need {} finite values (one per pixel)", s.n_visible()),
+        });
+    }
+    let mut streams = rng::chain_streams(config.seed, config.runs)?;
+    let logw = streams
+        .par_iter_mut()
+        .map(|st| anneal(m, base_bias, &config.schedule, st))
+        .collect::<Result<Vec<f64>>>()?;
+    let pool_states = ((s.pool * s.pool + 1) as f64).ln() * s.n_pooled() as f64;
+    let log_z_base = base_bias.iter().map(|&a| softplus_f64(a as f64)).sum::<f64>() + pool_states;
+    Ok(summarize(log_z_base, logw))
+}
+
+/// One AIS run: the image chain from the base model through the schedule;
+/// returns its log weight.
+fn anneal(m: &ConvRbm, a: &[f32], schedule: &[f64], stream: &mut StreamState) -> Result<f64> {
+    let s = m.shape();
+    let d = s.n_visible();
+    let mut sc = ImageScratch::new(&s);
+    let (mut v, mut vis) = (vec![0.0f32; d], vec![0.0f32; d]);
+    let (mut h, mut pooled) = (vec![0.0f32; s.n_hidden()], vec![0.0f32; s.n_pooled()]);
+    let mut scaled = vec![0.0f32; s.n_hidden()];
+    let mut u = vec![0.0f32; d.max(s.n_pooled())];
+    let mut bits = vec![0u64; u.len().div_ceil(2)];
+    let mut pool = PoolScratch::new(&s);
+    // Σᵢ (c_ch(i) − aᵢ) vᵢ is the visible part of d log p*/dβ.
+    let cdiff: Vec<f64> =
+        a.iter().zip(m.visible_bias().iter().cycle()).map(|(&a, &c)| c as f64 - a as f64).collect();
+    vis.copy_from_slice(a);
+    sigmoid_in_place(&mut vis);
+    uniforms(stream, &mut bits, &mut u[..d]);
+    for ((x, &p), &ui) in v.iter_mut().zip(&vis).zip(&u) {
+        *x = if ui < p { 1.0 } else { 0.0 };
+    }
+    let mut logw = 0.0f64;
+    for k in 1..schedule.len() {
+        let (b0, b1) = (schedule[k - 1], schedule[k]);
+        m.logits_into(&v, &mut sc);
+        let lin: f64 = v.iter().zip(&cdiff).filter(|(x, _)| **x != 0.0).map(|(_, c)| c).sum();
+        logw += (b1 - b0) * lin + pool_difference(&s, &sc.logits, b0, b1, &mut pool);
+        if k + 1 == schedule.len() {
+            break;
+        }
+        // h ~ p_β(h | v): max-pooling on β·I.
+        let bf = b1 as f32;
+        scaled.iter_mut().zip(&sc.logits).for_each(|(o, &x)| *o = bf * x);
+        uniforms(stream, &mut bits, &mut u[..s.n_pooled()]);
+        conv::sample_max_pool(&s, &scaled, &u[..s.n_pooled()], &mut h, &mut pooled, &mut [])?;
+        // v ~ p_β(v | h): σ((1−β)aᵢ + β(c + Σ W * h)ᵢ).
+        m.visible_logits_binary(&h, &mut vis);
+        for (x, &ai) in vis.iter_mut().zip(a) {
+            *x = (1.0 - bf) * ai + bf * *x;
+        }
+        sigmoid_in_place(&mut vis);
+        uniforms(stream, &mut bits, &mut u[..d]);
+        for ((x, &p), &ui) in v.iter_mut().zip(&vis).zip(&u) {
+            *x = if ui < p { 1.0 } else { 0.0 };
+        }
+    }
+    Ok(logw)
+}
+
+/// Scratch of [`pool_difference`].
+struct PoolScratch {
+    rows: Vec<usize>,
+    /// `e^{β₀I − m}` per detection unit, then `e^{(β₁−β₀)I}`.
+    t: Vec<f32>,
+    g: Vec<f32>,
+    /// `e^{−m}` per block and filter (the off state), `m = max(0, β₀I)`.
+    off: Vec<f32>,
+}
+
+impl PoolScratch {
+    fn new(s: &ConvShape) -> PoolScratch {
+        PoolScratch {
+            rows: vec![0; s.pool * s.pool],
+            t: vec![0.0; s.n_hidden()],
+            g: vec![0.0; s.n_hidden()],
+            off: vec![0.0; s.n_pooled()],
+        }
+    }
+}
+
+/// Above this `|β₁ − β₀|·|I|` the f32 factors `e^{(β₁−β₀)I}` could
+/// overflow: [`pool_difference`] then takes the f64 path.
+const F32_STEP_LIMIT: f64 = 60.0;
+
+/// `Σ_{k,α} [log(1 + Σ_{B_α} e^{β₁ Iᵏ}) − log(1 + Σ_{B_α} e^{β₀ Iᵏ})]`.
+///
+/// With `m = max(0, max_{B_α} β₀I)`, `tᵣ = e^{β₀Iᵣ − m}` and
+/// `gᵣ = e^{(β₁−β₀)Iᵣ}`, each block's term is
+/// `ln((e^{−m} + Σ tᵣgᵣ) / (e^{−m} + Σ tᵣ))`: the exponentials in f32 SIMD,
+/// the sums and the logarithm in f64. The same `tᵣ` weigh both sums, so
+/// their rounding hardly moves the ratio, and `gᵣ ≈ 1 + (β₁−β₀)Iᵣ` keeps
+/// its small deviation from 1 to f32 precision: accurate relative to each
+/// step's tiny difference. Large steps (a coarse schedule on a model with
+/// large logits) take an f64 path instead.
+fn pool_difference(s: &ConvShape, logits: &[f32], b0: f64, b1: f64, sc: &mut PoolScratch) -> f64 {
+    let db = b1 - b0;
+    let top = logits.iter().fold(0.0f32, |m, &x| m.max(x.abs())) as f64;
+    if db * top > F32_STEP_LIMIT {
+        return pool_difference_f64(s, logits, b0, b1, &mut sc.rows);
+    }
+    let kk = s.filters;
+    let (bf0, dbf) = (b0 as f32, db as f32);
+    for bp in 0..s.blocks() {
+        conv::block_rows(s, bp, &mut sc.rows);
+        let off = &mut sc.off[bp * kk..(bp + 1) * kk];
+        off.fill(0.0);
+        for &r in &sc.rows {
+            for (m, &x) in off.iter_mut().zip(&logits[r..r + kk]) {
+                *m = m.max(bf0 * x);
+            }
+        }
+        for &r in &sc.rows {
+            for ((t, &x), &m) in sc.t[r..r + kk].iter_mut().zip(&logits[r..r + kk]).zip(off.iter()) {
+                *t = bf0 * x - m;
+            }
+        }
+        off.iter_mut().for_each(|m| *m = -*m);
+    }
+    sc.g.iter_mut().zip(logits).for_each(|(g, &x)| *g = dbf * x);
+    let isa = crate::simd::active_isa();
+    for buf in [&mut sc.t, &mut sc.g, &mut sc.off] {
+        crate::simd::unary_in_place::<crate::simd::ExpFlush>(isa, buf, None);
+    }
+    let mut total = 0.0f64;
+    for bp in 0..s.blocks() {
+        conv::block_rows(s, bp, &mut sc.rows);
+        for k in 0..kk {
+            let off = sc.off[bp * kk + k] as f64;
+            let (mut s0, mut s1) = (off, off);
+            for &r in &sc.rows {
+                let t = sc.t[r + k] as f64;
+                s0 += t;
+                s1 += t * sc.g[r + k] as f64;
+            }
+            total += (s1 / s0).ln();
+        }
+    }
+    total
+}
+
+/// [`pool_difference`] entirely in f64 (two stable log-sum-exps a block).
+fn pool_difference_f64(s: &ConvShape, logits: &[f32], b0: f64, b1: f64, rows: &mut [usize]) -> f64 {
+    let lse = |beta: f64, rows: &[usize], k: usize| {
+        let mx = rows.iter().fold(0.0f64, |m, &r| m.max(beta * logits[r + k] as f64));
+        mx + rows.iter().fold((-mx).exp(), |z, &r| z + (beta * logits[r + k] as f64 - mx).exp()).ln()
+    };
+    let mut total = 0.0;
+    for bp in 0..s.blocks() {
+        conv::block_rows(s, bp, rows);
+        for k in 0..s.filters {
+            total += lse(b1, rows, k) - lse(b0, rows, k);
+        }
+    }
+    total
+}
+
+/// Uniforms in (0, 1) from the stream (the conv sampler's mapping), via
+/// the scratch `bits`.
+fn uniforms(stream: &mut StreamState, bits: &mut [u64], out: &mut [f32]) {
+    let words = out.len().div_ceil(2);
+    crate::simd::xoshiro_fill(
+        crate::simd::active_isa(),
+        std::slice::from_mut(stream),
+        words,
+        &mut bits[..words],
+    );
+    let raw: &[u32] = bytemuck::cast_slice(&bits[..words]);
+    for (u, &r) in out.iter_mut().zip(raw) {
+        *u = rng::uniform_from_bits(r);
+    }
 }

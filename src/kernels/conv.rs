@@ -371,7 +371,7 @@ fn block_weights_on(isa: crate::Isa, s: &ConvShape, logits: &[f32], e: &mut Vec<
 /// For pooled position `bp = py·Wp + px`, the first indices of the `P²`
 /// rows of `K` detection units of its blocks, in raster order:
 /// `rows[dy·P + dx] = ((py·P + dy)·Wh + px·P + dx)·K`.
-fn block_rows(s: &ConvShape, bp: usize, rows: &mut [usize]) {
+pub(crate) fn block_rows(s: &ConvShape, bp: usize, rows: &mut [usize]) {
     let (p, wh, kk) = (s.pool, s.hidden_width(), s.filters);
     let wp = wh / p;
     let (py, px) = (bp / wp, bp % wp);

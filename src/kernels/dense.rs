@@ -6,8 +6,8 @@
 //! does not change, so it is packed once (in 16-column panels) and the
 //! states are read in place. A tile of 8 rows × 32 columns (AVX-512; 6 ×
 //! 16 with AVX2+FMA) accumulates in registers over the whole shared
-//! dimension; [`sample_packed`] then adds the bias, draws `u < σ(x)` and
-//! writes 0/1 states while the sums are still in registers, so
+//! dimension; the sweeps then add the bias, draw `u < σ(x)` and
+//! write 0/1 states while the sums are still in registers, so
 //! pre-activations never go to memory (the fused epilogue of
 //! `src/simd/tiles.rs`).
 //!

@@ -1,4 +1,4 @@
-//! `boltzmann crbm train | sample | filters | classify | features`: convolutional RBMs
+//! `boltzmann crbm train | sample | filters | classify | features | eval`: convolutional RBMs
 //! with probabilistic max-pooling and their stacks (convolutional DBNs).
 
 use crate::CliResult;
@@ -32,6 +32,10 @@ pub(crate) enum CrbmCmd {
     /// safetensors file (`features` [n, dim] f32, and `labels` [n] u8 when
     /// the data has labels).
     Features(CrbmFeaturesArgs),
+    /// log Z of a one-layer binary convolutional RBM (exact up to 24
+    /// pixels, else annealed importance sampling) and the average
+    /// log-probability of test images.
+    Eval(crate::crbm_eval::CrbmEvalArgs),
 }
 
 /// Options of `crbm features`.
@@ -242,6 +246,7 @@ pub(crate) fn run(cmd: CrbmCmd) -> CliResult<()> {
         CrbmCmd::Filters(a) => filters(&a),
         CrbmCmd::Classify(a) => crate::with_threads(a.threads.n, || classify(&a)),
         CrbmCmd::Features(a) => crate::with_threads(a.threads.n, || features(&a)),
+        CrbmCmd::Eval(a) => crate::crbm_eval::run(&a),
     }
 }
 

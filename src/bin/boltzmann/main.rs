@@ -6,6 +6,7 @@ mod out;
 mod bench;
 mod bench_mpi;
 mod crbm;
+mod crbm_eval;
 mod dbn;
 mod ebm;
 mod error;
