@@ -371,3 +371,51 @@ pub fn conv_energy(m: &crate::model::ConvRbm, v: &[f32], h: &[f32]) -> Option<f6
     }
     Some(e)
 }
+
+/// One naive block-Gibbs sweep of one chain of a binary-visible
+/// convolutional RBM, in f64: detection logits by [`conv_correlate`],
+/// each pooling block drawn from its `P² + 1` states with one uniform (off
+/// first, then the units in raster order, as the fast sampler orders them),
+/// then the pixels by [`conv_full`]. Uniforms from `u` in the fast
+/// sampler's order (one per block, then one per pixel). Returns the new
+/// `(v, h)`. The naive twin of [`crate::sampler::ConvChains::sweep`] (the
+/// same law; the draws can differ where f32 and f64 round differently).
+pub fn conv_gibbs_sweep(m: &crate::model::ConvRbm, v: &[f32], u: &mut Uniforms) -> (Vec<f32>, Vec<f32>) {
+    let s = m.shape();
+    let (p, wh, kk) = (s.pool, s.hidden_width(), s.filters);
+    let mut logits = conv_correlate(&s, v, m.weights());
+    for (x, &b) in logits.iter_mut().zip(m.hidden_bias().iter().cycle()) {
+        *x += b as f64;
+    }
+    let ub = u.take(s.n_pooled());
+    let mut h = vec![0.0f32; s.n_hidden()];
+    let wp = wh / p;
+    for bp in 0..s.blocks() {
+        let (py, px) = (bp / wp, bp % wp);
+        let rows: Vec<usize> = (0..p * p).map(|i| ((py * p + i / p) * wh + px * p + i % p) * kk).collect();
+        for k in 0..kk {
+            let z: f64 = 1.0 + rows.iter().map(|&r| logits[r + k].exp()).sum::<f64>();
+            let mut acc = 1.0 / z;
+            let target = ub[bp * kk + k];
+            if target < acc {
+                continue;
+            }
+            for &r in &rows {
+                acc += logits[r + k].exp() / z;
+                if target < acc {
+                    h[r + k] = 1.0;
+                    break;
+                }
+            }
+        }
+    }
+    let back = conv_full(&s, &h, m.weights());
+    let uv = u.take(s.n_visible());
+    let v2 = back
+        .iter()
+        .zip(m.visible_bias().iter().cycle())
+        .zip(&uv)
+        .map(|((&x, &c), &ui)| (ui < sigmoid(x + c as f64)) as u8 as f32)
+        .collect();
+    (v2, h)
+}

@@ -1437,3 +1437,48 @@ fn train_average_saves_the_average_and_resumes_exactly() {
     let (d, h) = (model.n_visible(), model.n_hidden());
     assert_eq!(model.weights(), &state.average[..d * h]);
 }
+
+/// `bench conv`: one JSON object with the rates (and the naive twin's);
+/// impossible geometries and zero chains refused.
+#[test]
+fn bench_conv_reports_rates_and_refuses_bad_shapes() {
+    let (ok, stdout, err) = boltzmann(&[
+        "bench",
+        "conv",
+        "--size",
+        "12",
+        "--filters",
+        "3",
+        "--filter-size",
+        "5",
+        "--pool",
+        "2",
+        "--chains",
+        "4",
+        "--sweeps",
+        "2",
+        "--repeats",
+        "1",
+        "--naive",
+        "--threads",
+        "2",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["bench"], "conv");
+    assert_eq!(v["chains"], 4);
+    assert!(v["sweeps_per_s"].as_f64().unwrap() > 0.0);
+    assert!(v["naive_sweeps_per_s"].as_f64().unwrap() > 0.0);
+    assert!(v["speedup_vs_naive"].as_f64().unwrap() > 0.0);
+    for (bad, needle) in [
+        (&["--pool", "3"][..], "tile"),
+        (&["--chains", "0"][..], "--chains"),
+        (&["--filter-size", "40"][..], "larger"),
+    ] {
+        let mut a = vec!["bench", "conv", "--sweeps", "1", "--repeats", "1"];
+        a.extend_from_slice(bad);
+        let (ok, _, err) = boltzmann(&a);
+        assert!(!ok && err.contains(needle), "{bad:?}: {err}");
+    }
+}

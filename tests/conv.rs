@@ -908,3 +908,31 @@ fn conv_ais_matches_exact_log_z() {
     let g = m.clone().with_visible(boltzmann::model::ConvVisible::Gaussian);
     assert!(ceval::ais(&g, &[0.0; 9], &ok).is_err(), "Gaussian visible units");
 }
+
+/// `reference::conv_gibbs_sweep`, the naive f64 twin that `bench conv
+/// --naive` times, draws what `ConvChains::sweep` draws from the same
+/// states and streams (up to the rare uniform that falls between the f32
+/// and the f64 probability).
+#[test]
+fn naive_conv_sweep_is_the_fast_one() {
+    let s = ConvShape { height: 12, width: 12, channels: 1, filters: 5, filter_size: 5, pool: 2 };
+    let m = ConvRbm::random(s, 0.4, -1.0, 3).unwrap();
+    let n = 40;
+    let d = s.n_visible();
+    let images: Vec<f32> = (0..n * d).map(|i| ((i * 7 + i / 13) % 3 == 0) as u8 as f32).collect();
+    let streams = rng::chain_streams(9, n).unwrap();
+    let mut fast = ConvChains::with_images(&m, images.clone(), streams.clone()).unwrap();
+    fast.sweep(&m, 1).unwrap();
+    let (mut same_v, mut same_h) = (0usize, 0usize);
+    for (c, st) in streams.into_iter().enumerate() {
+        let mut u = reference::Uniforms::new(st);
+        let (v2, h) = reference::conv_gibbs_sweep(&m, &images[c * d..(c + 1) * d], &mut u);
+        same_v += v2.iter().zip(&fast.visible()[c * d..(c + 1) * d]).filter(|(a, b)| a == b).count();
+        let nh = s.n_hidden();
+        same_h += h.iter().zip(&fast.hidden()[c * nh..(c + 1) * nh]).filter(|(a, b)| a == b).count();
+    }
+    assert!(same_h as f64 >= 0.999 * (n * s.n_hidden()) as f64, "{same_h} of {}", n * s.n_hidden());
+    assert!(same_v as f64 >= 0.999 * (n * d) as f64, "{same_v} of {}", n * d);
+    let ones = fast.hidden().iter().filter(|&&x| x == 1.0).count();
+    assert!(ones > 0 && fast.visible().contains(&1.0) && fast.visible().contains(&0.0));
+}

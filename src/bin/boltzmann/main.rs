@@ -4,6 +4,7 @@
 #[macro_use]
 mod out;
 mod bench;
+mod bench_conv;
 mod bench_mpi;
 mod crbm;
 mod crbm_eval;
@@ -78,6 +79,9 @@ enum BenchCmd {
     /// Langevin steps on a random Gaussian–Bernoulli RBM over many chains
     /// (the step `../shared/refbench/jax_gibbs.py` times).
     Langevin(langevin::BenchLangevinArgs),
+    /// Block-Gibbs sweeps of a random convolutional RBM with probabilistic
+    /// max-pooling over many chains (`--naive`: beside its f64 twin).
+    Conv(bench_conv::BenchConvArgs),
     /// Block-Gibbs sweeps of a random RBM over an ensemble of chains.
     Gibbs {
         /// Visible units D.
@@ -196,6 +200,7 @@ fn run(cli: Cli) -> CliResult<()> {
         Cmd::Langevin(a) => langevin::run(a),
         Cmd::Ebm { what } => ebm::run(what),
         Cmd::Bench { what: BenchCmd::Langevin(a) } => langevin::bench(a),
+        Cmd::Bench { what: BenchCmd::Conv(a) } => bench_conv::run(a),
         Cmd::Info => {
             outln!("detected: {}", simd::detected_isa());
             outln!("active:   {}", simd::active_isa());
