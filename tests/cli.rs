@@ -1168,6 +1168,8 @@ fn crbm_train_sample_filters() {
             "linear:40",
             "--ais-runs",
             "6",
+            "--raise-examples",
+            "3",
             "--json",
             "--threads",
             threads,
@@ -1175,6 +1177,7 @@ fn crbm_train_sample_filters() {
         assert!(ok, "{err}");
         let mut v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
         v.as_object_mut().unwrap().remove("log_z_seconds");
+        v.as_object_mut().unwrap().remove("raise_seconds");
         v
     };
     let e1 = eval("1");
@@ -1186,6 +1189,8 @@ fn crbm_train_sample_filters() {
     let avg = e1["avg_log_prob"].as_f64().unwrap();
     assert!(avg < 0.0 && e1["avg_log_prob_low"].as_f64().unwrap() <= avg, "{e1}");
     assert_eq!(e1["examples"], 2000);
+    assert_eq!(e1["raise_examples"], 3);
+    assert!(e1["raise_mean"].as_f64().unwrap() < 0.0 && e1["raise_std_err"].as_f64().unwrap() >= 0.0, "{e1}");
     let small = dir.join("small.csv");
     std::fs::write(&small, "0,1,0,1\n1,1,0,0\n").unwrap();
     let (ok, _, err) =

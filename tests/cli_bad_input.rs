@@ -658,6 +658,7 @@ fn crbm_bad_input() {
         (eval("missing.safetensors", &["--schedule", "linear:0"]), "--schedule"),
         (eval("missing.safetensors", &["--schedule", "sideways"]), "--schedule"),
         (eval("missing.safetensors", &["--ais-runs", "0"]), "--ais-runs"),
+        (eval("missing.safetensors", &["--raise-runs", "0"]), "--raise-runs"),
         (train(&["--pool", "3"]), "tile"),
         (train(&["--filter-size", "40"]), "larger than the image"),
         (train(&["--filters", "0"]), "--filters"),

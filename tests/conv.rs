@@ -936,3 +936,50 @@ fn naive_conv_sweep_is_the_fast_one() {
     let ones = fast.hidden().iter().filter(|&&x| x == 1.0).count();
     assert!(ones > 0 && fast.visible().contains(&1.0) && fast.visible().contains(&0.0));
 }
+
+/// RAISE for convolutional RBMs: below the exact average log-probability of
+/// tiny models (up to noise) and close to it with a fine schedule; the
+/// same estimates for any thread count; bad input refused.
+#[test]
+fn conv_raise_is_a_close_lower_bound() {
+    use boltzmann::data::Dataset;
+    use boltzmann::eval::{RaiseConfig, conv as ceval, linear_schedule};
+    let shapes = [
+        ConvShape { height: 3, width: 3, channels: 1, filters: 2, filter_size: 2, pool: 2 },
+        ConvShape { height: 2, width: 3, channels: 2, filters: 3, filter_size: 2, pool: 1 },
+    ];
+    for (i, s) in shapes.into_iter().enumerate() {
+        let m = ConvRbm::random(s, 1.2, -0.5, 20 + i as u64).unwrap();
+        let d = s.n_visible();
+        // Examples drawn from the model itself (where RAISE is tight).
+        let mut chains = ConvChains::new(&m, 60, 4).unwrap();
+        chains.sweep(&m, 50).unwrap();
+        let data = Dataset::new(chains.visible().to_vec(), d).unwrap();
+        let exact = ceval::average_log_prob(&m, &data, ceval::log_z_exact(&m).unwrap()).unwrap();
+        let base: Vec<f32> = (0..d).map(|j| (j % 3) as f32 * 0.5 - 0.5).collect();
+        let config = RaiseConfig::default().runs_per_example(4).schedule(linear_schedule(2000)).seed(1);
+        let est = ceval::raise(&m, &base, &data, &config).unwrap();
+        assert!(
+            est.mean <= exact + 3.0 * est.std_err + 0.01,
+            "shape {i}: RAISE {} above exact {exact}",
+            est.mean
+        );
+        assert!(est.mean > exact - 0.2, "shape {i}: RAISE {} far below exact {exact}", est.mean);
+        assert_eq!(est.log_probs.len(), 60);
+        let go = |t: usize| {
+            rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap().install(|| {
+                ceval::raise(&m, &base, &data, &config.clone().schedule(linear_schedule(50))).unwrap()
+            })
+        };
+        assert_eq!(go(1), go(3), "shape {i}");
+    }
+    let s = ConvShape { height: 3, width: 3, channels: 1, filters: 2, filter_size: 2, pool: 2 };
+    let m = ConvRbm::random(s, 0.5, 0.0, 1).unwrap();
+    let data = Dataset::new(vec![1.0; 18], 9).unwrap();
+    let ok = RaiseConfig::default().schedule(linear_schedule(10));
+    assert!(ceval::raise(&m, &[0.0; 9], &data, &ok.clone().runs_per_example(0)).is_err());
+    assert!(ceval::raise(&m, &[0.0; 8], &data, &ok).is_err());
+    assert!(ceval::raise(&m, &[0.0; 9], &Dataset::new(vec![1.0; 16], 8).unwrap(), &ok).is_err());
+    assert!(ceval::raise(&m, &[0.0; 9], &Dataset::new(vec![0.5; 18], 9).unwrap(), &ok).is_err());
+    assert!(ceval::raise(&m, &[0.0; 9], &data, &ok.clone().schedule(vec![0.0, 0.5])).is_err());
+}

@@ -2,9 +2,11 @@
 //! ([`ConvRbm`]): exactly for small ones, by enumerating the visible images
 //! with the closed-form free energy, `log Z = log Σ_v exp(−F(v))` (at most
 //! 2^24 images), and by annealed importance sampling ([`ais`]) for the
-//! others.
+//! others, with reverse annealing ([`raise`]) for a conservative bound.
 
-use super::ais::{AisConfig, AisEstimate, check_schedule, summarize};
+use super::ais::{
+    AisConfig, AisEstimate, RaiseConfig, RaiseEstimate, check_schedule, raise_summary, summarize,
+};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::kernels::activation::sigmoid_in_place;
@@ -117,80 +119,240 @@ pub fn average_log_prob(m: &ConvRbm, data: &Dataset, log_z: f64) -> Result<f64> 
 /// # Ok::<(), boltzmann::Error>(())
 /// ```
 pub fn ais(m: &ConvRbm, base_bias: &[f32], config: &AisConfig) -> Result<AisEstimate> {
-    let s = m.shape();
-    if m.visible_units() != ConvVisible::Bernoulli {
-        return Err(Error::InvalidParam {
-            name: "model",
-            reason: "AIS is implemented for binary visible units only (the base model is Bernoulli)".into(),
-        });
-    }
+    check_model_and_base(m, base_bias)?;
     if config.runs == 0 {
         return Err(Error::InvalidParam { name: "runs", reason: "need at least one AIS run".into() });
     }
     check_schedule(&config.schedule)?;
-    if base_bias.len() != s.n_visible() || base_bias.iter().any(|b| !b.is_finite()) {
-        return Err(Error::InvalidParam {
-            name: "base biases",
-            reason: format!("need {} finite values (one per pixel)", s.n_visible()),
-        });
-    }
     let mut streams = rng::chain_streams(config.seed, config.runs)?;
     let logw = streams
         .par_iter_mut()
         .map(|st| anneal(m, base_bias, &config.schedule, st))
         .collect::<Result<Vec<f64>>>()?;
+    Ok(summarize(log_z_base(m, base_bias), logw))
+}
+
+/// Binary visible units and one finite base bias per pixel.
+fn check_model_and_base(m: &ConvRbm, base_bias: &[f32]) -> Result<()> {
+    if m.visible_units() != ConvVisible::Bernoulli {
+        return Err(Error::InvalidParam {
+            name: "model",
+            reason: "annealing is implemented for binary visible units only (the base model is Bernoulli)"
+                .into(),
+        });
+    }
+    let d = m.shape().n_visible();
+    if base_bias.len() != d || base_bias.iter().any(|b| !b.is_finite()) {
+        return Err(Error::InvalidParam {
+            name: "base biases",
+            reason: format!("need {d} finite values (one per pixel)"),
+        });
+    }
+    Ok(())
+}
+
+/// `log Z_A = Σᵢ softplus(aᵢ) + K·blocks·log(1 + P²)`.
+fn log_z_base(m: &ConvRbm, base_bias: &[f32]) -> f64 {
+    let s = m.shape();
     let pool_states = ((s.pool * s.pool + 1) as f64).ln() * s.n_pooled() as f64;
-    let log_z_base = base_bias.iter().map(|&a| softplus_f64(a as f64)).sum::<f64>() + pool_states;
-    Ok(summarize(log_z_base, logw))
+    base_bias.iter().map(|&a| softplus_f64(a as f64)).sum::<f64>() + pool_states
 }
 
 /// One AIS run: the image chain from the base model through the schedule;
 /// returns its log weight.
 fn anneal(m: &ConvRbm, a: &[f32], schedule: &[f64], stream: &mut StreamState) -> Result<f64> {
-    let s = m.shape();
-    let d = s.n_visible();
-    let mut sc = ImageScratch::new(&s);
-    let (mut v, mut vis) = (vec![0.0f32; d], vec![0.0f32; d]);
-    let (mut h, mut pooled) = (vec![0.0f32; s.n_hidden()], vec![0.0f32; s.n_pooled()]);
-    let mut scaled = vec![0.0f32; s.n_hidden()];
-    let mut u = vec![0.0f32; d.max(s.n_pooled())];
-    let mut bits = vec![0u64; u.len().div_ceil(2)];
-    let mut pool = PoolScratch::new(&s);
-    // Σᵢ (c_ch(i) − aᵢ) vᵢ is the visible part of d log p*/dβ.
-    let cdiff: Vec<f64> =
-        a.iter().zip(m.visible_bias().iter().cycle()).map(|(&a, &c)| c as f64 - a as f64).collect();
-    vis.copy_from_slice(a);
-    sigmoid_in_place(&mut vis);
-    uniforms(stream, &mut bits, &mut u[..d]);
-    for ((x, &p), &ui) in v.iter_mut().zip(&vis).zip(&u) {
-        *x = if ui < p { 1.0 } else { 0.0 };
-    }
+    let mut c = Annealer::new(m, a);
+    c.sample_base(stream);
     let mut logw = 0.0f64;
     for k in 1..schedule.len() {
-        let (b0, b1) = (schedule[k - 1], schedule[k]);
-        m.logits_into(&v, &mut sc);
-        let lin: f64 = v.iter().zip(&cdiff).filter(|(x, _)| **x != 0.0).map(|(_, c)| c).sum();
-        logw += (b1 - b0) * lin + pool_difference(&s, &sc.logits, b0, b1, &mut pool);
-        if k + 1 == schedule.len() {
-            break;
-        }
-        // h ~ p_β(h | v): max-pooling on β·I.
-        let bf = b1 as f32;
-        scaled.iter_mut().zip(&sc.logits).for_each(|(o, &x)| *o = bf * x);
-        uniforms(stream, &mut bits, &mut u[..s.n_pooled()]);
-        conv::sample_max_pool(&s, &scaled, &u[..s.n_pooled()], &mut h, &mut pooled, &mut [])?;
-        // v ~ p_β(v | h): σ((1−β)aᵢ + β(c + Σ W * h)ᵢ).
-        m.visible_logits_binary(&h, &mut vis);
-        for (x, &ai) in vis.iter_mut().zip(a) {
-            *x = (1.0 - bf) * ai + bf * *x;
-        }
-        sigmoid_in_place(&mut vis);
-        uniforms(stream, &mut bits, &mut u[..d]);
-        for ((x, &p), &ui) in v.iter_mut().zip(&vis).zip(&u) {
-            *x = if ui < p { 1.0 } else { 0.0 };
+        logw += c.increment(schedule[k - 1], schedule[k]);
+        if k + 1 < schedule.len() {
+            c.transition(schedule[k], stream)?;
         }
     }
     Ok(logw)
+}
+
+/// One annealing chain of one image: its state and scratch.
+struct Annealer<'a> {
+    m: &'a ConvRbm,
+    /// Base-model pixel biases.
+    a: &'a [f32],
+    /// `c_ch(i) − aᵢ`: the visible part of `d log p*_β / dβ`.
+    cdiff: Vec<f64>,
+    v: Vec<f32>,
+    vis: Vec<f32>,
+    h: Vec<f32>,
+    pooled: Vec<f32>,
+    scaled: Vec<f32>,
+    u: Vec<f32>,
+    bits: Vec<u64>,
+    image: ImageScratch,
+    pool: PoolScratch,
+    /// `image.logits` holds `I = b + W̃ * v` for the current `v`.
+    logits_valid: bool,
+}
+
+impl<'a> Annealer<'a> {
+    fn new(m: &'a ConvRbm, a: &'a [f32]) -> Annealer<'a> {
+        let s = m.shape();
+        let d = s.n_visible();
+        let u = vec![0.0f32; d.max(s.n_pooled())];
+        Annealer {
+            m,
+            a,
+            cdiff: a
+                .iter()
+                .zip(m.visible_bias().iter().cycle())
+                .map(|(&a, &c)| c as f64 - a as f64)
+                .collect(),
+            v: vec![0.0; d],
+            vis: vec![0.0; d],
+            h: vec![0.0; s.n_hidden()],
+            pooled: vec![0.0; s.n_pooled()],
+            scaled: vec![0.0; s.n_hidden()],
+            bits: vec![0; u.len().div_ceil(2)],
+            u,
+            image: ImageScratch::new(&s),
+            pool: PoolScratch::new(&s),
+            logits_valid: false,
+        }
+    }
+
+    /// `v ~ p_A`: independent pixels with probabilities `σ(a)`.
+    fn sample_base(&mut self, stream: &mut StreamState) {
+        let d = self.v.len();
+        self.vis.copy_from_slice(self.a);
+        sigmoid_in_place(&mut self.vis);
+        uniforms(stream, &mut self.bits, &mut self.u[..d]);
+        for ((x, &p), &ui) in self.v.iter_mut().zip(&self.vis).zip(&self.u) {
+            *x = if ui < p { 1.0 } else { 0.0 };
+        }
+        self.logits_valid = false;
+    }
+
+    fn set_image(&mut self, img: &[f32]) {
+        self.v.copy_from_slice(img);
+        self.logits_valid = false;
+    }
+
+    fn logits(&mut self) {
+        if !self.logits_valid {
+            self.m.logits_into(&self.v, &mut self.image);
+            self.logits_valid = true;
+        }
+    }
+
+    /// `log p*_{β₁}(v) − log p*_{β₀}(v)` at the current image.
+    fn increment(&mut self, b0: f64, b1: f64) -> f64 {
+        self.logits();
+        let lin: f64 = self.v.iter().zip(&self.cdiff).filter(|(x, _)| **x != 0.0).map(|(_, c)| c).sum();
+        (b1 - b0) * lin + pool_difference(&self.m.shape(), &self.image.logits, b0, b1, &mut self.pool)
+    }
+
+    /// One block-Gibbs sweep at `β`: `h ~ p_β(h | v)` (max-pooling on
+    /// `β·I`), then `v ~ p_β(v | h) = σ((1−β)aᵢ + β(c + Σ W * h)ᵢ)`.
+    fn transition(&mut self, beta: f64, stream: &mut StreamState) -> Result<()> {
+        let s = self.m.shape();
+        let (d, np) = (s.n_visible(), s.n_pooled());
+        self.logits();
+        let bf = beta as f32;
+        self.scaled.iter_mut().zip(&self.image.logits).for_each(|(o, &x)| *o = bf * x);
+        uniforms(stream, &mut self.bits, &mut self.u[..np]);
+        conv::sample_max_pool(&s, &self.scaled, &self.u[..np], &mut self.h, &mut self.pooled, &mut [])?;
+        self.m.visible_logits_binary(&self.h, &mut self.vis);
+        for (x, &ai) in self.vis.iter_mut().zip(self.a) {
+            *x = (1.0 - bf) * ai + bf * *x;
+        }
+        sigmoid_in_place(&mut self.vis);
+        uniforms(stream, &mut self.bits, &mut self.u[..d]);
+        for ((x, &p), &ui) in self.v.iter_mut().zip(&self.vis).zip(&self.u) {
+            *x = if ui < p { 1.0 } else { 0.0 };
+        }
+        self.logits_valid = false;
+        Ok(())
+    }
+}
+
+/// Reverse annealing (RAISE; Burda, Grosse & Salakhutdinov, AISTATS 2015)
+/// for a binary convolutional RBM: a stochastic **lower** bound on each
+/// example's log-probability, to set beside [`ais`] (see
+/// [`crate::eval::raise`] for the construction). Each of the
+/// `runs_per_example` chains of an example starts at the example, runs the
+/// transitions of [`ais`] backwards (`β` from 1 down to 0) and weighs
+/// `log p*` at each new image; the example's estimate is
+/// `−F(v) − log Z_A − log mean exp(Σ increments)` over its chains. Chains in
+/// parallel, each with its own stream (chain `e·r + j` of `seed`): the same
+/// estimates for any thread count.
+///
+/// # Errors
+/// As [`ais`] for the model, schedule and base biases;
+/// [`Error::InvalidParam`] for no runs or no examples;
+/// [`Error::ShapeMismatch`] for images of another size;
+/// [`Error::NotBinary`] for non-binary images.
+///
+/// # Examples
+/// ```
+/// use boltzmann::data::Dataset;
+/// use boltzmann::eval::{RaiseConfig, conv, linear_schedule};
+/// use boltzmann::model::{ConvRbm, ConvShape};
+/// let s = ConvShape { height: 3, width: 3, channels: 1, filters: 2, filter_size: 2, pool: 2 };
+/// let m = ConvRbm::random(s, 1.0, -0.5, 4)?;
+/// let data = Dataset::new((0..90).map(|i| ((i * 5 % 7) < 3) as u8 as f32).collect(), 9)?;
+/// let config = RaiseConfig::default().runs_per_example(4).schedule(linear_schedule(500)).seed(2);
+/// let est = conv::raise(&m, &[0.0; 9], &data, &config)?;
+/// let exact = conv::average_log_prob(&m, &data, conv::log_z_exact(&m)?)?;
+/// assert!(est.mean < exact + 3.0 * est.std_err + 0.01 && est.mean > exact - 0.5);
+/// # Ok::<(), boltzmann::Error>(())
+/// ```
+pub fn raise(m: &ConvRbm, base_bias: &[f32], data: &Dataset, config: &RaiseConfig) -> Result<RaiseEstimate> {
+    let s = m.shape();
+    check_model_and_base(m, base_bias)?;
+    check_schedule(&config.schedule)?;
+    let r = config.runs_per_example;
+    if r == 0 {
+        return Err(Error::InvalidParam { name: "runs_per_example", reason: "need at least one".into() });
+    }
+    if data.is_empty() {
+        return Err(Error::InvalidParam { name: "data", reason: "no examples".into() });
+    }
+    if data.dim() != s.n_visible() {
+        return Err(Error::ShapeMismatch {
+            what: "images (model visible units)",
+            expected: s.n_visible(),
+            got: data.dim(),
+        });
+    }
+    data.check_binary()?;
+    let n = data.len();
+    let mut streams = rng::chain_streams(config.seed, crate::kernels::mul_dims("RAISE chains", n, r)?)?;
+    let sched = &config.schedule;
+    let logw = streams
+        .par_iter_mut()
+        .enumerate()
+        .map(|(c, st)| {
+            let mut ch = Annealer::new(m, base_bias);
+            ch.set_image(data.row(c / r));
+            let mut lw = 0.0f64;
+            for k in (1..sched.len()).rev() {
+                ch.transition(sched[k], st)?;
+                lw += ch.increment(sched[k - 1], sched[k]);
+            }
+            Ok(lw)
+        })
+        .collect::<Result<Vec<f64>>>()?;
+    let lz_a = log_z_base(m, base_bias);
+    let mut fe = vec![0.0f64; n];
+    m.free_energy_batch(data.features(), &mut fe)?;
+    let (mut log_probs, mut log_z) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for (e, lw) in logw.chunks(r).enumerate() {
+        // log mean exp(−logw), relative to the smallest logw.
+        let mn = lw.iter().cloned().fold(f64::INFINITY, f64::min);
+        let lme = -mn + (lw.iter().map(|&x| (mn - x).exp()).sum::<f64>() / r as f64).ln();
+        log_probs.push(-fe[e] - lz_a + lme);
+        log_z.push(lz_a - lme);
+    }
+    Ok(raise_summary(log_probs, log_z))
 }
 
 /// Scratch of [`pool_difference`].
