@@ -79,17 +79,39 @@ pub fn par_gemm_packed_cols(
     }
     check_len("A (m × k)", mul_dims("m × k", m, w.k())?, a.len())?;
     check_len("C (m × n)", mul_dims("m × n", m, w.n())?, c.len())?;
-    let isa = simd::active_isa();
-    let out = SendPtr(c.as_mut_ptr());
-    column_ranges(w.n(), parts).into_par_iter().for_each(|cols| {
-        // SAFETY: the ranges are disjoint and inside `m × n`; every task
-        // ends before `c`'s borrow does.
-        let c = unsafe { std::slice::from_raw_parts_mut(out.get(), m * w.n()) };
-        if !product(isa, m, a, w, c, cols.clone()) {
-            fallback(m, a, w, c, cols);
-        }
-    });
+    if !par_product_cols(simd::active_isa(), m, a, w, c, parts) {
+        fallback(m, a, w, c, 0..w.n());
+    }
     Ok(())
+}
+
+/// `out (m × n) = A · W` by the tile kernels with the output columns split
+/// into `parts` ranges of whole tiles computed in parallel on the current
+/// rayon pool (same bits for any `parts`); `false` (nothing written) where
+/// `isa` has no tile kernel.
+///
+/// # Panics
+/// If a slice is shorter than its extent (callers validate first).
+pub(crate) fn par_product_cols(
+    isa: Isa,
+    m: usize,
+    a: &[f32],
+    w: &PackedWeights,
+    out: &mut [f32],
+    parts: usize,
+) -> bool {
+    assert!(a.len() >= m * w.k() && out.len() >= m * w.n());
+    if !simd::has_dense_tiles(isa) {
+        return false;
+    }
+    let ptr = SendPtr(out.as_mut_ptr());
+    column_ranges(w.n(), parts).into_par_iter().for_each(|cols| {
+        // SAFETY: `out` holds `m × n` (asserted); the column ranges are
+        // disjoint, so no two tasks write the same element, and every task
+        // ends before `out`'s borrow does.
+        unsafe { product_raw(isa, m, a, w, ptr.get(), cols) };
+    });
+    true
 }
 
 /// `out (m × n) = A · W` by the tile kernels, rows in blocks of
@@ -132,9 +154,14 @@ pub(crate) fn column_ranges(n: usize, parts: usize) -> Vec<std::ops::Range<usize
         .collect()
 }
 
-fn tiles(m: usize, a: &[f32], w: &PackedWeights, out: &mut [f32], cols: std::ops::Range<usize>) -> Tiles {
+/// The tile arguments of `out (m × n) = A · W`, columns `cols`.
+///
+/// # Panics
+/// If `a` is shorter than `m × k` or `cols` does not start on a panel
+/// boundary or passes `n`.
+fn tiles(m: usize, a: &[f32], w: &PackedWeights, out: *mut f32, cols: std::ops::Range<usize>) -> Tiles {
     let (k, n) = (w.k(), w.n());
-    assert!(a.len() >= m * k && out.len() >= m * n && cols.start.is_multiple_of(PANEL) && cols.end <= n);
+    assert!(a.len() >= m * k && cols.start.is_multiple_of(PANEL) && cols.end <= n);
     Tiles {
         m,
         k,
@@ -144,7 +171,7 @@ fn tiles(m: usize, a: &[f32], w: &PackedWeights, out: &mut [f32], cols: std::ops
         n,
         j0: cols.start,
         j1: cols.end,
-        out: out.as_mut_ptr(),
+        out,
         ldo: n,
         probs: std::ptr::null_mut(),
         bias: std::ptr::null(),
@@ -167,8 +194,28 @@ pub(crate) fn product(
     out: &mut [f32],
     cols: std::ops::Range<usize>,
 ) -> bool {
+    assert!(out.len() >= m * w.n());
+    // SAFETY: `out` holds `m × n` (asserted) and is borrowed mutably here.
+    unsafe { product_raw(isa, m, a, w, out.as_mut_ptr(), cols) }
+}
+
+/// [`product`] into a raw output.
+///
+/// # Safety
+/// `out` valid for writes of `m` rows of `w.n()` floats (row stride
+/// `w.n()`), and no other access to the elements of columns `cols` during
+/// the call.
+unsafe fn product_raw(
+    isa: Isa,
+    m: usize,
+    a: &[f32],
+    w: &PackedWeights,
+    out: *mut f32,
+    cols: std::ops::Range<usize>,
+) -> bool {
     let t = tiles(m, a, w, out, cols);
-    // SAFETY: `tiles` asserted every extent the kernel reads or writes.
+    // SAFETY: `tiles` asserted the extents of `a` and the columns; the
+    // caller guarantees `out`.
     unsafe { simd::dense_tiles::<{ tile_out::STORE }>(isa, &t) }
 }
 
@@ -193,9 +240,9 @@ pub(crate) fn sample_packed(
     probs: Option<&mut [f32]>,
 ) -> bool {
     let n = w.n();
-    assert!(bias.len() >= n && bits_stride >= n);
+    assert!(bias.len() >= n && bits_stride >= n && out.len() >= m * n);
     assert!(m == 0 || bits.len() >= (m - 1) * bits_stride + n);
-    let mut t = tiles(m, a, w, out, 0..n);
+    let mut t = tiles(m, a, w, out.as_mut_ptr(), 0..n);
     t.bias = bias.as_ptr();
     t.bits = bits.as_ptr();
     t.bits_stride = bits_stride;

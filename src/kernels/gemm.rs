@@ -527,7 +527,9 @@ impl<'a> HalfStepProducts<'a> {
     /// rows would make every thread pack all of `W`. Same bits as unsplit.
     pub(crate) fn visible_to_hidden_cols(&self, rows: usize, v: &[f32], pre: &mut [f32], parts: usize) {
         if let Some((pw, _)) = self.tile_weights() {
-            return tile_cols(self.isa, rows, v, pw, pre, parts);
+            let done = super::dense::par_product_cols(self.isa, rows, v, pw, pre, parts);
+            debug_assert!(done);
+            return;
         }
         if self.wt.is_some() || parts <= 1 {
             return self.visible_to_hidden(rows, v, pre);
@@ -553,7 +555,9 @@ impl<'a> HalfStepProducts<'a> {
     /// [`Self::visible_to_hidden_cols`].
     pub(crate) fn hidden_to_visible_cols(&self, rows: usize, hs: &[f32], pre: &mut [f32], parts: usize) {
         if let Some((_, pwt)) = self.tile_weights() {
-            return tile_cols(self.isa, rows, hs, pwt, pre, parts);
+            let done = super::dense::par_product_cols(self.isa, rows, hs, pwt, pre, parts);
+            debug_assert!(done);
+            return;
         }
         if self.wt.is_some() || parts <= 1 {
             return self.hidden_to_visible(rows, hs, pre);
@@ -599,21 +603,6 @@ impl<'a> HalfStepProducts<'a> {
             _ => gemm_nt_raw(rows, self.h, self.d, hs, self.w, pre),
         }
     }
-}
-
-/// `out (rows × n) = x · W` by the tile kernels with the output columns
-/// split into `parts` ranges in parallel (same bits for any `parts`).
-fn tile_cols(isa: crate::Isa, rows: usize, x: &[f32], w: &PackedWeights, out: &mut [f32], parts: usize) {
-    let n = w.n();
-    assert!(x.len() >= rows * w.k() && out.len() >= rows * n);
-    let ptr = SendPtr(out.as_mut_ptr());
-    super::dense::column_ranges(n, parts).into_par_iter().for_each(|cols| {
-        // SAFETY: the column ranges are disjoint and inside `rows × n`;
-        // every task ends before `out`'s borrow does.
-        let out = unsafe { std::slice::from_raw_parts_mut(ptr.get(), rows * n) };
-        let done = super::dense::product(isa, rows, x, w, out, cols);
-        debug_assert!(done);
-    });
 }
 
 /// A dense product `(rows, x, out)` over row-major buffers.
