@@ -33,17 +33,19 @@ pub struct GaussianRbm {
     /// All σᵢ = 1: the products skip the scaling.
     unit_sigma: bool,
     /// `W` and `Wᵀ` packed for the dense tile kernels, made on the first
-    /// product of at least [`PACK_MIN_ROWS`] rows (a sampler's, typically);
-    /// the parameters never change in place (`set_params` builds a new
-    /// model), so the packing stays valid. `None` inside: no tile kernels
-    /// on this CPU, or the packing could not be allocated.
+    /// product of at least [`PACK_MIN_ROWS`] rows (a sampler's, typically)
+    /// and used by such products only; the parameters never change in
+    /// place (`set_params` builds a new model), so the packing stays valid.
+    /// `None` inside: the packing could not be allocated.
     packed: OnceLock<Option<Box<(PackedWeights, PackedWeights)>>>,
 }
 
-/// Fewest rows in one product for which the weights are packed for the
-/// tile kernels: packing `W` and `Wᵀ` costs about as much as 50 rows of
-/// the two products, so from 512 rows on it costs at most ≈ 10 % once and
-/// pays from the second product on.
+/// Fewest rows in one product for which the tile kernels are used (and the
+/// weights packed for them, once): packing `W` and `Wᵀ` costs about as
+/// much as 50 rows of the two products, so from 512 rows on it costs at
+/// most ≈ 10 % once and pays from the second product on. Smaller products
+/// use matrixmultiply (other rounding: the same rows can differ in the last
+/// bits between a small and a large call).
 const PACK_MIN_ROWS: usize = 512;
 
 impl PartialEq for GaussianRbm {
@@ -231,12 +233,11 @@ impl GaussianRbm {
         gemm::par_gemm_nt(n, h, d, p, &self.weights, out, block_rows(n))
     }
 
-    /// The packed weights, packing them now if this product has at least
-    /// [`PACK_MIN_ROWS`] rows and the CPU has the tile kernels.
+    /// The packed weights for a product of `n` rows: from [`PACK_MIN_ROWS`]
+    /// rows on (packing them on first use) where the CPU has the tile
+    /// kernels, else `None`. Decided by `n` alone, never by earlier calls,
+    /// so a call's bits do not depend on what ran before it.
     fn packed_for(&self, n: usize) -> Option<&(PackedWeights, PackedWeights)> {
-        if let Some(p) = self.packed.get() {
-            return p.as_deref();
-        }
         if n < PACK_MIN_ROWS || !simd::has_dense_tiles(simd::active_isa()) {
             return None;
         }
