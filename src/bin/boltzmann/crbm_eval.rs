@@ -119,14 +119,14 @@ fn report(
         (z, z, z, "exact".to_string())
     } else {
         let biases = eval::base_rate_biases(base)?;
-        let config = AisConfig::default().runs(a.ais_runs).schedule(schedule).seed(a.seed);
+        let config = AisConfig::default().runs(a.ais_runs).schedule(schedule.clone()).seed(a.seed);
         let est = eval::conv::ais(m, &biases, &config)?;
         let method = format!("AIS, {} runs × {} βs", a.ais_runs, config.schedule.len() - 1);
         (est.log_z, est.log_z_low, est.log_z_high, method)
     };
     let secs = t0.elapsed().as_secs_f64();
     let avg = eval::conv::average_log_prob(m, test, log_z)?;
-    let raise = raise_bound(a, m, test, base, log_z)?;
+    let raise = raise_bound(a, m, test, base, log_z, schedule)?;
     // A looser log Z bound moves the average the other way.
     let (avg_low, avg_high) = (avg + log_z - high, avg + log_z - low);
     if a.json {
@@ -182,13 +182,13 @@ fn raise_bound(
     test: &Dataset,
     base: &Dataset,
     log_z: f64,
+    schedule: Vec<f64>,
 ) -> CliResult<Option<RaiseReport>> {
     if a.raise_examples == 0 {
         return Ok(None);
     }
     let n = a.raise_examples.min(test.len());
     let first = test.subset(0..n)?;
-    let schedule = parse_schedule(&a.schedule).map_err(|e| format!("--schedule: {e}"))?;
     let config = RaiseConfig::default().runs_per_example(a.raise_runs).schedule(schedule).seed(a.seed);
     let t0 = Instant::now();
     let est = eval::conv::raise(m, &eval::base_rate_biases(base)?, &first, &config)?;
