@@ -140,6 +140,19 @@ fn products(c: &mut Criterion) {
                 bch.iter(|| gemm::gemm_nn_nopack(m, k, n, black_box(&a), &b, &mut out).unwrap())
             });
         }
+        // Our register-blocked tiles over W packed once (the sweeps' path;
+        // the packing is outside the timed loop, as in a sweep).
+        {
+            use boltzmann::kernels::{binary::PackedWeights, dense};
+            let pw = PackedWeights::new(&b, k, n).unwrap();
+            let mut c1 = vec![0.0f32; m * n];
+            gemm::gemm_nn(m, k, n, &a, &b, &mut c1).unwrap();
+            dense::gemm_packed(m, &a, &pw, &mut out).unwrap();
+            assert!(out.iter().zip(&c1).all(|(x, y)| (x - y).abs() <= 1e-3 * (1.0 + y.abs())));
+            g.bench_function(BenchmarkId::new("tiles_packed", &id), |bch| {
+                bch.iter(|| dense::gemm_packed(m, black_box(&a), &pw, &mut out).unwrap())
+            });
+        }
         if m * k * n > 50_000_000 {
             g.finish();
             continue;

@@ -277,7 +277,7 @@ fn fallback(m: usize, a: &[f32], w: &PackedWeights, out: &mut [f32], cols: std::
 mod tests {
     use super::*;
 
-    /// Shapes around the tile edges: rows 1–25 (12-, 8-, 4-, 2-, 1-row
+    /// Shapes around the tile edges: rows 1–30 (8-row AVX-512 and 6-row AVX2 tiles, then 4-, 2-, 1-row
     /// tiles), columns inside one vector, one panel, an odd panel count,
     /// and the sweep shapes.
     const SHAPES: [(usize, usize, usize); 9] = [

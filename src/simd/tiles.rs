@@ -66,7 +66,7 @@ pub(crate) struct Tiles {
     pub(crate) bits_stride: usize,
 }
 
-/// The whole product: rows in tiles of `MR` (then 8, 4, 2, 1 for the last
+/// The whole product: rows in tiles of `MR` (then 4, 2, 1 for the last
 /// rows), each tile against every column tile of `NV` vectors in turn (the
 /// tile's rows of `A` stay in L1 while the panels stream by).
 ///
@@ -85,8 +85,6 @@ pub(super) unsafe fn dense_tiles_body<V: FVec, const MR: usize, const NV: usize,
             let left = t.m - r0;
             r0 += if left >= MR {
                 row_tile::<V, MR, NV, OUT>(t, r0)
-            } else if MR > 8 && left >= 8 {
-                row_tile::<V, 8, NV, OUT>(t, r0)
             } else if left >= 4 {
                 row_tile::<V, 4, NV, OUT>(t, r0)
             } else if left >= 2 {
