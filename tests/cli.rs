@@ -1096,6 +1096,44 @@ fn bad_learning_options_fail_cleanly_and_write_nothing() {
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(v["sweeps"], 100);
+    assert!(v.get("swap_rates").is_none(), "plain chains report no swaps: {v}");
+    // Parallel tempering: the same diagnostics plus swap rates (one per
+    // neighbouring pair) and round trips; without --json they go to stderr.
+    let tempered = |json: bool| {
+        let mut args = vec![
+            "sample",
+            "--model",
+            &model,
+            "--shape",
+            "4x4",
+            "--diagnostics",
+            "--chains",
+            "4",
+            "--rows",
+            "2",
+            "--steps",
+            "50",
+            "--replicas",
+            "5",
+            "--beta-min",
+            "0.2",
+            "--out",
+            &png,
+        ];
+        if json {
+            args.push("--json");
+        }
+        boltzmann(&args)
+    };
+    let (ok, stdout, err) = tempered(true);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let rates = v["swap_rates"].as_array().unwrap();
+    assert_eq!(rates.len(), 4, "{v}");
+    assert!(rates.iter().all(|r| (0.0..=1.0).contains(&r.as_f64().unwrap())), "{v}");
+    assert!(v["round_trips"].as_u64().is_some() && v["sweeps"] == 100, "{v}");
+    let (ok, _, err) = tempered(false);
+    assert!(ok && err.contains("tempering: swap rates [") && err.contains("round trips"), "{err}");
 }
 
 /// `crbm train | sample | filters` on the embedded digits: every output

@@ -1,6 +1,9 @@
 //! Parallel tempering: exactness at β = 1 (χ² against enumeration), mode
-//! hopping where plain Gibbs stays, thread independence, bad ladders.
+//! hopping where plain Gibbs stays, thread independence, bad ladders; the
+//! bit-packed ensemble against the f32 one, bit for bit.
 
+use boltzmann::kernels::binary::unpack_rows;
+use boltzmann::sampler::PackedTemperedChains;
 use boltzmann::sampler::tempering::{check_ladder, geometric_ladder};
 use boltzmann::{Chains, Rbm, TemperedChains, reference};
 
@@ -180,4 +183,107 @@ fn ladder_adaptation_refuses_bad_steps_and_waits_for_counts() {
     pt.sweep(&rbm, 3).unwrap();
     assert!(!pt.adapt_ladder(0.5).unwrap());
     assert_eq!(pt.tempering().betas(), &ladder[..]);
+}
+
+/// A model above the no-packing size whose states are sparse enough for
+/// the binary products, so that a packed tempered sweep goes through both
+/// the binary and the dense products.
+fn sparse_model(d: usize, h: usize, seed: u64) -> Rbm {
+    let r = Rbm::random(d, h, 0.3, 0.0, seed).unwrap();
+    let b: Vec<f32> = (0..d).map(|i| if i % 3 == 0 { 0.5 } else { -2.5 }).collect();
+    let c: Vec<f32> = (0..h).map(|j| if j % 4 == 0 { 0.0 } else { -2.0 }).collect();
+    Rbm::new(d, h, r.weights().to_vec(), b, c).unwrap()
+}
+
+/// The packed ensemble's states unpacked, in the layout of the f32 rows.
+fn unpacked(p: &PackedTemperedChains, d: usize, h: usize) -> (Vec<f32>, Vec<f32>) {
+    let rows = p.streams().len();
+    let (mut v, mut hs) = (vec![0.0f32; rows * d], vec![0.0f32; rows * h]);
+    unpack_rows(p.visible_bits(), d, &mut v).unwrap();
+    unpack_rows(p.hidden_bits(), h, &mut hs).unwrap();
+    (v, hs)
+}
+
+#[test]
+fn packed_tempering_gives_the_f32_bits_on_any_thread_count() {
+    let (d, h) = (300, 70);
+    let rbm = sparse_model(d, h, 6);
+    let base: Vec<f32> = (0..d).map(|i| -1.0 - (i % 5) as f32 * 0.3).collect();
+    let start: Vec<f32> = (0..90 * d).map(|i| ((i * 7919) % 11 == 0) as u8 as f32).collect();
+    let ladder = geometric_ladder(5, 0.3).unwrap();
+    // Reference: the f32 ensemble on one thread.
+    let mut f = TemperedChains::new(&rbm, 90, ladder.clone(), 4).unwrap();
+    f.set_base(&base).unwrap();
+    f.set_visible(&start).unwrap();
+    f.sweep(&rbm, 1).unwrap(); // a call below the packing size: dense products
+    pool(1).install(|| f.sweep(&rbm, 12)).unwrap(); // 12 × 450 rows: packed products
+    assert!(f.adapt_ladder(0.5).unwrap());
+    f.sweep(&rbm, 6).unwrap();
+    for t in [1, 2, 3] {
+        let p = pool(t).install(|| {
+            let mut p = PackedTemperedChains::new(&rbm, 90, ladder.clone(), 4).unwrap();
+            p.set_base(&base).unwrap();
+            p.set_visible(&start).unwrap();
+            p.sweep(&rbm, 1).unwrap();
+            p.sweep(&rbm, 12).unwrap();
+            assert!(p.adapt_ladder(0.5).unwrap());
+            p.sweep(&rbm, 6).unwrap();
+            p
+        });
+        let (v, hs) = unpacked(&p, d, h);
+        assert_eq!(v, f.rows().visible(), "{t} threads");
+        assert_eq!(hs, f.rows().hidden(), "{t} threads");
+        assert_eq!(p.streams(), f.rows().streams());
+        assert_eq!(p.visible(), f.visible());
+        assert_eq!(p.replica_visible(1), f.replica_visible(1));
+        assert_eq!(p.betas(), f.tempering().betas());
+        assert_eq!(p.swap_rates(), f.tempering().swap_rates());
+        let (a, b) = (p.round_trips(), f.tempering().round_trips());
+        assert!(a.0 == b.0 && (a.1 == b.1 || (a.1.is_nan() && b.1.is_nan())), "{a:?} vs {b:?}");
+        assert_eq!(p.sweeps_done(), f.sweeps_done());
+    }
+    // The states are sparse (the binary products ran) and swaps both
+    // happened and were refused.
+    let density = f.rows().visible().iter().sum::<f32>() / (450 * d) as f32;
+    assert!(density < 0.35, "{density}");
+    let rates = f.tempering().swap_rates();
+    assert!(rates.iter().any(|&a| a > 0.0) && rates.iter().any(|&a| a < 1.0), "{rates:?}");
+}
+
+#[test]
+fn packed_beta_one_replicas_follow_the_exact_distribution() {
+    let rbm = Rbm::random(10, 6, 1.0, 0.5, 11).unwrap();
+    let (_, p) = reference::exact_visible_distribution(&rbm);
+    let n = 20_000;
+    let mut pt = PackedTemperedChains::new(&rbm, n, geometric_ladder(4, 0.3).unwrap(), 15).unwrap();
+    pt.sweep(&rbm, 60).unwrap();
+    let mut counts = vec![0u64; 1 << 10];
+    for v in pt.visible().chunks_exact(10) {
+        counts[reference::state_index(v)] += 1;
+    }
+    let (stat, df) = chi_square(&counts, &p, n as u64);
+    assert!(stat < chi2_critical_001(df), "χ² {stat:.1} at {df} dof");
+    assert!(pt.swap_rates().iter().all(|&a| a > 0.05 && a < 1.0));
+    assert_eq!(pt.bytes_per_replica(), 8 + 8 + 32 + 8);
+    assert!(pt.visible_density() > 0.0 && pt.visible_density() < 1.0);
+}
+
+#[test]
+fn packed_tempering_refuses_bad_input() {
+    let rbm = Rbm::random(5, 3, 0.1, 0.0, 1).unwrap();
+    for bad in [vec![1.0], vec![0.5, 0.5, 1.0], vec![0.0, 1.0], vec![0.5, 0.9], vec![f32::NAN, 1.0]] {
+        assert!(PackedTemperedChains::new(&rbm, 4, bad, 1).is_err());
+    }
+    assert!(PackedTemperedChains::new(&rbm, 0, vec![0.5, 1.0], 1).is_err());
+    let mut pt = PackedTemperedChains::new(&rbm, 2, vec![0.5, 1.0], 1).unwrap();
+    let before = pt.clone();
+    assert!(pt.sweep(&Rbm::random(6, 3, 0.1, 0.0, 1).unwrap(), 1).is_err());
+    assert!(pt.sweep(&Rbm::random(5, 4, 0.1, 0.0, 1).unwrap(), 1).is_err());
+    assert!(pt.set_visible(&[0.0; 9]).is_err());
+    assert!(pt.set_visible(&[0.5; 10]).is_err());
+    assert!(pt.set_base(&[0.0; 4]).is_err());
+    assert!(pt.set_base(&[f32::INFINITY; 5]).is_err());
+    assert!(pt.adapt_ladder(0.0).is_err());
+    assert!(pt.adapt_ladder(1.5).is_err());
+    assert_eq!(pt, before, "refused calls changed nothing");
 }

@@ -1,15 +1,18 @@
 //! Samplers over ensembles of chains: block Gibbs for RBMs, with f32 states
 //! ([`Chains`]) or bit-packed ones ([`PackedChains`]); Langevin, MALA and
 //! annealed Langevin for continuous energies ([`LangevinChains`]); parallel
-//! tempering over a ladder of temperatures ([`TemperedChains`]); block Gibbs
+//! tempering over a ladder of temperatures, on f32 states
+//! ([`TemperedChains`]) or bit-packed ones ([`PackedTemperedChains`]); block Gibbs
 //! for convolutional RBMs with probabilistic max-pooling ([`ConvChains`]).
 
 pub mod chains;
 pub mod conv;
+mod exchange;
 pub mod gibbs;
 pub mod langevin;
 pub mod packed;
 pub mod tempering;
+pub mod tempering_packed;
 
 pub use chains::Chains;
 pub use conv::{ConvChains, ConvDbnChains};
@@ -17,6 +20,7 @@ pub use gibbs::StageTimes;
 pub use langevin::LangevinChains;
 pub use packed::PackedChains;
 pub use tempering::{TemperedChains, Tempering};
+pub use tempering_packed::PackedTemperedChains;
 
 /// Checks rows to start chains from: `d` wide, at least one, binary.
 pub(crate) fn check_start_rows(data: &crate::data::Dataset, d: usize) -> crate::Result<()> {

@@ -38,15 +38,13 @@
 //! lowest β to β = 1 and back — the time that measures how well tempering
 //! mixes (Katzgraber et al. 2006).
 
-use super::Chains;
-use super::gibbs;
+use super::exchange::{self, BlockScratch, Exchange, RowBytes};
+use super::{Chains, gibbs};
 use crate::error::{Error, Result};
 use crate::kernels::activation;
-use crate::kernels::gemm::{BinaryScratch, HalfStepProducts};
+use crate::kernels::gemm::HalfStepProducts;
 use crate::model::Rbm;
-use crate::rng;
-use crate::simd::{self, Isa};
-use rand_core::Rng;
+use crate::simd::Isa;
 use rayon::prelude::*;
 
 /// A geometric ladder of `k` inverse temperatures from `beta_min` to 1:
@@ -162,8 +160,8 @@ impl TemperedChains {
     /// [`Error::ShapeMismatch`], [`Error::NotBinary`].
     pub fn set_visible(&mut self, visible: &[f32]) -> Result<()> {
         let d = self.rows.n_visible();
-        crate::kernels::check_len("visible states (chains × n_visible)", visible.len(), self.t.n * d)?;
-        let all: Vec<f32> = (0..self.t.betas.len()).flat_map(|_| visible.iter().copied()).collect();
+        crate::kernels::check_len("visible states (chains × n_visible)", visible.len(), self.t.x.n * d)?;
+        let all: Vec<f32> = (0..self.t.x.betas.len()).flat_map(|_| visible.iter().copied()).collect();
         self.rows.set_visible(&all)?;
         self.t.pre_valid = false;
         Ok(())
@@ -177,7 +175,7 @@ impl TemperedChains {
     }
     /// Visible states of the β = 1 replicas (`n × D`).
     pub fn visible(&self) -> &[f32] {
-        self.t.replica_visible(&self.rows, self.t.betas.len() - 1)
+        self.t.replica_visible(&self.rows, self.t.x.betas.len() - 1)
     }
     /// Visible states of replica `r` (0: the hottest).
     ///
@@ -227,25 +225,11 @@ impl TemperedChains {
 /// persistent chains of its checkpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tempering {
-    n: usize,
-    betas: Vec<f32>,
-    base: Vec<f32>,
+    x: Exchange,
     /// `Wᵀv` (no bias, unscaled) of every row's current `v`; valid when
     /// `pre_valid`.
     pre_h: Vec<f32>,
     pre_valid: bool,
-    /// `D = E(v,h) − E_A(v)` per row.
-    diff: Vec<f64>,
-    /// Walker at each row, and each walker's direction (+1 going up to β=1
-    /// after last touching the bottom, −1 going down, 0 not yet at an end)
-    /// and the sweep of its last visit to the bottom.
-    walker: Vec<u32>,
-    direction: Vec<i8>,
-    left_bottom: Vec<u64>,
-    accepted: Vec<u64>,
-    attempted: Vec<u64>,
-    trips: u64,
-    trip_sweeps: u64,
 }
 
 impl Tempering {
@@ -265,22 +249,11 @@ impl Tempering {
                 got: rows.batch(),
             });
         }
-        let (d, h, total, k) = (rows.n_visible(), rows.n_hidden(), rows.batch(), betas.len());
-        let zeros = |len: usize| crate::alloc::try_vec(len, 0.0f32, "tempering scratch");
+        let (d, h, total) = (rows.n_visible(), rows.n_hidden(), rows.batch());
         Ok(Tempering {
-            n,
-            base: vec![0.0; d],
-            pre_h: zeros(total * h)?,
+            x: Exchange::new(n, betas, d)?,
+            pre_h: crate::alloc::try_vec(total * h, 0.0f32, "tempering scratch")?,
             pre_valid: false,
-            diff: vec![0.0; total],
-            walker: (0..total as u32).collect(),
-            direction: (0..total).map(|i| if i < n { 1 } else { 0 }).collect(),
-            left_bottom: vec![0; total],
-            accepted: vec![0; k - 1],
-            attempted: vec![0; k - 1],
-            trips: 0,
-            trip_sweeps: 0,
-            betas,
         })
     }
 
@@ -292,32 +265,22 @@ impl Tempering {
     /// [`Error::ShapeMismatch`] for a wrong length, [`Error::InvalidParam`]
     /// for non-finite values.
     pub fn set_base(&mut self, base_bias: &[f32]) -> Result<()> {
-        if base_bias.len() != self.base.len() {
-            return Err(Error::ShapeMismatch {
-                what: "base biases (n_visible)",
-                expected: self.base.len(),
-                got: base_bias.len(),
-            });
-        }
-        if base_bias.iter().any(|x| !x.is_finite()) {
-            return Err(Error::InvalidParam { name: "base_bias", reason: "must be finite".into() });
-        }
-        self.base.copy_from_slice(base_bias);
+        self.x.set_base(base_bias)?;
         self.pre_valid = false;
         Ok(())
     }
 
     /// The ladder.
     pub fn betas(&self) -> &[f32] {
-        &self.betas
+        &self.x.betas
     }
     /// Chains per temperature.
     pub fn n_chains(&self) -> usize {
-        self.n
+        self.x.n
     }
     /// The base model's visible biases (see [`Self::set_base`]).
     pub fn base(&self) -> &[f32] {
-        &self.base
+        &self.x.base
     }
 
     /// Visible states of replica `r` of `rows`.
@@ -326,21 +289,21 @@ impl Tempering {
     /// If `r` is not below the number of temperatures or `rows` is not the
     /// chains this state was made for.
     pub fn replica_visible<'c>(&self, rows: &'c Chains, r: usize) -> &'c [f32] {
-        assert!(r < self.betas.len(), "replica {r} of {}", self.betas.len());
-        let d = rows.n_visible();
-        &rows.visible()[r * self.n * d..(r + 1) * self.n * d]
+        assert!(r < self.x.betas.len(), "replica {r} of {}", self.x.betas.len());
+        let (d, n) = (rows.n_visible(), self.x.n);
+        &rows.visible()[r * n * d..(r + 1) * n * d]
     }
 
     /// Acceptance rate of the swaps between `β_r` and `β_{r+1}`, for each
     /// `r` (NaN before the first attempt).
     pub fn swap_rates(&self) -> Vec<f64> {
-        self.accepted.iter().zip(&self.attempted).map(|(&a, &t)| a as f64 / t as f64).collect()
+        self.x.swap_rates()
     }
 
     /// Completed round trips (a walker going from the lowest β up to β = 1
     /// and back down) and their mean length in sweeps (NaN if none).
     pub fn round_trips(&self) -> (u64, f64) {
-        (self.trips, self.trip_sweeps as f64 / self.trips as f64)
+        self.x.round_trips()
     }
 
     /// Moves the inner inverse temperatures toward equal swap acceptance
@@ -360,50 +323,14 @@ impl Tempering {
     /// # Errors
     /// [`Error::InvalidParam`] for `step` outside (0, 1].
     pub fn adapt_ladder(&mut self, step: f64) -> Result<bool> {
-        if !(step > 0.0 && step <= 1.0) {
-            return Err(Error::InvalidParam {
-                name: "step",
-                reason: format!("must be in (0, 1], got {step}"),
-            });
-        }
-        if self.attempted.iter().any(|&t| t < 20) {
-            return Ok(false);
-        }
-        let k = self.betas.len();
-        let ln: Vec<f64> = self.betas.iter().map(|&b| (b as f64).ln()).collect();
-        let span = ln[k - 1] - ln[0];
-        let mut gaps: Vec<f64> = (0..k - 1)
-            .map(|r| {
-                let a = (self.accepted[r] as f64 + 0.5) / (self.attempted[r] as f64 + 1.0);
-                let rho = (-a.ln()).max(1e-3);
-                (ln[r + 1] - ln[r]) * rho.powf(-0.5 * step)
-            })
-            .collect();
-        let total: f64 = gaps.iter().sum();
-        gaps.iter_mut().for_each(|g| *g *= span / total);
-        let mut betas = self.betas.clone();
-        let mut x = 0.0f64; // ln β of the top, 1
-        for r in (1..k - 1).rev() {
-            x -= gaps[r];
-            betas[r] = x.exp() as f32;
-        }
-        // Rounding to f32 must not break the order; otherwise keep the old
+        // The cached `Wᵀv` is unscaled by β, so it stays valid for the new
         // ladder.
-        if check_ladder(&betas).is_err() {
-            return Ok(false);
-        }
-        // The cached `Wᵀv` and energy differences are unscaled by β, so they
-        // stay valid for the new ladder.
-        self.betas = betas;
-        Ok(true)
+        self.x.adapt_ladder(step)
     }
 
     /// Clears the swap and round-trip counters.
     pub fn reset_statistics(&mut self) {
-        self.accepted.fill(0);
-        self.attempted.fill(0);
-        self.trips = 0;
-        self.trip_sweeps = 0;
+        self.x.reset_statistics()
     }
 
     /// `k` sweeps of `rows`, each one Gibbs sweep of every replica then one
@@ -435,23 +362,24 @@ impl Tempering {
     /// Wrong sizes, or no sweep done yet.
     pub fn statistics(&self, rows: &Chains, rbm: &Rbm, v: &mut [f32], p: &mut [f32]) -> Result<()> {
         self.check(rows, rbm)?;
-        let (d, h, n) = (rows.n_visible(), rows.n_hidden(), self.n);
+        let (d, h, n) = (rows.n_visible(), rows.n_hidden(), self.x.n);
         crate::kernels::check_len("statistics visible", v.len(), n * d)?;
         crate::kernels::check_len("statistics probabilities", p.len(), n * h)?;
         if !self.pre_valid {
             return Err(Error::InvalidParam { name: "statistics", reason: "no sweep done yet".into() });
         }
-        let top = (self.betas.len() - 1) * n;
+        let top = (self.x.betas.len() - 1) * n;
         v.copy_from_slice(&rows.visible()[top * d..]);
         activation::sigmoid_rows_bias(rows.isa(), &self.pre_h[top * h..], rbm.hidden_bias(), p);
         Ok(())
     }
 
     fn check(&self, rows: &Chains, rbm: &Rbm) -> Result<()> {
-        if rows.batch() != self.n * self.betas.len() || rows.n_visible() != self.base.len() {
+        let total = self.x.n * self.x.betas.len();
+        if rows.batch() != total || rows.n_visible() != self.x.base.len() {
             return Err(Error::ShapeMismatch {
                 what: "tempered chain rows (chains × replicas)",
-                expected: self.n * self.betas.len(),
+                expected: total,
                 got: rows.batch(),
             });
         }
@@ -466,228 +394,28 @@ impl Tempering {
     }
 
     /// One Gibbs sweep of every replica, then one swap round. Row blocks as
-    /// in [`Chains::sweep`] (a block may span replicas: each replica's
-    /// segment of it is scaled by its β and sampled with its biases); each
-    /// block does both half-steps and its rows' energies while its states
-    /// are in cache.
+    /// in [`Chains::sweep`]; each block does both half-steps and its rows'
+    /// energies while its states are in cache ([`exchange::sweep_rows`]).
     fn sweep_once(&mut self, rows: &mut Chains, rbm: &Rbm, products: &HalfStepProducts<'_>) {
-        let (d, h, n) = (rbm.n_visible(), rbm.n_hidden(), self.n);
+        let (d, h) = (rbm.n_visible(), rbm.n_hidden());
         let isa = rows.isa();
-        let (b, c) = (rbm.visible_bias(), rbm.hidden_bias());
-        // Per replica: visible biases (1−β)b_A + βb, hidden biases βc.
-        let base = &self.base;
-        let vbias: Vec<f32> = (self.betas.iter())
-            .flat_map(|&beta| b.iter().zip(base).map(move |(&bi, &ai)| (1.0 - beta) * ai + beta * bi))
-            .collect();
-        let hbias: Vec<f32> =
-            self.betas.iter().flat_map(|&beta| c.iter().map(move |&cj| beta * cj)).collect();
-        let bdiff: Vec<f64> = b.iter().zip(base).map(|(&bi, &ai)| bi as f64 - ai as f64).collect();
-        let c64: Vec<f64> = c.iter().map(|&x| x as f64).collect();
-        let betas = &self.betas;
+        let terms = self.x.terms(rbm);
         let (v, hs, streams) = rows.parts_mut();
         let br = gibbs::block_rows(streams.len(), d, h, rayon::current_num_threads());
         v.par_chunks_mut(br * d)
             .zip(hs.par_chunks_mut(br * h))
             .zip(streams.par_chunks_mut(br))
             .zip(self.pre_h.par_chunks_mut(br * h))
-            .zip(self.diff.par_chunks_mut(br))
+            .zip(self.x.diff.par_chunks_mut(br))
             .enumerate()
             .for_each_init(BlockScratch::default, |ws, (blk, ((((v, hs), s), pre_h), diff))| {
-                let m = s.len();
-                // Segments of the block, one per replica it touches.
-                let segments = || {
-                    let mut start = 0;
-                    std::iter::from_fn(move || {
-                        (start < m).then(|| {
-                            let r = (blk * br + start) / n;
-                            let end = ((r + 1) * n - blk * br).min(m);
-                            let seg = (r, start, end);
-                            start = end;
-                            seg
-                        })
-                    })
-                };
-                // v ~ p_β(v|h).
-                ws.pre.resize(m * d, 0.0);
-                products.hidden_to_visible_rows(isa, m, hs, &mut ws.pre, &mut ws.binary);
-                for (r, i, j) in segments() {
-                    let pre = &mut ws.pre[i * d..j * d];
-                    pre.iter_mut().for_each(|y| *y *= betas[r]);
-                    sample(
-                        isa,
-                        pre,
-                        &vbias[r * d..(r + 1) * d],
-                        &mut v[i * d..j * d],
-                        &mut s[i..j],
-                        &mut ws.bits,
-                    );
-                }
-                // h ~ p_β(h|v), keeping Wᵀv for the energies and the statistics.
-                products.visible_to_hidden_rows(isa, m, v, pre_h, &mut ws.binary);
-                ws.scaled.resize(m * h, 0.0);
-                for (r, i, j) in segments() {
-                    let sc = &mut ws.scaled[i * h..j * h];
-                    sc.iter_mut().zip(&pre_h[i * h..j * h]).for_each(|(o, &y)| *o = betas[r] * y);
-                    sample(
-                        isa,
-                        sc,
-                        &hbias[r * h..(r + 1) * h],
-                        &mut hs[i * h..j * h],
-                        &mut s[i..j],
-                        &mut ws.bits,
-                    );
-                }
-                // D = E(v,h) − E_A(v) = −(b − b_A)ᵀv − hᵀ(c + Wᵀv), in f64.
-                for ((e, vr), (hr, pr)) in
-                    diff.iter_mut().zip(v.chunks_exact(d)).zip(hs.chunks_exact(h).zip(pre_h.chunks_exact(h)))
-                {
-                    *e = -binary_dot(vr, &bdiff) - binary_dot_sum(hr, pr, &c64);
-                }
+                exchange::sweep_rows(isa, products, &terms, blk * br, v, hs, s, pre_h, diff, ws)
             });
         self.pre_valid = true;
         rows.add_sweeps(1);
         let sweep = rows.sweeps_done();
-        self.swap_round(rows, (sweep - 1) % 2 == 1, sweep);
-    }
-
-    /// Swaps of the pairs `(r, r+1)` with `r` of the given parity, chain by
-    /// chain (chains in parallel: each touches only its own rows).
-    fn swap_round(&mut self, rows: &mut Chains, odd: bool, sweep: u64) {
-        let (n, k, d, h) = (self.n, self.betas.len(), rows.n_visible(), rows.n_hidden());
-        let betas = &self.betas;
         let (v, hs, streams) = rows.parts_mut();
-        // Gather per-chain views: chain c owns rows r·n + c for every r.
-        // Done sequentially over pairs, in parallel over chains through raw
-        // row indices (disjoint per chain).
-        let first = usize::from(odd);
-        let pairs: Vec<usize> = (first..k - 1).step_by(2).collect();
-        let accepted: Vec<Vec<bool>> = {
-            let vp = SyncPtr(v.as_mut_ptr());
-            let hp = SyncPtr(hs.as_mut_ptr());
-            let sp = SyncPtr(streams.as_mut_ptr());
-            let pp = SyncPtr(self.pre_h.as_mut_ptr());
-            let dp = SyncPtr(self.diff.as_mut_ptr());
-            let wp = SyncPtr(self.walker.as_mut_ptr());
-            (0..n)
-                .into_par_iter()
-                .map(|c| {
-                    let (vp, hp, sp, pp, dp, wp) = (&vp, &hp, &sp, &pp, &dp, &wp);
-                    pairs
-                        .iter()
-                        .map(|&r| {
-                            let (i, j) = (r * n + c, (r + 1) * n + c);
-                            // SAFETY: rows i and j belong to chain c only
-                            // (i ≡ j ≡ c mod n), and each chain runs in one
-                            // task; all indices are < K·n rows of buffers of
-                            // K·n × (D, H, 1) elements.
-                            unsafe {
-                                let s = &mut *sp.0.add(i);
-                                let mut g = rng::to_generator(*s);
-                                let u = (g.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-                                *s = rng::from_generator(&g);
-                                let (di, dj) = (*dp.0.add(i), *dp.0.add(j));
-                                let log_a = (betas[r + 1] as f64 - betas[r] as f64) * (dj - di);
-                                let ok = log_a >= 0.0 || u < log_a.exp();
-                                if ok {
-                                    std::ptr::swap_nonoverlapping(vp.0.add(i * d), vp.0.add(j * d), d);
-                                    std::ptr::swap_nonoverlapping(hp.0.add(i * h), hp.0.add(j * h), h);
-                                    std::ptr::swap_nonoverlapping(pp.0.add(i * h), pp.0.add(j * h), h);
-                                    std::ptr::swap(dp.0.add(i), dp.0.add(j));
-                                    std::ptr::swap(wp.0.add(i), wp.0.add(j));
-                                }
-                                ok
-                            }
-                        })
-                        .collect()
-                })
-                .collect()
-        };
-        for acc in &accepted {
-            for (&r, &ok) in pairs.iter().zip(acc) {
-                self.attempted[r] += 1;
-                self.accepted[r] += ok as u64;
-            }
-        }
-        // Round trips: a walker at the bottom turns up; at the top, down;
-        // reaching the bottom again while going down completes a trip.
-        for c in 0..n {
-            let bottom = self.walker[c] as usize;
-            if self.direction[bottom] == -1 {
-                self.trips += 1;
-                self.trip_sweeps += sweep - self.left_bottom[bottom];
-            }
-            if self.direction[bottom] != 1 {
-                self.direction[bottom] = 1;
-            }
-            self.left_bottom[bottom] = sweep;
-            let top = self.walker[(k - 1) * n + c] as usize;
-            if self.direction[top] == 1 {
-                self.direction[top] = -1;
-            }
-        }
+        let bufs = [RowBytes::of(v, d), RowBytes::of(hs, h), RowBytes::of(&mut self.pre_h, h)];
+        self.x.swap_round(streams, &bufs, (sweep - 1) % 2 == 1, sweep);
     }
 }
-
-/// `Σᵢ xᵢ wᵢ` for binary `x` (0.0 or 1.0: the products are exact), in f64
-/// with 8 partial sums added in a fixed order (vectorizes; the same bits for
-/// any blocking or thread count).
-fn binary_dot(x: &[f32], w: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let (xc, wc) = (x.chunks_exact(8), w.chunks_exact(8));
-    let (xr, wr) = (xc.remainder(), wc.remainder());
-    for (xs, ws) in xc.zip(wc) {
-        for k in 0..8 {
-            acc[k] += xs[k] as f64 * ws[k];
-        }
-    }
-    let tail: f64 = xr.iter().zip(wr).map(|(&x, &w)| x as f64 * w).sum();
-    acc.iter().sum::<f64>() + tail
-}
-
-/// `Σⱼ hⱼ (pⱼ + cⱼ)` for binary `h`, as [`binary_dot`].
-fn binary_dot_sum(h: &[f32], p: &[f32], c: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let (hc, pc, cc) = (h.chunks_exact(8), p.chunks_exact(8), c.chunks_exact(8));
-    let (hr, pr, cr) = (hc.remainder(), pc.remainder(), cc.remainder());
-    for ((hs, ps), cs) in hc.zip(pc).zip(cc) {
-        for k in 0..8 {
-            acc[k] += hs[k] as f64 * (ps[k] as f64 + cs[k]);
-        }
-    }
-    let tail: f64 = hr.iter().zip(pr).zip(cr).map(|((&h, &p), &c)| h as f64 * (p as f64 + c)).sum();
-    acc.iter().sum::<f64>() + tail
-}
-
-/// Per-block scratch of a tempered sweep.
-#[derive(Default)]
-struct BlockScratch {
-    pre: Vec<f32>,
-    scaled: Vec<f32>,
-    bits: Vec<u64>,
-    binary: BinaryScratch,
-}
-
-/// `out ~ Bernoulli(σ(pre + bias))` row by row, each row drawing ⌈n/2⌉
-/// words from its own stream (as [`gibbs::sample_rows`] does).
-fn sample(
-    isa: Isa,
-    pre: &[f32],
-    bias: &[f32],
-    out: &mut [f32],
-    streams: &mut [rng::StreamState],
-    bits: &mut Vec<u64>,
-) {
-    let words = bias.len().div_ceil(2);
-    bits.resize(streams.len() * words, 0);
-    simd::xoshiro_fill(isa, streams, words, bits);
-    simd::bernoulli(isa, pre, bias, bytemuck::cast_slice(bits), 2 * words, out);
-}
-
-/// A raw pointer that may cross threads; every use says why its accesses
-/// are disjoint.
-struct SyncPtr<T>(*mut T);
-// SAFETY: used only in `swap_round`, where each task touches the rows of
-// one chain, disjoint from every other task's.
-unsafe impl<T> Sync for SyncPtr<T> {}
-// SAFETY: as above.
-unsafe impl<T> Send for SyncPtr<T> {}

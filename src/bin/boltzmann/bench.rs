@@ -15,7 +15,7 @@
 use boltzmann::data::Dataset;
 use boltzmann::error::{Error, Result};
 use boltzmann::model::Rbm;
-use boltzmann::sampler::{Chains, PackedChains, TemperedChains};
+use boltzmann::sampler::{Chains, PackedChains, PackedTemperedChains, TemperedChains};
 use boltzmann::simd::Isa;
 use std::time::Instant;
 
@@ -156,11 +156,12 @@ pub(crate) fn peak_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// The two kinds of ensembles the benchmark can sweep.
+/// The kinds of ensembles the benchmark can sweep.
 enum Ensemble {
     F32(Chains),
     Packed(PackedChains),
     Tempered(Box<TemperedChains>),
+    PackedTempered(Box<PackedTemperedChains>),
 }
 
 impl Ensemble {
@@ -169,6 +170,7 @@ impl Ensemble {
             Ensemble::F32(c) => c.sweep(rbm, k),
             Ensemble::Packed(c) => c.sweep(rbm, k),
             Ensemble::Tempered(c) => c.sweep(rbm, k),
+            Ensemble::PackedTempered(c) => c.sweep(rbm, k),
         }
     }
     fn set_isa(&mut self, isa: Isa) -> Result<()> {
@@ -176,6 +178,7 @@ impl Ensemble {
             Ensemble::F32(c) => c.set_isa(isa),
             Ensemble::Packed(c) => c.set_isa(isa),
             Ensemble::Tempered(c) => c.set_isa(isa),
+            Ensemble::PackedTempered(c) => c.set_isa(isa),
         }
     }
     fn isa(&self) -> Isa {
@@ -183,16 +186,18 @@ impl Ensemble {
             Ensemble::F32(c) => c.isa(),
             Ensemble::Packed(c) => c.isa(),
             Ensemble::Tempered(c) => c.rows().isa(),
+            Ensemble::PackedTempered(c) => c.isa(),
         }
     }
     fn start_from(&mut self, data: &Dataset) -> Result<()> {
         match self {
             Ensemble::Packed(c) => c.set_visible_cycled(data),
             Ensemble::F32(c) => c.set_visible_cycled(data),
-            Ensemble::Tempered(_) => Err(Error::InvalidParam {
-                name: "start",
-                reason: "tempered chains start at random states (no --data)".into(),
-            }),
+            // Every replica of chain c starts at row c mod N of the data.
+            Ensemble::Tempered(c) => {
+                c.set_visible(&cycled(data, c.tempering().n_chains(), c.rows().n_visible())?)
+            }
+            Ensemble::PackedTempered(c) => c.set_visible(&cycled(data, c.n_chains(), c.n_visible())?),
         }
     }
 
@@ -201,6 +206,7 @@ impl Ensemble {
             Ensemble::F32(c) => (density(c.visible()), density(c.hidden())),
             Ensemble::Packed(c) => (c.visible_density(), f64::NAN),
             Ensemble::Tempered(c) => (density(c.rows().visible()), density(c.rows().hidden())),
+            Ensemble::PackedTempered(c) => (c.visible_density(), f64::NAN),
         }
     }
     fn bytes_per_chain(&self) -> usize {
@@ -208,6 +214,7 @@ impl Ensemble {
             Ensemble::F32(c) => c.bytes_per_chain(),
             Ensemble::Packed(c) => c.bytes_per_chain(),
             Ensemble::Tempered(c) => c.rows().bytes_per_chain(),
+            Ensemble::PackedTempered(c) => c.bytes_per_replica(),
         }
     }
     fn block_rows(&self, threads: usize) -> usize {
@@ -215,8 +222,39 @@ impl Ensemble {
             Ensemble::F32(c) => c.block_rows(threads),
             Ensemble::Packed(_) => boltzmann::sampler::packed::BLOCK,
             Ensemble::Tempered(c) => c.rows().block_rows(threads),
+            Ensemble::PackedTempered(_) => boltzmann::sampler::packed::BLOCK,
         }
     }
+    fn swap_rates(&self) -> Vec<f64> {
+        match self {
+            Ensemble::Tempered(t) => t.tempering().swap_rates(),
+            Ensemble::PackedTempered(t) => t.swap_rates(),
+            _ => Vec::new(),
+        }
+    }
+    fn reset_statistics(&mut self) {
+        match self {
+            Ensemble::Tempered(t) => t.reset_statistics(),
+            Ensemble::PackedTempered(t) => t.reset_statistics(),
+            _ => {}
+        }
+    }
+}
+
+/// `n` rows of `data` cycled (`n × D`), checked as start rows.
+fn cycled(data: &Dataset, n: usize, d: usize) -> Result<Vec<f32>> {
+    if data.dim() != d {
+        return Err(Error::ShapeMismatch {
+            what: "start data (model n_visible)",
+            expected: d,
+            got: data.dim(),
+        });
+    }
+    if data.is_empty() {
+        return Err(Error::InvalidParam { name: "start data", reason: "no rows".into() });
+    }
+    data.check_binary()?;
+    Ok((0..n).flat_map(|i| data.row(i % data.len()).iter().copied()).collect())
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -256,10 +294,13 @@ pub(crate) fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
         });
     }
     let mut chains = if cfg.packed && cfg.replicas >= 2 {
-        return Err(Error::InvalidParam {
-            name: "replicas",
-            reason: "tempering runs on f32 chains (not --packed)".into(),
-        });
+        let ladder = boltzmann::sampler::tempering::geometric_ladder(cfg.replicas, cfg.beta_min)?;
+        Ensemble::PackedTempered(Box::new(PackedTemperedChains::new(
+            &rbm,
+            cfg.chains,
+            ladder,
+            boltzmann::rng::derive(cfg.seed, boltzmann::rng::Purpose::BenchChains),
+        )?))
     } else if cfg.replicas >= 2 {
         let ladder = boltzmann::sampler::tempering::geometric_ladder(cfg.replicas, cfg.beta_min)?;
         Ensemble::Tempered(Box::new(TemperedChains::new(
@@ -295,9 +336,7 @@ pub(crate) fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
         let sweeps =
             if cfg.sweeps > 0 { cfg.sweeps } else { ((0.3 / one).ceil() as usize).clamp(1, 100_000) };
         chains.sweep(&rbm, sweeps.min(3))?;
-        if let Ensemble::Tempered(t) = &mut chains {
-            t.reset_statistics();
-        }
+        chains.reset_statistics();
         let mut rates = Vec::with_capacity(cfg.repeats);
         for _ in 0..cfg.repeats {
             let t = Instant::now();
@@ -334,10 +373,7 @@ pub(crate) fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
             peak_rss_bytes: peak_rss_bytes(),
             packed: cfg.packed,
             replicas: cfg.replicas.max(1),
-            swap_rates: match &chains {
-                Ensemble::Tempered(t) => t.tempering().swap_rates(),
-                _ => Vec::new(),
-            },
+            swap_rates: chains.swap_rates(),
         })
     })
 }

@@ -125,7 +125,8 @@ enum BenchCmd {
         #[arg(long)]
         packed: bool,
         /// Parallel tempering with this many temperatures per chain (--chains
-        /// at each); compare with plain sweeps of chains × replicas chains.
+        /// at each; with --packed on bit-packed replicas); compare with plain
+        /// sweeps of chains × replicas chains.
         #[arg(long, value_parser = crate::limits::count_or_none, default_value_t = 0)]
         replicas: usize,
         /// Lowest inverse temperature of the tempering ladder.

@@ -2,7 +2,8 @@
 
 use crate::CliResult;
 use boltzmann::io;
-use boltzmann::{Chains, Rbm};
+use boltzmann::sampler::tempering::geometric_ladder;
+use boltzmann::{Chains, Rbm, TemperedChains};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -41,11 +42,89 @@ pub(crate) struct SampleArgs {
     /// Print the diagnostics as one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    /// Parallel tempering: this many temperatures per chain (a geometric
+    /// ladder from --beta-min to 1, neighbour swaps after every sweep); the
+    /// grid shows the β = 1 replicas, and the swap rates and round trips
+    /// are reported. 0: plain block Gibbs.
+    #[arg(long, value_parser = crate::limits::count_or_none, default_value_t = 0)]
+    replicas: usize,
+    /// Lowest inverse temperature of the --replicas ladder, in (0, 1).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.3)]
+    beta_min: f32,
     /// Split the chains over the ranks of `mpirun -np N` (build with
     /// `--features mpi`): the same picture and numbers as one process;
     /// rank 0 writes and prints.
     #[arg(long)]
     mpi: bool,
+}
+
+/// A tempering ladder for [`sample_grid`]: `replicas` temperatures,
+/// geometric from `beta_min` to 1.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ladder {
+    pub(crate) replicas: usize,
+    pub(crate) beta_min: f32,
+}
+
+/// What tempering did over a [`sample_grid`] run: the swap acceptance of
+/// each neighbouring pair and the round trips (count, mean sweeps).
+pub(crate) struct SwapReport {
+    pub(crate) rates: Vec<f64>,
+    pub(crate) trips: (u64, f64),
+}
+
+/// The chains of `sample`: plain block Gibbs or parallel tempering (one
+/// value per command: the variants' sizes do not matter).
+#[allow(clippy::large_enum_variant)]
+enum GridChains {
+    Plain(Chains),
+    Tempered(TemperedChains),
+}
+
+impl GridChains {
+    fn new(rbm: &Rbm, chains: usize, seed: u64, ladder: Option<Ladder>) -> CliResult<GridChains> {
+        Ok(match ladder {
+            None => GridChains::Plain(Chains::new(rbm, chains, seed)?),
+            Some(l) => GridChains::Tempered(TemperedChains::new(
+                rbm,
+                chains,
+                geometric_ladder(l.replicas, l.beta_min)?,
+                seed,
+            )?),
+        })
+    }
+    fn sweep(&mut self, rbm: &Rbm, k: usize) -> CliResult<()> {
+        match self {
+            GridChains::Plain(c) => c.sweep(rbm, k)?,
+            GridChains::Tempered(t) => t.sweep(rbm, k)?,
+        }
+        Ok(())
+    }
+    /// Visible states of the chains (the β = 1 replicas).
+    fn visible(&self) -> &[f32] {
+        match self {
+            GridChains::Plain(c) => c.visible(),
+            GridChains::Tempered(t) => t.visible(),
+        }
+    }
+    /// Hidden states of the chains (the β = 1 replicas).
+    fn hidden(&self) -> &[f32] {
+        match self {
+            GridChains::Plain(c) => c.hidden(),
+            GridChains::Tempered(t) => {
+                let h = t.rows().hidden();
+                &h[h.len() - t.tempering().n_chains() * t.rows().n_hidden()..]
+            }
+        }
+    }
+    fn report(&self) -> Option<SwapReport> {
+        match self {
+            GridChains::Plain(_) => None,
+            GridChains::Tempered(t) => {
+                Some(SwapReport { rates: t.tempering().swap_rates(), trips: t.tempering().round_trips() })
+            }
+        }
+    }
 }
 
 /// Options of `filters`.
@@ -118,10 +197,11 @@ pub(crate) fn sample_grid(
     seed: u64,
     out: &Path,
     mut trace: Option<&mut Vec<f64>>,
-) -> CliResult<()> {
+    ladder: Option<Ladder>,
+) -> CliResult<Option<SwapReport>> {
     check_grid(chains, rows, steps)?;
     let d = rbm.n_visible();
-    let mut ch = Chains::new(rbm, chains, seed)?;
+    let mut ch = GridChains::new(rbm, chains, seed, ladder)?;
     let mut imgs = Vec::with_capacity(rows * chains * d);
     let mut pv = vec![0.0f32; chains * d];
     let mut fe = vec![0.0f64; chains];
@@ -139,10 +219,14 @@ pub(crate) fn sample_grid(
         rbm.visible_probs(ch.hidden(), &mut pv)?;
         imgs.extend_from_slice(&pv);
     }
-    Ok(io::grid_png(out, &imgs, r, c, chains, 2)?)
+    io::grid_png(out, &imgs, r, c, chains, 2)?;
+    Ok(ch.report())
 }
 
 pub(crate) fn sample(a: SampleArgs) -> CliResult<()> {
+    if a.mpi && a.replicas > 0 {
+        return Err("--mpi samples plain chains: not with --replicas".into());
+    }
     let ranks = crate::ranks::Ranks::new(a.mpi)?;
     ranks.finish(sample_on(&a, &ranks))
 }
@@ -153,6 +237,17 @@ fn sample_on(a: &SampleArgs, ranks: &crate::ranks::Ranks) -> CliResult<()> {
     }
     let rbm = io::load_rbm(&a.model)?;
     let sh = shape(a.shape.as_deref(), rbm.n_visible())?;
+    let ladder = match a.replicas {
+        0 if crate::given("beta_min") => {
+            return Err("--beta-min is for --replicas K (parallel tempering)".into());
+        }
+        0 => None,
+        1 => return Err("--replicas needs ≥ 2 temperatures (0: plain block Gibbs)".into()),
+        k => {
+            geometric_ladder(k, a.beta_min)?;
+            Some(Ladder { replicas: k, beta_min: a.beta_min })
+        }
+    };
     if a.diagnostics {
         if a.chains < 2 {
             return Err("--diagnostics needs --chains ≥ 2 (split R-hat compares chains)".into());
@@ -182,18 +277,29 @@ fn sample_on(a: &SampleArgs, ranks: &crate::ranks::Ranks) -> CliResult<()> {
         }
     }
     let mut trace = Vec::new();
+    let mut swaps = None;
     let root = crate::with_threads(a.threads.n, || {
         let t = a.diagnostics.then_some(&mut trace);
         if a.mpi {
             crate::sample_mpi::sample_grid(ranks, &rbm, sh, a.chains, a.rows, a.steps, a.seed, &a.out, t)
         } else {
-            sample_grid(&rbm, sh, a.chains, a.rows, a.steps, a.seed, &a.out, t).map(|_| true)
+            swaps = sample_grid(&rbm, sh, a.chains, a.rows, a.steps, a.seed, &a.out, t, ladder)?;
+            Ok(true)
         }
     })?;
     if !root {
         return Ok(());
     }
     note!("wrote {}", a.out.display());
+    if let (Some(s), false) = (&swaps, a.diagnostics && a.json) {
+        let rates: Vec<String> = s.rates.iter().map(|r| format!("{r:.3}")).collect();
+        note!(
+            "tempering: swap rates [{}], {} round trips (mean {:.1} sweeps)",
+            rates.join(", "),
+            s.trips.0,
+            s.trips.1
+        );
+    }
     if a.diagnostics {
         let (n, len) = (a.chains, trace.len() / a.chains);
         let mut t = vec![0.0f64; trace.len()];
@@ -204,6 +310,10 @@ fn sample_on(a: &SampleArgs, ranks: &crate::ranks::Ranks) -> CliResult<()> {
         }
         let d = boltzmann::eval::diagnose(&t, n, len)?;
         if a.json {
+            let (rates, trips, trip_sweeps) = match &swaps {
+                Some(s) => (Some(s.rates.clone()), Some(s.trips.0), Some(s.trips.1)),
+                None => (None, None, None),
+            };
             outln!(
                 "{}",
                 jobj!(
@@ -213,6 +323,9 @@ fn sample_on(a: &SampleArgs, ranks: &crate::ranks::Ranks) -> CliResult<()> {
                     "iat_max" = d.iat_max,
                     "ess" = d.ess,
                     "split_rhat" = d.split_rhat,
+                    "swap_rates"? = rates,
+                    "round_trips"? = trips,
+                    "round_trip_sweeps"? = trip_sweeps,
                 )
             );
         } else {
