@@ -842,7 +842,20 @@ fn ebm_train_and_langevin_model() {
     let (ze, za) = (exact["log_z"].as_f64().unwrap(), ais["log_z"].as_f64().unwrap());
     assert!((ze - za).abs() < 0.05, "exact {ze} vs AIS {za}");
     assert!(exact["avg_log_density"].as_f64().unwrap().is_finite() && exact["base_avg_log_density"].is_f64());
+    // RAISE beside AIS (not with the exact log Z): on the first examples,
+    // close to the forward estimate on the same examples.
+    assert!(exact.get("raise").is_none(), "{exact}");
+    let r = &ais["raise"];
+    assert_eq!(r["examples"], 40, "{ais}");
+    let (rm, fwd) = (r["mean"].as_f64().unwrap(), r["ais_same_examples"].as_f64().unwrap());
+    assert!((rm - fwd).abs() < 0.5, "RAISE {rm} vs AIS {fwd}");
+    let few = ev(&["--force-ais", "--schedule", "linear:200", "--raise-examples", "5", "--raise-runs", "2"]);
+    assert!(few["raise"]["examples"] == 5 && few["raise"]["runs_per_example"] == 2, "{few}");
+    let none = ev(&["--force-ais", "--schedule", "linear:200", "--raise-examples", "0"]);
+    assert!(none.get("raise").is_none(), "{none}");
     for (extra, needle) in [
+        (vec!["--force-ais", "--raise-runs", "0"], "--raise-runs"),
+        (vec!["--force-ais", "--raise-schedule", "linear:0"], "--raise-schedule"),
         (vec!["--binarize"], "--binarize"),
         (vec!["--force-ais", "--ais-runs", "0"], "runs"),
         (vec!["--force-ais", "--schedule", "linear:0"], "schedule"),

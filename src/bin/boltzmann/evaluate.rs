@@ -165,7 +165,7 @@ struct EvalReport {
     examples: usize,
     /// RAISE: examples, estimate, AIS on the same examples, distributions,
     /// seconds.
-    raise: Option<(usize, eval::RaiseEstimate, f64, u64, f64)>,
+    raise: Option<RaiseReport>,
     pl: f64,
     pl_sk: f64,
     recon: f64,
@@ -308,26 +308,46 @@ fn run_in_pool(a: EvalArgs, ann: &Ranks) -> CliResult<()> {
     print_report(&a, &report)
 }
 
+/// RAISE on the first examples: their count, the estimate, the forward
+/// estimate on the same examples, the distributions and the seconds.
+type RaiseReport = (usize, eval::RaiseEstimate, f64, u64, f64);
+
+/// The `raise` object of `eval --json`.
+fn raise_json(a: &EvalArgs, (n, est, fwd, k, secs): &RaiseReport) -> Box<serde_json::value::RawValue> {
+    let (reverse, reverse_se) = mean_se(&est.log_z);
+    crate::out::raw(jobj!(
+        "examples" = n,
+        "runs_per_example" = a.raise_runs,
+        "distributions" = k,
+        "mean" = est.mean,
+        "std_err" = est.std_err,
+        "reverse_log_z" = reverse,
+        "reverse_log_z_std_err" = reverse_se,
+        "ais_same_examples" = fwd,
+        "seconds" = secs,
+    ))
+}
+
+/// The RAISE lines of `eval`'s text output.
+fn print_raise((n, est, fwd, k, secs): &RaiseReport, log_z: f64) -> CliResult<()> {
+    let (rz, rz_se) = mean_se(&est.log_z);
+    outln!(
+        "conservative estimate (RAISE, {n} examples, {k} distributions, {secs:.1} s): {:.3} ± {:.3} s.e.; \
+         AIS on the same examples: {fwd:.3}",
+        est.mean,
+        est.std_err
+    );
+    outln!("  reverse log Z estimate from those examples: {rz:.4} ± {rz_se:.4} s.e. (forward: {log_z:.4})");
+    Ok(())
+}
+
 /// What `eval` prints: one JSON object or text lines.
 fn print_report(a: &EvalArgs, r: &EvalReport) -> CliResult<()> {
     let EvalReport { log_z, interval, method, z_seconds, avg, examples, raise, pl, pl_sk, recon, n_visible } =
         r;
     let (log_z, z_seconds, avg, pl, pl_sk, recon) = (*log_z, *z_seconds, *avg, *pl, *pl_sk, *recon);
     if a.json {
-        let raise = raise.as_ref().map(|(n, est, fwd, k, secs)| {
-            let (reverse, reverse_se) = mean_se(&est.log_z);
-            crate::out::raw(jobj!(
-                "examples" = n,
-                "runs_per_example" = a.raise_runs,
-                "distributions" = k,
-                "mean" = est.mean,
-                "std_err" = est.std_err,
-                "reverse_log_z" = reverse,
-                "reverse_log_z_std_err" = reverse_se,
-                "ais_same_examples" = fwd,
-                "seconds" = secs,
-            ))
-        });
+        let raise = raise.as_ref().map(|r| raise_json(a, r));
         // A bound that is not finite is null (JSON has no infinities).
         outln!(
             "{}",
@@ -358,17 +378,8 @@ fn print_report(a: &EvalArgs, r: &EvalReport) -> CliResult<()> {
             }
         }
         outln!("average log-probability of {examples} test examples: {avg:.3}");
-        if let Some((n, est, fwd, k, secs)) = &raise {
-            let (rz, rz_se) = mean_se(&est.log_z);
-            outln!(
-                "conservative estimate (RAISE, {n} examples, {k} distributions, {secs:.1} s): {:.3} ± {:.3} s.e.; \
-                 AIS on the same examples: {fwd:.3}",
-                est.mean,
-                est.std_err
-            );
-            outln!(
-                "  reverse log Z estimate from those examples: {rz:.4} ± {rz_se:.4} s.e. (forward: {log_z:.4})"
-            );
+        if let Some(r) = &raise {
+            print_raise(r, log_z)?;
         }
         outln!("pseudo-log-likelihood (all {} flips): {pl:.3}; scikit-learn-style: {pl_sk:.3}", n_visible);
         outln!("reconstruction error: {recon:.3}");
@@ -379,7 +390,8 @@ fn print_report(a: &EvalArgs, r: &EvalReport) -> CliResult<()> {
 /// `eval` of a Gaussian–Bernoulli RBM: `log Z` exactly (few hidden units)
 /// or by AIS, the average log-density of `--data` (real values, e.g. IDX
 /// pixels scaled to [0, 1]) and, as the yardstick, that of the model's
-/// base `N(b, σ²)` without hidden units. No RAISE for this model.
+/// base `N(b, σ²)` without hidden units; under AIS, RAISE on the first
+/// `--raise-examples` examples beside it, as for binary RBMs.
 fn gaussian(a: &EvalArgs, m: &boltzmann::model::GaussianRbm) -> CliResult<()> {
     use boltzmann::eval::gaussian_rbm as g;
     let Some(p) = &a.data else {
@@ -398,7 +410,14 @@ fn gaussian(a: &EvalArgs, m: &boltzmann::model::GaussianRbm) -> CliResult<()> {
         .into());
     }
     let schedule = parse_schedule(&a.schedule).map_err(|e| format!("--schedule: {e}"))?;
+    let raise_schedule = match &a.raise_schedule {
+        Some(s) => parse_schedule(s).map_err(|e| format!("--raise-schedule: {e}"))?,
+        None => schedule.clone(),
+    };
     let exact = m.n_hidden() <= a.exact_max.min(g::MAX_EXACT_HIDDEN) && !a.force_ais;
+    if !exact && a.raise_examples > 0 && a.raise_runs == 0 {
+        return Err("--raise-runs: invalid runs_per_example: need at least one".into());
+    }
     let show = !a.quiet && !a.json && std::io::stderr().is_terminal();
     let t0 = Instant::now();
     let (log_z, interval, method) = if exact {
@@ -418,6 +437,22 @@ fn gaussian(a: &EvalArgs, m: &boltzmann::model::GaussianRbm) -> CliResult<()> {
     let secs = t0.elapsed().as_secs_f64();
     let avg = g::average_log_density(m, &test, log_z)?;
     let base = g::base_log_density(m, &test)?;
+    let raise = if !exact && a.raise_examples > 0 {
+        let t1 = Instant::now();
+        let sub = test.subset(0..a.raise_examples.min(test.len()))?;
+        let k = raise_schedule.len() as u64 - 1;
+        let pb = bar(show, k * (sub.len() * a.raise_runs) as u64, "RAISE");
+        let cfg = RaiseConfig::default()
+            .runs_per_example(a.raise_runs)
+            .schedule(raise_schedule)
+            .seed(derive(a.seed, Purpose::Raise));
+        let est = g::raise_with_progress(m, &sub, &cfg, &|d| pb.set_position(d))?;
+        pb.finish_and_clear();
+        let fwd_same = g::average_log_density(m, &sub, log_z)?;
+        Some((sub.len(), est, fwd_same, k, t1.elapsed().as_secs_f64()))
+    } else {
+        None
+    };
     if a.json {
         outln!(
             "{}",
@@ -432,6 +467,7 @@ fn gaussian(a: &EvalArgs, m: &boltzmann::model::GaussianRbm) -> CliResult<()> {
                 "avg_log_density" = avg,
                 "base_avg_log_density" = base,
                 "examples" = test.len(),
+                "raise" ?= raise.as_ref().map(|r| raise_json(a, r)),
             )
         );
     } else {
@@ -443,6 +479,9 @@ fn gaussian(a: &EvalArgs, m: &boltzmann::model::GaussianRbm) -> CliResult<()> {
         }
         outln!("average log-density of {} examples: {avg:.3} nats", test.len());
         outln!("the model's base N(b, σ²) without hidden units: {base:.3} nats");
+        if let Some(r) = &raise {
+            print_raise(r, log_z)?;
+        }
     }
     Ok(())
 }
