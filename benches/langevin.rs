@@ -9,7 +9,7 @@
 use boltzmann::energy::{Activation, MlpEnergy};
 use boltzmann::model::GaussianRbm;
 use boltzmann::reference;
-use boltzmann::sampler::langevin::{LangevinChains, LangevinConfig};
+use boltzmann::sampler::langevin::{LangevinChains, LangevinConfig, MalaConfig};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::time::Duration;
 
@@ -32,7 +32,9 @@ fn steps(c: &mut Criterion) {
     assert!(worst < 1e-5, "step differs from the reference by {worst}");
     g.bench_function(BenchmarkId::new("ula", &id), |bch| bch.iter(|| chains.run(&m, &cfg, 1).unwrap()));
     let mut mala = LangevinChains::uniform(b, d, 0.0, 1.0, 3).unwrap();
-    g.bench_function(BenchmarkId::new("mala", &id), |bch| bch.iter(|| mala.run_mala(&m, 1e-2, 1).unwrap()));
+    g.bench_function(BenchmarkId::new("mala", &id), |bch| {
+        bch.iter(|| mala.run_mala(&m, &MalaConfig::new(1e-2), 1).unwrap())
+    });
     let mlp = MlpEnergy::new(d, &[h], Activation::Swish, 4).unwrap();
     let mut mc = LangevinChains::uniform(b, d, 0.0, 1.0, 5).unwrap();
     g.bench_function(BenchmarkId::new("ula_mlp_784-500-1", &id), |bch| {

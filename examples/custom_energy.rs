@@ -6,7 +6,7 @@
 
 use boltzmann::energy::{Energy, Workspace};
 use boltzmann::sampler::LangevinChains;
-use boltzmann::sampler::langevin::LangevinConfig;
+use boltzmann::sampler::langevin::{LangevinConfig, MalaConfig};
 use rayon::prelude::*;
 
 /// `E(x) = Σᵢ (xᵢ² − 1)² / T`: two wells per coordinate at ±1.
@@ -48,7 +48,7 @@ fn main() -> boltzmann::Result<()> {
         let mut ula = LangevinChains::uniform(2000, e.d, -2.0, 2.0, 1)?;
         ula.run(&e, &LangevinConfig::ula(step), 2000)?;
         let mut mala = LangevinChains::uniform(2000, e.d, -2.0, 2.0, 1)?;
-        let r = mala.run_mala(&e, step, 2000)?;
+        let r = mala.run_mala(&e, &MalaConfig::new(step), 2000)?;
         let second = |c: &LangevinChains| {
             c.states().iter().map(|&v| (v * v) as f64).sum::<f64>() / c.states().len() as f64
         };

@@ -4,7 +4,7 @@
 
 use boltzmann::data::Toy2d;
 use boltzmann::energy::{Activation, MlpEnergy};
-use boltzmann::sampler::langevin::{LangevinChains, LangevinConfig};
+use boltzmann::sampler::langevin::{LangevinChains, LangevinConfig, MalaConfig};
 use boltzmann::train::ebm::{EbmConfig, train_ebm};
 
 fn main() -> boltzmann::Result<()> {
@@ -18,7 +18,7 @@ fn main() -> boltzmann::Result<()> {
         }
     })?;
     let mut chains = LangevinChains::uniform(1000, 2, -7.0, 7.0, 3)?;
-    let report = chains.run_mala(&energy, 0.01, 500)?; // exact for the learned energy
+    let report = chains.run_mala(&energy, &MalaConfig::new(0.01), 500)?; // exact for the learned energy
     println!("MALA acceptance {:.2}", report.rate());
     chains.check_failures()
 }

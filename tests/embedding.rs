@@ -165,7 +165,7 @@ fn contrastive_runs_cd_on_a_prefix_of_the_chains() {
 #[test]
 fn packed_and_langevin_chains_take_your_streams() {
     use boltzmann::sampler::PackedChains;
-    use boltzmann::sampler::langevin::LangevinChains;
+    use boltzmann::sampler::langevin::{LangevinChains, MalaConfig};
     let rbm = Rbm::random(70, 9, 0.3, 0.1, 2).unwrap();
     let n = 12;
     // Packed chains from parts sweep like Chains from the same parts.
@@ -207,8 +207,8 @@ fn packed_and_langevin_chains_take_your_streams() {
     let start = vec![0.1f32; 2 * 6];
     let mut a = LangevinChains::new(2, start.clone(), 9).unwrap();
     let mut b = LangevinChains::from_parts(2, start.clone(), rng::chain_streams(9, 6).unwrap(), 0).unwrap();
-    a.run_mala(&mix, 0.1, 20).unwrap();
-    b.run_mala(&mix, 0.1, 20).unwrap();
+    a.run_mala(&mix, &MalaConfig::new(0.1), 20).unwrap();
+    b.run_mala(&mix, &MalaConfig::new(0.1), 20).unwrap();
     assert_eq!(a.states(), b.states());
     let (x, s, steps) = b.into_parts();
     assert_eq!((x.as_slice(), steps), (a.states(), 20));

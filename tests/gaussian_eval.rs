@@ -188,7 +188,8 @@ fn raise_is_a_lower_bound_that_closes_on_the_exact_log_density() {
     use boltzmann::eval::RaiseConfig;
     let m = model(12, 8, 0.6, 14);
     let exact_z = gaussian_rbm::log_partition_exact(&m).unwrap();
-    let data = Dataset::new((0..12 * 60).map(|k| ((k * 37 % 23) as f32 / 23.0 - 0.5) * 2.0).collect(), 12).unwrap();
+    let data =
+        Dataset::new((0..12 * 60).map(|k| ((k * 37 % 23) as f32 / 23.0 - 0.5) * 2.0).collect(), 12).unwrap();
     let exact = gaussian_rbm::average_log_density(&m, &data, exact_z).unwrap();
     let per_example = gaussian_rbm::log_densities(&m, &data, exact_z).unwrap();
     let cfg = RaiseConfig::default().runs_per_example(4).schedule(linear_schedule(3000)).seed(3);
@@ -207,7 +208,11 @@ fn raise_is_a_lower_bound_that_closes_on_the_exact_log_density() {
     // expectation (by at most a few hundredths here).
     let gaps: Vec<f64> = long.log_probs.iter().zip(&per_example).map(|(r, e)| r - e).collect();
     let (gap, se) = mean_and_se(&gaps);
-    assert!(gap < 3.0 * se && gap > -0.05, "RAISE − exact = {gap} ± {se} (RAISE {}, exact {exact})", long.mean);
+    assert!(
+        gap < 3.0 * se && gap > -0.05,
+        "RAISE − exact = {gap} ± {se} (RAISE {}, exact {exact})",
+        long.mean
+    );
     let (rz, _) = mean_and_se(&long.log_z);
     assert!((rz - exact_z).abs() < 0.05, "reverse log Z {rz} vs exact {exact_z}");
     // A 3-step schedule estimates a cruder annealing model `p_ann` (not a

@@ -6,7 +6,9 @@
 
 use boltzmann::energy::{Energy, Gaussian, GaussianMixture, TrainableEnergy, Workspace};
 use boltzmann::model::GaussianRbm;
-use boltzmann::sampler::langevin::{AnnealedConfig, LangevinChains, LangevinConfig, geometric_schedule};
+use boltzmann::sampler::langevin::{
+    AnnealedConfig, LangevinChains, LangevinConfig, MalaConfig, geometric_schedule,
+};
 use boltzmann::{Error, Result};
 
 fn softplus(x: f64) -> f64 {
@@ -174,7 +176,7 @@ fn mala_is_exact_and_ula_is_biased_on_a_gaussian() {
     let n = 20_000;
     let eps = 1.0f32;
     let mut mala = LangevinChains::uniform(n, 1, -3.0, 3.0, 1).unwrap();
-    let rep = mala.run_mala(&target, eps, 300).unwrap();
+    let rep = mala.run_mala(&target, &MalaConfig::new(eps), 300).unwrap();
     println!("MALA acceptance {:.3}", rep.rate());
     assert!(rep.rate() > 0.5 && rep.rate() < 1.0, "{}", rep.rate());
     assert_eq!(rep.proposed, n as u64 * 300);
@@ -207,7 +209,7 @@ fn mala_recovers_a_correlated_covariance() {
     let cov = target.covariance();
     let n = 10_000;
     let mut ch = LangevinChains::uniform(n, 3, -2.0, 2.0, 4).unwrap();
-    let rep = ch.run_mala(&target, 0.4, 400).unwrap();
+    let rep = ch.run_mala(&target, &MalaConfig::new(0.4), 400).unwrap();
     assert!(rep.rate() > 0.3, "{}", rep.rate());
     let x = ch.states();
     let mean: Vec<f64> = (0..3).map(|i| x.chunks(3).map(|r| r[i] as f64).sum::<f64>() / n as f64).collect();
@@ -324,7 +326,7 @@ fn gb_rbm_gibbs_and_mala_match_exact_moments() {
     m.gibbs(&mut v, &mut streams, 100).unwrap();
     check("Gibbs", &v);
     let mut ch = LangevinChains::uniform(n, d, -2.0, 2.0, 6).unwrap();
-    let rep = ch.run_mala(&m, 0.3, 400).unwrap();
+    let rep = ch.run_mala(&m, &MalaConfig::new(0.3), 400).unwrap();
     println!("GB-RBM MALA acceptance {:.3}", rep.rate());
     check("MALA", ch.states());
 }
@@ -369,8 +371,8 @@ fn non_finite_chains_stop_without_poisoning_the_others() {
         let mut bad = LangevinChains::new(2, start.clone(), 9).unwrap();
         let mut good = LangevinChains::new(2, healthy.clone(), 9).unwrap();
         if mala {
-            bad.run_mala(&Poisoned(target.clone()), 0.3, 20).unwrap();
-            good.run_mala(&Poisoned(target.clone()), 0.3, 20).unwrap();
+            bad.run_mala(&Poisoned(target.clone()), &MalaConfig::new(0.3), 20).unwrap();
+            good.run_mala(&Poisoned(target.clone()), &MalaConfig::new(0.3), 20).unwrap();
         } else {
             bad.run(&Poisoned(target.clone()), &LangevinConfig::ula(0.1), 20).unwrap();
             good.run(&Poisoned(target.clone()), &LangevinConfig::ula(0.1), 20).unwrap();
@@ -411,7 +413,7 @@ fn langevin_results_are_thread_count_independent() {
         let mut a = LangevinChains::uniform(300, 40, 0.0, 1.0, 3).unwrap();
         a.run(&m, &LangevinConfig::ula(0.01).noise(0.05).grad_clip(Some(0.5)).clamp(Some((0.0, 1.0))), 5)
             .unwrap();
-        let r = a.run_mala(&m, 0.05, 5).unwrap();
+        let r = a.run_mala(&m, &MalaConfig::new(0.05), 5).unwrap();
         let mut b = LangevinChains::uniform(300, 2, -3.0, 3.0, 4).unwrap();
         let cfg = AnnealedConfig::new(vec![2.0, 1.0, 0.5], 0.05, 4);
         b.run_annealed(&mix, &cfg).unwrap();
@@ -439,7 +441,8 @@ fn langevin_bad_input_is_an_error() {
     ] {
         assert!(matches!(ch.run(&g, &cfg, 1), Err(Error::InvalidParam { .. })), "{cfg:?}");
     }
-    assert!(ch.run_mala(&g, 0.0, 1).is_err());
+    assert!(ch.run_mala(&g, &MalaConfig::new(0.0), 1).is_err());
+    assert!(ch.run_mala(&g, &MalaConfig::new(f32::NAN), 1).is_err());
     let g3 = Gaussian::isotropic(vec![0.0; 3], 1.0).unwrap();
     assert!(matches!(ch.run(&g3, &LangevinConfig::ula(0.1), 1), Err(Error::ShapeMismatch { .. })));
     let mix = GaussianMixture::new(vec![1.0], vec![0.0, 0.0], vec![1.0]).unwrap();

@@ -9,7 +9,7 @@ use boltzmann::energy::{
 };
 use boltzmann::io::{self, EnergyModel};
 use boltzmann::model::GaussianRbm;
-use boltzmann::sampler::langevin::{AnnealedConfig, LangevinChains, LangevinConfig};
+use boltzmann::sampler::langevin::{AnnealedConfig, LangevinChains, LangevinConfig, MalaConfig};
 use boltzmann::{Error, Result};
 use numpy::{AllowTypeChange, IntoPyArray, PyArray1, PyArray2, PyArrayLike1, PyArrayLike2};
 use pyo3::prelude::*;
@@ -374,7 +374,11 @@ impl PyLangevin {
         n_jobs: Option<i64>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let chains = &mut self.inner;
-        let r = compute(py, n_jobs, || with_energy!(&model.inner, e => chains.run_mala(e, step, n_steps)))?;
+        let r = compute(
+            py,
+            n_jobs,
+            || with_energy!(&model.inner, e => chains.run_mala(e, &MalaConfig::new(step), n_steps)),
+        )?;
         let out = PyDict::new(py);
         out.set_item("accepted", r.accepted)?;
         out.set_item("proposed", r.proposed)?;

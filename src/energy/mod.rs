@@ -95,7 +95,7 @@ impl Workspace {
 /// An energy of your own (a double well in each coordinate) under MALA:
 /// ```
 /// use boltzmann::energy::{Energy, Workspace};
-/// use boltzmann::sampler::LangevinChains;
+/// use boltzmann::sampler::{LangevinChains, langevin::MalaConfig};
 ///
 /// struct DoubleWell { d: usize }
 ///
@@ -116,7 +116,7 @@ impl Workspace {
 /// }
 ///
 /// let mut chains = LangevinChains::uniform(256, 2, -2.0, 2.0, 7)?;
-/// let report = chains.run_mala(&DoubleWell { d: 2 }, 0.05, 200)?;
+/// let report = chains.run_mala(&DoubleWell { d: 2 }, &MalaConfig::new(0.05), 200)?;
 /// assert!(report.rate() > 0.5);
 /// # Ok::<(), boltzmann::Error>(())
 /// ```

@@ -31,7 +31,9 @@
 //! pixels in [0, 255]). The natural yardstick is the base model itself, the
 //! same `b` and `σ` with no hidden units: [`base_log_density`].
 
-use super::ais::{AisConfig, AisEstimate, RaiseConfig, RaiseEstimate, check_schedule, raise_summary, summarize};
+use super::ais::{
+    AisConfig, AisEstimate, RaiseConfig, RaiseEstimate, check_schedule, raise_summary, summarize,
+};
 use crate::alloc::try_vec;
 use crate::data::Dataset;
 use crate::energy::{Energy, Workspace};

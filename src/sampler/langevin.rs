@@ -87,6 +87,41 @@ impl LangevinConfig {
     }
 }
 
+/// Settings of the Metropolis-adjusted Langevin algorithm
+/// ([`LangevinChains::run_mala`]): the step `ε` of the proposal
+/// `y = x − (ε/2)∇E(x) + √ε·ξ`. No clipping or clamping — either would break
+/// the exactness of the Metropolis–Hastings correction.
+///
+/// # Examples
+/// ```
+/// use boltzmann::sampler::langevin::MalaConfig;
+/// assert_eq!(MalaConfig::new(0.1).step, 0.1);
+/// assert!(MalaConfig::new(0.0).check().is_err());
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MalaConfig {
+    /// `ε`: the proposal's drift is `−(ε/2)∇E`, its noise `√ε`.
+    pub step: f32,
+}
+
+setters!(MalaConfig { step: f32 });
+
+impl MalaConfig {
+    /// MALA with step `ε`.
+    pub fn new(step: f32) -> Self {
+        MalaConfig { step }
+    }
+
+    /// Checks that `ε` is finite and positive.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`].
+    pub fn check(&self) -> Result<()> {
+        LangevinConfig::ula(self.step).check()
+    }
+}
+
 /// The geometric schedule `σ₁ = first > … > σ_L = last` of `levels` levels
 /// (Song & Ermon use 1 → 0.01 over 10 levels).
 ///
@@ -167,10 +202,10 @@ impl MalaReport {
 /// # Examples
 /// ```
 /// use boltzmann::energy::Gaussian;
-/// use boltzmann::sampler::langevin::LangevinChains;
+/// use boltzmann::sampler::langevin::{LangevinChains, MalaConfig};
 /// let target = Gaussian::isotropic(vec![2.0, -1.0], 1.0)?;
 /// let mut chains = LangevinChains::uniform(500, 2, -3.0, 3.0, 7)?;
-/// let report = chains.run_mala(&target, 0.5, 200)?;
+/// let report = chains.run_mala(&target, &MalaConfig::new(0.5), 200)?;
 /// assert!(report.rate() > 0.5);
 /// let mean0 = chains.states().chunks(2).map(|x| x[0] as f64).sum::<f64>() / 500.0;
 /// assert!((mean0 - 2.0).abs() < 0.2);
@@ -452,13 +487,20 @@ impl LangevinChains {
         Ok(())
     }
 
-    /// `steps` MALA steps with step size `ε` on `energy`.
+    /// `steps` MALA steps with `config` on `energy` (the same shape as
+    /// [`Self::run`]).
     ///
     /// # Errors
     /// [`Error::InvalidParam`] for `ε ≤ 0`, [`Error::ShapeMismatch`] if the
     /// energy's dimension is not the chains'.
-    pub fn run_mala(&mut self, energy: &impl Energy, step: f32, steps: usize) -> Result<MalaReport> {
-        LangevinConfig::ula(step).check()?;
+    pub fn run_mala(
+        &mut self,
+        energy: &impl Energy,
+        config: &MalaConfig,
+        steps: usize,
+    ) -> Result<MalaReport> {
+        config.check()?;
+        let step = config.step;
         self.check_dim(energy.dim())?;
         self.buffers()?;
         let (n, d) = (self.len(), self.d);

@@ -519,7 +519,9 @@ pub(crate) fn langevin(cfg: &LangevinBenchConfig) -> Result<LangevinBenchReport>
     ) -> Result<Option<(u64, u64)>> {
         match kind {
             LangevinKind::Ula => chains.run(e, ula, steps).map(|_| None),
-            LangevinKind::Mala => chains.run_mala(e, ula.step, steps).map(|r| Some((r.accepted, r.proposed))),
+            LangevinKind::Mala => chains
+                .run_mala(e, &boltzmann::sampler::langevin::MalaConfig::new(ula.step), steps)
+                .map(|r| Some((r.accepted, r.proposed))),
         }
     }
     pool.install(|| -> Result<LangevinBenchReport> {

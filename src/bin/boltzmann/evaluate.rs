@@ -467,7 +467,7 @@ fn gaussian(a: &EvalArgs, m: &boltzmann::model::GaussianRbm) -> CliResult<()> {
                 "avg_log_density" = avg,
                 "base_avg_log_density" = base,
                 "examples" = test.len(),
-                "raise" ?= raise.as_ref().map(|r| raise_json(a, r)),
+                "raise"? = raise.as_ref().map(|r| raise_json(a, r)),
             )
         );
     } else {

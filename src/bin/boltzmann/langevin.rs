@@ -245,7 +245,9 @@ fn sample_energy<E: Energy>(
                 .clamp(clamp);
             chains.run(e, &cfg, a.steps).map(|_| None)
         }
-        "mala" => chains.run_mala(e, a.step, a.steps).map(|r| Some(r.rate())),
+        "mala" => chains
+            .run_mala(e, &boltzmann::sampler::langevin::MalaConfig::new(a.step), a.steps)
+            .map(|r| Some(r.rate())),
         _ => {
             let cfg = AnnealedConfig::new(sigmas, a.step, a.steps).clamp(clamp);
             chains.run_annealed(&EnergyScore(e), &cfg).map(|_| None)
