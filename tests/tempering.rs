@@ -13,27 +13,42 @@ fn pool(threads: usize) -> rayon::ThreadPool {
 
 include!("common/chi2.rs");
 
+/// The β = 1 replicas follow the exact distribution, on f32 and on
+/// bit-packed states (different seeds: independent samples).
 #[test]
 fn beta_one_replicas_follow_the_exact_distribution() {
     let rbm = Rbm::random(10, 6, 1.0, 0.5, 11).unwrap();
     let (_, p) = reference::exact_visible_distribution(&rbm);
     let n = 20_000;
-    let mut pt = TemperedChains::new(&rbm, n, geometric_ladder(4, 0.3).unwrap(), 5).unwrap();
+    let ladder = geometric_ladder(4, 0.3).unwrap();
+    let mut pt = TemperedChains::new(&rbm, n, ladder.clone(), 5).unwrap();
     pt.sweep(&rbm, 60).unwrap();
-    let mut counts = vec![0u64; 1 << 10];
-    for v in pt.visible().chunks_exact(10) {
-        counts[reference::state_index(v)] += 1;
+    let mut packed = PackedTemperedChains::new(&rbm, n, ladder, 15).unwrap();
+    packed.sweep(&rbm, 60).unwrap();
+    let counts_of = |visible: &[f32]| {
+        let mut counts = vec![0u64; 1 << 10];
+        for v in visible.chunks_exact(10) {
+            counts[reference::state_index(v)] += 1;
+        }
+        counts
+    };
+    let runs = [
+        ("f32", counts_of(pt.visible()), pt.tempering().swap_rates()),
+        ("packed", counts_of(&packed.visible()), packed.swap_rates()),
+    ];
+    for (what, counts, rates) in &runs {
+        let (stat, df) = chi_square(counts, &p, n as u64);
+        assert!(stat < chi2_critical_001(df), "{what}: χ² {stat:.1} at {df} dof");
+        // Swaps happened and were sometimes refused.
+        assert!(rates.iter().all(|&a| a > 0.05 && a < 1.0), "{what}: {rates:?}");
     }
-    let (stat, df) = chi_square(&counts, &p, n as u64);
-    assert!(stat < chi2_critical_001(df), "χ² {stat:.1} at {df} dof");
-    // Swaps happened and were sometimes refused.
-    let rates = pt.tempering().swap_rates();
-    assert!(rates.iter().all(|&a| a > 0.05 && a < 1.0), "{rates:?}");
     // The test has power: a different model's distribution is rejected.
     let other = Rbm::random(10, 6, 1.0, 0.5, 12).unwrap();
     let (_, q) = reference::exact_visible_distribution(&other);
-    let (stat, df) = chi_square(&counts, &q, n as u64);
+    let (stat, df) = chi_square(&runs[0].1, &q, n as u64);
     assert!(stat > chi2_critical_001(df));
+    assert_eq!(packed.bytes_per_replica(), 8 + 8 + 32 + 8);
+    assert!(packed.visible_density() > 0.0 && packed.visible_density() < 1.0);
 }
 
 /// Two modes: h = 0 with v ≈ all zeros, h = 1 with v ≈ all ones, separated
@@ -248,24 +263,6 @@ fn packed_tempering_gives_the_f32_bits_on_any_thread_count() {
     assert!(density < 0.35, "{density}");
     let rates = f.tempering().swap_rates();
     assert!(rates.iter().any(|&a| a > 0.0) && rates.iter().any(|&a| a < 1.0), "{rates:?}");
-}
-
-#[test]
-fn packed_beta_one_replicas_follow_the_exact_distribution() {
-    let rbm = Rbm::random(10, 6, 1.0, 0.5, 11).unwrap();
-    let (_, p) = reference::exact_visible_distribution(&rbm);
-    let n = 20_000;
-    let mut pt = PackedTemperedChains::new(&rbm, n, geometric_ladder(4, 0.3).unwrap(), 15).unwrap();
-    pt.sweep(&rbm, 60).unwrap();
-    let mut counts = vec![0u64; 1 << 10];
-    for v in pt.visible().chunks_exact(10) {
-        counts[reference::state_index(v)] += 1;
-    }
-    let (stat, df) = chi_square(&counts, &p, n as u64);
-    assert!(stat < chi2_critical_001(df), "χ² {stat:.1} at {df} dof");
-    assert!(pt.swap_rates().iter().all(|&a| a > 0.05 && a < 1.0));
-    assert_eq!(pt.bytes_per_replica(), 8 + 8 + 32 + 8);
-    assert!(pt.visible_density() > 0.0 && pt.visible_density() < 1.0);
 }
 
 #[test]

@@ -571,10 +571,7 @@ pub(crate) fn raise_examples(
         // estimate log(Z/Z_A) from above.
         for e in 0..ex {
             let neg_f = -rbm.free_energy(data.row(first + e))?;
-            let lw = &a.logw[e * r..(e + 1) * r];
-            // log mean exp(−logw), relative to the smallest logw.
-            let mn = lw.iter().cloned().fold(f64::INFINITY, f64::min);
-            let lme = -mn + (lw.iter().map(|&x| (mn - x).exp()).sum::<f64>() / r as f64).ln();
+            let lme = log_mean_exp_neg(&a.logw[e * r..(e + 1) * r]);
             index.push(first + e);
             log_probs.push(neg_f - lz_a + lme);
             log_z.push(lz_a - lme);
@@ -607,6 +604,14 @@ pub(crate) fn check_raise(rbm: &Rbm, base_bias: &[f32], data: &Dataset, config: 
 /// Examples per block of [`raise`] at `r` runs per example.
 fn raise_block(r: usize) -> usize {
     (RAISE_BLOCK / r.max(1)).max(1)
+}
+
+/// `log mean exp(−x)` over one example's reverse chains (computed relative to
+/// the smallest `x`): the example's `log w` from its chains' accumulated
+/// increments.
+pub(crate) fn log_mean_exp_neg(x: &[f64]) -> f64 {
+    let mn = x.iter().cloned().fold(f64::INFINITY, f64::min);
+    -mn + (x.iter().map(|&v| (mn - v).exp()).sum::<f64>() / x.len() as f64).ln()
 }
 
 /// Mean and standard error of the per-example estimates, in example order.

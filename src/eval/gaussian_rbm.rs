@@ -32,7 +32,8 @@
 //! same `b` and `σ` with no hidden units: [`base_log_density`].
 
 use super::ais::{
-    AisConfig, AisEstimate, RaiseConfig, RaiseEstimate, check_schedule, raise_summary, summarize,
+    AisConfig, AisEstimate, RaiseConfig, RaiseEstimate, check_schedule, log_mean_exp_neg, raise_summary,
+    summarize,
 };
 use crate::alloc::try_vec;
 use crate::data::Dataset;
@@ -323,10 +324,7 @@ pub fn raise_with_progress(
         done += (s.len() - 1) as u64 * chains as u64;
         progress(done);
         for e in 0..ex {
-            let lw = &a.logw[e * r..(e + 1) * r];
-            // log mean exp(−logw), relative to the smallest logw.
-            let mn = lw.iter().cloned().fold(f64::INFINITY, f64::min);
-            let lme = -mn + (lw.iter().map(|&x| (mn - x).exp()).sum::<f64>() / r as f64).ln();
+            let lme = log_mean_exp_neg(&a.logw[e * r..(e + 1) * r]);
             log_probs.push(neg_f[first + e] - lz_a + lme);
             log_z.push(lz_a - lme);
         }

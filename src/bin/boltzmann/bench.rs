@@ -194,10 +194,8 @@ impl Ensemble {
             Ensemble::Packed(c) => c.set_visible_cycled(data),
             Ensemble::F32(c) => c.set_visible_cycled(data),
             // Every replica of chain c starts at row c mod N of the data.
-            Ensemble::Tempered(c) => {
-                c.set_visible(&cycled(data, c.tempering().n_chains(), c.rows().n_visible())?)
-            }
-            Ensemble::PackedTempered(c) => c.set_visible(&cycled(data, c.n_chains(), c.n_visible())?),
+            Ensemble::Tempered(c) => c.set_visible(&cycled(data, c.tempering().n_chains())?),
+            Ensemble::PackedTempered(c) => c.set_visible(&cycled(data, c.n_chains())?),
         }
     }
 
@@ -241,19 +239,11 @@ impl Ensemble {
     }
 }
 
-/// `n` rows of `data` cycled (`n × D`), checked as start rows.
-fn cycled(data: &Dataset, n: usize, d: usize) -> Result<Vec<f32>> {
-    if data.dim() != d {
-        return Err(Error::ShapeMismatch {
-            what: "start data (model n_visible)",
-            expected: d,
-            got: data.dim(),
-        });
-    }
+/// `n` rows of `data` cycled (`n × dim`; the chains check width and values).
+fn cycled(data: &Dataset, n: usize) -> Result<Vec<f32>> {
     if data.is_empty() {
         return Err(Error::InvalidParam { name: "start data", reason: "no rows".into() });
     }
-    data.check_binary()?;
     Ok((0..n).flat_map(|i| data.row(i % data.len()).iter().copied()).collect())
 }
 
