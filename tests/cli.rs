@@ -1422,12 +1422,9 @@ fn crbm_resume_continues_exactly() {
     let a = std::fs::read(dir.join("straight/model.safetensors")).unwrap();
     let b = std::fs::read(dir.join("resumed/model.safetensors")).unwrap();
     assert_eq!(a, b, "resumed run differs from the straight one");
-    // Other data, fewer epochs than done, several layers, a model instead of a checkpoint.
-    for (extra, needle) in [
-        (vec!["--limit", "140"], "not the data"),
-        (vec!["--limit", "150"], "already run"),
-        (vec!["--limit", "150", "--filters", "3,3"], "single-layer"),
-    ] {
+    // Other data, fewer epochs than done, a model instead of a checkpoint.
+    for (extra, needle) in [(vec!["--limit", "140"], "not the data"), (vec!["--limit", "150"], "already run")]
+    {
         let epochs = if needle == "already run" { "1" } else { "3" };
         let mut args: Vec<String> = base("bad", epochs);
         args.extend(["--resume".to_string(), ckpt.clone()]);
@@ -1441,7 +1438,45 @@ fn crbm_resume_continues_exactly() {
     args.extend(["--limit".to_string(), "150".to_string()]);
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let (ok, _, err) = boltzmann(&a);
-    assert!(!ok && err.contains("expected a \"conv-checkpoint\""), "{err}");
+    assert!(!ok && err.contains("--resume takes a checkpoint"), "{err}");
+    // A two-layer run writes a stack checkpoint after every epoch; resumed
+    // with more epochs, it extends the top layer and keeps layer 1.
+    let two = |out: &str, epochs: &str, resume: Option<&str>| {
+        let out = dir.join(out).display().to_string();
+        let mut args: Vec<String> = [
+            "crbm",
+            "train",
+            "--filters",
+            "3,4",
+            "--filter-size",
+            "5,3",
+            "--sample-sweeps",
+            "2",
+            "--threads",
+            "2",
+            "--epochs",
+            epochs,
+            "--out",
+            &out,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Some(r) = resume {
+            args.extend(["--resume".to_string(), r.to_string()]);
+        }
+        run(args)
+    };
+    two("stack", "2", None);
+    let stack_ckpt = dir.join("stack/checkpoint.safetensors");
+    let st = boltzmann::io::load_conv_dbn_checkpoint(&stack_ckpt).unwrap();
+    assert_eq!((st.done.len(), st.current.epoch), (1, 2), "the last checkpoint is of the finished run");
+    let out = two("stack-more", "3", Some(&stack_ckpt.display().to_string()));
+    assert!(out.contains("layer 2 epoch   3") && !out.contains("layer 1 epoch"), "{out}");
+    let before = boltzmann::io::load_conv_dbn(dir.join("stack/model.safetensors")).unwrap();
+    let after = boltzmann::io::load_conv_dbn(dir.join("stack-more/model.safetensors")).unwrap();
+    assert_eq!(before.layers()[0], after.layers()[0]);
+    assert_ne!(before.layers()[1], after.layers()[1]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -591,6 +591,94 @@ fn conv_dbn_features_trains_greedily_and_round_trips() {
     assert!(ConvDbn::new(vec![]).is_err());
 }
 
+/// A greedy convolutional-DBN run saved after any epoch (through the
+/// checkpoint's bytes) and resumed — in either layer, PCD or CD, on another
+/// thread count — ends with the uninterrupted run's model; bad checkpoints
+/// and resumes are refused.
+#[cfg(feature = "io")]
+#[test]
+fn conv_dbn_runs_resume_exactly_after_any_epoch() {
+    use boltzmann::io::{ModelFile, conv_dbn_checkpoint_bytes, parse_conv_dbn_checkpoint};
+    use boltzmann::train::conv::{ConvTrainConfig, train_conv_dbn};
+    use boltzmann::train::conv_dbn::ConvDbnTrainer;
+    let x: Vec<f32> =
+        (0..36 * 144).map(|i| (((i % 12) + 2 * ((i % 144) / 12) + i / 144) % 5 == 0) as u8 as f32).collect();
+    let data = boltzmann::data::Dataset::new(x, 144).unwrap();
+    let one =
+        ConvTrainConfig::default().filters(3).filter_size(5).pool(2).epochs(2).batch_size(12).chains(12);
+    let two = one.clone().filters(2).filter_size(3).pool(1).epochs(3).seed(5);
+    for persistent in [true, false] {
+        let cfgs = [one.clone().persistent(persistent), two.clone().persistent(persistent)];
+        let whole = train_conv_dbn(&data, (12, 12, 1), &cfgs, |_, _| {}).unwrap();
+        for stop in 0..5 {
+            let mut t = pool(2).install(|| ConvDbnTrainer::new(&data, (12, 12, 1), &cfgs)).unwrap();
+            for _ in 0..stop {
+                pool(2).install(|| t.run_epoch(&data)).unwrap();
+            }
+            assert_eq!(t.layer(), if stop < 2 { 1 } else { 2 });
+            let bytes = conv_dbn_checkpoint_bytes(&t.state());
+            let state = parse_conv_dbn_checkpoint(&bytes).unwrap();
+            assert_eq!(state, t.state(), "checkpoint round trip");
+            assert!(matches!(ModelFile::from_bytes(&bytes).unwrap(), ModelFile::ConvDbnCheckpoint(_)));
+            let mut r = pool(3).install(|| ConvDbnTrainer::resume(state, &data)).unwrap();
+            while !r.is_done() {
+                pool(3).install(|| r.run_epoch(&data)).unwrap();
+            }
+            assert_eq!(
+                r.into_model().unwrap(),
+                whole,
+                "persistent {persistent}, resumed after {stop} epochs"
+            );
+        }
+    }
+    // Bad resumes: other data, a finished layer of another shape, settings
+    // that are not the stack's, nothing left to train.
+    let cfgs = [one.clone(), two.clone()];
+    let mut t = ConvDbnTrainer::new(&data, (12, 12, 1), &cfgs).unwrap();
+    for _ in 0..3 {
+        t.run_epoch(&data).unwrap();
+    }
+    let other = boltzmann::data::Dataset::new(data.features()[144..].to_vec(), 144).unwrap();
+    assert!(ConvDbnTrainer::resume(t.state(), &other).unwrap_err().to_string().contains("not the data"));
+    let mut st = t.state();
+    st.done[0] = ConvRbm::random(ConvShape { filters: 4, ..st.done[0].shape() }, 0.1, 0.0, 1).unwrap();
+    assert!(ConvDbnTrainer::resume(st, &data).is_err());
+    let mut st = t.state();
+    st.current.config = st.current.config.clone().filters(7);
+    assert!(ConvDbnTrainer::resume(st, &data).is_err());
+    let mut st = t.state();
+    st.done.push(st.done[0].clone());
+    assert!(ConvDbnTrainer::resume(st, &data).is_err());
+    // Bad files: each change to the metadata is refused with a message.
+    let good = conv_dbn_checkpoint_bytes(&t.state());
+    let with = |key: &str, value: &str| {
+        let n = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+        let mut h: serde_json::Value = serde_json::from_slice(&good[8..8 + n]).unwrap();
+        h["__metadata__"][key] = serde_json::Value::String(value.into());
+        let head = serde_json::to_vec(&h).unwrap();
+        let mut b = (head.len() as u64).to_le_bytes().to_vec();
+        b.extend(head);
+        b.extend(&good[8 + n..]);
+        b
+    };
+    for (key, value) in [
+        ("layers", "0"),
+        ("layers", "65"),
+        ("done", "2"),
+        ("configs", "[]"),
+        ("configs", "{"),
+        ("image", "12x12"),
+        ("data.checksum", "zz"),
+        ("visible_units", "gaussian"),
+        ("current.epoch", "x"),
+    ] {
+        let e = parse_conv_dbn_checkpoint(&with(key, value)).unwrap_err();
+        assert!(matches!(e, Error::Io { .. }), "{key} = {value}: {e}");
+    }
+    assert!(parse_conv_dbn_checkpoint(&good[..good.len() / 2]).is_err());
+    assert!(parse_conv_dbn_checkpoint(&boltzmann::io::conv_rbm_bytes(&t.state().done[0])).is_err());
+}
+
 #[test]
 fn second_layer_filter_pictures_are_shifted_first_layer_filters() {
     use boltzmann::model::ConvDbn;

@@ -1,4 +1,5 @@
-//! `kill -9` at spread-out moments of `train`, then `--resume` (or a fresh
+//! `kill -9` at spread-out moments of `train` and of a two-layer `crbm
+//! train`, then `--resume` (or a fresh
 //! start when no checkpoint was written yet): the final model is
 //! byte-identical to an uninterrupted run's, also on another thread count,
 //! and no temporary file survives — neither those of the killed process nor
@@ -51,12 +52,52 @@ fn temporaries(dir: &Path) -> Vec<String> {
 
 #[test]
 fn killed_runs_resume_to_the_same_model_and_leave_no_temporaries() {
-    let root = std::env::temp_dir().join(format!("boltzmann-kill-{}", std::process::id()));
+    kill_and_resume("train", train_args);
+}
+
+/// A two-layer `crbm train` (a greedy convolutional DBN, checkpointed after
+/// every epoch of either layer).
+fn crbm_args(out: &Path, threads: &str) -> Vec<String> {
+    [
+        "crbm",
+        "train",
+        "--limit",
+        "1000",
+        "--filters",
+        "3,40",
+        "--filter-size",
+        "7,4",
+        "--pool",
+        "2,2",
+        "--epochs",
+        "3",
+        "--sample-sweeps",
+        "10",
+        "--threads",
+        threads,
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([out.display().to_string()])
+    .collect()
+}
+
+#[test]
+fn killed_convolutional_dbn_runs_resume_to_the_same_model() {
+    kill_and_resume("crbm", crbm_args);
+}
+
+/// Runs `args` once uninterrupted, then kills copies at spread-out moments
+/// and resumes each from its checkpoint: every final model must be the
+/// uninterrupted one's, with no temporary file left.
+fn kill_and_resume(name: &str, args_of: fn(&Path, &str) -> Vec<String>) {
+    let root = std::env::temp_dir().join(format!("boltzmann-kill-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     let reference = root.join("reference");
     let t0 = Instant::now();
-    run(&train_args(&reference, "2"));
+    run(&args_of(&reference, "2"));
     let full = t0.elapsed();
     let want = std::fs::read(reference.join("model.safetensors")).unwrap();
 
@@ -66,7 +107,7 @@ fn killed_runs_resume_to_the_same_model_and_leave_no_temporaries() {
     for (i, f) in fractions.iter().enumerate() {
         let out = root.join(format!("run{i}"));
         let mut child = Command::new(BIN)
-            .args(train_args(&out, "2"))
+            .args(args_of(&out, "2"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -81,7 +122,7 @@ fn killed_runs_resume_to_the_same_model_and_leave_no_temporaries() {
             std::fs::write(out.join(".checkpoint.safetensors.tmp-4000000000"), b"half a checkpoint").unwrap();
         }
         let threads = ["1", "2", "3"][i % 3];
-        let mut args = train_args(&out, threads);
+        let mut args = args_of(&out, threads);
         if ckpt.exists() {
             args.extend(["--resume".to_string(), ckpt.display().to_string()]);
         }
@@ -89,7 +130,10 @@ fn killed_runs_resume_to_the_same_model_and_leave_no_temporaries() {
         run(&args);
         assert!(started.elapsed() < full * 20, "resume took too long");
         let got = std::fs::read(out.join("model.safetensors")).unwrap();
-        assert!(got == want, "kill at {f} of the run, resumed on {threads} threads: the model differs");
+        assert!(
+            got == want,
+            "{name}: kill at {f} of the run, resumed on {threads} threads: the model differs"
+        );
         assert_eq!(temporaries(&out), Vec::<String>::new(), "temporary files left after resuming");
     }
     std::fs::remove_dir_all(&root).unwrap();

@@ -5,6 +5,10 @@
 //! `weights` `[r, r, C, K]` (channel-last filters, the layout of
 //! [`crate::kernels::conv`]), `hidden_bias` `[K]`, `visible_bias` `[C]`.
 //!
+//! Training checkpoints: `conv-checkpoint` (one layer) and
+//! `conv-dbn-checkpoint` (a greedy stack: the finished layers and the
+//! current layer's state).
+//!
 //! ```python
 //! from safetensors.numpy import load_file
 //! t = load_file("crbm.safetensors")   # t["weights"].shape == (9, 9, 1, 24)
@@ -21,6 +25,7 @@ use crate::rng::StreamState;
 use crate::sampler::ConvChains;
 use crate::train::Schedule;
 use crate::train::conv::{ConvTrainConfig, ConvTrainState};
+use crate::train::conv_dbn::ConvDbnTrainState;
 use std::path::Path;
 
 fn header(st: &mut SafeTensors, kind: &str, visible: ConvVisible) {
@@ -286,6 +291,13 @@ fn streams_from(v: Vec<u64>) -> Vec<StreamState> {
 pub fn conv_checkpoint_bytes(s: &ConvTrainState) -> Vec<u8> {
     let mut st = SafeTensors::default();
     header(&mut st, "conv-checkpoint", s.model.visible_units());
+    put_state(&mut st, s, "");
+    st.to_bytes()
+}
+
+/// A training state's metadata and tensors (those of a `conv-checkpoint`
+/// file), names prefixed by `prefix`.
+fn put_state(st: &mut SafeTensors, s: &ConvTrainState, prefix: &str) {
     let (h, w, c) = s.image;
     for (k, v) in [
         ("config", config_json(&s.config)),
@@ -296,29 +308,123 @@ pub fn conv_checkpoint_bytes(s: &ConvTrainState) -> Vec<u8> {
         ("data.dim", s.data.dim.to_string()),
         ("data.checksum", format!("{:016x}", s.data.checksum)),
     ] {
-        st.metadata.insert(k.into(), v);
+        st.metadata.insert(format!("{prefix}{k}"), v);
     }
-    put_layer(&mut st, &s.model, "model.");
+    put_layer(st, &s.model, &format!("{prefix}model."));
     for (name, v) in
         ["velocity.weights", "velocity.hidden_bias", "velocity.visible_bias"].iter().zip(&s.velocity)
     {
-        st.tensors.insert(name.to_string(), Tensor::f32(vec![v.len()], v));
+        st.tensors.insert(format!("{prefix}{name}"), Tensor::f32(vec![v.len()], v));
     }
     if let Some(ch) = &s.chains {
         let n = ch.len();
         let sh = s.model.shape();
-        st.metadata.insert("chains.sweeps".into(), ch.sweeps_done().to_string());
-        st.tensors.insert("chains.visible".into(), Tensor::f32(vec![n, sh.n_visible()], ch.visible()));
-        st.tensors.insert("chains.hidden".into(), Tensor::f32(vec![n, sh.n_hidden()], ch.hidden()));
-        st.tensors.insert("chains.pooled".into(), Tensor::f32(vec![n, sh.n_pooled()], ch.pooled()));
-        st.tensors.insert("chains.streams".into(), Tensor::u64(vec![n, 4], &streams_flat(ch.streams())));
+        st.metadata.insert(format!("{prefix}chains.sweeps"), ch.sweeps_done().to_string());
+        let t = &mut st.tensors;
+        t.insert(format!("{prefix}chains.visible"), Tensor::f32(vec![n, sh.n_visible()], ch.visible()));
+        t.insert(format!("{prefix}chains.hidden"), Tensor::f32(vec![n, sh.n_hidden()], ch.hidden()));
+        t.insert(format!("{prefix}chains.pooled"), Tensor::f32(vec![n, sh.n_pooled()], ch.pooled()));
+        t.insert(format!("{prefix}chains.streams"), Tensor::u64(vec![n, 4], &streams_flat(ch.streams())));
     }
-    st.tensors
-        .insert("cd_streams".into(), Tensor::u64(vec![s.cd_streams.len(), 4], &streams_flat(&s.cd_streams)));
+    let cd = streams_flat(&s.cd_streams);
+    st.tensors.insert(format!("{prefix}cd_streams"), Tensor::u64(vec![s.cd_streams.len(), 4], &cd));
     let order: Vec<u64> = s.order.iter().map(|&i| i as u64).collect();
-    st.tensors.insert("order".into(), Tensor::u64(vec![order.len()], &order));
-    st.tensors.insert("shuffle".into(), Tensor::u64(vec![4], &s.shuffle));
+    st.tensors.insert(format!("{prefix}order"), Tensor::u64(vec![order.len()], &order));
+    st.tensors.insert(format!("{prefix}shuffle"), Tensor::u64(vec![4], &s.shuffle));
+}
+
+/// The bytes of a convolutional-DBN training checkpoint (`kind =
+/// "conv-dbn-checkpoint"`): `layers` (the stack's size) and `done` (layers
+/// finished), `configs` (every layer's settings, a JSON array), `image` and
+/// the fingerprint (`data.*`) of layer 1's data, the finished layers
+/// (`layer{l}.*`, as in a `conv-dbn` file) and the current layer's state
+/// (`current.*`, as in a `conv-checkpoint` file).
+pub fn conv_dbn_checkpoint_bytes(s: &ConvDbnTrainState) -> Vec<u8> {
+    let mut st = SafeTensors::default();
+    header(&mut st, "conv-dbn-checkpoint", s.configs.first().map_or(ConvVisible::Bernoulli, |c| c.visible));
+    let (h, w, c) = s.image;
+    let configs: Vec<serde_json::Value> =
+        s.configs.iter().map(|c| serde_json::from_str(&config_json(c)).expect("our own JSON")).collect();
+    for (k, v) in [
+        ("layers", s.configs.len().to_string()),
+        ("done", s.done.len().to_string()),
+        ("configs", serde_json::Value::Array(configs).to_string()),
+        ("image", format!("{h}x{w}x{c}")),
+        ("data.rows", s.data.rows.to_string()),
+        ("data.dim", s.data.dim.to_string()),
+        ("data.checksum", format!("{:016x}", s.data.checksum)),
+    ] {
+        st.metadata.insert(k.into(), v);
+    }
+    for (l, m) in s.done.iter().enumerate() {
+        put_layer(&mut st, m, &format!("layer{}.", l + 1));
+    }
+    put_state(&mut st, &s.current, "current.");
     st.to_bytes()
+}
+
+/// Writes a convolutional-DBN checkpoint atomically.
+///
+/// # Errors
+/// [`Error::Os`] if it cannot be written, [`Error::Io`] for a directory.
+pub fn save_conv_dbn_checkpoint(s: &ConvDbnTrainState, path: impl AsRef<Path>) -> Result<()> {
+    write_atomic(path.as_ref(), &conv_dbn_checkpoint_bytes(s))
+}
+
+/// Reads a convolutional-DBN checkpoint.
+///
+/// # Errors
+/// [`Error::Os`] when it cannot be read; [`Error::Io`] for anything that is
+/// not a valid convolutional-DBN checkpoint of this library.
+pub fn load_conv_dbn_checkpoint(path: impl AsRef<Path>) -> Result<ConvDbnTrainState> {
+    let path = path.as_ref();
+    parse_dbn_checkpoint_named(&read_file(path)?, &path.display().to_string())
+}
+
+/// [`load_conv_dbn_checkpoint`] from bytes.
+///
+/// # Errors
+/// As [`load_conv_dbn_checkpoint`].
+pub fn parse_conv_dbn_checkpoint(bytes: &[u8]) -> Result<ConvDbnTrainState> {
+    parse_dbn_checkpoint_named(bytes, "convolutional-DBN checkpoint")
+}
+
+pub(super) fn parse_dbn_checkpoint_named(bytes: &[u8], what: &str) -> Result<ConvDbnTrainState> {
+    let st = SafeTensors::from_bytes(bytes, what)?;
+    let bad = |reason: String| Error::Io { path: what.to_string(), reason };
+    let visible = check_header(&st, "conv-dbn-checkpoint", what)?;
+    let num = |k: &str| -> Result<usize> { st.meta(k, what)?.parse().map_err(|_| bad(format!("bad {k}"))) };
+    let (layers, done) = (num("layers")?, num("done")?);
+    if layers == 0 || layers > 64 || done >= layers {
+        return Err(bad(format!("layers = {layers}, done = {done}: need 1 ≤ layers ≤ 64 and done < layers")));
+    }
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(st.meta("configs", what)?).map_err(|_| bad("bad configs".into()))?;
+    if list.len() != layers {
+        return Err(bad(format!("{} configs for {layers} layers", list.len())));
+    }
+    let configs = list.iter().map(|v| config_from(&v.to_string(), what)).collect::<Result<Vec<_>>>()?;
+    if configs[0].visible != visible {
+        return Err(bad("visible_units does not match layer 1's settings".into()));
+    }
+    let dims: Vec<usize> = st.meta("image", what)?.split('x').filter_map(|t| t.parse().ok()).collect();
+    let image = match dims[..] {
+        [h, w, c] => (h, w, c),
+        _ => return Err(bad("bad image".into())),
+    };
+    let mut done_layers = Vec::with_capacity(done);
+    for (l, c) in configs.iter().enumerate().take(done) {
+        done_layers.push(get_layer(&st, &format!("layer{}.", l + 1), what)?.with_visible(c.visible));
+    }
+    let checksum = u64::from_str_radix(st.meta("data.checksum", what)?, 16)
+        .map_err(|_| bad("bad data.checksum".into()))?;
+    Ok(ConvDbnTrainState {
+        configs,
+        image,
+        data: Fingerprint { rows: num("data.rows")?, dim: num("data.dim")?, checksum },
+        done: done_layers,
+        current: get_state(&st, "current.", None, what)?,
+    })
 }
 
 /// Writes a checkpoint atomically.
@@ -349,21 +455,37 @@ pub fn parse_conv_checkpoint(bytes: &[u8]) -> Result<ConvTrainState> {
 
 pub(super) fn parse_checkpoint_named(bytes: &[u8], what: &str) -> Result<ConvTrainState> {
     let st = SafeTensors::from_bytes(bytes, what)?;
-    let bad = |reason: String| Error::Io { path: what.to_string(), reason };
     let visible = check_header(&st, "conv-checkpoint", what)?;
-    let config = config_from(st.meta("config", what)?, what)?;
-    let num = |k: &str| -> Result<u64> { st.meta(k, what)?.parse().map_err(|_| bad(format!("bad {k}"))) };
-    let dims: Vec<usize> = st.meta("image", what)?.split('x').filter_map(|t| t.parse().ok()).collect();
+    get_state(&st, "", Some(visible), what)
+}
+
+/// The training state [`put_state`] wrote with `prefix`; its visible units
+/// are `visible` (the file's header) or, for `None`, its settings'.
+fn get_state(
+    st: &SafeTensors,
+    prefix: &str,
+    visible: Option<ConvVisible>,
+    what: &str,
+) -> Result<ConvTrainState> {
+    let bad = |reason: String| Error::Io { path: what.to_string(), reason };
+    let key = |k: &str| format!("{prefix}{k}");
+    let config = config_from(st.meta(&key("config"), what)?, what)?;
+    let visible = visible.unwrap_or(config.visible);
+    let num = |k: &str| -> Result<u64> {
+        st.meta(&key(k), what)?.parse().map_err(|_| bad(format!("bad {prefix}{k}")))
+    };
+    let dims: Vec<usize> = st.meta(&key("image"), what)?.split('x').filter_map(|t| t.parse().ok()).collect();
     let image = match dims[..] {
         [h, w, c] => (h, w, c),
         _ => return Err(bad("bad image".into())),
     };
-    let model = get_layer(&st, "model.", what)?.with_visible(visible);
+    let model = get_layer(st, &key("model."), what)?.with_visible(visible);
     if model.shape() != config.shape(image) || visible != config.visible {
         return Err(bad("the model does not match the checkpoint's settings".into()));
     }
     let sh = model.shape();
     let f32s = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
+        let name = &key(name);
         let t = st.get(name, what)?;
         if t.shape != shape {
             return Err(bad(format!("tensor {name:?} has shape {:?}, expected {shape:?}", t.shape)));
@@ -371,6 +493,7 @@ pub(super) fn parse_checkpoint_named(bytes: &[u8], what: &str) -> Result<ConvTra
         t.to_f32(what)
     };
     let u64s = |name: &str, shape: &[usize]| -> Result<Vec<u64>> {
+        let name = &key(name);
         let t = st.get(name, what)?;
         if t.shape != shape {
             return Err(bad(format!("tensor {name:?} has shape {:?}, expected {shape:?}", t.shape)));
@@ -403,7 +526,7 @@ pub(super) fn parse_checkpoint_named(bytes: &[u8], what: &str) -> Result<ConvTra
         .map(|i| u32::try_from(i).map_err(|_| bad("bad order".into())))
         .collect::<Result<_>>()?;
     let sv = u64s("shuffle", &[4])?;
-    let checksum = u64::from_str_radix(st.meta("data.checksum", what)?, 16)
+    let checksum = u64::from_str_radix(st.meta(&key("data.checksum"), what)?, 16)
         .map_err(|_| bad("bad data.checksum".into()))?;
     Ok(ConvTrainState {
         config,

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::model::{ConvDbn, ConvRbm, Rbm};
 use crate::train::TrainState;
 use crate::train::conv::ConvTrainState;
+use crate::train::conv_dbn::ConvDbnTrainState;
 use std::path::Path;
 
 /// Any file of this library, by what it holds.
@@ -51,12 +52,16 @@ pub enum ModelFile {
     /// A training checkpoint of the convolutional-RBM trainer
     /// (`kind = "conv-checkpoint"`).
     ConvCheckpoint(Box<ConvTrainState>),
+    /// A training checkpoint of a greedy convolutional-DBN run
+    /// (`kind = "conv-dbn-checkpoint"`).
+    ConvDbnCheckpoint(Box<ConvDbnTrainState>),
 }
 
 impl ModelFile {
     /// The file's `kind` metadata value: `"rbm"`, `"dbn"`, `"gaussian-dbn"`,
     /// `"gb-rbm"`, `"mlp-energy"`, `"score-mlp"`, `"rbm-checkpoint"`,
-    /// `"conv-rbm"`, `"conv-dbn"` or `"conv-checkpoint"`.
+    /// `"conv-rbm"`, `"conv-dbn"`, `"conv-checkpoint"` or
+    /// `"conv-dbn-checkpoint"`.
     pub fn kind(&self) -> &'static str {
         match self {
             ModelFile::Rbm(_) => "rbm",
@@ -69,6 +74,7 @@ impl ModelFile {
             ModelFile::ConvRbm(_) => "conv-rbm",
             ModelFile::ConvDbn(_) => "conv-dbn",
             ModelFile::ConvCheckpoint(_) => "conv-checkpoint",
+            ModelFile::ConvDbnCheckpoint(_) => "conv-dbn-checkpoint",
         }
     }
 
@@ -88,6 +94,7 @@ impl ModelFile {
             ModelFile::ConvRbm(m) => conv::conv_rbm_bytes(m),
             ModelFile::ConvDbn(d) => conv::conv_dbn_bytes(d),
             ModelFile::ConvCheckpoint(s) => conv::conv_checkpoint_bytes(s),
+            ModelFile::ConvDbnCheckpoint(s) => conv::conv_dbn_checkpoint_bytes(s),
         }
     }
 
@@ -142,6 +149,9 @@ fn parse_named(bytes: &[u8], what: &str) -> Result<ModelFile> {
         "conv-checkpoint" => {
             conv::parse_checkpoint_named(bytes, what).map(|s| ModelFile::ConvCheckpoint(Box::new(s)))
         }
+        "conv-dbn-checkpoint" => {
+            conv::parse_dbn_checkpoint_named(bytes, what).map(|s| ModelFile::ConvDbnCheckpoint(Box::new(s)))
+        }
         k => Err(bad(format!("unknown kind {k:?}"))),
     }
 }
@@ -173,6 +183,12 @@ impl From<ConvRbm> for ModelFile {
 impl From<ConvDbn> for ModelFile {
     fn from(d: ConvDbn) -> ModelFile {
         ModelFile::ConvDbn(d)
+    }
+}
+
+impl From<ConvDbnTrainState> for ModelFile {
+    fn from(s: ConvDbnTrainState) -> ModelFile {
+        ModelFile::ConvDbnCheckpoint(Box::new(s))
     }
 }
 

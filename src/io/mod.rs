@@ -25,9 +25,10 @@ pub mod safetensors;
 
 pub use checkpoint::{checkpoint_bytes, load_checkpoint, parse_checkpoint, save_checkpoint};
 pub use conv::{
-    conv_checkpoint_bytes, conv_dbn_bytes, conv_rbm_bytes, load_conv_checkpoint, load_conv_dbn,
-    load_conv_rbm, parse_conv_checkpoint, parse_conv_dbn, parse_conv_rbm, save_conv_checkpoint,
-    save_conv_dbn, save_conv_rbm,
+    conv_checkpoint_bytes, conv_dbn_bytes, conv_dbn_checkpoint_bytes, conv_rbm_bytes, load_conv_checkpoint,
+    load_conv_dbn, load_conv_dbn_checkpoint, load_conv_rbm, parse_conv_checkpoint, parse_conv_dbn,
+    parse_conv_dbn_checkpoint, parse_conv_rbm, save_conv_checkpoint, save_conv_dbn, save_conv_dbn_checkpoint,
+    save_conv_rbm,
 };
 pub use datasets::{
     CsvLabels, Format, Splits, embedded_mnist, read_amat, read_csv, read_dataset, read_idx, read_npy,

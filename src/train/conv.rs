@@ -645,29 +645,10 @@ pub fn train_conv_dbn(
     configs: &[ConvTrainConfig],
     mut on_epoch: impl FnMut(usize, &ConvEpochReport),
 ) -> Result<ConvDbn> {
-    // Every layer's geometry is known before any training: check them all.
-    layer_shapes(image, configs)?;
-    let mut layers: Vec<ConvRbm> = Vec::with_capacity(configs.len());
-    let mut input = std::borrow::Cow::Borrowed(data);
-    let mut shape = image;
-    for (l, c) in configs.iter().enumerate() {
-        let m = train_conv_rbm(&input, shape, c, |r| on_epoch(l + 1, r))?;
-        let s = m.shape();
-        shape = (s.hidden_height() / s.pool, s.hidden_width() / s.pool, s.filters);
-        if l + 1 < configs.len() {
-            let mut p = crate::alloc::try_vec(input.len() * s.n_pooled(), 0.0f32, "pooling probabilities")?;
-            m.hidden_probs(input.features(), &mut [], &mut p)?;
-            let np = s.n_pooled();
-            let mut streams = rng::chain_streams(rng::derive(c.seed, rng::Purpose::ConvLayers), input.len())?;
-            p.par_chunks_mut(np).zip(streams.par_iter_mut()).try_for_each(|(row, st)| -> Result<()> {
-                let mut u = vec![0.0f32; np];
-                rng::fill_uniform(std::slice::from_mut(st), np, &mut u)?;
-                row.iter_mut().zip(&u).for_each(|(x, &u)| *x = if u < *x { 1.0 } else { 0.0 });
-                Ok(())
-            })?;
-            input = std::borrow::Cow::Owned(Dataset::new(p, np)?);
-        }
-        layers.push(m);
+    let mut t = super::conv_dbn::ConvDbnTrainer::new(data, image, configs)?;
+    while !t.is_done() {
+        let (layer, r) = t.run_epoch(data)?;
+        on_epoch(layer, &r);
     }
-    ConvDbn::new(layers)
+    t.into_model()
 }

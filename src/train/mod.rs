@@ -3,7 +3,8 @@
 //! training of Deep Belief Networks in [`dbn`]; continuous energy models by
 //! Langevin maximum likelihood with a replay buffer in [`ebm`], and score
 //! networks by denoising score matching in [`dsm`]; convolutional RBMs with
-//! probabilistic max-pooling in [`conv`].
+//! probabilistic max-pooling in [`conv`], and convolutional DBNs layer by
+//! layer, saved and resumed after any epoch, in [`conv_dbn`].
 //!
 //! ```
 //! use boltzmann::data::Dataset;
@@ -17,6 +18,7 @@
 
 pub mod config;
 pub mod conv;
+pub mod conv_dbn;
 pub mod dbn;
 pub mod dsm;
 pub mod ebm;

@@ -24,6 +24,7 @@ pub(crate) fn run(data: &[u8]) {
             drop(io::parse_conv_rbm(rest));
             drop(io::parse_conv_dbn(rest));
             drop(io::parse_conv_checkpoint(rest));
+            drop(io::parse_conv_dbn_checkpoint(rest));
             drop(io::ModelFile::from_bytes(rest));
         }
     }

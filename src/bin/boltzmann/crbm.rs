@@ -8,9 +8,8 @@ use boltzmann::model::{ConvDbn, ConvVisible};
 use boltzmann::rng::{Purpose, derive};
 use boltzmann::sampler::{ConvChains, ConvDbnChains};
 use boltzmann::train::Schedule;
-use boltzmann::train::conv::{
-    ConvEpochReport, ConvTrainConfig, ConvTrainState, ConvTrainer, layer_shapes, train_conv_dbn,
-};
+use boltzmann::train::conv::{ConvEpochReport, ConvTrainConfig, ConvTrainState, ConvTrainer, layer_shapes};
+use boltzmann::train::conv_dbn::{ConvDbnTrainState, ConvDbnTrainer};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -18,7 +17,7 @@ use std::path::{Path, PathBuf};
 pub(crate) enum CrbmCmd {
     /// Train a convolutional RBM (embedded MNIST subset by default); writes
     /// OUT/model.safetensors, OUT/filters.png (and filtersL.png per higher
-    /// layer), OUT/samples.png, and for one layer OUT/checkpoint.safetensors.
+    /// layer), OUT/samples.png, and OUT/checkpoint.safetensors.
     Train(Box<CrbmTrainArgs>),
     /// Run Gibbs chains from random images and write a PNG grid of them.
     Sample(CrbmSampleArgs),
@@ -137,9 +136,11 @@ pub(crate) struct CrbmTrainArgs {
     /// Strength of the sparsity term (0: off).
     #[arg(long, allow_negative_numbers = true, default_value_t = 0.1)]
     sparsity_cost: f32,
-    /// Continue the single-layer run saved in this checkpoint (written to
-    /// OUT/checkpoint.safetensors after every epoch of a single-layer run):
-    /// the same data, the checkpoint's settings (`--epochs` may extend it).
+    /// Continue the run saved in this checkpoint (written to
+    /// OUT/checkpoint.safetensors after every epoch; for a stack it holds the
+    /// finished layers and the current one): the same data, the
+    /// checkpoint's settings (`--epochs` may extend the current layer and
+    /// those above it).
     #[arg(long)]
     resume: Option<PathBuf>,
     /// Sweeps of the chains drawn for OUT/samples.png.
@@ -466,56 +467,107 @@ fn epoch_line(layer: usize, r: &ConvEpochReport, json: bool) -> CliResult<()> {
     Ok(())
 }
 
-/// The checkpoint `--resume` names, with `--epochs` applied when given;
-/// it replaces the per-layer settings.
-fn resumed_state(a: &CrbmTrainArgs, layers: usize) -> CliResult<Option<ConvTrainState>> {
-    let Some(p) = &a.resume else { return Ok(None) };
-    if layers > 1 {
-        return Err("--resume continues single-layer runs only".into());
-    }
-    let mut st = io::load_conv_checkpoint(p)?;
-    if crate::given("epochs") {
-        if a.epochs < st.epoch {
-            return Err(
-                format!("--epochs {}: the checkpoint has already run {} epochs", a.epochs, st.epoch).into()
-            );
-        }
-        st.config = st.config.clone().epochs(a.epochs);
-    }
-    Ok(Some(st))
+/// A checkpoint `--resume` names: one layer's run or a stack's.
+enum Resumed {
+    One(Box<ConvTrainState>),
+    Stack(Box<ConvDbnTrainState>),
 }
 
-/// Trains the layers: one layer through `ConvTrainer` with a checkpoint
-/// after every epoch (and resume), a stack greedily.
+impl Resumed {
+    /// Every layer's settings.
+    fn configs(&self) -> Vec<ConvTrainConfig> {
+        match self {
+            Resumed::One(st) => vec![st.config.clone()],
+            Resumed::Stack(st) => st.configs.clone(),
+        }
+    }
+    /// The image shape of layer 1's data.
+    fn image(&self) -> (usize, usize, usize) {
+        match self {
+            Resumed::One(st) => st.image,
+            Resumed::Stack(st) => st.image,
+        }
+    }
+}
+
+/// The checkpoint `--resume` names, with `--epochs` applied when given (to
+/// the current layer and, for a stack, every layer above it); its settings
+/// replace the per-layer options.
+fn resumed_state(a: &CrbmTrainArgs) -> CliResult<Option<Resumed>> {
+    let Some(p) = &a.resume else { return Ok(None) };
+    let mut r = match io::ModelFile::load(p)? {
+        io::ModelFile::ConvCheckpoint(st) => Resumed::One(st),
+        io::ModelFile::ConvDbnCheckpoint(st) => Resumed::Stack(st),
+        f => {
+            return Err(format!(
+                "{}: a {:?} file; --resume takes a checkpoint of `crbm train` (conv-checkpoint or \
+                 conv-dbn-checkpoint)",
+                p.display(),
+                f.kind()
+            )
+            .into());
+        }
+    };
+    if crate::given("epochs") {
+        let current = match &mut r {
+            Resumed::One(st) => &mut **st,
+            Resumed::Stack(st) => &mut st.current,
+        };
+        if a.epochs < current.epoch {
+            return Err(format!(
+                "--epochs {}: the checkpoint has already run {} epochs",
+                a.epochs, current.epoch
+            )
+            .into());
+        }
+        current.config = current.config.clone().epochs(a.epochs);
+        if let Resumed::Stack(st) = &mut r {
+            let l = st.done.len();
+            st.configs[l..].iter_mut().for_each(|c| *c = c.clone().epochs(a.epochs));
+        }
+    }
+    Ok(Some(r))
+}
+
+/// Trains the layers with a checkpoint after every epoch: one layer through
+/// `ConvTrainer`, a stack through `ConvDbnTrainer` (greedily); either may
+/// resume.
 fn fit(
     a: &CrbmTrainArgs,
     data: &Dataset,
     image: (usize, usize, usize),
     cfgs: &[ConvTrainConfig],
-    resumed: Option<ConvTrainState>,
+    resumed: Option<Resumed>,
     checkpoint_path: &Path,
 ) -> CliResult<ConvDbn> {
-    if let [cfg] = cfgs {
-        let mut t = match resumed {
-            Some(st) => ConvTrainer::resume(st, data)?,
-            None => ConvTrainer::new(data, image, cfg)?,
-        };
-        while !t.is_done() {
-            let r = t.run_epoch(data)?;
-            io::save_conv_checkpoint(&t.state(), checkpoint_path)?;
-            epoch_line(1, &r, a.json)?;
+    match (cfgs, resumed) {
+        ([cfg], None | Some(Resumed::One(_))) | ([cfg], Some(Resumed::Stack(_))) if false => {
+            unreachable!("{cfg:?}")
         }
-        return Ok(ConvDbn::new(vec![t.into_model()])?);
-    }
-    let mut failed = None;
-    let net = train_conv_dbn(data, image, cfgs, |layer, r| {
-        if failed.is_none() {
-            failed = epoch_line(layer, r, a.json).err();
+        ([cfg], r @ (None | Some(Resumed::One(_)))) => {
+            let mut t = match r {
+                Some(Resumed::One(st)) => ConvTrainer::resume(*st, data)?,
+                _ => ConvTrainer::new(data, image, cfg)?,
+            };
+            while !t.is_done() {
+                let r = t.run_epoch(data)?;
+                io::save_conv_checkpoint(&t.state(), checkpoint_path)?;
+                epoch_line(1, &r, a.json)?;
+            }
+            Ok(ConvDbn::new(vec![t.into_model()])?)
         }
-    })?;
-    match failed {
-        Some(e) => Err(e),
-        None => Ok(net),
+        (_, r) => {
+            let mut t = match r {
+                Some(Resumed::Stack(st)) => ConvDbnTrainer::resume(*st, data)?,
+                _ => ConvDbnTrainer::new(data, image, cfgs)?,
+            };
+            while !t.is_done() {
+                let (layer, r) = t.run_epoch(data)?;
+                io::save_conv_dbn_checkpoint(&t.state(), checkpoint_path)?;
+                epoch_line(layer, &r, a.json)?;
+            }
+            Ok(t.into_model()?)
+        }
     }
 }
 
@@ -523,14 +575,14 @@ fn train(a: &CrbmTrainArgs) -> CliResult<()> {
     let mut cfgs = configs(a)?;
     let mut vis = visible(a)?;
     cfgs[0] = cfgs[0].clone().visible(vis);
-    let resumed = resumed_state(a, cfgs.len())?;
-    if let Some(st) = &resumed {
-        cfgs = vec![st.config.clone()];
-        vis = st.config.visible;
+    let resumed = resumed_state(a)?;
+    if let Some(r) = &resumed {
+        cfgs = r.configs();
+        vis = cfgs[0].visible;
     }
     let (data, name) = load_data_as(a, vis)?;
     let image = match &resumed {
-        Some(st) => st.image,
+        Some(r) => r.image(),
         None => image_shape(a, &data)?,
     };
     let (data, scaling) = match vis {
@@ -552,9 +604,7 @@ fn train(a: &CrbmTrainArgs) -> CliResult<()> {
         crate::out::file(f)?;
     }
     let checkpoint_path = a.out.join("checkpoint.safetensors");
-    if cfgs.len() == 1 {
-        crate::out::checkpoint(&checkpoint_path)?;
-    }
+    crate::out::checkpoint(&checkpoint_path)?;
     if !a.json {
         outln!("data: {name}, {} images of {}x{}x{}", data.len(), image.0, image.1, image.2);
         if let Some(st) = &scaling {
