@@ -407,21 +407,15 @@ pub(super) fn parse_dbn_checkpoint_named(bytes: &[u8], what: &str) -> Result<Con
     if configs[0].visible != visible {
         return Err(bad("visible_units does not match layer 1's settings".into()));
     }
-    let dims: Vec<usize> = st.meta("image", what)?.split('x').filter_map(|t| t.parse().ok()).collect();
-    let image = match dims[..] {
-        [h, w, c] => (h, w, c),
-        _ => return Err(bad("bad image".into())),
-    };
+    let (image, data) = image_and_data(&st, "", what)?;
     let mut done_layers = Vec::with_capacity(done);
     for (l, c) in configs.iter().enumerate().take(done) {
         done_layers.push(get_layer(&st, &format!("layer{}.", l + 1), what)?.with_visible(c.visible));
     }
-    let checksum = u64::from_str_radix(st.meta("data.checksum", what)?, 16)
-        .map_err(|_| bad("bad data.checksum".into()))?;
     Ok(ConvDbnTrainState {
         configs,
         image,
-        data: Fingerprint { rows: num("data.rows")?, dim: num("data.dim")?, checksum },
+        data,
         done: done_layers,
         current: get_state(&st, "current.", None, what)?,
     })
@@ -474,11 +468,7 @@ fn get_state(
     let num = |k: &str| -> Result<u64> {
         st.meta(&key(k), what)?.parse().map_err(|_| bad(format!("bad {prefix}{k}")))
     };
-    let dims: Vec<usize> = st.meta(&key("image"), what)?.split('x').filter_map(|t| t.parse().ok()).collect();
-    let image = match dims[..] {
-        [h, w, c] => (h, w, c),
-        _ => return Err(bad("bad image".into())),
-    };
+    let (image, data) = image_and_data(st, prefix, what)?;
     let model = get_layer(st, &key("model."), what)?.with_visible(visible);
     if model.shape() != config.shape(image) || visible != config.visible {
         return Err(bad("the model does not match the checkpoint's settings".into()));
@@ -505,7 +495,7 @@ fn get_state(
         f32s("velocity.hidden_bias", &[sh.filters])?,
         f32s("velocity.visible_bias", &[sh.channels])?,
     ];
-    let rows = num("data.rows")? as usize;
+    let rows = data.rows;
     let chains = if config.persistent {
         let n = config.chains;
         let visible = f32s("chains.visible", &[n, sh.n_visible()])?;
@@ -526,8 +516,6 @@ fn get_state(
         .map(|i| u32::try_from(i).map_err(|_| bad("bad order".into())))
         .collect::<Result<_>>()?;
     let sv = u64s("shuffle", &[4])?;
-    let checksum = u64::from_str_radix(st.meta(&key("data.checksum"), what)?, 16)
-        .map_err(|_| bad("bad data.checksum".into()))?;
     Ok(ConvTrainState {
         config,
         image,
@@ -539,6 +527,25 @@ fn get_state(
         shuffle: [sv[0], sv[1], sv[2], sv[3]],
         epoch: num("epoch")? as usize,
         step: num("step")?,
-        data: Fingerprint { rows, dim: num("data.dim")? as usize, checksum },
+        data,
     })
+}
+
+/// The image shape (`{prefix}image`, `HxWxC`) and the data fingerprint
+/// (`{prefix}data.rows`, `.dim`, `.checksum`) of a checkpoint.
+fn image_and_data(
+    st: &SafeTensors,
+    prefix: &str,
+    what: &str,
+) -> Result<((usize, usize, usize), Fingerprint)> {
+    let bad = |k: &str| Error::Io { path: what.to_string(), reason: format!("bad {prefix}{k}") };
+    let meta = |k: &str| st.meta(&format!("{prefix}{k}"), what);
+    let dims: Vec<usize> = meta("image")?.split('x').filter_map(|t| t.parse().ok()).collect();
+    let image = match dims[..] {
+        [h, w, c] => (h, w, c),
+        _ => return Err(bad("image")),
+    };
+    let num = |k: &str| -> Result<usize> { meta(k)?.parse().map_err(|_| bad(k)) };
+    let checksum = u64::from_str_radix(meta("data.checksum")?, 16).map_err(|_| bad("data.checksum"))?;
+    Ok((image, Fingerprint { rows: num("data.rows")?, dim: num("data.dim")?, checksum }))
 }
