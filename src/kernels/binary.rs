@@ -449,17 +449,15 @@ pub(crate) fn packed_rows_unchecked(
 }
 
 /// The fused half-step: `out` (`rows × words_per_row(n)` words, cleared
-/// here) gets the bits of `u < σ(scale·(A·W) + bias)` for binary `A` and
-/// packed `W` (`k × n`), with the uniforms of row `r` from `bits[r·stride..]`
-/// (the mapping of the Bernoulli kernels), on the calling thread; with
-/// `pre` (`rows × n`), the products `A·W` are written there too. The samples
-/// equal [`binary_times`], the scaling, then the Bernoulli kernel on the
-/// same bits (scale 1 leaves the products as they are), without writing
-/// f32 states. `bias_padded` holds `bias` and zeros up to a multiple of 16.
+/// here) gets the bits of `u < σ(A·W + bias)` for binary `A` and packed
+/// `W` (`k × n`), with the uniforms of row `r` from `bits[r·stride..]`
+/// (the mapping of the Bernoulli kernels), on the calling thread. The
+/// samples equal [`binary_times`] followed by the Bernoulli kernel on the
+/// same bits, without writing the pre-activations or f32 states.
+/// `bias_padded` holds `bias` and zeros up to a multiple of 16.
 ///
 /// # Panics
 /// If the shapes disagree.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn packed_sample_unchecked(
     isa: Isa,
     a: &BinaryRows,
@@ -467,8 +465,6 @@ pub(crate) fn packed_sample_unchecked(
     bias_padded: &[f32],
     bits: &[u32],
     stride: usize,
-    scale: f32,
-    mut pre: Option<&mut [f32]>,
     out: &mut [u64],
 ) {
     let (k, n, rows) = (w.k, w.n, a.rows());
@@ -476,18 +472,15 @@ pub(crate) fn packed_sample_unchecked(
     let wpr = words_per_row(n);
     assert!(a.k == k && bias_padded.len() >= np * simd::PANEL && out.len() == rows * wpr && stride >= n);
     assert!(rows == 0 || bits.len() >= (rows - 1) * stride + n);
-    assert!(pre.as_ref().is_none_or(|p| p.len() == rows * n));
     out.fill(0);
     for p in 0..np {
         let c0 = p * simd::PANEL;
         let panel = &w.panels[p * k * simd::PANEL..(p + 1) * k * simd::PANEL];
-        let pre_at = pre.as_deref_mut().map_or(std::ptr::null_mut(), |x| x.as_mut_ptr().wrapping_add(c0));
         // SAFETY: indices < k (a's width is w.k), the panel holds k·PANEL
         // floats; bias has PANEL floats from c0; uniforms at r·stride + c0 +
         // c for c < ncols ≤ n − c0 lie inside `bits` (asserted); bits
         // c0..c0+ncols of a row go to word c0/64 at shift c0 mod 64 (PANEL
-        // divides 64), inside `out`; `pre` (rows × n, asserted) is written
-        // at r·n + c0 + c for c < ncols.
+        // divides 64), inside `out`.
         unsafe {
             simd::binary_panel_sample(
                 isa,
@@ -503,9 +496,6 @@ pub(crate) fn packed_sample_unchecked(
                 wpr,
                 c0 / 64,
                 (c0 % 64) as u32,
-                scale,
-                pre_at,
-                n,
             )
         };
     }
@@ -658,55 +648,6 @@ mod tests {
                 packed_rows_unchecked(isa, &br, r0, r1, &pw, &mut part);
                 assert_eq!(part, whole[r0 * n..r1 * n], "{isa} rows {r0}..{r1}");
             }
-        }
-    }
-
-    /// The fused half-step with a scale and the products written out equals
-    /// the product, the scaling and the Bernoulli kernel on the same
-    /// uniforms, packed — on every ISA, for a width with a partial panel,
-    /// for scale 1 and others, and for no rows.
-    #[test]
-    fn fused_sampling_with_scale_and_products_equals_the_separate_steps() {
-        let (rows, k, n) = (29usize, 45usize, 39usize);
-        let a: Vec<f32> = (0..rows * k).map(|i| ((i * 7919) % 11 < 3) as u8 as f32).collect();
-        let w: Vec<f32> = (0..k * n).map(|i| ((i * 31) % 23) as f32 * 0.11 - 1.2).collect();
-        let bias: Vec<f32> = (0..n).map(|j| (j % 7) as f32 * 0.3 - 1.0).collect();
-        let mut padded = bias.clone();
-        padded.resize(n.next_multiple_of(simd::PANEL), 0.0);
-        let stride = n + 3;
-        let bits: Vec<u32> = (0..rows * stride).map(|i| (i as u32).wrapping_mul(2_654_435_761)).collect();
-        let br = BinaryRows::from_dense(&a, k).unwrap();
-        let pw = PackedWeights::new(&w, k, n).unwrap();
-        for isa in Isa::available() {
-            for scale in [1.0f32, 0.37, 2.5] {
-                let mut prod = vec![0.0f32; rows * n];
-                packed_unchecked(isa, &br, &pw, &mut prod, 1);
-                let scaled: Vec<f32> = prod.iter().map(|&x| x * scale).collect();
-                let mut want = vec![0.0f32; rows * n];
-                simd::bernoulli(isa, &scaled, &bias, &bits, stride, &mut want);
-                let mut want_bits = vec![0u64; rows * words_per_row(n)];
-                pack_rows(&want, n, &mut want_bits).unwrap();
-                let mut got = vec![u64::MAX; rows * words_per_row(n)];
-                let mut pre = vec![f32::NAN; rows * n];
-                packed_sample_unchecked(
-                    isa,
-                    &br,
-                    &pw,
-                    &padded,
-                    &bits,
-                    stride,
-                    scale,
-                    Some(&mut pre),
-                    &mut got,
-                );
-                assert_eq!(got, want_bits, "{isa}, scale {scale}");
-                assert_eq!(pre, prod, "{isa}, scale {scale}: the products written out");
-                let mut again = vec![0u64; rows * words_per_row(n)];
-                packed_sample_unchecked(isa, &br, &pw, &padded, &bits, stride, scale, None, &mut again);
-                assert_eq!(again, got);
-            }
-            let none = BinaryRows::from_dense(&[], k).unwrap();
-            packed_sample_unchecked(isa, &none, &pw, &padded, &[], stride, 0.5, Some(&mut []), &mut []);
         }
     }
 }

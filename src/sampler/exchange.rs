@@ -41,44 +41,16 @@ pub(super) struct Exchange {
 /// The per-replica biases of one sweep and the f64 terms of the energies.
 pub(super) struct Terms {
     /// Chains per temperature, the ladder and `D`.
-    pub(super) n: usize,
-    pub(super) betas: Vec<f32>,
-    pub(super) d: usize,
+    n: usize,
+    betas: Vec<f32>,
+    d: usize,
     /// Per replica: visible biases `(1−β)b_A + βb` (`K × D`).
-    pub(super) vbias: Vec<f32>,
+    vbias: Vec<f32>,
     /// Per replica: hidden biases `βc` (`K × H`).
-    pub(super) hbias: Vec<f32>,
+    hbias: Vec<f32>,
     /// `b − b_A` and `c` in f64.
     bdiff: Vec<f64>,
     c64: Vec<f64>,
-}
-
-impl Terms {
-    /// The segments of a block of `m` rows starting at row `first`: one
-    /// `(replica, start, end)` per replica it touches.
-    pub(super) fn segments(
-        &self,
-        first: usize,
-        m: usize,
-    ) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
-        let n = self.n;
-        let mut start = 0;
-        std::iter::from_fn(move || {
-            (start < m).then(|| {
-                let r = (first + start) / n;
-                let end = ((r + 1) * n - first).min(m);
-                let seg = (r, start, end);
-                start = end;
-                seg
-            })
-        })
-    }
-
-    /// `D = E(v,h) − E_A(v) = −(b − b_A)ᵀv − hᵀ(c + Wᵀv)` of one row, in
-    /// f64 (`pre` = `Wᵀv`).
-    pub(super) fn energy_difference(&self, v: &[f32], h: &[f32], pre: &[f32]) -> f64 {
-        -binary_dot(v, &self.bdiff) - binary_dot_sum(h, pre, &self.c64)
-    }
 }
 
 impl Exchange {
@@ -339,9 +311,21 @@ pub(super) fn sweep_rows(
     diff: &mut [f64],
     ws: &mut BlockScratch,
 ) {
-    let betas = &terms.betas;
+    let (n, betas) = (terms.n, &terms.betas);
     let (d, h, m) = (terms.d, terms.c64.len(), s.len());
-    let segments = || terms.segments(first, m);
+    // Segments of the block, one per replica it touches.
+    let segments = || {
+        let mut start = 0;
+        std::iter::from_fn(move || {
+            (start < m).then(|| {
+                let r = (first + start) / n;
+                let end = ((r + 1) * n - first).min(m);
+                let seg = (r, start, end);
+                start = end;
+                seg
+            })
+        })
+    };
     // v ~ p_β(v|h).
     ws.pre.resize(m * d, 0.0);
     products.hidden_to_visible_rows(isa, m, hs, &mut ws.pre, &mut ws.binary);
@@ -358,10 +342,11 @@ pub(super) fn sweep_rows(
         sc.iter_mut().zip(&pre_h[i * h..j * h]).for_each(|(o, &y)| *o = betas[r] * y);
         sample(isa, sc, &terms.hbias[r * h..(r + 1) * h], &mut hs[i * h..j * h], &mut s[i..j], &mut ws.bits);
     }
+    // D = E(v,h) − E_A(v) = −(b − b_A)ᵀv − hᵀ(c + Wᵀv), in f64.
     for ((e, vr), (hr, pr)) in
         diff.iter_mut().zip(v.chunks_exact(d)).zip(hs.chunks_exact(h).zip(pre_h.chunks_exact(h)))
     {
-        *e = terms.energy_difference(vr, hr, pr);
+        *e = -binary_dot(vr, &terms.bdiff) - binary_dot_sum(hr, pr, &terms.c64);
     }
 }
 
@@ -401,12 +386,12 @@ pub(super) struct BlockScratch {
     pre: Vec<f32>,
     scaled: Vec<f32>,
     bits: Vec<u64>,
-    pub(super) binary: BinaryScratch,
+    binary: BinaryScratch,
 }
 
 /// `out ~ Bernoulli(σ(pre + bias))` row by row, each row drawing ⌈n/2⌉
 /// words from its own stream (as [`super::gibbs::sample_rows`] does).
-pub(super) fn sample(
+fn sample(
     isa: Isa,
     pre: &[f32],
     bias: &[f32],

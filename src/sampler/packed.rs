@@ -463,17 +463,7 @@ fn half_step_bits(
     });
     if all_sparse {
         ws.rows.fill_from_bits_seq(input, k);
-        binary::packed_sample_unchecked(
-            isa,
-            &ws.rows,
-            half.packed,
-            &half.bias_padded,
-            u,
-            2 * words,
-            1.0,
-            None,
-            output,
-        );
+        binary::packed_sample_unchecked(isa, &ws.rows, half.packed, &half.bias_padded, u, 2 * words, output);
     } else {
         let (x, pre, out) = (&mut ws.x[..rows * k], &mut ws.pre[..rows * n], &mut ws.out[..rows * n]);
         for (words, row) in input.chunks(wk.max(1)).zip(x.chunks_mut(k)) {

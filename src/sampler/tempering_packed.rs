@@ -16,7 +16,7 @@
 use super::exchange::{self, BlockScratch, Exchange, RowBytes};
 use super::{PackedChains, gibbs};
 use crate::error::{Error, Result};
-use crate::kernels::binary::{self, BinaryRows, PackedWeights, pack_row, unpack_row, words_per_row};
+use crate::kernels::binary::{pack_row, unpack_row, words_per_row};
 use crate::kernels::gemm::HalfStepProducts;
 use crate::model::Rbm;
 use crate::rng::StreamState;
@@ -157,7 +157,6 @@ impl PackedTemperedChains {
         let (d, h, isa) = (self.n_visible, self.n_hidden, self.isa);
         let (wd, wh) = (words_per_row(d), words_per_row(h));
         let terms = self.x.terms(rbm);
-        let fused = products.binary_weights().map(|(pw, pwt)| Fused::new(&terms, pw, pwt, h));
         self.visible
             .par_chunks_mut(BLOCK * wd)
             .zip(self.hidden.par_chunks_mut(BLOCK * wh))
@@ -165,10 +164,33 @@ impl PackedTemperedChains {
             .zip(self.x.diff.par_chunks_mut(BLOCK))
             .enumerate()
             .for_each_init(Scratch::default, |ws, (blk, (((vb, hb), s), diff))| {
-                let first = blk * BLOCK;
-                match &fused {
-                    Some(f) => f.sweep(isa, products, &terms, first, vb, hb, s, diff, ws),
-                    None => unpacked_sweep(isa, products, &terms, first, (d, h), vb, hb, s, diff, ws),
+                let m = s.len();
+                ws.v.resize(m * d, 0.0);
+                ws.h.resize(m * h, 0.0);
+                ws.pre_h.resize(m * h, 0.0);
+                for (words, row) in vb.chunks(wd).zip(ws.v.chunks_mut(d)) {
+                    unpack_row(words, row);
+                }
+                for (words, row) in hb.chunks(wh.max(1)).zip(ws.h.chunks_mut(h.max(1))) {
+                    unpack_row(words, row);
+                }
+                exchange::sweep_rows(
+                    isa,
+                    products,
+                    &terms,
+                    blk * BLOCK,
+                    &mut ws.v,
+                    &mut ws.h,
+                    s,
+                    &mut ws.pre_h,
+                    diff,
+                    &mut ws.block,
+                );
+                for (row, words) in ws.v.chunks(d).zip(vb.chunks_mut(wd)) {
+                    pack_row(row, words);
+                }
+                for (row, words) in ws.h.chunks(h.max(1)).zip(hb.chunks_mut(wh.max(1))) {
+                    pack_row(row, words);
                 }
             });
         self.sweeps += 1;
@@ -278,232 +300,11 @@ impl PackedTemperedChains {
     }
 }
 
-/// Per-thread scratch of a packed tempered sweep: one block's rows as f32,
-/// and the set positions and random bits of the fused half-steps.
+/// Per-thread scratch of a packed tempered sweep: one block's rows as f32.
 #[derive(Default)]
 struct Scratch {
     v: Vec<f32>,
     h: Vec<f32>,
     pre_h: Vec<f32>,
     block: BlockScratch,
-    rows: Option<BinaryRows>,
-    random: Vec<u64>,
-    gathered: Gathered,
-}
-
-/// The block sweep through f32 rows: unpack, the f32 ensemble's block
-/// sweep ([`exchange::sweep_rows`]), pack.
-#[allow(clippy::too_many_arguments)]
-fn unpacked_sweep(
-    isa: Isa,
-    products: &HalfStepProducts<'_>,
-    terms: &exchange::Terms,
-    first: usize,
-    (d, h): (usize, usize),
-    vb: &mut [u64],
-    hb: &mut [u64],
-    s: &mut [StreamState],
-    diff: &mut [f64],
-    ws: &mut Scratch,
-) {
-    let m = s.len();
-    unpack(vb, d, m, &mut ws.v);
-    unpack(hb, h, m, &mut ws.h);
-    ws.pre_h.resize(m * h, 0.0);
-    exchange::sweep_rows(
-        isa,
-        products,
-        terms,
-        first,
-        &mut ws.v,
-        &mut ws.h,
-        s,
-        &mut ws.pre_h,
-        diff,
-        &mut ws.block,
-    );
-    pack(&ws.v, d, vb);
-    pack(&ws.h, h, hb);
-}
-
-/// `m` packed rows of width `k` into `out` as 0.0/1.0.
-fn unpack(bits: &[u64], k: usize, m: usize, out: &mut Vec<f32>) {
-    out.resize(m * k, 0.0);
-    for (words, row) in bits.chunks(words_per_row(k).max(1)).zip(out.chunks_mut(k.max(1))) {
-        unpack_row(words, row);
-    }
-}
-
-/// Rows of width `k` into packed words.
-fn pack(x: &[f32], k: usize, bits: &mut [u64]) {
-    for (row, words) in x.chunks(k.max(1)).zip(bits.chunks_mut(words_per_row(k).max(1))) {
-        pack_row(row, words);
-    }
-}
-
-/// The half-steps on bits when the weights are packed for binary products.
-/// Per replica segment of a block, the rows sparse enough for the binary
-/// kernel (the f32 ensemble's per-row test) are **fused** — binary product,
-/// `β·` scaling, bias, sigmoid, uniform compare and packing in registers
-/// ([`binary::packed_sample_unchecked`]), the hidden step also writing
-/// `Wᵀv` for the energies — and the denser rows go through f32 and the dense
-/// product, as in the f32 ensemble. Each row draws its uniforms from its own
-/// stream, so the bits equal the f32 ensemble's.
-struct Fused<'a> {
-    pw: &'a PackedWeights,
-    pwt: &'a PackedWeights,
-    /// Per replica, the biases padded to a multiple of the panel width.
-    vbias: Vec<Vec<f32>>,
-    hbias: Vec<Vec<f32>>,
-}
-
-/// Per-thread scratch of [`Fused`]: one subset of a segment's rows gathered.
-#[derive(Default)]
-struct Gathered {
-    input: Vec<u64>,
-    uniforms: Vec<u64>,
-    output: Vec<u64>,
-    pre: Vec<f32>,
-    x: Vec<f32>,
-    y: Vec<f32>,
-    rows: Vec<usize>,
-    sparse: Vec<bool>,
-}
-
-impl<'a> Fused<'a> {
-    fn new(terms: &exchange::Terms, pw: &'a PackedWeights, pwt: &'a PackedWeights, h: usize) -> Fused<'a> {
-        let d = terms.d;
-        let pad = |b: &[f32]| {
-            let mut p = b.to_vec();
-            p.resize(b.len().next_multiple_of(simd::PANEL), 0.0);
-            p
-        };
-        let k = terms.betas.len();
-        Fused {
-            pw,
-            pwt,
-            vbias: (0..k).map(|r| pad(&terms.vbias[r * d..(r + 1) * d])).collect(),
-            hbias: (0..k).map(|r| pad(&terms.hbias[r * h..(r + 1) * h])).collect(),
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn sweep(
-        &self,
-        isa: Isa,
-        products: &HalfStepProducts<'_>,
-        terms: &exchange::Terms,
-        first: usize,
-        vb: &mut [u64],
-        hb: &mut [u64],
-        s: &mut [StreamState],
-        diff: &mut [f64],
-        ws: &mut Scratch,
-    ) {
-        let (d, h, m) = (self.pw.k(), self.pw.n(), s.len());
-        // v ~ p_β(v|h), then h ~ p_β(h|v) keeping Wᵀv in ws.pre_h.
-        self.half(isa, products, terms, first, false, hb, vb, s, ws);
-        ws.pre_h.resize(m * h, 0.0);
-        self.half(isa, products, terms, first, true, vb, hb, s, ws);
-        // The energies, from the rows as f32 (the f32 ensemble's sums).
-        unpack(vb, d, m, &mut ws.v);
-        unpack(hb, h, m, &mut ws.h);
-        for (e, ((vr, hr), pr)) in
-            diff.iter_mut().zip(ws.v.chunks_exact(d).zip(ws.h.chunks_exact(h)).zip(ws.pre_h.chunks_exact(h)))
-        {
-            *e = terms.energy_difference(vr, hr, pr);
-        }
-    }
-
-    /// One half-step of the block: `hidden` (visible bits `input` → hidden
-    /// bits `output`, `Wᵀv` into `ws.pre_h`) or not (hidden → visible).
-    #[allow(clippy::too_many_arguments)]
-    fn half(
-        &self,
-        isa: Isa,
-        products: &HalfStepProducts<'_>,
-        terms: &exchange::Terms,
-        first: usize,
-        hidden: bool,
-        input: &[u64],
-        output: &mut [u64],
-        s: &mut [StreamState],
-        ws: &mut Scratch,
-    ) {
-        let (w, biases) = if hidden { (self.pw, &self.hbias) } else { (self.pwt, &self.vbias) };
-        let (k, n, m) = (w.k(), w.n(), s.len());
-        let (wk, wn) = (words_per_row(k).max(1), words_per_row(n).max(1));
-        let words = n.div_ceil(2);
-        let g = &mut ws.gathered;
-        // Every row's uniforms, each from its own stream.
-        ws.random.resize(m * words, 0);
-        simd::xoshiro_fill(isa, s, words, &mut ws.random);
-        g.sparse.clear();
-        g.sparse.extend(input[..m * wk].chunks(wk).map(|r| {
-            binary::sparse_wins(
-                isa,
-                r.iter().map(|x| x.count_ones() as usize).sum::<usize>() as f64 / k as f64,
-            )
-        }));
-        for (r, i, j) in terms.segments(first, m) {
-            for sparse in [true, false] {
-                g.rows.clear();
-                g.rows.extend((i..j).filter(|&t| g.sparse[t] == sparse));
-                let c = g.rows.len();
-                if c == 0 {
-                    continue;
-                }
-                g.uniforms.clear();
-                g.input.clear();
-                for &t in &g.rows {
-                    g.uniforms.extend_from_slice(&ws.random[t * words..(t + 1) * words]);
-                    g.input.extend_from_slice(&input[t * wk..(t + 1) * wk]);
-                }
-                g.output.clear();
-                g.output.resize(c * wn, 0);
-                g.pre.resize(c * n, 0.0);
-                let u: &[u32] = bytemuck::cast_slice(&g.uniforms);
-                if sparse {
-                    let rows = ws.rows.get_or_insert_with(|| BinaryRows::new(k));
-                    rows.fill_from_bits_seq(&g.input, k);
-                    let pre = hidden.then_some(&mut g.pre[..]);
-                    binary::packed_sample_unchecked(
-                        isa,
-                        rows,
-                        w,
-                        &biases[r],
-                        u,
-                        2 * words,
-                        terms.betas[r],
-                        pre,
-                        &mut g.output,
-                    );
-                } else {
-                    // The f32 ensemble's path for these rows: its per-row
-                    // choice picks the dense product for each of them.
-                    unpack(&g.input, k, c, &mut g.x);
-                    if hidden {
-                        products.visible_to_hidden_rows(isa, c, &g.x, &mut g.pre, &mut ws.block.binary);
-                    } else {
-                        products.hidden_to_visible_rows(isa, c, &g.x, &mut g.pre, &mut ws.block.binary);
-                    }
-                    let beta = terms.betas[r];
-                    g.y.clear();
-                    g.y.extend(g.pre.iter().map(|&p| beta * p));
-                    let bias = &biases[r][..n];
-                    let mut out = std::mem::take(&mut g.x);
-                    out.resize(c * n, 0.0);
-                    simd::bernoulli(isa, &g.y, bias, u, 2 * words, &mut out);
-                    pack(&out, n, &mut g.output);
-                    g.x = out;
-                }
-                for (a, &t) in g.rows.iter().enumerate() {
-                    output[t * wn..(t + 1) * wn].copy_from_slice(&g.output[a * wn..(a + 1) * wn]);
-                    if hidden {
-                        ws.pre_h[t * n..(t + 1) * n].copy_from_slice(&g.pre[a * n..(a + 1) * n]);
-                    }
-                }
-            }
-        }
-    }
 }

@@ -414,18 +414,13 @@ pub(super) unsafe fn binary_panel_sample_body<V: FVec, const G: usize>(
     wpr: usize,
     word: usize,
     shift: u32,
-    scale: f32,
-    pre: *mut f32,
-    ldp: usize,
 ) {
     let l = V::LANES;
     // SAFETY: forwarded from the caller; uniforms of a partial panel are
-    // read from a stack copy, and its sums written through one.
+    // read from a stack copy.
     unsafe {
         let mut tail = [0u32; PANEL];
-        let mut sums = [0.0f32; PANEL];
         let keep = if ncols == PANEL { u64::MAX } else { (1u64 << ncols) - 1 };
-        let sc = V::splat(scale);
         for r in 0..rows {
             let idx = &indices[offsets[r]..offsets[r + 1]];
             let mut u = bits.add(r * stride);
@@ -438,21 +433,14 @@ pub(super) unsafe fn binary_panel_sample_body<V: FVec, const G: usize>(
                 let s = panel_sums::<V, G>(panel.add(g0 * l), idx);
                 for (g, s) in s.into_iter().enumerate() {
                     let at = (g0 + g) * l;
-                    if !pre.is_null() {
-                        s.store(sums.as_mut_ptr().add(at));
-                    }
-                    // `s · 1` is `s` exactly: scale 1 gives the unscaled bits.
                     let x = bernoulli_one::<V, { mode::LOGITS }>(
-                        s.mul(sc),
+                        s,
                         V::load(bias.add(at)),
                         V::load_uniform(u.add(at)),
                     )
                     .0;
                     mask |= x.nonzero_bits() << at;
                 }
-            }
-            if !pre.is_null() {
-                std::ptr::copy_nonoverlapping(sums.as_ptr(), pre.add(r * ldp), ncols);
             }
             *out.add(r * wpr + word) |= (mask & keep) << shift;
         }

@@ -110,15 +110,11 @@ macro_rules! instantiate {
                 wpr: usize,
                 word: usize,
                 shift: u32,
-                scale: f32,
-                pre: *mut f32,
-                ldp: usize,
             ) {
                 // SAFETY: as above.
                 unsafe {
                     bodies::binary_panel_sample_body::<$fv, $g>(
-                        panel, offsets, indices, rows, ncols, bias, bits, stride, out, wpr, word, shift, scale,
-                        pre, ldp,
+                        panel, offsets, indices, rows, ncols, bias, bits, stride, out, wpr, word, shift,
                     )
                 }
             }

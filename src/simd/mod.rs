@@ -298,17 +298,15 @@ pub(crate) fn pack_transposed_panel(isa: Isa, w: &[f32], k: usize, j0: usize, nc
 }
 
 /// The fused half-step on one panel (see `bodies::binary_panel_sample_body`):
-/// the binary product's sums `s` for the panel's `ncols` columns,
-/// `scale·s + bias`, Bernoulli samples `u < σ(·)` from `bits` (row `r` at
-/// `bits[r·stride..]`, this panel's uniforms first), ORed as bits into
-/// `out[r·wpr + word]` at `shift`; unless `pre` is null, the unscaled sums
-/// of row `r` are also written at `pre[r·ldp..][..ncols]`.
+/// the binary product's sums for the panel's `ncols` columns, `+ bias`,
+/// Bernoulli samples `u < σ(·)` from `bits` (row `r` at `bits[r·stride..]`,
+/// this panel's uniforms first), ORed as bits into `out[r·wpr + word]` at
+/// `shift`.
 ///
 /// # Safety
 /// As [`binary_panel`] for the sums; `bias.len() ≥ PANEL`; `bits` readable
 /// at `r·stride + c` for `c < ncols`; `out` writable at `r·wpr + word`;
-/// `shift + ncols ≤ 64`; a non-null `pre` writable at `r·ldp + c` for
-/// `c < ncols`.
+/// `shift + ncols ≤ 64`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn binary_panel_sample(
     isa: Isa,
@@ -324,18 +322,13 @@ pub(crate) unsafe fn binary_panel_sample(
     wpr: usize,
     word: usize,
     shift: u32,
-    scale: f32,
-    pre: *mut f32,
-    ldp: usize,
 ) {
     let (p, b) = (panel.as_ptr(), bias.as_ptr());
     // SAFETY: forwarded from the caller; `usable` guarantees the ISA.
     unsafe {
         dispatch!(
             isa,
-            binary_panel_sample(
-                p, offsets, indices, rows, ncols, b, bits, stride, out, wpr, word, shift, scale, pre, ldp
-            )
+            binary_panel_sample(p, offsets, indices, rows, ncols, b, bits, stride, out, wpr, word, shift)
         )
     }
 }
