@@ -206,7 +206,7 @@ fn ladder_adaptation_refuses_bad_steps_and_waits_for_counts() {
 fn sparse_model(d: usize, h: usize, seed: u64) -> Rbm {
     let r = Rbm::random(d, h, 0.3, 0.0, seed).unwrap();
     let b: Vec<f32> = (0..d).map(|i| if i % 3 == 0 { 0.5 } else { -2.5 }).collect();
-    let c: Vec<f32> = (0..h).map(|j| if j % 4 == 0 { 0.0 } else { -2.0 }).collect();
+    let c: Vec<f32> = (0..h).map(|j| if j % 4 == 0 { -1.0 } else { -4.0 }).collect();
     Rbm::new(d, h, r.weights().to_vec(), b, c).unwrap()
 }
 
@@ -219,35 +219,50 @@ fn unpacked(p: &PackedTemperedChains, d: usize, h: usize) -> (Vec<f32>, Vec<f32>
     (v, hs)
 }
 
+/// The packed ensemble gives the f32 one's bits: on a sparse model (binary
+/// products in both half-steps), on one with denser visible units (dense
+/// products for some rows of the hidden half-step), and for a first call
+/// below the packing size (dense products only).
 #[test]
 fn packed_tempering_gives_the_f32_bits_on_any_thread_count() {
     let (d, h) = (300, 70);
-    let rbm = sparse_model(d, h, 6);
+    let sparse = sparse_model(d, h, 6);
+    let denser = {
+        let b: Vec<f32> = (0..d).map(|i| if i % 2 == 0 { 0.8 } else { -2.5 }).collect();
+        Rbm::new(d, h, sparse.weights().to_vec(), b, sparse.hidden_bias().to_vec()).unwrap()
+    };
+    for (name, rbm) in [("sparse", sparse), ("denser visible", denser)] {
+        check_packed_equals_f32(name, &rbm);
+    }
+}
+
+fn check_packed_equals_f32(name: &str, rbm: &Rbm) {
+    let (d, h) = (rbm.n_visible(), rbm.n_hidden());
     let base: Vec<f32> = (0..d).map(|i| -1.0 - (i % 5) as f32 * 0.3).collect();
     let start: Vec<f32> = (0..90 * d).map(|i| ((i * 7919) % 11 == 0) as u8 as f32).collect();
     let ladder = geometric_ladder(5, 0.3).unwrap();
     // Reference: the f32 ensemble on one thread.
-    let mut f = TemperedChains::new(&rbm, 90, ladder.clone(), 4).unwrap();
+    let mut f = TemperedChains::new(rbm, 90, ladder.clone(), 4).unwrap();
     f.set_base(&base).unwrap();
     f.set_visible(&start).unwrap();
-    f.sweep(&rbm, 1).unwrap(); // a call below the packing size: dense products
-    pool(1).install(|| f.sweep(&rbm, 12)).unwrap(); // 12 × 450 rows: packed products
+    f.sweep(rbm, 1).unwrap(); // a call below the packing size: dense products
+    pool(1).install(|| f.sweep(rbm, 12)).unwrap(); // 12 × 450 rows: packed products
     assert!(f.adapt_ladder(0.5).unwrap());
-    f.sweep(&rbm, 6).unwrap();
+    f.sweep(rbm, 6).unwrap();
     for t in [1, 2, 3] {
         let p = pool(t).install(|| {
-            let mut p = PackedTemperedChains::new(&rbm, 90, ladder.clone(), 4).unwrap();
+            let mut p = PackedTemperedChains::new(rbm, 90, ladder.clone(), 4).unwrap();
             p.set_base(&base).unwrap();
             p.set_visible(&start).unwrap();
-            p.sweep(&rbm, 1).unwrap();
-            p.sweep(&rbm, 12).unwrap();
+            p.sweep(rbm, 1).unwrap();
+            p.sweep(rbm, 12).unwrap();
             assert!(p.adapt_ladder(0.5).unwrap());
-            p.sweep(&rbm, 6).unwrap();
+            p.sweep(rbm, 6).unwrap();
             p
         });
         let (v, hs) = unpacked(&p, d, h);
-        assert_eq!(v, f.rows().visible(), "{t} threads");
-        assert_eq!(hs, f.rows().hidden(), "{t} threads");
+        assert_eq!(v, f.rows().visible(), "{name}, {t} threads");
+        assert_eq!(hs, f.rows().hidden(), "{name}, {t} threads");
         assert_eq!(p.streams(), f.rows().streams());
         assert_eq!(p.visible(), f.visible());
         assert_eq!(p.replica_visible(1), f.replica_visible(1));
@@ -257,12 +272,9 @@ fn packed_tempering_gives_the_f32_bits_on_any_thread_count() {
         assert!(a.0 == b.0 && (a.1 == b.1 || (a.1.is_nan() && b.1.is_nan())), "{a:?} vs {b:?}");
         assert_eq!(p.sweeps_done(), f.sweeps_done());
     }
-    // The states are sparse (the binary products ran) and swaps both
-    // happened and were refused.
-    let density = f.rows().visible().iter().sum::<f32>() / (450 * d) as f32;
-    assert!(density < 0.35, "{density}");
+    // Swaps both happened and were refused.
     let rates = f.tempering().swap_rates();
-    assert!(rates.iter().any(|&a| a > 0.0) && rates.iter().any(|&a| a < 1.0), "{rates:?}");
+    assert!(rates.iter().any(|&a| a > 0.0) && rates.iter().any(|&a| a < 1.0), "{name}: {rates:?}");
 }
 
 #[test]
