@@ -15,7 +15,7 @@
 use boltzmann::data::Dataset;
 use boltzmann::eval::{self, AisConfig};
 use boltzmann::io;
-use boltzmann::sampler::{Chains, PackedChains};
+use boltzmann::sampler::{Chains, PackedChains, PackedTemperedChains, TemperedChains, tempering};
 use boltzmann::train::{Algorithm, Centering, Optimizer, Schedule, TrainConfig, Trainer};
 use boltzmann::{Error, Rbm};
 use numpy::{
@@ -441,6 +441,112 @@ impl PyPackedChains {
     }
 }
 
+/// The two tempered ensembles behind `TemperedChains`.
+enum Tempered {
+    F32(Box<TemperedChains>),
+    Packed(Box<PackedTemperedChains>),
+}
+
+/// Parallel tempering: `n_chains` chains, each with a replica at every
+/// inverse temperature of a geometric ladder from `beta_min` to 1
+/// (`replicas` of them), neighbour swaps after every sweep; `packed=True`
+/// keeps the states as bits (the same states and swaps as f32 with the same
+/// seed).
+#[pyclass(module = "boltzmann._native", name = "TemperedChains")]
+struct PyTemperedChains {
+    inner: Tempered,
+}
+
+#[pymethods]
+impl PyTemperedChains {
+    #[new]
+    #[pyo3(signature = (rbm, n_chains, replicas = 10, beta_min = 0.3, seed = 0, packed = false))]
+    fn new(
+        py: Python<'_>,
+        rbm: &PyRbm,
+        n_chains: usize,
+        replicas: usize,
+        beta_min: f32,
+        seed: u64,
+        packed: bool,
+    ) -> PyResult<Self> {
+        let ladder = tempering::geometric_ladder(replicas, beta_min).map_err(err)?;
+        let inner = compute(py, None, || {
+            Ok(if packed {
+                Tempered::Packed(Box::new(PackedTemperedChains::new(&rbm.inner, n_chains, ladder, seed)?))
+            } else {
+                Tempered::F32(Box::new(TemperedChains::new(&rbm.inner, n_chains, ladder, seed)?))
+            })
+        })?;
+        Ok(PyTemperedChains { inner })
+    }
+
+    /// `k` sweeps, each a Gibbs sweep of every replica then a swap round.
+    #[pyo3(signature = (rbm, k = 1, n_jobs = None))]
+    fn sweep(&mut self, py: Python<'_>, rbm: &PyRbm, k: usize, n_jobs: Option<i64>) -> PyResult<()> {
+        let t = &mut self.inner;
+        compute(py, n_jobs, || match t {
+            Tempered::F32(c) => c.sweep(&rbm.inner, k),
+            Tempered::Packed(c) => c.sweep(&rbm.inner, k),
+        })
+    }
+
+    /// Visible states of the β = 1 replicas, n_chains × n_visible float32
+    /// (a copy).
+    #[getter]
+    fn visible<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let (v, n) = match &self.inner {
+            Tempered::F32(c) => (c.visible().to_vec(), c.tempering().n_chains()),
+            Tempered::Packed(c) => (c.visible(), c.n_chains()),
+        };
+        let d = v.len() / n;
+        to_2d(py, v, n, d)
+    }
+
+    /// The ladder of inverse temperatures, increasing to 1.
+    #[getter]
+    fn betas(&self) -> Vec<f32> {
+        match &self.inner {
+            Tempered::F32(c) => c.tempering().betas().to_vec(),
+            Tempered::Packed(c) => c.betas().to_vec(),
+        }
+    }
+
+    /// Acceptance rate of the swaps of each neighbouring pair of temperatures.
+    fn swap_rates(&self) -> Vec<f64> {
+        match &self.inner {
+            Tempered::F32(c) => c.tempering().swap_rates(),
+            Tempered::Packed(c) => c.swap_rates(),
+        }
+    }
+
+    /// Completed round trips (lowest β to 1 and back) and their mean length
+    /// in sweeps.
+    fn round_trips(&self) -> (u64, f64) {
+        match &self.inner {
+            Tempered::F32(c) => c.tempering().round_trips(),
+            Tempered::Packed(c) => c.round_trips(),
+        }
+    }
+
+    #[getter]
+    fn sweeps_done(&self) -> u64 {
+        match &self.inner {
+            Tempered::F32(c) => c.sweeps_done(),
+            Tempered::Packed(c) => c.sweeps_done(),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        let (packed, n) = match &self.inner {
+            Tempered::F32(c) => (false, c.tempering().n_chains()),
+            Tempered::Packed(c) => (true, c.n_chains()),
+        };
+        let packed = if packed { "True" } else { "False" };
+        format!("TemperedChains(n_chains={n}, replicas={}, packed={packed})", self.betas().len())
+    }
+}
+
 /// The CD-k / PCD trainer of the library, one epoch at a time.
 #[pyclass(module = "boltzmann._native", name = "Trainer")]
 struct PyTrainer {
@@ -695,6 +801,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyRbm>()?;
     m.add_class::<PyChains>()?;
     m.add_class::<PyPackedChains>()?;
+    m.add_class::<PyTemperedChains>()?;
     m.add_class::<PyTrainer>()?;
     m.add_function(wrap_pyfunction!(ais, m)?)?;
     m.add_function(wrap_pyfunction!(log_partition_exact, m)?)?;

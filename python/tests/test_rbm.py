@@ -296,3 +296,24 @@ def test_state_views_and_packed_chains():
         c2.set_visible(np.ones((3, 70), np.float32))
     with pytest.raises(ValueError):
         boltzmann.PackedChains(m, 0)
+
+
+def test_tempered_chains_packed_equals_f32_and_reports_swaps():
+    rng = np.random.default_rng(3)
+    m = boltzmann.Rbm(rng.normal(0, 0.3, (40, 12)).astype(np.float32), np.full(40, -1.0, np.float32), np.zeros(12, np.float32))
+    f = boltzmann.TemperedChains(m, 50, replicas=5, beta_min=0.2, seed=4)
+    p = boltzmann.TemperedChains(m, 50, replicas=5, beta_min=0.2, seed=4, packed=True)
+    f.sweep(m, 30, n_jobs=1)
+    p.sweep(m, 30, n_jobs=2)
+    assert f.visible.shape == (50, 40) and np.isin(f.visible, (0.0, 1.0)).all()
+    np.testing.assert_array_equal(f.visible, p.visible)
+    assert f.swap_rates() == p.swap_rates() and len(f.swap_rates()) == 4
+    assert all(0.0 < r <= 1.0 for r in f.swap_rates())
+    assert f.round_trips() == p.round_trips() or np.isnan(f.round_trips()[1])
+    assert len(f.betas) == 5 and f.betas[-1] == 1.0 and f.sweeps_done == 30
+    assert "packed=True" in repr(p)
+    for bad in [dict(replicas=1), dict(beta_min=0.0), dict(beta_min=1.5)]:
+        with pytest.raises(ValueError):
+            boltzmann.TemperedChains(m, 4, **bad)
+    with pytest.raises(ValueError):
+        boltzmann.TemperedChains(m, 0)

@@ -9,7 +9,8 @@ sampling (``log_likelihood``), saves the CLI's model files (``save`` /
 unpickling continues exactly.
 
 Beyond the estimator, the native layer (``boltzmann._native``, re-exported
-here) has ``Rbm``, ``Chains``, ``PackedChains``, ``Trainer``, ``ais`` and
+here) has ``Rbm``, ``Chains``, ``PackedChains``, ``TemperedChains`` (parallel
+tempering, f32 or bit-packed), ``Trainer``, ``ais`` and
 ``log_partition_exact``; deep belief networks (``train_dbn``, ``Dbn``:
 features, recognition and ancestral samples, the lower bound on log p(x));
 and continuous models (``EnergyModel``: Gaussian, Gaussian mixture,
@@ -26,6 +27,7 @@ from ._native import (
     LangevinChains,
     PackedChains,
     Rbm,
+    TemperedChains,
     Trainer,
     ais,
     isa,
@@ -42,6 +44,7 @@ __all__ = [
     "LangevinChains",
     "PackedChains",
     "Rbm",
+    "TemperedChains",
     "Trainer",
     "ais",
     "isa",

@@ -77,6 +77,26 @@ class PackedChains:
     @property
     def sweeps_done(self) -> int: ...
 
+class TemperedChains:
+    def __init__(
+        self,
+        rbm: Rbm,
+        n_chains: int,
+        replicas: int = 10,
+        beta_min: float = 0.3,
+        seed: int = 0,
+        packed: bool = False,
+    ) -> None: ...
+    def sweep(self, rbm: Rbm, k: int = 1, n_jobs: Optional[int] = None) -> None: ...
+    @property
+    def visible(self) -> F32: ...
+    @property
+    def betas(self) -> List[float]: ...
+    def swap_rates(self) -> List[float]: ...
+    def round_trips(self) -> Tuple[int, float]: ...
+    @property
+    def sweeps_done(self) -> int: ...
+
 class Trainer:
     def __init__(
         self,
