@@ -541,9 +541,6 @@ fn fit(
     checkpoint_path: &Path,
 ) -> CliResult<ConvDbn> {
     match (cfgs, resumed) {
-        ([cfg], None | Some(Resumed::One(_))) | ([cfg], Some(Resumed::Stack(_))) if false => {
-            unreachable!("{cfg:?}")
-        }
         ([cfg], r @ (None | Some(Resumed::One(_)))) => {
             let mut t = match r {
                 Some(Resumed::One(st)) => ConvTrainer::resume(*st, data)?,
