@@ -2,9 +2,11 @@
 //! example splits 37 AIS runs and the reverse chains of 10 examples × 300
 //! runs (blocks of 3 examples: a rank may get none of a block) over the
 //! ranks, and rank 0 checks the estimates bit for bit against
-//! `eval::ais` / `eval::raise` run alone in rank 0. The model's annealing
-//! states start dense (base rates ½) and end sparse (biases −1), so both
-//! the dense and the binary products run. Exits non-zero on any difference
+//! `eval::ais` / `eval::raise` run alone in rank 0. The model (130 × 70:
+//! above the 8,192 weights of the no-packing kernel, so the weights are
+//! packed) has annealing states that start dense (base rates ½) and end
+//! sparse (biases −1), so the dense products, the binary products and the
+//! updates by changed units all run. Exits non-zero on any difference
 //! (`.ci/run` runs it with 1, 2 and 3 ranks).
 //!
 //! ```sh
@@ -20,7 +22,7 @@ use mpi::traits::*;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let universe = mpi::initialize().ok_or("MPI is already initialized")?;
     let world = universe.world();
-    let (d, h) = (60, 40);
+    let (d, h) = (130, 70);
     let w = Rbm::random(d, h, 0.3, 0.0, 5)?.weights().to_vec();
     let rbm = Rbm::new(d, h, w, vec![-1.0; d], vec![-1.0; h])?;
     let base = vec![0.0f32; d];

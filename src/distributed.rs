@@ -16,11 +16,10 @@
 //!
 //! [`ais`] and [`raise`] split annealing runs and examples over the ranks
 //! and give **the same estimates, bit for bit, as [`crate::eval::ais()`] and
-//! [`crate::eval::raise()`] in one process**: every run keeps its stream, the
-//! choice between binary and dense products is made from the whole
-//! ensemble's density (an exact integer all-reduce per product, two per
-//! annealing step), and the per-run and per-example values are gathered in
-//! run order before the same final sums. `examples/mpi_ais.rs` checks
+//! [`crate::eval::raise()`] in one process**: every run keeps its stream,
+//! each run's products are chosen from its own states (so no communication
+//! during annealing), and the per-run and per-example values are gathered
+//! in run order before the same final sums. `examples/mpi_ais.rs` checks
 //! this with 1, 2 and 3 ranks in `.ci/run`; `boltzmann eval --mpi` uses it.
 //!
 //! [`ShardedTrainer`] is data-parallel CD / PCD training with the same
@@ -286,8 +285,7 @@ pub fn ais<C: Communicator>(
         });
     }
     let (start, end) = shard_bounds(config.runs, rank, size);
-    let counts = global_counts(comm);
-    let local = serial::ais_log_weights(rbm, base_bias, config, start..end, &counts, progress)?;
+    let local = serial::ais_log_weights(rbm, base_bias, config, start..end, progress)?;
     let logw = all_gather_in_order(comm, &local)?;
     Ok(serial::summarize(serial::log_z_base(rbm, base_bias), logw))
 }
@@ -309,8 +307,7 @@ pub fn raise<C: Communicator>(
     serial::check_raise(rbm, base_bias, data, config)?;
     let (rank, size) = (comm.rank() as usize, comm.size() as usize);
     let share = |ex: usize| crate::train::split::shard(ex, rank, size);
-    let counts = global_counts(comm);
-    let (mine, lp, lz) = serial::raise_examples(rbm, base_bias, data, config, &share, &counts, progress)?;
+    let (mine, lp, lz) = serial::raise_examples(rbm, base_bias, data, config, &share, progress)?;
     // Each block's examples come from the ranks in rank order, so the
     // rank-ordered gather of every block interleaves blocks: the example
     // indices come along to put the values back in order.

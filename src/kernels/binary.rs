@@ -138,6 +138,19 @@ impl BinaryRows {
         }
     }
 
+    /// Appends a row given as bits (`words_per_row(k)` words; bits beyond
+    /// `k` must be 0): its set positions in increasing order.
+    pub(crate) fn push_bits(&mut self, bits: impl IntoIterator<Item = u64>) {
+        for (blk, w) in bits.into_iter().enumerate() {
+            let mut m = w;
+            while m != 0 {
+                self.indices.push((blk * 64) as u32 + m.trailing_zeros());
+                m &= m - 1;
+            }
+        }
+        self.offsets.push(self.indices.len());
+    }
+
     /// Empties the matrix and sets the row width.
     pub(crate) fn reset(&mut self, k: usize) {
         self.k = k;
@@ -448,6 +461,49 @@ pub(crate) fn packed_rows_unchecked(
     }
 }
 
+/// Updates binary products after their rows changed, on the calling
+/// thread: for each `r`, row `out_rows[r]` of `out` (rows of `w.n()`) gets
+/// `(out + on_r·W) − off_r·W`, where `on_r` / `off_r` are row `r` of `on` /
+/// `off` (the units that turned on / off). Each of the two sums has the
+/// bits [`binary_times`] gives for that row, and a zeroed output row with an
+/// empty `off_r` gets exactly `on_r·W`.
+///
+/// # Panics
+/// If the widths disagree with `w.k()`, the row counts with
+/// `out_rows.len()`, or an output row lies outside `out`.
+pub(crate) fn packed_delta_unchecked(
+    isa: Isa,
+    on: &BinaryRows,
+    off: &BinaryRows,
+    out_rows: &[u32],
+    w: &PackedWeights,
+    out: &mut [f32],
+) {
+    let (k, n) = (w.k, w.n);
+    assert!(on.k == k && off.k == k && on.rows() == out_rows.len() && off.rows() == out_rows.len());
+    assert!(out_rows.iter().all(|&r| (r as usize + 1) * n <= out.len()));
+    for p in 0..n.div_ceil(simd::PANEL) {
+        let c0 = p * simd::PANEL;
+        let panel = &w.panels[p * k * simd::PANEL..(p + 1) * k * simd::PANEL];
+        // SAFETY: indices < k (both widths are w.k), the panel holds
+        // k·PANEL floats, both offset lists have out_rows.len() + 1 entries
+        // (asserted through rows()); accesses go to out[r·n + c0 + c] for
+        // an asserted output row r and c < PANEL.min(n − c0), inside `out`.
+        unsafe {
+            simd::binary_panel_delta(
+                isa,
+                panel,
+                (&on.offsets, &on.indices),
+                (&off.offsets, &off.indices),
+                out_rows,
+                simd::PANEL.min(n - c0),
+                out.as_mut_ptr().add(c0),
+                n,
+            )
+        };
+    }
+}
+
 /// The fused half-step: `out` (`rows × words_per_row(n)` words, cleared
 /// here) gets the bits of `u < σ(A·W + bias)` for binary `A` and packed
 /// `W` (`k × n`), with the uniforms of row `r` from `bits[r·stride..]`
@@ -630,6 +686,56 @@ pub(crate) fn unpack_row(bits: &[u64], out: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The delta update against its naive twin (exact sums in the kernel's
+    /// order are not needed: integers make every order exact), on every ISA,
+    /// with a partial last panel, empty rows and rows out of order; and a
+    /// zeroed row with nothing turned off equals the plain product's bits.
+    #[test]
+    fn delta_update_equals_naive_and_plain_product() {
+        let (k, n) = (45usize, 39usize);
+        let w: Vec<f32> = (0..k * n).map(|i| ((i * 31) % 23) as f32 - 11.0).collect();
+        let pw = PackedWeights::new(&w, k, n).unwrap();
+        let set = |seed: usize| -> Vec<u64> {
+            let mut b = vec![0u64; words_per_row(k)];
+            for i in 0..k {
+                if (i * 7919 + seed * 104729) % 13 < 4 {
+                    b[i / 64] |= 1 << (i % 64);
+                }
+            }
+            b
+        };
+        let out_rows = [3u32, 0, 5, 1];
+        let (mut on, mut off) = (BinaryRows::new(k), BinaryRows::new(k));
+        for r in 0..out_rows.len() {
+            on.push_bits(set(r));
+            off.push_bits(if r == 2 { vec![0; words_per_row(k)] } else { set(r + 10) });
+        }
+        let start: Vec<f32> = (0..6 * n).map(|i| (i % 17) as f32 - 8.0).collect();
+        let mut want = start.clone();
+        for (r, &o) in out_rows.iter().enumerate() {
+            for c in 0..n {
+                let s_on: f32 = on.row(r).iter().map(|&i| w[i as usize * n + c]).sum();
+                let s_off: f32 = off.row(r).iter().map(|&i| w[i as usize * n + c]).sum();
+                want[o as usize * n + c] += s_on - s_off;
+            }
+        }
+        for isa in Isa::available() {
+            let mut got = start.clone();
+            packed_delta_unchecked(isa, &on, &off, &out_rows, &pw, &mut got);
+            assert_eq!(got, want, "{isa}");
+            let (mut zero, mut none) = (vec![0.0f32; 6 * n], BinaryRows::new(k));
+            for _ in 0..out_rows.len() {
+                none.push_bits(vec![0; words_per_row(k)]);
+            }
+            packed_delta_unchecked(isa, &on, &none, &out_rows, &pw, &mut zero);
+            let mut plain = vec![0.0f32; out_rows.len() * n];
+            packed_unchecked(isa, &on, &pw, &mut plain, 1);
+            for (r, &o) in out_rows.iter().enumerate() {
+                assert_eq!(zero[o as usize * n..(o as usize + 1) * n], plain[r * n..(r + 1) * n], "{isa}");
+            }
+        }
+    }
 
     /// Row ranges of the packed product (the training gradient's blocks)
     /// give the same bits as the whole product, for every ISA.

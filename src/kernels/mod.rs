@@ -1,7 +1,8 @@
 //! Safe, validated kernels: activations, fused Bernoulli sampling, and the
 //! products of the Gibbs half-steps — dense ([`gemm`] over matrixmultiply,
 //! [`dense`] by our own kernels over weights packed once, with the sampling
-//! fused in) and binary × dense ([`binary`]) — and the convolutions and probabilistic max-pooling of
+//! fused in) and binary × dense ([`binary`]), kept current by the units
+//! that changed (`incremental`, for annealing) — and the convolutions and probabilistic max-pooling of
 //! convolutional RBMs ([`conv`]).
 //!
 //! Each function checks its slice lengths and returns [`crate::Error`] on a
@@ -16,6 +17,7 @@ pub mod binary;
 pub mod conv;
 pub mod dense;
 pub mod gemm;
+pub(crate) mod incremental;
 
 pub use activation::{log_sigmoid, sigmoid, softplus};
 pub use bernoulli::{bernoulli_from_bits, sample_bernoulli};

@@ -432,13 +432,13 @@ pub(crate) fn sample_rows(
     let n = bias.len();
     let words = n.div_ceil(2);
     let rb = streams.len().div_ceil(threads.max(1)).max(1);
-    let run = |o: &mut [f32], p: &[f32], s: &mut [StreamState], pr: Option<&mut [f32]>| {
-        let mut bits = vec![0u64; s.len() * words];
-        simd::xoshiro_fill(isa, s, words, &mut bits);
-        let u: &[u32] = bytemuck::cast_slice(&bits);
-        match pr {
-            None => simd::bernoulli(isa, p, bias, u, 2 * words, o),
-            Some(pr) => simd::bernoulli_with_probs(isa, p, bias, u, 2 * words, pr, o),
+    let run = |o: &mut [f32], p: &[f32], s: &mut [StreamState], pr: Option<&mut [f32]>| match pr {
+        None => sample_rows_seq(isa, p, bias, o, s, &mut Vec::new()),
+        Some(pr) => {
+            let mut bits = vec![0u64; s.len() * words];
+            simd::xoshiro_fill(isa, s, words, &mut bits);
+            let u: &[u32] = bytemuck::cast_slice(&bits);
+            simd::bernoulli_with_probs(isa, p, bias, u, 2 * words, pr, o)
         }
     };
     let it = out.par_chunks_mut(rb * n).zip(pre.par_chunks(rb * n)).zip(streams.par_chunks_mut(rb));
@@ -446,6 +446,24 @@ pub(crate) fn sample_rows(
         None => it.for_each(|((o, p), s)| run(o, p, s, None)),
         Some(pp) => it.zip(pp.par_chunks_mut(rb * n)).for_each(|(((o, p), s), pr)| run(o, p, s, Some(pr))),
     }
+}
+
+/// [`sample_rows`] on the calling thread, the uniforms drawn into `bits`
+/// (reused between calls): for callers that are one of many parallel tasks.
+pub(crate) fn sample_rows_seq(
+    isa: Isa,
+    pre: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+    streams: &mut [StreamState],
+    bits: &mut Vec<u64>,
+) {
+    let words = bias.len().div_ceil(2);
+    bits.clear();
+    bits.resize(streams.len() * words, 0);
+    simd::xoshiro_fill(isa, streams, words, bits);
+    let u: &[u32] = bytemuck::cast_slice(bits);
+    simd::bernoulli(isa, pre, bias, u, 2 * words, out)
 }
 
 /// [`sweep_vh`] in the wide layout (see [`WIDE_BELOW_ROWS_PER_THREAD`]).

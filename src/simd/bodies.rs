@@ -349,6 +349,61 @@ pub(super) unsafe fn binary_panel_body<V: FVec, const G: usize>(
     }
 }
 
+/// The update of binary products after their rows changed: for each `r <
+/// out_rows.len()`, `out[out_rows[r]·ldo + c] += Σ_{i ∈ on(r)}
+/// panel[i·PANEL + c] − Σ_{i ∈ off(r)} panel[i·PANEL + c]` for `c < ncols`,
+/// where `on(r)` / `off(r)` are the set positions of row `r` of the two
+/// index lists. The difference is formed in [`binary_panel_body`]'s
+/// accumulators (the `on` rows added in its order, then the `off` rows
+/// subtracted in the same rotation), so a zeroed output row with an empty
+/// `off` gets exactly that kernel's value (`0 + s = s`).
+///
+/// # Safety
+/// V's instruction set must be enabled; as `binary_panel_body` for the
+/// panel and both index lists (`rows = out_rows.len()`); `out` readable and
+/// writable at `out_rows[r]·ldo + c` for `c < ncols ≤ PANEL`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn binary_panel_delta_body<V: FVec, const G: usize>(
+    panel: *const f32,
+    on_offsets: &[usize],
+    on_indices: &[u32],
+    off_offsets: &[usize],
+    off_indices: &[u32],
+    out_rows: &[u32],
+    ncols: usize,
+    out: *mut f32,
+    ldo: usize,
+) {
+    let l = V::LANES;
+    // SAFETY: forwarded from the caller; a partial panel goes through a
+    // stack copy and touches only its `ncols` columns.
+    unsafe {
+        let mut tmp = [0.0f32; PANEL];
+        for (r, &o) in out_rows.iter().enumerate() {
+            let on = &on_indices[on_offsets[r]..on_offsets[r + 1]];
+            let off = &off_indices[off_offsets[r]..off_offsets[r + 1]];
+            let dst = out.add(o as usize * ldo);
+            for g0 in (0..PANEL / l).step_by(G) {
+                let s = panel_sums_signed::<V, G>(panel.add(g0 * l), on, off);
+                for (g, s) in s.into_iter().enumerate() {
+                    let at = (g0 + g) * l;
+                    if ncols == PANEL {
+                        V::load(dst.add(at)).add(s).store(dst.add(at));
+                    } else {
+                        s.store(tmp.as_mut_ptr().add(at));
+                    }
+                }
+            }
+            if ncols < PANEL {
+                for (c, &x) in tmp[..ncols].iter().enumerate() {
+                    *dst.add(c) += x;
+                }
+            }
+        }
+    }
+}
+
 /// The sums of [`binary_panel_body`] for one binary row (set positions
 /// `idx`) over `G` vectors of a panel starting at `base`, in its documented
 /// order.
@@ -356,26 +411,46 @@ pub(super) unsafe fn binary_panel_body<V: FVec, const G: usize>(
 /// # Safety
 /// As `binary_panel_body`.
 #[inline(always)]
-#[allow(clippy::needless_range_loop)] // index loops over accumulator sets mirror the documented order
 unsafe fn panel_sums<V: FVec, const G: usize>(base: *const f32, idx: &[u32]) -> [V; G] {
+    // SAFETY: forwarded from the caller.
+    unsafe { panel_sums_signed::<V, G>(base, idx, &[]) }
+}
+
+/// [`panel_sums`] of `plus` minus the rows `minus`, subtracted from the same
+/// accumulators after the additions (in the same rotation); with `minus`
+/// empty, exactly [`panel_sums`].
+///
+/// # Safety
+/// As `binary_panel_body`, for both index lists.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops over accumulator sets mirror the documented order
+unsafe fn panel_sums_signed<V: FVec, const G: usize>(
+    base: *const f32,
+    plus: &[u32],
+    minus: &[u32],
+) -> [V; G] {
     let l = V::LANES;
     // SAFETY: forwarded from the caller.
     unsafe {
         let mut a = [[V::splat(0.0); G]; ACC];
-        let chunks = idx.chunks_exact(ACC);
-        let rem = chunks.remainder();
-        for ch in chunks {
-            for u in 0..ACC {
-                let row = base.add(ch[u] as usize * PANEL);
-                for g in 0..G {
-                    a[u][g] = a[u][g].add(V::load(row.add(g * l)));
+        for (idx, sub) in [(plus, false), (minus, true)] {
+            let chunks = idx.chunks_exact(ACC);
+            let rem = chunks.remainder();
+            for ch in chunks {
+                for u in 0..ACC {
+                    let row = base.add(ch[u] as usize * PANEL);
+                    for g in 0..G {
+                        let x = V::load(row.add(g * l));
+                        a[u][g] = if sub { a[u][g].sub(x) } else { a[u][g].add(x) };
+                    }
                 }
             }
-        }
-        for (u, &i) in rem.iter().enumerate() {
-            let row = base.add(i as usize * PANEL);
-            for g in 0..G {
-                a[u][g] = a[u][g].add(V::load(row.add(g * l)));
+            for (u, &i) in rem.iter().enumerate() {
+                let row = base.add(i as usize * PANEL);
+                for g in 0..G {
+                    let x = V::load(row.add(g * l));
+                    a[u][g] = if sub { a[u][g].sub(x) } else { a[u][g].add(x) };
+                }
             }
         }
         let mut s = [V::splat(0.0); G];

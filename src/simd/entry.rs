@@ -91,6 +91,31 @@ macro_rules! instantiate {
                 unsafe { bodies::binary_panel_body::<$fv, $g>(panel, offsets, indices, rows, ncols, out, ldo) }
             }
 
+            /// The update of binary products from changed rows.
+            ///
+            /// # Safety
+            /// The CPU must support the instruction set; pointers as in
+            /// `bodies::binary_panel_delta_body`.
+            $(#[$feat])*
+            pub(in crate::simd) unsafe fn binary_panel_delta(
+                panel: *const f32,
+                on_offsets: &[usize],
+                on_indices: &[u32],
+                off_offsets: &[usize],
+                off_indices: &[u32],
+                out_rows: &[u32],
+                ncols: usize,
+                out: *mut f32,
+                ldo: usize,
+            ) {
+                // SAFETY: as above.
+                unsafe {
+                    bodies::binary_panel_delta_body::<$fv, $g>(
+                        panel, on_offsets, on_indices, off_offsets, off_indices, out_rows, ncols, out, ldo,
+                    )
+                }
+            }
+
             /// The fused binary half-step on one panel.
             ///
             /// # Safety

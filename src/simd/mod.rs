@@ -258,6 +258,30 @@ pub(crate) unsafe fn binary_panel(
     unsafe { dispatch!(isa, binary_panel(p, offsets, indices, rows, ncols, out, ldo)) }
 }
 
+/// The update of binary products after their rows changed (see
+/// `bodies::binary_panel_delta_body`): `out[out_rows[r]·ldo + c] += Σ_on −
+/// Σ_off` over one weight panel, for the rows of the two index lists.
+///
+/// # Safety
+/// Every index `< k`, `panel.len() ≥ k·PANEL`, both offset lists
+/// `out_rows.len() + 1` long with valid ranges into their indices, `out`
+/// readable and writable at `out_rows[r]·ldo + c` for `c < ncols ≤ PANEL`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn binary_panel_delta(
+    isa: Isa,
+    panel: &[f32],
+    on: (&[usize], &[u32]),
+    off: (&[usize], &[u32]),
+    out_rows: &[u32],
+    ncols: usize,
+    out: *mut f32,
+    ldo: usize,
+) {
+    let p = panel.as_ptr();
+    // SAFETY: forwarded from the caller; `usable` guarantees the ISA.
+    unsafe { dispatch!(isa, binary_panel_delta(p, on.0, on.1, off.0, off.1, out_rows, ncols, out, ldo)) }
+}
+
 /// Packs `x` into bits: `out[w]` bit `b` set iff `x[64w + b] != 0.0`
 /// (NaN counts as set), one compare instruction per vector.
 ///
