@@ -1573,3 +1573,63 @@ fn bench_conv_reports_rates_and_refuses_bad_shapes() {
         assert!(!ok && err.contains(needle), "{bad:?}: {err}");
     }
 }
+
+/// `bench gibbs --incremental` reports it; `sample --incremental` writes the
+/// same picture and diagnostics on 1 and 2 threads.
+#[test]
+fn incremental_sweeps_from_the_cli() {
+    let (ok, stdout, err) = boltzmann(&[
+        "bench",
+        "gibbs",
+        "--visible",
+        "150",
+        "--hidden",
+        "70",
+        "--chains",
+        "40",
+        "--threads",
+        "2",
+        "--sweeps",
+        "3",
+        "--repeats",
+        "2",
+        "--incremental",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["incremental"], true, "{v}");
+    assert!(v["sweeps_per_s"].as_f64().unwrap() > 0.0, "{v}");
+    let dir = tmpdir("incremental");
+    let model = dir.join("m.safetensors");
+    let w = boltzmann::Rbm::random(150, 70, 0.3, 0.0, 3).unwrap().weights().to_vec();
+    let rbm = boltzmann::Rbm::new(150, 70, w, vec![-2.0; 150], vec![-0.5; 70]).unwrap();
+    boltzmann::io::save_rbm(&rbm, &model).unwrap();
+    let model = model.display().to_string();
+    let run = |threads: &str| {
+        let png = dir.join(format!("s{threads}.png")).display().to_string();
+        let (ok, stdout, err) = boltzmann(&[
+            "sample",
+            "--model",
+            &model,
+            "--shape",
+            "10x15",
+            "--chains",
+            "6",
+            "--rows",
+            "3",
+            "--steps",
+            "30",
+            "--diagnostics",
+            "--json",
+            "--incremental",
+            "--threads",
+            threads,
+            "--out",
+            &png,
+        ]);
+        assert!(ok, "{err}");
+        (std::fs::read(&png).unwrap(), stdout)
+    };
+    assert_eq!(run("1"), run("2"));
+}

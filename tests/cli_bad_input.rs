@@ -358,6 +358,12 @@ fn absurd_counts_and_values() {
         (args(&["sample", "--model", &m, "--out", &png, "--beta-min", "0.5"]), "--beta-min"),
         (args(&["sample", "--model", &m, "--out", &png, "--replicas", "3", "--mpi"]), "--replicas"),
         (args(&["bench", "gibbs", "--replicas", "3", "--beta-min", "0"]), "beta_min"),
+        (
+            args(&["sample", "--model", &m, "--out", &png, "--incremental", "--replicas", "3"]),
+            "--incremental",
+        ),
+        (args(&["bench", "gibbs", "--incremental", "--packed"]), "incremental"),
+        (args(&["bench", "gibbs", "--incremental", "--breakdown"]), "breakdown"),
         (args(&["filters", "--model", &m, "--out", &png, "--units", "100000000000"]), "--units"),
         (args(&["eval", "--model", &m, "--force-ais", "--schedule", "linear:100000000000000"]), "--schedule"),
         (args(&["eval", "--model", &m, "--raise-schedule", "linear:0"]), "--raise-schedule"),

@@ -139,3 +139,70 @@ fn shards_of_an_ensemble_are_the_ensemble() {
     assert!(boltzmann::Chains::shard(&rbm, total, 5, 0, seed).is_err());
     assert!(boltzmann::Chains::shard(&rbm, total, usize::MAX, 2, seed).is_err());
 }
+
+/// A 150 × 70 model (above the no-packing size) with small integer weights
+/// and biases: every product is exact in f32 in any order, so sweeps that
+/// keep their products and update them by the units that changed
+/// (`sweep_incremental`) must give exactly the states of plain sweeps —
+/// calls of several sizes, across a sweep count that is a multiple of 64,
+/// and after the weights change between calls. Sparse and dense chains
+/// share the ensemble, so every per-chain path runs.
+#[test]
+fn incremental_sweeps_equal_plain_sweeps_where_products_are_exact() {
+    let (d, h, b) = (150usize, 70usize, 301usize);
+    let int_model = |seed: u64| {
+        let w: Vec<f32> =
+            Rbm::random(d, h, 1.0, 0.0, seed).unwrap().weights().iter().map(|x| (x * 1.5).round()).collect();
+        assert!(w.iter().any(|&x| x != 0.0));
+        Rbm::new(d, h, w, (0..d).map(|i| -2.0 - (i % 3) as f32).collect(), vec![-1.0; h]).unwrap()
+    };
+    let (m1, m2) = (int_model(5), int_model(6));
+    let start: Vec<f32> =
+        (0..b * d).map(|i| if (i / d) % 4 == 0 { 1.0 } else { (i % 11 == 0) as u8 as f32 }).collect();
+    for isa in Isa::available() {
+        let mut plain = Chains::new(&m1, b, 21).unwrap();
+        plain.set_isa(isa).unwrap();
+        plain.set_visible(&start).unwrap();
+        let mut kept = plain.clone();
+        let mut ones = 0.0f32;
+        for (k, model) in [(3usize, &m1), (1, &m1), (70, &m1), (5, &m2), (2, &m1)] {
+            plain.sweep(model, k).unwrap();
+            kept.sweep_incremental(model, k).unwrap();
+            assert_eq!(kept, plain, "{isa}: after {} sweeps", plain.sweeps_done());
+            ones += plain.visible().iter().sum::<f32>();
+        }
+        assert!(ones > 0.0);
+    }
+}
+
+/// `sweep_incremental` on a float model: the same bits for 1, 2, 3 and 16
+/// threads and whatever the grouping of sweeps into calls; a clone carries
+/// the kept products on.
+#[test]
+fn incremental_sweeps_ignore_threads_and_call_grouping() {
+    let (d, h) = (150usize, 70usize);
+    let w = Rbm::random(d, h, 0.3, 0.0, 78).unwrap().weights().to_vec();
+    let rbm = Rbm::new(d, h, w, vec![-2.0; d], vec![-0.5; h]).unwrap();
+    for isa in Isa::available() {
+        let go = |threads: usize, calls: &[usize]| {
+            rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
+                let mut c = Chains::new(&rbm, 203, 11).unwrap();
+                c.set_isa(isa).unwrap();
+                for &k in calls {
+                    c.sweep_incremental(&rbm, k).unwrap();
+                }
+                c
+            })
+        };
+        let one = go(1, &[100]);
+        for (t, calls) in [(2usize, &[100usize][..]), (3, &[1, 63, 1, 35]), (16, &[50, 50])] {
+            assert_eq!(one, go(t, calls), "{isa}: {t} threads, calls {calls:?}");
+        }
+        let mut a = go(2, &[30]);
+        let mut b = a.clone();
+        a.sweep_incremental(&rbm, 20).unwrap();
+        b.sweep_incremental(&rbm, 20).unwrap();
+        assert_eq!(a, b, "{isa}: a clone continues with the same bits");
+        assert!(Chains::new(&Rbm::zeros(3, 2).unwrap(), 4, 1).unwrap().sweep_incremental(&rbm, 1).is_err());
+    }
+}

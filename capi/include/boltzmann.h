@@ -180,6 +180,12 @@ BzStatus bz_chains_new(BzRbm rbm, size_t n_chains, uint64_t seed, BzChains *out)
 // `rbm`.
 BzStatus bz_chains_sweep(BzChains chains, BzRbm rbm, size_t k);
 
+// [`bz_chains_sweep`] with each chain's products kept between sweeps (and
+// calls, while `rbm`'s weights are unchanged) and updated by the units that
+// changed: the same transition up to the rounding of the products, faster
+// on trained models (`Chains::sweep_incremental`).
+BzStatus bz_chains_sweep_incremental(BzChains chains, BzRbm rbm, size_t k);
+
 // The number of chains and of visible and hidden units.
 //
 // # Safety

@@ -52,6 +52,9 @@ int main(void) {
   expect("random", bz_rbm_random(5, 2, 0.1f, 1, &wide), BZ_STATUS_OK, NULL);
   expect("sweep under a model of another size", bz_chains_sweep(chains, wide, 1), BZ_STATUS_INVALID_ARGUMENT, NULL);
   expect("sweep", bz_chains_sweep(chains, rbm, 3), BZ_STATUS_OK, NULL);
+  expect("incremental sweep under a model of another size", bz_chains_sweep_incremental(chains, wide, 1),
+         BZ_STATUS_INVALID_ARGUMENT, NULL);
+  expect("incremental sweep", bz_chains_sweep_incremental(chains, rbm, 3), BZ_STATUS_OK, NULL);
 
   float data[8] = {1, 0, 1, 0.5f, 0, 1, 0, 1};
   BzTrainConfig cfg;

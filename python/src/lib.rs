@@ -279,11 +279,25 @@ impl PyChains {
         Ok(PyChains { inner: Chains::from_visible(&rbm.inner, &x, seed).map_err(err)? })
     }
 
-    /// `k` sweeps `h ~ p(h|v)`, `v ~ p(v|h)` of every chain.
-    #[pyo3(signature = (rbm, k = 1, n_jobs = None))]
-    fn sweep(&mut self, py: Python<'_>, rbm: &PyRbm, k: usize, n_jobs: Option<i64>) -> PyResult<()> {
+    /// `k` sweeps `h ~ p(h|v)`, `v ~ p(v|h)` of every chain. With
+    /// `incremental=True`, each chain keeps its products between sweeps and
+    /// updates them by the units that changed (`Chains::sweep_incremental`:
+    /// the same transition up to rounding, faster on trained models).
+    #[pyo3(signature = (rbm, k = 1, n_jobs = None, incremental = false))]
+    fn sweep(
+        &mut self,
+        py: Python<'_>,
+        rbm: &PyRbm,
+        k: usize,
+        n_jobs: Option<i64>,
+        incremental: bool,
+    ) -> PyResult<()> {
         let chains = &mut self.inner;
-        compute(py, n_jobs, || chains.sweep(&rbm.inner, k))
+        if incremental {
+            compute(py, n_jobs, || chains.sweep_incremental(&rbm.inner, k))
+        } else {
+            compute(py, n_jobs, || chains.sweep(&rbm.inner, k))
+        }
     }
 
     /// The visible states, n_chains × n_visible (a copy).

@@ -264,6 +264,21 @@ def test_native_layer_chains_ais_and_threads():
     assert pickle.loads(pickle.dumps(m)).weights.tobytes() == m.weights.tobytes()
 
 
+def test_incremental_sweeps_equal_plain_ones_where_products_are_exact():
+    # Small integer weights: every product is exact in f32, so keeping the
+    # products and updating them by the changed units gives the plain states.
+    rng = np.random.RandomState(3)
+    W = rng.randint(-2, 3, size=(150, 70)).astype(np.float32)
+    m = boltzmann.Rbm(W, np.full(150, -3.0, np.float32), np.full(70, -1.0, np.float32))
+    a, b = boltzmann.Chains(m, 50, seed=2), boltzmann.Chains(m, 50, seed=2)
+    for k in (3, 70, 2):
+        a.sweep(m, k, n_jobs=1)
+        b.sweep(m, k, n_jobs=2, incremental=True)
+        np.testing.assert_array_equal(a.visible, b.visible)
+        np.testing.assert_array_equal(a.hidden, b.hidden)
+    assert b.sweeps_done == 75
+
+
 def test_state_views_and_packed_chains():
     m = boltzmann.Rbm.random(70, 9, std=0.3, bias_std=0.1, seed=5)
     c = boltzmann.Chains(m, 33, seed=8)

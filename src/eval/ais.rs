@@ -38,13 +38,13 @@
 use crate::alloc::try_vec;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::kernels::binary::words_per_row;
 use crate::kernels::gemm::HalfStepProducts;
-use crate::kernels::incremental::IncrementalProduct;
 use crate::kernels::mul_dims;
 use crate::model::Rbm;
 use crate::model::rbm::softplus_f64;
 use crate::rng::{self, StreamState};
-use crate::sampler::gibbs;
+use crate::sampler::{gibbs, incremental};
 
 use super::Progress;
 use crate::simd;
@@ -203,23 +203,111 @@ const EXACT_EVERY: usize = 64;
 
 /// A run of consecutive chains annealed on one thread: states, their two
 /// products kept current by the units that changed
-/// ([`IncrementalProduct`]), streams and log weights. Every chain's
-/// arithmetic depends only on its own states and stream, so how the chains
-/// are split into runs (the thread count, the MPI ranks) changes no bit.
+/// ([`crate::sampler::incremental`]), streams and log weights. Every
+/// chain's arithmetic depends only on its own states and stream, so how the
+/// chains are split into runs (the thread count, the MPI ranks) changes no
+/// bit.
 struct Run {
     streams: Vec<StreamState>,
     v: Vec<f32>,
     h: Vec<f32>,
-    /// `vW` for the current `v`.
+    /// `vW` for the states `bits_v`.
     vw: Vec<f32>,
-    /// `hWᵀ` for the current `h`.
+    /// `hWᵀ` for the states `bits_h`.
     hwt: Vec<f32>,
-    of_v: IncrementalProduct,
-    of_h: IncrementalProduct,
-    pre: Vec<f32>,
-    bias: Vec<f32>,
-    uniforms: Vec<u64>,
+    bits_v: Vec<u64>,
+    bits_h: Vec<u64>,
+    /// Whether `hwt` belongs to `bits_h` (not after the states were set
+    /// from outside; `vw` is recomputed then).
+    valid_h: bool,
+    scratch: incremental::Scratch,
+    /// The intermediate model's hidden and visible biases.
+    hb: Vec<f32>,
+    vb: Vec<f32>,
     logw: Vec<f64>,
+}
+
+impl Run {
+    fn new(streams: Vec<StreamState>, d: usize, h: usize) -> Result<Run> {
+        let n = streams.len();
+        Ok(Run {
+            streams,
+            v: try_vec(n * d, 0.0, "annealing states")?,
+            h: try_vec(n * h, 0.0, "annealing states")?,
+            vw: try_vec(n * h, 0.0, "annealing products")?,
+            hwt: try_vec(n * d, 0.0, "annealing products")?,
+            bits_v: vec![0; n * words_per_row(d)],
+            bits_h: vec![0; n * words_per_row(h)],
+            valid_h: false,
+            scratch: incremental::Scratch::new(d, h),
+            hb: vec![0.0; h],
+            vb: vec![0.0; d],
+            logw: vec![0.0; n],
+        })
+    }
+
+    /// The borrowed rows of [`incremental`], the scratch and the two bias
+    /// buffers, disjointly.
+    fn parts(&mut self) -> (incremental::Rows<'_>, &mut incremental::Scratch, &mut Vec<f32>, &mut Vec<f32>) {
+        let Run { streams, v, h, vw, hwt, bits_v, bits_h, scratch, hb, vb, .. } = self;
+        let rows = incremental::Rows { v, h, streams, vw, hwt, bits_v, bits_h };
+        (rows, scratch, hb, vb)
+    }
+
+    /// After `v` was set from outside: `vW` recomputed, `hWᵀ` not trusted.
+    fn states_set(&mut self, cx: &Shared<'_>) {
+        self.valid_h = false;
+        self.update_vw(cx, false, true);
+    }
+
+    /// Brings `vW` up to date with `v` (`exact`: recompute it).
+    fn update_vw(&mut self, cx: &Shared<'_>, valid: bool, exact: bool) {
+        let (mut rows, s, _, _) = self.parts();
+        incremental::update_vw(cx.isa, &cx.products, &mut rows, valid, exact, s);
+    }
+
+    /// Adds `log p*_{β1}(v) − log p*_{β0}(v)` at the current states to each
+    /// chain's log weight (f64 accumulation), `vW` first brought up to date
+    /// (`exact`: recomputed).
+    fn increment(&mut self, cx: &Shared<'_>, b0: f64, b1: f64, exact: bool) {
+        self.update_vw(cx, true, exact);
+        let (d, h) = (cx.rbm.n_visible(), cx.rbm.n_hidden());
+        let c = cx.rbm.hidden_bias();
+        let (b0f, dbf) = (b0 as f32, (b1 - b0) as f32);
+        let bits = self.bits_v.chunks(words_per_row(d));
+        for ((lw, ph), row) in self.logw.iter_mut().zip(self.vw.chunks(h)).zip(bits) {
+            // The visible units that are on, in increasing order.
+            let mut t = 0.0f64;
+            for (blk, &word) in row.iter().enumerate() {
+                let mut m = word;
+                while m != 0 {
+                    t += cx.bias_diff[blk * 64 + m.trailing_zeros() as usize];
+                    m &= m - 1;
+                }
+            }
+            *lw += (b1 - b0) * t + simd::softplus_step_sum(cx.isa, ph, c, b0f, dbf);
+        }
+    }
+
+    /// One Gibbs sweep `v → h → v` of the intermediate RBM at `β`: weights
+    /// `βW`, hidden biases `βc`, visible biases `(1−β)b_A + βb`. It leaves
+    /// `p_β` invariant and is reversible with respect to it. `vW` must be
+    /// current ([`Self::increment`] leaves it so); `exact`: recompute `hWᵀ`
+    /// instead of updating it.
+    fn transition(&mut self, cx: &Shared<'_>, beta: f64, exact: bool) {
+        let bf = beta as f32;
+        let (a, b, c) = (cx.base_bias, cx.rbm.visible_bias(), cx.rbm.hidden_bias());
+        let valid = self.valid_h;
+        let (mut rows, s, hb, vb) = self.parts();
+        for (o, &cj) in hb.iter_mut().zip(c) {
+            *o = bf * cj;
+        }
+        for ((o, &bi), &ai) in vb.iter_mut().zip(b).zip(a) {
+            *o = (1.0 - bf) * ai + bf * bi;
+        }
+        incremental::sweep(cx.isa, &cx.products, &mut rows, bf, hb, vb, valid, exact, s);
+        self.valid_h = true;
+    }
 }
 
 impl<'a> Annealer<'a> {
@@ -228,25 +316,12 @@ impl<'a> Annealer<'a> {
     fn new(rbm: &'a Rbm, base_bias: &'a [f32], streams: Vec<StreamState>) -> Result<Self> {
         let (d, h, m) = (rbm.n_visible(), rbm.n_hidden(), streams.len());
         let isa = simd::active_isa();
-        mul_dims("annealing chains × n_visible", m, d.max(h))?;
+        mul_dims("annealing chains × units", m, d.max(h))?;
         let per = m.div_ceil(rayon::current_num_threads().max(1)).max(1);
         let mut runs = Vec::new();
         let mut streams = streams.into_iter();
         for r0 in (0..m).step_by(per) {
-            let n = per.min(m - r0);
-            runs.push(Run {
-                streams: streams.by_ref().take(n).collect(),
-                v: try_vec(n * d, 0.0, "annealing states")?,
-                h: try_vec(n * h, 0.0, "annealing states")?,
-                vw: try_vec(n * h, 0.0, "annealing products")?,
-                hwt: try_vec(n * d, 0.0, "annealing products")?,
-                of_v: IncrementalProduct::new(d, h),
-                of_h: IncrementalProduct::new(h, d),
-                pre: try_vec(n * d.max(h), 0.0, "annealing scratch")?,
-                bias: vec![0.0; d.max(h)],
-                uniforms: Vec::new(),
-                logw: vec![0.0; n],
-            });
+            runs.push(Run::new(streams.by_ref().take(per.min(m - r0)).collect(), d, h)?);
         }
         let products = HalfStepProducts::new(isa, rbm.weights(), d, h).with_packed();
         let bias_diff =
@@ -263,16 +338,9 @@ impl<'a> Annealer<'a> {
     /// `v ~ p_A`: independent Bernoulli(σ(b_A)).
     fn sample_base(&mut self) {
         self.each(|r, cx| {
-            let len = r.v.len();
-            r.pre[..len].fill(0.0);
-            gibbs::sample_rows_seq(
-                cx.isa,
-                &r.pre[..len],
-                cx.base_bias,
-                &mut r.v,
-                &mut r.streams,
-                &mut r.uniforms,
-            );
+            let zeros = vec![0.0f32; r.v.len()];
+            let mut bits = Vec::new();
+            gibbs::sample_rows_seq(cx.isa, &zeros, cx.base_bias, &mut r.v, &mut r.streams, &mut bits);
             r.states_set(cx);
         });
     }
@@ -298,87 +366,6 @@ impl<'a> Annealer<'a> {
     /// Every chain's log weight, in chain order.
     fn log_weights(&self) -> Vec<f64> {
         self.runs.iter().flat_map(|r| r.logw.iter().copied()).collect()
-    }
-}
-
-impl Run {
-    /// After `v` was set from outside: `vW` recomputed, `h` forgotten.
-    fn states_set(&mut self, cx: &Shared<'_>) {
-        self.of_v.invalidate();
-        self.of_h.invalidate();
-        self.update_vw(cx, true);
-    }
-
-    fn update_vw(&mut self, cx: &Shared<'_>, exact: bool) {
-        let w = cx.products.binary_weights().map(|(pw, _)| pw);
-        let dense = |m: usize, x: &[f32], o: &mut [f32]| cx.products.visible_to_hidden(m, x, o);
-        self.of_v.update(cx.isa, &self.v, &mut self.vw, w, exact, &dense);
-    }
-
-    fn update_hwt(&mut self, cx: &Shared<'_>, exact: bool) {
-        let w = cx.products.binary_weights().map(|(_, pwt)| pwt);
-        let dense = |m: usize, x: &[f32], o: &mut [f32]| cx.products.hidden_to_visible(m, x, o);
-        self.of_h.update(cx.isa, &self.h, &mut self.hwt, w, exact, &dense);
-    }
-
-    /// Adds `log p*_{β1}(v) − log p*_{β0}(v)` at the current states to each
-    /// chain's log weight (f64 accumulation).
-    fn increment(&mut self, cx: &Shared<'_>, b0: f64, b1: f64) {
-        let h = cx.rbm.n_hidden();
-        let c = cx.rbm.hidden_bias();
-        let (b0f, dbf) = (b0 as f32, (b1 - b0) as f32);
-        for (i, (lw, ph)) in self.logw.iter_mut().zip(self.vw.chunks(h)).enumerate() {
-            // The visible units that are on, in increasing order.
-            let mut t = 0.0f64;
-            for (blk, &word) in self.of_v.row_bits(i).iter().enumerate() {
-                let mut m = word;
-                while m != 0 {
-                    t += cx.bias_diff[blk * 64 + m.trailing_zeros() as usize];
-                    m &= m - 1;
-                }
-            }
-            *lw += (b1 - b0) * t + simd::softplus_step_sum(cx.isa, ph, c, b0f, dbf);
-        }
-    }
-
-    /// One Gibbs sweep `v → h → v` of the intermediate RBM at `β`: weights
-    /// `βW`, hidden biases `βc`, visible biases `(1−β)b_A + βb`. It leaves
-    /// `p_β` invariant and is reversible with respect to it. `exact`:
-    /// recompute the products instead of updating them.
-    fn transition(&mut self, cx: &Shared<'_>, beta: f64, exact: bool) {
-        let bf = beta as f32;
-        let (a, b, c) = (cx.base_bias, cx.rbm.visible_bias(), cx.rbm.hidden_bias());
-        let (nh, nv) = (self.h.len(), self.v.len());
-        for (p, &x) in self.pre[..nh].iter_mut().zip(&self.vw) {
-            *p = bf * x;
-        }
-        for (o, &cj) in self.bias.iter_mut().zip(c) {
-            *o = bf * cj;
-        }
-        gibbs::sample_rows_seq(
-            cx.isa,
-            &self.pre[..nh],
-            &self.bias[..c.len()],
-            &mut self.h,
-            &mut self.streams,
-            &mut self.uniforms,
-        );
-        self.update_hwt(cx, exact);
-        for (p, &x) in self.pre[..nv].iter_mut().zip(&self.hwt) {
-            *p = bf * x;
-        }
-        for ((o, &bi), &ai) in self.bias.iter_mut().zip(b).zip(a) {
-            *o = (1.0 - bf) * ai + bf * bi;
-        }
-        gibbs::sample_rows_seq(
-            cx.isa,
-            &self.pre[..nv],
-            &self.bias[..b.len()],
-            &mut self.v,
-            &mut self.streams,
-            &mut self.uniforms,
-        );
-        self.update_vw(cx, exact);
     }
 }
 
@@ -452,9 +439,10 @@ pub(crate) fn ais_log_weights(
         let k1 = (k0 + PROGRESS_EVERY - 1).min(last);
         a.each(|r, cx| {
             for k in k0..=k1 {
-                r.increment(cx, s[k - 1], s[k]);
+                let exact = k.is_multiple_of(EXACT_EVERY);
+                r.increment(cx, s[k - 1], s[k], exact);
                 if k < last {
-                    r.transition(cx, s[k], k.is_multiple_of(EXACT_EVERY));
+                    r.transition(cx, s[k], exact);
                 }
             }
         });
@@ -608,8 +596,9 @@ pub(crate) fn raise_examples(
             let lo = (hi / PROGRESS_EVERY * PROGRESS_EVERY).max(1);
             a.each(|run, cx| {
                 for k in (lo..=hi).rev() {
-                    run.transition(cx, s[k], k.is_multiple_of(EXACT_EVERY));
-                    run.increment(cx, s[k - 1], s[k]);
+                    let exact = k.is_multiple_of(EXACT_EVERY);
+                    run.transition(cx, s[k], exact);
+                    run.increment(cx, s[k - 1], s[k], exact);
                 }
             });
             if lo.is_multiple_of(PROGRESS_EVERY) {

@@ -325,7 +325,7 @@ pub(crate) struct HalfStepProducts<'a> {
 }
 
 /// The allocations of a [`HalfStepProducts`], kept between calls.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct ProductBuffers {
     wt: Vec<f32>,
     packed: Option<(PackedWeights, PackedWeights)>,
@@ -407,6 +407,26 @@ impl<'a> HalfStepProducts<'a> {
             self.binary_ok = self.packed.is_some() && binary::enabled();
         }
         self
+    }
+
+    /// [`Self::with_packed`] for buffers (handed to [`Self::reusing`]) that
+    /// a previous `with_packed` filled from the same weights: used as they
+    /// are, without packing again. The caller vouches that `W` did not
+    /// change since.
+    pub(crate) fn with_packed_unchanged(mut self) -> Self {
+        let tiles = crate::simd::has_dense_tiles(self.isa);
+        let (d, h) = (self.d, self.h);
+        if self.wt.is_none() && (binary::enabled() || tiles) {
+            match self.spare.take() {
+                Some((a, b)) if (a.k(), a.n(), b.k(), b.n()) == (d, h, h, d) => {
+                    self.packed = Some((a, b));
+                    self.binary_ok = binary::enabled();
+                    return self;
+                }
+                other => self.spare = other,
+            }
+        }
+        self.with_packed()
     }
 
     /// The buffers, for [`Self::reusing`].

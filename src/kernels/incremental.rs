@@ -28,16 +28,14 @@ use crate::simd::{self, Isa};
 /// `(rows, x, out)` with `x` `rows × k` and `out` `rows × n`, row-major.
 pub(crate) type DenseRows<'a> = &'a dyn Fn(usize, &[f32], &mut [f32]);
 
-/// The states whose product a buffer holds, and the scratch to update that
-/// product when the states change (see the module documentation).
+/// The scratch to bring a product up to date with changed states (see the
+/// module documentation). The caller keeps, per row, the product and the
+/// states it is the product of (as bits, [`words_per_row`]`(k)` words per
+/// row): [`Self::update`] reads and rewrites both.
 #[derive(Debug)]
 pub(crate) struct IncrementalProduct {
     k: usize,
     n: usize,
-    /// The states (bits, `words_per_row(k)` per row) the product was last
-    /// brought up to date with; meaningful only when `valid`.
-    bits: Vec<u64>,
-    valid: bool,
     new_bits: Vec<u64>,
     on: BinaryRows,
     off: BinaryRows,
@@ -48,14 +46,11 @@ pub(crate) struct IncrementalProduct {
 }
 
 impl IncrementalProduct {
-    /// For states of width `k` and products of width `n`; the first
-    /// [`Self::update`] is exact.
+    /// For states of width `k` and products of width `n`.
     pub(crate) fn new(k: usize, n: usize) -> Self {
         IncrementalProduct {
             k,
             n,
-            bits: Vec::new(),
-            valid: false,
             new_bits: Vec::new(),
             on: BinaryRows::new(k),
             off: BinaryRows::new(k),
@@ -66,50 +61,41 @@ impl IncrementalProduct {
         }
     }
 
-    /// Forgets the states: the next update is exact (the states were set
-    /// from outside, or the product buffer was overwritten).
-    pub(crate) fn invalidate(&mut self) {
-        self.valid = false;
-    }
-
-    /// The bits of row `r` of the states of the last update.
-    pub(crate) fn row_bits(&self, r: usize) -> &[u64] {
-        let wpr = words_per_row(self.k);
-        &self.bits[r * wpr..(r + 1) * wpr]
-    }
-
     /// `acc (rows × n) = x (rows × k) · W` for binary states `x` (any
-    /// nonzero counts as 1), where `acc` holds the product of the states of
-    /// the previous call: per row, updated by the units that changed,
-    /// recomputed by a binary product of `w` (packed `W`) or by `dense`, or
-    /// left as it is — see the module documentation. `exact` (and the first
-    /// call, and any call without `w`) recomputes every row.
+    /// nonzero counts as 1), where `acc` holds the product of the states
+    /// `bits` (and `valid` says so): per row, updated by the units that
+    /// changed, recomputed by a binary product of `w` (packed `W`) or by
+    /// `dense`, or left as it is — see the module documentation. `bits`
+    /// then holds `x`. Without `valid`, with `exact` or without `w`, every
+    /// row is recomputed.
     ///
     /// # Panics
-    /// If `x` is not `rows × k` and `acc` `rows × n` for the same `rows`, or
-    /// `w` is not `k × n`.
+    /// If `x` is not `rows × k`, `acc` `rows × n` and `bits` `rows ×
+    /// words_per_row(k)` for the same `rows`, or `w` is not `k × n`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn update(
         &mut self,
         isa: Isa,
         x: &[f32],
         acc: &mut [f32],
+        bits: &mut [u64],
+        valid: bool,
         w: Option<&PackedWeights>,
         exact: bool,
         dense: DenseRows<'_>,
     ) {
         let (k, n, wpr) = (self.k, self.n, words_per_row(self.k));
         let rows = x.len() / k;
-        assert!(x.len() == rows * k && acc.len() == rows * n);
+        assert!(x.len() == rows * k && acc.len() == rows * n && bits.len() == rows * wpr);
         self.new_bits.clear();
         self.new_bits.resize(rows * wpr, 0);
         for (b, r) in self.new_bits.chunks_mut(wpr).zip(x.chunks(k)) {
             simd::pack_bits(isa, r, b);
         }
-        let from_old = self.valid && !exact && self.bits.len() == self.new_bits.len();
         match w {
             Some(w) => {
                 assert!(w.k() == k && w.n() == n);
-                self.plan(isa, acc, from_old);
+                self.plan(isa, acc, bits, valid && !exact);
                 if !self.targets.is_empty() {
                     binary::packed_delta_unchecked(isa, &self.on, &self.off, &self.targets, w, acc);
                 }
@@ -117,15 +103,14 @@ impl IncrementalProduct {
             }
             None => dense(rows, x, acc),
         }
-        std::mem::swap(&mut self.bits, &mut self.new_bits);
-        self.valid = true;
+        bits.copy_from_slice(&self.new_bits);
     }
 
     /// Sorts the rows into the change/binary path (`targets`, with their
     /// `on`/`off` units; rows recomputed by a binary product are zeroed in
     /// `acc` and have no `off` units) and the dense path (`dense_rows`);
     /// unchanged rows go to neither.
-    fn plan(&mut self, isa: Isa, acc: &mut [f32], from_old: bool) {
+    fn plan(&mut self, isa: Isa, acc: &mut [f32], bits: &[u64], from_old: bool) {
         let (k, n, wpr) = (self.k, self.n, words_per_row(self.k));
         self.on.reset(k);
         self.off.reset(k);
@@ -135,7 +120,7 @@ impl IncrementalProduct {
         for (r, new) in self.new_bits.chunks(wpr).enumerate() {
             let ones: usize = new.iter().map(|w| w.count_ones() as usize).sum();
             if from_old {
-                let old = &self.bits[r * wpr..(r + 1) * wpr];
+                let old = &bits[r * wpr..(r + 1) * wpr];
                 let flips: usize = new.iter().zip(old).map(|(a, b)| (a ^ b).count_ones() as usize).sum();
                 if flips == 0 {
                     continue;
@@ -203,9 +188,10 @@ mod tests {
         };
         for isa in Isa::available() {
             let mut x = vec![0.0f32; rows * k];
-            let (mut whole, mut halves) =
-                (IncrementalProduct::new(k, n), [0, 1].map(|_| IncrementalProduct::new(k, n)));
+            let mut scratch = IncrementalProduct::new(k, n);
             let (mut acc, mut acc2) = (vec![0.0f32; rows * n], vec![0.0f32; rows * n]);
+            let wpr = words_per_row(k);
+            let (mut bits, mut bits2) = (vec![0u64; rows * wpr], vec![0u64; rows * wpr]);
             let mut state = 12345u64;
             for step in 0..200 {
                 for (r, row) in x.chunks_mut(k).enumerate() {
@@ -219,11 +205,13 @@ mod tests {
                     }
                 }
                 let exact = step % 25 == 0;
-                whole.update(isa, &x, &mut acc, Some(&pw), exact, &dense);
+                let valid = step > 0;
+                scratch.update(isa, &x, &mut acc, &mut bits, valid, Some(&pw), exact, &dense);
                 let (x0, x1) = x.split_at(rows / 3 * k);
                 let (a0, a1) = acc2.split_at_mut(rows / 3 * n);
-                halves[0].update(isa, x0, a0, Some(&pw), exact, &dense);
-                halves[1].update(isa, x1, a1, Some(&pw), exact, &dense);
+                let (b0, b1) = bits2.split_at_mut(rows / 3 * wpr);
+                scratch.update(isa, x0, a0, b0, valid, Some(&pw), exact, &dense);
+                scratch.update(isa, x1, a1, b1, valid, Some(&pw), exact, &dense);
                 assert_eq!(acc, acc2, "{isa} step {step}: blocking changed bits");
                 let mut fresh = vec![0.0f32; rows * n];
                 dense(rows, &x, &mut fresh);
@@ -231,9 +219,9 @@ mod tests {
                     assert!((a - f).abs() < 1e-4, "{isa} step {step}: {a} vs {f}");
                 }
                 if exact {
-                    let mut again = IncrementalProduct::new(k, n);
                     let mut acc3 = vec![f32::NAN; rows * n];
-                    again.update(isa, &x, &mut acc3, Some(&pw), false, &dense);
+                    let mut bits3 = vec![0u64; rows * wpr];
+                    scratch.update(isa, &x, &mut acc3, &mut bits3, false, Some(&pw), false, &dense);
                     assert_eq!(acc, acc3, "{isa} step {step}: an exact step is a fresh product");
                 }
             }

@@ -9,6 +9,7 @@ pub mod chains;
 pub mod conv;
 mod exchange;
 pub mod gibbs;
+pub(crate) mod incremental;
 pub mod langevin;
 pub mod packed;
 pub mod tempering;

@@ -47,6 +47,9 @@ pub(crate) struct GibbsBenchConfig {
     pub(crate) start: Option<Dataset>,
     /// Bit-packed chains ([`PackedChains`]): for millions of chains.
     pub(crate) packed: bool,
+    /// f32 chains that keep their products between sweeps and update them
+    /// by the units that changed ([`Chains::sweep_incremental`]).
+    pub(crate) incremental: bool,
     /// Parallel tempering: temperatures per chain (≥ 2; `chains` chains at
     /// each, on a geometric ladder from `beta_min`, sweeps followed by swap
     /// rounds, [`TemperedChains`]); 0 or 1: plain sweeps. Compare with plain
@@ -72,6 +75,7 @@ impl Default for GibbsBenchConfig {
             model: None,
             start: None,
             packed: false,
+            incremental: false,
             replicas: 0,
             beta_min: 0.1,
         }
@@ -122,6 +126,8 @@ pub(crate) struct GibbsBenchReport {
     pub(crate) peak_rss_bytes: Option<u64>,
     /// Whether the chains were bit-packed ([`PackedChains`]).
     pub(crate) packed: bool,
+    /// Whether the sweeps kept their products ([`Chains::sweep_incremental`]).
+    pub(crate) incremental: bool,
     /// Temperatures per chain (1 without tempering).
     pub(crate) replicas: usize,
     /// Swap acceptance of each neighbouring pair of temperatures over the
@@ -158,7 +164,8 @@ pub(crate) fn peak_rss_bytes() -> Option<u64> {
 
 /// The kinds of ensembles the benchmark can sweep.
 enum Ensemble {
-    F32(Chains),
+    /// f32 chains; `true`: [`Chains::sweep_incremental`].
+    F32(Chains, bool),
     Packed(PackedChains),
     Tempered(Box<TemperedChains>),
     PackedTempered(Box<PackedTemperedChains>),
@@ -167,7 +174,8 @@ enum Ensemble {
 impl Ensemble {
     fn sweep(&mut self, rbm: &Rbm, k: usize) -> Result<()> {
         match self {
-            Ensemble::F32(c) => c.sweep(rbm, k),
+            Ensemble::F32(c, false) => c.sweep(rbm, k),
+            Ensemble::F32(c, true) => c.sweep_incremental(rbm, k),
             Ensemble::Packed(c) => c.sweep(rbm, k),
             Ensemble::Tempered(c) => c.sweep(rbm, k),
             Ensemble::PackedTempered(c) => c.sweep(rbm, k),
@@ -175,7 +183,7 @@ impl Ensemble {
     }
     fn set_isa(&mut self, isa: Isa) -> Result<()> {
         match self {
-            Ensemble::F32(c) => c.set_isa(isa),
+            Ensemble::F32(c, _) => c.set_isa(isa),
             Ensemble::Packed(c) => c.set_isa(isa),
             Ensemble::Tempered(c) => c.set_isa(isa),
             Ensemble::PackedTempered(c) => c.set_isa(isa),
@@ -183,7 +191,7 @@ impl Ensemble {
     }
     fn isa(&self) -> Isa {
         match self {
-            Ensemble::F32(c) => c.isa(),
+            Ensemble::F32(c, _) => c.isa(),
             Ensemble::Packed(c) => c.isa(),
             Ensemble::Tempered(c) => c.rows().isa(),
             Ensemble::PackedTempered(c) => c.isa(),
@@ -192,7 +200,7 @@ impl Ensemble {
     fn start_from(&mut self, data: &Dataset) -> Result<()> {
         match self {
             Ensemble::Packed(c) => c.set_visible_cycled(data),
-            Ensemble::F32(c) => c.set_visible_cycled(data),
+            Ensemble::F32(c, _) => c.set_visible_cycled(data),
             // Every replica of chain c starts at row c mod N of the data.
             Ensemble::Tempered(c) => c.set_visible(&cycled(data, c.tempering().n_chains())?),
             Ensemble::PackedTempered(c) => c.set_visible(&cycled(data, c.n_chains())?),
@@ -201,7 +209,7 @@ impl Ensemble {
 
     fn densities(&self) -> (f64, f64) {
         match self {
-            Ensemble::F32(c) => (density(c.visible()), density(c.hidden())),
+            Ensemble::F32(c, _) => (density(c.visible()), density(c.hidden())),
             Ensemble::Packed(c) => (c.visible_density(), f64::NAN),
             Ensemble::Tempered(c) => (density(c.rows().visible()), density(c.rows().hidden())),
             Ensemble::PackedTempered(c) => (c.visible_density(), f64::NAN),
@@ -209,7 +217,7 @@ impl Ensemble {
     }
     fn bytes_per_chain(&self) -> usize {
         match self {
-            Ensemble::F32(c) => c.bytes_per_chain(),
+            Ensemble::F32(c, _) => c.bytes_per_chain(),
             Ensemble::Packed(c) => c.bytes_per_chain(),
             Ensemble::Tempered(c) => c.rows().bytes_per_chain(),
             Ensemble::PackedTempered(c) => c.bytes_per_replica(),
@@ -217,7 +225,7 @@ impl Ensemble {
     }
     fn block_rows(&self, threads: usize) -> usize {
         match self {
-            Ensemble::F32(c) => c.block_rows(threads),
+            Ensemble::F32(c, _) => c.block_rows(threads),
             Ensemble::Packed(_) => boltzmann::sampler::packed::BLOCK,
             Ensemble::Tempered(c) => c.rows().block_rows(threads),
             Ensemble::PackedTempered(_) => boltzmann::sampler::packed::BLOCK,
@@ -277,10 +285,17 @@ pub(crate) fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
         None => Rbm::random(cfg.n_visible, cfg.n_hidden, 0.01, 0.0, cfg.seed)?,
     };
     let (d, h) = (rbm.n_visible(), rbm.n_hidden());
-    if (cfg.packed || cfg.replicas >= 2) && cfg.breakdown {
+    if (cfg.packed || cfg.replicas >= 2 || cfg.incremental) && cfg.breakdown {
         return Err(Error::InvalidParam {
             name: "breakdown",
-            reason: "the stage breakdown is for plain f32 chains (not --packed or --replicas)".into(),
+            reason: "the stage breakdown is for plain f32 chains (not --packed, --replicas or --incremental)"
+                .into(),
+        });
+    }
+    if cfg.incremental && (cfg.packed || cfg.replicas >= 2) {
+        return Err(Error::InvalidParam {
+            name: "incremental",
+            reason: "kept products are for plain f32 chains (not --packed or --replicas)".into(),
         });
     }
     let mut chains = if cfg.packed && cfg.replicas >= 2 {
@@ -306,11 +321,14 @@ pub(crate) fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
             boltzmann::rng::derive(cfg.seed, boltzmann::rng::Purpose::BenchChains),
         )?)
     } else {
-        Ensemble::F32(Chains::new(
-            &rbm,
-            cfg.chains,
-            boltzmann::rng::derive(cfg.seed, boltzmann::rng::Purpose::BenchChains),
-        )?)
+        Ensemble::F32(
+            Chains::new(
+                &rbm,
+                cfg.chains,
+                boltzmann::rng::derive(cfg.seed, boltzmann::rng::Purpose::BenchChains),
+            )?,
+            cfg.incremental,
+        )
     };
     if let Some(isa) = cfg.isa {
         chains.set_isa(isa)?;
@@ -335,7 +353,7 @@ pub(crate) fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
         }
         let lo = rates.iter().cloned().fold(f64::INFINITY, f64::min);
         let hi = rates.iter().cloned().fold(0.0, f64::max);
-        let breakdown = if let (true, Ensemble::F32(chains)) = (cfg.breakdown, &mut chains) {
+        let breakdown = if let (true, Ensemble::F32(chains, _)) = (cfg.breakdown, &mut chains) {
             let mut fr = Vec::new();
             for _ in 0..cfg.repeats {
                 fr.push(chains.sweep_timed(&rbm, sweeps)?);
@@ -362,6 +380,7 @@ pub(crate) fn gibbs(cfg: &GibbsBenchConfig) -> Result<GibbsBenchReport> {
             densities: chains.densities(),
             peak_rss_bytes: peak_rss_bytes(),
             packed: cfg.packed,
+            incremental: cfg.incremental,
             replicas: cfg.replicas.max(1),
             swap_rates: chains.swap_rates(),
         })

@@ -44,10 +44,10 @@ pub(crate) fn gibbs(cfg: &GibbsBenchConfig, json: bool) -> CliResult<()> {
         }
     }
 
-    if cfg.replicas >= 2 || cfg.breakdown || cfg.start.is_some() || cfg.isa.is_some() {
+    if cfg.replicas >= 2 || cfg.breakdown || cfg.start.is_some() || cfg.isa.is_some() || cfg.incremental {
         return Err(
-            "--mpi runs f32 or --packed chains from uniform starts: not with --replicas, --breakdown, --data or \
-             --isa"
+            "--mpi runs f32 or --packed chains from uniform starts: not with --replicas, --breakdown, --data, \
+             --isa or --incremental"
                 .into(),
         );
     }
