@@ -304,4 +304,16 @@ fn annealing_with_updated_products_matches_exact_and_ignores_threads() {
         assert_eq!(bits(&a.log_weights), bits(&ais.log_weights), "AIS on {t} threads");
         assert_eq!(bits(&r.log_probs), bits(&raise.log_probs), "RAISE on {t} threads");
     }
+    // A small model (dense products only, each thread's chains in one
+    // product): the same bits on 1 and 3 threads too.
+    let small = Rbm::random(12, 10, 1.0, 0.5, 62).unwrap();
+    let cfg = AisConfig::default().runs(37).schedule(eval::linear_schedule(300)).seed(5);
+    let go = |t: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .unwrap()
+            .install(|| eval::ais(&small, &[0.0; 12], &cfg).unwrap())
+    };
+    assert_eq!(bits(&go(1).log_weights), bits(&go(3).log_weights), "small model");
 }

@@ -342,7 +342,8 @@ impl Chains {
     /// are part of the state (kept by `clone`, not by
     /// [`Chains::into_parts`]), so a copy rebuilt from parts continues with
     /// the same bits only from a sweep count that is a multiple of 64.
-    /// Memory: `(D + H) × 4 + (D + H)/8` bytes per chain and a copy of `W`.
+    /// Memory: `(D + H) × 4 + (D + H)/8` bytes per chain, and three copies of
+    /// `W` (one to compare with, two packed).
     ///
     /// # Errors
     /// As [`Chains::sweep`]; [`Error::TooLarge`] when the kept products do
