@@ -248,13 +248,19 @@ pub(super) unsafe fn softplus_step_sum_body<V: FVec>(
             let y =
                 Sigmoid::apply(b).mul(expm1_small(V::splat(-STEP_SMALL).max(V::splat(STEP_SMALL).min(d))));
             let small = log1p_unit(y);
+            let is_small = d.abs().lt(V::splat(STEP_SMALL));
+            // Every lane small (always on fine annealing steps): the large
+            // form would only be selected away.
+            if V::select(is_small, zero, V::splat(1.0)).nonzero_bits() == 0 {
+                return small;
+            }
             // Large step.
             let a = b.add(d);
             let lin = V::select(x.ge(zero), d, zero);
             let la = log1p_unit(exp_nonpos(zero.sub(a.abs())));
             let lb = log1p_unit(exp_nonpos(zero.sub(b.abs())));
             let large = lin.add(la.sub(lb));
-            V::select(d.abs().lt(V::splat(STEP_SMALL)), small, large)
+            V::select(is_small, small, large)
         }
     }
     let l = V::LANES;
