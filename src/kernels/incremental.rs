@@ -3,8 +3,8 @@
 //!
 //! A Markov chain over binary units changes only some of them per step:
 //! annealing a 784 × 500 RBM trained on MNIST, about half the hidden units
-//! are on at every temperature but only a fifth of them flip between
-//! consecutive steps. The product `x·W` of the new states is the old one
+//! are on at every temperature but only a fifth to a third of them flip
+//! between consecutive steps (perf-notes.md). The product `x·W` of the new states is the old one
 //! plus the rows of `W` of the units that turned on, minus those of the
 //! units that turned off — as many row additions as changes, instead of as
 //! many as set units ([`super::binary`]) or a dense product.
@@ -17,9 +17,9 @@
 //! its own history, never on the rows beside it: any blocking of the rows
 //! and any thread count give the same bits.
 //!
-//! Updates accumulate rounding (two roundings per updated element per
-//! call); callers ask for exact products (`exact = true`) at fixed
-//! intervals, which bounds the drift.
+//! Updates accumulate rounding (the sum of the changed rows is rounded, then
+//! added to the kept value); callers ask for exact products (`exact = true`)
+//! at fixed intervals, which bounds the drift.
 
 use super::binary::{self, BinaryRows, PackedWeights, words_per_row};
 use crate::simd::{self, Isa};

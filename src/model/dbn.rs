@@ -205,7 +205,8 @@ impl Dbn {
     }
 
     /// `n` samples of `p(v)`: `n` Gibbs chains in the top RBM, started from
-    /// uniform states and run `sweeps` sweeps, then one ancestral pass down,
+    /// uniform states and run `sweeps` sweeps (with kept products,
+    /// [`Chains::sweep_incremental`]), then one ancestral pass down,
     /// `hˡ⁻¹ ~ p(hˡ⁻¹ | hˡ)`. Streams from `seed`; the same samples for any
     /// thread count. For a one-layer DBN this is Gibbs sampling of its RBM.
     ///
@@ -215,7 +216,7 @@ impl Dbn {
     pub fn sample(&self, n: usize, sweeps: usize, seed: u64) -> Result<DbnSamples> {
         let top = self.top();
         let mut chains = Chains::new(top, n, seed)?;
-        chains.sweep(top, sweeps)?;
+        chains.sweep_incremental(top, sweeps)?;
         let mut streams = rng::chain_streams(rng::derive(seed, rng::Purpose::DbnSampling), n)?;
         let mut h = chains.visible().to_vec();
         let mut probs = Vec::new();
