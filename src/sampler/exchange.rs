@@ -6,12 +6,13 @@
 //! [`super::PackedTemperedChains`] own the states and call these, so both
 //! draw the same numbers from the same streams and give the same bits.
 
+use super::gibbs;
 use super::tempering::check_ladder;
 use crate::error::{Error, Result};
 use crate::kernels::gemm::{BinaryScratch, HalfStepProducts};
 use crate::model::Rbm;
 use crate::rng::{self, StreamState};
-use crate::simd::{self, Isa};
+use crate::simd::Isa;
 use rand_core::Rng;
 use rayon::prelude::*;
 use std::marker::PhantomData;
@@ -332,7 +333,14 @@ pub(super) fn sweep_rows(
     for (r, i, j) in segments() {
         let pre = &mut ws.pre[i * d..j * d];
         pre.iter_mut().for_each(|y| *y *= betas[r]);
-        sample(isa, pre, &terms.vbias[r * d..(r + 1) * d], &mut v[i * d..j * d], &mut s[i..j], &mut ws.bits);
+        gibbs::sample_rows_seq(
+            isa,
+            pre,
+            &terms.vbias[r * d..(r + 1) * d],
+            &mut v[i * d..j * d],
+            &mut s[i..j],
+            &mut ws.bits,
+        );
     }
     // h ~ p_β(h|v), keeping Wᵀv for the energies and the statistics.
     products.visible_to_hidden_rows(isa, m, v, pre_h, &mut ws.binary);
@@ -340,7 +348,14 @@ pub(super) fn sweep_rows(
     for (r, i, j) in segments() {
         let sc = &mut ws.scaled[i * h..j * h];
         sc.iter_mut().zip(&pre_h[i * h..j * h]).for_each(|(o, &y)| *o = betas[r] * y);
-        sample(isa, sc, &terms.hbias[r * h..(r + 1) * h], &mut hs[i * h..j * h], &mut s[i..j], &mut ws.bits);
+        gibbs::sample_rows_seq(
+            isa,
+            sc,
+            &terms.hbias[r * h..(r + 1) * h],
+            &mut hs[i * h..j * h],
+            &mut s[i..j],
+            &mut ws.bits,
+        );
     }
     // D = E(v,h) − E_A(v) = −(b − b_A)ᵀv − hᵀ(c + Wᵀv), in f64.
     for ((e, vr), (hr, pr)) in
@@ -387,22 +402,6 @@ pub(super) struct BlockScratch {
     scaled: Vec<f32>,
     bits: Vec<u64>,
     binary: BinaryScratch,
-}
-
-/// `out ~ Bernoulli(σ(pre + bias))` row by row, each row drawing ⌈n/2⌉
-/// words from its own stream (as [`super::gibbs::sample_rows`] does).
-fn sample(
-    isa: Isa,
-    pre: &[f32],
-    bias: &[f32],
-    out: &mut [f32],
-    streams: &mut [StreamState],
-    bits: &mut Vec<u64>,
-) {
-    let words = bias.len().div_ceil(2);
-    bits.resize(streams.len() * words, 0);
-    simd::xoshiro_fill(isa, streams, words, bits);
-    simd::bernoulli(isa, pre, bias, bytemuck::cast_slice(bits), 2 * words, out);
 }
 
 /// A raw pointer that may cross threads; every use says why its accesses

@@ -449,7 +449,8 @@ pub(crate) fn sample_rows(
 }
 
 /// [`sample_rows`] on the calling thread, the uniforms drawn into `bits`
-/// (reused between calls): for callers that are one of many parallel tasks.
+/// (reused between calls; every word is overwritten): for callers that are
+/// one of many parallel tasks.
 pub(crate) fn sample_rows_seq(
     isa: Isa,
     pre: &[f32],
@@ -459,7 +460,6 @@ pub(crate) fn sample_rows_seq(
     bits: &mut Vec<u64>,
 ) {
     let words = bias.len().div_ceil(2);
-    bits.clear();
     bits.resize(streams.len() * words, 0);
     simd::xoshiro_fill(isa, streams, words, bits);
     let u: &[u32] = bytemuck::cast_slice(bits);

@@ -10,10 +10,11 @@
 //! products are exact in f32 (small integer weights) they give the same
 //! states, bit for bit (`tests/determinism.rs`).
 
+use super::gibbs;
 use crate::kernels::gemm::HalfStepProducts;
 use crate::kernels::incremental::IncrementalProduct;
 use crate::rng::StreamState;
-use crate::simd::{self, Isa};
+use crate::simd::Isa;
 
 /// The per-chain state of a block of chains, borrowed: states, streams,
 /// the kept products `vW` and `hWᵀ` and the states (as bits) each product
@@ -101,7 +102,7 @@ pub(crate) fn sweep(
 }
 
 /// `out ~ Bernoulli(σ(β·acc + bias))`, one stream per row, uniforms drawn as
-/// the plain sweep draws them.
+/// the plain sweep draws them ([`gibbs::sample_rows_seq`]).
 fn sample(
     isa: Isa,
     acc: &[f32],
@@ -118,10 +119,5 @@ fn sample(
         s.pre.extend(acc.iter().map(|&x| beta * x));
         &s.pre
     };
-    let words = bias.len().div_ceil(2);
-    s.uniforms.clear();
-    s.uniforms.resize(streams.len() * words, 0);
-    simd::xoshiro_fill(isa, streams, words, &mut s.uniforms);
-    let u: &[u32] = bytemuck::cast_slice(&s.uniforms);
-    simd::bernoulli(isa, pre, bias, u, 2 * words, out);
+    gibbs::sample_rows_seq(isa, pre, bias, out, streams, &mut s.uniforms);
 }
