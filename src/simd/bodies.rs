@@ -419,7 +419,11 @@ pub(super) unsafe fn binary_panel_delta_body<V: FVec, const G: usize>(
 #[inline(always)]
 unsafe fn panel_sums<V: FVec, const G: usize>(base: *const f32, idx: &[u32]) -> [V; G] {
     // SAFETY: forwarded from the caller.
-    unsafe { panel_sums_signed::<V, G>(base, idx, &[]) }
+    unsafe {
+        let mut a = [[V::splat(0.0); G]; ACC];
+        accumulate::<V, G, false>(&mut a, base, idx);
+        reduce(&a)
+    }
 }
 
 /// [`panel_sums`] of `plus` minus the rows `minus`, subtracted from the same
@@ -429,36 +433,65 @@ unsafe fn panel_sums<V: FVec, const G: usize>(base: *const f32, idx: &[u32]) -> 
 /// # Safety
 /// As `binary_panel_body`, for both index lists.
 #[inline(always)]
-#[allow(clippy::needless_range_loop)] // index loops over accumulator sets mirror the documented order
 unsafe fn panel_sums_signed<V: FVec, const G: usize>(
     base: *const f32,
     plus: &[u32],
     minus: &[u32],
 ) -> [V; G] {
-    let l = V::LANES;
     // SAFETY: forwarded from the caller.
     unsafe {
         let mut a = [[V::splat(0.0); G]; ACC];
-        for (idx, sub) in [(plus, false), (minus, true)] {
-            let chunks = idx.chunks_exact(ACC);
-            let rem = chunks.remainder();
-            for ch in chunks {
-                for u in 0..ACC {
-                    let row = base.add(ch[u] as usize * PANEL);
-                    for g in 0..G {
-                        let x = V::load(row.add(g * l));
-                        a[u][g] = if sub { a[u][g].sub(x) } else { a[u][g].add(x) };
-                    }
-                }
-            }
-            for (u, &i) in rem.iter().enumerate() {
-                let row = base.add(i as usize * PANEL);
+        accumulate::<V, G, false>(&mut a, base, plus);
+        accumulate::<V, G, true>(&mut a, base, minus);
+        reduce(&a)
+    }
+}
+
+/// Adds (`SUB`: subtracts) the panel rows `idx` into the `ACC` accumulator
+/// sets, row `t` of `idx` into set `t mod ACC`.
+///
+/// # Safety
+/// As `binary_panel_body`.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops over accumulator sets mirror the documented order
+unsafe fn accumulate<V: FVec, const G: usize, const SUB: bool>(
+    a: &mut [[V; G]; ACC],
+    base: *const f32,
+    idx: &[u32],
+) {
+    let l = V::LANES;
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        let chunks = idx.chunks_exact(ACC);
+        let rem = chunks.remainder();
+        for ch in chunks {
+            for u in 0..ACC {
+                let row = base.add(ch[u] as usize * PANEL);
                 for g in 0..G {
                     let x = V::load(row.add(g * l));
-                    a[u][g] = if sub { a[u][g].sub(x) } else { a[u][g].add(x) };
+                    a[u][g] = if SUB { a[u][g].sub(x) } else { a[u][g].add(x) };
                 }
             }
         }
+        for (u, &i) in rem.iter().enumerate() {
+            let row = base.add(i as usize * PANEL);
+            for g in 0..G {
+                let x = V::load(row.add(g * l));
+                a[u][g] = if SUB { a[u][g].sub(x) } else { a[u][g].add(x) };
+            }
+        }
+    }
+}
+
+/// The accumulator sets summed in the documented order.
+///
+/// # Safety
+/// V's instruction set must be enabled.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)]
+unsafe fn reduce<V: FVec, const G: usize>(a: &[[V; G]; ACC]) -> [V; G] {
+    // SAFETY: arithmetic only.
+    unsafe {
         let mut s = [V::splat(0.0); G];
         for g in 0..G {
             let lo = a[0][g].add(a[1][g]).add(a[2][g].add(a[3][g]));
