@@ -87,7 +87,7 @@ impl IncrementalProduct {
         let (k, n, wpr) = (self.k, self.n, words_per_row(self.k));
         let rows = x.len() / k;
         assert!(x.len() == rows * k && acc.len() == rows * n && bits.len() == rows * wpr);
-        self.new_bits.clear();
+        // Every word is written by the packing below.
         self.new_bits.resize(rows * wpr, 0);
         for (b, r) in self.new_bits.chunks_mut(wpr).zip(x.chunks(k)) {
             simd::pack_bits(isa, r, b);
@@ -99,7 +99,7 @@ impl IncrementalProduct {
                 if !self.targets.is_empty() {
                     binary::packed_delta_unchecked(isa, &self.on, &self.off, &self.targets, w, acc);
                 }
-                self.dense_rows(x, acc, dense);
+                self.dense_products(x, acc, dense);
             }
             None => dense(rows, x, acc),
         }
@@ -145,7 +145,7 @@ impl IncrementalProduct {
 
     /// The dense products of the rows [`Self::plan`] sent to the dense path
     /// (gathered, multiplied, scattered back; in place when it is all rows).
-    fn dense_rows(&mut self, x: &[f32], acc: &mut [f32], dense: DenseRows<'_>) {
+    fn dense_products(&mut self, x: &[f32], acc: &mut [f32], dense: DenseRows<'_>) {
         let (k, n, m) = (self.k, self.n, self.dense_rows.len());
         if m == 0 {
             return;
