@@ -1294,6 +1294,70 @@ fn crbm_train_sample_filters() {
         assert!((0.0..=1.0).contains(&v["test_error"].as_f64().unwrap()), "{v}");
         assert_eq!(v["train_examples"], 300);
     }
+    // Both layers side by side on grey IDX images (their grey levels as the
+    // visible probabilities), and the bad choices of layers and settings.
+    let idx = |name: &str, n: usize, images: bool| -> String {
+        let path = dir.join(name);
+        let mut b = vec![0u8, 0, 8, if images { 3 } else { 1 }];
+        b.extend((n as u32).to_be_bytes());
+        if images {
+            b.extend(28u32.to_be_bytes());
+            b.extend(28u32.to_be_bytes());
+            b.extend((0..n * 784).map(|i| ((i * 37 + i / 784 * 11) % 256) as u8));
+        } else {
+            b.extend((0..n).map(|i| (i % 10) as u8));
+        }
+        std::fs::write(&path, b).unwrap();
+        path.display().to_string()
+    };
+    let (tr, trl, te, tel) = (
+        idx("tr.idx", 40, true),
+        idx("tr.lab", 40, false),
+        idx("te.idx", 20, true),
+        idx("te.lab", 20, false),
+    );
+    let classify = |extra: &[&str]| {
+        let mut a = vec![
+            "crbm",
+            "classify",
+            "--model",
+            &model2,
+            "--data",
+            &tr,
+            "--labels",
+            &trl,
+            "--test-data",
+            &te,
+            "--test-labels",
+            &tel,
+            "--epochs",
+            "2",
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        boltzmann(&a)
+    };
+    let (ok, stdout, err) = classify(&["--layer", "1,2", "--grey", "--l2", "0", "--lr", "0.05"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        (v["features"].as_u64(), &v["layer"], &v["grey"]),
+        (Some(12 * 12 * 4 + 5 * 5 * 5), &serde_json::json!("1,2"), &serde_json::json!(true)),
+        "{v}"
+    );
+    for (extra, needle) in [
+        (&["--layer", "1,1", "--grey"][..], "named twice"),
+        (&["--layer", "1,3", "--grey"], "--layer 3"),
+        (&["--grey", "--lr", "0"], "--lr"),
+        (&["--grey", "--l2=-1"], "--l2"),
+        (&["--grey", "--binarize", "threshold"], "cannot be used with"),
+        (&[], "add --binarize or --grey"),
+    ] {
+        let (ok, _, err) = classify(extra);
+        assert!(!ok && err.contains(needle), "{extra:?}: {err}");
+    }
+    let (ok, _, err) = boltzmann(&["crbm", "classify", "--model", &model2, "--grey"]);
+    assert!(!ok && err.contains("--data"), "{err}");
     let (ok, _, err) = boltzmann(&["crbm", "filters", "--model", &model2, "--layer", "2", "--out", &fpng]);
     assert!(ok, "{err}");
     // Features of either layer, with the labels, as safetensors.

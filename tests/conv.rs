@@ -716,6 +716,36 @@ fn second_layer_filter_pictures_are_shifted_first_layer_filters() {
     assert!(net.filter_pictures(3).is_err());
 }
 
+/// Several layers' features side by side: per image, each named layer's
+/// pooling probabilities in the order named (as `features` gives them), for
+/// grey images too; bad lists refused.
+#[test]
+fn features_of_layers_concatenates_each_layer() {
+    use boltzmann::model::ConvDbn;
+    let l1 = ConvRbm::random(shape(10, 10, 1, 3, 3, 2), 0.5, -0.5, 1).unwrap(); // 4 × 4 × 3
+    let l2 = ConvRbm::random(shape(4, 4, 3, 2, 3, 2), 0.5, -0.5, 2).unwrap(); // 1 × 1 × 2
+    let net = ConvDbn::new(vec![l1, l2]).unwrap();
+    let n = 5;
+    let images: Vec<f32> = (0..n * 100).map(|i| ((i * 7919) % 101) as f32 / 100.0).collect();
+    let (f1, f2) = (net.features(&images, 1).unwrap(), net.features(&images, 2).unwrap());
+    let (w1, w2) = (48, 2);
+    for (layers, parts) in
+        [(vec![1, 2], vec![(&f1, w1), (&f2, w2)]), (vec![2, 1], vec![(&f2, w2), (&f1, w1)])]
+    {
+        let f = net.features_of_layers(&images, &layers).unwrap();
+        assert_eq!(f.len(), n * (w1 + w2));
+        for (i, row) in f.chunks_exact(w1 + w2).enumerate() {
+            let want: Vec<f32> =
+                parts.iter().flat_map(|(x, w)| x[i * w..(i + 1) * w].iter().copied()).collect();
+            assert_eq!(row, &want[..], "{layers:?}, image {i}");
+        }
+    }
+    assert_eq!(net.features_of_layers(&images, &[2]).unwrap(), f2);
+    for bad in [&[][..], &[1, 1], &[0], &[3], &[2, 1, 2]] {
+        assert!(matches!(net.features_of_layers(&images, bad), Err(Error::InvalidParam { .. })), "{bad:?}");
+    }
+}
+
 /// Gaussian visible units: the free energy is the enumeration over the
 /// detection units, and block Gibbs samples the marginal `p(v) ∝ e^{−F(v)}`
 /// of a one-pixel model (χ² on bins against numerical integration).

@@ -115,8 +115,14 @@ impl ConvDbn {
     /// [`ConvRbm::hidden_probs`] for the images.
     pub fn features(&self, images: &[f32], depth: usize) -> Result<Vec<f32>> {
         self.check_depth(depth)?;
+        self.features_from(images, 0, depth)
+    }
+
+    /// The up-pass from the input of layer `from + 1` (the pooling
+    /// probabilities of layer `from`, or images for 0) to layer `to`.
+    fn features_from(&self, images: &[f32], from: usize, to: usize) -> Result<Vec<f32>> {
         let mut x = std::borrow::Cow::Borrowed(images);
-        for m in &self.layers[..depth] {
+        for m in &self.layers[from..to] {
             let s = m.shape();
             let d = s.n_visible();
             if !x.len().is_multiple_of(d) {
@@ -132,6 +138,59 @@ impl ConvDbn {
             x = std::borrow::Cow::Owned(pooled);
         }
         Ok(x.into_owned())
+    }
+
+    /// The pooling probabilities of several layers side by side: for each
+    /// image, the features of `layers[0]`, then of `layers[1]`, … (each as
+    /// [`Self::features`] gives them), from one up-pass. A classifier on
+    /// the layers together sees both the local strokes of layer 1 and the
+    /// larger parts of the layers above.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for no layers, a layer that does not exist
+    /// or one named twice; as [`Self::features`] for the images.
+    ///
+    /// # Examples
+    /// ```
+    /// use boltzmann::model::{ConvDbn, ConvRbm, ConvShape};
+    /// // 8×8 images, 2 filters of 3×3 → 6×6, pooled 2×2 → 3×3 × 2 = 18 units.
+    /// let s1 = ConvShape { height: 8, width: 8, channels: 1, filters: 2, filter_size: 3, pool: 2 };
+    /// // Its 3×3×2 pooling maps, 3 filters of 2×2 → 2×2, pooled → 1×1 × 3 units.
+    /// let s2 = ConvShape { height: 3, width: 3, channels: 2, filters: 3, filter_size: 2, pool: 2 };
+    /// let net = ConvDbn::new(vec![ConvRbm::random(s1, 0.1, 0.0, 1)?, ConvRbm::random(s2, 0.1, 0.0, 2)?])?;
+    /// let images = [0.0f32; 2 * 64];
+    /// let f = net.features_of_layers(&images, &[1, 2])?;
+    /// assert_eq!(f.len(), 2 * (18 + 3));
+    /// assert_eq!(&f[18..21], &net.features(&images, 2)?[..3]);
+    /// # Ok::<(), boltzmann::Error>(())
+    /// ```
+    pub fn features_of_layers(&self, images: &[f32], layers: &[usize]) -> Result<Vec<f32>> {
+        if layers.is_empty() {
+            return Err(Error::InvalidParam { name: "layers", reason: "name at least one layer".into() });
+        }
+        for (i, &l) in layers.iter().enumerate() {
+            self.check_depth(l)?;
+            if layers[..i].contains(&l) {
+                return Err(Error::InvalidParam { name: "layers", reason: format!("layer {l} named twice") });
+            }
+        }
+        let top = *layers.iter().max().expect("not empty");
+        let d = self.layers[0].shape().n_visible();
+        let n = images.len() / d.max(1);
+        let widths: Vec<usize> = layers.iter().map(|&l| self.layers[l - 1].shape().n_pooled()).collect();
+        let total: usize = widths.iter().sum();
+        let mut out = crate::alloc::try_vec(n * total, 0.0f32, "features")?;
+        let mut x = std::borrow::Cow::Borrowed(images);
+        for depth in 1..=top {
+            x = std::borrow::Cow::Owned(self.features_from(&x, depth - 1, depth)?);
+            if let Some(pos) = layers.iter().position(|&l| l == depth) {
+                let (off, w) = (widths[..pos].iter().sum::<usize>(), widths[pos]);
+                for (dst, src) in out.chunks_exact_mut(total).zip(x.chunks_exact(w)) {
+                    dst[off..off + w].copy_from_slice(src);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Each filter of layer `depth` drawn in pixel space, as Lee et al.

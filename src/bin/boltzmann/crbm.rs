@@ -205,9 +205,10 @@ pub(crate) struct CrbmClassifyArgs {
     /// A convolutional RBM or DBN file.
     #[arg(long)]
     model: PathBuf,
-    /// Layer whose pooling probabilities are the features (default: the top).
-    #[arg(long, value_parser = crate::limits::count)]
-    layer: Option<usize>,
+    /// Layers whose pooling probabilities are the features, side by side
+    /// (e.g. `1,2`; default: the top).
+    #[arg(long, value_parser = crate::limits::count, value_delimiter = ',', num_args = 1)]
+    layer: Option<Vec<usize>>,
     /// Training images (IDX) with --labels; default: the embedded digits
     /// (10,000 train, 2,000 test).
     #[arg(long, requires_all = ["labels", "test_data", "test_labels"])]
@@ -225,11 +226,23 @@ pub(crate) struct CrbmClassifyArgs {
     #[arg(long, value_parser = crate::limits::count)]
     limit: Option<usize>,
     /// Binarize grey images (threshold at 0.5, or stochastic).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "grey")]
     binarize: Option<String>,
+    /// Read grey images as they are: each pixel's grey level in [0, 1] is
+    /// the probability of its binary unit, and the features are the
+    /// up-pass of those probabilities (no sampling noise in the inputs).
+    #[arg(long, requires = "data")]
+    grey: bool,
     /// Epochs of softmax regression.
     #[arg(long, value_parser = crate::limits::epochs, default_value_t = 30)]
     epochs: usize,
+    /// Initial learning rate of the softmax regression (decayed as
+    /// lr / (1 + epoch / 10)).
+    #[arg(long, default_value_t = 0.1)]
+    lr: f32,
+    /// L2 penalty on the softmax regression's weights.
+    #[arg(long, default_value_t = 1e-4)]
+    l2: f32,
     /// Seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -779,7 +792,89 @@ fn filters(a: &CrbmFiltersArgs) -> CliResult<()> {
 
 fn classify(a: &CrbmClassifyArgs) -> CliResult<()> {
     use boltzmann::train::softmax::{SoftmaxConfig, fit_softmax};
-    let (net, layer) = feature_net("classify", &a.model, a.layer)?;
+    let (net, top) = feature_net("classify", &a.model, None)?;
+    let layers = match &a.layer {
+        None => vec![top],
+        Some(ls) => {
+            for (i, &l) in ls.iter().enumerate() {
+                check_layer(&net, l)?;
+                if ls[..i].contains(&l) {
+                    return Err(format!("--layer: layer {l} named twice").into());
+                }
+            }
+            ls.clone()
+        }
+    };
+    let (train, test) = classify_data(a)?;
+    let d = net.layers()[0].shape().n_visible();
+    for (what, set) in [("training", &train), ("test", &test)] {
+        if set.dim() != d {
+            return Err(format!("{what} images have {} pixels, the model's {d}", set.dim()).into());
+        }
+    }
+    let (ytr, yte) = match (train.labels(), test.labels()) {
+        (Some(a), Some(b)) => (a.to_vec(), b.to_vec()),
+        _ => return Err("the data has no labels".into()),
+    };
+    for (what, x) in [("--lr", a.lr), ("--l2", a.l2)] {
+        if !x.is_finite() || x < 0.0 || (what == "--lr" && x == 0.0) {
+            return Err(format!(
+                "{what} {x}: must be finite and {}",
+                if what == "--lr" { "positive" } else { "≥ 0" }
+            )
+            .into());
+        }
+    }
+    let config = SoftmaxConfig::default().epochs(a.epochs).seed(a.seed).learning_rate(a.lr).l2(a.l2);
+    let fit = |x: Vec<f32>, xt: Vec<f32>, width: usize| -> CliResult<(f64, f64)> {
+        let ds = Dataset::new(x, width).and_then(|d| d.with_labels(ytr.clone()))?;
+        let m = fit_softmax(&ds, &config)?;
+        Ok((m.error_rate(ds.features(), &ytr)?, m.error_rate(&xt, &yte)?))
+    };
+    let t0 = std::time::Instant::now();
+    let width = layers.iter().map(|&l| net.feature_len(l)).sum::<boltzmann::Result<usize>>()?;
+    let feats = fit(
+        net.features_of_layers(train.features(), &layers)?,
+        net.features_of_layers(test.features(), &layers)?,
+        width,
+    )?;
+    let pixels = fit(train.features().to_vec(), test.features().to_vec(), d)?;
+    let secs = t0.elapsed().as_secs_f64();
+    let names = layers.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(",");
+    if a.json {
+        outln!(
+            "{}",
+            jobj!(
+                "layer" = names,
+                "features" = width,
+                "train_error" = feats.0,
+                "test_error" = feats.1,
+                "pixels_train_error" = pixels.0,
+                "pixels_test_error" = pixels.1,
+                "train_examples" = train.len(),
+                "test_examples" = test.len(),
+                "grey" = a.grey,
+                "seconds" = secs,
+            )
+        );
+    } else {
+        outln!(
+            "layer {names} ({width} features): train error {:.2} %, test error {:.2} %",
+            100.0 * feats.0,
+            100.0 * feats.1
+        );
+        outln!(
+            "pixels ({d} features): train error {:.2} %, test error {:.2} %",
+            100.0 * pixels.0,
+            100.0 * pixels.1
+        );
+    }
+    Ok(())
+}
+
+/// `crbm classify`'s training and test sets: binary images, or grey ones
+/// in [0, 1] with `--grey`.
+fn classify_data(a: &CrbmClassifyArgs) -> CliResult<(Dataset, Dataset)> {
     let (train, test) = match (&a.data, &a.labels, &a.test_data, &a.test_labels) {
         (Some(d), Some(l), Some(td), Some(tl)) => (
             binarize(io::read_idx(d, Some(l.as_path()))?, a.binarize.as_deref(), a.seed)?,
@@ -797,56 +892,18 @@ fn classify(a: &CrbmClassifyArgs) -> CliResult<()> {
         Some(n) if n < train.len() => train.subset(0..n)?,
         _ => train,
     };
-    let d = net.layers()[0].shape().n_visible();
     for (what, set) in [("training", &train), ("test", &test)] {
-        if set.dim() != d {
-            return Err(format!("{what} images have {} pixels, the model's {d}", set.dim()).into());
+        if a.grey {
+            if let Some(i) = set.features().iter().position(|x| !(0.0..=1.0).contains(x)) {
+                return Err(
+                    format!("{what} images: value {} outside [0, 1] (--grey)", set.features()[i]).into()
+                );
+            }
+        } else {
+            set.check_binary().map_err(|e| format!("{what} images: {e} (add --binarize or --grey)"))?;
         }
-        set.check_binary().map_err(|e| format!("{what} images: {e} (add --binarize)"))?;
     }
-    let (ytr, yte) = match (train.labels(), test.labels()) {
-        (Some(a), Some(b)) => (a.to_vec(), b.to_vec()),
-        _ => return Err("the data has no labels".into()),
-    };
-    let config = SoftmaxConfig::default().epochs(a.epochs).seed(a.seed);
-    let fit = |x: Vec<f32>, xt: Vec<f32>, width: usize| -> CliResult<(f64, f64)> {
-        let ds = Dataset::new(x, width).and_then(|d| d.with_labels(ytr.clone()))?;
-        let m = fit_softmax(&ds, &config)?;
-        Ok((m.error_rate(ds.features(), &ytr)?, m.error_rate(&xt, &yte)?))
-    };
-    let t0 = std::time::Instant::now();
-    let width = net.feature_len(layer)?;
-    let feats = fit(net.features(train.features(), layer)?, net.features(test.features(), layer)?, width)?;
-    let pixels = fit(train.features().to_vec(), test.features().to_vec(), d)?;
-    let secs = t0.elapsed().as_secs_f64();
-    if a.json {
-        outln!(
-            "{}",
-            jobj!(
-                "layer" = layer,
-                "features" = width,
-                "train_error" = feats.0,
-                "test_error" = feats.1,
-                "pixels_train_error" = pixels.0,
-                "pixels_test_error" = pixels.1,
-                "train_examples" = train.len(),
-                "test_examples" = test.len(),
-                "seconds" = secs,
-            )
-        );
-    } else {
-        outln!(
-            "layer {layer} ({width} features): train error {:.2} %, test error {:.2} %",
-            100.0 * feats.0,
-            100.0 * feats.1
-        );
-        outln!(
-            "pixels ({d} features): train error {:.2} %, test error {:.2} %",
-            100.0 * pixels.0,
-            100.0 * pixels.1
-        );
-    }
-    Ok(())
+    Ok((train, test))
 }
 
 fn features(a: &CrbmFeaturesArgs) -> CliResult<()> {
