@@ -347,6 +347,12 @@ impl PackedWeights {
         &self.panels
     }
 
+    /// The panels, writable (see [`Self::panels`] for the layout; the
+    /// zero padding must stay zero).
+    pub(crate) fn panels_mut(&mut self) -> &mut [f32] {
+        &mut self.panels
+    }
+
     /// Bytes of the packed panels.
     pub fn bytes(&self) -> usize {
         4 * self.panels.capacity()

@@ -624,3 +624,57 @@ pub fn fit(config: TrainConfig, data: &Dataset) -> Result<Rbm> {
     }
     Ok(t.into_rbm())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::config::{Algorithm, Optimizer, Sparsity};
+
+    /// The SGD step writes the next update's packed `W` and `Wᵀ` (no
+    /// repacking pass); wherever it did, they equal a fresh packing of the
+    /// trainer's `W` (asserted by `packs_written_at`), for 1 and 3 threads
+    /// (blocks of 16 rows). The sparsity target makes the hidden states
+    /// sparse enough for the `Wᵀ` product too. With Adam nothing is written
+    /// ahead (the products repack as before).
+    #[test]
+    fn step_writes_current_packed_weights() {
+        let (n, d, h) = (120usize, 200usize, 60usize);
+        let x: Vec<f32> =
+            (0..n * d).map(|i| ((i.wrapping_mul(2654435761) >> 9) % 100 < 8) as u8 as f32).collect();
+        let data = Dataset::new(x, d).unwrap();
+        for (opt, sgd) in [
+            (Optimizer::Sgd { initial: 0.5, final_: 0.5, switch_epoch: 0 }, true),
+            (Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 }, false),
+        ] {
+            for threads in [1, 3] {
+                let cfg = TrainConfig::default()
+                    .n_hidden(h)
+                    .algorithm(Algorithm::Pcd { k: 1, chains: 30 })
+                    .optimizer(opt)
+                    .learning_rate(if sgd { 0.05 } else { 0.01 })
+                    .sparsity(Some(Sparsity { target: 0.02, cost: 1.0, decay: 0.5 }))
+                    .batch_size(20)
+                    .epochs(6)
+                    .seed(5);
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let written = pool.install(|| {
+                    let mut t = Trainer::new(cfg, &data).unwrap();
+                    let mut written = (false, false);
+                    while !t.is_done() {
+                        t.run_epoch(&data, |_, _| {}).unwrap();
+                        let sc = t.scratch.as_ref().unwrap();
+                        let (pw, pwt) = sc.packs_written_at(t.s.step, t.s.rbm.weights(), d, h);
+                        written = (written.0 | pw, written.1 | pwt);
+                    }
+                    written
+                });
+                // Both binary products (and so both packings) are chosen on
+                // AVX2 and AVX-512 at these densities; scalar code takes
+                // them at lower densities only.
+                if !sgd || simd::active_isa() != Isa::Scalar {
+                    assert_eq!(written, (sgd, sgd), "{opt:?}, {threads} threads");
+                }
+            }
+        }
+    }
+}

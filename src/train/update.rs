@@ -21,12 +21,13 @@ use super::split::{self, Split};
 use super::trainer::TrainState;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::kernels::SendPtr;
 use crate::kernels::binary::{self, BinaryRows, PackedWeights};
 use crate::kernels::gemm::HalfStepProducts;
 use crate::kernels::{activation, gemm};
 use crate::model::{Rbm, centering};
 use crate::sampler::gibbs;
-use crate::simd::Isa;
+use crate::simd::{self, Isa};
 use rayon::prelude::*;
 
 /// Per-batch scratch.
@@ -59,10 +60,15 @@ pub(super) struct Scratch {
     mean_hpos: Vec<f64>,
     /// Softplus terms of the chains' free energies.
     free_energy: Vec<f32>,
-    /// `W` and `Wᵀ` packed for the binary products, repacked before each
-    /// use (the weights change with every update).
+    /// `W` and `Wᵀ` packed for the binary products: written by the SGD
+    /// step together with the new `W` (see [`PackTargets`]) or else
+    /// repacked before each use (the weights change with every update).
     pw: Option<PackedWeights>,
     pwt: Option<PackedWeights>,
+    /// The update count `s.step` after whose step `pw` / `pwt` hold the
+    /// current `W` (the trainer's `W` changes only in updates).
+    pw_at: Option<u64>,
+    pwt_at: Option<u64>,
     /// `[P⁺/m; −P⁻/n]` packed for the weight gradient.
     pp: Option<PackedWeights>,
     /// This process's rows of `[V⁺; V⁻]` and `[P⁺; P⁻]` when an update is
@@ -94,6 +100,8 @@ impl Scratch {
             free_energy: Vec::new(),
             pw: None,
             pwt: None,
+            pw_at: None,
+            pwt_at: None,
             pp: None,
             la: Vec::new(),
             lb: Vec::new(),
@@ -201,7 +209,7 @@ fn cd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) -> Result<()> {
         b.binary_ok,
         sc.vrows.density(),
         &sc.vrows,
-        &mut sc.pw,
+        (&mut sc.pw, sc.pw_at == Some(s.step)),
         w,
         d,
         h,
@@ -252,7 +260,7 @@ fn sampled_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) -> Result<()>
         b.binary_ok,
         sc.vrows.density(),
         &sc.vrows,
-        &mut sc.pw,
+        (&mut sc.pw, sc.pw_at == Some(s.step)),
         s.rbm.weights(),
         d,
         h,
@@ -286,7 +294,7 @@ fn pcd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) -> Result<()> {
         b.binary_ok,
         sc.hrows.density(),
         &sc.hrows,
-        &mut sc.pwt,
+        (&mut sc.pwt, sc.pwt_at == Some(s.step)),
         w,
         h,
         d,
@@ -306,7 +314,7 @@ fn pcd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) -> Result<()> {
         b.binary_ok,
         sc.vrows.density(),
         &sc.vrows,
-        &mut sc.pw,
+        (&mut sc.pw, sc.pw_at == Some(s.step)),
         w,
         d,
         h,
@@ -356,7 +364,8 @@ fn pcd_phases_split(
     sc.hrows.fill_from(ch);
     let dens = density_of(split.counts(sc.hrows.nnz() as u64, ch.len() as u64));
     let pre_v = &mut sc.pre_v[..nl * d];
-    if !binary_product(isa, b.binary_ok, dens, &sc.hrows, &mut sc.pwt, w, h, d, true, pre_v, threads) {
+    if !binary_product(isa, b.binary_ok, dens, &sc.hrows, (&mut sc.pwt, false), w, h, d, true, pre_v, threads)
+    {
         products.hidden_to_visible_cols(nl, ch, pre_v, threads);
     }
     s.chains.visible_step_from(&s.rbm, pre_v)?;
@@ -368,7 +377,7 @@ fn pcd_phases_split(
     sc.vrows.fill_from(&sc.la);
     let dens = density_of(split.counts(sc.vrows.nnz() as u64, sc.la.len() as u64));
     let pre = &mut sc.pre_h[..lrows * h];
-    if !binary_product(isa, b.binary_ok, dens, &sc.vrows, &mut sc.pw, w, d, h, false, pre, threads) {
+    if !binary_product(isa, b.binary_ok, dens, &sc.vrows, (&mut sc.pw, false), w, d, h, false, pre, threads) {
         products.visible_to_hidden_cols(lrows, &sc.la, pre, threads);
     }
     sc.lb.resize(lrows * h, 0.0);
@@ -410,7 +419,8 @@ fn cd_phases_split(s: &mut TrainState, sc: &mut Scratch, b: &Batch, split: &dyn 
     sc.lb.resize(2 * ml * h, 0.0);
     let (ppos, pneg) = sc.lb.split_at_mut(ml * h);
     let w = s.rbm.weights();
-    if !binary_product(isa, b.binary_ok, dens, &sc.vrows, &mut sc.pw, w, d, h, false, ppos, threads) {
+    if !binary_product(isa, b.binary_ok, dens, &sc.vrows, (&mut sc.pw, false), w, d, h, false, ppos, threads)
+    {
         products.visible_to_hidden_cols(ml, &sc.la, ppos, threads);
     }
     let br = gibbs::block_rows(ml.max(1), d, h, threads);
@@ -585,7 +595,15 @@ fn optimizer_step(
                 None => RowGradient::Dense(&sc.grad_w),
             };
             let (wr, mr) = (&mut w[r0 * h..r1 * h], &mut o.m_w[r0 * h..r1 * h]);
-            let bad = sgd_weights(wr, mr, r0, grad, &terms, h, b.threads, mu, lr);
+            // In one process the step writes the next update's packed W and
+            // Wᵀ (where their binary products have been used) as it goes.
+            let pack = split.whole().then(|| PackTargets::new(b.isa, d, h, &mut sc.pw, &mut sc.pwt));
+            let bad = sgd_weights(wr, mr, r0, grad, &terms, (h, b.threads), (mu, lr), pack.as_ref());
+            let written = |p: Option<SendPtr>| p.map(|_| s.step);
+            (sc.pw_at, sc.pwt_at) = match &pack {
+                Some(p) => (written(p.pw), written(p.pwt)),
+                None => (None, None),
+            };
             for (p, (m, g)) in vb
                 .iter_mut()
                 .zip(o.m_b.iter_mut().zip(gb.iter()))
@@ -683,8 +701,11 @@ enum RowGradient<'a> {
 }
 
 /// SGD with momentum on the weights `w` — rows `row0 ..` of `W`, whole
-/// rows per parallel piece (so the row index is known): `Δ ← μΔ + lr·∇W − lr·(λ₂W + λ₁ sign W − extra)`,
-/// `W ← W + Δ`. Returns whether a weight is out of bounds.
+/// rows per parallel piece (so the row index is known), 16 rows at a time:
+/// `Δ ← μΔ + lr·∇W − lr·(λ₂W + λ₁ sign W − extra)`, `W ← W + Δ`; with
+/// `pack`, each group of 16 new rows is also written into the packed `W`
+/// and `Wᵀ` of the next update's binary products while it is in cache.
+/// Returns whether a weight is out of bounds.
 #[allow(clippy::too_many_arguments)]
 fn sgd_weights(
     w: &mut [f32],
@@ -692,45 +713,116 @@ fn sgd_weights(
     row0: usize,
     grad: RowGradient<'_>,
     terms: &Terms<'_>,
-    h: usize,
-    threads: usize,
-    mu: f32,
-    lr: f32,
+    (h, threads): (usize, usize),
+    (mu, lr): (f32, f32),
+    pack: Option<&PackTargets>,
 ) -> bool {
-    const GB: usize = 16;
-    let rows_per = (w.len() / h).div_ceil(threads).max(1);
+    const GB: usize = simd::PANEL;
+    // Blocks of whole groups: a group is one panel of the packed `Wᵀ`.
+    let rows_per = (w.len() / h).div_ceil(threads).max(1).next_multiple_of(GB);
     w.par_chunks_mut(rows_per * h)
         .zip(vel.par_chunks_mut(rows_per * h))
         .enumerate()
         .map(|(blk, (w, m))| {
             let mut bad = false;
-            let block_rows = w.len() / h;
             let mut g = vec![0.0f32; if matches!(grad, RowGradient::Packed(..)) { GB * h } else { 0 }];
-            for (r, (wr, mr)) in w.chunks_exact_mut(h).zip(m.chunks_exact_mut(h)).enumerate() {
-                let i = row0 + blk * rows_per + r;
-                let gr = match grad {
-                    RowGradient::Packed(isa, vt, pp) => {
-                        if r % GB == 0 {
-                            let i1 = (i + GB).min(row0 + blk * rows_per + block_rows);
-                            binary::packed_rows_unchecked(isa, vt, i, i1, pp, &mut g[..(i1 - i) * h]);
-                        }
-                        &g[(r % GB) * h..(r % GB + 1) * h]
+            for (gi, (wg, mg)) in w.chunks_mut(GB * h).zip(m.chunks_mut(GB * h)).enumerate() {
+                let i0 = row0 + blk * rows_per + gi * GB;
+                if let RowGradient::Packed(isa, vt, pp) = grad {
+                    let n = wg.len() / h;
+                    binary::packed_rows_unchecked(isa, vt, i0, i0 + n, pp, &mut g[..n * h]);
+                }
+                for (r, (wr, mr)) in wg.chunks_exact_mut(h).zip(mg.chunks_exact_mut(h)).enumerate() {
+                    let i = i0 + r;
+                    let gr = match grad {
+                        RowGradient::Packed(..) => &g[r * h..(r + 1) * h],
+                        RowGradient::Dense(gw) => &gw[i * h..(i + 1) * h],
+                    };
+                    for (m, &g) in mr.iter_mut().zip(gr) {
+                        *m = mu * *m + lr * g;
                     }
-                    RowGradient::Dense(gw) => &gw[i * h..(i + 1) * h],
-                };
-                for (m, &g) in mr.iter_mut().zip(gr) {
-                    *m = mu * *m + lr * g;
+                    terms.sgd_row(i, lr, mr, wr);
+                    for (w, m) in wr.iter_mut().zip(mr.iter_mut()) {
+                        *m = flush(*m);
+                        *w += *m;
+                    }
+                    bad |= wr.iter().fold(false, |b, &w| b | out_of_bounds(w, terms.maxw));
                 }
-                terms.sgd_row(i, lr, mr, wr);
-                for (w, m) in wr.iter_mut().zip(mr.iter_mut()) {
-                    *m = flush(*m);
-                    *w += *m;
+                if let Some(p) = pack {
+                    p.write_group(wg, i0);
                 }
-                bad |= wr.iter().fold(false, |b, &w| b | out_of_bounds(w, terms.maxw));
             }
             bad
         })
         .reduce(|| false, |a, b| a || b)
+}
+
+/// The packed `W` (`D × H`, panels of 16 hidden units) and `Wᵀ` (panels of
+/// 16 visible units) that the SGD step writes as it makes the new rows of
+/// `W` (one process only: all of `W`'s rows are stepped here), so that the
+/// next update's binary products need no repacking pass.
+struct PackTargets {
+    isa: Isa,
+    d: usize,
+    h: usize,
+    pw: Option<SendPtr>,
+    pwt: Option<SendPtr>,
+}
+
+impl PackTargets {
+    /// Pointers to the slots that are allocated for `d × h` (a slot is
+    /// allocated once the binary product has been chosen for it).
+    fn new(
+        isa: Isa,
+        d: usize,
+        h: usize,
+        pw: &mut Option<PackedWeights>,
+        pwt: &mut Option<PackedWeights>,
+    ) -> Self {
+        let ptr = |p: &mut Option<PackedWeights>, k: usize, n: usize| {
+            p.as_mut().filter(|p| p.k() == k && p.n() == n).map(|p| SendPtr(p.panels_mut().as_mut_ptr()))
+        };
+        PackTargets { isa, d, h, pw: ptr(pw, d, h), pwt: ptr(pwt, h, d) }
+    }
+
+    /// Writes rows `i0 .. i0 + n` of `W` (`wg`, `n ≤ 16` rows, `i0` a
+    /// multiple of 16) into both packings.
+    fn write_group(&self, wg: &[f32], i0: usize) {
+        let (d, h, pn) = (self.d, self.h, simd::PANEL);
+        let n = wg.len() / h;
+        debug_assert!(i0.is_multiple_of(pn) && n <= pn && i0 + n <= d);
+        if let Some(pw) = self.pw {
+            for (p, j0) in (0..h).step_by(pn).enumerate() {
+                let nc = pn.min(h - j0);
+                for (r, row) in wg.chunks_exact(h).enumerate() {
+                    // SAFETY: panel `p` of the packed W (`d·16` floats, the
+                    // slot holds `h.div_ceil(16)` of them) at row `i0 + r < d`:
+                    // within the allocation; the rows `i0..i0+n` belong to
+                    // this group alone, so no other task writes them, and
+                    // nothing reads the slot until the step's parallel region
+                    // has ended.
+                    let dst = unsafe {
+                        std::slice::from_raw_parts_mut(pw.get().add(p * d * pn + (i0 + r) * pn), nc)
+                    };
+                    match (
+                        <&mut [f32; simd::PANEL]>::try_from(&mut *dst),
+                        row[j0..].first_chunk::<{ simd::PANEL }>(),
+                    ) {
+                        // Whole panels as one 64-byte move, not a memcpy call.
+                        (Ok(dst), Some(src)) => *dst = *src,
+                        _ => dst.copy_from_slice(&row[j0..j0 + nc]),
+                    }
+                }
+            }
+        }
+        if let Some(pwt) = self.pwt {
+            // SAFETY: panel `i0 / 16` of the packed Wᵀ (`h·16` floats, within
+            // the `d.div_ceil(16)` panels of the slot) is this group's alone;
+            // nothing reads it until the parallel region has ended.
+            let panel = unsafe { std::slice::from_raw_parts_mut(pwt.get().add(i0 / pn * h * pn), h * pn) };
+            simd::pack_transposed_panel(self.isa, wg, h, 0, n, panel);
+        }
+    }
 }
 
 /// Adam's constants for one step.
@@ -900,16 +992,17 @@ fn fast_model(rbm: &Rbm, fast: &[f32], out: &mut Rbm) {
 
 /// `out = A·W` (or `A·Wᵀ` if `transposed`, with `w` stored `n × k`) for
 /// the binary `a` (`rows × k`) by the binary kernel, packing `w` into `slot`
-/// first, if `allowed` and `a` is sparse enough for it to win; returns
-/// whether it did (otherwise the caller takes the dense product). The output
-/// columns are split over `parts` tasks (the same bits for any split).
+/// first unless `current` says the slot already holds it, if `allowed` and
+/// `a` is sparse enough for it to win; returns whether it did (otherwise the
+/// caller takes the dense product). The output columns are split over
+/// `parts` tasks (the same bits for any split).
 #[allow(clippy::too_many_arguments)]
 fn binary_product(
     isa: Isa,
     allowed: bool,
     density: f64,
     a: &BinaryRows,
-    slot: &mut Option<PackedWeights>,
+    (slot, current): (&mut Option<PackedWeights>, bool),
     w: &[f32],
     k: usize,
     n: usize,
@@ -921,6 +1014,7 @@ fn binary_product(
         return false;
     }
     let packed = match slot {
+        Some(_) if current => true,
         Some(p) => if transposed { p.repack_transposed(w) } else { p.repack(w) }.is_ok(),
         None => {
             let p = if transposed { PackedWeights::transposed(w, n, k) } else { PackedWeights::new(w, k, n) };
@@ -981,4 +1075,26 @@ fn out_of_bounds(x: f32, max: f32) -> bool {
 #[inline(always)]
 fn sign(x: f32) -> f32 {
     ((x > 0.0) as u8 as f32) - ((x < 0.0) as u8 as f32)
+}
+
+#[cfg(test)]
+impl Scratch {
+    /// Whether the last step (update count `step`) wrote the packed `W`
+    /// and `Wᵀ` for the next update, each asserted equal to a fresh packing
+    /// of `w` (`d × h`) when it did.
+    pub(super) fn packs_written_at(&self, step: u64, w: &[f32], d: usize, h: usize) -> (bool, bool) {
+        let check = |slot: &Option<PackedWeights>, at: Option<u64>, transposed: bool| match slot {
+            Some(p) if at == Some(step) => {
+                let fresh =
+                    if transposed { PackedWeights::transposed(w, d, h) } else { PackedWeights::new(w, d, h) };
+                assert!(
+                    p.panels() == fresh.unwrap().panels(),
+                    "packed W (transposed: {transposed}) is stale"
+                );
+                true
+            }
+            _ => false,
+        };
+        (check(&self.pw, self.pw_at, false), check(&self.pwt, self.pwt_at, true))
+    }
 }
