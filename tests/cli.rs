@@ -1360,8 +1360,10 @@ fn crbm_train_sample_filters() {
     assert!(!ok && err.contains("--data"), "{err}");
     let (ok, _, err) = boltzmann(&["crbm", "filters", "--model", &model2, "--layer", "2", "--out", &fpng]);
     assert!(ok, "{err}");
-    // Features of either layer, with the labels, as safetensors.
-    for (layer, width) in [("1", 12 * 12 * 4), ("2", 5 * 5 * 5)] {
+    // Features of either layer and of both side by side, with the labels,
+    // as safetensors.
+    let mut per_layer = Vec::new();
+    for (layer, width) in [("1", 12 * 12 * 4), ("2", 5 * 5 * 5), ("2,1", 5 * 5 * 5 + 12 * 12 * 4)] {
         let f = dir.join(format!("f{layer}.safetensors"));
         let (ok, _, err) = boltzmann(&[
             "crbm",
@@ -1382,7 +1384,25 @@ fn crbm_train_sample_filters() {
         assert_eq!(st.get("labels", "f").unwrap().shape, vec![20]);
         let x = st.get("features", "f").unwrap().to_f32("f").unwrap();
         assert!(x.iter().all(|v| (0.0..=1.0).contains(v)));
+        per_layer.push((x, width));
     }
+    let ((f1, w1), (f2, w2), (both, _)) = (&per_layer[0], &per_layer[1], &per_layer[2]);
+    for i in 0..20 {
+        let row = &both[i * (w1 + w2)..(i + 1) * (w1 + w2)];
+        assert_eq!((&row[..*w2], &row[*w2..]), (&f2[i * w2..(i + 1) * w2], &f1[i * w1..(i + 1) * w1]));
+    }
+    // Grey IDX images as probabilities; without --grey they are refused.
+    let fg = dir.join("fg.safetensors").display().to_string();
+    let grey_features = |extra: &[&str]| {
+        let mut a =
+            vec!["crbm", "features", "--model", &model2, "--data", &tr, "--labels", &trl, "--out", &fg];
+        a.extend_from_slice(extra);
+        boltzmann(&a)
+    };
+    let (ok, stdout, err) = grey_features(&["--grey", "--layer", "1,2"]);
+    assert!(ok && stdout.contains("40 images × 701 features of layers 1,2"), "{stdout}{err}");
+    let (ok, _, err) = grey_features(&[]);
+    assert!(!ok && err.contains("add --binarize or --grey"), "{err}");
     let (ok, _, err) = boltzmann(&["crbm", "features", "--model", &model2, "--layer", "3", "--out", &fpng]);
     assert!(!ok && err.contains("--layer 3"), "{err}");
     // Gaussian visible units on grey 4 × 4 images from a CSV file.

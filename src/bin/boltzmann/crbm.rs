@@ -43,9 +43,10 @@ pub(crate) struct CrbmFeaturesArgs {
     /// A convolutional RBM or DBN file.
     #[arg(long)]
     model: PathBuf,
-    /// Layer whose pooling probabilities are the features (default: the top).
-    #[arg(long, value_parser = crate::limits::count)]
-    layer: Option<usize>,
+    /// Layers whose pooling probabilities are the features, side by side
+    /// (e.g. `1,2`; default: the top).
+    #[arg(long, value_parser = crate::limits::count, value_delimiter = ',', num_args = 1)]
+    layer: Option<Vec<usize>>,
     /// Images (IDX, AMAT, CSV without labels, NPY); default: the embedded
     /// training digits (with their labels).
     #[arg(long)]
@@ -57,8 +58,12 @@ pub(crate) struct CrbmFeaturesArgs {
     #[arg(long, value_parser = crate::limits::count)]
     limit: Option<usize>,
     /// Binarize grey images (threshold at 0.5, or stochastic).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "grey")]
     binarize: Option<String>,
+    /// Read grey images as they are: values in [0, 1] are the visible
+    /// units' probabilities (a mean-field up-pass).
+    #[arg(long, requires = "data")]
+    grey: bool,
     /// Seed (stochastic binarization).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -271,10 +276,11 @@ fn check_layer(net: &ConvDbn, layer: usize) -> CliResult<usize> {
     Ok(layer)
 }
 
-/// The network and layer whose features `command` reads: Gaussian-visible
+/// The network and layers whose features `command` reads: Gaussian-visible
 /// models are refused (their files do not hold the standardization of the
-/// training data); the layer defaults to the top.
-fn feature_net(command: &str, path: &Path, layer: Option<usize>) -> CliResult<(ConvDbn, usize)> {
+/// training data); the layers default to the top one, and none may be
+/// named twice.
+fn feature_net(command: &str, path: &Path, layers: Option<&[usize]>) -> CliResult<(ConvDbn, Vec<usize>)> {
     let net = load_net(path)?;
     if net.layers()[0].visible_units() == ConvVisible::Gaussian {
         return Err(format!(
@@ -283,8 +289,14 @@ fn feature_net(command: &str, path: &Path, layer: Option<usize>) -> CliResult<(C
         )
         .into());
     }
-    let layer = check_layer(&net, layer.unwrap_or(net.layers().len()))?;
-    Ok((net, layer))
+    let layers = layers.map_or_else(|| vec![net.layers().len()], <[usize]>::to_vec);
+    for (i, &l) in layers.iter().enumerate() {
+        check_layer(&net, l)?;
+        if layers[..i].contains(&l) {
+            return Err(format!("--layer: layer {l} named twice").into());
+        }
+    }
+    Ok((net, layers))
 }
 
 /// A convolutional RBM file as a one-layer network, or a convolutional DBN.
@@ -792,19 +804,7 @@ fn filters(a: &CrbmFiltersArgs) -> CliResult<()> {
 
 fn classify(a: &CrbmClassifyArgs) -> CliResult<()> {
     use boltzmann::train::softmax::{SoftmaxConfig, fit_softmax};
-    let (net, top) = feature_net("classify", &a.model, None)?;
-    let layers = match &a.layer {
-        None => vec![top],
-        Some(ls) => {
-            for (i, &l) in ls.iter().enumerate() {
-                check_layer(&net, l)?;
-                if ls[..i].contains(&l) {
-                    return Err(format!("--layer: layer {l} named twice").into());
-                }
-            }
-            ls.clone()
-        }
-    };
+    let (net, layers) = feature_net("classify", &a.model, a.layer.as_deref())?;
     let (train, test) = classify_data(a)?;
     let d = net.layers()[0].shape().n_visible();
     for (what, set) in [("training", &train), ("test", &test)] {
@@ -872,6 +872,18 @@ fn classify(a: &CrbmClassifyArgs) -> CliResult<()> {
     Ok(())
 }
 
+/// Binary images, or with `grey` values in [0, 1].
+fn check_inputs(set: &Dataset, grey: bool) -> CliResult<()> {
+    if grey {
+        if let Some(i) = set.features().iter().position(|x| !(0.0..=1.0).contains(x)) {
+            return Err(format!("value {} outside [0, 1] (--grey)", set.features()[i]).into());
+        }
+        Ok(())
+    } else {
+        Ok(set.check_binary().map_err(|e| format!("{e} (add --binarize or --grey)"))?)
+    }
+}
+
 /// `crbm classify`'s training and test sets: binary images, or grey ones
 /// in [0, 1] with `--grey`.
 fn classify_data(a: &CrbmClassifyArgs) -> CliResult<(Dataset, Dataset)> {
@@ -893,22 +905,14 @@ fn classify_data(a: &CrbmClassifyArgs) -> CliResult<(Dataset, Dataset)> {
         _ => train,
     };
     for (what, set) in [("training", &train), ("test", &test)] {
-        if a.grey {
-            if let Some(i) = set.features().iter().position(|x| !(0.0..=1.0).contains(x)) {
-                return Err(
-                    format!("{what} images: value {} outside [0, 1] (--grey)", set.features()[i]).into()
-                );
-            }
-        } else {
-            set.check_binary().map_err(|e| format!("{what} images: {e} (add --binarize or --grey)"))?;
-        }
+        check_inputs(set, a.grey).map_err(|e| format!("{what} images: {e}"))?;
     }
     Ok((train, test))
 }
 
 fn features(a: &CrbmFeaturesArgs) -> CliResult<()> {
     use boltzmann::io::safetensors::{SafeTensors, Tensor};
-    let (net, layer) = feature_net("features", &a.model, a.layer)?;
+    let (net, layers) = feature_net("features", &a.model, a.layer.as_deref())?;
     let data = match &a.data {
         None => {
             if a.binarize.is_some() {
@@ -933,19 +937,21 @@ fn features(a: &CrbmFeaturesArgs) -> CliResult<()> {
     if data.dim() != d {
         return Err(format!("the images have {} pixels, the model's {d}", data.dim()).into());
     }
-    data.check_binary().map_err(|e| format!("{e} (add --binarize)"))?;
+    check_inputs(&data, a.grey)?;
     crate::out::file(&a.out)?;
-    let width = net.feature_len(layer)?;
-    let f = net.features(data.features(), layer)?;
+    let width = layers.iter().map(|&l| net.feature_len(l)).sum::<boltzmann::Result<usize>>()?;
+    let f = net.features_of_layers(data.features(), &layers)?;
+    let layer = layers.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(",");
     let mut st = SafeTensors::default();
     st.metadata.insert("format".into(), "boltzmann".into());
     st.metadata.insert("kind".into(), "features".into());
-    st.metadata.insert("layer".into(), layer.to_string());
+    st.metadata.insert("layer".into(), layer.clone());
     st.tensors.insert("features".into(), Tensor::f32(vec![data.len(), width], &f));
     if let Some(l) = data.labels() {
         st.tensors.insert("labels".into(), Tensor::u8(vec![l.len()], l));
     }
     io::write_atomic(&a.out, &st.to_bytes())?;
-    outln!("wrote {} ({} images × {width} features of layer {layer})", a.out.display(), data.len());
+    let what = if layers.len() > 1 { "layers" } else { "layer" };
+    outln!("wrote {} ({} images × {width} features of {what} {layer})", a.out.display(), data.len());
     Ok(())
 }
