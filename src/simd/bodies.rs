@@ -390,6 +390,12 @@ pub(super) unsafe fn binary_panel_delta_body<V: FVec, const G: usize>(
             let on = &on_indices[on_offsets[r]..on_offsets[r + 1]];
             let off = &off_indices[off_offsets[r]..off_offsets[r + 1]];
             let dst = out.add(o as usize * ldo);
+            // The output rows are `ldo` floats apart (one cache line of
+            // each per panel): ask for a later row's line now, so that its
+            // load is not waited for (no effect on the values).
+            if let Some(&later) = out_rows.get(r + PREFETCH_ROWS) {
+                prefetch(out.add(later as usize * ldo));
+            }
             for g0 in (0..PANEL / l).step_by(G) {
                 let s = panel_sums_signed::<V, G>(panel.add(g0 * l), on, off);
                 for (g, s) in s.into_iter().enumerate() {
@@ -408,6 +414,23 @@ pub(super) unsafe fn binary_panel_delta_body<V: FVec, const G: usize>(
             }
         }
     }
+}
+
+/// How many output rows ahead [`binary_panel_delta_body`] prefetches.
+const PREFETCH_ROWS: usize = 8;
+
+/// A hint to bring the cache line at `p` into the caches (a no-op off
+/// x86-64); it never faults and changes no value.
+#[inline(always)]
+fn prefetch(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it reads nothing into the program
+    // and does not fault, whatever the address (SSE, part of x86-64).
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// The sums of [`binary_panel_body`] for one binary row (set positions
