@@ -37,7 +37,8 @@ fn sweeps(c: &mut Criterion) {
 /// Sparse states (negative biases: ≈ 12 % visible, ≈ 18 % hidden ones, like
 /// a trained model on MNIST), 1,024 chains of 784 × 500: f32 `Chains` (binary
 /// products per chain) beside `PackedChains` (bit states, fused half-steps),
-/// checked equal before timing, and the naive f64 reference sweep.
+/// checked equal before timing, sweeps with kept products, and the naive
+/// f64 reference sweep.
 fn sparse_sweeps(c: &mut Criterion) {
     use boltzmann::sampler::PackedChains;
     let (d, h, b) = (784usize, 500usize, 1024usize);
@@ -52,6 +53,12 @@ fn sparse_sweeps(c: &mut Criterion) {
     packed.sweep(&rbm, 2).unwrap();
     assert!((0..b).all(|i| packed.visible_row(i) == chains.visible()[i * d..(i + 1) * d]));
     g.bench_function(BenchmarkId::new("chains_f32", &id), |bch| bch.iter(|| chains.sweep(&rbm, 1).unwrap()));
+    // The same chains with kept products (`sweep_incremental`, one sweep
+    // per call: the per-call check of W included).
+    let mut kept = chains.clone();
+    g.bench_function(BenchmarkId::new("chains_incremental", &id), |bch| {
+        bch.iter(|| kept.sweep_incremental(&rbm, 1).unwrap())
+    });
     g.bench_function(BenchmarkId::new("packed_fused", &id), |bch| {
         bch.iter(|| packed.sweep(&rbm, 1).unwrap())
     });
