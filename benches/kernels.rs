@@ -289,6 +289,77 @@ fn convolution(c: &mut Criterion) {
     g.finish();
 }
 
+/// The machine's bounds for the roofline in perf-notes.md, on one thread:
+/// the FMA peak (16 independent chains of fused multiply-adds on the widest
+/// vectors, so latency does not limit them; throughput in flops) and the
+/// read bandwidth from L1, L2, L3 and memory (a vector sum over 16 KiB to
+/// 64 MiB; throughput in bytes).
+fn machine(c: &mut Criterion) {
+    let mut g = c.benchmark_group("machine");
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        const ITERS: u64 = 1 << 16;
+        g.throughput(Throughput::Elements(ITERS * 16 * 16 * 2));
+        // SAFETY: AVX-512F detected just above.
+        g.bench_function("fma_peak_avx512_flops", |b| b.iter(|| unsafe { fma_avx512(black_box(ITERS)) }));
+    }
+    for kib in [16usize, 256, 4096, 65536] {
+        let x = data(kib * 256, 2);
+        g.throughput(Throughput::Bytes((kib * 1024) as u64));
+        g.bench_function(BenchmarkId::new("read_bytes", format!("{kib}KiB")), |b| {
+            b.iter(|| read_sum(black_box(&x)))
+        });
+    }
+    g.finish();
+}
+
+/// `iters` rounds of 16 independent vector FMAs.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn fma_avx512(iters: u64) -> f32 {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm512_set1_ps(0.0); 16];
+    let (a, b) = (_mm512_set1_ps(0.999), _mm512_set1_ps(1e-3));
+    for _ in 0..iters {
+        for x in acc.iter_mut() {
+            *x = _mm512_fmadd_ps(*x, a, b);
+        }
+    }
+    let s = acc.iter().fold(_mm512_setzero_ps(), |s, &x| _mm512_add_ps(s, x));
+    _mm512_reduce_add_ps(s)
+}
+
+/// The sum of `x` (memory-bound beyond L1): 8 independent AVX-512
+/// accumulators, two 64-byte loads per cycle at most, where available.
+fn read_sum(x: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: AVX-512F detected just above.
+        return unsafe { read_sum_avx512(x) };
+    }
+    x.iter().sum()
+}
+
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn read_sum_avx512(x: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm512_setzero_ps(); 8];
+    for c in x.chunks_exact(128) {
+        for (j, a) in acc.iter_mut().enumerate() {
+            // SAFETY: 16 floats at 16·j < 128 within the chunk.
+            *a = _mm512_add_ps(*a, unsafe { _mm512_loadu_ps(c.as_ptr().add(16 * j)) });
+        }
+    }
+    let s = acc.iter().fold(_mm512_setzero_ps(), |s, &x| _mm512_add_ps(s, x));
+    _mm512_reduce_add_ps(s)
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(20)
@@ -296,5 +367,5 @@ fn config() -> Criterion {
         .warm_up_time(Duration::from_millis(500))
 }
 
-criterion_group! { name = benches; config = config(); targets = activations, bernoulli_sampling, random_bits, products, binary_products, convolution }
+criterion_group! { name = benches; config = config(); targets = machine, activations, bernoulli_sampling, random_bits, products, binary_products, convolution }
 criterion_main!(benches);
