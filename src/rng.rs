@@ -144,6 +144,9 @@ pub enum Purpose {
     LabelledTop,
     /// Recognition samples for a DBN's bound (CLI `dbn eval`).
     BoundRecognition,
+    /// The down pass of a convolutional DBN's samples (each layer below
+    /// the top, its layer number added).
+    ConvDbnDownPass,
     /// Recognition samples for the joint classifier (CLI `dbn classify`).
     JointRecognition,
     /// Training data drawn from a built-in 2-D set (CLI `ebm train`).
@@ -198,6 +201,7 @@ pub fn derive(seed: u64, purpose: Purpose) -> u64 {
         UpDown => seed ^ 0x0D,
         LabelledTop => seed ^ 0x1AB,
         BoundRecognition => seed ^ 0xBA5E,
+        ConvDbnDownPass => seed ^ 0xC0DB_D0A1,
         JointRecognition => seed ^ 0x10B,
         ToyData => seed ^ 0xDA7A,
         PictureChains => seed ^ 0x5A,

@@ -1360,6 +1360,40 @@ fn crbm_train_sample_filters() {
     assert!(!ok && err.contains("--data"), "{err}");
     let (ok, _, err) = boltzmann(&["crbm", "filters", "--model", &model2, "--layer", "2", "--out", &fpng]);
     assert!(ok, "{err}");
+    // The stack sampled as a DBN generates (top RBM, clamped pass down);
+    // refused for a one-layer model.
+    let dpng = dir.join("down.png").display().to_string();
+    let (ok, stdout, err) = boltzmann(&[
+        "crbm",
+        "sample",
+        "--model",
+        &model2,
+        "--chains",
+        "6",
+        "--sweeps",
+        "4",
+        "--down-sweeps",
+        "3",
+        "--out",
+        &dpng,
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!((0.0..=1.0).contains(&v["density"].as_f64().unwrap()), "{v}");
+    assert!(std::path::Path::new(&dpng).metadata().unwrap().len() > 0);
+    let one_png = dir.join("one.png");
+    let (ok, _, err) = boltzmann(&[
+        "crbm",
+        "sample",
+        "--model",
+        &model,
+        "--down-sweeps",
+        "3",
+        "--out",
+        &one_png.display().to_string(),
+    ]);
+    assert!(!ok && err.contains("--down-sweeps") && !one_png.exists(), "{err}");
     // Features of either layer and of both side by side, with the labels,
     // as safetensors.
     let mut per_layer = Vec::new();

@@ -512,6 +512,69 @@ pub fn sample_max_pool(
     Ok(())
 }
 
+/// Probabilistic max-pooling given the pooling units as well: a block whose
+/// pooling unit is off (`pooled = 0`) has every detection unit off; one
+/// whose pooling unit is on (`pooled = 1`) has exactly one unit on, unit `i`
+/// with probability `e^ℓᵢ / Σ_j e^ℓⱼ` (the off state excluded) — the
+/// conditional `p(h | v, pooled)`. One uniform `u[b]` per block picks the
+/// first unit (raster order) whose cumulative weight exceeds `u·Z`; where
+/// every weight of an on block underflows, the unit of the largest logit.
+/// This is the down pass of a convolutional DBN: the layer above fixes the
+/// pooling units, the layer's own Gibbs steps fill in the rest.
+///
+/// # Errors
+/// As [`sample_max_pool`]; [`Error::InvalidParam`] for a pooling state
+/// other than 0 or 1.
+pub fn sample_max_pool_clamped(
+    s: &ConvShape,
+    logits: &[f32],
+    pooled: &[f32],
+    u: &[f32],
+    h: &mut [f32],
+) -> Result<()> {
+    check_pool(s, logits)?;
+    check_len("uniforms (one per block)", s.n_pooled(), u.len())?;
+    check_len("detection states", s.n_hidden(), h.len())?;
+    check_len("pooling states", s.n_pooled(), pooled.len())?;
+    if let Some(i) = pooled.iter().position(|&x| x != 0.0 && x != 1.0) {
+        return Err(Error::InvalidParam {
+            name: "pooled",
+            reason: format!("pooling state {} at index {i} is not 0 or 1", pooled[i]),
+        });
+    }
+    let (mut e, mut e_off) = (Vec::new(), Vec::new());
+    block_weights(s, logits, &mut e, &mut e_off);
+    let kk = s.filters;
+    let mut rows = vec![0usize; s.pool * s.pool];
+    for bp in 0..s.blocks() {
+        block_rows(s, bp, &mut rows);
+        for k in 0..kk {
+            let b = bp * kk + k;
+            let chosen = if pooled[b] == 0.0 {
+                None
+            } else {
+                let z: f32 = rows.iter().map(|&r| e[r + k]).sum();
+                let target = u[b] * z;
+                let mut acc = 0.0f32;
+                let hit = rows.iter().position(|&r| {
+                    acc += e[r + k];
+                    target < acc
+                });
+                // u·Z rounded to the top of the last interval: the last
+                // unit with non-zero weight; if every weight underflowed,
+                // the unit of the largest logit.
+                hit.or_else(|| rows.iter().rposition(|&r| e[r + k] > 0.0)).or_else(|| {
+                    (0..rows.len()).max_by(|&i, &j| logits[rows[i] + k].total_cmp(&logits[rows[j] + k]))
+                })
+            };
+            for (i, &r) in rows.iter().enumerate() {
+                h[r + k] = if chosen == Some(i) { 1.0 } else { 0.0 };
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `Σ_blocks log(1 + Σ_block e^ℓ)` in f64, stably: the detection part of
 /// the free energy (`F(v) = −Σ c·v − this`).
 ///

@@ -231,6 +231,48 @@ impl ConvChains {
         Ok(())
     }
 
+    /// `k` sweeps with every chain's pooling units held at its row of
+    /// `pooled` (`chains × n_pooled`, 0 or 1): `h ~ p(h | v, pooled)`
+    /// ([`conv::sample_max_pool_clamped`]), then `v ~ p(v | h)` — block
+    /// Gibbs on `p(v, h | pooled)`, the down pass of a convolutional DBN
+    /// ([`sample_conv_dbn`]). `pooled()` then holds the clamped states.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for another model or a wrong `pooled`
+    /// length; [`Error::InvalidParam`] for a pooling state other than 0 or 1.
+    pub fn sweep_clamped(&mut self, m: &ConvRbm, pooled: &[f32], k: usize) -> Result<()> {
+        self.check_model(m)?;
+        let s = m.shape();
+        let (d, nh, np) = (s.n_visible(), s.n_hidden(), s.n_pooled());
+        check_len("pooling states (chains × pooling units)", self.pooled.len(), pooled.len())?;
+        if let Some(i) = pooled.iter().position(|&x| x != 0.0 && x != 1.0) {
+            return Err(Error::InvalidParam {
+                name: "pooled",
+                reason: format!("pooling state {} at index {i} is not 0 or 1", pooled[i]),
+            });
+        }
+        self.pooled.copy_from_slice(pooled);
+        self.visible
+            .par_chunks_mut(d)
+            .zip(self.hidden.par_chunks_mut(nh))
+            .zip(self.pooled.par_chunks(np))
+            .zip(self.streams.par_iter_mut())
+            .try_for_each_init(
+                || SweepScratch::new(m),
+                |sc, (((v, h), p), st)| -> Result<()> {
+                    for _ in 0..k {
+                        m.logits_into(v, &mut sc.image);
+                        sc.uniforms(st, np);
+                        conv::sample_max_pool_clamped(&s, &sc.image.logits, p, &sc.u[..np], h)?;
+                        visible_step(m, v, h, st, sc);
+                    }
+                    Ok(())
+                },
+            )?;
+        self.sweeps += k as u64;
+        Ok(())
+    }
+
     /// A final `h ~ p(h | v)` on every chain (so that `hidden` and `pooled`
     /// belong to the current images), without counting a sweep.
     ///
@@ -528,4 +570,57 @@ fn dbn_sweep(
     }
     visible_step(&ms[0], v, layers[0].0, stream, &mut sc.layers[0]);
     Ok(())
+}
+
+/// Samples of a convolutional DBN as a DBN generates them (Hinton, Osindero
+/// & Teh 2006; Lee et al. 2009 treat the stack this way for generation):
+/// `top_sweeps` of block Gibbs in the top layer's RBM alone give the
+/// pooling maps of the layer below (its visible units); each layer below
+/// then runs `down_sweeps` of Gibbs with its pooling units clamped to those
+/// maps ([`ConvChains::sweep_clamped`]), and its images are the clamp of the
+/// next layer down. Unlike joint Gibbs over the whole stack
+/// ([`ConvDbnChains`]), no layer's prior is counted twice. Returns the
+/// bottom layer's final images and their `p(v | h)` (means for Gaussian
+/// units), `n × n_visible` each; the same for any thread count.
+///
+/// # Errors
+/// [`Error::InvalidParam`] for `n = 0`; as [`ConvChains::sweep`].
+///
+/// # Examples
+/// ```
+/// use boltzmann::model::{ConvDbn, ConvRbm, ConvShape};
+/// use boltzmann::sampler::sample_conv_dbn;
+/// let s1 = ConvShape { height: 8, width: 8, channels: 1, filters: 3, filter_size: 3, pool: 2 };
+/// let s2 = ConvShape { height: 3, width: 3, channels: 3, filters: 2, filter_size: 2, pool: 2 };
+/// let net = ConvDbn::new(vec![ConvRbm::random(s1, 0.3, -1.0, 1)?, ConvRbm::random(s2, 0.3, -1.0, 2)?])?;
+/// let (images, means) = sample_conv_dbn(&net, 4, (20, 10), 9)?;
+/// assert_eq!((images.len(), means.len()), (4 * 64, 4 * 64));
+/// # Ok::<(), boltzmann::Error>(())
+/// ```
+pub fn sample_conv_dbn(
+    net: &ConvDbn,
+    n: usize,
+    (top_sweeps, down_sweeps): (usize, usize),
+    seed: u64,
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let layers = net.layers();
+    let top = layers.last().expect("a network has a layer");
+    let mut chains = ConvChains::new(top, n, seed)?;
+    chains.sweep(top, top_sweeps)?;
+    let mut hidden = chains.hidden.clone();
+    for (l, m) in layers.iter().enumerate().rev().skip(1) {
+        let clamp = chains.visible;
+        let down = rng::derive(seed, rng::Purpose::ConvDbnDownPass).wrapping_add(l as u64);
+        chains = ConvChains::new(m, n, down)?;
+        chains.sweep_clamped(m, &clamp, down_sweeps)?;
+        hidden = chains.hidden.clone();
+    }
+    let bottom = &layers[0];
+    let d = bottom.shape().n_visible();
+    let mut means = crate::alloc::try_vec(chains.visible.len(), 0.0f32, "sample means")?;
+    means
+        .par_chunks_mut(d)
+        .zip(hidden.par_chunks(bottom.shape().n_hidden()))
+        .try_for_each(|(out, h)| bottom.visible_probs(h, out))?;
+    Ok((chains.visible, means))
 }

@@ -16,7 +16,7 @@ pub mod tempering;
 pub mod tempering_packed;
 
 pub use chains::Chains;
-pub use conv::{ConvChains, ConvDbnChains};
+pub use conv::{ConvChains, ConvDbnChains, sample_conv_dbn};
 pub use gibbs::StageTimes;
 pub use langevin::LangevinChains;
 pub use packed::PackedChains;

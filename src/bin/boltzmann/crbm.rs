@@ -177,6 +177,12 @@ pub(crate) struct CrbmSampleArgs {
     /// Sweeps from uniformly random images.
     #[arg(long, value_parser = crate::limits::steps, default_value_t = 1000)]
     sweeps: usize,
+    /// For a DBN: sample it as a DBN generates instead — `--sweeps` of the
+    /// top layer's RBM alone, then this many sweeps of each layer below
+    /// with its pooling units clamped to the maps from above (no prior
+    /// counted twice, unlike joint Gibbs).
+    #[arg(long, value_parser = crate::limits::steps)]
+    down_sweeps: Option<usize>,
     /// Seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -648,7 +654,7 @@ fn train(a: &CrbmTrainArgs) -> CliResult<()> {
         write_filters(&net, l + 1, p)?;
     }
     let seed = derive(a.seed, Purpose::ConvSampling);
-    let density = write_samples(&net, 100, a.sample_sweeps, seed, &samples_path, scaling.as_deref())?;
+    let density = write_samples(&net, (100, a.sample_sweeps, None), seed, &samples_path, scaling.as_deref())?;
     if a.json {
         outln!(
             "{}",
@@ -711,38 +717,39 @@ fn write_filters(net: &ConvDbn, layer: usize, path: &Path) -> CliResult<()> {
 /// its own range.
 fn write_samples(
     net: &ConvDbn,
-    chains: usize,
-    sweeps: usize,
+    (chains, sweeps, down): (usize, usize, Option<usize>),
     seed: u64,
     path: &Path,
     scaling: Option<&[(f64, f64)]>,
 ) -> CliResult<f64> {
     let m = &net.layers()[0];
     let s = m.shape();
-    // One layer: its own chains; a stack: joint Gibbs over every layer.
-    let (v, h1) = if net.layers().len() == 1 {
+    // One layer: its own chains; a stack: joint Gibbs over every layer, or
+    // the top layer's chains and a clamped pass down (`down`). Gaussian
+    // chains are drawn as the means of p(v | h) at the last sweep (the
+    // unit-variance noise of a sample would hide them).
+    let gaussian = m.visible_units() == ConvVisible::Gaussian;
+    let means_of = |h1: &[f32], n: usize| -> CliResult<Vec<f32>> {
+        let mut out = vec![0.0f32; if gaussian { n } else { 0 }];
+        if gaussian {
+            m.visible_probs(h1, &mut out)?;
+        }
+        Ok(out)
+    };
+    let (v, means) = if let Some(down) = down {
+        boltzmann::sampler::sample_conv_dbn(net, chains, (sweeps, down), seed)?
+    } else if net.layers().len() == 1 {
         let mut c = ConvChains::new(m, chains, seed)?;
         c.sweep(m, sweeps)?;
-        (c.visible().to_vec(), c.hidden().to_vec())
+        let means = means_of(c.hidden(), c.visible().len())?;
+        (c.visible().to_vec(), means)
     } else {
         let mut c = ConvDbnChains::new(net, chains, seed)?;
         c.sweep(net, sweeps)?;
-        (c.visible().to_vec(), c.hidden(1).to_vec())
+        let means = means_of(c.hidden(1), c.visible().len())?;
+        (c.visible().to_vec(), means)
     };
-    let v = &v[..];
-    // Gaussian chains: draw the means of p(v | h) at the last sweep (the
-    // unit-variance noise of a sample would hide them).
-    let means;
-    let shown = if m.visible_units() == ConvVisible::Gaussian {
-        means = {
-            let mut out = vec![0.0f32; v.len()];
-            m.visible_probs(&h1, &mut out)?;
-            out
-        };
-        &means[..]
-    } else {
-        v
-    };
+    let shown = if gaussian { &means[..] } else { &v[..] };
     let mut first: Vec<f32> = shown.iter().step_by(s.channels).copied().collect();
     if m.visible_units() == ConvVisible::Gaussian {
         match scaling {
@@ -766,9 +773,12 @@ fn write_samples(
 
 fn sample(a: &CrbmSampleArgs) -> CliResult<()> {
     let net = load_net(&a.model)?;
+    if a.down_sweeps.is_some() && net.layers().len() < 2 {
+        return Err("--down-sweeps: the model has one layer (it applies to a convolutional DBN)".into());
+    }
     crate::out::file(&a.out)?;
     let t0 = std::time::Instant::now();
-    let density = write_samples(&net, a.chains, a.sweeps, a.seed, &a.out, None)?;
+    let density = write_samples(&net, (a.chains, a.sweeps, a.down_sweeps), a.seed, &a.out, None)?;
     let secs = t0.elapsed().as_secs_f64();
     if a.json {
         outln!(
