@@ -1380,7 +1380,7 @@ fn crbm_train_sample_filters() {
     ]);
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert!((0.0..=1.0).contains(&v["density"].as_f64().unwrap()), "{v}");
+    assert!((0.0..=1.0).contains(&v["density"].as_f64().unwrap()) && v["down_sweeps"] == 3, "{v}");
     assert!(std::path::Path::new(&dpng).metadata().unwrap().len() > 0);
     let one_png = dir.join("one.png");
     let (ok, _, err) = boltzmann(&[
