@@ -572,16 +572,18 @@ fn dbn_sweep(
     Ok(())
 }
 
-/// Samples of a convolutional DBN as a DBN generates them (Hinton, Osindero
-/// & Teh 2006; Lee et al. 2009 treat the stack this way for generation):
-/// `top_sweeps` of block Gibbs in the top layer's RBM alone give the
-/// pooling maps of the layer below (its visible units); each layer below
-/// then runs `down_sweeps` of Gibbs with its pooling units clamped to those
-/// maps ([`ConvChains::sweep_clamped`]), and its images are the clamp of the
-/// next layer down. Unlike joint Gibbs over the whole stack
-/// ([`ConvDbnChains`]), no layer's prior is counted twice. Returns the
-/// bottom layer's final images and their `p(v | h)` (means for Gaussian
-/// units), `n × n_visible` each; the same for any thread count.
+/// Samples of a convolutional DBN as a DBN generates them (the top-level
+/// RBM, then a pass down; Hinton, Osindero & Teh 2006), with the pooling
+/// units as the interface between layers: `top_sweeps` of block Gibbs in
+/// the top layer's RBM alone give the pooling maps of the layer below (its
+/// visible units); each layer below then draws its images from its own
+/// RBM's `p(v | pooled)` by `down_sweeps` of Gibbs with its pooling units
+/// clamped to those maps ([`ConvChains::sweep_clamped`]; exact as the
+/// sweeps grow), and its images are the clamp of the next layer down.
+/// Unlike joint Gibbs over the whole stack ([`ConvDbnChains`]), no layer's
+/// prior is counted twice. Returns the bottom layer's final images and
+/// their `p(v | h)` (means for Gaussian units), `n × n_visible` each; the
+/// same for any thread count.
 ///
 /// # Errors
 /// [`Error::InvalidParam`] for `n = 0`; as [`ConvChains::sweep`].
@@ -607,20 +609,20 @@ pub fn sample_conv_dbn(
     let top = layers.last().expect("a network has a layer");
     let mut chains = ConvChains::new(top, n, seed)?;
     chains.sweep(top, top_sweeps)?;
-    let mut hidden = chains.hidden.clone();
     for (l, m) in layers.iter().enumerate().rev().skip(1) {
         let clamp = chains.visible;
         let down = rng::derive(seed, rng::Purpose::ConvDbnDownPass).wrapping_add(l as u64);
         chains = ConvChains::new(m, n, down)?;
         chains.sweep_clamped(m, &clamp, down_sweeps)?;
-        hidden = chains.hidden.clone();
     }
+    // `chains` now holds the bottom layer; its last images were drawn from
+    // its detection states.
     let bottom = &layers[0];
     let d = bottom.shape().n_visible();
     let mut means = crate::alloc::try_vec(chains.visible.len(), 0.0f32, "sample means")?;
     means
         .par_chunks_mut(d)
-        .zip(hidden.par_chunks(bottom.shape().n_hidden()))
+        .zip(chains.hidden.par_chunks(bottom.shape().n_hidden()))
         .try_for_each(|(out, h)| bottom.visible_probs(h, out))?;
     Ok((chains.visible, means))
 }

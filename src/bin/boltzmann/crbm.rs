@@ -786,7 +786,7 @@ fn sample(a: &CrbmSampleArgs) -> CliResult<()> {
             jobj!(
                 "chains" = a.chains,
                 "sweeps" = a.sweeps,
-                "down_sweeps" ?= a.down_sweeps,
+                "down_sweeps"? = a.down_sweeps,
                 "seconds" = secs,
                 "chain_sweeps_per_s" = (a.chains * a.sweeps) as f64 / secs.max(1e-9),
                 "density" = density,
