@@ -24,11 +24,11 @@ pub(crate) enum CrbmCmd {
     /// Write a PNG grid of the filters (one tile per filter and channel;
     /// for layer 2 and up, each filter as a combination of layer-1 filters).
     Filters(CrbmFiltersArgs),
-    /// Test error of softmax regression on a layer's pooling features,
-    /// beside the same on the pixels.
+    /// Test error of softmax regression on the pooling features of one
+    /// layer or several side by side, beside the same on the pixels.
     Classify(CrbmClassifyArgs),
-    /// Write a layer's pooling probabilities for every image to a
-    /// safetensors file (`features` [n, dim] f32, and `labels` [n] u8 when
+    /// Write the pooling probabilities of a layer (or several side by side)
+    /// for every image to a safetensors file (`features` [n, dim] f32, and `labels` [n] u8 when
     /// the data has labels).
     Features(CrbmFeaturesArgs),
     /// log Z of a one-layer binary convolutional RBM (exact up to 24
@@ -168,7 +168,7 @@ pub(crate) struct CrbmTrainArgs {
 #[derive(Args, Debug)]
 pub(crate) struct CrbmSampleArgs {
     /// A convolutional RBM or DBN file (a DBN is sampled by joint Gibbs over
-    /// all its layers).
+    /// all its layers, or with --down-sweeps as a DBN generates).
     #[arg(long)]
     model: PathBuf,
     /// Chains (tiles in the picture).
