@@ -28,8 +28,8 @@ pub(crate) enum CrbmCmd {
     /// layer or several side by side, beside the same on the pixels.
     Classify(CrbmClassifyArgs),
     /// Write the pooling probabilities of a layer (or several side by side)
-    /// for every image to a safetensors file (`features` [n, dim] f32, and `labels` [n] u8 when
-    /// the data has labels).
+    /// for every image to a safetensors file (`features` [n, dim] f32, and
+    /// `labels` [n] u8 when the data has labels).
     Features(CrbmFeaturesArgs),
     /// log Z of a one-layer binary convolutional RBM (exact up to 24
     /// pixels, else annealed importance sampling) and the average
