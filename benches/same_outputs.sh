@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Same outputs before and after a change: fixed-seed training runs of every
-# variant (CD, PCD, Adam, L1, sparsity, centering, PT, fast weights) on the
+# Same outputs before and after a change: fixed-seed training runs of the
+# other trainers (label-joined DBN top, GB-RBM, convolutional RBM and DBN,
+# softmax read-outs), then of every `train` variant (CD, PCD, Adam, L1,
+# sparsity, centering, PT, fast weights) on the
 # embedded digits, on a small model (no-packing kernel) and a 784×500 one
 # (binary products), compared by sha256 of model and checkpoint contents:
 # every tensor and every metadata entry except the ones newer versions add
@@ -56,7 +58,47 @@ runs() {
 --fast-lr 0.05 --optimizer adam --lr 0.001 --algorithm pt --replicas 3
 LIST
 }
+# The other trainers (label-joined top, GB-RBM, convolutional RBM and DBN,
+# softmax read-outs) on the embedded digits or the GB-RBM's toy data: model
+# digests and the JSON numbers of the classifiers (times left out).
+others() {
+  local bin=$1 d=$2
+  mkdir -p "$d"
+  "$bin" dbn train --limit 600 --monitor 0 --layers 40 --label-top 30 --label-epochs 2 --epochs 2 \
+    --threads 2 --quiet --out "$d/dbn" >/dev/null 2>&1
+  echo "dbn label-top CD $(digest "$d/dbn/dbn.safetensors")"
+  "$bin" dbn train --limit 600 --monitor 0 --layers 40 --label-top 30 --label-epochs 2 --label-pcd \
+    --epochs 2 --threads 2 --quiet --out "$d/dbnp" >/dev/null 2>&1
+  echo "dbn label-top PCD $(digest "$d/dbnp/dbn.safetensors")"
+  "$bin" dbn classify --model "$d/dbn/dbn.safetensors" --epochs 3 --json --threads 2 2>/dev/null | untimed
+  "$bin" ebm train --model gb-rbm --epochs 2 --out "$d/gb" >/dev/null 2>&1
+  echo "gb-rbm CD $(digest "$d/gb/model.safetensors")"
+  "$bin" ebm train --model gb-rbm --epochs 2 --pcd --momentum 0.5 --lr-schedule linear:0.00001 \
+    --out "$d/gbp" >/dev/null 2>&1
+  echo "gb-rbm PCD $(digest "$d/gbp/model.safetensors")"
+  "$bin" crbm train --limit 300 --epochs 1 --filters 4 --threads 2 --out "$d/c" >/dev/null 2>&1
+  echo "crbm $(digest "$d/c/model.safetensors") $(digest "$d/c/checkpoint.safetensors")"
+  "$bin" crbm train --limit 300 --epochs 1 --filters 4,6 --filter-size 9,5 --pool 2,2 --threads 2 \
+    --out "$d/c2" >/dev/null 2>&1
+  echo "cdbn $(digest "$d/c2/model.safetensors")"
+  "$bin" crbm classify --model "$d/c/model.safetensors" --limit 500 --epochs 3 --json --threads 2 \
+    2>/dev/null | untimed
+}
+untimed() {
+  python3 -c '
+import json, sys
+def f(o):
+    if isinstance(o, dict):
+        return {k: f(v) for k, v in o.items() if "second" not in k and "time" not in k and "per_s" not in k}
+    return [f(x) for x in o] if isinstance(o, list) else o
+for line in sys.stdin:
+    if line.startswith("{"):
+        print(json.dumps(f(json.loads(line)), sort_keys=True))'
+}
 status=0
+others "$old" "$work/old-others" >"$work/old.txt"
+others "$new" "$work/new-others" >"$work/new.txt"
+if diff "$work/old.txt" "$work/new.txt"; then cat "$work/new.txt"; else status=1; fi
 for size in "--hidden 64 --limit 1000 --epochs 3" "--hidden 500 --limit 600 --epochs 2"; do
   runs "$old" "$work/old" "$size" >"$work/old.txt"
   runs "$new" "$work/new" "$size" >"$work/new.txt"

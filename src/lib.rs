@@ -105,6 +105,34 @@ macro_rules! setters {
     };
 }
 
+/// The setters of the shared [`train::Optim`] settings on a configuration
+/// that embeds them as its `optim` field: `optim(..)` replaces them,
+/// `learning_rate(..)`, `schedule(..)`, `l2(..)`, `batch_size(..)` and
+/// `epochs(..)` set one of them.
+macro_rules! optim_setters {
+    ($ty:ident) => {
+        impl $ty {
+            /// Sets every shared optimisation setting (see [`crate::train::Optim`]).
+            #[must_use]
+            pub fn optim(mut self, value: $crate::train::Optim) -> Self {
+                self.optim = value;
+                self
+            }
+            optim_setters!(@one learning_rate: f32, schedule: $crate::train::Schedule, l2: f32, batch_size: usize, epochs: usize);
+        }
+    };
+    (@one $($field:ident : $t:ty),*) => {
+        $(
+            #[doc = concat!("Sets `optim.", stringify!($field), "` (see [`crate::train::Optim`]).")]
+            #[must_use]
+            pub fn $field(mut self, value: $t) -> Self {
+                self.optim.$field = value;
+                self
+            }
+        )*
+    };
+}
+
 mod alloc;
 pub mod checksum;
 pub mod data;

@@ -384,3 +384,64 @@ fn any_real_data_and_short_epochs() {
     // A fresh run still refuses a batch larger than its data.
     assert!(Trainer::new(base.probability_data(true).any_real_data(true).batch_size(50), &short).is_err());
 }
+
+/// Every trainer takes the shared [`Optim`] settings and refuses the same
+/// bad ones, naming them; a schedule given through them is the one used.
+#[test]
+fn shared_optim_settings_are_checked_by_every_trainer() {
+    use boltzmann::train::Optim;
+    use boltzmann::train::conv::{ConvTrainConfig, train_conv_rbm};
+    use boltzmann::train::gaussian::{GaussianTrainConfig, train_gaussian_rbm};
+    use boltzmann::train::labelled::{LabelledConfig, fit_labelled};
+    use boltzmann::train::softmax::{SoftmaxConfig, fit_softmax};
+    let ok = Optim::default().learning_rate(0.01).batch_size(10).epochs(1);
+    assert!(ok.check().is_ok());
+    let bads = [
+        ("learning_rate", ok.learning_rate(0.0)),
+        ("learning_rate", ok.learning_rate(f32::INFINITY)),
+        ("lr schedule scale", ok.schedule(Schedule::InverseTime { scale: 0.0 })),
+        ("lr schedule scale", ok.schedule(Schedule::InverseTime { scale: f32::NAN })),
+        ("lr decay", ok.schedule(Schedule::Exponential { decay: 0.0 })),
+        ("final learning rate", ok.schedule(Schedule::Linear { final_lr: -1.0 })),
+        ("l2", ok.l2(f32::NAN)),
+        ("batch_size", ok.batch_size(0)),
+        ("epochs", ok.epochs(0)),
+    ];
+    // 8 binary pixels as a 4 × 2 image, two labels.
+    let x: Vec<f32> = (0..160).map(|i| ((i / 8 + i % 3) % 2) as f32).collect();
+    let data = Dataset::new(x, 8).unwrap().with_labels((0..20).map(|i| (i % 2) as u8).collect()).unwrap();
+    let named = |r: Result<(), Error>| match r {
+        Err(Error::InvalidParam { name, .. }) => name,
+        other => panic!("expected InvalidParam, got {other:?}"),
+    };
+    for (name, o) in bads {
+        assert_eq!(named(o.check()), name);
+        assert_eq!(named(Trainer::new(TrainConfig::default().n_hidden(3).optim(o), &data).map(|_| ())), name);
+        let gb = GaussianTrainConfig::default().n_hidden(3).optim(o);
+        assert_eq!(named(train_gaussian_rbm(&data, &gb, |_| {}).map(|_| ())), name);
+        let top = LabelledConfig::default().n_hidden(3).optim(o);
+        assert_eq!(named(fit_labelled(&data, 2, &top, |_| {}).map(|_| ())), name);
+        assert_eq!(
+            named(fit_softmax(&data, &SoftmaxConfig::default().n_classes(2).optim(o)).map(|_| ())),
+            name
+        );
+        let conv = ConvTrainConfig::default().filters(2).filter_size(2).pool(1).chains(4).optim(o);
+        assert_eq!(named(train_conv_rbm(&data, (4, 2, 1), &conv, |_| {}).map(|_| ())), name);
+    }
+    // The same settings through the setters and through `optim`.
+    let s = Schedule::Linear { final_lr: 0.001 };
+    let via_setters = TrainConfig::default().learning_rate(0.01).batch_size(10).epochs(1).schedule(s);
+    assert_eq!(via_setters, TrainConfig::default().optim(ok.schedule(s)));
+    // Softmax regression's default schedule is the inverse-time decay it has always used.
+    let d = SoftmaxConfig::default();
+    assert_eq!(d.optim.schedule, Schedule::InverseTime { scale: 10.0 });
+    assert_eq!(d.optim.rate(20), d.optim.learning_rate / 3.0);
+    // A schedule given to softmax regression is used: without momentum, a
+    // zero final rate over two epochs leaves the second epoch without
+    // updates, where a constant rate moves the weights on.
+    let sm = SoftmaxConfig::default().n_classes(2).momentum(0.0);
+    let one = fit_softmax(&data, &sm.clone().optim(ok)).unwrap();
+    let zero_last = Schedule::Linear { final_lr: 0.0 };
+    assert_eq!(one, fit_softmax(&data, &sm.clone().optim(ok.epochs(2).schedule(zero_last))).unwrap());
+    assert_ne!(one, fit_softmax(&data, &sm.optim(ok.epochs(2))).unwrap());
+}

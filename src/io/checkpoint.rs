@@ -22,8 +22,8 @@ use crate::error::{Error, Result};
 use crate::sampler::Chains;
 use crate::sampler::Tempering;
 use crate::train::{
-    Algorithm, Averaging, Centering, FastWeights, Optimizer, OptimizerState, Schedule, Sparsity, TrainConfig,
-    TrainState,
+    Algorithm, Averaging, Centering, FastWeights, Optim, Optimizer, OptimizerState, Schedule, Sparsity,
+    TrainConfig, TrainState,
 };
 use serde_json::{Value, json};
 use std::path::Path;
@@ -44,23 +44,41 @@ fn config_json(c: &TrainConfig) -> Value {
             json!({"kind": "adam", "beta1": beta1, "beta2": beta2, "eps": eps})
         }
     };
-    let schedule = match c.schedule {
-        Schedule::Constant => json!({"kind": "constant"}),
-        Schedule::Exponential { decay } => json!({"kind": "exponential", "decay": decay}),
-        Schedule::Linear { final_lr } => json!({"kind": "linear", "final_lr": final_lr}),
-    };
+    let schedule = schedule_json(&c.optim.schedule);
     let sparsity = c.sparsity.map(|s| json!({"target": s.target, "cost": s.cost, "decay": s.decay}));
     let centering = c.centering.map(|s| json!({"hidden_rate": s.hidden_rate}));
     let fast = c.fast_weights.map(|f| json!({"learning_rate": f.learning_rate, "decay": f.decay}));
     let averaging = c.averaging.map(|a| json!({"decay": a.decay, "from_epoch": a.from_epoch}));
     json!({
-        "n_hidden": c.n_hidden, "algorithm": algorithm, "learning_rate": c.learning_rate,
-        "schedule": schedule, "optimizer": optimizer, "l2": c.l2, "l1": c.l1,
-        "batch_size": c.batch_size, "epochs": c.epochs, "shuffle": c.shuffle,
+        "n_hidden": c.n_hidden, "algorithm": algorithm, "learning_rate": c.optim.learning_rate,
+        "schedule": schedule, "optimizer": optimizer, "l2": c.optim.l2, "l1": c.l1,
+        "batch_size": c.optim.batch_size, "epochs": c.optim.epochs, "shuffle": c.shuffle,
         "visible_bias_from_data": c.visible_bias_from_data, "weight_init_std": c.weight_init_std,
         "sparsity": sparsity, "max_weight": c.max_weight, "seed": c.seed.to_string(),
         "probability_data": c.probability_data, "any_real_data": c.any_real_data, "centering": centering, "fast_weights": fast,
         "ladder_step": c.ladder_step, "averaging": averaging,
+    })
+}
+
+/// A learning-rate schedule as checkpoints store it.
+pub(super) fn schedule_json(s: &Schedule) -> Value {
+    match *s {
+        Schedule::Constant => json!({"kind": "constant"}),
+        Schedule::Exponential { decay } => json!({"kind": "exponential", "decay": decay}),
+        Schedule::Linear { final_lr } => json!({"kind": "linear", "final_lr": final_lr}),
+        Schedule::InverseTime { scale } => json!({"kind": "inverse_time", "scale": scale}),
+    }
+}
+
+/// The schedule [`schedule_json`] wrote; `None` for anything else.
+pub(super) fn schedule_from_json(s: &Value) -> Option<Schedule> {
+    let f = |k: &str| s.get(k).and_then(Value::as_f64).map(|x| x as f32);
+    Some(match s.get("kind").and_then(Value::as_str)? {
+        "constant" => Schedule::Constant,
+        "exponential" => Schedule::Exponential { decay: f("decay")? },
+        "linear" => Schedule::Linear { final_lr: f("final_lr")? },
+        "inverse_time" => Schedule::InverseTime { scale: f("scale")? },
+        _ => return None,
     })
 }
 
@@ -96,13 +114,7 @@ fn config_from_json(v: &Value, what: &str) -> Result<TrainConfig> {
         "adam" => Optimizer::Adam { beta1: f(o, "beta1")?, beta2: f(o, "beta2")?, eps: f(o, "eps")? },
         _ => return Err(bad("optimizer")),
     };
-    let s = v.get("schedule").ok_or_else(|| bad("schedule"))?;
-    let schedule = match kind(s)?.as_str() {
-        "constant" => Schedule::Constant,
-        "exponential" => Schedule::Exponential { decay: f(s, "decay")? },
-        "linear" => Schedule::Linear { final_lr: f(s, "final_lr")? },
-        _ => return Err(bad("schedule")),
-    };
+    let schedule = v.get("schedule").and_then(schedule_from_json).ok_or_else(|| bad("schedule"))?;
     let sparsity = match v.get("sparsity") {
         None | Some(Value::Null) => None,
         Some(sp) => Some(Sparsity { target: f(sp, "target")?, cost: f(sp, "cost")?, decay: f(sp, "decay")? }),
@@ -124,13 +136,15 @@ fn config_from_json(v: &Value, what: &str) -> Result<TrainConfig> {
     let c = TrainConfig {
         n_hidden: u(v, "n_hidden")?,
         algorithm,
-        learning_rate: f(v, "learning_rate")?,
-        schedule,
+        optim: Optim::new(
+            f(v, "learning_rate")?,
+            schedule,
+            f(v, "l2")?,
+            u(v, "batch_size")?,
+            u(v, "epochs")?,
+        ),
         optimizer,
-        l2: f(v, "l2")?,
         l1: f(v, "l1")?,
-        batch_size: u(v, "batch_size")?,
-        epochs: u(v, "epochs")?,
         shuffle: b(v, "shuffle")?,
         visible_bias_from_data: b(v, "visible_bias_from_data")?,
         weight_init_std: f(v, "weight_init_std")?,
@@ -316,8 +330,8 @@ pub fn parse_checkpoint(bytes: &[u8], what: &str) -> Result<TrainState> {
     }
     let data = data_fingerprint(&st, d, what)?;
     let (epoch, step) = (num("epoch")?, num("step")?);
-    if epoch > config.epochs as u64 {
-        return Err(bad(format!("epoch {epoch} is past the configured {} epochs", config.epochs)));
+    if epoch > config.optim.epochs as u64 {
+        return Err(bad(format!("epoch {epoch} is past the configured {} epochs", config.optim.epochs)));
     }
     // (No bound of `step` by the epochs: a resume with other data or batch
     // size, allowed by `--resume-anyway`, changes the updates per epoch.)

@@ -14,6 +14,7 @@
 //! t = load_file("crbm.safetensors")   # t["weights"].shape == (9, 9, 1, 24)
 //! ```
 
+use super::checkpoint::{schedule_from_json, schedule_json};
 use super::model::{FORMAT_VERSION, check_format_and_kind};
 use super::safetensors::{SafeTensors, Tensor};
 use super::{read_file, write_atomic};
@@ -23,7 +24,6 @@ use crate::kernels::conv::ConvShape;
 use crate::model::{ConvDbn, ConvRbm, ConvVisible};
 use crate::rng::StreamState;
 use crate::sampler::ConvChains;
-use crate::train::Schedule;
 use crate::train::conv::{ConvTrainConfig, ConvTrainState};
 use crate::train::conv_dbn::ConvDbnTrainState;
 use std::path::Path;
@@ -209,21 +209,13 @@ pub(super) fn parse_named(bytes: &[u8], what: &str) -> Result<ConvRbm> {
     Ok(get_layer(&st, "", what)?.with_visible(visible))
 }
 
-fn schedule_json(s: &Schedule) -> serde_json::Value {
-    match *s {
-        Schedule::Constant => serde_json::json!({"kind": "constant"}),
-        Schedule::Exponential { decay } => serde_json::json!({"kind": "exponential", "decay": decay}),
-        Schedule::Linear { final_lr } => serde_json::json!({"kind": "linear", "final_lr": final_lr}),
-    }
-}
-
 fn config_json(c: &ConvTrainConfig) -> String {
     serde_json::json!({
         "filters": c.filters, "filter_size": c.filter_size, "pool": c.pool,
         "visible": c.visible.name(), "k": c.k, "persistent": c.persistent, "chains": c.chains,
-        "learning_rate": c.learning_rate, "schedule": schedule_json(&c.schedule), "momentum": c.momentum,
-        "l2": c.l2, "sparsity_target": c.sparsity_target, "sparsity_cost": c.sparsity_cost,
-        "batch_size": c.batch_size, "epochs": c.epochs, "weight_init_std": c.weight_init_std,
+        "learning_rate": c.optim.learning_rate, "schedule": schedule_json(&c.optim.schedule), "momentum": c.momentum,
+        "l2": c.optim.l2, "sparsity_target": c.sparsity_target, "sparsity_cost": c.sparsity_cost,
+        "batch_size": c.optim.batch_size, "epochs": c.optim.epochs, "weight_init_std": c.weight_init_std,
         "initial_hidden_bias": c.initial_hidden_bias, "seed": c.seed,
     })
     .to_string()
@@ -239,13 +231,7 @@ fn config_from(text: &str, what: &str) -> Result<ConvTrainConfig> {
     let f = |v: &serde_json::Value, k: &str| {
         v.get(k).and_then(serde_json::Value::as_f64).map(|x| x as f32).ok_or_else(|| bad(k))
     };
-    let s = v.get("schedule").ok_or_else(|| bad("schedule"))?;
-    let schedule = match s.get("kind").and_then(serde_json::Value::as_str) {
-        Some("constant") => Schedule::Constant,
-        Some("exponential") => Schedule::Exponential { decay: f(s, "decay")? },
-        Some("linear") => Schedule::Linear { final_lr: f(s, "final_lr")? },
-        _ => return Err(bad("schedule")),
-    };
+    let schedule = v.get("schedule").and_then(schedule_from_json).ok_or_else(|| bad("schedule"))?;
     let visible = match v.get("visible").and_then(serde_json::Value::as_str) {
         Some("bernoulli") => ConvVisible::Bernoulli,
         Some("gaussian") => ConvVisible::Gaussian,
@@ -509,7 +495,7 @@ fn get_state(
     } else {
         None
     };
-    let bs = config.batch_size.min(rows);
+    let bs = config.optim.batch_size.min(rows);
     let cd_streams = streams_from(u64s("cd_streams", &[bs, 4])?);
     let order: Vec<u32> = u64s("order", &[rows])?
         .into_iter()

@@ -1,5 +1,6 @@
 //! Training configuration with documented defaults.
 
+use super::optim::Optim;
 use crate::error::{Error, Result};
 
 /// How the negative (model) statistics are estimated.
@@ -131,6 +132,12 @@ pub enum Schedule {
         /// Learning rate of the last epoch.
         final_lr: f32,
     },
+    /// `lr / (1 + e / scale)`: halved after `scale` epochs (the softmax
+    /// read-out's schedule, with `scale` 10).
+    InverseTime {
+        /// Epochs until the rate is halved; finite, > 0.
+        scale: f32,
+    },
 }
 
 impl Schedule {
@@ -143,6 +150,7 @@ impl Schedule {
     /// assert_eq!(s.at(0.1, 0, 10), 0.1);
     /// assert!((s.at(0.1, 9, 10) - 0.01).abs() < 1e-7);
     /// assert_eq!(Schedule::Constant.at(0.1, 5, 10), 0.1);
+    /// assert_eq!(Schedule::InverseTime { scale: 10.0 }.at(0.1, 10, 30), 0.05);
     /// ```
     pub fn at(&self, lr: f32, e: usize, epochs: usize) -> f32 {
         match *self {
@@ -156,11 +164,12 @@ impl Schedule {
                     lr + t * (final_lr - lr)
                 }
             }
+            Schedule::InverseTime { scale } => lr / (1.0 + e as f32 / scale),
         }
     }
 
     /// Checks the schedule's own setting: an exponential decay in (0, 1],
-    /// a final rate finite and ≥ 0.
+    /// a final rate finite and ≥ 0, an inverse-time scale finite and > 0.
     ///
     /// # Errors
     /// [`Error::InvalidParam`] naming it.
@@ -174,6 +183,10 @@ impl Schedule {
             Schedule::Linear { final_lr } if final_lr.is_finite() && final_lr >= 0.0 => Ok(()),
             Schedule::Linear { final_lr } => {
                 Err(bad("final learning rate", format!("must be finite and ≥ 0, got {final_lr}")))
+            }
+            Schedule::InverseTime { scale } if scale.is_finite() && scale > 0.0 => Ok(()),
+            Schedule::InverseTime { scale } => {
+                Err(bad("lr schedule scale", format!("must be finite and > 0, got {scale}")))
             }
         }
     }
@@ -207,21 +220,16 @@ pub struct TrainConfig {
     pub n_hidden: usize,
     /// CD-k or PCD (default: PCD, k = 1, 100 chains).
     pub algorithm: Algorithm,
-    /// Learning rate (default: 0.05 for SGD; use ≈ 1e-3 with Adam).
-    pub learning_rate: f32,
-    /// Learning-rate schedule (default: constant).
-    pub schedule: Schedule,
+    /// Learning rate, its schedule, L2 weight decay (weights only), batch
+    /// size and epochs (default: [`Optim::default`] — 0.05 constant, L2
+    /// 1e-4, batches of 100, 10 epochs; use a rate of ≈ 1e-3 with Adam).
+    /// The last batch of an epoch may be smaller.
+    pub optim: Optim,
     /// Update rule (default: SGD, momentum 0.5 throughout; Hinton's 0.5 → 0.9
     /// suits CD, but made PCD unstable in our runs, see perf-notes.md).
     pub optimizer: Optimizer,
-    /// L2 weight decay (weights only) (default: 1e-4).
-    pub l2: f32,
     /// L1 weight decay (weights only) (default: 0).
     pub l1: f32,
-    /// Mini-batch size (default: 100); the last batch of an epoch may be smaller.
-    pub batch_size: usize,
-    /// Epochs (default: 10).
-    pub epochs: usize,
     /// Shuffle the examples every epoch (default: true).
     pub shuffle: bool,
     /// Initial visible biases `log(p/(1−p))` from the data marginals,
@@ -264,13 +272,8 @@ pub struct TrainConfig {
 setters!(TrainConfig {
     n_hidden: usize,
     algorithm: Algorithm,
-    learning_rate: f32,
-    schedule: Schedule,
     optimizer: Optimizer,
-    l2: f32,
     l1: f32,
-    batch_size: usize,
-    epochs: usize,
     shuffle: bool,
     visible_bias_from_data: bool,
     weight_init_std: f32,
@@ -285,18 +288,16 @@ setters!(TrainConfig {
     seed: u64,
 });
 
+optim_setters!(TrainConfig);
+
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             n_hidden: 500,
             algorithm: Algorithm::Pcd { k: 1, chains: 100 },
-            learning_rate: 0.05,
-            schedule: Schedule::Constant,
+            optim: Optim::default(),
             optimizer: Optimizer::Sgd { initial: 0.5, final_: 0.5, switch_epoch: 5 },
-            l2: 1e-4,
             l1: 0.0,
-            batch_size: 100,
-            epochs: 10,
             shuffle: true,
             visible_bias_from_data: true,
             weight_init_std: 0.01,
@@ -335,10 +336,7 @@ impl TrainConfig {
         }
         self.check_algorithm()?;
         self.check_methods()?;
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(bad("learning_rate", format!("must be finite and > 0, got {}", self.learning_rate)));
-        }
-        self.schedule.check()?;
+        self.optim.check()?;
         match self.optimizer {
             Optimizer::Sgd { initial, final_, .. } => {
                 for (n, m) in [("momentum", initial), ("final momentum", final_)] {
@@ -358,14 +356,7 @@ impl TrainConfig {
                 }
             }
         }
-        finite_nonneg("l2", self.l2)?;
         finite_nonneg("l1", self.l1)?;
-        if self.batch_size == 0 {
-            return Err(bad("batch_size", "must be ≥ 1".into()));
-        }
-        if self.epochs == 0 {
-            return Err(bad("epochs", "must be ≥ 1".into()));
-        }
         finite_nonneg("weight_init_std", self.weight_init_std)?;
         if let Some(s) = self.sparsity {
             if !(s.target > 0.0 && s.target < 1.0) {
@@ -446,12 +437,12 @@ impl TrainConfig {
             if !(a.decay > 0.0 && a.decay < 1.0) {
                 return Err(bad("averaging decay", format!("must be in (0, 1), got {}", a.decay)));
             }
-            if a.from_epoch >= self.epochs {
+            if a.from_epoch >= self.optim.epochs {
                 return Err(bad(
                     "averaging start",
                     format!(
                         "epoch {} is not before the last epoch ({} epochs, counted from 0): the average would never start",
-                        a.from_epoch, self.epochs
+                        a.from_epoch, self.optim.epochs
                     ),
                 ));
             }
@@ -461,7 +452,7 @@ impl TrainConfig {
 
     /// Learning rate of epoch `e` (from 0).
     pub fn learning_rate_at(&self, e: usize) -> f32 {
-        self.schedule.at(self.learning_rate, e, self.epochs)
+        self.optim.rate(e)
     }
 
     /// The number of sweeps per update (`k`).
@@ -474,7 +465,7 @@ impl TrainConfig {
     /// The number of persistent chains (at β = 1), or the batch size for CD.
     pub fn n_chains(&self) -> usize {
         match self.algorithm {
-            Algorithm::Cd { .. } => self.batch_size,
+            Algorithm::Cd { .. } => self.optim.batch_size,
             Algorithm::Pcd { chains, .. } | Algorithm::Pt { chains, .. } => chains,
         }
     }

@@ -27,7 +27,7 @@ use crate::model::conv_rbm::ImageScratch;
 use crate::model::{ConvDbn, ConvRbm, ConvVisible};
 use crate::rng::{self, StreamState};
 use crate::sampler::ConvChains;
-use crate::train::Schedule;
+use crate::train::{Optim, Schedule};
 use rayon::prelude::*;
 use std::time::Instant;
 
@@ -50,24 +50,18 @@ pub struct ConvTrainConfig {
     pub persistent: bool,
     /// Persistent chains (default 100; PCD only).
     pub chains: usize,
-    /// Learning rate (default 0.2).
-    pub learning_rate: f32,
-    /// Learning-rate schedule over the epochs (default: linear to 0.02).
-    pub schedule: Schedule,
+    /// Learning rate, schedule, L2 weight decay on the filters, images per
+    /// update, epochs (default: 0.2 decaying linearly to 0.02, L2 1e-4,
+    /// batches of 50, 5 epochs).
+    pub optim: Optim,
     /// Momentum (default 0.5).
     pub momentum: f32,
-    /// L2 weight decay on the filters (default 1e-4).
-    pub l2: f32,
     /// Target mean activation `ρ` of the detection units (default 0.02).
     pub sparsity_target: f32,
     /// Strength `λ` of the sparsity term on the hidden biases (default 0.1;
     /// 0 turns it off). On MNIST, λ = 1 with the L2 default made every
     /// filter a blob; 0.1 keeps stroke-like filters.
     pub sparsity_cost: f32,
-    /// Images per update (default 50).
-    pub batch_size: usize,
-    /// Epochs (default 5).
-    pub epochs: usize,
     /// Standard deviation of the initial filters (default 0.01).
     pub weight_init_std: f32,
     /// Initial hidden biases (default −2: sparse detection maps from the
@@ -85,18 +79,15 @@ setters!(ConvTrainConfig {
     k: usize,
     persistent: bool,
     chains: usize,
-    learning_rate: f32,
-    schedule: Schedule,
     momentum: f32,
-    l2: f32,
     sparsity_target: f32,
     sparsity_cost: f32,
-    batch_size: usize,
-    epochs: usize,
     weight_init_std: f32,
     initial_hidden_bias: f32,
     seed: u64,
 });
+
+optim_setters!(ConvTrainConfig);
 
 impl Default for ConvTrainConfig {
     fn default() -> Self {
@@ -108,14 +99,10 @@ impl Default for ConvTrainConfig {
             k: 1,
             persistent: true,
             chains: 100,
-            learning_rate: 0.2,
-            schedule: Schedule::Linear { final_lr: 0.02 },
+            optim: Optim::new(0.2, Schedule::Linear { final_lr: 0.02 }, 1e-4, 50, 5),
             momentum: 0.5,
-            l2: 1e-4,
             sparsity_target: 0.02,
             sparsity_cost: 0.1,
-            batch_size: 50,
-            epochs: 5,
             weight_init_std: 0.01,
             initial_hidden_bias: -2.0,
             seed: 0,
@@ -148,11 +135,10 @@ impl ConvTrainConfig {
         let c = self;
         let bad = |name: &'static str, reason: String| Err(Error::InvalidParam { name, reason });
         self.shape(image).check()?;
-        if c.k == 0 || c.batch_size == 0 || c.epochs == 0 || (c.persistent && c.chains == 0) {
-            return bad("k / batch_size / epochs / chains", "must be ≥ 1".into());
+        if c.k == 0 || (c.persistent && c.chains == 0) {
+            return bad("k / chains", "must be ≥ 1".into());
         }
-        super::check_sgd(c.learning_rate, c.momentum, c.l2, c.weight_init_std)?;
-        c.schedule.check()?;
+        super::check_sgd(&c.optim, c.momentum, c.weight_init_std)?;
         if !(c.sparsity_target > 0.0 && c.sparsity_target < 1.0) {
             return bad("sparsity_target", format!("{} must be in (0, 1)", c.sparsity_target));
         }
@@ -395,7 +381,7 @@ impl ConvTrainer {
             .collect();
         let (w0, b0, _) = model.into_parts();
         let model = ConvRbm::new(s, w0, b0, vb)?.with_visible(c.visible);
-        let bs = c.batch_size.min(data.len());
+        let bs = c.optim.batch_size.min(data.len());
         let n_neg = if c.persistent { c.chains } else { bs };
         crate::alloc::check_bytes("batch and chains (images)", (bs + n_neg) as u128 * d as u128, 4)?;
         let chain_seed = rng::derive(c.seed, rng::Purpose::ConvChains);
@@ -433,7 +419,7 @@ impl ConvTrainer {
             });
         }
         let s = c.shape(state.image);
-        let bs = c.batch_size.min(data.len());
+        let bs = c.optim.batch_size.min(data.len());
         let ok = state.model.shape() == s
             && state.model.visible_units() == c.visible
             && state.velocity[0].len() == s.n_weights()
@@ -442,7 +428,7 @@ impl ConvTrainer {
             && state.cd_streams.len() == bs
             && state.order.len() == data.len()
             && state.chains.as_ref().map(|ch| ch.len()) == c.persistent.then_some(c.chains)
-            && state.epoch <= c.epochs;
+            && state.epoch <= c.optim.epochs;
         let mut seen = vec![false; data.len()];
         let perm = state
             .order
@@ -461,7 +447,7 @@ impl ConvTrainer {
 
     /// Whether every epoch of the settings has run.
     pub fn is_done(&self) -> bool {
-        self.st.epoch >= self.st.config.epochs
+        self.st.epoch >= self.st.config.optim.epochs
     }
 
     /// The model so far.
@@ -501,8 +487,8 @@ impl ConvTrainer {
         let c = &st.config;
         let d = st.model.shape().n_visible();
         let epoch = st.epoch;
-        let lr = c.schedule.at(c.learning_rate, epoch, c.epochs);
-        let bs = c.batch_size.min(data.len());
+        let lr = c.optim.rate(epoch);
+        let bs = c.optim.batch_size.min(data.len());
         shuffle_indices(&mut st.order, &mut self.shuffle);
         let mut batch = vec![0.0f32; bs * d];
         for idx in st.order.chunks(bs) {
@@ -567,7 +553,7 @@ fn update(
     let (m, n) = (m as f64, n as f64);
     let mut w = model.weights().to_vec();
     for (i, (wi, vi)) in w.iter_mut().zip(vel[0].iter_mut()).enumerate() {
-        let g = ((plus.w[i] / m - minus.w[i] / n) / positions) as f32 - c.l2 * *wi;
+        let g = ((plus.w[i] / m - minus.w[i] / n) / positions) as f32 - c.optim.l2 * *wi;
         *vi = c.momentum * *vi + lr * g;
         *wi += *vi;
     }

@@ -122,7 +122,7 @@ impl ConvDbnTrainer {
         }
         // The current layer's settings may differ from the stack's only in
         // `epochs` (a resume may extend the run).
-        if state.current.config.clone().epochs(state.configs[l].epochs) != state.configs[l] {
+        if state.current.config.clone().epochs(state.configs[l].optim.epochs) != state.configs[l] {
             return Err(bad("the current layer's settings are not the stack's"));
         }
         let mut input: Option<Dataset> = None;

@@ -15,7 +15,7 @@ use crate::energy::{TrainableEnergy, Workspace};
 use crate::error::{Error, Result};
 use crate::model::GaussianRbm;
 use crate::rng;
-use crate::train::Schedule;
+use crate::train::{Optim, Schedule};
 use std::time::Instant;
 
 /// Settings of [`train_gaussian_rbm`].
@@ -28,18 +28,12 @@ pub struct GaussianTrainConfig {
     pub k: usize,
     /// Persistent chains (PCD) instead of CD-k from the data (default false).
     pub persistent: bool,
-    /// Learning rate (default 1e-3; real-valued units need small rates).
-    pub learning_rate: f32,
-    /// Learning-rate schedule over the epochs (default: constant).
-    pub schedule: Schedule,
+    /// Learning rate, schedule, L2 weight decay on `W`, batch size, epochs
+    /// (default: 1e-3 constant — real-valued units need small rates —, L2
+    /// 1e-4, batches of 100, 10 epochs).
+    pub optim: Optim,
     /// Momentum (default 0.9).
     pub momentum: f32,
-    /// L2 weight decay on `W` (default 1e-4).
-    pub l2: f32,
-    /// Mini-batch size (default 100).
-    pub batch_size: usize,
-    /// Epochs (default 10).
-    pub epochs: usize,
     /// Standard deviation of the initial weights (default 0.01).
     pub weight_init_std: f32,
     /// Initial `σ` of every visible unit (default 1; in [0.001, 1000], for
@@ -56,17 +50,14 @@ setters!(GaussianTrainConfig {
     n_hidden: usize,
     k: usize,
     persistent: bool,
-    learning_rate: f32,
-    schedule: Schedule,
     momentum: f32,
-    l2: f32,
-    batch_size: usize,
-    epochs: usize,
     weight_init_std: f32,
     init_sigma: f32,
     learn_sigma: bool,
     seed: u64,
 });
+
+optim_setters!(GaussianTrainConfig);
 
 impl Default for GaussianTrainConfig {
     fn default() -> Self {
@@ -74,12 +65,8 @@ impl Default for GaussianTrainConfig {
             n_hidden: 500,
             k: 1,
             persistent: false,
-            learning_rate: 1e-3,
-            schedule: Schedule::Constant,
+            optim: Optim::new(1e-3, Schedule::Constant, 1e-4, 100, 10),
             momentum: 0.9,
-            l2: 1e-4,
-            batch_size: 100,
-            epochs: 10,
             weight_init_std: 0.01,
             init_sigma: 1.0,
             learn_sigma: false,
@@ -129,11 +116,10 @@ pub fn train_gaussian_rbm(
     mut on_epoch: impl FnMut(&GaussianEpochReport),
 ) -> Result<GaussianRbm> {
     let c = config;
-    if c.n_hidden == 0 || c.k == 0 || c.batch_size == 0 || c.epochs == 0 {
-        return Err(bad("n_hidden / k / batch_size / epochs", "must be ≥ 1".into()));
+    if c.n_hidden == 0 || c.k == 0 {
+        return Err(bad("n_hidden / k", "must be ≥ 1".into()));
     }
-    super::check_sgd(c.learning_rate, c.momentum, c.l2, c.weight_init_std)?;
-    c.schedule.check()?;
+    super::check_sgd(&c.optim, c.momentum, c.weight_init_std)?;
     // Data are expected standardized (σ of order 1): beyond these bounds
     // the conditionals overflow f32 or the model cannot move.
     if !(c.init_sigma.is_finite() && (1e-3..=1e3).contains(&c.init_sigma)) {
@@ -154,7 +140,7 @@ pub fn train_gaussian_rbm(
     let mut vel = vec![0.0f32; np];
     let mut grad = vec![0.0f64; np];
     let mut ws = Workspace::default();
-    let bs = c.batch_size.min(data.len());
+    let bs = c.optim.batch_size.min(data.len());
     crate::alloc::check_bytes("GB-RBM batch (2 × batch × features)", 2 * bs as u128 * data.dim() as u128, 4)?;
     let mut streams = rng::chain_streams(rng::derive(c.seed, rng::Purpose::GaussianChains), bs)?;
     let mut chains: Vec<f32> = Vec::new();
@@ -164,9 +150,9 @@ pub fn train_gaussian_rbm(
     let (wlen, sig0) = (d * h, np - d);
     let mut both = vec![0.0f32; 2 * bs * d];
     let mut coef = vec![0.0f32; 2 * bs];
-    for epoch in 0..c.epochs {
+    for epoch in 0..c.optim.epochs {
         let t0 = Instant::now();
-        let lr_epoch = c.schedule.at(c.learning_rate, epoch, c.epochs);
+        let lr_epoch = c.optim.rate(epoch);
         shuffle_indices(&mut order, &mut shuffle);
         for idx in order.chunks(bs) {
             let m = idx.len();
@@ -199,7 +185,7 @@ pub fn train_gaussian_rbm(
                 let mut g = g as f32;
                 let mut lr = lr_epoch;
                 if i < wlen {
-                    g += c.l2 * *p;
+                    g += c.optim.l2 * *p;
                 } else if i >= sig0 {
                     if !c.learn_sigma {
                         continue;

@@ -6,7 +6,7 @@
 //! every sample come from the seed, and all sums run in a fixed order, so
 //! the result is the same for any thread count.
 
-use super::config::Schedule;
+use super::optim::Optim;
 use super::optim::momentum_step;
 use crate::data::{Dataset, shuffle_indices};
 use crate::error::{Error, Result};
@@ -27,20 +27,13 @@ pub struct LabelledConfig {
     /// the data (default false: CD-k). PCD gives a better generative model
     /// (label-conditioned samples); CD a slightly sharper classifier.
     pub persistent: bool,
-    /// Learning rate (default 0.05).
-    pub learning_rate: f32,
-    /// Learning-rate schedule over the epochs (default: constant). With
-    /// persistent chains a decay lets the chains settle, as for the plain
-    /// RBM (docs/results.md).
-    pub schedule: Schedule,
+    /// Learning rate, schedule, L2 weight decay, batch size, epochs
+    /// (default: 0.05 constant, L2 1e-4, batches of 100, 10 epochs). With
+    /// persistent chains a decaying rate lets the chains settle, as for the
+    /// plain RBM (docs/results.md).
+    pub optim: Optim,
     /// Momentum (default 0.5).
     pub momentum: f32,
-    /// L2 weight decay (default 1e-4).
-    pub l2: f32,
-    /// Mini-batch size (default 100).
-    pub batch_size: usize,
-    /// Epochs (default 10).
-    pub epochs: usize,
     /// Standard deviation of the initial weights (default 0.01).
     pub weight_init_std: f32,
     /// Seed (default 0).
@@ -51,15 +44,12 @@ setters!(LabelledConfig {
     n_hidden: usize,
     k: usize,
     persistent: bool,
-    learning_rate: f32,
-    schedule: Schedule,
     momentum: f32,
-    l2: f32,
-    batch_size: usize,
-    epochs: usize,
     weight_init_std: f32,
     seed: u64,
 });
+
+optim_setters!(LabelledConfig);
 
 impl Default for LabelledConfig {
     fn default() -> Self {
@@ -67,12 +57,8 @@ impl Default for LabelledConfig {
             n_hidden: 500,
             k: 1,
             persistent: false,
-            learning_rate: 0.05,
-            schedule: Schedule::Constant,
+            optim: Optim::default(),
             momentum: 0.5,
-            l2: 1e-4,
-            batch_size: 100,
-            epochs: 10,
             weight_init_std: 0.01,
             seed: 0,
         }
@@ -122,18 +108,17 @@ pub fn fit_labelled(
     }
     data.check_binary()?;
     let c = config;
-    if c.n_hidden == 0 || c.k == 0 || c.batch_size == 0 || c.epochs == 0 {
-        return Err(bad("n_hidden / k / batch_size / epochs", "must be ≥ 1".into()));
+    if c.n_hidden == 0 || c.k == 0 {
+        return Err(bad("n_hidden / k", "must be ≥ 1".into()));
     }
-    super::check_sgd(c.learning_rate, c.momentum, c.l2, c.weight_init_std)?;
-    c.schedule.check()?;
+    super::check_sgd(&c.optim, c.momentum, c.weight_init_std)?;
     let (d, k, h) = (data.dim(), n_labels, c.n_hidden);
     let v = d + k;
     let init = Rbm::random(v, h, c.weight_init_std, 0.0, c.seed)?;
     let (mut w, mut b, mut hb) = init.into_parts();
     let alloc = |n: usize, what: &'static str| crate::alloc::try_vec(n, 0.0f32, what);
     let (mut vw, mut vb, mut vc) = (alloc(v * h, "velocity")?, vec![0.0f32; v], vec![0.0f32; h]);
-    let bs = c.batch_size.min(data.len());
+    let bs = c.optim.batch_size.min(data.len());
     // [V⁺; V⁻] and [P⁺/m; −P⁻/m] for one product Vᵀ·P.
     let (mut a, mut p) = (alloc(2 * bs * v, "batch")?, alloc(2 * bs * h, "batch")?);
     let (mut hs, mut pre_v, mut g) =
@@ -145,8 +130,8 @@ pub fn fit_labelled(
     let mut order: Vec<u32> = (0..data.len() as u32).collect();
     let mut shuffle =
         rng::to_generator(rng::chain_streams(rng::derive(c.seed, rng::Purpose::SmallTrainerOrder), 1)?[0]);
-    for epoch in 0..c.epochs {
-        let lr = c.schedule.at(c.learning_rate, epoch, c.epochs);
+    for epoch in 0..c.optim.epochs {
+        let lr = c.optim.rate(epoch);
         shuffle_indices(&mut order, &mut shuffle);
         for idx in order.chunks(bs) {
             let m = idx.len();
@@ -197,7 +182,7 @@ pub fn fit_labelled(
             pneg.iter_mut().for_each(|x| *x *= -inv);
             gemm::par_gemm_tn(v, 2 * m, h, &a[..2 * m * v], &p[..2 * m * h], &mut g, 256)?;
             for ((w, vel), &g) in w.iter_mut().zip(vw.iter_mut()).zip(&g) {
-                let ascent = g - c.l2 * *w;
+                let ascent = g - c.optim.l2 * *w;
                 momentum_step(w, vel, c.momentum, lr, ascent);
             }
             for ((b, vel), &g) in

@@ -25,7 +25,7 @@ pub mod ebm;
 pub mod gaussian;
 pub mod labelled;
 pub mod metrics;
-mod optim;
+pub mod optim;
 #[cfg(feature = "mpi")]
 pub(crate) mod sharded;
 pub mod softmax;
@@ -33,23 +33,15 @@ pub(crate) mod split;
 pub mod trainer;
 mod update;
 
-/// Checks the momentum-SGD settings shared by the smaller trainers
-/// (Gaussian–Bernoulli RBM, label-joined RBM), naming the bad one.
-pub(crate) fn check_sgd(
-    learning_rate: f32,
-    momentum: f32,
-    l2: f32,
-    weight_init_std: f32,
-) -> crate::Result<()> {
+/// Checks the momentum-SGD settings of the smaller trainers (Gaussian–
+/// Bernoulli RBM, label-joined RBM, softmax regression, convolutional RBM):
+/// the shared [`Optim`] settings, the momentum and the initial weights'
+/// spread, naming the bad one.
+pub(crate) fn check_sgd(optim: &Optim, momentum: f32, weight_init_std: f32) -> crate::Result<()> {
     let bad = |name: &'static str, reason: String| crate::Error::InvalidParam { name, reason };
-    if !(learning_rate.is_finite() && learning_rate > 0.0) {
-        return Err(bad("learning_rate", format!("{learning_rate} must be finite and > 0")));
-    }
+    optim.check()?;
     if !(0.0..1.0).contains(&momentum) {
         return Err(bad("momentum", format!("{momentum} must be in [0, 1)")));
-    }
-    if !(l2.is_finite() && l2 >= 0.0) {
-        return Err(bad("l2", format!("{l2} must be finite and ≥ 0")));
     }
     if !(weight_init_std.is_finite() && weight_init_std >= 0.0) {
         return Err(bad("weight_init_std", format!("{weight_init_std} must be finite and ≥ 0")));
@@ -59,4 +51,5 @@ pub(crate) fn check_sgd(
 
 pub use config::{Algorithm, Averaging, Centering, FastWeights, Optimizer, Schedule, Sparsity, TrainConfig};
 pub use metrics::Metrics;
+pub use optim::Optim;
 pub use trainer::{EpochReport, OptimizerState, TrainState, Trainer, fit};

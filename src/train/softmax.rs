@@ -10,6 +10,7 @@ use crate::kernels::gemm;
 use crate::model::SoftmaxRegression;
 use crate::model::softmax::softmax_in_place;
 use crate::rng;
+use crate::train::{Optim, Schedule};
 
 /// Settings of [`fit_softmax`].
 #[non_exhaustive]
@@ -17,39 +18,27 @@ use crate::rng;
 pub struct SoftmaxConfig {
     /// Number of classes (labels must be below it; default 10).
     pub n_classes: usize,
-    /// Passes over the data (default 30).
-    pub epochs: usize,
-    /// Initial learning rate, decayed as `lr / (1 + epoch / 10)` (default 0.1).
-    pub learning_rate: f32,
+    /// Learning rate, schedule, L2 penalty on the weights, batch size,
+    /// epochs (default: 0.1 decayed as `lr / (1 + epoch / 10)`
+    /// ([`Schedule::InverseTime`] with scale 10), L2 1e-4, batches of 100,
+    /// 30 epochs).
+    pub optim: Optim,
     /// Momentum (default 0.9).
     pub momentum: f32,
-    /// L2 penalty on the weights (default 1e-4).
-    pub l2: f32,
-    /// Mini-batch size (default 100).
-    pub batch_size: usize,
     /// Seed of the shuffles (default 0).
     pub seed: u64,
 }
 
-setters!(SoftmaxConfig {
-    n_classes: usize,
-    epochs: usize,
-    learning_rate: f32,
-    momentum: f32,
-    l2: f32,
-    batch_size: usize,
-    seed: u64,
-});
+setters!(SoftmaxConfig { n_classes: usize, momentum: f32, seed: u64 });
+
+optim_setters!(SoftmaxConfig);
 
 impl Default for SoftmaxConfig {
     fn default() -> Self {
         SoftmaxConfig {
             n_classes: 10,
-            epochs: 30,
-            learning_rate: 0.1,
+            optim: Optim::new(0.1, Schedule::InverseTime { scale: 10.0 }, 1e-4, 100, 30),
             momentum: 0.9,
-            l2: 1e-4,
-            batch_size: 100,
             seed: 0,
         }
     }
@@ -60,8 +49,8 @@ impl Default for SoftmaxConfig {
 ///
 /// # Errors
 /// [`Error::InvalidParam`] for a data set without labels, a label not below
-/// `n_classes`, an empty data set, non-positive or non-finite learning rate,
-/// zero epochs or batch size; [`Error::NonFinite`] for a diverged fit
+/// `n_classes`, an empty data set, bad [`Optim`] settings (see
+/// [`Optim::check`]) or momentum; [`Error::NonFinite`] for a diverged fit
 /// (a [`Dataset`] holds only finite features).
 ///
 /// # Examples
@@ -90,32 +79,21 @@ pub fn fit_softmax(data: &Dataset, config: &SoftmaxConfig) -> Result<SoftmaxRegr
     if data.is_empty() {
         return Err(bad("data", "no examples".into()));
     }
-    if !(config.learning_rate.is_finite() && config.learning_rate > 0.0) {
-        return Err(bad("learning_rate", format!("{} is not a positive number", config.learning_rate)));
-    }
-    if !((0.0..1.0).contains(&config.momentum) && config.l2.is_finite() && config.l2 >= 0.0) {
-        return Err(bad(
-            "momentum / l2",
-            format!("momentum {} not in [0, 1) or l2 {} < 0", config.momentum, config.l2),
-        ));
-    }
-    if config.epochs == 0 || config.batch_size == 0 {
-        return Err(bad("epochs / batch_size", "must be ≥ 1".into()));
-    }
+    super::check_sgd(&config.optim, config.momentum, 0.0)?;
     let (n, f) = (data.len(), data.dim());
     let mut model = SoftmaxRegression::zeros(f, c)?;
     let mut vel_w = crate::alloc::try_vec(f * c, 0.0f32, "velocity")?;
     let mut vel_b = vec![0.0f32; c];
-    let bs = config.batch_size.min(n);
+    let bs = config.optim.batch_size.min(n);
     let mut xb = crate::alloc::try_vec(bs * f, 0.0f32, "batch")?;
     let mut p = vec![0.0f32; bs * c];
     let mut gw = crate::alloc::try_vec(f * c, 0.0f32, "gradient")?;
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut g =
         rng::to_generator(rng::chain_streams(rng::derive(config.seed, rng::Purpose::SoftmaxOrder), 1)?[0]);
-    for epoch in 0..config.epochs {
+    for epoch in 0..config.optim.epochs {
         shuffle_indices(&mut order, &mut g);
-        let lr = config.learning_rate / (1.0 + epoch as f32 / 10.0);
+        let lr = config.optim.rate(epoch);
         for idx in order.chunks(bs) {
             let m = idx.len();
             for (dst, &i) in xb.chunks_exact_mut(f).zip(idx) {
@@ -134,7 +112,7 @@ pub fn fit_softmax(data: &Dataset, config: &SoftmaxConfig) -> Result<SoftmaxRegr
             }
             gemm::par_gemm_tn(f, m, c, xs, ps, &mut gw, 256)?;
             for ((w, v), &g) in w.iter_mut().zip(vel_w.iter_mut()).zip(&gw) {
-                let ascent = -(g + config.l2 * *w);
+                let ascent = -(g + config.optim.l2 * *w);
                 super::optim::momentum_step(w, v, config.momentum, lr, ascent);
             }
             for (k, (b, v)) in b.iter_mut().zip(vel_b.iter_mut()).enumerate() {

@@ -462,7 +462,7 @@ impl Trainer {
     }
     /// Whether all configured epochs are done.
     pub fn is_done(&self) -> bool {
-        self.s.epoch >= self.s.config.epochs
+        self.s.epoch >= self.s.config.optim.epochs
     }
     /// Changes the number of epochs (to train longer after a resume).
     ///
@@ -472,7 +472,7 @@ impl Trainer {
         if epochs == 0 {
             return Err(Error::InvalidParam { name: "epochs", reason: "must be ≥ 1".into() });
         }
-        self.s.config.epochs = epochs;
+        self.s.config.optim.epochs = epochs;
         Ok(())
     }
 
@@ -513,7 +513,7 @@ impl Trainer {
             shuffle_indices(&mut order, &mut g);
             self.s.order_stream = rng::from_generator(&g);
         }
-        let bs = self.s.config.batch_size;
+        let bs = self.s.config.optim.batch_size;
         let batches = n.div_ceil(bs);
         let lr = self.s.config.learning_rate_at(self.s.epoch);
         self.trace.clear();
@@ -580,10 +580,14 @@ impl Trainer {
 
 /// A fresh run's data: not empty, at least one batch, valid values.
 fn check_data(config: &TrainConfig, data: &Dataset) -> Result<()> {
-    if config.batch_size > data.len() && !data.is_empty() {
+    if config.optim.batch_size > data.len() && !data.is_empty() {
         return Err(Error::InvalidParam {
             name: "batch_size",
-            reason: format!("{} is larger than the data set ({} examples)", config.batch_size, data.len()),
+            reason: format!(
+                "{} is larger than the data set ({} examples)",
+                config.optim.batch_size,
+                data.len()
+            ),
         });
     }
     check_values(config, data)

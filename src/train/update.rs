@@ -144,7 +144,7 @@ pub(super) fn update(
     let m = idx.len();
     let cd = matches!(s.config.algorithm, Algorithm::Cd { .. });
     let n_neg = if cd { m } else { s.config.n_chains() };
-    let cap = s.config.batch_size + s.config.n_chains();
+    let cap = s.config.optim.batch_size + s.config.n_chains();
     let sc = scratch.get_or_insert_with(|| Scratch::new(d, h, cap, n_neg.max(s.chains.batch())));
     // Binary × dense products where the states are sparse enough (decided
     // from the batch's overall density: the same choice for any thread
@@ -579,7 +579,7 @@ fn optimizer_step(
     let o = &mut s.optimizer;
     let terms = Terms {
         l1: s.config.l1,
-        l2: s.config.l2,
+        l2: s.config.optim.l2,
         extra,
         offsets: (&s.offsets.0, &s.offsets.1),
         centered,

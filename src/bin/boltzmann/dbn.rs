@@ -468,7 +468,7 @@ fn fine_tune(
         .epochs(a.up_down_epochs)
         .learning_rate(a.up_down_lr)
         .k(a.up_down_k)
-        .batch_size(base.batch_size)
+        .batch_size(base.optim.batch_size)
         .seed(derive(base.seed, Purpose::UpDown));
     let (t, json) = (Instant::now(), a.train.json);
     let net = up_down(dbn, train_set, &cfg, |e| {
@@ -501,7 +501,7 @@ fn labelled_top(
             crate::train::parse_schedule(a.label_lr_schedule())
                 .map_err(|e| format!("--label-lr-schedule: {e}"))?,
         )
-        .batch_size(base.batch_size)
+        .batch_size(base.optim.batch_size)
         .seed(base.seed.wrapping_add(depth as u64));
     let (l, t, json) = (depth + 1, Instant::now(), a.train.json);
     let net =
@@ -1054,7 +1054,7 @@ fn train_gaussian(
         .k(k)
         .persistent(a.gaussian_pcd)
         .learning_rate(a.gaussian_lr)
-        .batch_size(base.batch_size)
+        .batch_size(base.optim.batch_size)
         .epochs(epochs[0])
         .init_sigma(a.sigma)
         .learn_sigma(a.learn_sigma)

@@ -484,7 +484,7 @@ fn resume(a: &TrainArgs, path: &Path, train_set: &Dataset) -> CliResult<train::T
         st.data = Some(train_set.fingerprint());
     }
     let done = st.epoch;
-    let epochs = if crate::given("epochs") { a.epochs() } else { st.config.epochs };
+    let epochs = if crate::given("epochs") { a.epochs() } else { st.config.optim.epochs };
     if epochs < done {
         return Err(format!(
             "--resume: the checkpoint has already trained {done} epochs, more than --epochs {epochs}; pass \
@@ -492,7 +492,7 @@ fn resume(a: &TrainArgs, path: &Path, train_set: &Dataset) -> CliResult<train::T
         )
         .into());
     }
-    st.config.epochs = epochs;
+    st.config.optim.epochs = epochs;
     Ok(st)
 }
 
@@ -611,22 +611,22 @@ fn merge_given(was: &TrainConfig, asked: &TrainConfig) -> (TrainConfig, Vec<Stri
     let mut merged = was.clone();
     let mut changes = Vec::new();
     macro_rules! field {
-        ($field:ident, [$($flag:literal),+]) => {
-            if was.$field != asked.$field && [$($flag),+].iter().any(|f| crate::given(f)) {
+        ($($field:ident).+, [$($flag:literal),+]) => {
+            if was.$($field).+ != asked.$($field).+ && [$($flag),+].iter().any(|f| crate::given(f)) {
                 let flags = [$(concat!("--", $flag)),+].join("/").replace('_', "-");
-                changes.push(format!("{flags} ({:?} → {:?})", was.$field, asked.$field));
-                merged.$field = asked.$field.clone();
+                changes.push(format!("{flags} ({:?} → {:?})", was.$($field).+, asked.$($field).+));
+                merged.$($field).+ = asked.$($field).+.clone();
             }
         };
     }
     field!(n_hidden, ["hidden"]);
     field!(algorithm, ["algorithm", "k", "chains", "replicas", "beta_min"]);
-    field!(learning_rate, ["lr"]);
-    field!(schedule, ["lr_schedule"]);
+    field!(optim.learning_rate, ["lr"]);
+    field!(optim.schedule, ["lr_schedule"]);
     field!(optimizer, ["optimizer", "momentum", "final_momentum", "momentum_switch"]);
-    field!(l2, ["l2"]);
+    field!(optim.l2, ["l2"]);
     field!(l1, ["l1"]);
-    field!(batch_size, ["batch"]);
+    field!(optim.batch_size, ["batch"]);
     field!(shuffle, ["no_shuffle"]);
     field!(visible_bias_from_data, ["no_vbias_init"]);
     field!(weight_init_std, ["init_std"]);
@@ -751,8 +751,8 @@ fn run_in_pool(a: TrainArgs, bench: bool, ranks: &crate::ranks::Ranks) -> CliRes
             c.n_hidden,
             train_set.len(),
             c.algorithm,
-            c.learning_rate,
-            c.batch_size,
+            c.optim.learning_rate,
+            c.optim.batch_size,
             threads,
             boltzmann::active_isa()
         );
@@ -765,7 +765,7 @@ fn run_in_pool(a: TrainArgs, bench: bool, ranks: &crate::ranks::Ranks) -> CliRes
     let t_all = Instant::now();
     while !trainer.is_done() {
         let bar = progress_bar(show_bar);
-        bar.set_message(format!("{}/{}{last}", trainer.epoch() + 1, trainer.config().epochs));
+        bar.set_message(format!("{}/{}{last}", trainer.epoch() + 1, trainer.config().optim.epochs));
         let report = trainer.run_epoch(&train_set, |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
