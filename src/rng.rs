@@ -157,6 +157,9 @@ pub enum Purpose {
     PictureData,
     /// The second fresh sample for the data-vs-data MMD (CLI `ebm train`).
     PictureReference,
+    /// Visiting order of the linear SVM's coordinate descent (one stream
+    /// per class).
+    SvmOrder,
     /// Chains of the convolutional RBM trainer.
     ConvChains,
     /// Its shuffle of the images.
@@ -211,6 +214,7 @@ pub fn derive(seed: u64, purpose: Purpose) -> u64 {
         ConvOrder => seed ^ 0xC0_0D3E,
         ConvSampling => seed ^ 0xC0_5A3F,
         ConvLayers => seed ^ 0xC0_1A7E,
+        SvmOrder => seed ^ 0x5_7A0D,
     }
 }
 

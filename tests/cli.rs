@@ -1345,8 +1345,32 @@ fn crbm_train_sample_filters() {
         (Some(12 * 12 * 4 + 5 * 5 * 5), &serde_json::json!("1,2"), &serde_json::json!(true)),
         "{v}"
     );
+    // The linear SVM read-out; several costs: one chosen on the held-out
+    // sixth (40 images: 34 + 6), reported with each candidate's error.
+    let (ok, stdout, err) =
+        classify(&["--layer", "1,2", "--grey", "--classifier", "svm", "--svm-c", "0.5,0.05"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["classifier"], "svm", "{v}");
+    let cands = v["svm_validation"].as_array().unwrap();
+    assert_eq!(cands.len(), 2, "{v}");
+    let best = cands.iter().min_by(|a, b| a["error"].as_f64().partial_cmp(&b["error"].as_f64()).unwrap());
+    let errs: Vec<f64> = cands.iter().map(|c| c["error"].as_f64().unwrap()).collect();
+    let chosen = v["svm_c"].as_f64().unwrap();
+    if errs[0] != errs[1] {
+        assert_eq!(Some(chosen), best.unwrap()["c"].as_f64(), "{v}");
+    } else {
+        assert!((chosen - 0.05).abs() < 1e-6, "ties go to the smaller C: {v}");
+    }
+    assert!(v["svm_passes"].as_u64().unwrap() >= 1 && v["pixels_svm_c"].is_number(), "{v}");
+    let (ok, stdout, err) = classify(&["--grey", "--classifier", "svm"]);
+    assert!(ok && !stdout.contains("svm_validation"), "{err}{stdout}");
     for (extra, needle) in [
-        (&["--layer", "1,1", "--grey"][..], "named twice"),
+        (&["--grey", "--classifier", "svm", "--svm-c", "0"][..], "--svm-c"),
+        (&["--grey", "--classifier", "svm", "--svm-c", "0.1,nan"], "--svm-c"),
+        (&["--grey", "--classifier", "tree"], "tree"),
+        (&["--grey", "--classifier", "svm", "--svm-passes", "0"], "--svm-passes"),
+        (&["--layer", "1,1", "--grey"], "named twice"),
         (&["--layer", "1,3", "--grey"], "--layer 3"),
         (&["--grey", "--lr", "0"], "--lr"),
         (&["--grey", "--l2=-1"], "--l2"),

@@ -2,8 +2,8 @@
 //! Gaussian–Bernoulli [`GaussianRbm`], and stacks of RBMs,
 //! Deep Belief Networks ([`Dbn`], [`LabelledDbn`] with a label-joined top), the
 //! convolutional RBM with probabilistic max-pooling ([`ConvRbm`]) and its stacks
-//! ([`ConvDbn`]); and [`SoftmaxRegression`], the linear
-//! classifier for comparing features.
+//! ([`ConvDbn`]); and [`SoftmaxRegression`] and [`LinearSvm`], the linear
+//! classifiers for comparing features.
 
 pub mod centering;
 pub mod conv_dbn;
@@ -14,6 +14,7 @@ pub mod gaussian_rbm;
 pub mod labelled;
 pub mod rbm;
 pub mod softmax;
+pub mod svm;
 
 pub use crate::kernels::conv::ConvShape;
 pub use conv_dbn::ConvDbn;
@@ -24,6 +25,7 @@ pub use gaussian_rbm::GaussianRbm;
 pub use labelled::LabelledRbm;
 pub use rbm::Rbm;
 pub use softmax::SoftmaxRegression;
+pub use svm::LinearSvm;
 
 /// Fraction of `pred` that differs from `labels` (0 for no rows): the error
 /// rate of the classifiers here.

@@ -141,7 +141,7 @@ pub(crate) fn softmax_in_place(row: &mut [f32], bias: &[f32]) {
     }
 }
 
-fn argmax(p: &[f32]) -> u8 {
+pub(crate) fn argmax(p: &[f32]) -> u8 {
     let mut best = 0;
     for (k, &v) in p.iter().enumerate() {
         if v > p[best] {

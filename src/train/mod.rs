@@ -4,7 +4,9 @@
 //! Langevin maximum likelihood with a replay buffer in [`ebm`], and score
 //! networks by denoising score matching in [`dsm`]; convolutional RBMs with
 //! probabilistic max-pooling in [`conv`], and convolutional DBNs layer by
-//! layer, saved and resumed after any epoch, in [`conv_dbn`].
+//! layer, saved and resumed after any epoch, in [`conv_dbn`]; the linear
+//! read-outs of features, softmax regression in [`softmax`] and a linear
+//! SVM in [`svm`].
 //!
 //! ```
 //! use boltzmann::data::Dataset;
@@ -30,6 +32,7 @@ pub mod optim;
 pub(crate) mod sharded;
 pub mod softmax;
 pub(crate) mod split;
+pub mod svm;
 pub mod trainer;
 mod update;
 

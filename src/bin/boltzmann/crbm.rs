@@ -2,6 +2,7 @@
 //! with probabilistic max-pooling and their stacks (convolutional DBNs).
 
 use crate::CliResult;
+use crate::classifier::Scored;
 use boltzmann::data::Dataset;
 use boltzmann::io;
 use boltzmann::model::{ConvDbn, ConvVisible};
@@ -244,16 +245,8 @@ pub(crate) struct CrbmClassifyArgs {
     /// up-pass of those probabilities (no sampling noise in the inputs).
     #[arg(long, requires = "data")]
     grey: bool,
-    /// Epochs of softmax regression.
-    #[arg(long, value_parser = crate::limits::epochs, default_value_t = 30)]
-    epochs: usize,
-    /// Initial learning rate of the softmax regression (decayed as
-    /// lr / (1 + epoch / 10)).
-    #[arg(long, default_value_t = 0.1)]
-    lr: f32,
-    /// L2 penalty on the softmax regression's weights.
-    #[arg(long, default_value_t = 1e-4)]
-    l2: f32,
+    #[command(flatten)]
+    classifier: crate::classifier::ClassifierArgs,
     /// Seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -814,7 +807,7 @@ fn filters(a: &CrbmFiltersArgs) -> CliResult<()> {
 }
 
 fn classify(a: &CrbmClassifyArgs) -> CliResult<()> {
-    use boltzmann::train::softmax::{SoftmaxConfig, fit_softmax};
+    a.classifier.check()?;
     let (net, layers) = feature_net("classify", &a.model, a.layer.as_deref())?;
     let (train, test) = classify_data(a)?;
     let d = net.layers()[0].shape().n_visible();
@@ -827,20 +820,9 @@ fn classify(a: &CrbmClassifyArgs) -> CliResult<()> {
         (Some(a), Some(b)) => (a.to_vec(), b.to_vec()),
         _ => return Err("the data has no labels".into()),
     };
-    for (what, x) in [("--lr", a.lr), ("--l2", a.l2)] {
-        if !x.is_finite() || x < 0.0 || (what == "--lr" && x == 0.0) {
-            return Err(format!(
-                "{what} {x}: must be finite and {}",
-                if what == "--lr" { "positive" } else { "≥ 0" }
-            )
-            .into());
-        }
-    }
-    let config = SoftmaxConfig::default().epochs(a.epochs).seed(a.seed).learning_rate(a.lr).l2(a.l2);
-    let fit = |x: Vec<f32>, xt: Vec<f32>, width: usize| -> CliResult<(f64, f64)> {
+    let fit = |x: Vec<f32>, xt: Vec<f32>, width: usize| -> CliResult<Scored> {
         let ds = Dataset::new(x, width).and_then(|d| d.with_labels(ytr.clone()))?;
-        let m = fit_softmax(&ds, &config)?;
-        Ok((m.error_rate(ds.features(), &ytr)?, m.error_rate(&xt, &yte)?))
+        a.classifier.fit(&ds, &xt, &yte, a.seed)
     };
     let t0 = std::time::Instant::now();
     let width = layers.iter().map(|&l| net.feature_len(l)).sum::<boltzmann::Result<usize>>()?;
@@ -853,15 +835,30 @@ fn classify(a: &CrbmClassifyArgs) -> CliResult<()> {
     let secs = t0.elapsed().as_secs_f64();
     let names = layers.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(",");
     if a.json {
+        #[derive(serde::Serialize)]
+        struct Candidate {
+            c: f32,
+            error: f64,
+        }
+        let validation = |s: &Scored| {
+            (!s.validation.is_empty())
+                .then(|| s.validation.iter().map(|&(c, error)| Candidate { c, error }).collect::<Vec<_>>())
+        };
         outln!(
             "{}",
             jobj!(
                 "layer" = names,
                 "features" = width,
-                "train_error" = feats.0,
-                "test_error" = feats.1,
-                "pixels_train_error" = pixels.0,
-                "pixels_test_error" = pixels.1,
+                "classifier" = a.classifier.name(),
+                "train_error" = feats.train_error,
+                "test_error" = feats.test_error,
+                "svm_c"? = feats.c,
+                "svm_validation"? = validation(&feats),
+                "svm_passes"? = feats.passes.map(|p| p.0),
+                "svm_converged"? = feats.passes.map(|p| p.1),
+                "pixels_train_error" = pixels.train_error,
+                "pixels_test_error" = pixels.test_error,
+                "pixels_svm_c"? = pixels.c,
                 "train_examples" = train.len(),
                 "test_examples" = test.len(),
                 "grey" = a.grey,
@@ -869,16 +866,17 @@ fn classify(a: &CrbmClassifyArgs) -> CliResult<()> {
             )
         );
     } else {
-        outln!(
-            "layer {names} ({width} features): train error {:.2} %, test error {:.2} %",
-            100.0 * feats.0,
-            100.0 * feats.1
-        );
-        outln!(
-            "pixels ({d} features): train error {:.2} %, test error {:.2} %",
-            100.0 * pixels.0,
-            100.0 * pixels.1
-        );
+        for (what, s) in [
+            (format!("layer {names} ({width} features)"), &feats),
+            (format!("pixels ({d} features)"), &pixels),
+        ] {
+            let c = s.c.map(|c| format!(", SVM C = {c}")).unwrap_or_default();
+            outln!(
+                "{what}: train error {:.2} %, test error {:.2} %{c}",
+                100.0 * s.train_error,
+                100.0 * s.test_error
+            );
+        }
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ mod out;
 mod bench;
 mod bench_conv;
 mod bench_mpi;
+mod classifier;
 mod crbm;
 mod crbm_eval;
 mod dbn;
