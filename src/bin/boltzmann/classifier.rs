@@ -31,7 +31,7 @@ pub(crate) struct ClassifierArgs {
     /// on the first five sixths of the training images and scored on the
     /// last sixth, and the one with the lowest error there (the smaller on
     /// ties) is fitted again on all of them.
-    #[arg(long, value_delimiter = ',', num_args = 1, default_value = "0.03")]
+    #[arg(long, value_delimiter = ',', num_args = 1, default_value = "0.1")]
     svm_c: Vec<f32>,
     /// Passes over the data per class at most (SVM).
     #[arg(long, value_parser = crate::limits::epochs, default_value_t = 300)]
@@ -115,6 +115,12 @@ impl ClassifierArgs {
             best.0
         };
         let (m, report) = fit_linear_svm(train, &config(c))?;
+        if report.converged.iter().any(|&c| !c) {
+            note!(
+                "SVM (C = {c}): some classes stopped at --svm-passes {} before meeting the tolerance",
+                self.svm_passes
+            );
+        }
         Ok(Scored {
             train_error: m.error_rate(train.features(), y)?,
             test_error: m.error_rate(test, test_labels)?,
