@@ -640,6 +640,25 @@ fn dbn_labelled_top_embedded() {
     let (ok, stdout, err) = boltzmann(&["dbn", "classify", "--model", &model, "--epochs", "1", "--json"]);
     assert!(ok, "{err}");
     assert!(stdout.contains("\"joint\":{\"hidden\":16,\"on_layer\":1"), "{stdout}");
+    // The SVM read-out of the same features; bad costs refused.
+    let (ok, stdout, err) = boltzmann(&[
+        "dbn",
+        "classify",
+        "--model",
+        &model,
+        "--classifier",
+        "svm",
+        "--svm-passes",
+        "5",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["classifier"], "svm", "{v}");
+    assert!((0.0..=1.0).contains(&v["dbn"]["test_error"].as_f64().unwrap()), "{v}");
+    let (ok, _, err) =
+        boltzmann(&["dbn", "classify", "--model", &model, "--classifier", "svm", "--svm-c", "-1"]);
+    assert!(!ok && err.contains("--svm-c -1"), "{err}");
     let (ok, _, err) = boltzmann(&["dbn", "classify", "--model", &model, "--joint"]);
     assert!(!ok && err.contains("already has a label-joined top"), "{err}");
     let png = dir.join("three.png").display().to_string();

@@ -1,4 +1,4 @@
-//! The linear read-outs of `crbm classify`: softmax regression or a linear
+//! The linear read-outs of `crbm classify` and `dbn classify`: softmax regression or a linear
 //! SVM on the features, with the SVM's cost chosen on held-out training
 //! images when several are given.
 
@@ -22,16 +22,16 @@ pub(crate) struct ClassifierArgs {
     epochs: usize,
     /// Initial learning rate of the softmax regression (decayed as
     /// lr / (1 + epoch / 10)).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.1)]
     lr: f32,
     /// L2 penalty on the softmax regression's weights.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1e-4)]
     l2: f32,
     /// Cost C of the SVM. Several values (comma-separated): each is fitted
     /// on the first five sixths of the training images and scored on the
     /// last sixth, and the one with the lowest error there (the smaller on
     /// ties) is fitted again on all of them.
-    #[arg(long, value_delimiter = ',', num_args = 1, default_value = "0.1")]
+    #[arg(long, allow_negative_numbers = true, value_delimiter = ',', num_args = 1, default_value = "0.1")]
     svm_c: Vec<f32>,
     /// Passes over the data per class at most (SVM).
     #[arg(long, value_parser = crate::limits::epochs, default_value_t = 300)]
@@ -55,6 +55,19 @@ impl ClassifierArgs {
     /// "softmax" or "svm".
     pub(crate) fn name(&self) -> &str {
         &self.classifier
+    }
+
+    /// The read-out in words: "softmax regression, 30 epochs" or "linear
+    /// SVM, C = 0.1" (several: "C chosen among 0.03, 0.1").
+    pub(crate) fn describe(&self) -> String {
+        match (self.classifier.as_str(), &self.svm_c[..]) {
+            ("softmax", _) => format!("softmax regression, {} epochs", self.epochs),
+            (_, [c]) => format!("linear SVM, C = {c}"),
+            (_, cs) => {
+                let cs: Vec<String> = cs.iter().map(f32::to_string).collect();
+                format!("linear SVM, C chosen among {} on the last sixth of the training data", cs.join(", "))
+            }
+        }
     }
 
     /// Checks the options before any work.

@@ -59,12 +59,8 @@ pub(crate) struct DbnClassifyArgs {
     /// Layer whose posterior means are the features (default: the top).
     #[arg(long, value_parser = crate::limits::count)]
     layer: Option<usize>,
-    /// Epochs of softmax regression.
-    #[arg(long, value_parser = crate::limits::epochs, default_value_t = 30)]
-    epochs: usize,
-    /// Initial learning rate of softmax regression.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 0.1)]
-    lr: f32,
+    #[command(flatten)]
+    classifier: crate::classifier::ClassifierArgs,
     /// Seed of the classifier's shuffles.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -854,6 +850,7 @@ fn print_classify(
             jobj!(
                 "layer" = layer,
                 "features" = width,
+                "classifier" = a.classifier.name(),
                 "train" = train.len(),
                 "test" = test.len(),
                 "raw" = crate::out::raw(errors(raw)),
@@ -862,12 +859,7 @@ fn print_classify(
             )
         );
     } else {
-        outln!(
-            "softmax regression, {} training / {} test examples, {} epochs",
-            train.len(),
-            test.len(),
-            a.epochs
-        );
+        outln!("{}, {} training / {} test examples", a.classifier.describe(), train.len(), test.len());
         outln!(
             "  raw inputs ({}):        train error {:.2} %, test error {:.2} %",
             train.dim(),
@@ -892,7 +884,7 @@ fn print_classify(
 }
 
 fn classify(a: DbnClassifyArgs) -> CliResult<()> {
-    use boltzmann::train::softmax::{SoftmaxConfig, fit_softmax};
+    a.classifier.check()?;
     // A labelled DBN classifies itself; its directed layers give the
     // features for softmax regression.
     let (net, saved) = match io::load_any_dbn(&a.model)? {
@@ -917,14 +909,11 @@ fn classify(a: DbnClassifyArgs) -> CliResult<()> {
     {
         return Err(format!("label {y} in the data: the model has labels 0..{}", n.n_labels()).into());
     }
-    let config = SoftmaxConfig::default().epochs(a.epochs).learning_rate(a.lr).seed(a.seed);
     let run = |x: Vec<f32>, xt: Vec<f32>, width: usize| -> CliResult<(f64, f64, f64)> {
         let t0 = Instant::now();
         let d = Dataset::new(x, width).and_then(|d| d.with_labels(ytr.clone()))?;
-        let m = fit_softmax(&d, &config)?;
-        let train_err = m.error_rate(d.features(), &ytr)?;
-        let test_err = m.error_rate(&xt, &yte)?;
-        Ok((train_err, test_err, t0.elapsed().as_secs_f64()))
+        let s = a.classifier.fit(&d, &xt, &yte, a.seed)?;
+        Ok((s.train_error, s.test_error, t0.elapsed().as_secs_f64()))
     };
     let raw = run(train.features().to_vec(), test.features().to_vec(), train.dim())?;
     let width = dbn.sizes()[layer];
