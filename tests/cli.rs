@@ -1176,7 +1176,7 @@ fn crbm_train_sample_filters() {
     let dir = tmpdir("crbm");
     let run = |threads: &str, out: &str| {
         let out = dir.join(out).display().to_string();
-        let (ok, stdout, err) = boltzmann(&[
+        let mut args = vec![
             "crbm",
             "train",
             "--limit",
@@ -1192,11 +1192,14 @@ fn crbm_train_sample_filters() {
             "--sample-sweeps",
             "5",
             "--json",
-            "--threads",
-            threads,
-            "--out",
-            &out,
-        ]);
+        ];
+        if let Some(t) = threads.strip_suffix("-centered") {
+            args.extend(["--center-visible", "--threads", t]);
+        } else {
+            args.extend(["--threads", threads]);
+        }
+        args.extend(["--out", &out]);
+        let (ok, stdout, err) = boltzmann(&args);
         assert!(ok, "{err}");
         let lines: Vec<serde_json::Value> =
             stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -1212,6 +1215,11 @@ fn crbm_train_sample_filters() {
     let one = run("1", "a");
     let two = run("2", "b");
     assert_eq!(one, two, "the model depends on the thread count");
+    // Centered visible units: a plain model file, not the plain run's, the
+    // same on 1 and 2 threads.
+    let centered = run("1-centered", "c1");
+    assert_ne!(centered, one);
+    assert_eq!(centered, run("2-centered", "c2"));
     match boltzmann::io::ModelFile::from_bytes(&one).unwrap() {
         boltzmann::io::ModelFile::ConvRbm(m) => assert_eq!(m.shape().filters, 4),
         other => panic!("read back a {}", other.kind()),

@@ -853,7 +853,7 @@ fn conv_training_resumes_bit_exactly() {
     use boltzmann::io::{ModelFile, conv_checkpoint_bytes, parse_conv_checkpoint};
     use boltzmann::train::conv::{ConvTrainConfig, ConvTrainer};
     let data = bars(90, 8);
-    for persistent in [true, false] {
+    for (persistent, centered) in [(true, false), (false, false), (true, true)] {
         let cfg = ConvTrainConfig::default()
             .filters(3)
             .filter_size(2)
@@ -861,7 +861,8 @@ fn conv_training_resumes_bit_exactly() {
             .epochs(4)
             .batch_size(20)
             .chains(7)
-            .persistent(persistent);
+            .persistent(persistent)
+            .center_visible(centered);
         let mut straight = ConvTrainer::new(&data, (3, 4, 1), &cfg).unwrap();
         while !straight.is_done() {
             straight.run_epoch(&data).unwrap();
@@ -880,7 +881,16 @@ fn conv_training_resumes_bit_exactly() {
         while !resumed.is_done() {
             pool(3).install(|| resumed.run_epoch(&data)).unwrap();
         }
-        assert_eq!(resumed.state(), straight.state(), "persistent {persistent}");
+        assert_eq!(resumed.state(), straight.state(), "persistent {persistent}, centered {centered}");
+        if centered {
+            // Centering moves the model elsewhere (not the plain run's bits).
+            let plain = cfg.clone().center_visible(false);
+            let mut p = ConvTrainer::new(&data, (3, 4, 1), &plain).unwrap();
+            while !p.is_done() {
+                p.run_epoch(&data).unwrap();
+            }
+            assert_ne!(p.model(), straight.model());
+        }
         assert!(resumed.run_epoch(&data).is_err(), "no epoch after the last");
         // Other data.
         let other = bars(90, 9);

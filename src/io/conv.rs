@@ -216,7 +216,7 @@ fn config_json(c: &ConvTrainConfig) -> String {
         "learning_rate": c.optim.learning_rate, "schedule": schedule_json(&c.optim.schedule), "momentum": c.momentum,
         "l2": c.optim.l2, "sparsity_target": c.sparsity_target, "sparsity_cost": c.sparsity_cost,
         "batch_size": c.optim.batch_size, "epochs": c.optim.epochs, "weight_init_std": c.weight_init_std,
-        "initial_hidden_bias": c.initial_hidden_bias, "seed": c.seed,
+        "initial_hidden_bias": c.initial_hidden_bias, "center_visible": c.center_visible, "seed": c.seed,
     })
     .to_string()
 }
@@ -257,6 +257,8 @@ fn config_from(text: &str, what: &str) -> Result<ConvTrainConfig> {
         .epochs(n("epochs")?)
         .weight_init_std(f(&v, "weight_init_std")?)
         .initial_hidden_bias(f(&v, "initial_hidden_bias")?)
+        // Absent in checkpoints written before the option existed.
+        .center_visible(v.get("center_visible").and_then(serde_json::Value::as_bool).unwrap_or(false))
         .seed(v.get("seed").and_then(serde_json::Value::as_u64).ok_or_else(|| bad("seed"))?))
 }
 

@@ -67,6 +67,16 @@ pub struct ConvTrainConfig {
     /// Initial hidden biases (default −2: sparse detection maps from the
     /// start).
     pub initial_hidden_bias: f32,
+    /// Center the visible units (Montavon & Müller 2012; Melchior, Fischer &
+    /// Wiskott 2016) on the training data's mean per channel `μ`: the
+    /// gradient is taken in the parameterisation `E = −Σ(v−μ)c −
+    /// Σₖ,ₚ hₖₚ(bₖ′ + (Wₖ ⋆ (v−μ))ₚ)`, and the model keeps its plain
+    /// parameters (`bₖ = bₖ′ − Σ_taps Wₖ μ`: every detection unit sees every
+    /// tap), so the result is an ordinary `ConvRbm` (default false).
+    /// Hidden offsets are not offered: `λₖ Σₚ (Wₖ ⋆ v)ₚ` weights a border
+    /// pixel by fewer taps than an inner one, which a visible bias shared
+    /// by all pixels of a channel cannot absorb.
+    pub center_visible: bool,
     /// Seed.
     pub seed: u64,
 }
@@ -84,6 +94,7 @@ setters!(ConvTrainConfig {
     sparsity_cost: f32,
     weight_init_std: f32,
     initial_hidden_bias: f32,
+    center_visible: bool,
     seed: u64,
 });
 
@@ -105,6 +116,7 @@ impl Default for ConvTrainConfig {
             sparsity_cost: 0.1,
             weight_init_std: 0.01,
             initial_hidden_bias: -2.0,
+            center_visible: false,
             seed: 0,
         }
     }
@@ -332,6 +344,15 @@ pub struct ConvTrainState {
 pub struct ConvTrainer {
     st: ConvTrainState,
     shuffle: rand_xoshiro::Xoshiro256PlusPlus,
+    /// The visible offsets `μ` per channel with `center_visible`.
+    offsets: Option<Vec<f64>>,
+}
+
+/// The data's mean per channel (the visible offsets of centering).
+fn channel_means(data: &Dataset, channels: usize) -> Vec<f64> {
+    let means = data.marginals();
+    let per = (data.dim() / channels) as f64;
+    (0..channels).map(|ch| means.iter().skip(ch).step_by(channels).sum::<f64>() / per).collect()
 }
 
 fn check_data(data: &Dataset, image: ImageShape, c: &ConvTrainConfig) -> Result<()> {
@@ -400,7 +421,8 @@ impl ConvTrainer {
             step: 0,
             data: data.fingerprint(),
         };
-        Ok(ConvTrainer { shuffle: rng::to_generator(st.shuffle), st })
+        let offsets = c.center_visible.then(|| channel_means(data, s.channels));
+        Ok(ConvTrainer { shuffle: rng::to_generator(st.shuffle), st, offsets })
     }
 
     /// Continues a saved run on the same data.
@@ -442,7 +464,8 @@ impl ConvTrainer {
         }
         rng::check_streams(&state.cd_streams)?;
         rng::check_streams(std::slice::from_ref(&state.shuffle))?;
-        Ok(ConvTrainer { shuffle: rng::to_generator(state.shuffle), st: state })
+        let offsets = c.center_visible.then(|| channel_means(data, s.channels));
+        Ok(ConvTrainer { shuffle: rng::to_generator(state.shuffle), st: state, offsets })
     }
 
     /// Whether every epoch of the settings has run.
@@ -514,8 +537,9 @@ impl ConvTrainer {
             };
             let plus = stats(&st.model, pos).map_err(diverged)?;
             let minus = stats(&st.model, &neg_images).map_err(diverged)?;
+            let counts = (idx.len(), neg_images.len() / d);
             st.model =
-                update(&st.model, c, lr, &plus, idx.len(), &minus, neg_images.len() / d, &mut st.velocity)
+                update(&st.model, c, lr, (&plus, &minus), counts, self.offsets.as_deref(), &mut st.velocity)
                     .map_err(|reason| Error::Diverged { epoch, step, reason })?;
             st.step += 1;
         }
@@ -535,35 +559,50 @@ impl ConvTrainer {
     }
 }
 
-/// One momentum-SGD step (module docs); `Err` names a non-finite parameter.
-#[allow(clippy::too_many_arguments)]
+/// One momentum-SGD step (module docs) from the data's and the chains'
+/// statistics over `counts` images each; with visible `offsets` (centering,
+/// [`ConvTrainConfig::center_visible`]) the filters move along the centered
+/// gradient and the hidden biases take the change of `Σ_taps W μ`. `Err`
+/// names a non-finite parameter.
 fn update(
     model: &ConvRbm,
     c: &ConvTrainConfig,
     lr: f32,
-    plus: &Stats,
-    m: usize,
-    minus: &Stats,
-    n: usize,
+    (plus, minus): (&Stats, &Stats),
+    counts: (usize, usize),
+    offsets: Option<&[f64]>,
     vel: &mut [Vec<f32>; 3],
 ) -> std::result::Result<ConvRbm, String> {
     let s = model.shape();
     let positions = s.positions() as f64;
     let pixels = (s.height * s.width) as f64;
-    let (m, n) = (m as f64, n as f64);
+    let (m, n) = (counts.0 as f64, counts.1 as f64);
+    let (kk, ch) = (s.filters, s.channels);
+    // Hidden-sum difference per filter (the centered filter gradient
+    // subtracts μ times it from every tap).
+    let dh: Vec<f64> = (0..kk).map(|k| plus.b[k] / m - minus.b[k] / n).collect();
     let mut w = model.weights().to_vec();
+    // Σ over the taps of filter k of (velocity · μ): the hidden-bias
+    // correction of centering.
+    let mut shift = vec![0.0f64; kk];
     for (i, (wi, vi)) in w.iter_mut().zip(vel[0].iter_mut()).enumerate() {
-        let g = ((plus.w[i] / m - minus.w[i] / n) / positions) as f32 - c.optim.l2 * *wi;
+        let mut stat = plus.w[i] / m - minus.w[i] / n;
+        if let Some(mu) = offsets {
+            stat -= mu[(i / kk) % ch] * dh[i % kk];
+        }
+        let g = (stat / positions) as f32 - c.optim.l2 * *wi;
         *vi = c.momentum * *vi + lr * g;
         *wi += *vi;
+        if let Some(mu) = offsets {
+            shift[i % kk] += *vi as f64 * mu[(i / kk) % ch];
+        }
     }
     let mut b = model.hidden_bias().to_vec();
     for (k, (bk, vk)) in b.iter_mut().zip(vel[1].iter_mut()).enumerate() {
         let mean_plus = plus.b[k] / (m * positions);
-        let g = (plus.b[k] / m - minus.b[k] / n) / positions
-            + c.sparsity_cost as f64 * (c.sparsity_target as f64 - mean_plus);
+        let g = dh[k] / positions + c.sparsity_cost as f64 * (c.sparsity_target as f64 - mean_plus);
         *vk = c.momentum * *vk + lr * g as f32;
-        *bk += *vk;
+        *bk += *vk - shift[k] as f32;
     }
     let mut vb = model.visible_bias().to_vec();
     for (ch, (cc, vc)) in vb.iter_mut().zip(vel[2].iter_mut()).enumerate() {
@@ -717,5 +756,80 @@ mod tests {
         let g = grad(&plus.c, &model.c, 0);
         assert!((num - g).abs() < 5e-4 * (1.0 + g.abs()), "visible bias: {g} vs {num}");
         assert!(model.w.iter().any(|&x| x.abs() > 0.05), "a model with something to learn");
+    }
+
+    /// Centering: one step of `update` with visible offsets μ (momentum,
+    /// weight decay and sparsity off, rate 1, the model's statistics exact
+    /// by enumeration) moves the filters by the gradient of the exact
+    /// log-likelihood in the centered coordinates — finite differences of
+    /// `L(W + ε, b − ε·μ)`, the plain hidden bias following the tap — and
+    /// the hidden biases by the centered bias gradient minus the change of
+    /// `Σ_taps W μ`, so that `b′ = b + Σ_taps W μ` moved by its own gradient.
+    /// Without offsets the same step is the plain gradient.
+    #[test]
+    fn centered_step_is_the_gradient_in_centered_coordinates() {
+        let s = ConvShape { height: 4, width: 4, channels: 1, filters: 2, filter_size: 3, pool: 2 };
+        let m = ConvRbm::random(s, 0.6, -0.3, 5).unwrap();
+        let m = ConvRbm::new(s, m.weights().to_vec(), m.hidden_bias().to_vec(), vec![-0.4]).unwrap();
+        let d = s.n_visible();
+        let data: Vec<f32> = (0..5 * d).map(|i| ((i * 40503) >> 4).is_multiple_of(3) as u8 as f32).collect();
+        let images = all_images(d);
+        let neg_f: Vec<f64> = images.iter().map(|v| -m.free_energy(v).unwrap()).collect();
+        let top = neg_f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let z: f64 = neg_f.iter().map(|x| (x - top).exp()).sum();
+        let (nw, kk) = (s.n_weights(), s.filters);
+        let mut model = Stats { w: vec![0.0; nw], b: vec![0.0; kk], c: vec![0.0; 1] };
+        for (v, nf) in images.iter().zip(&neg_f) {
+            let p = (nf - top).exp() / z;
+            let st = stats(&m, v).unwrap();
+            model.w.iter_mut().zip(&st.w).for_each(|(o, x)| *o += p * x);
+            model.b.iter_mut().zip(&st.b).for_each(|(o, x)| *o += p * x);
+            model.c[0] += p * st.c[0];
+        }
+        let plus = stats(&m, &data).unwrap();
+        let n = data.len() / d;
+        let mu = data.iter().map(|&x| x as f64).sum::<f64>() / data.len() as f64;
+        let c = ConvTrainConfig::default().learning_rate(1.0).momentum(0.0).l2(0.0).sparsity_cost(0.0);
+        let step = |offsets: Option<&[f64]>| {
+            let mut vel = [vec![0.0; nw], vec![0.0; kk], vec![0.0; 1]];
+            update(&m, &c, 1.0, (&plus, &model), (n, 1), offsets, &mut vel).unwrap()
+        };
+        let (centered, plain) = (step(Some(&[mu])), step(None));
+        let positions = s.positions() as f64;
+        let (w0, b0, c0) = (m.weights().to_vec(), m.hidden_bias().to_vec(), m.visible_bias().to_vec());
+        let eps = 1e-2f32;
+        let fd = |mk: &dyn Fn(f32) -> ConvRbm| {
+            (exact_ll(&mk(eps), &data, &images) - exact_ll(&mk(-eps), &data, &images)) / (2.0 * eps as f64)
+        };
+        let mut dw_centered = vec![0.0f64; nw];
+        for i in 0..nw {
+            let k = i % kk;
+            let num = fd(&|e| {
+                let (mut w, mut b) = (w0.clone(), b0.clone());
+                w[i] += e;
+                b[k] -= e * mu as f32;
+                ConvRbm::new(s, w, b, c0.clone()).unwrap()
+            });
+            let got = (centered.weights()[i] - w0[i]) as f64 * positions;
+            assert!(
+                (num - got).abs() < 1e-3 * (1.0 + num.abs()),
+                "tap {i}: step {got} vs centered gradient {num}"
+            );
+            let plain_got = (plain.weights()[i] - w0[i]) as f64 * positions;
+            assert!((got - plain_got).abs() > 1e-3, "tap {i}: centering changed nothing");
+            dw_centered[i] = got / positions;
+        }
+        for k in 0..kk {
+            let num = fd(&|e| {
+                let mut b = b0.clone();
+                b[k] += e;
+                ConvRbm::new(s, w0.clone(), b, c0.clone()).unwrap()
+            });
+            let taps: f64 = (0..nw).filter(|i| i % kk == k).map(|i| dw_centered[i] * mu).sum();
+            let want = num / positions - taps;
+            let got = (centered.hidden_bias()[k] - b0[k]) as f64;
+            assert!((want - got).abs() < 1e-4 * (1.0 + want.abs()), "hidden bias {k}: {got} vs {want}");
+        }
+        assert_eq!(centered.visible_bias(), plain.visible_bias());
     }
 }

@@ -142,6 +142,11 @@ pub(crate) struct CrbmTrainArgs {
     /// Strength of the sparsity term (0: off).
     #[arg(long, allow_negative_numbers = true, default_value_t = 0.1)]
     sparsity_cost: f32,
+    /// Center the visible units on the data's mean per channel (the
+    /// centered gradient of Melchior et al. 2016 with visible offsets; the
+    /// model stays a plain convolutional RBM). Every layer of a stack.
+    #[arg(long)]
+    center_visible: bool,
     /// Continue the run saved in this checkpoint (written to
     /// OUT/checkpoint.safetensors after every epoch; for a stack it holds the
     /// finished layers and the current one): the same data, the
@@ -458,6 +463,7 @@ fn config(a: &CrbmTrainArgs) -> ConvTrainConfig {
         .l2(a.l2)
         .sparsity_target(a.sparsity)
         .sparsity_cost(a.sparsity_cost)
+        .center_visible(a.center_visible)
         .seed(a.seed)
 }
 
