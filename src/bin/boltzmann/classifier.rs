@@ -1,6 +1,6 @@
-//! The linear read-outs of `crbm classify` and `dbn classify`: softmax regression or a linear
-//! SVM on the features, with the SVM's cost chosen on held-out training
-//! images when several are given.
+//! The linear read-outs of `crbm classify` and `dbn classify`: softmax
+//! regression or a linear SVM on the features, with the SVM's cost chosen
+//! on held-out training images when several are given.
 
 use boltzmann::data::Dataset;
 use boltzmann::train::softmax::{SoftmaxConfig, fit_softmax};
@@ -30,7 +30,8 @@ pub(crate) struct ClassifierArgs {
     /// Cost C of the SVM. Several values (comma-separated): each is fitted
     /// on the first five sixths of the training images and scored on the
     /// last sixth, and the one with the lowest error there (the smaller on
-    /// ties) is fitted again on all of them.
+    /// ties) is fitted again on all of them. The split follows the file's
+    /// order: shuffle training data that is sorted by class first.
     #[arg(long, allow_negative_numbers = true, value_delimiter = ',', num_args = 1, default_value = "0.1")]
     svm_c: Vec<f32>,
     /// Passes over the data per class at most (SVM).
@@ -84,8 +85,8 @@ impl ClassifierArgs {
         Ok(())
     }
 
-    /// Fits the classifier to `train` (labelled rows of `width` features)
-    /// and scores it there and on `test` / `test_labels`.
+    /// Fits the classifier to the labelled rows of `train` and scores it
+    /// there and on `test` (rows of the same width) / `test_labels`.
     pub(crate) fn fit(
         &self,
         train: &Dataset,
