@@ -27,6 +27,18 @@ pub use rbm::Rbm;
 pub use softmax::SoftmaxRegression;
 pub use svm::LinearSvm;
 
+/// The index of the largest value (the lowest on ties): the class a linear
+/// classifier predicts from its scores or probabilities.
+fn argmax(p: &[f32]) -> u8 {
+    let mut best = 0;
+    for (k, &v) in p.iter().enumerate() {
+        if v > p[best] {
+            best = k;
+        }
+    }
+    best as u8
+}
+
 /// Fraction of `pred` that differs from `labels` (0 for no rows): the error
 /// rate of the classifiers here.
 pub(crate) fn error_rate(pred: &[u8], labels: &[u8]) -> crate::Result<f64> {

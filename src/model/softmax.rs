@@ -111,7 +111,7 @@ impl SoftmaxRegression {
     /// As [`SoftmaxRegression::predict_proba`].
     pub fn predict(&self, x: &[f32]) -> Result<Vec<u8>> {
         let p = self.predict_proba(x)?;
-        Ok(p.chunks_exact(self.n_classes).map(argmax).collect())
+        Ok(p.chunks_exact(self.n_classes).map(super::argmax).collect())
     }
 
     /// Fraction of rows whose predicted class differs from `labels`.
@@ -139,14 +139,4 @@ pub(crate) fn softmax_in_place(row: &mut [f32], bias: &[f32]) {
     for x in row.iter_mut() {
         *x *= inv;
     }
-}
-
-pub(crate) fn argmax(p: &[f32]) -> u8 {
-    let mut best = 0;
-    for (k, &v) in p.iter().enumerate() {
-        if v > p[best] {
-            best = k;
-        }
-    }
-    best as u8
 }

@@ -101,7 +101,7 @@ impl LinearSvm {
     /// As [`LinearSvm::decision_function`].
     pub fn predict(&self, x: &[f32]) -> Result<Vec<u8>> {
         let s = self.decision_function(x)?;
-        Ok(s.chunks_exact(self.n_classes).map(super::softmax::argmax).collect())
+        Ok(s.chunks_exact(self.n_classes).map(super::argmax).collect())
     }
 
     /// Fraction of rows whose predicted class differs from `labels`.
