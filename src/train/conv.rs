@@ -697,6 +697,31 @@ mod tests {
         data.chunks_exact(d).map(|v| -m.free_energy(v).unwrap()).sum::<f64>() / n as f64 - log_z
     }
 
+    /// The model's expectations of the statistics, `Σ_v p(v) stats(v)`,
+    /// exact over `images` (every image of a one-channel model).
+    fn exact_model_stats(m: &ConvRbm, images: &[Vec<f32>]) -> Stats {
+        let s = m.shape();
+        let neg_f: Vec<f64> = images.iter().map(|v| -m.free_energy(v).unwrap()).collect();
+        let top = neg_f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let z: f64 = neg_f.iter().map(|x| (x - top).exp()).sum();
+        let mut model = Stats { w: vec![0.0; s.n_weights()], b: vec![0.0; s.filters], c: vec![0.0; 1] };
+        for (v, nf) in images.iter().zip(&neg_f) {
+            let p = (nf - top).exp() / z;
+            let st = stats(m, v).unwrap();
+            model.w.iter_mut().zip(&st.w).for_each(|(o, x)| *o += p * x);
+            model.b.iter_mut().zip(&st.b).for_each(|(o, x)| *o += p * x);
+            model.c[0] += p * st.c[0];
+        }
+        model
+    }
+
+    /// Central difference (ε = 0.01) of the exact average log-likelihood
+    /// of `data` along the models `mk(ε)`.
+    fn central_difference(mk: &dyn Fn(f32) -> ConvRbm, data: &[f32], images: &[Vec<f32>]) -> f64 {
+        let eps = 1e-2f32;
+        (exact_ll(&mk(eps), data, images) - exact_ll(&mk(-eps), data, images)) / (2.0 * eps as f64)
+    }
+
     /// The statistics the trainer's gradient is made of (`stats` of the
     /// data minus their expectation under the model, here exact by
     /// enumeration) equal central finite differences of the exact average
@@ -713,26 +738,12 @@ mod tests {
         let data: Vec<f32> =
             (0..6 * d).map(|i| ((i * 2654435761usize) >> 5).is_multiple_of(3) as u8 as f32).collect();
         let images = all_images(d);
-        // Model expectations: Σ_v p(v) stats(v).
-        let neg_f: Vec<f64> = images.iter().map(|v| -m.free_energy(v).unwrap()).collect();
-        let top = neg_f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let z: f64 = neg_f.iter().map(|x| (x - top).exp()).sum();
+        let model = exact_model_stats(&m, &images);
         let (nw, kk) = (s.n_weights(), s.filters);
-        let mut model = Stats { w: vec![0.0; nw], b: vec![0.0; kk], c: vec![0.0; 1] };
-        for (v, nf) in images.iter().zip(&neg_f) {
-            let p = (nf - top).exp() / z;
-            let st = stats(&m, v).unwrap();
-            model.w.iter_mut().zip(&st.w).for_each(|(o, x)| *o += p * x);
-            model.b.iter_mut().zip(&st.b).for_each(|(o, x)| *o += p * x);
-            model.c[0] += p * st.c[0];
-        }
         let plus = stats(&m, &data).unwrap();
         let n = (data.len() / d) as f64;
         let grad = |x: &[f64], e: &[f64], i: usize| x[i] / n - e[i];
-        let eps = 1e-2f32;
-        let fd = |mk: &dyn Fn(f32) -> ConvRbm| {
-            (exact_ll(&mk(eps), &data, &images) - exact_ll(&mk(-eps), &data, &images)) / (2.0 * eps as f64)
-        };
+        let fd = |mk: &dyn Fn(f32) -> ConvRbm| central_difference(mk, &data, &images);
         let (w0, b0, c0) = (m.weights().to_vec(), m.hidden_bias().to_vec(), m.visible_bias().to_vec());
         for i in 0..nw {
             let num = fd(&|e| {
@@ -774,18 +785,8 @@ mod tests {
         let d = s.n_visible();
         let data: Vec<f32> = (0..5 * d).map(|i| ((i * 40503) >> 4).is_multiple_of(3) as u8 as f32).collect();
         let images = all_images(d);
-        let neg_f: Vec<f64> = images.iter().map(|v| -m.free_energy(v).unwrap()).collect();
-        let top = neg_f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let z: f64 = neg_f.iter().map(|x| (x - top).exp()).sum();
+        let model = exact_model_stats(&m, &images);
         let (nw, kk) = (s.n_weights(), s.filters);
-        let mut model = Stats { w: vec![0.0; nw], b: vec![0.0; kk], c: vec![0.0; 1] };
-        for (v, nf) in images.iter().zip(&neg_f) {
-            let p = (nf - top).exp() / z;
-            let st = stats(&m, v).unwrap();
-            model.w.iter_mut().zip(&st.w).for_each(|(o, x)| *o += p * x);
-            model.b.iter_mut().zip(&st.b).for_each(|(o, x)| *o += p * x);
-            model.c[0] += p * st.c[0];
-        }
         let plus = stats(&m, &data).unwrap();
         let n = data.len() / d;
         let mu = data.iter().map(|&x| x as f64).sum::<f64>() / data.len() as f64;
@@ -797,10 +798,7 @@ mod tests {
         let (centered, plain) = (step(Some(&[mu])), step(None));
         let positions = s.positions() as f64;
         let (w0, b0, c0) = (m.weights().to_vec(), m.hidden_bias().to_vec(), m.visible_bias().to_vec());
-        let eps = 1e-2f32;
-        let fd = |mk: &dyn Fn(f32) -> ConvRbm| {
-            (exact_ll(&mk(eps), &data, &images) - exact_ll(&mk(-eps), &data, &images)) / (2.0 * eps as f64)
-        };
+        let fd = |mk: &dyn Fn(f32) -> ConvRbm| central_difference(mk, &data, &images);
         let mut dw_centered = vec![0.0f64; nw];
         for i in 0..nw {
             let k = i % kk;
