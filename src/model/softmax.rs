@@ -4,8 +4,10 @@
 //! `p(y = k | x) = softmax(xᵀW + b)ₖ`. Training is in
 //! [`crate::train::softmax`].
 
-use crate::error::{Error, Result};
-use crate::kernels::{check_len, gemm, mul_dims};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
+use crate::kernels::mul_dims;
 
 /// A softmax-regression classifier over `n_features` inputs and `n_classes`
 /// classes: weights `n_features × n_classes` (row-major) and biases.
@@ -19,12 +21,7 @@ use crate::kernels::{check_len, gemm, mul_dims};
 /// # Ok::<(), boltzmann::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-pub struct SoftmaxRegression {
-    n_features: usize,
-    n_classes: usize,
-    weights: Vec<f32>,
-    bias: Vec<f32>,
-}
+pub struct SoftmaxRegression(super::Linear);
 
 impl SoftmaxRegression {
     /// A classifier from its parameters.
@@ -33,22 +30,7 @@ impl SoftmaxRegression {
     /// [`Error::InvalidParam`] for fewer than two classes or no features,
     /// [`Error::ShapeMismatch`] for parameter lengths, [`Error::NonFinite`].
     pub fn new(n_features: usize, n_classes: usize, weights: Vec<f32>, bias: Vec<f32>) -> Result<Self> {
-        if n_features == 0 || !(2..=256).contains(&n_classes) {
-            return Err(Error::InvalidParam {
-                name: "classifier size",
-                reason: format!("{n_features} features, {n_classes} classes (need ≥ 1 and 2..=256)"),
-            });
-        }
-        check_len(
-            "weights (n_features × n_classes)",
-            mul_dims("weights", n_features, n_classes)?,
-            weights.len(),
-        )?;
-        check_len("bias (n_classes)", n_classes, bias.len())?;
-        if let Some(i) = weights.iter().chain(&bias).position(|x| !x.is_finite()) {
-            return Err(Error::NonFinite { what: "classifier parameters", index: i });
-        }
-        Ok(SoftmaxRegression { n_features, n_classes, weights, bias })
+        super::Linear::new(n_features, n_classes, weights, bias).map(SoftmaxRegression)
     }
 
     /// All-zero parameters (uniform predictions).
@@ -62,26 +44,26 @@ impl SoftmaxRegression {
 
     /// Number of input features.
     pub fn n_features(&self) -> usize {
-        self.n_features
+        self.0.n_features
     }
 
     /// Number of classes.
     pub fn n_classes(&self) -> usize {
-        self.n_classes
+        self.0.n_classes
     }
 
     /// Weights, `n_features × n_classes` row-major.
     pub fn weights(&self) -> &[f32] {
-        &self.weights
+        &self.0.weights
     }
 
     /// Biases, one per class.
     pub fn bias(&self) -> &[f32] {
-        &self.bias
+        &self.0.bias
     }
 
     pub(crate) fn params_mut(&mut self) -> (&mut [f32], &mut [f32]) {
-        (&mut self.weights, &mut self.bias)
+        (&mut self.0.weights, &mut self.0.bias)
     }
 
     /// Class probabilities of the rows of `x` (`n × n_features`), `n ×
@@ -91,16 +73,9 @@ impl SoftmaxRegression {
     /// [`Error::ShapeMismatch`] if `x` is not rows of `n_features`,
     /// [`Error::NonFinite`].
     pub fn predict_proba(&self, x: &[f32]) -> Result<Vec<f32>> {
-        let n = x.len() / self.n_features;
-        check_len("x (rows × n_features)", mul_dims("x", n, self.n_features)?, x.len())?;
-        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFinite { what: "x", index: i });
-        }
-        let mut p =
-            crate::alloc::try_vec(mul_dims("probabilities", n, self.n_classes)?, 0.0f32, "probabilities")?;
-        gemm::par_gemm_nn(n, self.n_features, self.n_classes, x, &self.weights, &mut p, 512)?;
-        for row in p.chunks_exact_mut(self.n_classes) {
-            softmax_in_place(row, &self.bias);
+        let mut p = self.0.products(x, "probabilities")?;
+        for row in p.chunks_exact_mut(self.0.n_classes) {
+            softmax_in_place(row, &self.0.bias);
         }
         Ok(p)
     }
@@ -111,7 +86,7 @@ impl SoftmaxRegression {
     /// As [`SoftmaxRegression::predict_proba`].
     pub fn predict(&self, x: &[f32]) -> Result<Vec<u8>> {
         let p = self.predict_proba(x)?;
-        Ok(p.chunks_exact(self.n_classes).map(super::argmax).collect())
+        Ok(p.chunks_exact(self.0.n_classes).map(super::argmax).collect())
     }
 
     /// Fraction of rows whose predicted class differs from `labels`.

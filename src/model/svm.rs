@@ -3,8 +3,9 @@
 //! put on convolutional DBN features; trained by dual coordinate descent
 //! in [`crate::train::svm`].
 
-use crate::error::{Error, Result};
-use crate::kernels::{check_len, gemm, mul_dims};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 
 /// A linear one-vs-rest classifier over `n_features` inputs and `n_classes`
 /// classes: weights `n_features × n_classes` (row-major, the layout of
@@ -20,12 +21,7 @@ use crate::kernels::{check_len, gemm, mul_dims};
 /// # Ok::<(), boltzmann::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-pub struct LinearSvm {
-    n_features: usize,
-    n_classes: usize,
-    weights: Vec<f32>,
-    bias: Vec<f32>,
-}
+pub struct LinearSvm(super::Linear);
 
 impl LinearSvm {
     /// A classifier from its parameters.
@@ -35,42 +31,27 @@ impl LinearSvm {
     /// 256) or no features, [`Error::ShapeMismatch`] for parameter lengths,
     /// [`Error::NonFinite`].
     pub fn new(n_features: usize, n_classes: usize, weights: Vec<f32>, bias: Vec<f32>) -> Result<Self> {
-        if n_features == 0 || !(2..=256).contains(&n_classes) {
-            return Err(Error::InvalidParam {
-                name: "classifier size",
-                reason: format!("{n_features} features, {n_classes} classes (need ≥ 1 and 2..=256)"),
-            });
-        }
-        check_len(
-            "weights (n_features × n_classes)",
-            mul_dims("weights", n_features, n_classes)?,
-            weights.len(),
-        )?;
-        check_len("bias (n_classes)", n_classes, bias.len())?;
-        if let Some(i) = weights.iter().chain(&bias).position(|x| !x.is_finite()) {
-            return Err(Error::NonFinite { what: "classifier parameters", index: i });
-        }
-        Ok(LinearSvm { n_features, n_classes, weights, bias })
+        super::Linear::new(n_features, n_classes, weights, bias).map(LinearSvm)
     }
 
     /// Number of input features.
     pub fn n_features(&self) -> usize {
-        self.n_features
+        self.0.n_features
     }
 
     /// Number of classes.
     pub fn n_classes(&self) -> usize {
-        self.n_classes
+        self.0.n_classes
     }
 
     /// Weights, `n_features × n_classes` row-major.
     pub fn weights(&self) -> &[f32] {
-        &self.weights
+        &self.0.weights
     }
 
     /// Biases, one per class.
     pub fn bias(&self) -> &[f32] {
-        &self.bias
+        &self.0.bias
     }
 
     /// The scores `xᵀwₖ + bₖ` of the rows of `x` (`n × n_features`),
@@ -80,15 +61,9 @@ impl LinearSvm {
     /// [`Error::ShapeMismatch`] if `x` is not rows of `n_features`,
     /// [`Error::NonFinite`].
     pub fn decision_function(&self, x: &[f32]) -> Result<Vec<f32>> {
-        let n = x.len() / self.n_features;
-        check_len("x (rows × n_features)", mul_dims("x", n, self.n_features)?, x.len())?;
-        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFinite { what: "x", index: i });
-        }
-        let mut s = crate::alloc::try_vec(mul_dims("scores", n, self.n_classes)?, 0.0f32, "scores")?;
-        gemm::par_gemm_nn(n, self.n_features, self.n_classes, x, &self.weights, &mut s, 512)?;
-        for row in s.chunks_exact_mut(self.n_classes) {
-            for (v, &b) in row.iter_mut().zip(&self.bias) {
+        let mut s = self.0.products(x, "scores")?;
+        for row in s.chunks_exact_mut(self.0.n_classes) {
+            for (v, &b) in row.iter_mut().zip(&self.0.bias) {
                 *v += b;
             }
         }
@@ -101,7 +76,7 @@ impl LinearSvm {
     /// As [`LinearSvm::decision_function`].
     pub fn predict(&self, x: &[f32]) -> Result<Vec<u8>> {
         let s = self.decision_function(x)?;
-        Ok(s.chunks_exact(self.n_classes).map(super::argmax).collect())
+        Ok(s.chunks_exact(self.0.n_classes).map(super::argmax).collect())
     }
 
     /// Fraction of rows whose predicted class differs from `labels`.
