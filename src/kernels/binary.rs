@@ -287,6 +287,12 @@ impl PackedWeights {
         Ok(p)
     }
 
+    /// A zeroed packing of a `k × n` matrix, for callers that write the
+    /// panels themselves.
+    pub(crate) fn zeroed(k: usize, n: usize) -> Result<Self> {
+        Self::alloc(k, n)
+    }
+
     fn alloc(k: usize, n: usize) -> Result<Self> {
         let np = n.div_ceil(simd::PANEL);
         let len = mul_dims("packed weights", mul_dims("packed weights", np, k)?, simd::PANEL)?;

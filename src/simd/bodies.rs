@@ -649,6 +649,91 @@ pub(super) unsafe fn unary_body<V: FVec, F: Unary>(x: *const f32, bias: *const f
     }
 }
 
+/// The scalars of one momentum-SGD step over weights (see
+/// [`momentum_step_body`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MomentumStep {
+    /// Momentum `μ`.
+    pub(crate) mu: f32,
+    /// Learning rate.
+    pub(crate) lr: f32,
+    /// L2 and L1 weight decay.
+    pub(crate) l2: f32,
+    pub(crate) l1: f32,
+    /// Velocities with `|Δ| <` this become 0 (no subnormal numbers).
+    pub(crate) tiny: f32,
+    /// Weights beyond `±max` (or NaN) are reported.
+    pub(crate) max: f32,
+}
+
+/// One momentum-SGD step, element-wise over `n` weights `w` with
+/// velocities `m` and gradients `g` (the ascent direction):
+/// `Δ ← μΔ + lr·g`, then (if `l2` or `l1` is non-zero)
+/// `Δ ← Δ − lr·(l2·w + l1·sign w)`, `Δ ← 0 where |Δ| < tiny`, `w ← w + Δ`.
+/// Each operation is one IEEE operation in this order (no fused
+/// multiply-add), so every instruction set gives the scalar loop's bits.
+/// Returns whether any new weight is NaN or beyond `±max`.
+///
+/// # Safety
+/// V's instruction set must be enabled; `w` and `m` valid for `n` reads
+/// and writes, `g` for `n` reads; `g` may not alias the others.
+#[inline(always)]
+pub(super) unsafe fn momentum_step_body<V: FVec>(
+    w: *mut f32,
+    m: *mut f32,
+    g: *const f32,
+    n: usize,
+    s: &MomentumStep,
+) -> bool {
+    let l = V::LANES;
+    // SAFETY: every access is within `n` elements (main loop) or within the
+    // stack buffers (tail), as the caller guarantees.
+    unsafe {
+        let mut bad = V::splat(0.0);
+        let mut i = 0;
+        while i + l <= n {
+            momentum_step_vec::<V>(w.add(i), m.add(i), g.add(i), s, &mut bad);
+            i += l;
+        }
+        if i < n {
+            let rem = n - i;
+            let (mut bw, mut bm, mut bg) = ([0.0f32; 16], [0.0f32; 16], [0.0f32; 16]);
+            std::ptr::copy_nonoverlapping(w.add(i), bw.as_mut_ptr(), rem);
+            std::ptr::copy_nonoverlapping(m.add(i), bm.as_mut_ptr(), rem);
+            std::ptr::copy_nonoverlapping(g.add(i), bg.as_mut_ptr(), rem);
+            momentum_step_vec::<V>(bw.as_mut_ptr(), bm.as_mut_ptr(), bg.as_ptr(), s, &mut bad);
+            std::ptr::copy_nonoverlapping(bw.as_ptr(), w.add(i), rem);
+            std::ptr::copy_nonoverlapping(bm.as_ptr(), m.add(i), rem);
+        }
+        bad.nonzero_bits() != 0
+    }
+}
+
+/// [`momentum_step_body`] on one vector at `w`, `m`, `g`; `bad` collects
+/// 1 in the lanes of a weight out of bounds.
+///
+/// # Safety
+/// As [`momentum_step_body`] for `V::LANES` elements.
+#[inline(always)]
+unsafe fn momentum_step_vec<V: FVec>(w: *mut f32, m: *mut f32, g: *const f32, s: &MomentumStep, bad: &mut V) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        let (zero, one) = (V::splat(0.0), V::splat(1.0));
+        let (wv, lr) = (V::load(w), V::splat(s.lr));
+        let mut d = V::splat(s.mu).mul(V::load(m)).add(lr.mul(V::load(g)));
+        if s.l2 != 0.0 || s.l1 != 0.0 {
+            let sign = V::select(zero.lt(wv), one, zero).sub(V::select(wv.lt(zero), one, zero));
+            d = d.sub(lr.mul(V::splat(s.l2).mul(wv).add(V::splat(s.l1).mul(sign))));
+        }
+        let d = V::select(d.abs().lt(V::splat(s.tiny)), zero, d);
+        let nw = wv.add(d);
+        // Not `max ≥ |w|`: beyond the bound, or NaN (the compare is ordered).
+        *bad = bad.max(V::select(V::splat(s.max).ge(nw.abs()), zero, one));
+        nw.store(w);
+        d.store(m);
+    }
+}
+
 /// What a Bernoulli kernel reads and writes.
 pub(crate) mod mode {
     /// `x = pre + bias`, sample `u < σ(x)` (division-free test).

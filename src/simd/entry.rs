@@ -144,6 +144,23 @@ macro_rules! instantiate {
                 }
             }
 
+            /// One momentum-SGD step over weights.
+            ///
+            /// # Safety
+            /// The CPU must support the instruction set; pointers as in
+            /// `bodies::momentum_step_body`.
+            $(#[$feat])*
+            pub(in crate::simd) unsafe fn momentum_step(
+                w: *mut f32,
+                m: *mut f32,
+                g: *const f32,
+                n: usize,
+                s: &bodies::MomentumStep,
+            ) -> bool {
+                // SAFETY: as above.
+                unsafe { bodies::momentum_step_body::<$fv>(w, m, g, n, s) }
+            }
+
             /// Packs floats into bits (set iff non-zero).
             ///
             /// # Safety

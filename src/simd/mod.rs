@@ -30,7 +30,9 @@ mod vector;
 
 use std::sync::OnceLock;
 
-pub(crate) use bodies::{ExpFlush, Flush, LogSigmoid, NORMAL_BLOCK, PANEL, Sigmoid, Softplus, Unary};
+pub(crate) use bodies::{
+    ExpFlush, Flush, LogSigmoid, MomentumStep, NORMAL_BLOCK, PANEL, Sigmoid, Softplus, Unary,
+};
 pub(crate) use tiles::{Tiles, out as tile_out};
 
 /// An instruction-set path for the element-wise kernels.
@@ -280,6 +282,20 @@ pub(crate) unsafe fn binary_panel_delta(
     let p = panel.as_ptr();
     // SAFETY: forwarded from the caller; `usable` guarantees the ISA.
     unsafe { dispatch!(isa, binary_panel_delta(p, on.0, on.1, off.0, off.1, out_rows, ncols, out, ldo)) }
+}
+
+/// One momentum-SGD step over the weights `w` with velocities `m` and
+/// gradients `g` (see `bodies::momentum_step_body`: the same bits on every
+/// instruction set); returns whether a new weight is NaN or out of bounds.
+///
+/// # Panics
+/// If the lengths differ.
+pub(crate) fn momentum_step(isa: Isa, w: &mut [f32], m: &mut [f32], g: &[f32], s: &MomentumStep) -> bool {
+    assert!(w.len() == m.len() && w.len() == g.len());
+    let (wp, mp, gp, n) = (w.as_mut_ptr(), m.as_mut_ptr(), g.as_ptr(), w.len());
+    // SAFETY: three distinct slices of n floats (the borrows cannot alias);
+    // `usable` guarantees the ISA.
+    unsafe { dispatch!(isa, momentum_step(wp, mp, gp, n, s)) }
 }
 
 /// Packs `x` into bits: `out[w]` bit `b` set iff `x[64w + b] != 0.0`
@@ -542,6 +558,85 @@ mod tests {
                     let mut got = vec![-1.0f32; k * PANEL];
                     pack_transposed_panel(isa, &w, k, j0, nc, &mut got);
                     assert_eq!(got, want, "{isa} n={n} k={k} panel {p}");
+                }
+            }
+        }
+    }
+
+    /// The naive twin of `bodies::momentum_step_body`: the step as scalar
+    /// code, written from its documentation.
+    fn momentum_step_naive(w: &mut [f32], m: &mut [f32], g: &[f32], s: &MomentumStep) -> bool {
+        let mut bad = false;
+        for ((w, m), &g) in w.iter_mut().zip(m.iter_mut()).zip(g) {
+            let mut d = s.mu * *m + s.lr * g;
+            if s.l2 != 0.0 || s.l1 != 0.0 {
+                let sign = ((*w > 0.0) as u8 as f32) - ((*w < 0.0) as u8 as f32);
+                d -= s.lr * (s.l2 * *w + s.l1 * sign);
+            }
+            if d.abs() < s.tiny {
+                d = 0.0;
+            }
+            *w += d;
+            *m = d;
+            bad |= w.is_nan() || w.abs() > s.max;
+        }
+        bad
+    }
+
+    /// Every instruction set gives the naive twin's bits and bound report,
+    /// across tail lengths, with and without decay, on values that flush
+    /// to zero, cross the bound or are NaN.
+    #[test]
+    fn momentum_step_equals_naive_twin_on_every_isa() {
+        let steps = [
+            MomentumStep { mu: 0.5, lr: 0.1, l2: 2e-4, l1: 0.0, tiny: 1e-30, max: 10.0 },
+            MomentumStep { mu: 0.0, lr: 0.1, l2: 0.0, l1: 0.0, tiny: 1e-30, max: 10.0 },
+            MomentumStep { mu: 0.9, lr: 0.05, l2: 1e-3, l1: 1e-4, tiny: 1e-30, max: 10.0 },
+        ];
+        for n in [0usize, 1, 15, 16, 17, 40, 500] {
+            let w0: Vec<f32> = (0..n).map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.1).collect();
+            let m0: Vec<f32> = (0..n).map(|i| ((i * 13 % 7) as f32 - 3.0) * 0.01).collect();
+            let mut g: Vec<f32> = (0..n).map(|i| ((i * 29 % 19) as f32 - 9.0) * 0.3).collect();
+            for (i, x) in g.iter_mut().enumerate() {
+                match i % 11 {
+                    3 => *x = 1e-35, // the step flushes to 0
+                    5 => *x = 0.0,   // with w = 0 below: signed zeros
+                    7 => *x = 1e3,   // crosses the bound
+                    _ => {}
+                }
+            }
+            for (k, s) in steps.iter().enumerate() {
+                for poison in [None, Some(n / 2)] {
+                    let mut gp = g.clone();
+                    if let (Some(p), true) = (poison, n > 0) {
+                        gp[p] = f32::NAN;
+                    }
+                    let (mut w_want, mut m_want) = (w0.clone(), m0.clone());
+                    if n > 5 {
+                        w_want[5] = 0.0;
+                        m_want[5] = 0.0;
+                    }
+                    let (w_in, m_in) = (w_want.clone(), m_want.clone());
+                    let bad_want = momentum_step_naive(&mut w_want, &mut m_want, &gp, s);
+                    for isa in Isa::available() {
+                        let (mut w, mut m) = (w_in.clone(), m_in.clone());
+                        let bad = momentum_step(isa, &mut w, &mut m, &gp, s);
+                        let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(
+                            bits(&w),
+                            bits(&w_want),
+                            "{isa} n={n} step {k} poison {poison:?}: weights"
+                        );
+                        assert_eq!(
+                            bits(&m),
+                            bits(&m_want),
+                            "{isa} n={n} step {k} poison {poison:?}: velocities"
+                        );
+                        assert_eq!(bad, bad_want, "{isa} n={n} step {k} poison {poison:?}: bound");
+                    }
+                    if n > 7 {
+                        assert!(bad_want, "n={n}: the 1e3 gradient must cross the bound");
+                    }
                 }
             }
         }

@@ -49,6 +49,9 @@ pub(super) struct Scratch {
     /// gradient as sums of rows of `b`.
     vrows: BinaryRows,
     vt: BinaryRows,
+    /// Whether `vt` already holds the transpose of `vrows` (written beside
+    /// the last product by [`pcd_phases`]).
+    vt_current: bool,
     /// Set positions of the PCD chains' hidden states.
     hrows: BinaryRows,
     /// The model the persistent chains sample with fast weights, `θ + θ_f`.
@@ -92,6 +95,7 @@ impl Scratch {
             grad_c: vec![0.0; h],
             vrows: BinaryRows::new(d),
             vt: BinaryRows::new(1),
+            vt_current: false,
             hrows: BinaryRows::new(h),
             fast_rbm: None,
             cb: Vec::new(),
@@ -175,23 +179,30 @@ pub(super) fn update(
     } else {
         if !s.fast.is_empty() || s.tempering.is_some() {
             sampled_phases(s, sc, &b)?;
+            let (v, pre) = (&sc.a[m * d..b.rows * d], &sc.pre_h[m * h..b.rows * h]);
+            record_free_energies(isa, &s.rbm, v, pre, &mut sc.free_energy, trace);
         } else {
-            pcd_phases(s, sc, &b)?;
+            pcd_phases(s, sc, &b, trace)?;
         }
-        let (v, pre) = (&sc.a[m * d..b.rows * d], &sc.pre_h[m * h..b.rows * h]);
-        record_free_energies(isa, &s.rbm, v, pre, &mut sc.free_energy, trace);
     }
     // Where V = [V⁺; V⁻] is sparse enough, the weight gradient is taken as
     // sums of the rows of [P⁺/m; −P⁻/n] (packed) selected by each column of
-    // V (the rows of Vᵀ).
-    let sparse_grad = binary_ok && binary::sparse_wins(isa, sc.vrows.density());
-    if sparse_grad {
+    // V (the rows of Vᵀ); `pcd_phases` transposes beside its last product.
+    let sparse_grad = sparse_gradient(&b, &sc.vrows);
+    if sparse_grad && !sc.vt_current {
         sc.vrows.transpose_into(&mut sc.vt);
     }
-    let extra = statistics(s, sc, &b, sparse_grad);
+    sc.vt_current = false;
+    let extra = statistics(s, sc, &b, sparse_grad)?;
     s.step += 1;
     let weights_bad = optimizer_step(s, sc, &b, sparse_grad, &extra, split)?;
     after_step(s, sc, &b, weights_bad)
+}
+
+/// Whether the weight gradient is taken from the set positions of `V`
+/// (`vrows` = `[V⁺; V⁻]`) — sparse enough for the binary kernel to win.
+fn sparse_gradient(b: &Batch, vrows: &BinaryRows) -> bool {
+    b.binary_ok && binary::sparse_wins(b.isa, vrows.density())
 }
 
 /// CD: 1. the positive phase `P⁺` (output columns split over threads: few
@@ -276,8 +287,10 @@ fn sampled_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) -> Result<()>
 
 /// PCD: 2a. the first `k − 1` sweeps, then the visible half-step of the
 /// last one; 1 + 2b. one product for both phases, `[V⁺; V⁻]·W` (W packed
-/// once for both), then `P⁺` and the chains' hidden states `~ P⁻`.
-fn pcd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) -> Result<()> {
+/// once for both), then `P⁺` and the chains' hidden states `~ P⁻`. Beside
+/// the product, `Vᵀ` for the sparse gradient; beside the hidden states, the
+/// chains' free energies (appended to `trace`).
+fn pcd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch, trace: &mut Vec<f64>) -> Result<()> {
     let (d, h, m, rows, n_neg, isa, threads) = (b.d, b.h, b.m, b.rows, b.n_neg, b.isa, b.threads);
     let k = s.config.k();
     if k > 1 {
@@ -309,26 +322,42 @@ fn pcd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch) -> Result<()> {
     let pre = &mut sc.pre_h[..rows * h];
     sc.vrows.reset(d);
     sc.vrows.fill_from(&sc.a[..rows * d]);
-    if !binary_product(
-        isa,
-        b.binary_ok,
-        sc.vrows.density(),
-        &sc.vrows,
-        (&mut sc.pw, sc.pw_at == Some(s.step)),
-        w,
-        d,
-        h,
-        false,
-        pre,
-        threads,
-    ) {
+    let (vrows, vt, transpose) = (&sc.vrows, &mut sc.vt, sparse_gradient(b, &sc.vrows));
+    let (dense, ()) = rayon::join(
+        || {
+            !binary_product(
+                isa,
+                b.binary_ok,
+                vrows.density(),
+                vrows,
+                (&mut sc.pw, sc.pw_at == Some(s.step)),
+                w,
+                d,
+                h,
+                false,
+                pre,
+                threads,
+            )
+        },
+        || {
+            if transpose {
+                vrows.transpose_into(vt);
+            }
+        },
+    );
+    sc.vt_current = transpose;
+    if dense {
         products.visible_to_hidden_cols(rows, &sc.a[..rows * d], pre, threads);
     }
     let (ppos, pneg) = sc.b[..rows * h].split_at_mut(m * h);
     let (pre_pos, pre_neg) = pre.split_at(m * h);
     let (rbm, chains) = (&s.rbm, &mut s.chains);
-    let (_, sampled) = rayon::join(
-        || activation::sigmoid_rows_bias(isa, pre_pos, rbm.hidden_bias(), ppos),
+    let (vneg, fe) = (&sc.a[m * d..rows * d], &mut sc.free_energy);
+    let ((), sampled) = rayon::join(
+        || {
+            activation::sigmoid_rows_bias(isa, pre_pos, rbm.hidden_bias(), ppos);
+            record_free_energies(isa, rbm, vneg, pre_neg, fe, trace);
+        },
         || chains.hidden_step_from(rbm, pre_neg, Some(pneg)),
     );
     sampled
@@ -450,14 +479,14 @@ struct Extra {
 
 /// Step 3, gradient statistics in fixed-order sums: `∇b`, `∇c` (with the
 /// sparsity pull) into `sc.grad_b` / `sc.grad_c`, the batch's mean `P⁺`
-/// into `sc.mean_hpos` (centering, sparsity), and `P` scaled in place to
-/// `[P⁺/m; −P⁻/n]` so that one product gives `∇W`. Scaled terms below
-/// [`TINY`] are dropped: they change nothing measurable, and subnormal
-/// numbers would slow the product severalfold.
-fn statistics(s: &mut TrainState, sc: &mut Scratch, b: &Batch, sparse_grad: bool) -> Extra {
+/// into `sc.mean_hpos` (centering, sparsity), and `P` scaled to
+/// `[P⁺/m; −P⁻/n]` so that one product gives `∇W`: packed into `sc.pp`
+/// for the sparse gradient (one pass over `P`, panels in parallel), else in
+/// place. Scaled terms below [`TINY`] are dropped: they change nothing
+/// measurable, and subnormal numbers would slow the product severalfold.
+fn statistics(s: &mut TrainState, sc: &mut Scratch, b: &Batch, sparse_grad: bool) -> Result<Extra> {
     let (d, h, m) = (b.d, b.h, b.m);
     let (vpos, vneg) = sc.a[..b.rows * d].split_at(m * d);
-    let (ppos, pneg) = sc.b[..b.rows * h].split_at_mut(m * h);
     let vt = &sc.vt;
     let (inv_m, inv_n) = (1.0 / m as f64, 1.0 / b.n_neg as f64);
     let (gb, gc) = (&mut sc.grad_b, &mut sc.grad_c);
@@ -467,6 +496,14 @@ fn statistics(s: &mut TrainState, sc: &mut Scratch, b: &Batch, sparse_grad: bool
     let q = &mut s.sparsity_q;
     let centered = s.config.centering.is_some();
     let mean_hpos = &mut sc.mean_hpos;
+    if centered || sparsity.is_some() {
+        mean_hpos.clear();
+        mean_hpos.resize(h, 0.0);
+    } else {
+        mean_hpos.clear();
+    }
+    let pp = if sparse_grad { Some(packed_slot(&mut sc.pp, b.rows, h)?) } else { None };
+    let p = &mut sc.b[..b.rows * h];
     let (mut mean_v, mut pull) = (Vec::new(), Vec::new());
     rayon::join(
         || {
@@ -488,12 +525,19 @@ fn statistics(s: &mut TrainState, sc: &mut Scratch, b: &Batch, sparse_grad: bool
             }
         },
         || {
-            add_column_sums(ppos, h, inv_m, gc);
-            add_column_sums(pneg, h, -inv_n, gc);
-            if centered || sparsity.is_some() {
-                mean_hpos.clear();
-                mean_hpos.resize(h, 0.0);
-                add_column_sums(ppos, h, inv_m, mean_hpos);
+            match pp {
+                Some(pp) => scale_into_panels(p, m, h, (inv_m, inv_n), gc, mean_hpos, pp),
+                None => {
+                    let (ppos, pneg) = p.split_at_mut(m * h);
+                    add_column_sums(ppos, h, inv_m, gc);
+                    add_column_sums(pneg, h, -inv_n, gc);
+                    if !mean_hpos.is_empty() {
+                        add_column_sums(ppos, h, inv_m, mean_hpos);
+                    }
+                    let (sm, sn) = (inv_m as f32, -(inv_n as f32));
+                    ppos.iter_mut().for_each(|x| *x = flush(*x * sm));
+                    pneg.iter_mut().for_each(|x| *x = flush(*x * sn));
+                }
             }
             if let Some(sp) = sparsity {
                 pull = vec![0.0f32; h];
@@ -503,9 +547,6 @@ fn statistics(s: &mut TrainState, sc: &mut Scratch, b: &Batch, sparse_grad: bool
                     gc[j] += pull[j] as f64;
                 }
             }
-            let (sm, sn) = (inv_m as f32, -(inv_n as f32));
-            ppos.iter_mut().for_each(|x| *x = flush(*x * sm));
-            pneg.iter_mut().for_each(|x| *x = flush(*x * sn));
         },
     );
     let (gbf, gcf) = if centered {
@@ -513,7 +554,56 @@ fn statistics(s: &mut TrainState, sc: &mut Scratch, b: &Batch, sparse_grad: bool
     } else {
         (Vec::new(), Vec::new())
     };
-    Extra { mean_v, pull, gb: gbf, gc: gcf }
+    Ok(Extra { mean_v, pull, gb: gbf, gc: gcf })
+}
+
+/// `[P⁺/m; −P⁻/n]` (`p` = `[P⁺; P⁻]`, `m` rows of `P⁺`, flushed as in
+/// place) written into the panels of `pp`, with the column sums of the
+/// scaled rows added to `gc` and, unless `mean_hpos` is empty, those of
+/// `P⁺/m` to it — in f64, rows in order within each column, as
+/// [`add_column_sums`] sums them (the same bits). Panels in parallel.
+fn scale_into_panels(
+    p: &[f32],
+    m: usize,
+    h: usize,
+    (inv_m, inv_n): (f64, f64),
+    gc: &mut [f64],
+    mean_hpos: &mut [f64],
+    pp: &mut PackedWeights,
+) {
+    const PN: usize = simd::PANEL;
+    let rows = p.len() / h;
+    let (sm, sn) = (inv_m as f32, -(inv_n as f32));
+    let want_mean = !mean_hpos.is_empty();
+    let sums: Vec<([f64; PN], [f64; PN])> = pp
+        .panels_mut()
+        .par_chunks_mut(rows * PN)
+        .enumerate()
+        .map(|(pi, panel)| {
+            let (j0, mut g, mut mh) = (pi * PN, [0.0f64; PN], [0.0f64; PN]);
+            let nc = PN.min(h - j0);
+            for (r, out) in panel.chunks_exact_mut(PN).enumerate() {
+                let x = &p[r * h + j0..r * h + j0 + nc];
+                let (scale, s32) = if r < m { (inv_m, sm) } else { (-inv_n, sn) };
+                for ((g, o), &x) in g.iter_mut().zip(out.iter_mut()).zip(x) {
+                    *g += x as f64 * scale;
+                    *o = flush(x * s32);
+                }
+                if want_mean && r < m {
+                    for (a, &x) in mh.iter_mut().zip(x) {
+                        *a += x as f64 * inv_m;
+                    }
+                }
+            }
+            (g, mh)
+        })
+        .collect();
+    for ((j0, (g, mh)), gc) in (0..h).step_by(PN).zip(&sums).zip(gc.chunks_mut(PN)) {
+        gc.iter_mut().zip(g).for_each(|(a, &g)| *a += g);
+        if want_mean {
+            mean_hpos[j0..(j0 + PN).min(h)].iter_mut().zip(mh).for_each(|(a, &x)| *a += x);
+        }
+    }
 }
 
 /// Step 4, the optimizer step. With centering the weight gradient is the
@@ -552,12 +642,14 @@ fn optimizer_step(
     let fused =
         sparse_grad && s.config.fast_weights.is_none() && matches!(s.config.optimizer, Optimizer::Sgd { .. });
     let (ab, bb) = (&sc.a[..rows * d], &sc.b[..rows * h]);
+    // On sparse V, `statistics` has packed the scaled P into `sc.pp`.
+    let packed_p = || sc.pp.as_ref().expect("packed by `statistics` for the sparse gradient");
     let pp = if fused {
-        Some(pack_into(&mut sc.pp, bb, rows, h)?)
+        Some(packed_p())
     } else {
         let gw = &mut sc.grad_w[r0 * h..r1 * h];
         if sparse_grad {
-            let pp = pack_into(&mut sc.pp, bb, rows, h)?;
+            let pp = packed_p();
             if split.whole() {
                 binary::packed_unchecked(b.isa, &sc.vt, pp, gw, b.threads);
             } else {
@@ -598,7 +690,7 @@ fn optimizer_step(
             // In one process the step writes the next update's packed W and
             // Wᵀ (where their binary products have been used) as it goes.
             let pack = split.whole().then(|| PackTargets::new(b.isa, d, h, &mut sc.pw, &mut sc.pwt));
-            let bad = sgd_weights(wr, mr, r0, grad, &terms, (h, b.threads), (mu, lr), pack.as_ref());
+            let bad = sgd_weights(wr, mr, r0, grad, &terms, (b.isa, h, b.threads), (mu, lr), pack.as_ref());
             let written = |p: Option<SendPtr>| p.map(|_| s.step);
             (sc.pw_at, sc.pwt_at) = match &pack {
                 Some(p) => (written(p.pw), written(p.pwt)),
@@ -654,6 +746,12 @@ struct Terms<'a> {
 }
 
 impl Terms<'_> {
+    /// Whether the step has no term beyond L2 and L1 decay (no sparsity
+    /// pull, no centering): the vectorized [`simd::momentum_step`].
+    fn plain(&self) -> bool {
+        self.extra.pull.is_empty() && !self.centered
+    }
+
     /// Sparsity pull and centering terms of weight `(i, j)`.
     #[inline(always)]
     fn extra(&self, i: usize, j: usize) -> f32 {
@@ -713,13 +811,14 @@ fn sgd_weights(
     row0: usize,
     grad: RowGradient<'_>,
     terms: &Terms<'_>,
-    (h, threads): (usize, usize),
+    (isa, h, threads): (Isa, usize, usize),
     (mu, lr): (f32, f32),
     pack: Option<&PackTargets>,
 ) -> bool {
     const GB: usize = simd::PANEL;
     // Blocks of whole groups: a group is one panel of the packed `Wᵀ`.
     let rows_per = (w.len() / h).div_ceil(threads).max(1).next_multiple_of(GB);
+    let step = simd::MomentumStep { mu, lr, l2: terms.l2, l1: terms.l1, tiny: TINY, max: terms.maxw };
     w.par_chunks_mut(rows_per * h)
         .zip(vel.par_chunks_mut(rows_per * h))
         .enumerate()
@@ -727,26 +826,31 @@ fn sgd_weights(
             let mut bad = false;
             let mut g = vec![0.0f32; if matches!(grad, RowGradient::Packed(..)) { GB * h } else { 0 }];
             for (gi, (wg, mg)) in w.chunks_mut(GB * h).zip(m.chunks_mut(GB * h)).enumerate() {
-                let i0 = row0 + blk * rows_per + gi * GB;
-                if let RowGradient::Packed(isa, vt, pp) = grad {
-                    let n = wg.len() / h;
-                    binary::packed_rows_unchecked(isa, vt, i0, i0 + n, pp, &mut g[..n * h]);
-                }
-                for (r, (wr, mr)) in wg.chunks_exact_mut(h).zip(mg.chunks_exact_mut(h)).enumerate() {
-                    let i = i0 + r;
-                    let gr = match grad {
-                        RowGradient::Packed(..) => &g[r * h..(r + 1) * h],
-                        RowGradient::Dense(gw) => &gw[i * h..(i + 1) * h],
-                    };
-                    for (m, &g) in mr.iter_mut().zip(gr) {
-                        *m = mu * *m + lr * g;
+                let (i0, n) = (row0 + blk * rows_per + gi * GB, wg.len() / h);
+                let gg = match grad {
+                    RowGradient::Packed(isa, vt, pp) => {
+                        binary::packed_rows_unchecked(isa, vt, i0, i0 + n, pp, &mut g[..n * h]);
+                        &g[..n * h]
                     }
-                    terms.sgd_row(i, lr, mr, wr);
-                    for (w, m) in wr.iter_mut().zip(mr.iter_mut()) {
-                        *m = flush(*m);
-                        *w += *m;
+                    RowGradient::Dense(gw) => &gw[i0 * h..(i0 + n) * h],
+                };
+                if terms.plain() {
+                    // The operations of the loop below, vectorized (same bits).
+                    bad |= simd::momentum_step(isa, wg, mg, gg, &step);
+                } else {
+                    for (r, ((wr, mr), gr)) in
+                        wg.chunks_exact_mut(h).zip(mg.chunks_exact_mut(h)).zip(gg.chunks_exact(h)).enumerate()
+                    {
+                        for (m, &g) in mr.iter_mut().zip(gr) {
+                            *m = mu * *m + lr * g;
+                        }
+                        terms.sgd_row(i0 + r, lr, mr, wr);
+                        for (w, m) in wr.iter_mut().zip(mr.iter_mut()) {
+                            *m = flush(*m);
+                            *w += *m;
+                        }
+                        bad |= wr.iter().fold(false, |b, &w| b | out_of_bounds(w, terms.maxw));
                     }
-                    bad |= wr.iter().fold(false, |b, &w| b | out_of_bounds(w, terms.maxw));
                 }
                 if let Some(p) = pack {
                     p.write_group(wg, i0);
@@ -951,8 +1055,9 @@ fn average_step(s: &mut TrainState, decay: f32) {
 }
 
 /// Appends `F(v) = −bᵀv − Σⱼ softplus(cⱼ + (vᵀW)ⱼ)` of each row of `v`
-/// (`pre` = `VW` without bias) to `trace`, in f64, row by row (`sp` is
-/// scratch).
+/// (`pre` = `VW` without bias) to `trace`, in f64; each row's sums run in
+/// order on one thread (rows in parallel: the same bits for any thread
+/// count). `sp` is scratch.
 fn record_free_energies(
     isa: Isa,
     rbm: &Rbm,
@@ -964,12 +1069,19 @@ fn record_free_energies(
     let (d, h) = (rbm.n_visible(), rbm.n_hidden());
     sp.clear();
     sp.extend_from_slice(pre);
-    activation::softplus_rows_bias_in_place(isa, sp, rbm.hidden_bias());
-    let b = rbm.visible_bias();
-    trace.extend(v.chunks_exact(d).zip(sp.chunks_exact(h)).map(|(vr, sr)| {
-        let vb: f64 = vr.iter().zip(b).filter(|(x, _)| **x != 0.0).map(|(_, &b)| b as f64).sum();
-        -vb - sr.iter().map(|&x| x as f64).sum::<f64>()
-    }));
+    let (b, c) = (rbm.visible_bias(), rbm.hidden_bias());
+    let at = trace.len();
+    trace.resize(at + v.len() / d.max(1), 0.0);
+    trace[at..]
+        .par_iter_mut()
+        .zip(v.par_chunks_exact(d))
+        .zip(sp.par_chunks_exact_mut(h))
+        .with_min_len(8)
+        .for_each(|((f, vr), sr)| {
+            activation::softplus_rows_bias_in_place(isa, sr, c);
+            let vb: f64 = vr.iter().zip(b).filter(|(x, _)| **x != 0.0).map(|(_, &b)| b as f64).sum();
+            *f = -vb - sr.iter().map(|&x| x as f64).sum::<f64>();
+        });
 }
 
 /// The model the persistent chains sample under fast weights: `θ + θ_f`
@@ -1031,19 +1143,15 @@ fn binary_product(
     }
 }
 
-/// Packs row-major `x` (`k × n`) into `slot`, reusing its allocation when
-/// the shape matches (the last batch of an epoch may be smaller).
-fn pack_into<'p>(
-    slot: &'p mut Option<PackedWeights>,
-    x: &[f32],
-    k: usize,
-    n: usize,
-) -> Result<&'p PackedWeights> {
-    match slot {
-        Some(p) if p.k() == k && p.n() == n => p.repack(x)?,
-        _ => *slot = Some(PackedWeights::new(x, k, n)?),
+/// `slot` holding a packing of the shape `k × n` (contents left as they
+/// are when the shape matches: the last batch of an epoch may be smaller),
+/// for [`scale_into_panels`]; a new slot starts zeroed, and only the
+/// padding columns of the last panel are never written.
+fn packed_slot(slot: &mut Option<PackedWeights>, k: usize, n: usize) -> Result<&mut PackedWeights> {
+    if !matches!(slot, Some(p) if p.k() == k && p.n() == n) {
+        *slot = Some(PackedWeights::zeroed(k, n)?);
     }
-    Ok(slot.as_ref().expect("packed above"))
+    Ok(slot.as_mut().expect("allocated above"))
 }
 
 /// `out[j] += scale · Σ_r x[r][j]` over the rows of a row-major matrix of
