@@ -19,7 +19,7 @@ for r in $(seq 1 "$ROUNDS"); do
       BOLTZMANN_DENSE_PRODUCTS=$dense "$BZ" bench train --data "$REF/data/mnist_5k.csv.gz" --csv-labels last \
         --scale 0.00392156862745098 --binarize threshold --valid-fraction 0 --hidden 500 --algorithm pcd \
         --k 1 --chains 100 --batch 100 --lr 0.1 --lr-schedule constant --momentum 0 --final-momentum 0 --l2 0 --no-shuffle \
-        --no-vbias-init --epochs 10 --monitor 5000 --threads $t 2>&1 | tail -2 | tr '\n' ' ' |
+        --no-vbias-init --epochs 30 --monitor 5000 --threads $t 2>&1 | tail -2 | tr '\n' ' ' |
         sed "s/^/boltzmann threads=$t dense_products=$dense: /"
       echo
     done
