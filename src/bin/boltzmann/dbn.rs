@@ -570,7 +570,7 @@ fn sample(a: DbnSampleArgs) -> CliResult<()> {
         DbnFile::Untied(n) => (n.generative().n_visible(), 0),
         DbnFile::Labelled(n) => (n.n_visible(), n.n_labels()),
     };
-    let (r, c) = crate::pictures::shape(a.shape.as_deref(), n_visible)?;
+    let (r, c) = crate::sample::shape(a.shape.as_deref(), n_visible)?;
     if a.n == 0 || a.n > 10_000 {
         return Err(format!("--n {}: use 1..=10000 samples", a.n).into());
     }
@@ -1092,8 +1092,7 @@ fn train_gaussian(
     layer_seconds[0] = first;
     let path = a.train.out.join("dbn.safetensors");
     io::save_gaussian_dbn(&net, &path)?;
-    if let Some((r, c)) =
-        train_set.image_shape().or_else(|| crate::pictures::shape(None, net.n_visible()).ok())
+    if let Some((r, c)) = train_set.image_shape().or_else(|| crate::sample::shape(None, net.n_visible()).ok())
     {
         let s = net.sample(100, 1000, base.seed)?;
         let png = a.train.out.join("samples.png");

@@ -412,10 +412,10 @@ fn samples_picture(
     };
     if d == 2 {
         let size = 400;
-        let grid = crate::pictures::plane_grid(lo, hi, size);
+        let grid = crate::sample::plane_grid(lo, hi, size);
         let density: Option<Vec<f64>> = match model {
-            EnergyModel::Mlp(e) => Some(crate::pictures::density_on(e, &grid)?),
-            EnergyModel::GaussianRbm(m) => Some(crate::pictures::density_on(m, &grid)?),
+            EnergyModel::Mlp(e) => Some(crate::sample::density_on(e, &grid)?),
+            EnergyModel::GaussianRbm(m) => Some(crate::sample::density_on(m, &grid)?),
             EnergyModel::Score(_) => None,
         };
         io::scatter_png(png, &x, density.as_deref(), lo, hi, size)?;
@@ -429,7 +429,7 @@ fn samples_picture(
         let base = boltzmann::eval::mmd2(other.features(), fresh.features(), 2, h)?;
         return Ok((m, base));
     }
-    let (r, c) = crate::pictures::shape(None, d).map_err(|e| format!("{e} (no picture written)"))?;
+    let (r, c) = crate::sample::shape(None, d).map_err(|e| format!("{e} (no picture written)"))?;
     // Grey levels over the data's own range (samples beyond it clip).
     let (mn, mx) =
         data.features().iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));

@@ -294,7 +294,7 @@ pub(crate) fn run(a: LangevinArgs) -> CliResult<()> {
         None => (0.0, 1.0),
     };
     // Checked before sampling: the picture of samples of more than 2-D.
-    let image_shape = if d == 2 { None } else { Some(crate::pictures::shape(a.shape.as_deref(), d)?) };
+    let image_shape = if d == 2 { None } else { Some(crate::sample::shape(a.shape.as_deref(), d)?) };
     let is_score = matches!(target, Target::Model(EnergyModel::Score(_)));
     if is_score && a.sampler != "annealed" {
         return Err("a score network has no energy: use --sampler annealed".into());
@@ -373,11 +373,11 @@ fn write_samples(
         None => {
             // The density on a 400 × 400 grid.
             let size = 400;
-            let grid = crate::pictures::plane_grid(lo, hi, size);
+            let grid = crate::sample::plane_grid(lo, hi, size);
             let density = match target {
-                Target::Mix(m) => Some(crate::pictures::density_on(m, &grid)?),
-                Target::Model(EnergyModel::Mlp(m)) => Some(crate::pictures::density_on(m, &grid)?),
-                Target::Model(EnergyModel::GaussianRbm(m)) => Some(crate::pictures::density_on(m, &grid)?),
+                Target::Mix(m) => Some(crate::sample::density_on(m, &grid)?),
+                Target::Model(EnergyModel::Mlp(m)) => Some(crate::sample::density_on(m, &grid)?),
+                Target::Model(EnergyModel::GaussianRbm(m)) => Some(crate::sample::density_on(m, &grid)?),
                 Target::Model(EnergyModel::Score(_)) => None,
             };
             io::scatter_png(&a.out, x, density.as_deref(), lo, hi, size)?;

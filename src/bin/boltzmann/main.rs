@@ -1,24 +1,21 @@
 //! The `boltzmann` command-line tool: parses arguments, calls the library,
 //! prints results or a one-line error, and sets the exit code.
 
+// One folder or file per command family; `shared` holds what several use
+// (argument groups, output and error handling, MPI ranks, the classifier
+// read-out), re-exported here as `crate::limits`, `crate::out`, ….
 #[macro_use]
-mod out;
+mod shared;
 mod bench;
-mod bench_conv;
-mod bench_mpi;
-mod classifier;
 mod crbm;
-mod crbm_eval;
 mod dbn;
 mod ebm;
-mod error;
 mod evaluate;
 mod langevin;
-mod limits;
-mod pictures;
-mod ranks;
-mod sample_mpi;
+mod sample;
 mod train;
+
+use shared::{classifier, error, limits, out, ranks};
 
 use bench::{GibbsBenchConfig, GibbsBenchReport};
 use boltzmann::{Isa, simd};
@@ -45,9 +42,9 @@ enum Cmd {
     /// Train an RBM by CD-k or PCD (embedded MNIST subset by default).
     Train(Box<train::TrainArgs>),
     /// Run chains from a model and write a PNG grid of samples.
-    Sample(pictures::SampleArgs),
+    Sample(sample::SampleArgs),
     /// Write a PNG grid of each hidden unit's weights.
-    Filters(pictures::FiltersArgs),
+    Filters(sample::FiltersArgs),
     /// log Z (exact or AIS), test log-probability, pseudo-likelihood.
     Eval(evaluate::EvalArgs),
     /// Convolutional RBMs with probabilistic max-pooling: training,
@@ -82,7 +79,7 @@ enum BenchCmd {
     Langevin(langevin::BenchLangevinArgs),
     /// Block-Gibbs sweeps of a random convolutional RBM with probabilistic
     /// max-pooling over many chains (`--naive`: beside its f64 twin).
-    Conv(bench_conv::BenchConvArgs),
+    Conv(bench::conv::BenchConvArgs),
     /// Block-Gibbs sweeps of a random RBM over an ensemble of chains.
     Gibbs {
         /// Visible units D.
@@ -199,15 +196,15 @@ fn run(cli: Cli) -> CliResult<()> {
     match cli.cmd {
         Cmd::Train(a) => train::run(*a, false),
         Cmd::Bench { what: BenchCmd::Train(a) } => train::run(*a, true),
-        Cmd::Sample(a) => pictures::sample(a),
-        Cmd::Filters(a) => pictures::filters(a),
+        Cmd::Sample(a) => sample::sample(a),
+        Cmd::Filters(a) => sample::filters(a),
         Cmd::Eval(a) => evaluate::run(a),
         Cmd::Dbn { what } => dbn::run(what),
         Cmd::Crbm { what } => crbm::run(what),
         Cmd::Langevin(a) => langevin::run(a),
         Cmd::Ebm { what } => ebm::run(what),
         Cmd::Bench { what: BenchCmd::Langevin(a) } => langevin::bench(a),
-        Cmd::Bench { what: BenchCmd::Conv(a) } => bench_conv::run(a),
+        Cmd::Bench { what: BenchCmd::Conv(a) } => bench::conv::run(a),
         Cmd::Info => {
             outln!("detected: {}", simd::detected_isa());
             outln!("active:   {}", simd::active_isa());
@@ -269,7 +266,7 @@ fn run(cli: Cli) -> CliResult<()> {
                 cfg.threads = t;
             }
             if mpi {
-                return bench_mpi::gibbs(&cfg, json);
+                return bench::mpi::gibbs(&cfg, json);
             }
             let r = bench::gibbs(&cfg)?;
             if json {

@@ -998,7 +998,7 @@ fn write_outputs(
         let fpath = a.out.join("filters.png");
         io::filters_png(&fpath, rbm, r, c, 100, 10)?;
         let spath = a.out.join("samples.png");
-        crate::pictures::sample_grid(rbm, (r, c), 10, 10, 1000, a.seed, &spath, None, None, false)?;
+        crate::sample::sample_grid(rbm, (r, c), 10, 10, 1000, a.seed, &spath, None, None, false)?;
         written.push(fpath.display().to_string());
         written.push(spath.display().to_string());
     }

@@ -9,7 +9,7 @@ use crate::ranks::Ranks;
 use boltzmann::Rbm;
 use std::path::Path;
 
-/// [`crate::pictures::sample_grid`] over the ranks: `Ok(true)` on rank 0
+/// [`crate::sample::sample_grid`] over the ranks: `Ok(true)` on rank 0
 /// (which wrote `out` and filled `trace`, sweep-major), `Ok(false)` on the
 /// others.
 #[cfg(feature = "mpi")]
@@ -27,7 +27,7 @@ pub(crate) fn sample_grid(
 ) -> CliResult<bool> {
     use boltzmann::distributed::{ShardedChains, all_gather_in_order, shard_bounds};
     use mpi::traits::*;
-    crate::pictures::check_grid(chains, rows, steps)?;
+    crate::sample::check_grid(chains, rows, steps)?;
     let world = ranks.world().ok_or("--mpi: MPI is not initialized")?;
     let (rank, size) = (world.rank() as usize, world.size() as usize);
     let d = rbm.n_visible();
@@ -97,5 +97,5 @@ pub(crate) fn sample_grid(
     _: &Path,
     _: Option<&mut Vec<f64>>,
 ) -> CliResult<bool> {
-    Err(crate::bench_mpi::NO_MPI.into())
+    Err(crate::bench::mpi::NO_MPI.into())
 }

@@ -1,5 +1,7 @@
 //! `boltzmann sample` and `boltzmann filters`.
 
+pub(crate) mod mpi;
+
 use crate::CliResult;
 use boltzmann::io;
 use boltzmann::sampler::tempering::geometric_ladder;
@@ -299,7 +301,7 @@ fn sample_on(a: &SampleArgs, ranks: &crate::ranks::Ranks) -> CliResult<()> {
     let root = crate::with_threads(a.threads.n, || {
         let t = a.diagnostics.then_some(&mut trace);
         if a.mpi {
-            crate::sample_mpi::sample_grid(ranks, &rbm, sh, a.chains, a.rows, a.steps, a.seed, &a.out, t)
+            crate::sample::mpi::sample_grid(ranks, &rbm, sh, a.chains, a.rows, a.steps, a.seed, &a.out, t)
         } else {
             swaps =
                 sample_grid(&rbm, sh, a.chains, a.rows, a.steps, a.seed, &a.out, t, ladder, a.incremental)?;

@@ -1,6 +1,8 @@
 //! `boltzmann crbm train | sample | filters | classify | features | eval`: convolutional RBMs
 //! with probabilistic max-pooling and their stacks (convolutional DBNs).
 
+pub(crate) mod eval;
+
 use crate::CliResult;
 use crate::classifier::Scored;
 use boltzmann::data::Dataset;
@@ -35,7 +37,7 @@ pub(crate) enum CrbmCmd {
     /// log Z of a one-layer binary convolutional RBM (exact up to 24
     /// pixels, else annealed importance sampling) and the average
     /// log-probability of test images.
-    Eval(crate::crbm_eval::CrbmEvalArgs),
+    Eval(crate::crbm::eval::CrbmEvalArgs),
 }
 
 /// Options of `crbm features`.
@@ -269,7 +271,7 @@ pub(crate) fn run(cmd: CrbmCmd) -> CliResult<()> {
         CrbmCmd::Filters(a) => filters(&a),
         CrbmCmd::Classify(a) => crate::with_threads(a.threads.n, || classify(&a)),
         CrbmCmd::Features(a) => crate::with_threads(a.threads.n, || features(&a)),
-        CrbmCmd::Eval(a) => crate::crbm_eval::run(&a),
+        CrbmCmd::Eval(a) => crate::crbm::eval::run(&a),
     }
 }
 

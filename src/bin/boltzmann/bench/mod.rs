@@ -12,6 +12,9 @@
 //! same blocks, lap timers between stages), so a report says where a sweep's
 //! time goes: products, random bits, or fused sampling.
 
+pub(crate) mod conv;
+pub(crate) mod mpi;
+
 use boltzmann::data::Dataset;
 use boltzmann::error::{Error, Result};
 use boltzmann::model::Rbm;

@@ -48,7 +48,7 @@ impl Ranks {
         #[cfg(not(feature = "mpi"))]
         {
             if mpi {
-                return Err(crate::bench_mpi::NO_MPI.into());
+                return Err(crate::bench::mpi::NO_MPI.into());
             }
             Ok(Ranks {})
         }
