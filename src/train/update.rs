@@ -180,7 +180,7 @@ pub(super) fn update(
         if !s.fast.is_empty() || s.tempering.is_some() {
             sampled_phases(s, sc, &b)?;
             let (v, pre) = (&sc.a[m * d..b.rows * d], &sc.pre_h[m * h..b.rows * h]);
-            record_free_energies(isa, &s.rbm, v, pre, &mut sc.free_energy, trace);
+            record_free_energies(isa, &s.rbm, (v, None), pre, &mut sc.free_energy, trace);
         } else {
             pcd_phases(s, sc, &b, trace)?;
         }
@@ -356,7 +356,7 @@ fn pcd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch, trace: &mut Vec<f
     let ((), sampled) = rayon::join(
         || {
             activation::sigmoid_rows_bias(isa, pre_pos, rbm.hidden_bias(), ppos);
-            record_free_energies(isa, rbm, vneg, pre_neg, fe, trace);
+            record_free_energies(isa, rbm, (vneg, Some((vrows, m))), pre_neg, fe, trace);
         },
         || chains.hidden_step_from(rbm, pre_neg, Some(pneg)),
     );
@@ -419,7 +419,14 @@ fn pcd_phases_split(
     );
     sampled?;
     sc.lf.clear();
-    record_free_energies(isa, &s.rbm, &sc.la[pos.len() * d..], pre_neg, &mut sc.free_energy, &mut sc.lf);
+    record_free_energies(
+        isa,
+        &s.rbm,
+        (&sc.la[pos.len() * d..], None),
+        pre_neg,
+        &mut sc.free_energy,
+        &mut sc.lf,
+    );
     let (chain_parts, pos_parts) = (split::parts(n_neg, size), split::parts(m, size));
     split.gather_values(&sc.lf, &chain_parts, trace)?;
     split.gather_rows(&sc.la[pos.len() * d..], d, &chain_parts, &mut sc.a[m * d..rows * d])?;
@@ -1055,17 +1062,20 @@ fn average_step(s: &mut TrainState, decay: f32) {
 }
 
 /// Appends `F(v) = −bᵀv − Σⱼ softplus(cⱼ + (vᵀW)ⱼ)` of each row of `v`
-/// (`pre` = `VW` without bias) to `trace`, in f64; each row's sums run in
-/// order on one thread (rows in parallel: the same bits for any thread
-/// count). `sp` is scratch.
+/// (binary; `pre` = `VW` without bias) to `trace`, in f64. Each row's two
+/// sums run in index order (the same bits for any thread count); rows in
+/// parallel, four at a time so that four sums are in flight. With `ones` =
+/// `(rows, r0)`, row `r` of `v` has its set positions in row `r0 + r` of
+/// `rows` (read instead of scanning `v`). `sp` is scratch.
 fn record_free_energies(
     isa: Isa,
     rbm: &Rbm,
-    v: &[f32],
+    (v, ones): (&[f32], Option<(&BinaryRows, usize)>),
     pre: &[f32],
     sp: &mut Vec<f32>,
     trace: &mut Vec<f64>,
 ) {
+    const G: usize = 4;
     let (d, h) = (rbm.n_visible(), rbm.n_hidden());
     sp.clear();
     sp.extend_from_slice(pre);
@@ -1073,14 +1083,27 @@ fn record_free_energies(
     let at = trace.len();
     trace.resize(at + v.len() / d.max(1), 0.0);
     trace[at..]
-        .par_iter_mut()
-        .zip(v.par_chunks_exact(d))
-        .zip(sp.par_chunks_exact_mut(h))
-        .with_min_len(8)
-        .for_each(|((f, vr), sr)| {
-            activation::softplus_rows_bias_in_place(isa, sr, c);
-            let vb: f64 = vr.iter().zip(b).filter(|(x, _)| **x != 0.0).map(|(_, &b)| b as f64).sum();
-            *f = -vb - sr.iter().map(|&x| x as f64).sum::<f64>();
+        .par_chunks_mut(G)
+        .zip(v.par_chunks(G * d))
+        .zip(sp.par_chunks_mut(G * h))
+        .enumerate()
+        .with_min_len(2)
+        .for_each(|(gi, ((f, vg), sg))| {
+            activation::softplus_rows_bias_in_place(isa, sg, c);
+            // `Sum` for f64 starts at −0.0; so do these sums.
+            let mut acc = [-0.0f64; G];
+            for j in 0..h {
+                for (a, r) in acc.iter_mut().zip(0..f.len()) {
+                    *a += sg[r * h + j] as f64;
+                }
+            }
+            for (r, (f, vr)) in f.iter_mut().zip(vg.chunks_exact(d)).enumerate() {
+                let vb: f64 = match ones {
+                    Some((rows, r0)) => rows.row(r0 + gi * G + r).iter().map(|&i| b[i as usize] as f64).sum(),
+                    None => vr.iter().zip(b).filter(|(x, _)| **x != 0.0).map(|(_, &b)| b as f64).sum(),
+                };
+                *f = -vb - acc[r];
+            }
         });
 }
 
