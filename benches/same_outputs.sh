@@ -4,7 +4,8 @@
 # softmax read-outs), then of every `train` variant (CD, PCD, Adam, L1,
 # sparsity, centering, PT, fast weights) on the
 # embedded digits, on a small model (no-packing kernel) and a 784×500 one
-# (binary products), compared by sha256 of model and checkpoint contents:
+# (binary products), compared by sha256 of model and checkpoint contents
+# and of the epoch reports' numbers (times left out):
 # every tensor and every metadata entry except the ones newer versions add
 # (`checksum`, `data.*`), so files of versions before and after those
 # additions compare by what they hold.
@@ -38,8 +39,12 @@ runs() {
   while read -r args; do
     i=$((i + 1))
     # shellcheck disable=SC2086
-    "$bin" train --quiet --monitor 0 --seed 7 $size --out "$dir/r$i" $args >/dev/null 2>&1
-    echo "$(digest "$dir/r$i/model.safetensors") $(digest "$dir/r$i/checkpoint.safetensors") $size $args"
+    # The epoch reports (chain diagnostics from the free-energy traces, …)
+    # without their times are digested too.
+    local report
+    report=$("$bin" train --quiet --json --monitor 0 --seed 7 $size --out "$dir/r$i" $args 2>/dev/null |
+      untimed | sha256sum | cut -c1-16)
+    echo "$(digest "$dir/r$i/model.safetensors") $(digest "$dir/r$i/checkpoint.safetensors") $report $size $args"
   done <<'LIST'
 --algorithm cd --k 1
 --algorithm cd --k 2 --momentum 0.5 --final-momentum 0.9 --momentum-switch 1
