@@ -50,6 +50,47 @@ impl std::fmt::Display for Fingerprint {
     }
 }
 
+/// How non-binary data is made binary ([`Dataset::binarize`]); parsed from
+/// `"threshold"` (`> 0.5`), `"threshold:T"` or `"stochastic"`, the
+/// command line's `--binarize` values.
+///
+/// # Examples
+/// ```
+/// use boltzmann::data::{Binarization, Dataset};
+/// let how: Binarization = "threshold:0.3".parse()?;
+/// assert_eq!(how, Binarization::Threshold(0.3));
+/// let d = Dataset::new(vec![0.2, 0.9, 0.6, 0.1], 2)?;
+/// assert_eq!(d.binarize(how, 0)?.features(), &[0.0, 1.0, 1.0, 0.0]);
+/// assert!("threshold:inf".parse::<Binarization>().is_err());
+/// # Ok::<(), boltzmann::Error>(())
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Binarization {
+    /// 1 where a value is `> T` ([`Dataset::binarize_threshold`]).
+    Threshold(f32),
+    /// Values in [0, 1] as probabilities ([`Dataset::binarize_stochastic`]).
+    Stochastic,
+}
+
+impl std::str::FromStr for Binarization {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "threshold" => Ok(Binarization::Threshold(0.5)),
+            "stochastic" => Ok(Binarization::Stochastic),
+            _ => match s.strip_prefix("threshold:").map(str::parse::<f32>) {
+                Some(Ok(t)) if t.is_finite() => Ok(Binarization::Threshold(t)),
+                _ => Err(Error::InvalidParam {
+                    name: "binarization",
+                    reason: format!("{s:?}: use threshold, threshold:T (T finite) or stochastic"),
+                }),
+            },
+        }
+    }
+}
+
 impl Dataset {
     /// A data set from a row-major matrix with `dim` columns.
     ///
@@ -196,6 +237,70 @@ impl Dataset {
                 })
                 .collect(),
         ))
+    }
+
+    /// Binarized as `how` says; `seed` drives the stochastic kind (one
+    /// stream, as [`Self::binarize_stochastic`]).
+    ///
+    /// # Errors
+    /// As [`Self::binarize_threshold`] and [`Self::binarize_stochastic`].
+    pub fn binarize(&self, how: Binarization, seed: u64) -> Result<Dataset> {
+        match how {
+            Binarization::Threshold(t) => self.binarize_threshold(t),
+            Binarization::Stochastic => self.binarize_stochastic(seed),
+        }
+    }
+
+    /// Standardized per channel: the features are `channels` interleaved
+    /// channels (feature `i` belongs to channel `i % channels`, as in
+    /// row-major images of `channels` channels); each channel's values, over
+    /// all examples, are shifted and scaled to mean 0 and standard deviation
+    /// 1 (sums in f64). Returns the data and each channel's `(mean, sd)`.
+    ///
+    /// # Examples
+    /// ```
+    /// use boltzmann::data::Dataset;
+    /// let d = Dataset::new(vec![1.0, 10.0, 3.0, 30.0], 2)?; // 2 examples, 2 channels
+    /// let (z, stats) = d.standardize(2)?;
+    /// assert_eq!(stats, vec![(2.0, 1.0), (20.0, 10.0)]);
+    /// assert_eq!(z.features(), &[-1.0, -1.0, 1.0, 1.0]);
+    /// # Ok::<(), boltzmann::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] if `channels` is 0 or does not divide the
+    /// features, or a channel is constant (nothing to model).
+    pub fn standardize(&self, channels: usize) -> Result<(Dataset, Vec<(f64, f64)>)> {
+        if channels == 0 || !self.dim.is_multiple_of(channels) {
+            return Err(Error::InvalidParam {
+                name: "channels",
+                reason: format!("{channels} does not divide the {} features", self.dim),
+            });
+        }
+        let x = &self.x;
+        let mut stats = Vec::with_capacity(channels);
+        for c in 0..channels {
+            let vals = || x.iter().skip(c).step_by(channels).map(|&v| v as f64);
+            let n = vals().count().max(1) as f64;
+            let mean = vals().sum::<f64>() / n;
+            let sd = (vals().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+            if sd.is_nan() || sd <= 1e-12 {
+                return Err(Error::InvalidParam {
+                    name: "data",
+                    reason: format!("channel {c} of the data is constant: nothing to model"),
+                });
+            }
+            stats.push((mean, sd));
+        }
+        let y = x
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let (m, s) = stats[i % channels];
+                ((v as f64 - m) / s) as f32
+            })
+            .collect();
+        Ok((self.map(y), stats))
     }
 
     /// Every value multiplied by `factor` (e.g. `1/255` for bytes).

@@ -76,3 +76,44 @@ fn sweep_on_borrowed_buffers_rejects_bad_input() {
     gibbs::sweep(&rbm, &mut v, &mut h, &mut s, 3).unwrap();
     assert_ne!(s, before.2, "streams advance");
 }
+
+/// `Binarization` parses the command line's spellings and refuses the rest;
+/// `Dataset::binarize` follows it; `Dataset::standardize` gives mean 0 and
+/// standard deviation 1 per channel and refuses shapes and constant channels.
+#[test]
+fn binarization_and_standardization() {
+    use boltzmann::data::{Binarization, Dataset};
+    let ok = [("threshold", Binarization::Threshold(0.5)), ("threshold:-1.5", Binarization::Threshold(-1.5))];
+    for (s, want) in ok {
+        assert_eq!(s.parse::<Binarization>().unwrap(), want, "{s}");
+    }
+    assert_eq!("stochastic".parse::<Binarization>().unwrap(), Binarization::Stochastic);
+    for bad in
+        ["", "Threshold", "threshold:", "threshold:x", "threshold:nan", "threshold:inf", "stochastic:1"]
+    {
+        let e = bad.parse::<Binarization>().unwrap_err().to_string();
+        assert!(e.contains("threshold:T"), "{bad:?}: {e}");
+    }
+    let d = Dataset::new(vec![0.2, 0.9, 0.6, 0.1, 0.5, 0.3], 2).unwrap();
+    let t = d.binarize(Binarization::Threshold(0.25), 0).unwrap();
+    assert_eq!(t.features(), &[0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
+    assert_eq!(d.binarize(Binarization::Stochastic, 9).unwrap(), d.binarize_stochastic(9).unwrap());
+    assert!(Dataset::new(vec![2.0, 0.0], 2).unwrap().binarize(Binarization::Stochastic, 1).is_err());
+
+    // 3 examples of 2 channels × 2 pixels (feature i is channel i % 2).
+    let x: Vec<f32> = vec![1.0, 5.0, 2.0, 7.0, 3.0, 9.0, 4.0, 11.0, 5.0, 13.0, 6.0, 15.0];
+    let (z, stats) = Dataset::new(x, 4).unwrap().standardize(2).unwrap();
+    for c in 0..2 {
+        let v: Vec<f64> = z.features().iter().skip(c).step_by(2).map(|&v| v as f64).collect();
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
+        assert!(mean.abs() < 1e-6 && (var - 1.0).abs() < 1e-5, "channel {c}: mean {mean}, var {var}");
+    }
+    assert_eq!(stats[0].0, 3.5);
+    assert_eq!(stats[1].0, 10.0);
+    let d4 = Dataset::new(vec![1.0, 2.0, 3.0, 4.0], 4).unwrap();
+    assert!(d4.standardize(0).is_err());
+    assert!(d4.standardize(3).is_err());
+    let e = Dataset::new(vec![1.0, 2.0, 1.0, 3.0], 2).unwrap().standardize(2).unwrap_err().to_string();
+    assert!(e.contains("channel 0") && e.contains("constant"), "{e}");
+}

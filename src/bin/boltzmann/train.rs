@@ -2,7 +2,7 @@
 //! trainer, report, write files.
 
 use crate::CliResult;
-use boltzmann::data::Dataset;
+use boltzmann::data::{Binarization, Dataset};
 use boltzmann::eval;
 use boltzmann::io::{self, CsvLabels, Format};
 use boltzmann::rng::{Purpose, derive};
@@ -72,7 +72,7 @@ pub(crate) struct TrainArgs {
     /// "stochastic" (values in [0,1] as probabilities). Without it,
     /// non-binary data is an error.
     #[arg(long)]
-    binarize: Option<String>,
+    binarize: Option<Binarization>,
     /// Validation data (same format); default: the embedded validation split,
     /// or the last --valid-fraction of --data.
     #[arg(long)]
@@ -282,37 +282,8 @@ pub(crate) fn parse_schedule(s: &str) -> CliResult<Schedule> {
     }
 }
 
-/// `--binarize`.
-#[derive(Debug, Clone, Copy)]
-enum Binarize {
-    Threshold(f32),
-    Stochastic,
-}
-
-fn parse_binarize(how: Option<&str>) -> CliResult<Option<Binarize>> {
-    let bad = |s: &str| format!("--binarize {s:?}: use threshold, threshold:T (T finite) or stochastic");
-    Ok(match how {
-        None => None,
-        Some("threshold") => Some(Binarize::Threshold(0.5)),
-        Some("stochastic") => Some(Binarize::Stochastic),
-        Some(s) => match s.strip_prefix("threshold:").map(str::parse::<f32>) {
-            Some(Ok(t)) if t.is_finite() => Some(Binarize::Threshold(t)),
-            _ => return Err(bad(s).into()),
-        },
-    })
-}
-
-fn binarize(d: Dataset, how: Option<Binarize>, seed: u64) -> CliResult<Dataset> {
-    match how {
-        None => Ok(d),
-        Some(Binarize::Threshold(t)) => Ok(d.binarize_threshold(t)?),
-        Some(Binarize::Stochastic) => Ok(d.binarize_stochastic(seed)?),
-    }
-}
-
 /// The data options that can be checked without reading any file.
 fn check_data_args(a: &TrainArgs) -> CliResult<()> {
-    parse_binarize(a.binarize.as_deref())?;
     if !(a.scale.is_finite() && a.scale > 0.0) {
         return Err(format!("--scale {}: use a finite factor > 0", a.scale).into());
     }
@@ -362,7 +333,10 @@ fn load(a: &TrainArgs, path: &Path, labels: Option<&Path>) -> CliResult<Dataset>
         }
         f => io::read_dataset(path, f),
     }?;
-    binarize(d, parse_binarize(a.binarize.as_deref())?, derive(a.seed, Purpose::Binarize))
+    match a.binarize {
+        Some(how) => Ok(d.binarize(how, derive(a.seed, Purpose::Binarize))?),
+        None => Ok(d),
+    }
 }
 
 /// Training and validation sets as the options say.

@@ -5,7 +5,7 @@ pub(crate) mod eval;
 
 use crate::CliResult;
 use crate::classifier::Scored;
-use boltzmann::data::Dataset;
+use boltzmann::data::{Binarization, Dataset};
 use boltzmann::io;
 use boltzmann::model::{ConvDbn, ConvVisible};
 use boltzmann::rng::{Purpose, derive};
@@ -60,9 +60,10 @@ pub(crate) struct CrbmFeaturesArgs {
     /// Use only the first N images.
     #[arg(long, value_parser = crate::limits::count)]
     limit: Option<usize>,
-    /// Binarize grey images (threshold at 0.5, or stochastic).
+    /// Binarize grey images: "threshold" (> 0.5), "threshold:T" or
+    /// "stochastic" (values in [0,1] as probabilities).
     #[arg(long, conflicts_with = "grey")]
-    binarize: Option<String>,
+    binarize: Option<Binarization>,
     /// Read grey images as they are: values in [0, 1] are the visible
     /// units' probabilities (a mean-field up-pass).
     #[arg(long, requires = "data")]
@@ -87,9 +88,10 @@ pub(crate) struct CrbmTrainArgs {
     /// Use only the first N images.
     #[arg(long, value_parser = crate::limits::count)]
     limit: Option<usize>,
-    /// Binarize grey data: threshold (at 0.5) or stochastic.
+    /// Binarize grey data: "threshold" (> 0.5), "threshold:T" or
+    /// "stochastic" (values in [0,1] as probabilities).
     #[arg(long)]
-    binarize: Option<String>,
+    binarize: Option<Binarization>,
     /// Visible units of layer 1: bernoulli (binary images) or gaussian
     /// (real images, unit variance; the data are standardized per channel
     /// first, and the factors printed).
@@ -244,9 +246,10 @@ pub(crate) struct CrbmClassifyArgs {
     /// Use only the first N training images.
     #[arg(long, value_parser = crate::limits::count)]
     limit: Option<usize>,
-    /// Binarize grey images (threshold at 0.5, or stochastic).
+    /// Binarize grey images: "threshold" (> 0.5), "threshold:T" or
+    /// "stochastic" (values in [0,1] as probabilities).
     #[arg(long, conflicts_with = "grey")]
-    binarize: Option<String>,
+    binarize: Option<Binarization>,
     /// Read grey images as they are: each pixel's grey level in [0, 1] is
     /// the probability of its binary unit, and the features are the
     /// up-pass of those probabilities (no sampling noise in the inputs).
@@ -343,7 +346,7 @@ fn load_data_as(a: &CrbmTrainArgs, vis: ConvVisible) -> CliResult<(Dataset, Stri
                 Some(io::Format::Csv) => io::read_csv(p, io::CsvLabels::None, 1.0)?,
                 f => io::read_dataset(p, f)?,
             };
-            (binarize(d, a.binarize.as_deref(), a.seed)?, p.display().to_string())
+            (binarize(d, a.binarize, a.seed)?, p.display().to_string())
         }
     };
     let d = match a.limit {
@@ -369,38 +372,11 @@ fn visible(a: &CrbmTrainArgs) -> CliResult<ConvVisible> {
     }
 }
 
-/// Per-channel mean and standard deviation of the data, and the data
-/// standardized by them (Gaussian visible units have unit variance).
-fn standardize(d: &Dataset, channels: usize) -> CliResult<(Dataset, Vec<(f64, f64)>)> {
-    let x = d.features();
-    let mut stats = Vec::with_capacity(channels);
-    for c in 0..channels {
-        let vals = || x.iter().skip(c).step_by(channels).map(|&v| v as f64);
-        let n = vals().count().max(1) as f64;
-        let mean = vals().sum::<f64>() / n;
-        let sd = (vals().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-        if sd.is_nan() || sd <= 1e-12 {
-            return Err(format!("channel {c} of the data is constant: nothing to model").into());
-        }
-        stats.push((mean, sd));
-    }
-    let y: Vec<f32> = x
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            let (m, s) = stats[i % channels];
-            ((v as f64 - m) / s) as f32
-        })
-        .collect();
-    Ok((Dataset::new(y, d.dim())?, stats))
-}
-
-fn binarize(d: Dataset, how: Option<&str>, seed: u64) -> CliResult<Dataset> {
+/// `d` binarized as `--binarize` says (if given).
+fn binarize(d: Dataset, how: Option<Binarization>, seed: u64) -> CliResult<Dataset> {
     Ok(match how {
         None => d,
-        Some("threshold") => d.binarize_threshold(0.5)?,
-        Some("stochastic") => d.binarize_stochastic(derive(seed, Purpose::Binarize))?,
-        Some(s) => return Err(format!("--binarize {s:?}: use threshold or stochastic").into()),
+        Some(how) => d.binarize(how, derive(seed, Purpose::Binarize))?,
     })
 }
 
@@ -617,7 +593,7 @@ fn train(a: &CrbmTrainArgs) -> CliResult<()> {
     let (data, scaling) = match vis {
         ConvVisible::Bernoulli => (data, None),
         ConvVisible::Gaussian => {
-            let (d, st) = standardize(&data, image.2)?;
+            let (d, st) = data.standardize(image.2)?;
             (d, Some(st))
         }
     };
@@ -906,8 +882,8 @@ fn check_inputs(set: &Dataset, grey: bool) -> CliResult<()> {
 fn classify_data(a: &CrbmClassifyArgs) -> CliResult<(Dataset, Dataset)> {
     let (train, test) = match (&a.data, &a.labels, &a.test_data, &a.test_labels) {
         (Some(d), Some(l), Some(td), Some(tl)) => (
-            binarize(io::read_idx(d, Some(l.as_path()))?, a.binarize.as_deref(), a.seed)?,
-            binarize(io::read_idx(td, Some(tl.as_path()))?, a.binarize.as_deref(), a.seed.wrapping_add(1))?,
+            binarize(io::read_idx(d, Some(l.as_path()))?, a.binarize, a.seed)?,
+            binarize(io::read_idx(td, Some(tl.as_path()))?, a.binarize, a.seed.wrapping_add(1))?,
         ),
         _ => {
             if a.binarize.is_some() {
@@ -943,7 +919,7 @@ fn features(a: &CrbmFeaturesArgs) -> CliResult<()> {
                 (Some(io::Format::Csv), None) => io::read_csv(p, io::CsvLabels::None, 1.0)?,
                 (f, None) => io::read_dataset(p, f)?,
             };
-            binarize(d, a.binarize.as_deref(), a.seed)?
+            binarize(d, a.binarize, a.seed)?
         }
     };
     let data = match a.limit {
