@@ -666,17 +666,35 @@ pub(crate) struct MomentumStep {
     pub(crate) max: f32,
 }
 
+/// Up to two extra terms `a·u[j] + b·v[j]` of a momentum step (see
+/// [`momentum_step_body`]): `u`, `v` per element (null: absent; `v` only
+/// with `u`), `a`, `b` one scalar each.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StepTerms {
+    pub(crate) u: *const f32,
+    pub(crate) a: f32,
+    pub(crate) v: *const f32,
+    pub(crate) b: f32,
+}
+
+impl StepTerms {
+    /// No extra terms.
+    pub(crate) const NONE: StepTerms = StepTerms { u: std::ptr::null(), a: 0.0, v: std::ptr::null(), b: 0.0 };
+}
+
 /// One momentum-SGD step, element-wise over `n` weights `w` with
 /// velocities `m` and gradients `g` (the ascent direction):
-/// `Δ ← μΔ + lr·g`, then (if `l2` or `l1` is non-zero)
-/// `Δ ← Δ − lr·(l2·w + l1·sign w)`, `Δ ← 0 where |Δ| < tiny`, `w ← w + Δ`.
-/// Each operation is one IEEE operation in this order (no fused
-/// multiply-add), so every instruction set gives the scalar loop's bits.
-/// Returns whether any new weight is NaN or beyond `±max`.
+/// `Δ ← μΔ + lr·g`; then, if `l2`, `l1` or an extra term is present,
+/// `Δ ← Δ − lr·(((l2·w + l1·sign w) + a·u) + b·v)` (the terms of `t`
+/// present); `Δ ← 0 where |Δ| < tiny`; `w ← w + Δ`. Each operation is one
+/// IEEE operation in this order (no fused multiply-add), so every
+/// instruction set gives the scalar loop's bits. Returns whether any new
+/// weight is NaN or beyond `±max`.
 ///
 /// # Safety
 /// V's instruction set must be enabled; `w` and `m` valid for `n` reads
-/// and writes, `g` for `n` reads; `g` may not alias the others.
+/// and writes, `g` and the non-null pointers of `t` for `n` reads; the
+/// read-only inputs may not alias `w` or `m`.
 #[inline(always)]
 pub(super) unsafe fn momentum_step_body<V: FVec>(
     w: *mut f32,
@@ -684,6 +702,7 @@ pub(super) unsafe fn momentum_step_body<V: FVec>(
     g: *const f32,
     n: usize,
     s: &MomentumStep,
+    t: StepTerms,
 ) -> bool {
     let l = V::LANES;
     // SAFETY: every access is within `n` elements (main loop) or within the
@@ -691,17 +710,24 @@ pub(super) unsafe fn momentum_step_body<V: FVec>(
     unsafe {
         let mut bad = V::splat(0.0);
         let mut i = 0;
+        let at = |p: *const f32, i: usize| if p.is_null() { p } else { p.add(i) };
         while i + l <= n {
-            momentum_step_vec::<V>(w.add(i), m.add(i), g.add(i), s, &mut bad);
+            let ti = StepTerms { u: at(t.u, i), v: at(t.v, i), ..t };
+            momentum_step_vec::<V>(w.add(i), m.add(i), g.add(i), s, ti, &mut bad);
             i += l;
         }
         if i < n {
             let rem = n - i;
-            let (mut bw, mut bm, mut bg) = ([0.0f32; 16], [0.0f32; 16], [0.0f32; 16]);
-            std::ptr::copy_nonoverlapping(w.add(i), bw.as_mut_ptr(), rem);
-            std::ptr::copy_nonoverlapping(m.add(i), bm.as_mut_ptr(), rem);
-            std::ptr::copy_nonoverlapping(g.add(i), bg.as_mut_ptr(), rem);
-            momentum_step_vec::<V>(bw.as_mut_ptr(), bm.as_mut_ptr(), bg.as_ptr(), s, &mut bad);
+            let mut buf = [[0.0f32; 16]; 5];
+            for (k, p) in [w.cast_const(), m.cast_const(), g, t.u, t.v].into_iter().enumerate() {
+                if !p.is_null() {
+                    std::ptr::copy_nonoverlapping(p.add(i), buf[k].as_mut_ptr(), rem);
+                }
+            }
+            let [bw, bm, bg, bu, bv] = &mut buf;
+            let opt = |p: *const f32, b: &[f32; 16]| if p.is_null() { p } else { b.as_ptr() };
+            let ti = StepTerms { u: opt(t.u, bu), v: opt(t.v, bv), ..t };
+            momentum_step_vec::<V>(bw.as_mut_ptr(), bm.as_mut_ptr(), bg.as_ptr(), s, ti, &mut bad);
             std::ptr::copy_nonoverlapping(bw.as_ptr(), w.add(i), rem);
             std::ptr::copy_nonoverlapping(bm.as_ptr(), m.add(i), rem);
         }
@@ -709,21 +735,35 @@ pub(super) unsafe fn momentum_step_body<V: FVec>(
     }
 }
 
-/// [`momentum_step_body`] on one vector at `w`, `m`, `g`; `bad` collects
-/// 1 in the lanes of a weight out of bounds.
+/// [`momentum_step_body`] on one vector at `w`, `m`, `g` (and `t`'s
+/// vectors); `bad` collects 1 in the lanes of a weight out of bounds.
 ///
 /// # Safety
 /// As [`momentum_step_body`] for `V::LANES` elements.
 #[inline(always)]
-unsafe fn momentum_step_vec<V: FVec>(w: *mut f32, m: *mut f32, g: *const f32, s: &MomentumStep, bad: &mut V) {
+unsafe fn momentum_step_vec<V: FVec>(
+    w: *mut f32,
+    m: *mut f32,
+    g: *const f32,
+    s: &MomentumStep,
+    t: StepTerms,
+    bad: &mut V,
+) {
     // SAFETY: forwarded from the caller.
     unsafe {
         let (zero, one) = (V::splat(0.0), V::splat(1.0));
         let (wv, lr) = (V::load(w), V::splat(s.lr));
         let mut d = V::splat(s.mu).mul(V::load(m)).add(lr.mul(V::load(g)));
-        if s.l2 != 0.0 || s.l1 != 0.0 {
+        if s.l2 != 0.0 || s.l1 != 0.0 || !t.u.is_null() {
             let sign = V::select(zero.lt(wv), one, zero).sub(V::select(wv.lt(zero), one, zero));
-            d = d.sub(lr.mul(V::splat(s.l2).mul(wv).add(V::splat(s.l1).mul(sign))));
+            let mut e = V::splat(s.l2).mul(wv).add(V::splat(s.l1).mul(sign));
+            if !t.u.is_null() {
+                e = e.add(V::splat(t.a).mul(V::load(t.u)));
+                if !t.v.is_null() {
+                    e = e.add(V::splat(t.b).mul(V::load(t.v)));
+                }
+            }
+            d = d.sub(lr.mul(e));
         }
         let d = V::select(d.abs().lt(V::splat(s.tiny)), zero, d);
         let nw = wv.add(d);

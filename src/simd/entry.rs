@@ -156,9 +156,10 @@ macro_rules! instantiate {
                 g: *const f32,
                 n: usize,
                 s: &bodies::MomentumStep,
+                t: bodies::StepTerms,
             ) -> bool {
                 // SAFETY: as above.
-                unsafe { bodies::momentum_step_body::<$fv>(w, m, g, n, s) }
+                unsafe { bodies::momentum_step_body::<$fv>(w, m, g, n, s, t) }
             }
 
             /// Packs floats into bits (set iff non-zero).

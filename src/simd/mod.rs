@@ -285,17 +285,35 @@ pub(crate) unsafe fn binary_panel_delta(
 }
 
 /// One momentum-SGD step over the weights `w` with velocities `m` and
-/// gradients `g` (see `bodies::momentum_step_body`: the same bits on every
-/// instruction set); returns whether a new weight is NaN or out of bounds.
+/// gradients `g`, with up to two extra terms `a·u + b·v` (`terms`: `(u, a)`
+/// pairs, `u` as long as `w`) inside the decay (see
+/// `bodies::momentum_step_body`: the same bits on every instruction set);
+/// returns whether a new weight is NaN or out of bounds.
 ///
 /// # Panics
-/// If the lengths differ.
-pub(crate) fn momentum_step(isa: Isa, w: &mut [f32], m: &mut [f32], g: &[f32], s: &MomentumStep) -> bool {
-    assert!(w.len() == m.len() && w.len() == g.len());
-    let (wp, mp, gp, n) = (w.as_mut_ptr(), m.as_mut_ptr(), g.as_ptr(), w.len());
-    // SAFETY: three distinct slices of n floats (the borrows cannot alias);
-    // `usable` guarantees the ISA.
-    unsafe { dispatch!(isa, momentum_step(wp, mp, gp, n, s)) }
+/// If the lengths differ or more than two terms are given.
+pub(crate) fn momentum_step(
+    isa: Isa,
+    w: &mut [f32],
+    m: &mut [f32],
+    g: &[f32],
+    s: &MomentumStep,
+    terms: &[(&[f32], f32)],
+) -> bool {
+    let n = w.len();
+    assert!(m.len() == n && g.len() == n && terms.len() <= 2 && terms.iter().all(|(u, _)| u.len() == n));
+    let mut t = bodies::StepTerms::NONE;
+    if let Some(&(u, a)) = terms.first() {
+        (t.u, t.a) = (u.as_ptr(), a);
+    }
+    if let Some(&(v, b)) = terms.get(1) {
+        (t.v, t.b) = (v.as_ptr(), b);
+    }
+    let (wp, mp, gp) = (w.as_mut_ptr(), m.as_mut_ptr(), g.as_ptr());
+    // SAFETY: `w` and `m` are distinct mutable borrows of n floats, the
+    // read-only inputs shared borrows of n floats (so none aliases `w` or
+    // `m`); `usable` guarantees the ISA.
+    unsafe { dispatch!(isa, momentum_step(wp, mp, gp, n, s, t)) }
 }
 
 /// Packs `x` into bits: `out[w]` bit `b` set iff `x[64w + b] != 0.0`
@@ -565,13 +583,23 @@ mod tests {
 
     /// The naive twin of `bodies::momentum_step_body`: the step as scalar
     /// code, written from its documentation.
-    fn momentum_step_naive(w: &mut [f32], m: &mut [f32], g: &[f32], s: &MomentumStep) -> bool {
+    fn momentum_step_naive(
+        w: &mut [f32],
+        m: &mut [f32],
+        g: &[f32],
+        s: &MomentumStep,
+        t: &[(&[f32], f32)],
+    ) -> bool {
         let mut bad = false;
-        for ((w, m), &g) in w.iter_mut().zip(m.iter_mut()).zip(g) {
+        for (j, ((w, m), &g)) in w.iter_mut().zip(m.iter_mut()).zip(g).enumerate() {
             let mut d = s.mu * *m + s.lr * g;
-            if s.l2 != 0.0 || s.l1 != 0.0 {
+            if s.l2 != 0.0 || s.l1 != 0.0 || !t.is_empty() {
                 let sign = ((*w > 0.0) as u8 as f32) - ((*w < 0.0) as u8 as f32);
-                d -= s.lr * (s.l2 * *w + s.l1 * sign);
+                let mut e = s.l2 * *w + s.l1 * sign;
+                for &(u, a) in t {
+                    e += a * u[j];
+                }
+                d -= s.lr * e;
             }
             if d.abs() < s.tiny {
                 d = 0.0;
@@ -584,8 +612,8 @@ mod tests {
     }
 
     /// Every instruction set gives the naive twin's bits and bound report,
-    /// across tail lengths, with and without decay, on values that flush
-    /// to zero, cross the bound or are NaN.
+    /// across tail lengths, with and without decay and extra terms, on
+    /// values that flush to zero, cross the bound or are NaN.
     #[test]
     fn momentum_step_equals_naive_twin_on_every_isa() {
         let steps = [
@@ -617,25 +645,29 @@ mod tests {
                         m_want[5] = 0.0;
                     }
                     let (w_in, m_in) = (w_want.clone(), m_want.clone());
-                    let bad_want = momentum_step_naive(&mut w_want, &mut m_want, &gp, s);
-                    for isa in Isa::available() {
-                        let (mut w, mut m) = (w_in.clone(), m_in.clone());
-                        let bad = momentum_step(isa, &mut w, &mut m, &gp, s);
-                        let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-                        assert_eq!(
-                            bits(&w),
-                            bits(&w_want),
-                            "{isa} n={n} step {k} poison {poison:?}: weights"
-                        );
-                        assert_eq!(
-                            bits(&m),
-                            bits(&m_want),
-                            "{isa} n={n} step {k} poison {poison:?}: velocities"
-                        );
-                        assert_eq!(bad, bad_want, "{isa} n={n} step {k} poison {poison:?}: bound");
+                    let u: Vec<f32> = (0..n).map(|j| ((j * 5 % 13) as f32 - 6.0) * 0.07).collect();
+                    let v: Vec<f32> = (0..n).map(|j| ((j * 3 % 11) as f32) * 0.05).collect();
+                    let terms = [(&u[..], -0.3f32), (&v[..], 1.7f32)];
+                    let mut bad_plain = false;
+                    for nt in 0..=2 {
+                        let t = &terms[..nt];
+                        let (mut w_want, mut m_want) = (w_in.clone(), m_in.clone());
+                        let bad_want = momentum_step_naive(&mut w_want, &mut m_want, &gp, s, t);
+                        for isa in Isa::available() {
+                            let (mut w, mut m) = (w_in.clone(), m_in.clone());
+                            let bad = momentum_step(isa, &mut w, &mut m, &gp, s, t);
+                            let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                            let at = format!("{isa} n={n} step {k} poison {poison:?} terms {nt}");
+                            assert_eq!(bits(&w), bits(&w_want), "{at}: weights");
+                            assert_eq!(bits(&m), bits(&m_want), "{at}: velocities");
+                            assert_eq!(bad, bad_want, "{at}: bound");
+                        }
+                        if nt == 0 {
+                            bad_plain = bad_want;
+                        }
                     }
                     if n > 7 {
-                        assert!(bad_want, "n={n}: the 1e3 gradient must cross the bound");
+                        assert!(bad_plain, "n={n}: the 1e3 gradient must cross the bound");
                     }
                 }
             }

@@ -754,9 +754,28 @@ struct Terms<'a> {
 
 impl Terms<'_> {
     /// Whether the step has no term beyond L2 and L1 decay (no sparsity
-    /// pull, no centering): the vectorized [`simd::momentum_step`].
+    /// pull, no centering): [`simd::momentum_step`] on whole row groups.
     fn plain(&self) -> bool {
         self.extra.pull.is_empty() && !self.centered
+    }
+
+    /// Whether [`simd::momentum_step`] takes the terms, row by row, as
+    /// [`Self::row_terms`]: sparsity or centering, not both.
+    fn vectorized(&self) -> bool {
+        self.extra.pull.is_empty() == self.centered
+    }
+
+    /// The extra terms of row `i` in [`Self::sgd_row`]'s order, as
+    /// `simd::momentum_step` adds them: sparsity `− pull_j·v̄_i` as
+    /// `(−v̄_i)·pull_j` (the same bits: negation and the product's operand
+    /// order are exact); centering `+ μ_i ∇c_j + ∇b_i λ_j`.
+    fn row_terms(&self, i: usize) -> ([(&[f32], f32); 2], usize) {
+        let e = self.extra;
+        if self.centered {
+            ([(&e.gc[..], self.offsets.0[i]), (self.offsets.1, e.gb[i])], 2)
+        } else {
+            ([(&e.pull[..], -(e.mean_v[i] as f32)), (&[], 0.0)], 1)
+        }
     }
 
     /// Sparsity pull and centering terms of weight `(i, j)`.
@@ -842,8 +861,14 @@ fn sgd_weights(
                     RowGradient::Dense(gw) => &gw[i0 * h..(i0 + n) * h],
                 };
                 if terms.plain() {
-                    // The operations of the loop below, vectorized (same bits).
-                    bad |= simd::momentum_step(isa, wg, mg, gg, &step);
+                    // The operations of `Terms::sgd_row`, vectorized (same bits).
+                    bad |= simd::momentum_step(isa, wg, mg, gg, &step, &[]);
+                } else if terms.vectorized() {
+                    let rows = wg.chunks_exact_mut(h).zip(mg.chunks_exact_mut(h)).zip(gg.chunks_exact(h));
+                    for (r, ((wr, mr), gr)) in rows.enumerate() {
+                        let (t, n) = terms.row_terms(i0 + r);
+                        bad |= simd::momentum_step(isa, wr, mr, gr, &step, &t[..n]);
+                    }
                 } else {
                     for (r, ((wr, mr), gr)) in
                         wg.chunks_exact_mut(h).zip(mg.chunks_exact_mut(h)).zip(gg.chunks_exact(h)).enumerate()
