@@ -157,6 +157,7 @@ pub(super) fn update(
         binary::enabled() && !HalfStepProducts::nopack_for(isa, d, h) && !s.config.probability_data;
     let threads = rayon::current_num_threads();
     let b = Batch { d, h, m, n_neg, rows: m + n_neg, isa, threads, binary_ok, lr };
+    sc.vt_current = false;
     for (dst, &i) in sc.a[..m * d].chunks_exact_mut(d).zip(idx) {
         dst.copy_from_slice(data.row(i as usize));
     }
@@ -192,7 +193,6 @@ pub(super) fn update(
     if sparse_grad && !sc.vt_current {
         sc.vrows.transpose_into(&mut sc.vt);
     }
-    sc.vt_current = false;
     let extra = statistics(s, sc, &b, sparse_grad)?;
     s.step += 1;
     let weights_bad = optimizer_step(s, sc, &b, sparse_grad, &extra, split)?;
@@ -503,11 +503,9 @@ fn statistics(s: &mut TrainState, sc: &mut Scratch, b: &Batch, sparse_grad: bool
     let q = &mut s.sparsity_q;
     let centered = s.config.centering.is_some();
     let mean_hpos = &mut sc.mean_hpos;
+    mean_hpos.clear();
     if centered || sparsity.is_some() {
-        mean_hpos.clear();
         mean_hpos.resize(h, 0.0);
-    } else {
-        mean_hpos.clear();
     }
     let pp = if sparse_grad { Some(packed_slot(&mut sc.pp, b.rows, h)?) } else { None };
     let p = &mut sc.b[..b.rows * h];
