@@ -774,6 +774,108 @@ unsafe fn momentum_step_vec<V: FVec>(
     }
 }
 
+/// The scalars of one Adam step over weights (see [`adam_step_body`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AdamStep {
+    /// Moment decays `β₁`, `β₂` and `ε`.
+    pub(crate) beta1: f32,
+    pub(crate) beta2: f32,
+    pub(crate) eps: f32,
+    /// Bias corrections `1 − β₁ᵗ`, `1 − β₂ᵗ`.
+    pub(crate) c1: f32,
+    pub(crate) c2: f32,
+    /// Learning rate.
+    pub(crate) lr: f32,
+    /// L2 and L1 weight decay.
+    pub(crate) l2: f32,
+    pub(crate) l1: f32,
+    /// Moments with `|x| <` this become 0 (no subnormal numbers).
+    pub(crate) tiny: f32,
+    /// Weights beyond `±max` (or NaN) are reported.
+    pub(crate) max: f32,
+}
+
+/// One Adam step, element-wise over `n` weights `w` with first and second
+/// moments `m`, `v` and gradients `g` (the ascent direction):
+/// `a ← ((g − l2·w) − l1·sign w) + 0`, `m ← β₁m + (1 − β₁)a`,
+/// `v ← β₂v + ((1 − β₂)a)·a` (each flushed to 0 below `tiny`),
+/// `w ← w + (lr·(m/c1)) / (√(v/c2) + ε)`. One IEEE operation each, in this
+/// order (square root and division are correctly rounded on every
+/// instruction set), so every ISA gives the scalar loop's bits. Returns
+/// whether any new weight is NaN or beyond `±max`.
+///
+/// # Safety
+/// V's instruction set must be enabled; `w`, `m`, `v` valid for `n` reads
+/// and writes, `g` for `n` reads, none aliasing another.
+#[inline(always)]
+pub(super) unsafe fn adam_step_body<V: FVec>(
+    w: *mut f32,
+    m: *mut f32,
+    v: *mut f32,
+    g: *const f32,
+    n: usize,
+    s: &AdamStep,
+) -> bool {
+    let l = V::LANES;
+    // SAFETY: every access is within `n` elements (main loop) or within the
+    // stack buffers (tail), as the caller guarantees.
+    unsafe {
+        let mut bad = V::splat(0.0);
+        let mut i = 0;
+        while i + l <= n {
+            adam_step_vec::<V>(w.add(i), m.add(i), v.add(i), g.add(i), s, &mut bad);
+            i += l;
+        }
+        if i < n {
+            let rem = n - i;
+            let mut buf = [[0.0f32; 16]; 4];
+            for (k, p) in [w.cast_const(), m.cast_const(), v.cast_const(), g].into_iter().enumerate() {
+                std::ptr::copy_nonoverlapping(p.add(i), buf[k].as_mut_ptr(), rem);
+            }
+            let [bw, bm, bv, bg] = &mut buf;
+            adam_step_vec::<V>(bw.as_mut_ptr(), bm.as_mut_ptr(), bv.as_mut_ptr(), bg.as_ptr(), s, &mut bad);
+            std::ptr::copy_nonoverlapping(bw.as_ptr(), w.add(i), rem);
+            std::ptr::copy_nonoverlapping(bm.as_ptr(), m.add(i), rem);
+            std::ptr::copy_nonoverlapping(bv.as_ptr(), v.add(i), rem);
+        }
+        bad.nonzero_bits() != 0
+    }
+}
+
+/// [`adam_step_body`] on one vector; `bad` collects 1 in the lanes of a
+/// weight out of bounds.
+///
+/// # Safety
+/// As [`adam_step_body`] for `V::LANES` elements.
+#[inline(always)]
+unsafe fn adam_step_vec<V: FVec>(
+    w: *mut f32,
+    m: *mut f32,
+    v: *mut f32,
+    g: *const f32,
+    s: &AdamStep,
+    bad: &mut V,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        let (zero, one, tiny) = (V::splat(0.0), V::splat(1.0), V::splat(s.tiny));
+        let wv = V::load(w);
+        let sign = V::select(zero.lt(wv), one, zero).sub(V::select(wv.lt(zero), one, zero));
+        let a = V::load(g).sub(V::splat(s.l2).mul(wv)).sub(V::splat(s.l1).mul(sign)).add(zero);
+        let mv = V::splat(s.beta1).mul(V::load(m)).add(V::splat(1.0 - s.beta1).mul(a));
+        let mv = V::select(mv.abs().lt(tiny), zero, mv);
+        let vv = V::splat(s.beta2).mul(V::load(v)).add(V::splat(1.0 - s.beta2).mul(a).mul(a));
+        let vv = V::select(vv.abs().lt(tiny), zero, vv);
+        let den = vv.div(V::splat(s.c2)).sqrt().add(V::splat(s.eps));
+        let nw = wv.add(V::splat(s.lr).mul(mv.div(V::splat(s.c1))).div(den));
+        // Not `max ≥ |w|`: beyond the bound, or NaN (the compare is ordered).
+        *bad = bad.max(V::select(V::splat(s.max).ge(nw.abs()), zero, one));
+        nw.store(w);
+        mv.store(m);
+        vv.store(v);
+    }
+}
+
 /// What a Bernoulli kernel reads and writes.
 pub(crate) mod mode {
     /// `x = pre + bias`, sample `u < σ(x)` (division-free test).

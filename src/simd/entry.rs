@@ -162,6 +162,24 @@ macro_rules! instantiate {
                 unsafe { bodies::momentum_step_body::<$fv>(w, m, g, n, s, t) }
             }
 
+            /// One Adam step over weights.
+            ///
+            /// # Safety
+            /// The CPU must support the instruction set; pointers as in
+            /// `bodies::adam_step_body`.
+            $(#[$feat])*
+            pub(in crate::simd) unsafe fn adam_step(
+                w: *mut f32,
+                m: *mut f32,
+                v: *mut f32,
+                g: *const f32,
+                n: usize,
+                s: &bodies::AdamStep,
+            ) -> bool {
+                // SAFETY: as above.
+                unsafe { bodies::adam_step_body::<$fv>(w, m, v, g, n, s) }
+            }
+
             /// Packs floats into bits (set iff non-zero).
             ///
             /// # Safety

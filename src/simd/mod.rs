@@ -31,7 +31,7 @@ mod vector;
 use std::sync::OnceLock;
 
 pub(crate) use bodies::{
-    ExpFlush, Flush, LogSigmoid, MomentumStep, NORMAL_BLOCK, PANEL, Sigmoid, Softplus, Unary,
+    AdamStep, ExpFlush, Flush, LogSigmoid, MomentumStep, NORMAL_BLOCK, PANEL, Sigmoid, Softplus, Unary,
 };
 pub(crate) use tiles::{Tiles, out as tile_out};
 
@@ -314,6 +314,28 @@ pub(crate) fn momentum_step(
     // read-only inputs shared borrows of n floats (so none aliases `w` or
     // `m`); `usable` guarantees the ISA.
     unsafe { dispatch!(isa, momentum_step(wp, mp, gp, n, s, t)) }
+}
+
+/// One Adam step over the weights `w` with moments `m`, `v` and gradients
+/// `g` (see `bodies::adam_step_body`: the same bits on every instruction
+/// set); returns whether a new weight is NaN or out of bounds.
+///
+/// # Panics
+/// If the lengths differ.
+pub(crate) fn adam_step(
+    isa: Isa,
+    w: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    g: &[f32],
+    s: &AdamStep,
+) -> bool {
+    let n = w.len();
+    assert!(m.len() == n && v.len() == n && g.len() == n);
+    let (wp, mp, vp, gp) = (w.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr(), g.as_ptr());
+    // SAFETY: three distinct mutable borrows and one shared borrow of n
+    // floats each (none can alias another); `usable` guarantees the ISA.
+    unsafe { dispatch!(isa, adam_step(wp, mp, vp, gp, n, s)) }
 }
 
 /// Packs `x` into bits: `out[w]` bit `b` set iff `x[64w + b] != 0.0`
@@ -668,6 +690,71 @@ mod tests {
                     }
                     if n > 7 {
                         assert!(bad_plain, "n={n}: the 1e3 gradient must cross the bound");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every instruction set gives the bits of the Adam step written as
+    /// scalar code from its documentation, across tail lengths, with and
+    /// without decay, on moments that flush and on NaN and out-of-bound
+    /// weights.
+    #[test]
+    fn adam_step_equals_naive_twin_on_every_isa() {
+        let naive = |w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], s: &AdamStep| {
+            let flush = |x: f32| if x.abs() < s.tiny { 0.0 } else { x };
+            let mut bad = false;
+            for (((w, m), v), &g) in w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+                let sign = ((*w > 0.0) as u8 as f32) - ((*w < 0.0) as u8 as f32);
+                let a = g - s.l2 * *w - s.l1 * sign + 0.0;
+                *m = flush(s.beta1 * *m + (1.0 - s.beta1) * a);
+                *v = flush(s.beta2 * *v + (1.0 - s.beta2) * a * a);
+                *w += s.lr * (*m / s.c1) / ((*v / s.c2).sqrt() + s.eps);
+                bad |= w.is_nan() || w.abs() > s.max;
+            }
+            bad
+        };
+        let base = AdamStep {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            c1: 0.19,
+            c2: 0.002,
+            lr: 1e-3,
+            l2: 0.0,
+            l1: 0.0,
+            tiny: 1e-30,
+            max: 10.0,
+        };
+        let steps = [base, AdamStep { l2: 2e-4, l1: 1e-4, lr: 3.0, max: 0.5, ..base }];
+        for n in [0usize, 1, 15, 16, 17, 40, 500] {
+            let w0: Vec<f32> = (0..n).map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.1).collect();
+            let m0: Vec<f32> =
+                (0..n).map(|i| if i % 9 == 4 { 1e-31 } else { ((i * 13 % 7) as f32 - 3.0) * 0.01 }).collect();
+            let v0: Vec<f32> = (0..n).map(|i| ((i * 11 % 5) as f32) * 1e-4).collect();
+            let g: Vec<f32> =
+                (0..n).map(|i| if i % 9 == 4 { 0.0 } else { ((i * 29 % 19) as f32 - 9.0) * 0.3 }).collect();
+            for (k, s) in steps.iter().enumerate() {
+                for poison in [None, Some(n / 2)] {
+                    let mut gp = g.clone();
+                    if let (Some(p), true) = (poison, n > 0) {
+                        gp[p] = f32::NAN;
+                    }
+                    let (mut w1, mut m1, mut v1) = (w0.clone(), m0.clone(), v0.clone());
+                    let bad_want = naive(&mut w1, &mut m1, &mut v1, &gp, s);
+                    for isa in Isa::available() {
+                        let (mut w, mut m, mut v) = (w0.clone(), m0.clone(), v0.clone());
+                        let bad = adam_step(isa, &mut w, &mut m, &mut v, &gp, s);
+                        let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                        let at = format!("{isa} n={n} step {k} poison {poison:?}");
+                        assert_eq!(bits(&w), bits(&w1), "{at}: weights");
+                        assert_eq!(bits(&m), bits(&m1), "{at}: first moments");
+                        assert_eq!(bits(&v), bits(&v1), "{at}: second moments");
+                        assert_eq!(bad, bad_want, "{at}: bound");
+                    }
+                    if n > 17 && k == 1 {
+                        assert!(bad_want, "n={n}: weights beyond 0.5 must be reported");
                     }
                 }
             }

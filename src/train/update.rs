@@ -718,7 +718,7 @@ fn optimizer_step(
             let adam = Adam { beta1, beta2, eps, c1, c2, lr };
             let rs = r0 * h..r1 * h;
             let (wr, m1, m2) = (&mut w[rs.clone()], &mut o.m_w[rs.clone()], &mut o.v_w[rs.clone()]);
-            let bad = adam_weights(wr, m1, m2, r0, &sc.grad_w[rs], &terms, h, b.threads, &adam);
+            let bad = adam_weights(wr, m1, m2, r0, &sc.grad_w[rs], &terms, (b.isa, h, b.threads), &adam);
             for (p, ((m, v), g)) in vb
                 .iter_mut()
                 .zip(o.m_b.iter_mut().zip(o.v_b.iter_mut()).zip(gb.iter()))
@@ -990,11 +990,22 @@ fn adam_weights(
     row0: usize,
     grad: &[f32],
     terms: &Terms<'_>,
-    h: usize,
-    threads: usize,
+    (isa, h, threads): (Isa, usize, usize),
     adam: &Adam,
 ) -> bool {
     let (l1, l2) = (terms.l1, terms.l2);
+    let step = simd::AdamStep {
+        beta1: adam.beta1,
+        beta2: adam.beta2,
+        eps: adam.eps,
+        c1: adam.c1,
+        c2: adam.c2,
+        lr: adam.lr,
+        l2,
+        l1,
+        tiny: TINY,
+        max: terms.maxw,
+    };
     let rows_per = (w.len() / h).div_ceil(threads).max(1);
     w.par_chunks_mut(rows_per * h)
         .zip(m1.par_chunks_mut(rows_per * h))
@@ -1002,6 +1013,10 @@ fn adam_weights(
         .zip(grad.par_chunks(rows_per * h))
         .enumerate()
         .map(|(blk, (((w, m), v), g))| {
+            if terms.plain() {
+                // The operations of the loop below, vectorized (same bits).
+                return simd::adam_step(isa, w, m, v, g, &step);
+            }
             let mut bad = false;
             let rows = w.chunks_exact_mut(h).zip(m.chunks_exact_mut(h)).zip(v.chunks_exact_mut(h));
             for (r, (((wr, mr), vr), g)) in rows.zip(g.chunks_exact(h)).enumerate() {
