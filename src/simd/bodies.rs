@@ -649,6 +649,63 @@ pub(super) unsafe fn unary_body<V: FVec, F: Unary>(x: *const f32, bias: *const f
     }
 }
 
+/// Rows of a matrix scaled into one packed panel, with f64 column sums
+/// (the scaled gradient factor of the trainer's sparse weight gradient).
+/// Row `r < panel.len() / PANEL` of `x` starts at `r·ldx`; with `(s, s32) =
+/// scales[0]` for `r < split` and `scales[1]` after, for each column `c <
+/// ncols`: `sums[c] += (x as f64)·s`, `panel[r·PANEL + c] = x·s32` (0 where
+/// its magnitude is below `tiny`), and for `r < split`, with `mean`,
+/// `mean[c] += (x as f64)·scales[0].0`. Columns `ncols..PANEL` of the panel
+/// are not written. Plain Rust: every operation is one IEEE operation per
+/// element, rows in order within each column (no reassociation, no fused
+/// multiply-add), so the compiler's vectors give the scalar loop's bits.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn scale_panel_body(
+    x: &[f32],
+    ldx: usize,
+    ncols: usize,
+    split: usize,
+    scales: [(f64, f32); 2],
+    tiny: f32,
+    panel: &mut [f32],
+    sums: &mut [f64; PANEL],
+    mut mean: Option<&mut [f64; PANEL]>,
+) {
+    let rows = panel.len() / PANEL;
+    let scaled = |y: f32| if y.abs() < tiny { 0.0 } else { y };
+    for (r, out) in panel.chunks_exact_mut(PANEL).enumerate() {
+        let (s, s32) = scales[usize::from(r >= split)];
+        let first = r < split;
+        if ncols == PANEL {
+            // Fixed-size rows: the loops below become whole vectors.
+            let xr: &[f32; PANEL] = x[r * ldx..r * ldx + PANEL].try_into().expect("PANEL floats");
+            let out: &mut [f32; PANEL] = out.try_into().expect("PANEL floats");
+            for c in 0..PANEL {
+                sums[c] += xr[c] as f64 * s;
+                out[c] = scaled(xr[c] * s32);
+            }
+            if let (true, Some(m)) = (first, mean.as_deref_mut()) {
+                for c in 0..PANEL {
+                    m[c] += xr[c] as f64 * s;
+                }
+            }
+        } else {
+            let xr = &x[r * ldx..r * ldx + ncols];
+            for c in 0..ncols {
+                sums[c] += xr[c] as f64 * s;
+                out[c] = scaled(xr[c] * s32);
+            }
+            if let (true, Some(m)) = (first, mean.as_deref_mut()) {
+                for c in 0..ncols {
+                    m[c] += xr[c] as f64 * s;
+                }
+            }
+        }
+    }
+    debug_assert!(rows == 0 || (rows - 1) * ldx + ncols <= x.len());
+}
+
 /// The scalars of one momentum-SGD step over weights (see
 /// [`momentum_step_body`]).
 #[derive(Debug, Clone, Copy)]

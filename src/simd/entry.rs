@@ -180,6 +180,26 @@ macro_rules! instantiate {
                 unsafe { bodies::adam_step_body::<$fv>(w, m, v, g, n, s) }
             }
 
+            /// Rows scaled into one packed panel, with column sums.
+            ///
+            /// # Safety
+            /// The CPU must support the instruction set (the body is plain
+            /// Rust, vectorized by the compiler under these features).
+            $(#[$feat])*
+            pub(in crate::simd) unsafe fn scale_panel(
+                x: &[f32],
+                ldx: usize,
+                ncols: usize,
+                split: usize,
+                scales: [(f64, f32); 2],
+                tiny: f32,
+                panel: &mut [f32],
+                sums: &mut [f64; crate::simd::PANEL],
+                mean: Option<&mut [f64; crate::simd::PANEL]>,
+            ) {
+                bodies::scale_panel_body(x, ldx, ncols, split, scales, tiny, panel, sums, mean)
+            }
+
             /// Packs floats into bits (set iff non-zero).
             ///
             /// # Safety

@@ -351,6 +351,36 @@ pub(crate) fn pack_bits(isa: Isa, x: &[f32], out: &mut [u64]) {
     unsafe { dispatch!(isa, pack_bits(xp, n, op)) }
 }
 
+/// Rows of `x` scaled into one packed panel with f64 column sums (see
+/// `bodies::scale_panel_body`: the same bits on every instruction set):
+/// `panel` holds `panel.len() / PANEL` rows, row `r` of `x` starts at
+/// `r·ldx`, rows before `split` take `scales[0]`, the others
+/// `scales[1]`; `mean` (if given) sums the rows before `split` with
+/// `scales[0].0`.
+///
+/// # Panics
+/// If `ncols > PANEL`, `panel.len()` is not a multiple of `PANEL`, or `x`
+/// lacks a row.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn scale_panel(
+    isa: Isa,
+    x: &[f32],
+    ldx: usize,
+    ncols: usize,
+    split: usize,
+    scales: [(f64, f32); 2],
+    tiny: f32,
+    panel: &mut [f32],
+    sums: &mut [f64; PANEL],
+    mean: Option<&mut [f64; PANEL]>,
+) {
+    let rows = panel.len() / PANEL;
+    assert!(ncols <= PANEL && panel.len().is_multiple_of(PANEL));
+    assert!(rows == 0 || (ncols <= ldx && (rows - 1) * ldx + ncols <= x.len()));
+    // SAFETY: `usable` guarantees the ISA; the body is safe code.
+    unsafe { dispatch!(isa, scale_panel(x, ldx, ncols, split, scales, tiny, panel, sums, mean)) }
+}
+
 /// Fills one panel of a transposed packing: `panel[i·PANEL + c] =
 /// w[(j0 + c)·k + i]` for `c < nc ≤ PANEL`, `i < k` (`w` row-major, rows of
 /// `k`); other entries are left as they are. In-register 8 × 8 transposes
@@ -636,6 +666,57 @@ mod tests {
     /// Every instruction set gives the naive twin's bits and bound report,
     /// across tail lengths, with and without decay and extra terms, on
     /// values that flush to zero, cross the bound or are NaN.
+    /// `scale_panel` against a plain loop, on every ISA: full and partial
+    /// panels, the split at 0, inside and after the rows, with and without
+    /// the mean, values that the scaling flushes to 0, and a NaN; all bits
+    /// (sums, mean, panel, the unwritten padding) equal.
+    #[test]
+    fn scale_panel_equals_naive_twin_on_every_isa() {
+        let (h, rows) = (21usize, 9usize);
+        let mut x: Vec<f32> = (0..rows * h).map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.013).collect();
+        x[4] = 1e-29; // × 0.01 → below tiny: flushed
+        x[h + 2] = -3e-29;
+        x[2 * h + 7] = f32::NAN;
+        x[3 * h] = 0.0;
+        let scales = [(0.01f64, 0.01f32), (-1.0 / 3.0, -(1.0f64 / 3.0) as f32)];
+        let naive = |j0: usize, nc: usize, split: usize, want_mean: bool| {
+            let (mut panel, mut sums, mut mean) =
+                (vec![-7.0f32; rows * PANEL], [0.5f64; PANEL], [0.25f64; PANEL]);
+            for r in 0..rows {
+                let (s, s32) = scales[usize::from(r >= split)];
+                for c in 0..nc {
+                    let v = x[r * h + j0 + c];
+                    sums[c] += v as f64 * s;
+                    let y = v * s32;
+                    panel[r * PANEL + c] = if y.abs() < 1e-30 { 0.0 } else { y };
+                    if want_mean && r < split {
+                        mean[c] += v as f64 * scales[0].0;
+                    }
+                }
+            }
+            (panel, sums, mean)
+        };
+        let bits64 = |a: &[f64]| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let bits32 = |a: &[f32]| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        for (j0, nc) in [(0, 16), (16, 5), (3, 16), (0, 0)] {
+            for split in [0, 4, rows, rows + 3] {
+                for want_mean in [false, true] {
+                    let want = naive(j0, nc, split, want_mean);
+                    for isa in Isa::available() {
+                        let (mut panel, mut sums, mut mean) =
+                            (vec![-7.0f32; rows * PANEL], [0.5f64; PANEL], [0.25f64; PANEL]);
+                        let m = want_mean.then_some(&mut mean);
+                        scale_panel(isa, &x[j0..], h, nc, split, scales, 1e-30, &mut panel, &mut sums, m);
+                        let at = format!("{isa:?} j0 {j0} nc {nc} split {split} mean {want_mean}");
+                        assert_eq!(bits32(&panel), bits32(&want.0), "panel, {at}");
+                        assert_eq!(bits64(&sums), bits64(&want.1), "sums, {at}");
+                        assert_eq!(bits64(&mean), bits64(&want.2), "mean, {at}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn momentum_step_equals_naive_twin_on_every_isa() {
         let steps = [

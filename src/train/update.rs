@@ -531,7 +531,7 @@ fn statistics(s: &mut TrainState, sc: &mut Scratch, b: &Batch, sparse_grad: bool
         },
         || {
             match pp {
-                Some(pp) => scale_into_panels(p, m, h, (inv_m, inv_n), gc, mean_hpos, pp),
+                Some(pp) => scale_into_panels(b.isa, p, (m, h), (inv_m, inv_n), gc, mean_hpos, pp),
                 None => {
                     let (ppos, pneg) = p.split_at_mut(m * h);
                     add_column_sums(ppos, h, inv_m, gc);
@@ -568,9 +568,9 @@ fn statistics(s: &mut TrainState, sc: &mut Scratch, b: &Batch, sparse_grad: bool
 /// `P⁺/m` to it — in f64, rows in order within each column, as
 /// [`add_column_sums`] sums them (the same bits). Panels in parallel.
 fn scale_into_panels(
+    isa: Isa,
     p: &[f32],
-    m: usize,
-    h: usize,
+    (m, h): (usize, usize),
     (inv_m, inv_n): (f64, f64),
     gc: &mut [f64],
     mean_hpos: &mut [f64],
@@ -587,19 +587,9 @@ fn scale_into_panels(
         .map(|(pi, panel)| {
             let (j0, mut g, mut mh) = (pi * PN, [0.0f64; PN], [0.0f64; PN]);
             let nc = PN.min(h - j0);
-            for (r, out) in panel.chunks_exact_mut(PN).enumerate() {
-                let x = &p[r * h + j0..r * h + j0 + nc];
-                let (scale, s32) = if r < m { (inv_m, sm) } else { (-inv_n, sn) };
-                for ((g, o), &x) in g.iter_mut().zip(out.iter_mut()).zip(x) {
-                    *g += x as f64 * scale;
-                    *o = flush(x * s32);
-                }
-                if want_mean && r < m {
-                    for (a, &x) in mh.iter_mut().zip(x) {
-                        *a += x as f64 * inv_m;
-                    }
-                }
-            }
+            let scales = [(inv_m, sm), (-inv_n, sn)];
+            let mean = want_mean.then_some(&mut mh);
+            simd::scale_panel(isa, &p[j0..], h, nc, m, scales, TINY, panel, &mut g, mean);
             (g, mh)
         })
         .collect();
@@ -840,6 +830,10 @@ fn sgd_weights(
     pack: Option<&PackTargets>,
 ) -> bool {
     const GB: usize = simd::PANEL;
+    // Rows of ∇W taken from the packed P together: each panel of P (one
+    // cache line per row of `[V⁺; V⁻]`) is then read once per 64 rows of
+    // ∇W, while it is in L1, instead of once per group of 16.
+    const GRAD_ROWS: usize = 4 * GB;
     // Blocks of whole groups: a group is one panel of the packed `Wᵀ`.
     let rows_per = (w.len() / h).div_ceil(threads).max(1).next_multiple_of(GB);
     let step = simd::MomentumStep { mu, lr, l2: terms.l2, l1: terms.l1, tiny: TINY, max: terms.maxw };
@@ -848,42 +842,50 @@ fn sgd_weights(
         .enumerate()
         .map(|(blk, (w, m))| {
             let mut bad = false;
-            let mut g = vec![0.0f32; if matches!(grad, RowGradient::Packed(..)) { GB * h } else { 0 }];
-            for (gi, (wg, mg)) in w.chunks_mut(GB * h).zip(m.chunks_mut(GB * h)).enumerate() {
-                let (i0, n) = (row0 + blk * rows_per + gi * GB, wg.len() / h);
-                let gg = match grad {
-                    RowGradient::Packed(isa, vt, pp) => {
-                        binary::packed_rows_unchecked(isa, vt, i0, i0 + n, pp, &mut g[..n * h]);
-                        &g[..n * h]
-                    }
-                    RowGradient::Dense(gw) => &gw[i0 * h..(i0 + n) * h],
-                };
-                if terms.plain() {
-                    // The operations of `Terms::sgd_row`, vectorized (same bits).
-                    bad |= simd::momentum_step(isa, wg, mg, gg, &step, &[]);
-                } else if terms.vectorized() {
-                    let rows = wg.chunks_exact_mut(h).zip(mg.chunks_exact_mut(h)).zip(gg.chunks_exact(h));
-                    for (r, ((wr, mr), gr)) in rows.enumerate() {
-                        let (t, n) = terms.row_terms(i0 + r);
-                        bad |= simd::momentum_step(isa, wr, mr, gr, &step, &t[..n]);
-                    }
-                } else {
-                    for (r, ((wr, mr), gr)) in
-                        wg.chunks_exact_mut(h).zip(mg.chunks_exact_mut(h)).zip(gg.chunks_exact(h)).enumerate()
-                    {
-                        for (m, &g) in mr.iter_mut().zip(gr) {
-                            *m = mu * *m + lr * g;
-                        }
-                        terms.sgd_row(i0 + r, lr, mr, wr);
-                        for (w, m) in wr.iter_mut().zip(mr.iter_mut()) {
-                            *m = flush(*m);
-                            *w += *m;
-                        }
-                        bad |= wr.iter().fold(false, |b, &w| b | out_of_bounds(w, terms.maxw));
-                    }
+            let mut g = vec![0.0f32; if matches!(grad, RowGradient::Packed(..)) { GRAD_ROWS * h } else { 0 }];
+            let blocks = w.chunks_mut(GRAD_ROWS * h).zip(m.chunks_mut(GRAD_ROWS * h));
+            for (gb, (w, m)) in blocks.enumerate() {
+                let b0 = row0 + blk * rows_per + gb * GRAD_ROWS;
+                if let RowGradient::Packed(isa, vt, pp) = grad {
+                    let nb = w.len() / h;
+                    binary::packed_rows_unchecked(isa, vt, b0, b0 + nb, pp, &mut g[..nb * h]);
                 }
-                if let Some(p) = pack {
-                    p.write_group(wg, i0);
+                for (gi, (wg, mg)) in w.chunks_mut(GB * h).zip(m.chunks_mut(GB * h)).enumerate() {
+                    let (i0, n) = (b0 + gi * GB, wg.len() / h);
+                    let gg = match grad {
+                        RowGradient::Packed(..) => &g[gi * GB * h..(gi * GB + n) * h],
+                        RowGradient::Dense(gw) => &gw[i0 * h..(i0 + n) * h],
+                    };
+                    if terms.plain() {
+                        // The operations of `Terms::sgd_row`, vectorized (same bits).
+                        bad |= simd::momentum_step(isa, wg, mg, gg, &step, &[]);
+                    } else if terms.vectorized() {
+                        let rows = wg.chunks_exact_mut(h).zip(mg.chunks_exact_mut(h)).zip(gg.chunks_exact(h));
+                        for (r, ((wr, mr), gr)) in rows.enumerate() {
+                            let (t, n) = terms.row_terms(i0 + r);
+                            bad |= simd::momentum_step(isa, wr, mr, gr, &step, &t[..n]);
+                        }
+                    } else {
+                        for (r, ((wr, mr), gr)) in wg
+                            .chunks_exact_mut(h)
+                            .zip(mg.chunks_exact_mut(h))
+                            .zip(gg.chunks_exact(h))
+                            .enumerate()
+                        {
+                            for (m, &g) in mr.iter_mut().zip(gr) {
+                                *m = mu * *m + lr * g;
+                            }
+                            terms.sgd_row(i0 + r, lr, mr, wr);
+                            for (w, m) in wr.iter_mut().zip(mr.iter_mut()) {
+                                *m = flush(*m);
+                                *w += *m;
+                            }
+                            bad |= wr.iter().fold(false, |b, &w| b | out_of_bounds(w, terms.maxw));
+                        }
+                    }
+                    if let Some(p) = pack {
+                        p.write_group(wg, i0);
+                    }
                 }
             }
             bad
