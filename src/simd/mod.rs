@@ -663,9 +663,6 @@ mod tests {
         bad
     }
 
-    /// Every instruction set gives the naive twin's bits and bound report,
-    /// across tail lengths, with and without decay and extra terms, on
-    /// values that flush to zero, cross the bound or are NaN.
     /// `scale_panel` against a plain loop, on every ISA: full and partial
     /// panels, the split at 0, inside and after the rows, with and without
     /// the mean, values that the scaling flushes to 0, and a NaN; all bits
@@ -717,6 +714,9 @@ mod tests {
         }
     }
 
+    /// Every instruction set gives the naive twin's bits and bound report,
+    /// across tail lengths, with and without decay and extra terms, on
+    /// values that flush to zero, cross the bound or are NaN.
     #[test]
     fn momentum_step_equals_naive_twin_on_every_isa() {
         let steps = [

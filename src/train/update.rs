@@ -627,7 +627,7 @@ fn optimizer_step(
         let (mu, lambda) = &s.offsets;
         centering::centered_biases(&s.rbm, mu, lambda, &mut sc.cb, &mut sc.cc);
     }
-    // SGD on sparse V without fast weights takes ∇W 16 rows at a time from
+    // SGD on sparse V without fast weights takes ∇W 64 rows at a time from
     // the packed P, fused with the step; otherwise ∇W is computed in full
     // (FPCD needs it for the fast weights): by the binary kernel on sparse
     // V, else one dense product with alpha = 1, beta = 0. (Letting
@@ -808,12 +808,13 @@ impl Terms<'_> {
 enum RowGradient<'a> {
     /// Computed in full.
     Dense(&'a [f32]),
-    /// Rows of `Vᵀ·[P⁺/m; −P⁻/n]` from the packed `P`, 16 at a time.
+    /// Rows of `Vᵀ·[P⁺/m; −P⁻/n]` from the packed `P`, 64 at a time.
     Packed(Isa, &'a BinaryRows, &'a PackedWeights),
 }
 
 /// SGD with momentum on the weights `w` — rows `row0 ..` of `W`, whole
-/// rows per parallel piece (so the row index is known), 16 rows at a time:
+/// rows per parallel piece (so the row index is known), 16 rows at a time
+/// (their gradient rows taken from the packed `P` 64 at a time):
 /// `Δ ← μΔ + lr·∇W − lr·(λ₂W + λ₁ sign W − extra)`, `W ← W + Δ`; with
 /// `pack`, each group of 16 new rows is also written into the packed `W`
 /// and `Wᵀ` of the next update's binary products while it is in cache.
