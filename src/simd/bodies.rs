@@ -672,38 +672,39 @@ pub(super) fn scale_panel_body(
     sums: &mut [f64; PANEL],
     mut mean: Option<&mut [f64; PANEL]>,
 ) {
-    let rows = panel.len() / PANEL;
-    let scaled = |y: f32| if y.abs() < tiny { 0.0 } else { y };
     for (r, out) in panel.chunks_exact_mut(PANEL).enumerate() {
         let (s, s32) = scales[usize::from(r >= split)];
-        let first = r < split;
+        let mean = if r < split { mean.as_deref_mut() } else { None };
         if ncols == PANEL {
-            // Fixed-size rows: the loops below become whole vectors.
+            // Whole rows of a known length: the loops become whole vectors.
             let xr: &[f32; PANEL] = x[r * ldx..r * ldx + PANEL].try_into().expect("PANEL floats");
-            let out: &mut [f32; PANEL] = out.try_into().expect("PANEL floats");
-            for c in 0..PANEL {
-                sums[c] += xr[c] as f64 * s;
-                out[c] = scaled(xr[c] * s32);
-            }
-            if let (true, Some(m)) = (first, mean.as_deref_mut()) {
-                for c in 0..PANEL {
-                    m[c] += xr[c] as f64 * s;
-                }
-            }
+            scale_row(xr, out, (s, s32), tiny, sums, mean);
         } else {
-            let xr = &x[r * ldx..r * ldx + ncols];
-            for c in 0..ncols {
-                sums[c] += xr[c] as f64 * s;
-                out[c] = scaled(xr[c] * s32);
-            }
-            if let (true, Some(m)) = (first, mean.as_deref_mut()) {
-                for c in 0..ncols {
-                    m[c] += xr[c] as f64 * s;
-                }
-            }
+            scale_row(&x[r * ldx..r * ldx + ncols], out, (s, s32), tiny, sums, mean);
         }
     }
-    debug_assert!(rows == 0 || (rows - 1) * ldx + ncols <= x.len());
+}
+
+/// One row of [`scale_panel_body`]: its `xr.len()` columns.
+#[inline(always)]
+fn scale_row(
+    xr: &[f32],
+    out: &mut [f32],
+    (s, s32): (f64, f32),
+    tiny: f32,
+    sums: &mut [f64; PANEL],
+    mean: Option<&mut [f64; PANEL]>,
+) {
+    for ((g, o), &x) in sums.iter_mut().zip(out.iter_mut()).zip(xr) {
+        *g += x as f64 * s;
+        let y = x * s32;
+        *o = if y.abs() < tiny { 0.0 } else { y };
+    }
+    if let Some(m) = mean {
+        for (m, &x) in m.iter_mut().zip(xr) {
+            *m += x as f64 * s;
+        }
+    }
 }
 
 /// The scalars of one momentum-SGD step over weights (see
