@@ -50,6 +50,9 @@ runs() {
 --algorithm cd --k 2 --momentum 0.5 --final-momentum 0.9 --momentum-switch 1
 --algorithm pcd --k 1
 --algorithm pcd --k 3 --l1 1e-4
+--algorithm pcd --momentum 0 --final-momentum 0
+--algorithm pcd --momentum 0 --final-momentum 0.5 --momentum-switch 1 --l2 0
+--algorithm pcd --momentum 0 --final-momentum 0 --centering 0.02
 --algorithm pcd --optimizer adam --lr 0.001
 --algorithm pcd --sparsity-target 0.05
 --algorithm cd --sparsity-target 0.05 --optimizer adam --lr 0.001

@@ -722,6 +722,12 @@ pub(crate) struct MomentumStep {
     pub(crate) tiny: f32,
     /// Weights beyond `±max` (or NaN) are reported.
     pub(crate) max: f32,
+    /// Whether the velocities are read and written. Without them (only at
+    /// `μ = 0`) the step is `Δ ← lr·g` and `m` is left as it is: the same
+    /// weights, bit for bit, as `μ·m + lr·g` with `μ = 0` and finite `m`
+    /// (`0·m` is a signed zero, and `±0 + x = x` for every `x`), without
+    /// the velocities' read and write.
+    pub(crate) velocity: bool,
 }
 
 /// Up to two extra terms `a·u[j] + b·v[j]` of a momentum step (see
@@ -742,7 +748,8 @@ impl StepTerms {
 
 /// One momentum-SGD step, element-wise over `n` weights `w` with
 /// velocities `m` and gradients `g` (the ascent direction):
-/// `Δ ← μΔ + lr·g`; then, if `l2`, `l1` or an extra term is present,
+/// `Δ ← μΔ + lr·g` (`Δ ← lr·g`, `m` untouched, without `s.velocity`);
+/// then, if `l2`, `l1` or an extra term is present,
 /// `Δ ← Δ − lr·(((l2·w + l1·sign w) + a·u) + b·v)` (the terms of `t`
 /// present); `Δ ← 0 where |Δ| < tiny`; `w ← w + Δ`. Each operation is one
 /// IEEE operation in this order (no fused multiply-add), so every
@@ -787,7 +794,9 @@ pub(super) unsafe fn momentum_step_body<V: FVec>(
             let ti = StepTerms { u: opt(t.u, bu), v: opt(t.v, bv), ..t };
             momentum_step_vec::<V>(bw.as_mut_ptr(), bm.as_mut_ptr(), bg.as_ptr(), s, ti, &mut bad);
             std::ptr::copy_nonoverlapping(bw.as_ptr(), w.add(i), rem);
-            std::ptr::copy_nonoverlapping(bm.as_ptr(), m.add(i), rem);
+            if s.velocity {
+                std::ptr::copy_nonoverlapping(bm.as_ptr(), m.add(i), rem);
+            }
         }
         bad.nonzero_bits() != 0
     }
@@ -811,7 +820,11 @@ unsafe fn momentum_step_vec<V: FVec>(
     unsafe {
         let (zero, one) = (V::splat(0.0), V::splat(1.0));
         let (wv, lr) = (V::load(w), V::splat(s.lr));
-        let mut d = V::splat(s.mu).mul(V::load(m)).add(lr.mul(V::load(g)));
+        let mut d = if s.velocity {
+            V::splat(s.mu).mul(V::load(m)).add(lr.mul(V::load(g)))
+        } else {
+            lr.mul(V::load(g))
+        };
         if s.l2 != 0.0 || s.l1 != 0.0 || !t.u.is_null() {
             let sign = V::select(zero.lt(wv), one, zero).sub(V::select(wv.lt(zero), one, zero));
             let mut e = V::splat(s.l2).mul(wv).add(V::splat(s.l1).mul(sign));
@@ -828,7 +841,9 @@ unsafe fn momentum_step_vec<V: FVec>(
         // Not `max ≥ |w|`: beyond the bound, or NaN (the compare is ordered).
         *bad = bad.max(V::select(V::splat(s.max).ge(nw.abs()), zero, one));
         nw.store(w);
-        d.store(m);
+        if s.velocity {
+            d.store(m);
+        }
     }
 }
 

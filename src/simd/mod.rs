@@ -287,8 +287,9 @@ pub(crate) unsafe fn binary_panel_delta(
 /// One momentum-SGD step over the weights `w` with velocities `m` and
 /// gradients `g`, with up to two extra terms `a·u + b·v` (`terms`: `(u, a)`
 /// pairs, `u` as long as `w`) inside the decay (see
-/// `bodies::momentum_step_body`: the same bits on every instruction set);
-/// returns whether a new weight is NaN or out of bounds.
+/// `bodies::momentum_step_body`: the same bits on every instruction set;
+/// `m` neither read nor written unless `s.velocity`); returns whether a new
+/// weight is NaN or out of bounds.
 ///
 /// # Panics
 /// If the lengths differ or more than two terms are given.
@@ -644,7 +645,7 @@ mod tests {
     ) -> bool {
         let mut bad = false;
         for (j, ((w, m), &g)) in w.iter_mut().zip(m.iter_mut()).zip(g).enumerate() {
-            let mut d = s.mu * *m + s.lr * g;
+            let mut d = if s.velocity { s.mu * *m + s.lr * g } else { s.lr * g };
             if s.l2 != 0.0 || s.l1 != 0.0 || !t.is_empty() {
                 let sign = ((*w > 0.0) as u8 as f32) - ((*w < 0.0) as u8 as f32);
                 let mut e = s.l2 * *w + s.l1 * sign;
@@ -657,7 +658,9 @@ mod tests {
                 d = 0.0;
             }
             *w += d;
-            *m = d;
+            if s.velocity {
+                *m = d;
+            }
             bad |= w.is_nan() || w.abs() > s.max;
         }
         bad
@@ -720,9 +723,11 @@ mod tests {
     #[test]
     fn momentum_step_equals_naive_twin_on_every_isa() {
         let steps = [
-            MomentumStep { mu: 0.5, lr: 0.1, l2: 2e-4, l1: 0.0, tiny: 1e-30, max: 10.0 },
-            MomentumStep { mu: 0.0, lr: 0.1, l2: 0.0, l1: 0.0, tiny: 1e-30, max: 10.0 },
-            MomentumStep { mu: 0.9, lr: 0.05, l2: 1e-3, l1: 1e-4, tiny: 1e-30, max: 10.0 },
+            MomentumStep { mu: 0.5, lr: 0.1, l2: 2e-4, l1: 0.0, tiny: 1e-30, max: 10.0, velocity: true },
+            MomentumStep { mu: 0.0, lr: 0.1, l2: 0.0, l1: 0.0, tiny: 1e-30, max: 10.0, velocity: true },
+            MomentumStep { mu: 0.9, lr: 0.05, l2: 1e-3, l1: 1e-4, tiny: 1e-30, max: 10.0, velocity: true },
+            MomentumStep { mu: 0.0, lr: 0.1, l2: 0.0, l1: 0.0, tiny: 1e-30, max: 10.0, velocity: false },
+            MomentumStep { mu: 0.0, lr: 0.05, l2: 1e-3, l1: 1e-4, tiny: 1e-30, max: 10.0, velocity: false },
         ];
         for n in [0usize, 1, 15, 16, 17, 40, 500] {
             let w0: Vec<f32> = (0..n).map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.1).collect();
@@ -767,6 +772,16 @@ mod tests {
                         }
                         if nt == 0 {
                             bad_plain = bad_want;
+                        }
+                        if !s.velocity {
+                            // The same weights as the step that keeps the
+                            // velocities at μ = 0; the velocities untouched.
+                            let keep = MomentumStep { velocity: true, ..*s };
+                            let (mut w_keep, mut m_keep) = (w_in.clone(), m_in.clone());
+                            momentum_step_naive(&mut w_keep, &mut m_keep, &gp, &keep, t);
+                            let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                            assert_eq!(bits(&w_want), bits(&w_keep), "n={n} step {k} terms {nt}");
+                            assert_eq!(bits(&m_want), bits(&m_in), "n={n} step {k} terms {nt}");
                         }
                     }
                     if n > 7 {

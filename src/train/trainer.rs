@@ -47,7 +47,9 @@ use std::time::Instant;
 /// Adam's second moments, for weights, visible and hidden biases.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OptimizerState {
-    /// Velocity / first moment of the weights (`D × H`).
+    /// Velocity / first moment of the weights (`D × H`). At momentum 0 the
+    /// SGD step writes it on the last update of each epoch only (no step
+    /// reads it then): between epochs it always holds the last step.
     pub m_w: Vec<f32>,
     /// Of the visible biases.
     pub m_b: Vec<f32>,
@@ -521,7 +523,7 @@ impl Trainer {
             t.reset_statistics();
         }
         for (bi, idx) in order.chunks(bs).enumerate() {
-            self.update(data, idx, lr, split)?;
+            self.update(data, idx, (lr, bi + 1 == batches), split)?;
             on_batch(bi + 1, batches);
         }
         let n = self.s.config.n_chains();
@@ -559,15 +561,17 @@ impl Trainer {
         Ok(report)
     }
 
-    /// One update on the examples `idx` (see `update.rs`).
+    /// One update on the examples `idx` (`last`: the epoch's last; see
+    /// `update.rs`).
     fn update(
         &mut self,
         data: &Dataset,
         idx: &[u32],
-        lr: f32,
+        (lr, last): (f32, bool),
         split: &dyn super::split::Split,
     ) -> Result<()> {
-        super::update::update(&mut self.s, &mut self.scratch, &mut self.trace, self.isa, data, idx, lr, split)
+        let (s, scratch, trace) = (&mut self.s, &mut self.scratch, &mut self.trace);
+        super::update::update(s, scratch, trace, self.isa, data, idx, (lr, last), split)
     }
 
     /// The state, chains included, for a data-parallel share to replace its
@@ -633,6 +637,57 @@ pub fn fit(config: TrainConfig, data: &Dataset) -> Result<Rbm> {
 mod tests {
     use super::*;
     use crate::train::config::{Algorithm, Optimizer, Sparsity};
+
+    /// At momentum 0 the updates that are not the last of their epoch skip
+    /// the weights' velocities; the weights stay those of updates that keep
+    /// them, bit for bit, and the last update leaves the same velocities.
+    /// Then a momentum that switches on reads the right ones: an epoch at
+    /// momentum 0.5 after it ends with the same weights both ways.
+    #[test]
+    fn velocity_skipped_at_momentum_zero_is_written_by_the_last_update() {
+        let (n, d, h) = (100usize, 120usize, 40usize);
+        let x: Vec<f32> =
+            (0..n * d).map(|i| ((i.wrapping_mul(2654435761) >> 9) % 100 < 12) as u8 as f32).collect();
+        let data = Dataset::new(x, d).unwrap();
+        let cfg = TrainConfig::default()
+            .n_hidden(h)
+            .algorithm(Algorithm::Pcd { k: 1, chains: 20 })
+            .optimizer(Optimizer::Sgd { initial: 0.0, final_: 0.5, switch_epoch: 1 })
+            .learning_rate(0.05)
+            .batch_size(20)
+            .shuffle(false)
+            .seed(3);
+        let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        // `last` for every update (always writes) and for the epoch's last only.
+        let run = |all_last: bool| {
+            let mut t = Trainer::new(cfg.clone(), &data).unwrap();
+            let idx: Vec<u32> = (0..n as u32).collect();
+            let batches: Vec<&[u32]> = idx.chunks(20).collect();
+            let mut before_last = Vec::new();
+            for (bi, b) in batches.iter().enumerate() {
+                let last = bi + 1 == batches.len();
+                if last {
+                    before_last = t.s.optimizer.m_w.clone();
+                }
+                t.update(&data, b, (0.05, all_last || last), &crate::train::split::Whole).unwrap();
+            }
+            t.s.epoch += 1;
+            (t, before_last)
+        };
+        let (mut keep, _) = run(true);
+        let (mut skip, before_last) = run(false);
+        assert_eq!(bits(keep.s.rbm.weights()), bits(skip.s.rbm.weights()));
+        assert_eq!(bits(&keep.s.optimizer.m_w), bits(&skip.s.optimizer.m_w));
+        assert!(skip.s.optimizer.m_w.iter().any(|&m| m != 0.0));
+        if simd::active_isa() != Isa::Scalar {
+            // The vectorized step skipped them before the last update.
+            assert!(before_last.iter().all(|&m| m == 0.0), "velocities written before the last update");
+        }
+        // The next epoch switches the momentum on (it reads the velocities).
+        keep.run_epoch(&data, |_, _| {}).unwrap();
+        skip.run_epoch(&data, |_, _| {}).unwrap();
+        assert_eq!(bits(keep.s.rbm.weights()), bits(skip.s.rbm.weights()));
+    }
 
     /// The SGD step writes the next update's packed `W` and `Wᵀ` (no
     /// repacking pass); wherever it did, they equal a fresh packing of the

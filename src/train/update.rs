@@ -129,10 +129,16 @@ struct Batch {
     /// Binary × dense products allowed (see [`update`]).
     binary_ok: bool,
     lr: f32,
+    /// Whether the SGD step must write the weights' velocities even at
+    /// momentum 0 (where no step reads them): on the last update of an
+    /// epoch, so that the state between epochs (checkpoints, a momentum
+    /// that switches on) holds them; and split over processes.
+    keep_velocity: bool,
 }
 
-/// One update on the examples `idx` of `data` at learning rate `lr`;
-/// appends the persistent chains' free energies to `trace`.
+/// One update on the examples `idx` of `data` at learning rate `lr`
+/// (`last`: the last update of its epoch); appends the persistent chains'
+/// free energies to `trace`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn update(
     s: &mut TrainState,
@@ -141,7 +147,7 @@ pub(super) fn update(
     isa: Isa,
     data: &Dataset,
     idx: &[u32],
-    lr: f32,
+    (lr, last): (f32, bool),
     split: &dyn Split,
 ) -> Result<()> {
     let (d, h) = (s.rbm.n_visible(), s.rbm.n_hidden());
@@ -156,7 +162,8 @@ pub(super) fn update(
     let binary_ok =
         binary::enabled() && !HalfStepProducts::nopack_for(isa, d, h) && !s.config.probability_data;
     let threads = rayon::current_num_threads();
-    let b = Batch { d, h, m, n_neg, rows: m + n_neg, isa, threads, binary_ok, lr };
+    let keep_velocity = last || !split.whole();
+    let b = Batch { d, h, m, n_neg, rows: m + n_neg, isa, threads, binary_ok, lr, keep_velocity };
     sc.vt_current = false;
     for (dst, &i) in sc.a[..m * d].chunks_exact_mut(d).zip(idx) {
         dst.copy_from_slice(data.row(i as usize));
@@ -685,7 +692,17 @@ fn optimizer_step(
             // In one process the step writes the next update's packed W and
             // Wᵀ (where their binary products have been used) as it goes.
             let pack = split.whole().then(|| PackTargets::new(b.isa, d, h, &mut sc.pw, &mut sc.pwt));
-            let bad = sgd_weights(wr, mr, r0, grad, &terms, (b.isa, h, b.threads), (mu, lr), pack.as_ref());
+            let velocity = mu != 0.0 || b.keep_velocity;
+            let bad = sgd_weights(
+                wr,
+                mr,
+                r0,
+                grad,
+                &terms,
+                (b.isa, h, b.threads),
+                (mu, lr, velocity),
+                pack.as_ref(),
+            );
             let written = |p: Option<SendPtr>| p.map(|_| s.step);
             (sc.pw_at, sc.pwt_at) = match &pack {
                 Some(p) => (written(p.pw), written(p.pwt)),
@@ -818,6 +835,8 @@ enum RowGradient<'a> {
 /// `Δ ← μΔ + lr·∇W − lr·(λ₂W + λ₁ sign W − extra)`, `W ← W + Δ`; with
 /// `pack`, each group of 16 new rows is also written into the packed `W`
 /// and `Wᵀ` of the next update's binary products while it is in cache.
+/// Without `velocity` (only at `μ = 0`) the vectorized steps neither read
+/// nor write `vel` (the same weights: [`simd::MomentumStep::velocity`]).
 /// Returns whether a weight is out of bounds.
 #[allow(clippy::too_many_arguments)]
 fn sgd_weights(
@@ -827,7 +846,7 @@ fn sgd_weights(
     grad: RowGradient<'_>,
     terms: &Terms<'_>,
     (isa, h, threads): (Isa, usize, usize),
-    (mu, lr): (f32, f32),
+    (mu, lr, velocity): (f32, f32, bool),
     pack: Option<&PackTargets>,
 ) -> bool {
     const GB: usize = simd::PANEL;
@@ -837,7 +856,8 @@ fn sgd_weights(
     const GRAD_ROWS: usize = 4 * GB;
     // Blocks of whole groups: a group is one panel of the packed `Wᵀ`.
     let rows_per = (w.len() / h).div_ceil(threads).max(1).next_multiple_of(GB);
-    let step = simd::MomentumStep { mu, lr, l2: terms.l2, l1: terms.l1, tiny: TINY, max: terms.maxw };
+    let (l2, l1, max) = (terms.l2, terms.l1, terms.maxw);
+    let step = simd::MomentumStep { mu, lr, l2, l1, tiny: TINY, max, velocity };
     w.par_chunks_mut(rows_per * h)
         .zip(vel.par_chunks_mut(rows_per * h))
         .enumerate()
