@@ -165,9 +165,11 @@ pub(super) fn update(
     let keep_velocity = last || !split.whole();
     let b = Batch { d, h, m, n_neg, rows: m + n_neg, isa, threads, binary_ok, lr, keep_velocity };
     sc.vt_current = false;
-    for (dst, &i) in sc.a[..m * d].chunks_exact_mut(d).zip(idx) {
-        dst.copy_from_slice(data.row(i as usize));
-    }
+    sc.a[..m * d]
+        .par_chunks_exact_mut(d)
+        .zip(idx.par_iter())
+        .with_min_len(COPY_ROWS)
+        .for_each(|(dst, &i)| dst.copy_from_slice(data.row(i as usize)));
     // 1–2. Afterwards sc.a = [V⁺; V⁻], sc.b = [P⁺; P⁻] and sc.vrows holds
     // [V⁺; V⁻]; in one process, for the persistent algorithms, sc.pre_h =
     // [V⁺; V⁻]·W (split over processes it holds this process's rows, and
@@ -325,7 +327,12 @@ fn pcd_phases(s: &mut TrainState, sc: &mut Scratch, b: &Batch, trace: &mut Vec<f
         products.hidden_to_visible_cols(n_neg, ch, pre_v, threads);
     }
     s.chains.visible_step_from(&s.rbm, pre_v)?;
-    sc.a[m * d..rows * d].copy_from_slice(s.chains.visible());
+    let vneg = &mut sc.a[m * d..rows * d];
+    vneg.par_chunks_mut(COPY_ROWS * d).zip(s.chains.visible().par_chunks(COPY_ROWS * d)).for_each(
+        |(a, v)| {
+            a.copy_from_slice(v);
+        },
+    );
     let pre = &mut sc.pre_h[..rows * h];
     sc.vrows.reset(d);
     sc.vrows.fill_from(&sc.a[..rows * d]);
@@ -1247,6 +1254,9 @@ fn add_column_sums(x: &[f32], width: usize, scale: f64, out: &mut [f64]) {
         }
     }
 }
+
+/// Rows per parallel piece of the copies into `[V⁺; V⁻]`.
+const COPY_ROWS: usize = 16;
 
 /// Values this small are set to 0 in the gradient terms and optimizer
 /// moments, so that they never decay into subnormal numbers.
