@@ -638,6 +638,14 @@ mod tests {
     use super::*;
     use crate::train::config::{Algorithm, Optimizer, Sparsity};
 
+    /// `n` rows of `d` binary values, about `percent` % of them set (a fixed
+    /// multiplicative hash of the position).
+    fn hashed_binary_data(n: usize, d: usize, percent: usize) -> Dataset {
+        let x =
+            (0..n * d).map(|i| ((i.wrapping_mul(2654435761) >> 9) % 100 < percent) as u8 as f32).collect();
+        Dataset::new(x, d).unwrap()
+    }
+
     /// At momentum 0 the updates that are not the last of their epoch skip
     /// the weights' velocities; the weights stay those of updates that keep
     /// them, bit for bit, and the last update leaves the same velocities.
@@ -646,9 +654,7 @@ mod tests {
     #[test]
     fn velocity_skipped_at_momentum_zero_is_written_by_the_last_update() {
         let (n, d, h) = (100usize, 120usize, 40usize);
-        let x: Vec<f32> =
-            (0..n * d).map(|i| ((i.wrapping_mul(2654435761) >> 9) % 100 < 12) as u8 as f32).collect();
-        let data = Dataset::new(x, d).unwrap();
+        let data = hashed_binary_data(n, d, 12);
         let cfg = TrainConfig::default()
             .n_hidden(h)
             .algorithm(Algorithm::Pcd { k: 1, chains: 20 })
@@ -697,9 +703,7 @@ mod tests {
     #[test]
     fn step_writes_current_packed_weights() {
         let (n, d, h) = (120usize, 200usize, 60usize);
-        let x: Vec<f32> =
-            (0..n * d).map(|i| ((i.wrapping_mul(2654435761) >> 9) % 100 < 8) as u8 as f32).collect();
-        let data = Dataset::new(x, d).unwrap();
+        let data = hashed_binary_data(n, d, 8);
         for (opt, sgd) in [
             (Optimizer::Sgd { initial: 0.5, final_: 0.5, switch_epoch: 0 }, true),
             (Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 }, false),

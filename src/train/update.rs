@@ -632,7 +632,7 @@ fn optimizer_step(
     extra: &Extra,
     split: &dyn Split,
 ) -> Result<bool> {
-    let (d, h, rows) = (b.d, b.h, b.rows);
+    let (d, h) = (b.d, b.h);
     let (rank, size) = split.rank_size();
     let mine = split::shard(d, rank, size);
     let (r0, r1) = (mine.start, mine.end);
@@ -650,29 +650,10 @@ fn optimizer_step(
     // V was not binary.)
     let fused =
         sparse_grad && s.config.fast_weights.is_none() && matches!(s.config.optimizer, Optimizer::Sgd { .. });
-    let (ab, bb) = (&sc.a[..rows * d], &sc.b[..rows * h]);
-    // On sparse V, `statistics` has packed the scaled P into `sc.pp`.
-    let packed_p = || sc.pp.as_ref().expect("packed by `statistics` for the sparse gradient");
     let pp = if fused {
-        Some(packed_p())
+        Some(packed_p(&sc.pp))
     } else {
-        let gw = &mut sc.grad_w[r0 * h..r1 * h];
-        if sparse_grad {
-            let pp = packed_p();
-            if split.whole() {
-                binary::packed_unchecked(b.isa, &sc.vt, pp, gw, b.threads);
-            } else {
-                let (isa, vt, per) = (b.isa, &sc.vt, (r1 - r0).div_ceil(b.threads).max(1));
-                gw.par_chunks_mut(per * h).enumerate().for_each(|(k, g)| {
-                    let i = r0 + k * per;
-                    binary::packed_rows_unchecked(isa, vt, i, i + g.len() / h, pp, g);
-                });
-            }
-        } else if split.whole() {
-            gemm::par_gemm_tn(d, rows, h, ab, bb, gw, d.div_ceil(b.threads))?;
-        } else {
-            gemm::par_gemm_tn_rows((d, rows, h), ab, bb, r0, gw, d.div_ceil(b.threads))?;
-        }
+        full_weight_gradient(sc, b, sparse_grad, (r0, r1), split)?;
         None
     };
     let (w, vb, hb) = s.rbm.params_mut();
@@ -751,6 +732,45 @@ fn optimizer_step(
     sc.la.extend_from_slice(&w[r0 * h..r1 * h]);
     split.gather_rows(&sc.la, h, &split::parts(d, size), w)?;
     Ok(split.counts(bad as u64, 1).0 > 0)
+}
+
+/// The packed `[P⁺/m; −P⁻/n]` that [`statistics`] wrote for the sparse
+/// gradient.
+fn packed_p(pp: &Option<PackedWeights>) -> &PackedWeights {
+    pp.as_ref().expect("packed by `statistics` for the sparse gradient")
+}
+
+/// Rows `r0..r1` of `∇W` in full into `sc.grad_w`: by the binary kernel
+/// from the packed `P` on sparse `V` (`sparse_grad`), else one dense product
+/// `[V⁺; V⁻]ᵀ·[P⁺/m; −P⁻/n]` with alpha = 1, beta = 0.
+fn full_weight_gradient(
+    sc: &mut Scratch,
+    b: &Batch,
+    sparse_grad: bool,
+    (r0, r1): (usize, usize),
+    split: &dyn Split,
+) -> Result<()> {
+    let (d, h, rows) = (b.d, b.h, b.rows);
+    let gw = &mut sc.grad_w[r0 * h..r1 * h];
+    if sparse_grad {
+        let pp = packed_p(&sc.pp);
+        if split.whole() {
+            binary::packed_unchecked(b.isa, &sc.vt, pp, gw, b.threads);
+        } else {
+            let (isa, vt, per) = (b.isa, &sc.vt, (r1 - r0).div_ceil(b.threads).max(1));
+            gw.par_chunks_mut(per * h).enumerate().for_each(|(k, g)| {
+                let i = r0 + k * per;
+                binary::packed_rows_unchecked(isa, vt, i, i + g.len() / h, pp, g);
+            });
+        }
+        return Ok(());
+    }
+    let (ab, bb) = (&sc.a[..rows * d], &sc.b[..rows * h]);
+    if split.whole() {
+        gemm::par_gemm_tn(d, rows, h, ab, bb, gw, d.div_ceil(b.threads))
+    } else {
+        gemm::par_gemm_tn_rows((d, rows, h), ab, bb, r0, gw, d.div_ceil(b.threads))
+    }
 }
 
 /// What the weight rows need besides their gradient.
